@@ -1,0 +1,91 @@
+"""The storage contract every backend fulfils, checked by ``tests/backends/``.
+
+A backend keeps links, an id counter and visits. Every method that changes data is
+atomic on its own: there is no "check, then write" anywhere above this line, so two
+processes can never hand out one code twice or count one visit twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ..models import Link, LinkPage, Visit, VisitResult
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Storage"]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What suolink needs from a store of links; see each method for its guarantee."""
+
+    #: The URL the backend was opened with, passwords removed.
+    url: str
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not.
+
+        Returns the stored link (``visits`` is always 0 for a new link).
+        """
+        ...
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None."""
+        ...
+
+    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
+        """Apply ``changes`` (only ``Link.UPDATABLE`` fields) atomically; return the result.
+
+        Raises ``LinkNotFound`` if there is no such link. The visit count is untouched.
+        """
+        ...
+
+    def delete(self, code: str) -> bool:
+        """Remove the link and its visits; True if it existed."""
+        ...
+
+    def list(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+    ) -> LinkPage:
+        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given.
+
+        ``cursor`` is the opaque ``next_cursor`` of the previous page; a malformed cursor
+        raises ``InvalidOption``. Links created while paging never make a page repeat one.
+        """
+        ...
+
+    def next_id(self) -> int:
+        """A number never handed out before by this store (atomic, starts at 1)."""
+        ...
+
+    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
+        """Record ``visit`` on ``visit.code`` and bump the count, atomically.
+
+        If the link has ``max_visits`` and already reached it, nothing is recorded and
+        the result is ``allowed=False``. With ``count=False`` (bots, previews) the visit
+        is recorded but neither counted nor limited. Raises ``LinkNotFound``.
+        """
+        ...
+
+    def visits(
+        self,
+        code: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Visit]:
+        """Recorded visits of one link, oldest first, within ``[since, until)``."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``BackendUnavailable`` if the store cannot be used right now."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the object is not used afterwards."""
+        ...

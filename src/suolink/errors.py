@@ -1,0 +1,177 @@
+"""Every error suolink raises, in one tree, so callers can catch exactly what they mean.
+
+::
+
+    SuolinkError
+    ├── ConfigurationError              bad option or setting (programming error)
+    │   └── MissingDependencyError      an optional extra is not installed
+    ├── InvalidInput                    bad input from a user; answers HTTP 400
+    │   ├── InvalidURL                  target URL refused (.url, .reason)
+    │   ├── InvalidCode                 code or alias refused (.code, .reason)
+    │   ├── InvalidOption               a link setting refused (.option, .reason)
+    │   ├── QRDecodeError               image unreadable as an image (.reason)
+    │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
+    │   └── ImageTooLarge               upload over the byte or pixel cap (.reason)
+    ├── CodeTaken                       alias already in use (.code); HTTP 409
+    ├── LinkError                       a link cannot be served (.code)
+    │   ├── LinkNotFound                no such link, or disabled; HTTP 404
+    │   └── LinkExpired                 past expiry or out of visits; HTTP 410
+    └── BackendError                    storage failed (.original)
+        └── BackendUnavailable          storage unreachable right now; HTTP 503
+
+Each class carries ``http_status`` so adapters map errors to responses without a table
+of their own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailable",
+    "CodeTaken",
+    "ConfigurationError",
+    "ImageTooLarge",
+    "InvalidCode",
+    "InvalidInput",
+    "InvalidOption",
+    "InvalidURL",
+    "LinkError",
+    "LinkExpired",
+    "LinkNotFound",
+    "MissingDependencyError",
+    "QRDecodeError",
+    "QREncodeError",
+    "SuolinkError",
+]
+
+
+class SuolinkError(Exception):
+    """Root of every error suolink raises on purpose."""
+
+    http_status: int = 500
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(SuolinkError):
+    """A setting or constructor argument is wrong: fix the code, not the input."""
+
+
+class MissingDependencyError(ConfigurationError):
+    """An optional part was used without its extra installed; ``.extra`` says which."""
+
+    def __init__(self, feature: str, extra: str, *, module: str | None = None) -> None:
+        self.feature = feature
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"{feature} needs the optional dependency {module or extra!r}: "
+            f"pip install 'suolink[{extra}]'"
+        )
+
+
+class InvalidInput(SuolinkError):
+    """Input from a user was refused; nothing was stored."""
+
+    http_status = 400
+
+
+class InvalidURL(InvalidInput):
+    """The target URL was refused; ``.reason`` says why in plain words."""
+
+    def __init__(self, url: object, reason: str) -> None:
+        self.url = url if isinstance(url, str) else repr(url)
+        super().__init__(f"invalid URL: {reason}", reason=reason)
+
+
+class InvalidCode(InvalidInput):
+    """A short code or custom alias was refused; ``.reason`` says why."""
+
+    def __init__(self, code: object, reason: str) -> None:
+        self.code = code if isinstance(code, str) else repr(code)
+        super().__init__(f"invalid code: {reason}", reason=reason)
+
+
+class InvalidOption(InvalidInput):
+    """A link setting (expiry, visit limit, password, platforms, …) was refused."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        super().__init__(f"invalid {option}: {reason}", reason=reason)
+
+
+class QRDecodeError(InvalidInput):
+    """The uploaded data could not be read as an image."""
+
+
+class QREncodeError(InvalidInput):
+    """A QR code could not be drawn with the options given (or would not scan)."""
+
+
+class ImageTooLarge(InvalidInput):
+    """An image is over the byte or pixel cap; refused before it is decoded."""
+
+    http_status = 413
+
+
+class CodeTaken(SuolinkError):
+    """The requested alias is already in use by another link."""
+
+    http_status = 409
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"the code {code!r} is already taken", reason="code taken")
+
+
+class LinkError(SuolinkError):
+    """A link exists in the request but cannot be served; ``.code`` names it."""
+
+    def __init__(self, code: str, message: str, *, reason: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, reason=reason)
+
+
+class LinkNotFound(LinkError):
+    """No link has this code (or it is disabled, which looks the same to visitors)."""
+
+    http_status = 404
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code, f"no link with code {code!r}", reason="not found")
+
+
+class LinkExpired(LinkError):
+    """The link is past its expiry time or has used up its visits."""
+
+    http_status = 410
+
+    def __init__(
+        self, code: str, *, expired_at: datetime | None = None, exhausted: bool = False
+    ) -> None:
+        self.expired_at = expired_at
+        self.exhausted = exhausted
+        why = "has used up its visits" if exhausted else "has expired"
+        super().__init__(code, f"the link {code!r} {why}", reason=why)
+
+
+class BackendError(SuolinkError):
+    """The storage backend failed; ``.original`` is the driver's exception."""
+
+    def __init__(self, message: str, *, original: BaseException | None = None) -> None:
+        self.original = original
+        super().__init__(message)
+
+
+class BackendUnavailable(BackendError):
+    """The storage cannot be reached now; retrying later may succeed."""
+
+    http_status = 503

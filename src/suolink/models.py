@@ -1,0 +1,316 @@
+"""The plain values that flow through suolink: links, visitors, visits and decisions.
+
+All are frozen dataclasses, so a value handed to a backend, a policy or an adapter can
+never be changed behind its back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+__all__ = [
+    "AntiBlockMode",
+    "Decision",
+    "Headers",
+    "Link",
+    "LinkPage",
+    "PageDecision",
+    "Redirect",
+    "Visit",
+    "VisitResult",
+    "Visitor",
+    "utcnow",
+]
+
+Headers = tuple[tuple[str, str], ...]
+"""Header name/value pairs, in order; names as they should be sent."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind suolink stores)."""
+    return datetime.now(UTC)
+
+
+class AntiBlockMode(StrEnum):
+    """What a link does for visitors inside apps that block outside links."""
+
+    GUIDE = "guide"  #: show the "open in your browser" guide page
+    AUTO = "auto"  #: try a documented escape first, fall back to the guide
+    OFF = "off"  #: redirect everyone, even inside blocking apps
+
+
+def _freeze_pairs(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Headers:
+    if value is None:
+        return ()
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A short link as stored: where it points and the rules for opening it.
+
+    ``anti_block`` and ``allow`` hold platform ids or groups from the detection
+    vocabulary; ``anti_block=None`` means the default preset and ``allow=None`` means
+    every platform may open the link. ``targets`` maps a platform id (``ios``,
+    ``android``, ``wechat``, …) to the URL used for visitors of that platform.
+    """
+
+    code: str
+    url: str
+    created_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    max_visits: int | None = None
+    password_hash: str | None = None
+    anti_block: frozenset[str] | None = None
+    anti_block_mode: AntiBlockMode = AntiBlockMode.AUTO
+    allow: frozenset[str] | None = None
+    deny: frozenset[str] = frozenset()
+    targets: tuple[tuple[str, str], ...] = ()
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    disabled: bool = False
+    visits: int = 0
+    language: str | None = None
+
+    #: Fields an ``update`` may change; ``code``, ``created_at`` and ``visits`` are the
+    #: backend's to keep.
+    UPDATABLE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "url",
+            "expires_at",
+            "max_visits",
+            "password_hash",
+            "anti_block",
+            "anti_block_mode",
+            "allow",
+            "deny",
+            "targets",
+            "title",
+            "tags",
+            "disabled",
+            "language",
+        }
+    )
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self.max_visits is not None and self.visits >= self.max_visits
+
+    def target_for(self, platforms: Iterable[str]) -> str:
+        """The URL for a visitor on these platforms: the first matching target, else ``url``."""
+        wanted = set(platforms)
+        for platform, url in self.targets:
+            if platform in wanted:
+                return url
+        return self.url
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Link:
+        """A copy with ``changes`` applied; only :attr:`UPDATABLE` fields may change."""
+        unknown = set(changes) - self.UPDATABLE
+        if unknown:
+            raise ValueError(f"fields that cannot be updated: {sorted(unknown)}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict holding every field (datetimes as ISO 8601, sets sorted)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            out[f.name] = _to_json(getattr(self, f.name))
+        out["targets"] = dict(self.targets)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Link:
+        """The inverse of :meth:`to_dict`; used by backends that store JSON."""
+
+        def dt(value: Any) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        def fs(value: Any) -> frozenset[str] | None:
+            return None if value is None else frozenset(value)
+
+        created = dt(data.get("created_at"))
+        return cls(
+            code=data["code"],
+            url=data["url"],
+            created_at=created if created is not None else utcnow(),
+            expires_at=dt(data.get("expires_at")),
+            max_visits=data.get("max_visits"),
+            password_hash=data.get("password_hash"),
+            anti_block=fs(data.get("anti_block")),
+            anti_block_mode=AntiBlockMode(data.get("anti_block_mode", "auto")),
+            allow=fs(data.get("allow")),
+            deny=fs(data.get("deny")) or frozenset(),
+            targets=_freeze_pairs(data.get("targets")),
+            title=data.get("title"),
+            tags=tuple(data.get("tags") or ()),
+            disabled=bool(data.get("disabled", False)),
+            visits=int(data.get("visits", 0)),
+            language=data.get("language"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Link:
+        return cls.from_dict(json.loads(text))
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Visitor:
+    """Who is asking to open a link, as an adapter saw the request.
+
+    ``headers`` keeps only what detection and pages need (names lower-cased).
+    ``password`` is what the visitor typed on the password page, if anything.
+    """
+
+    user_agent: str = ""
+    ip: str | None = None
+    headers: Headers = ()
+    accept_language: str = ""
+    referer: str | None = None
+    password: str | None = None
+
+    def __post_init__(self) -> None:
+        pairs = tuple((k.lower(), v) for k, v in _freeze_pairs(self.headers))
+        object.__setattr__(self, "headers", pairs)
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Visit:
+    """One recorded click on a link, with what detection made of the visitor."""
+
+    code: str
+    at: datetime = field(default_factory=utcnow)
+    ip: str | None = None
+    user_agent: str = ""
+    referer: str | None = None
+    app: str | None = None
+    os: str | None = None
+    device: str | None = None
+    is_bot: bool = False
+    language: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Visit:
+        return cls(
+            code=data["code"],
+            at=datetime.fromisoformat(data["at"]),
+            ip=data.get("ip"),
+            user_agent=data.get("user_agent") or "",
+            referer=data.get("referer"),
+            app=data.get("app"),
+            os=data.get("os"),
+            device=data.get("device"),
+            is_bot=bool(data.get("is_bot", False)),
+            language=data.get("language"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VisitResult:
+    """What :meth:`Storage.record_visit` decided: was the visit allowed, and the count after."""
+
+    allowed: bool
+    visits: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPage:
+    """One page of :meth:`Storage.list`: links newest first, and the cursor for the next."""
+
+    links: tuple[Link, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """What to answer a visitor: an adapter sends ``status``, ``headers`` and ``body`` as is.
+
+    ``reason`` names why (``redirect``, ``not_found``, ``expired``, ``password``, …) for
+    logs and tests; it is never sent.
+    """
+
+    status: int
+    headers: Headers = ()
+    body: bytes = b""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redirect(Decision):
+    """Send the visitor on to ``location``."""
+
+    location: str
+    status: int = 302
+    reason: str = "redirect"
+
+    @classmethod
+    def to(cls, location: str, status: int = 302, *, reason: str = "redirect") -> Redirect:
+        headers: Headers = (
+            ("Location", location),
+            ("Cache-Control", "private, no-store"),
+            ("Referrer-Policy", "no-referrer-when-downgrade"),
+        )
+        return cls(location=location, status=status, headers=headers, reason=reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageDecision(Decision):
+    """Show an HTML page (guide, password, denial, not found, expired)."""
+
+    html: str = ""
+
+    @classmethod
+    def html_page(
+        cls, status: int, html: str, *, reason: str, extra_headers: Headers = ()
+    ) -> PageDecision:
+        headers: Headers = (
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "private, no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; "
+                "script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+                "frame-ancestors 'none'",
+            ),
+            *extra_headers,
+        )
+        return cls(status=status, headers=headers, body=html.encode(), html=html, reason=reason)
