@@ -11,7 +11,8 @@
     │   ├── InvalidOption               a link setting refused (.option, .reason)
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
-    │   └── ImageTooLarge               upload over the byte or pixel cap (.reason)
+    │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
+    │   └── BodyTooLarge                request body over the size cap; HTTP 413
     ├── CodeTaken                       alias already in use (.code); HTTP 409
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
@@ -30,6 +31,7 @@ from datetime import datetime
 __all__ = [
     "BackendError",
     "BackendUnavailable",
+    "BodyTooLarge",
     "CodeTaken",
     "ConfigurationError",
     "ImageTooLarge",
@@ -118,6 +120,12 @@ class QREncodeError(InvalidInput):
 
 class ImageTooLarge(InvalidInput):
     """An image is over the byte or pixel cap; refused before it is decoded."""
+
+    http_status = 413
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body is over the size cap; refused before it is parsed."""
 
     http_status = 413
 

@@ -308,7 +308,7 @@ class PageDecision(Decision):
             (
                 "Content-Security-Policy",
                 "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; "
-                "script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+                "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
                 "frame-ancestors 'none'",
             ),
             *extra_headers,

@@ -1,0 +1,189 @@
+"""Flask adapter: ``Suolink(app)`` routes the HTTP surface of :mod:`suolink.api` into Flask.
+
+Follows Flask's extension guide: ``Suolink(app=None)`` + ``init_app(app)``; per-app
+state in ``app.extensions["suolink"]``; settings from constructor arguments, then
+``SUOLINK_*`` config keys, then defaults. Views only translate requests and Decisions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
+
+try:
+    import flask
+except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
+    raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
+
+from ..api import ROUTES, HttpApi, HttpRequest, error_response
+from ..models import Decision
+from ..shortener import Shortener
+
+if TYPE_CHECKING:
+    from ..backends.base import Storage
+
+__all__ = ["Suolink", "create_app", "get_shortener"]
+
+EXTENSION_KEY: Final = "suolink"
+#: Shortener arguments read from ``SUOLINK_<NAME>`` config keys.
+SHORTENER_SETTINGS: Final = (
+    "storage",
+    "secret",
+    "base_url",
+    "code_strategy",
+    "min_length",
+    "random_length",
+    "redirect_status",
+    "default_language",
+    "max_url_length",
+    "allowed_schemes",
+)
+#: HttpApi arguments read from ``SUOLINK_<NAME>`` config keys.
+API_SETTINGS: Final = ("api_token", "authorize", "allow_anonymous", "max_body_bytes")
+DEFAULTS: Final[Mapping[str, Any]] = {"storage": "sqlite:///suolink.db", "url_prefix": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    shortener: Shortener
+    api: HttpApi
+    url_prefix: str
+
+
+class Suolink:
+    """The Flask extension; one instance may serve several apps (state lives per app)."""
+
+    def __init__(
+        self, app: flask.Flask | None = None, *, shortener: Shortener | None = None, **options: Any
+    ) -> None:
+        self._shortener = shortener
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask, **options: Any) -> None:
+        """Build this app's Shortener and API from arguments, config and defaults."""
+        settings = _settings(app.config, {**self._options, **options})
+        shortener = self._shortener or Shortener(
+            **{k: settings[k] for k in SHORTENER_SETTINGS if k in settings}
+        )
+        api = HttpApi(shortener, **{k: settings[k] for k in API_SETTINGS if k in settings})
+        prefix = str(settings.get("url_prefix", "")).rstrip("/")
+        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix)
+        app.register_blueprint(_blueprint(), url_prefix=prefix or None)
+
+    @staticmethod
+    def state(app: flask.Flask | None = None) -> _State:
+        target = app or flask.current_app
+        try:
+            state: _State = target.extensions[EXTENSION_KEY]
+        except KeyError:
+            raise ConfigurationError("Suolink.init_app(app) was not called on this app") from None
+        return state
+
+    @property
+    def shortener(self) -> Shortener:
+        """The current app's Shortener (needs an app context)."""
+        return self.state().shortener
+
+
+def get_shortener(app: flask.Flask | None = None) -> Shortener:
+    """The Shortener configured for ``app`` (default: the current app)."""
+    return Suolink.state(app).shortener
+
+
+def _parse_value(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if name in ("allow_anonymous",):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if name in ("min_length", "random_length", "redirect_status", "max_url_length", "max_body_bytes"):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(f"SUOLINK_{name.upper()} must be a number") from None
+    if name == "allowed_schemes":
+        return tuple(s.strip() for s in value.split(",") if s.strip())
+    return value
+
+
+def _settings(config: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    names = (*SHORTENER_SETTINGS, *API_SETTINGS, "url_prefix")
+    unknown = set(given) - set(names)
+    if unknown:
+        raise ConfigurationError(f"unknown Suolink option(s): {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = dict(DEFAULTS)
+    for name in names:
+        key = f"SUOLINK_{name.upper()}"
+        if key in config and config[key] is not None:
+            out[name] = _parse_value(name, config[key])
+        if given.get(name) is not None:
+            out[name] = given[name]
+    return out
+
+
+def _blueprint() -> flask.Blueprint:
+    bp = flask.Blueprint("suolink", __name__)
+    for route in ROUTES:
+        rule = route.pattern.replace("<code>", "<string:code>")
+        bp.add_url_rule(
+            rule, endpoint=route.name, view_func=_view(route.name), methods=list(route.methods)
+        )
+    return bp
+
+
+def _view(route: str) -> Any:
+    def view(**params: str) -> flask.Response:
+        state = Suolink.state()
+        request = _http_request(state)
+        if isinstance(request, Decision):
+            return _response(request)
+        return _response(state.api.handle(route, request, **params))
+
+    view.__name__ = f"suolink_{route}"
+    return view
+
+
+def _http_request(state: _State) -> HttpRequest | Decision:
+    req = flask.request
+    limit = state.api.max_body_bytes
+    if req.content_length is not None and req.content_length > limit:
+        return error_response(BodyTooLarge(f"the request body is larger than {limit:,} bytes"))
+    form: tuple[tuple[str, str], ...] = ()
+    body = b""
+    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = tuple(req.form.items(multi=True))
+    else:
+        body = req.stream.read(limit + 1)
+    return HttpRequest(
+        method=req.method,
+        path=req.path,
+        query=tuple(req.args.items(multi=True)),
+        headers=tuple((k.lower(), v) for k, v in req.headers.items()),
+        body=body,
+        remote_addr=req.remote_addr,
+        form=form,
+        base_url=req.host_url.rstrip("/") + state.url_prefix,
+    )
+
+
+def _response(decision: Decision) -> flask.Response:
+    return flask.Response(decision.body, status=decision.status, headers=list(decision.headers))
+
+
+def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Flask:
+    """The ready-made suolink web app that ``suolink serve`` and gunicorn run.
+
+    Settings come from arguments, then ``SUOLINK_*`` environment variables.
+    """
+    app = flask.Flask("suolink")
+    app.config.update({k: v for k, v in os.environ.items() if k.startswith("SUOLINK_")})
+    if storage is not None:
+        options["storage"] = storage
+    Suolink(app, **options)
+    return app
+

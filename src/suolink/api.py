@@ -1,0 +1,355 @@
+"""The HTTP surface, framework-neutral: every adapter routes requests here.
+
+An adapter builds an :class:`HttpRequest` from its framework's request, calls
+:meth:`HttpApi.handle` with the route name from :data:`ROUTES`, and sends back the
+returned :class:`~suolink.models.Decision` as is. All parsing, validation, authorisation
+and error mapping live here, so Flask and Django cannot answer differently.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from .errors import (
+    BackendError,
+    BackendUnavailable,
+    BodyTooLarge,
+    InvalidCode,
+    InvalidOption,
+    InvalidURL,
+    LinkNotFound,
+    SuolinkError,
+)
+from .models import Decision, Headers, Link, PageDecision, Visitor
+from .options import SETTING_NAMES
+from .render import pick_language, render_page
+from .shortener import Shortener
+
+__all__ = ["ROUTES", "HttpApi", "HttpRequest", "Route", "json_response"]
+
+log = logging.getLogger("suolink.api")
+
+DEFAULT_MAX_BODY: Final = 64 * 1024
+#: Request headers a Visitor keeps: what detection and pages read, nothing more.
+VISITOR_HEADERS: Final = frozenset(
+    {
+        "x-requested-with",
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "sec-ch-ua-model",
+        "sec-ch-ua-platform-version",
+    }
+)
+_CREATE_FIELDS: Final = SETTING_NAMES | {"url", "code", "strategy"}
+_UPDATE_FIELDS: Final = SETTING_NAMES | {"url"}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: a name, a path pattern with ``<code>`` placeholders, its methods."""
+
+    name: str
+    pattern: str
+    methods: tuple[str, ...]
+
+
+#: The whole HTTP surface; adapters register exactly these, in this order.
+ROUTES: Final[tuple[Route, ...]] = (
+    Route("index", "/", ("GET",)),
+    Route("health", "/api/health", ("GET",)),
+    Route("links", "/api/links", ("GET", "POST")),
+    Route("link", "/api/links/<code>", ("GET", "PATCH", "DELETE")),
+    Route("link_stats", "/api/links/<code>/stats", ("GET",)),
+    Route("resolve", "/<code>", ("GET", "POST")),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRequest:
+    """A request as the core sees it; header names lower-case, form already parsed."""
+
+    method: str
+    path: str = "/"
+    query: tuple[tuple[str, str], ...] = ()
+    headers: Headers = ()
+    body: bytes = b""
+    remote_addr: str | None = None
+    form: tuple[tuple[str, str], ...] = ()
+    #: Where short links of this app live (scheme, host and redirect prefix); used when the
+    #: Shortener has no ``base_url`` of its own.
+    base_url: str | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+    def arg(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+    def form_value(self, name: str) -> str | None:
+        return next((v for k, v in self.form if k == name), None)
+
+
+Authorize = Callable[[HttpRequest, str], bool]
+"""``authorize(request, action) -> bool``; actions: create, read, list, update, delete, stats."""
+
+
+def json_response(status: int, payload: Any, *, extra_headers: Headers = ()) -> Decision:
+    """A JSON Decision (UTF-8, no sniffing, not cached)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    headers: Headers = (
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+        *extra_headers,
+    )
+    return Decision(status=status, headers=headers, body=body, reason="json")
+
+
+_CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _error_type(exc: SuolinkError) -> str:
+    """``InvalidURL`` -> ``invalid_url``: the stable error name clients switch on."""
+    return _CAMEL_BOUNDARY.sub("_", type(exc).__name__).lower()
+
+
+def error_response(exc: SuolinkError) -> Decision:
+    """The JSON body every API error has: ``{"error": {"type", "message", "field"?}}``."""
+    error: dict[str, Any] = {"type": _error_type(exc), "message": str(exc)}
+    if isinstance(exc, InvalidOption):
+        error["field"] = exc.option
+    elif isinstance(exc, InvalidURL):
+        error["field"] = "url"
+    elif isinstance(exc, InvalidCode):
+        error["field"] = "code"
+    status = exc.http_status if 400 <= exc.http_status < 600 else 500
+    return json_response(status, {"error": error})
+
+
+class HttpApi:
+    """Answers every route of :data:`ROUTES` for one :class:`Shortener`.
+
+    Managing links needs authorisation: a bearer ``api_token`` (compared in constant
+    time), or an ``authorize`` callable from the host app. ``allow_anonymous`` lets
+    anyone create links (public shorteners). Redirects are always public.
+    """
+
+    def __init__(
+        self,
+        shortener: Shortener,
+        *,
+        api_token: str | None = None,
+        authorize: Authorize | None = None,
+        allow_anonymous: bool = False,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.shortener = shortener
+        self.api_token = api_token or None
+        self.authorize = authorize
+        self.allow_anonymous = allow_anonymous
+        self.max_body_bytes = max_body_bytes
+
+    # -- entry point ------------------------------------------------------------------
+
+    def handle(self, route: str, request: HttpRequest, **params: str) -> Decision:
+        """Answer ``request`` for the route named ``route``; never raises."""
+        handler = getattr(self, f"_route_{route}", None)
+        if handler is None:
+            return json_response(404, {"error": {"type": "not_found", "message": "no route"}})
+        try:
+            result: Decision = handler(request, **params)
+            return result
+        except BackendUnavailable as exc:
+            log.warning("storage unavailable: %s (%r)", exc, exc.original)
+            return self._unavailable(route, exc)
+        except BackendError as exc:
+            log.error("storage error: %s (%r)", exc, exc.original)
+            return self._unavailable(route, exc, status=500)
+        except SuolinkError as exc:
+            return error_response(exc)
+
+    def _unavailable(self, route: str, exc: BackendError, *, status: int = 503) -> Decision:
+        message = "the link store is unavailable; please try again shortly"
+        if route == "resolve":
+            return Decision(
+                status=status,
+                headers=(("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "5")),
+                body=message.encode(),
+                reason="unavailable",
+            )
+        return json_response(
+            status,
+            {"error": {"type": _error_type(exc), "message": message}},
+            extra_headers=(("Retry-After", "5"),),
+        )
+
+    # -- authorisation -----------------------------------------------------------------
+
+    def _allowed(self, request: HttpRequest, action: str) -> bool:
+        if self.authorize is not None and self.authorize(request, action):
+            return True
+        if self.api_token is not None:
+            given = request.header("authorization") or ""
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(
+                token.strip().encode(), self.api_token.encode()
+            ):
+                return True
+        return action == "create" and self.allow_anonymous
+
+    def _require(self, request: HttpRequest, action: str) -> Decision | None:
+        if self._allowed(request, action):
+            return None
+        if self.api_token is None and self.authorize is None:
+            message = (
+                "this server has no API token set: configure SUOLINK_API_TOKEN "
+                "(or allow anonymous creation) to manage links"
+            )
+            return json_response(403, {"error": {"type": "forbidden", "message": message}})
+        return json_response(
+            401,
+            {"error": {"type": "unauthorized", "message": "a valid API token is required"}},
+            extra_headers=(("WWW-Authenticate", 'Bearer realm="suolink"'),),
+        )
+
+    # -- request parsing ---------------------------------------------------------------
+
+    def _json_body(self, request: HttpRequest) -> dict[str, Any]:
+        if len(request.body) > self.max_body_bytes:
+            raise BodyTooLarge(f"the request body is larger than {self.max_body_bytes:,} bytes")
+        ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise InvalidOption("body", "send JSON with Content-Type: application/json")
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidOption("body", "the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidOption("body", "expected a JSON object")
+        return data
+
+    def _link_json(self, link: Link, request: HttpRequest) -> dict[str, Any]:
+        data = link.to_dict()
+        data.pop("password_hash", None)
+        data["has_password"] = link.has_password
+        data["short_url"] = self.shortener.short_url(link, base_url=request.base_url)
+        return data
+
+    @staticmethod
+    def _only(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise InvalidOption(unknown[0], "unknown field")
+
+    # -- routes ------------------------------------------------------------------------
+
+    def _route_index(self, request: HttpRequest) -> Decision:
+        lang = pick_language(request.header("accept-language"))
+        html = render_page("index", lang=lang, anonymous=self.allow_anonymous)
+        return PageDecision.html_page(200, html, reason="index")
+
+    def _route_health(self, request: HttpRequest) -> Decision:
+        self.shortener.check()
+        return json_response(200, {"status": "ok"})
+
+    def _route_links(self, request: HttpRequest) -> Decision:
+        if request.method == "POST":
+            return self._create(request)
+        denied = self._require(request, "list")
+        if denied:
+            return denied
+        limit_text = request.arg("limit")
+        limit = 50
+        if limit_text is not None:
+            if not limit_text.isdigit():
+                raise InvalidOption("limit", "expected a whole number")
+            limit = int(limit_text)
+        page = self.shortener.list(cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"))
+        return json_response(
+            200,
+            {
+                "links": [self._link_json(link, request) for link in page.links],
+                "next_cursor": page.next_cursor,
+            },
+        )
+
+    def _create(self, request: HttpRequest) -> Decision:
+        denied = self._require(request, "create")
+        if denied:
+            return denied
+        data = self._json_body(request)
+        self._only(data, _CREATE_FIELDS)
+        if "url" not in data:
+            raise InvalidURL("", "the url field is required")
+        code = data.pop("code", None)
+        if code is not None and not isinstance(code, str):
+            raise InvalidCode(code, "expected text")
+        strategy = data.pop("strategy", None)
+        if strategy is not None and strategy not in ("hashids", "random"):
+            raise InvalidOption("strategy", "expected hashids or random")
+        link = self.shortener.shorten(code=code, strategy=strategy, **data)
+        body = self._link_json(link, request)
+        return json_response(201, body, extra_headers=(("Location", body["short_url"]),))
+
+    def _route_link(self, request: HttpRequest, code: str) -> Decision:
+        action = {"GET": "read", "PATCH": "update", "DELETE": "delete"}.get(request.method, "")
+        denied = self._require(request, action)
+        if denied:
+            return denied
+        if request.method == "GET":
+            return json_response(200, self._link_json(self.shortener.get(code), request))
+        if request.method == "DELETE":
+            if not self.shortener.delete(code):
+                raise LinkNotFound(code)
+            return Decision(status=204, reason="deleted")
+        data = self._json_body(request)
+        self._only(data, _UPDATE_FIELDS)
+        return json_response(200, self._link_json(self.shortener.update(code, **data), request))
+
+    def _route_link_stats(self, request: HttpRequest, code: str) -> Decision:
+        denied = self._require(request, "stats")
+        if denied:
+            return denied
+        since = _query_time(request, "since")
+        until = _query_time(request, "until")
+        return json_response(200, self.shortener.stats(code, since=since, until=until).to_dict())
+
+    def _route_resolve(self, request: HttpRequest, code: str) -> Decision:
+        return self.shortener.resolve(code, self.visitor(request))
+
+    # -- helpers the adapters use ----------------------------------------------------------
+
+    @staticmethod
+    def visitor(request: HttpRequest) -> Visitor:
+        """The Visitor for a request: UA, address, the headers detection reads, password."""
+        return Visitor(
+            user_agent=(request.header("user-agent") or "")[:1024],
+            ip=request.remote_addr,
+            headers=tuple((k, v) for k, v in request.headers if k in VISITOR_HEADERS),
+            accept_language=(request.header("accept-language") or "")[:256],
+            referer=request.header("referer"),
+            password=request.form_value("password") if request.method == "POST" else None,
+        )
+
+
+def _query_time(request: HttpRequest, name: str) -> datetime | None:
+    text = request.arg(name)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidOption(name, "expected an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise InvalidOption(name, "the time must say its timezone (e.g. Z)")
+    return value
+

@@ -1,0 +1,172 @@
+"""The ``suolink`` command: serve the web app, shorten a URL, show a link's statistics.
+
+Exit codes: 0 success, 1 the operation failed (bad URL, taken code, storage down), 2 the
+command line itself was wrong. Errors are one readable line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._version import __version__
+from .errors import SuolinkError
+
+__all__ = ["main"]
+
+DEFAULT_STORAGE = "sqlite:///suolink.db"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        default=os.environ.get("SUOLINK_STORAGE", DEFAULT_STORAGE),
+        help="storage URL (default: $SUOLINK_STORAGE or %(default)s)",
+    )
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("SUOLINK_SECRET"),
+        help="secret that salts generated codes (default: $SUOLINK_SECRET)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="suolink",
+        description="Short links that still open inside WeChat, QQ and other in-app browsers.",
+    )
+    parser.add_argument("--version", action="version", version=f"suolink {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web app (redirects, API, web page)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    serve.add_argument("--base-url", help="public URL of short links (default http://HOST:PORT)")
+    serve.add_argument(
+        "--token",
+        default=os.environ.get("SUOLINK_API_TOKEN"),
+        help="API token required to manage links (default: $SUOLINK_API_TOKEN)",
+    )
+    serve.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="let anyone create links without a token (public shortener)",
+    )
+    _storage_option(serve)
+
+    shorten = commands.add_parser("shorten", help="make a short link and print it")
+    shorten.add_argument("url", help="the long URL")
+    shorten.add_argument("--code", help="custom alias instead of a generated code")
+    shorten.add_argument("--random", action="store_true", help="random code, not hashids")
+    shorten.add_argument("--expires-in", type=float, metavar="SECONDS", help="lifetime")
+    shorten.add_argument("--expires-at", metavar="ISO8601", help="expiry time with timezone")
+    shorten.add_argument("--max-visits", type=int, help="visits allowed before the link ends")
+    shorten.add_argument("--password", help="password visitors must type")
+    shorten.add_argument("--title", help="a title shown on pages")
+    shorten.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
+    shorten.add_argument(
+        "--base-url",
+        default=os.environ.get("SUOLINK_BASE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
+        help="public URL of short links (default: $SUOLINK_BASE_URL or %(default)s)",
+    )
+    shorten.add_argument("--json", action="store_true", help="print the whole link as JSON")
+    _storage_option(shorten)
+
+    stats = commands.add_parser("stats", help="show a link's visit statistics")
+    stats.add_argument("code", help="the short code")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    _storage_option(stats)
+    return parser
+
+
+def _shortener(args: argparse.Namespace, **options: Any) -> Any:
+    from .shortener import Shortener
+
+    return Shortener(args.storage, secret=args.secret, **options)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .adapters.flask import create_app
+
+    base_url = args.base_url or f"http://{args.host}:{args.port}"
+    app = create_app(
+        args.storage,
+        secret=args.secret,
+        base_url=base_url,
+        api_token=args.token,
+        allow_anonymous=args.allow_anonymous or None,
+    )
+    print(f"suolink {__version__} serving on {base_url}/ (storage {args.storage})", flush=True)
+    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    return 0
+
+
+def _cmd_shorten(args: argparse.Namespace) -> int:
+    with _shortener(args, base_url=args.base_url) as shortener:
+        link = shortener.shorten(
+            args.url,
+            code=args.code,
+            strategy="random" if args.random else None,
+            expires_in=args.expires_in,
+            expires_at=args.expires_at,
+            max_visits=args.max_visits,
+            password=args.password,
+            title=args.title,
+            tags=args.tag,
+        )
+        if args.json:
+            data = link.to_dict()
+            data.pop("password_hash")
+            data["short_url"] = shortener.short_url(link)
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            print(shortener.short_url(link))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _shortener(args) as shortener:
+        stats = shortener.stats(args.code)
+    if args.json:
+        print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
+          f"{stats.unique_visitors} unique visitors")
+    for title, counts in (
+        ("by app", stats.by_app),
+        ("by OS", stats.by_os),
+        ("by device", stats.by_device),
+        ("by day", stats.by_day),
+    ):
+        if counts:
+            print(f"{title}:")
+            for key, value in counts.items():
+                print(f"  {key:<20} {value:>8}")
+    if stats.top_visitors:
+        print("top visitors:")
+        for ip, count in stats.top_visitors:
+            print(f"  {ip:<20} {count:>8}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, 1 or 2)."""
+    args = _parser().parse_args(argv)
+    handler = {"serve": _cmd_serve, "shorten": _cmd_shorten, "stats": _cmd_stats}[args.command]
+    try:
+        return handler(args)
+    except SuolinkError as exc:
+        print(f"suolink: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The Shortener: the one service object that ties codes, rules, pages and storage together.
+
+Adapters and the CLI only ever talk to a Shortener; everything a link does when it is
+created or opened is decided here (and in the pure modules it calls).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from .backends import open_storage
+from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Storage
+from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
+from .errors import CodeTaken, ConfigurationError, InvalidInput, InvalidOption, LinkNotFound
+from .models import Decision, Link, LinkPage, PageDecision, Redirect, Visit, Visitor, utcnow
+from .options import validate_settings
+from .policy import Ruling, Verdict, decide
+from .render import pick_language, render_page
+from .stats import LinkStats, aggregate
+from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
+
+__all__ = ["REDIRECT_STATUSES", "Shortener"]
+
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_RANDOM_ATTEMPTS: Final = 8
+_UNSET: Any = object()
+
+
+class Shortener:
+    """Create, resolve and manage short links over one storage backend.
+
+    ``storage`` is a URL (``sqlite:///suolink.db``, ``memory://``, ``redis://…``) or a
+    :class:`~suolink.backends.Storage`. ``secret`` salts the hashids codes; keep it
+    stable and private, or codes are guessable from their order. It is thread-safe:
+    share one per process.
+    """
+
+    def __init__(
+        self,
+        storage: str | Storage = "sqlite:///suolink.db",
+        *,
+        secret: str | None = None,
+        base_url: str | None = None,
+        code_strategy: CodeStrategy | str = CodeStrategy.HASHIDS,
+        min_length: int = 5,
+        random_length: int = 7,
+        alphabet: str = DEFAULT_ALPHABET,
+        reserved: Iterable[str] = DEFAULT_RESERVED,
+        allowed_schemes: Iterable[str] = ("http", "https"),
+        max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+        redirect_status: int = 302,
+        default_language: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if redirect_status not in REDIRECT_STATUSES:
+            raise ConfigurationError(
+                f"redirect_status must be one of {sorted(REDIRECT_STATUSES)}, "
+                f"not {redirect_status!r}"
+            )
+        if base_url is not None and (
+            not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError("base_url must be an http:// or https:// URL")
+        self.storage: Storage = open_storage(storage)
+        self.secret = secret
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.codes = CodeFactory(
+            secret=secret,
+            strategy=code_strategy,
+            min_length=min_length,
+            random_length=random_length,
+            alphabet=alphabet,
+            reserved=reserved,
+        )
+        self.url_rules = URLRules(
+            allowed_schemes=frozenset(allowed_schemes), max_length=max_url_length
+        )
+        self.redirect_status = redirect_status
+        self.default_language = default_language
+        self.clock = clock
+        self._close_lock = threading.Lock()
+
+    # -- creating and managing links ---------------------------------------------------
+
+    def shorten(
+        self,
+        url: str,
+        *,
+        code: str | None = None,
+        strategy: CodeStrategy | str | None = None,
+        anti_block: Iterable[str] | None = None,
+        anti_block_mode: str | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        expires_at: datetime | str | None = None,
+        expires_in: float | None = None,
+        max_visits: int | None = None,
+        password: str | None = None,
+        targets: Mapping[str, str] | None = None,
+        title: str | None = None,
+        tags: Iterable[str] = (),
+        language: str | None = None,
+    ) -> Link:
+        """Store a new short link to ``url`` and return it.
+
+        ``code`` asks for a custom alias (``CodeTaken`` if in use); otherwise a code is
+        made by ``strategy`` (the Shortener's default unless given). Settings are checked
+        before anything is stored; a refusal raises an ``InvalidInput`` subclass.
+        """
+        given: dict[str, Any] = {
+            "url": url,
+            "expires_at": expires_at,
+            "expires_in": expires_in,
+            "max_visits": max_visits,
+            "password": password,
+            "anti_block": anti_block,
+            "allow": allow,
+            "deny": deny,
+            "targets": targets,
+            "title": title,
+            "tags": tags,
+            "language": language,
+        }
+        if anti_block_mode is not None:
+            given["anti_block_mode"] = anti_block_mode
+        fields = self._validate(given)
+        now = self.clock()
+        if code is not None:
+            alias = self.codes.validate_alias(code)
+            return self.storage.create(Link(code=alias, created_at=now, **fields))
+        chosen = self.codes.strategy if strategy is None else CodeStrategy(strategy)
+        if chosen is CodeStrategy.RANDOM:
+            for _ in range(_RANDOM_ATTEMPTS):
+                try:
+                    candidate = Link(code=self.codes.random_code(), created_at=now, **fields)
+                    return self.storage.create(candidate)
+                except CodeTaken:
+                    continue
+            raise ConfigurationError(
+                f"{_RANDOM_ATTEMPTS} random codes in a row were taken: the code space is "
+                "nearly full; raise random_length"
+            )
+        generated = self.codes.hashids_code(self.storage.next_id)
+        return self.storage.create(Link(code=generated, created_at=now, **fields))
+
+    def get(self, code: str) -> Link:
+        """The link with ``code``; ``LinkNotFound`` if there is none."""
+        link = self.storage.get(self.codes.check_code(code))
+        if link is None:
+            raise LinkNotFound(code)
+        return link
+
+    def update(self, code: str, **settings: Any) -> Link:
+        """Change settings of an existing link (same names as :meth:`shorten`)."""
+        checked = self.codes.check_code(code)
+        if not settings:
+            return self.get(checked)
+        return self.storage.update(checked, self._validate(settings))
+
+    def delete(self, code: str) -> bool:
+        """Delete the link and its visits; False if there was no such link."""
+        return self.storage.delete(self.codes.check_code(code))
+
+    def list(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+    ) -> LinkPage:
+        """Links newest first, a page at a time (pass back ``next_cursor``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidOption("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+        return self.storage.list(cursor=cursor, limit=limit, tag=tag)
+
+    def iter_links(self, *, tag: str | None = None) -> Iterator[Link]:
+        """Every link, newest first, paging through the backend."""
+        cursor: str | None = None
+        while True:
+            page = self.storage.list(cursor=cursor, limit=MAX_PAGE_SIZE, tag=tag)
+            yield from page.links
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def stats(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> LinkStats:
+        """Counts of the link's visits by platform, app, OS, device and day."""
+        link = self.get(code)
+        return aggregate(link.code, self.storage.visits(link.code, since=since, until=until))
+
+    def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
+        """The public URL of a link: ``base_url`` (this call's, else the Shortener's) + code.
+
+        Adapters pass the base URL of the request when the Shortener has none configured.
+        """
+        code = link_or_code.code if isinstance(link_or_code, Link) else link_or_code
+        base = (base_url or self.base_url or "").rstrip("/")
+        if not base:
+            raise ConfigurationError("set base_url on the Shortener to build short URLs")
+        return f"{base}/{code}"
+
+    # -- resolving ------------------------------------------------------------------------
+
+    def resolve(self, code: str, visitor: Visitor) -> Decision:
+        """What to answer ``visitor`` who opened ``/<code>``; records the visit if it passes.
+
+        Never raises for bad codes or visitor data: those become 404 and friends. Storage
+        failures still raise ``BackendError`` so the adapter can answer 503.
+        """
+        now = self.clock()
+        link = self._lookup(code)
+        ruling = decide(link, now=now, password=visitor.password)
+        if ruling.verdict is Verdict.REDIRECT and link is not None:
+            result = self.storage.record_visit(self._visit(link.code, visitor, now))
+            if not result.allowed:
+                ruling = Ruling(Verdict.EXHAUSTED, link)
+        return self._answer(ruling, code, visitor)
+
+    def _lookup(self, code: str) -> Link | None:
+        try:
+            checked = self.codes.check_code(code)
+        except InvalidInput:
+            return None
+        return self.storage.get(checked)
+
+    def _visit(self, code: str, visitor: Visitor, now: datetime) -> Visit:
+        return Visit(
+            code=code,
+            at=now,
+            ip=visitor.ip,
+            user_agent=visitor.user_agent[:1024],
+            referer=(visitor.referer or None) and visitor.referer[:1024],
+            language=pick_language(visitor.accept_language),
+        )
+
+    def _answer(self, ruling: Ruling, code: str, visitor: Visitor) -> Decision:
+        link = ruling.link
+        override = link.language if link is not None and link.language else self.default_language
+        lang = pick_language(visitor.accept_language, override)
+        verdict = ruling.verdict
+        if verdict is Verdict.REDIRECT and ruling.location is not None:
+            return Redirect.to(ruling.location, self.redirect_status)
+        if verdict is Verdict.NOT_FOUND:
+            return PageDecision.html_page(
+                404, render_page("not_found", lang=lang), reason=verdict.value
+            )
+        if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
+            html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
+            return PageDecision.html_page(410, html, reason=verdict.value)
+        title = link.title if link is not None else None
+        html = render_page(
+            "password",
+            lang=lang,
+            title=title,
+            action=f"./{code}",
+            wrong=verdict is Verdict.PASSWORD_WRONG,
+        )
+        return PageDecision.html_page(401, html, reason=verdict.value)
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def _validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        return validate_settings(
+            settings, now=self.clock(), validate_url=self.url_rules.validate
+        )
+
+    def check(self) -> None:
+        """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""
+        self.storage.check()
+
+    def close(self) -> None:
+        """Close the storage; the Shortener is not used afterwards."""
+        with self._close_lock:
+            self.storage.close()
+
+    def __enter__(self) -> Shortener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
