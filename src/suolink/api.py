@@ -273,7 +273,9 @@ class HttpApi:
             if not limit_text.isdigit():
                 raise InvalidOption("limit", "expected a whole number")
             limit = int(limit_text)
-        page = self.shortener.list(cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"))
+        page = self.shortener.list(
+            cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag")
+        )
         return json_response(
             200,
             {
@@ -352,4 +354,3 @@ def _query_time(request: HttpRequest, name: str) -> datetime | None:
     if value.tzinfo is None:
         raise InvalidOption(name, "the time must say its timezone (e.g. Z)")
     return value
-

@@ -136,8 +136,10 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
-          f"{stats.unique_visitors} unique visitors")
+    print(
+        f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
+        f"{stats.unique_visitors} unique visitors"
+    )
     for title, counts in (
         ("by app", stats.by_app),
         ("by OS", stats.by_os),

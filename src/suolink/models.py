@@ -308,8 +308,8 @@ class PageDecision(Decision):
             (
                 "Content-Security-Policy",
                 "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; "
-                "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-                "frame-ancestors 'none'",
+                "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; "
+                "base-uri 'none'; frame-ancestors 'none'",
             ),
             *extra_headers,
         )

@@ -176,16 +176,17 @@ def _targets(
 
 
 def _anti_block_mode(value: object) -> AntiBlockMode:
-    try:
+    if isinstance(value, str) and value in AntiBlockMode.__members__.values():
         return AntiBlockMode(value)
-    except ValueError:
-        choices = ", ".join(mode.value for mode in AntiBlockMode)
-        raise InvalidOption("anti_block_mode", f"expected one of: {choices}") from None
+    choices = ", ".join(mode.value for mode in AntiBlockMode)
+    raise InvalidOption("anti_block_mode", f"expected one of: {choices}")
 
 
 def _language(value: object) -> str | None:
-    if value is None or value in LANGUAGES:
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if isinstance(value, str) and value in LANGUAGES:
+        return value
     raise InvalidOption("language", f"expected one of: {', '.join(LANGUAGES)}")
 
 
@@ -211,8 +212,10 @@ def validate_settings(
     unknown = set(settings) - SETTING_NAMES - {"url"}
     if unknown:
         raise InvalidOption(sorted(unknown)[0], "unknown setting")
-    if "expires_at" in settings and "expires_in" in settings and (
-        settings["expires_at"] is not None and settings["expires_in"] is not None
+    if (
+        "expires_at" in settings
+        and "expires_in" in settings
+        and (settings["expires_at"] is not None and settings["expires_in"] is not None)
     ):
         raise InvalidOption("expires_in", "give expires_at or expires_in, not both")
     out: dict[str, Any] = {}
@@ -233,9 +236,7 @@ def validate_settings(
         elif name in ("anti_block", "allow"):
             out[name] = None if value is None else _platforms(name, value, check_platforms)
         elif name == "deny":
-            out[name] = (
-                frozenset() if value is None else _platforms(name, value, check_platforms)
-            )
+            out[name] = frozenset() if value is None else _platforms(name, value, check_platforms)
         elif name == "anti_block_mode":
             out[name] = _anti_block_mode(value)
         elif name == "targets":

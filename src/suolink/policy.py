@@ -23,8 +23,8 @@ class Verdict(StrEnum):
     NOT_FOUND = "not_found"
     EXPIRED = "expired"
     EXHAUSTED = "exhausted"
-    PASSWORD_REQUIRED = "password_required"
-    PASSWORD_WRONG = "password_wrong"
+    PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a verdict name, not a secret
+    PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a verdict name, not a secret
     REDIRECT = "redirect"
 
 

@@ -261,9 +261,7 @@ class Shortener:
     # -- housekeeping ---------------------------------------------------------------------
 
     def _validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        return validate_settings(
-            settings, now=self.clock(), validate_url=self.url_rules.validate
-        )
+        return validate_settings(settings, now=self.clock(), validate_url=self.url_rules.validate)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""

@@ -101,7 +101,13 @@ def _parse_value(name: str, value: Any) -> Any:
         return value
     if name in ("allow_anonymous",):
         return value.strip().lower() in ("1", "true", "yes", "on")
-    if name in ("min_length", "random_length", "redirect_status", "max_url_length", "max_body_bytes"):
+    if name in (
+        "min_length",
+        "random_length",
+        "redirect_status",
+        "max_url_length",
+        "max_body_bytes",
+    ):
         try:
             return int(value)
         except ValueError:
@@ -186,4 +192,3 @@ def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Fl
         options["storage"] = storage
     Suolink(app, **options)
     return app
-

@@ -32,6 +32,8 @@ def render_page(template: str, *, lang: str, **context: Any) -> str:
     if lang not in MESSAGES:
         lang = DEFAULT_LANGUAGE
     words = MESSAGES[lang]
-    return _environment().get_template(f"{template}.html").render(
-        lang=lang, t=words.__getitem__, **context
+    return (
+        _environment()
+        .get_template(f"{template}.html")
+        .render(lang=lang, t=words.__getitem__, **context)
     )

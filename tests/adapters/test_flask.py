@@ -1,0 +1,139 @@
+"""The Flask adapter: the shared HTTP scenarios, plus what is Flask's own (config, two apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import flask
+import pytest
+
+from suolink.adapters.flask import Suolink, create_app, get_shortener
+from suolink.errors import ConfigurationError
+from suolink.shortener import Shortener
+from tests.http_scenarios import SCENARIOS, TOKEN, HttpClient, Reply
+
+
+class FlaskClient:
+    def __init__(self, app: flask.Flask) -> None:
+        self.client = app.test_client()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        response = self.client.open(
+            path, method=method, data=body, content_type=content_type, headers=headers or {}
+        )
+        return Reply(response.status_code, dict(response.headers), response.get_data())
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def app(request: pytest.FixtureRequest, tmp_path) -> Iterator[flask.Flask]:
+    storage = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'f.db'}"
+    app = create_app(storage, api_token=TOKEN, secret="s")
+    yield app
+    get_shortener(app).close()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+def test_scenario(app: flask.Flask, scenario: Callable[[HttpClient], None]) -> None:
+    scenario(FlaskClient(app))
+
+
+def test_config_keys_and_precedence(tmp_path) -> None:
+    app = flask.Flask("host")
+    app.config.update(
+        SUOLINK_STORAGE="memory://",
+        SUOLINK_BASE_URL="https://from-config.example",
+        SUOLINK_REDIRECT_STATUS="301",
+    )
+    Suolink(app, base_url="https://from-args.example")
+    with app.app_context():
+        shortener = get_shortener()
+        assert shortener.base_url == "https://from-args.example"
+        assert shortener.redirect_status == 301
+
+
+def test_two_apps_in_one_process_keep_their_own_state() -> None:
+    ext = Suolink()
+    one, two = flask.Flask("one"), flask.Flask("two")
+    one.config["SUOLINK_STORAGE"] = "memory://"
+    two.config["SUOLINK_STORAGE"] = "memory://"
+    ext.init_app(one, api_token="t1")
+    ext.init_app(two, api_token="t2")
+    created = one.test_client().post(
+        "/api/links", json={"url": "https://example.com/"}, headers={"Authorization": "Bearer t1"}
+    )
+    assert created.status_code == 201
+    code = created.get_json()["code"]
+    assert one.test_client().get("/" + code).status_code == 302
+    assert two.test_client().get("/" + code).status_code == 404
+    assert get_shortener(one) is not get_shortener(two)
+
+
+def test_url_prefix_and_host_routes_untouched() -> None:
+    app = flask.Flask("host")
+
+    @app.get("/about")
+    def about() -> str:
+        return "host page"
+
+    shortener = Shortener("memory://")
+    Suolink(app, shortener=shortener, url_prefix="/s", api_token="t")
+    client = app.test_client()
+    created = client.post(
+        "/s/api/links", json={"url": "https://example.com/"}, headers={"Authorization": "Bearer t"}
+    )
+    data = created.get_json()
+    assert data["short_url"] == f"http://localhost/s/{data['code']}"
+    assert client.get(f"/s/{data['code']}").status_code == 302
+    assert client.get("/about").get_data(as_text=True) == "host page"
+
+
+def test_unknown_option_and_missing_init() -> None:
+    with pytest.raises(ConfigurationError, match="unknown"):
+        Suolink(flask.Flask("x"), storage="memory://", colour="red")
+    with flask.Flask("y").app_context(), pytest.raises(ConfigurationError, match="init_app"):
+        get_shortener()
+
+
+def test_no_token_configured_refuses_management_with_a_reason() -> None:
+    app = create_app("memory://")
+    reply = app.test_client().post("/api/links", json={"url": "https://example.com/"})
+    assert reply.status_code == 403
+    assert "SUOLINK_API_TOKEN" in reply.get_json()["error"]["message"]
+
+
+def test_anonymous_creation_when_allowed() -> None:
+    app = create_app("memory://", allow_anonymous=True)
+    client = app.test_client()
+    assert client.post("/api/links", json={"url": "https://example.com/"}).status_code == 201
+    assert client.get("/api/links").status_code == 403
+
+
+def test_closed_storage_is_503_with_a_readable_body(tmp_path) -> None:
+    app = create_app(f"sqlite:///{tmp_path / 'x.db'}", api_token="t")
+    get_shortener(app).close()
+    reply = app.test_client().get("/abcde")
+    assert reply.status_code == 503
+    assert reply.headers["Retry-After"] == "5"
+    assert b"unavailable" in reply.get_data()
+
+
+def test_corrupt_storage_is_500_json_not_a_traceback(tmp_path) -> None:
+    app = create_app(f"sqlite:///{tmp_path / 'x.db'}", api_token="t")
+    for path in tmp_path.iterdir():
+        path.write_bytes(b"not a database" * 100)
+    client = app.test_client()
+    assert client.get("/abcde").status_code == 500
+    reply = client.post(
+        "/api/links", json={"url": "https://example.com/"}, headers={"Authorization": "Bearer t"}
+    )
+    assert reply.status_code == 500
+    assert reply.get_json()["error"]["type"] == "backend_error"
+    assert b"Traceback" not in reply.get_data()

@@ -1,0 +1,282 @@
+"""HTTP scenarios every adapter must pass, written once against a tiny client protocol.
+
+An adapter's test module provides a ``client`` fixture implementing :class:`HttpClient`
+over its framework's test client and runs :data:`SCENARIOS`; so Flask and Django
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.42(0x18002a2f) NetType/WIFI Language/zh_CN"
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+class HttpClient(Protocol):
+    """What a scenario needs from an adapter's test client (the app has token TOKEN)."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply: ...
+
+
+def post_json(
+    client: HttpClient, path: str, payload: Any, headers: dict[str, str] | None = None
+) -> Reply:
+    return client.request(
+        "POST",
+        path,
+        body=json.dumps(payload).encode(),
+        content_type="application/json",
+        headers={**AUTH, **(headers or {})},
+    )
+
+
+def snapshot(client: HttpClient) -> Any:
+    """Everything stored, as the API shows it: used to prove bad input changed nothing."""
+    reply = client.request("GET", "/api/links?limit=1000", headers=AUTH)
+    assert reply.status == 200
+    return reply.json()
+
+
+def create(client: HttpClient, **payload: Any) -> dict[str, Any]:
+    reply = post_json(client, "/api/links", {"url": "https://example.com/a", **payload})
+    assert reply.status == 201, reply.text
+    data: dict[str, Any] = reply.json()
+    return data
+
+
+# -- scenarios -----------------------------------------------------------------------
+
+
+def create_then_redirect(client: HttpClient) -> None:
+    data = create(client, title="Hello", tags=["news"])
+    assert data["short_url"].endswith("/" + data["code"])
+    assert "password_hash" not in data
+    reply = client.request("GET", "/" + data["code"], headers={"User-Agent": "Mozilla/5.0"})
+    assert reply.status == 302
+    assert reply.headers["Location"] == "https://example.com/a"
+    info = client.request("GET", f"/api/links/{data['code']}", headers=AUTH).json()
+    assert info["visits"] == 1
+
+
+def create_requires_token(client: HttpClient) -> None:
+    reply = client.request(
+        "POST",
+        "/api/links",
+        body=b'{"url":"https://example.com/"}',
+        content_type="application/json",
+    )
+    assert reply.status == 401
+    assert reply.headers.get("WWW-Authenticate", "").startswith("Bearer")
+    bad = post_json(
+        client, "/api/links", {"url": "https://example.com/"}, {"Authorization": "Bearer nope"}
+    )
+    assert bad.status == 401
+    assert snapshot(client)["links"] == []
+
+
+def manage_routes_require_token(client: HttpClient) -> None:
+    code = create(client)["code"]
+    for method, path in [
+        ("GET", "/api/links"),
+        ("GET", f"/api/links/{code}"),
+        ("DELETE", f"/api/links/{code}"),
+        ("GET", f"/api/links/{code}/stats"),
+    ]:
+        assert client.request(method, path).status == 401, (method, path)
+    assert client.request("GET", f"/api/links/{code}", headers=AUTH).status == 200
+
+
+def bad_input_is_4xx_and_changes_nothing(client: HttpClient) -> None:
+    create(client, code="taken")
+    before = snapshot(client)
+    cases: list[tuple[bytes, str, int, str]] = [
+        (b"{not json", "application/json", 400, "body"),
+        (b"[1, 2]", "application/json", 400, "body"),
+        (b'{"url": 5}', "application/json", 400, "url"),
+        (b'{"title": "no url"}', "application/json", 400, "url"),
+        (b'{"url": "javascript:alert(1)"}', "application/json", 400, "url"),
+        (b'{"url": "https://exa mple.com"}', "application/json", 400, "url"),
+        (
+            b'{"url": "https://example.com/", "max_visits": "3"}',
+            "application/json",
+            400,
+            "max_visits",
+        ),
+        (
+            b'{"url": "https://example.com/", "max_visits": -1}',
+            "application/json",
+            400,
+            "max_visits",
+        ),
+        (
+            b'{"url": "https://example.com/", "expires_at": "tomorrow"}',
+            "application/json",
+            400,
+            "expires_at",
+        ),
+        (b'{"url": "https://example.com/", "tags": [1]}', "application/json", 400, "tags"),
+        (b'{"url": "https://example.com/", "code": "api"}', "application/json", 400, "code"),
+        (b'{"url": "https://example.com/", "code": 7}', "application/json", 400, "code"),
+        (b'{"url": "https://example.com/", "surprise": 1}', "application/json", 400, "surprise"),
+        (b"url=https://example.com/", "application/x-www-form-urlencoded", 400, "body"),
+        (b"\xff\xfe", "application/json", 400, "body"),
+    ]
+    for body, ctype, status, field in cases:
+        reply = client.request("POST", "/api/links", body=body, content_type=ctype, headers=AUTH)
+        assert reply.status == status, (body, reply.text)
+        error = reply.json()["error"]
+        assert error["message"], body
+        assert error.get("field") == field, (body, error)
+    taken = post_json(client, "/api/links", {"url": "https://example.com/", "code": "taken"})
+    assert taken.status == 409
+    assert taken.json()["error"]["type"] == "code_taken"
+    huge = client.request(
+        "POST",
+        "/api/links",
+        body=b'{"url": "' + b"a" * 200_000 + b'"}',
+        content_type="application/json",
+        headers=AUTH,
+    )
+    assert huge.status == 413
+    assert "larger than" in huge.json()["error"]["message"]
+    assert snapshot(client) == before
+
+
+def patch_and_delete(client: HttpClient) -> None:
+    code = create(client)["code"]
+    reply = client.request(
+        "PATCH",
+        f"/api/links/{code}",
+        body=b'{"url": "https://example.com/b", "max_visits": 5}',
+        content_type="application/json",
+        headers=AUTH,
+    )
+    assert reply.status == 200, reply.text
+    assert reply.json()["url"] == "https://example.com/b"
+    before = snapshot(client)
+    bad = client.request(
+        "PATCH",
+        f"/api/links/{code}",
+        body=b'{"url": "data:text/html,hi"}',
+        content_type="application/json",
+        headers=AUTH,
+    )
+    assert bad.status == 400
+    assert snapshot(client) == before
+    assert client.request("DELETE", f"/api/links/{code}", headers=AUTH).status == 204
+    assert client.request("DELETE", f"/api/links/{code}", headers=AUTH).status == 404
+    assert client.request("GET", "/" + code).status == 404
+
+
+def missing_link_is_404_page(client: HttpClient) -> None:
+    reply = client.request("GET", "/nothing9", headers={"Accept-Language": "zh-CN"})
+    assert reply.status == 404
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert "不存在" in reply.text
+    assert (
+        client.request("GET", "/api/links/nothing9", headers=AUTH).json()["error"]["type"]
+        == "link_not_found"
+    )
+
+
+def password_form(client: HttpClient) -> None:
+    code = create(client, password="open sesame")["code"]
+    page = client.request("GET", "/" + code)
+    assert page.status == 401
+    assert 'name="password"' in page.text
+    wrong = client.request(
+        "POST", "/" + code, body=b"password=nope", content_type="application/x-www-form-urlencoded"
+    )
+    assert wrong.status == 401
+    right = client.request(
+        "POST",
+        "/" + code,
+        body=b"password=open+sesame",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert right.status == 302
+    assert right.headers["Location"] == "https://example.com/a"
+
+
+def exhausted_is_410(client: HttpClient) -> None:
+    code = create(client, max_visits=1)["code"]
+    assert client.request("GET", "/" + code).status == 302
+    assert client.request("GET", "/" + code).status == 410
+
+
+def list_and_stats(client: HttpClient) -> None:
+    codes = [
+        create(client, url=f"https://example.com/{i}", tags=["t"] if i % 2 else [])["code"]
+        for i in range(5)
+    ]
+    client.request("GET", "/" + codes[0], headers={"User-Agent": WECHAT})
+    first = client.request("GET", "/api/links?limit=2", headers=AUTH).json()
+    assert len(first["links"]) == 2
+    assert first["next_cursor"]
+    rest = client.request(
+        "GET", f"/api/links?limit=10&cursor={first['next_cursor']}", headers=AUTH
+    ).json()
+    assert len(first["links"]) + len(rest["links"]) == 5
+    tagged = client.request("GET", "/api/links?tag=t", headers=AUTH).json()
+    assert {link["code"] for link in tagged["links"]} == {codes[1], codes[3]}
+    stats = client.request("GET", f"/api/links/{codes[0]}/stats", headers=AUTH)
+    assert stats.status == 200
+    assert stats.json()["total"] == 1
+    assert client.request("GET", "/api/links?limit=abc", headers=AUTH).status == 400
+    assert client.request("GET", "/api/links?cursor=%00bad", headers=AUTH).status == 400
+    assert (
+        client.request("GET", f"/api/links/{codes[0]}/stats?since=yesterday", headers=AUTH).status
+        == 400
+    )
+
+
+def index_page_and_health(client: HttpClient) -> None:
+    page = client.request("GET", "/", headers={"Accept-Language": "zh-CN"})
+    assert page.status == 200
+    assert "生成短链接" in page.text
+    assert "Content-Security-Policy" in page.headers
+    assert client.request("GET", "/api/health").json() == {"status": "ok"}
+
+
+SCENARIOS: list[Callable[[HttpClient], None]] = [
+    create_then_redirect,
+    create_requires_token,
+    manage_routes_require_token,
+    bad_input_is_4xx_and_changes_nothing,
+    patch_and_delete,
+    missing_link_is_404_page,
+    password_form,
+    exhausted_is_410,
+    list_and_stats,
+    index_page_and_health,
+]

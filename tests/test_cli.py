@@ -1,0 +1,165 @@
+"""The suolink command: output, exit codes 0/1/2 and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from suolink.cli import main
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_shorten_prints_the_short_url_then_stats(db: str, capsys) -> None:
+    assert (
+        main(
+            [
+                "shorten",
+                "https://example.com/x",
+                "--storage",
+                db,
+                "--base-url",
+                "https://s.example",
+                "--code",
+                "hello",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == "https://s.example/hello"
+    assert main(["stats", "hello", "--storage", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 0
+    assert main(["stats", "hello", "--storage", db]) == 0
+    assert "0 visits" in capsys.readouterr().out
+
+
+def test_shorten_json_hides_the_password_hash(db: str, capsys) -> None:
+    assert (
+        main(
+            [
+                "shorten",
+                "https://example.com/",
+                "--storage",
+                db,
+                "--password",
+                "pw",
+                "--json",
+                "--tag",
+                "a",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert "password_hash" not in data
+    assert data["tags"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["shorten", "javascript:alert(1)"], "invalid URL"),
+        (["shorten", "https://example.com/", "--max-visits", "0"], "max_visits"),
+        (["stats", "missing"], "no link"),
+        (["shorten", "https://example.com/", "--code", "api"], "reserved"),
+    ],
+)
+def test_failures_exit_1_with_one_line(db: str, capsys, argv: list[str], message: str) -> None:
+    assert main([*argv, "--storage", db]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("suolink: error:")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_bad_storage_url_exits_1(capsys) -> None:
+    assert main(["shorten", "https://example.com/", "--storage", "nosuch://x"]) == 1
+    assert "unknown storage scheme" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["shorten"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+
+
+def test_every_command_has_help() -> None:
+    for command in ("serve", "shorten", "stats"):
+        result = subprocess.run(
+            [sys.executable, "-m", "suolink", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0
+        assert "usage: suolink" in result.stdout
+
+
+def test_serve_answers_real_http(tmp_path) -> None:
+    """`suolink serve` in a subprocess: a real socket, a real redirect."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "suolink",
+            "serve",
+            "--port",
+            str(port),
+            "--storage",
+            db,
+            "--token",
+            "tok",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(base + "/api/health", timeout=2).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        request = urllib.request.Request(
+            base + "/api/links",
+            data=b'{"url": "https://example.com/served"}',
+            headers={"Content-Type": "application/json", "Authorization": "Bearer tok"},
+        )
+        created = json.loads(urllib.request.urlopen(request, timeout=5).read())
+        assert created["short_url"] == f"{base}/{created['code']}"
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(created["short_url"], timeout=5)
+        assert redirect.value.code == 302
+        assert redirect.value.headers["Location"] == "https://example.com/served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
