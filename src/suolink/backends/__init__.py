@@ -52,9 +52,15 @@ def _load(scheme: str) -> Callable[[str], Storage]:
                     f"the {scheme}:// backend", extra or scheme, module=driver
                 ) from exc
         module_name, _, class_name = target.partition(":")
-        factory: Callable[[str], Storage] = getattr(
-            importlib.import_module(module_name), class_name
-        )
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise ConfigurationError(
+                f"the {scheme}:// backend is not part of this version of suolink"
+            ) from exc
+        factory: Callable[[str], Storage] = getattr(module, class_name)
         return factory
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == scheme:
