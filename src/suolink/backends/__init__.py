@@ -66,7 +66,9 @@ def _load(scheme: str) -> Callable[[str], Storage]:
         if ep.name == scheme:
             loaded: Callable[[str], Storage] = ep.load()
             return loaded
-    known = sorted(set(BUILTIN_BACKENDS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    known = sorted(
+        set(BUILTIN_BACKENDS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    )
     raise ConfigurationError(
         f"unknown storage scheme {scheme!r}; known schemes: {', '.join(known)}"
     )

@@ -1,0 +1,258 @@
+"""Helpers every backend shares, so they agree on validation, ordering and cursors.
+
+Links are listed newest first by the key ``(created_us, code)`` (``created_at`` in
+microseconds since the epoch, then the code in code point order). A cursor is that key
+of the last link on a page, base64url-encoded JSON; it survives inserts and deletes,
+and is the same string in every backend. Third-party backends may use these helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import InvalidCode, InvalidOption
+from ..models import AntiBlockMode, Link, Visit
+from .base import MAX_PAGE_SIZE
+
+__all__ = [
+    "MAX_CURSOR_LENGTH",
+    "check_limit",
+    "check_tag",
+    "check_window",
+    "code_ok",
+    "decode_cursor",
+    "encode_cursor",
+    "link_key",
+    "normalise_changes",
+    "normalise_link",
+    "normalise_visit",
+    "to_micros",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICRO = timedelta(microseconds=1)
+_INT64_MAX = 2**63 - 1
+MAX_CURSOR_LENGTH = 4096
+
+
+def to_micros(moment: datetime) -> int:
+    """``moment`` as whole microseconds since the Unix epoch (an exact, sortable integer)."""
+    return (moment - _EPOCH) // _ONE_MICRO
+
+
+def link_key(link: Link) -> tuple[int, str]:
+    """The sort key of ``link`` in listings (compared descending: newest first)."""
+    return (to_micros(link.created_at), link.code)
+
+
+def encode_cursor(key: tuple[int, str]) -> str:
+    """The opaque cursor pointing just after the link whose key is ``key``."""
+    raw = json.dumps([key[0], key[1]], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: object) -> tuple[int, str]:
+    """The key inside a cursor from :func:`encode_cursor`; ``InvalidOption`` if malformed."""
+    if not isinstance(cursor, str):
+        raise InvalidOption("cursor", f"must be a string, not {type(cursor).__name__}")
+    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidOption("cursor", "is empty or too long")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise InvalidOption("cursor", "is not a cursor from a previous page") from exc
+    if (
+        not isinstance(data, list)
+        or len(data) != 2
+        or type(data[0]) is not int
+        or not isinstance(data[1], str)
+        or not -_INT64_MAX <= data[0] <= _INT64_MAX
+    ):
+        raise InvalidOption("cursor", "is not a cursor from a previous page")
+    try:
+        data[1].encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidOption("cursor", "is not a cursor from a previous page") from exc
+    return (data[0], data[1])
+
+
+def check_limit(limit: object, *, maximum: int | None = MAX_PAGE_SIZE) -> int:
+    """``limit`` if it is an int from 1 to ``maximum``; ``InvalidOption`` otherwise."""
+    if type(limit) is not int:
+        raise InvalidOption("limit", f"must be an integer, not {type(limit).__name__}")
+    if limit < 1:
+        raise InvalidOption("limit", "must be at least 1")
+    if maximum is not None and limit > maximum:
+        raise InvalidOption("limit", f"must be at most {maximum}")
+    return limit
+
+
+def check_tag(tag: object) -> str | None:
+    """``tag`` if it is None or a string; ``InvalidOption`` otherwise."""
+    return None if tag is None else _text("tag", tag)
+
+
+def code_ok(code: object) -> bool:
+    """True if ``code`` could name a stored link (a string of valid Unicode text)."""
+    if not isinstance(code, str):
+        return False
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_window(since: object, until: object) -> tuple[int | None, int | None]:
+    """``since``/``until`` (aware datetimes or None) as microseconds, for ``visits()``."""
+    return (
+        None if since is None else to_micros(_aware("since", since)),
+        None if until is None else to_micros(_aware("until", until)),
+    )
+
+
+def _aware(name: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidOption(name, f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidOption(name, "must be timezone-aware (suolink stores UTC instants)")
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidOption(name, f"must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidOption(name, "is not valid Unicode text") from exc
+    return value
+
+
+def _optional(check: Callable[[str, object], Any]) -> Callable[[str, object], Any]:
+    def optional(name: str, value: object) -> Any:
+        return None if value is None else check(name, value)
+
+    return optional
+
+
+def _int64(name: str, value: object) -> int:
+    if type(value) is not int:
+        raise InvalidOption(name, f"must be an integer, not {type(value).__name__}")
+    if not -_INT64_MAX <= value <= _INT64_MAX:
+        raise InvalidOption(name, "is out of range")
+    return value
+
+
+def _bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOption(name, f"must be true or false, not {type(value).__name__}")
+    return value
+
+
+def _strings(name: str, value: object) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidOption(name, "must be a collection of strings")
+    return [_text(name, item) for item in value]
+
+
+def _string_set(name: str, value: object) -> frozenset[str]:
+    return frozenset(_strings(name, value))
+
+
+def _string_tuple(name: str, value: object) -> tuple[str, ...]:
+    return tuple(_strings(name, value))
+
+
+def _mode(name: str, value: object) -> AntiBlockMode:
+    choices = ", ".join(m.value for m in AntiBlockMode)
+    if not isinstance(value, str):
+        raise InvalidOption(name, f"must be one of {choices}")
+    try:
+        return AntiBlockMode(value)
+    except ValueError as exc:
+        raise InvalidOption(name, f"must be one of {choices}") from exc
+
+
+def _pairs(name: str, value: object) -> tuple[tuple[str, str], ...]:
+    items: object = value.items() if isinstance(value, Mapping) else value
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise InvalidOption(name, "must map platforms to URLs")
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise InvalidOption(name, "must map platforms to URLs")
+        out.append((_text(name, item[0]), _text(name, item[1])))
+    return tuple(out)
+
+
+#: How each updatable field is checked and brought to the exact type ``Link`` declares.
+_FIELDS: dict[str, Callable[[str, object], Any]] = {
+    "url": _text,
+    "expires_at": _optional(_aware),
+    "max_visits": _optional(_int64),
+    "password_hash": _optional(_text),
+    "anti_block": _optional(_string_set),
+    "anti_block_mode": _mode,
+    "allow": _optional(_string_set),
+    "deny": _string_set,
+    "targets": _pairs,
+    "title": _optional(_text),
+    "tags": _string_tuple,
+    "disabled": _bool,
+    "language": _optional(_text),
+}
+assert set(_FIELDS) == Link.UPDATABLE
+
+
+def normalise_changes(changes: object) -> dict[str, Any]:
+    """``changes`` for ``update()``, checked field by field; ``InvalidOption`` if refused."""
+    if not isinstance(changes, Mapping):
+        raise InvalidOption("changes", "must be a mapping of field names to values")
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        check = _FIELDS.get(name) if isinstance(name, str) else None
+        if check is None:
+            raise InvalidOption(str(name), "is not a field that can be updated")
+        out[name] = check(name, value)
+    return out
+
+
+def normalise_link(link: object) -> Link:
+    """``link`` checked before it is stored, with ``visits`` reset to 0.
+
+    Every field gets the exact type ``Link`` declares, so it reads back equal from any
+    backend; anything that cannot be stored raises ``InvalidOption`` or ``InvalidCode``.
+    """
+    if not isinstance(link, Link):
+        raise InvalidOption("link", f"must be a Link, not {type(link).__name__}")
+    code = link.code
+    if not isinstance(code, str) or not code:
+        raise InvalidCode(code, "must be a non-empty string")
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidCode(code, "is not valid Unicode text") from exc
+    created = _aware("created_at", link.created_at)
+    values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
+    return replace(link, created_at=created, visits=0, **values)
+
+
+def normalise_visit(visit: object) -> Visit:
+    """``visit`` checked before it is recorded; ``InvalidOption`` if it cannot be stored."""
+    if not isinstance(visit, Visit):
+        raise InvalidOption("visit", f"must be a Visit, not {type(visit).__name__}")
+    _text("code", visit.code)
+    _aware("at", visit.at)
+    _text("user_agent", visit.user_agent)
+    _bool("is_bot", visit.is_bot)
+    for name in ("ip", "referer", "app", "os", "device", "language"):
+        _optional(_text)(name, getattr(visit, name))
+    return visit

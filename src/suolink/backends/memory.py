@@ -1,0 +1,212 @@
+"""``memory://``: links kept in this process only, for tests, demos and one-worker apps.
+
+Thread-safe: one lock guards every read and write, so each method is atomic exactly as
+the ``Storage`` contract asks. Nothing is shared between processes or survives a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, insort
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
+from ..models import Link, LinkPage, Visit, VisitResult
+from ._common import (
+    check_limit,
+    check_tag,
+    check_window,
+    decode_cursor,
+    encode_cursor,
+    link_key,
+    normalise_changes,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+)
+from .base import DEFAULT_PAGE_SIZE
+
+__all__ = ["MemoryStorage"]
+
+_Key = tuple[int, str]
+
+
+class MemoryStorage:
+    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "memory":
+            raise ConfigurationError(f"not a memory:// URL: {url!r}")
+        if parts.query:
+            raise ConfigurationError("memory:// takes no options")
+        self.url = "memory://"
+        self._lock = threading.Lock()
+        self._closed = False
+        self._links: dict[str, Link] = {}  # stored with visits=0; counts live apart
+        self._counts: dict[str, int] = {}
+        self._order: list[_Key] = []  # every link's key, ascending
+        self._by_tag: dict[str, list[_Key]] = {}  # tag -> keys, ascending
+        self._visits: dict[str, list[tuple[int, int, Visit]]] = {}  # (at_us, seq, visit)
+        self._visit_seq = 0
+        self._counter = 0
+
+    def __repr__(self) -> str:
+        return f"MemoryStorage({self.url!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendUnavailable("the memory:// storage is closed")
+
+    def _index(self, key: _Key, tags: tuple[str, ...]) -> None:
+        insort(self._order, key)
+        for tag in set(tags):
+            insort(self._by_tag.setdefault(tag, []), key)
+
+    def _unindex(self, key: _Key, tags: tuple[str, ...]) -> None:
+        _remove(self._order, key)
+        for tag in set(tags):
+            keys = self._by_tag[tag]
+            _remove(keys, key)
+            if not keys:
+                del self._by_tag[tag]
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
+        stored = normalise_link(link)
+        with self._lock:
+            self._check_open()
+            if stored.code in self._links:
+                raise CodeTaken(stored.code)
+            self._links[stored.code] = stored
+            self._counts[stored.code] = 0
+            self._index(link_key(stored), stored.tags)
+        return stored
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None."""
+        with self._lock:
+            self._check_open()
+            link = self._links.get(code) if isinstance(code, str) else None
+            if link is None:
+                return None
+            return replace(link, visits=self._counts[code])
+
+    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
+        """Apply ``changes`` atomically and return the result; ``LinkNotFound`` if absent."""
+        checked = normalise_changes(changes)
+        with self._lock:
+            self._check_open()
+            old = self._links.get(code) if isinstance(code, str) else None
+            if old is None:
+                raise LinkNotFound(str(code))
+            new = replace(old, **checked)
+            if new.tags != old.tags:
+                key = link_key(old)
+                self._unindex(key, old.tags)
+                self._index(key, new.tags)
+            self._links[code] = new
+            return replace(new, visits=self._counts[code])
+
+    def delete(self, code: str) -> bool:
+        """Remove the link and its visits; True if it existed."""
+        with self._lock:
+            self._check_open()
+            link = self._links.pop(code, None) if isinstance(code, str) else None
+            if link is None:
+                return False
+            del self._counts[code]
+            self._visits.pop(code, None)
+            self._unindex(link_key(link), link.tags)
+            return True
+
+    def list(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+    ) -> LinkPage:
+        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
+        check_limit(limit)
+        check_tag(tag)
+        after = None if cursor is None else decode_cursor(cursor)
+        with self._lock:
+            self._check_open()
+            keys = self._order if tag is None else self._by_tag.get(tag, [])
+            end = len(keys) if after is None else bisect_left(keys, after)
+            start = max(0, end - limit)
+            chosen = keys[start:end][::-1]
+            links = tuple(
+                replace(self._links[code], visits=self._counts[code]) for _, code in chosen
+            )
+        next_cursor = encode_cursor(chosen[-1]) if start > 0 and chosen else None
+        return LinkPage(links=links, next_cursor=next_cursor)
+
+    def next_id(self) -> int:
+        """A number never handed out before by this store (starts at 1)."""
+        with self._lock:
+            self._check_open()
+            self._counter += 1
+            return self._counter
+
+    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
+        """Record ``visit`` and bump the count unless ``max_visits`` is reached, atomically."""
+        visit = normalise_visit(visit)
+        code = visit.code
+        with self._lock:
+            self._check_open()
+            link = self._links.get(code)
+            if link is None:
+                raise LinkNotFound(code)
+            visits = self._counts[code]
+            if count:
+                if link.max_visits is not None and visits >= link.max_visits:
+                    return VisitResult(allowed=False, visits=visits)
+                visits += 1
+                self._counts[code] = visits
+            self._visit_seq += 1
+            insort(self._visits.setdefault(code, []), (to_micros(visit.at), self._visit_seq, visit))
+            return VisitResult(allowed=True, visits=visits)
+
+    def visits(
+        self,
+        code: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Visit]:
+        """Recorded visits of one link, oldest first, within ``[since, until)``."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        with self._lock:
+            self._check_open()
+            recorded = list(self._visits.get(code, ())) if isinstance(code, str) else []
+        start = 0 if low is None else bisect_left(recorded, (low,))
+        end = len(recorded) if high is None else bisect_left(recorded, (high,))
+        if limit is not None:
+            end = min(end, start + limit)
+        return iter([visit for _, _, visit in recorded[start:end]])
+
+    def check(self) -> None:
+        """Raise ``BackendUnavailable`` once the storage is closed; memory is otherwise up."""
+        with self._lock:
+            self._check_open()
+
+    def close(self) -> None:
+        """Drop everything; later calls raise ``BackendUnavailable``."""
+        with self._lock:
+            self._closed = True
+            self._links.clear()
+            self._counts.clear()
+            self._order.clear()
+            self._by_tag.clear()
+            self._visits.clear()
+
+
+def _remove(keys: list[_Key], key: _Key) -> None:
+    index = bisect_left(keys, key)
+    if index < len(keys) and keys[index] == key:
+        del keys[index]

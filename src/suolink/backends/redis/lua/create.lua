@@ -1,0 +1,19 @@
+-- Create a link if its code is free.
+-- KEYS: link hash, raw visits, day counts.
+-- ARGV: index base ('' = caller syncs the index), code, created key, expiry ms or '',
+--       then field/value pairs.
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+redis.call('DEL', KEYS[2], KEYS[3])
+local pairs_ = {}
+for i = 5, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(pairs_))
+local ver = next_ver(nil)
+redis.call('HSET', KEYS[1], 'v', 0, 's', 0, 'c', ARGV[3], 'ver', ver)
+refresh_open(KEYS[1])
+local tags = redis.call('HGET', KEYS[1], 'tags')
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'x', ARGV[4])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+end
+if ARGV[1] ~= '' then index_sync(ARGV[1], ARGV[2], ver, ARGV[3], tags, ARGV[4]) end
+return {1, ver, tags}

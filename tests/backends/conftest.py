@@ -1,0 +1,78 @@
+"""The one table of backends every test in this folder runs against.
+
+Adding a backend is one row in ``BACKENDS``: a name, a function that returns the URL of
+a fresh, empty store (it may ask ``request`` for a server fixture) and pytest marks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suolink.backends import Storage, open_storage
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of the table: how to get the URL of a fresh, empty store."""
+
+    name: str
+    url: Callable[[pytest.FixtureRequest, Path], str]
+    marks: tuple[Any, ...] = ()
+    #: True if two ``open_storage(url)`` calls see the same data (needed to test
+    #: several processes or connections sharing one store).
+    shared: bool = True
+
+
+BACKENDS: list[Backend] = [
+    Backend("memory", lambda request, tmp: "memory://", shared=False),
+    Backend("sqlite", lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}"),
+]
+
+BACKEND_PARAMS = [pytest.param(b, id=b.name, marks=b.marks) for b in BACKENDS]
+SHARED_BACKEND_PARAMS = [p for p, b in zip(BACKEND_PARAMS, BACKENDS, strict=True) if b.shared]
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The row of ``BACKENDS`` this test runs against."""
+    row: Backend = request.param
+    return row
+
+
+@pytest.fixture
+def storage_factory(
+    backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Storage]]:
+    """Open a fresh, empty store of this backend on each call; all closed at teardown."""
+    opened: list[Storage] = []
+    counter = itertools.count()
+
+    def make() -> Storage:
+        folder = tmp_path / f"store-{next(counter)}"
+        folder.mkdir()
+        store = open_storage(backend.url(request, folder))
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=SHARED_BACKEND_PARAMS)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh store that several processes can open at once."""
+    row: Backend = request.param
+    return row.url(request, tmp_path)
+
+
+@pytest.fixture
+def storage(storage_factory: Callable[[], Storage]) -> Storage:
+    """A fresh, empty store of each backend in the table."""
+    return storage_factory()

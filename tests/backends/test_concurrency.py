@@ -1,0 +1,165 @@
+"""Acceptance: threads and processes hammering one shared store lose and double nothing.
+
+Runs against every backend in the table that several processes can share (today the
+SQLite file). Workers open their store, then wait on one barrier, so their writes
+really interleave.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+import traceback
+from typing import Any
+
+import pytest
+
+from suolink.backends import Storage, open_storage
+from suolink.errors import CodeTaken
+from suolink.models import Link, Visit
+
+pytestmark = pytest.mark.slow
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+CTX = multiprocessing.get_context("spawn")
+PROCESSES = 4
+THREADS = 4
+
+
+def create_links(
+    url: str, worker: int, count: int, go: Any, results: Any, storage: Storage | None = None
+) -> None:
+    """Create ``count`` links: even ones coded from next_id(), odd ones random with retry."""
+    store = storage if storage is not None else open_storage(url)
+    try:
+        rng = random.Random(worker)
+        made: list[tuple[str, str]] = []
+        retries = 0
+        go.wait(timeout=120)
+        for i in range(count):
+            target = f"https://example.com/{worker}/{i}"
+            if i % 2 == 0:
+                code = f"n{store.next_id()}"
+                store.create(Link(code=code, url=target))
+            else:
+                while True:  # a 3-character code space: collisions are frequent
+                    code = "r" + "".join(rng.choice(ALPHABET) for _ in range(3))
+                    try:
+                        store.create(Link(code=code, url=target))
+                        break
+                    except CodeTaken:
+                        retries += 1
+            made.append((code, target))
+        results.put((worker, made, retries))
+    except BaseException:
+        results.put((worker, None, traceback.format_exc()))
+    finally:
+        if storage is None:
+            store.close()
+
+
+def visit_link(
+    url: str, worker: int, count: int, go: Any, results: Any, storage: Storage | None = None
+) -> None:
+    """Try ``count`` counted visits on the link ``hot``; report the counts that were allowed."""
+    store = storage if storage is not None else open_storage(url)
+    try:
+        go.wait(timeout=120)
+        allowed = []
+        for _ in range(count):
+            result = store.record_visit(Visit(code="hot", user_agent=f"worker {worker}"))
+            if result.allowed:
+                allowed.append(result.visits)
+        results.put((worker, allowed, None))
+    except BaseException:
+        results.put((worker, None, traceback.format_exc()))
+    finally:
+        if storage is None:
+            store.close()
+
+
+def run_everywhere(url: str, target: Any, count: int, storage: Storage) -> list[Any]:
+    """Run ``target`` in PROCESSES processes and THREADS threads (sharing ``storage``)."""
+    go = CTX.Barrier(PROCESSES + THREADS + 1)
+    results = CTX.Queue()
+    processes = [
+        CTX.Process(target=target, args=(url, w, count, go, results)) for w in range(PROCESSES)
+    ]
+    threads = [
+        threading.Thread(target=target, args=(url, PROCESSES + w, count, go, results, storage))
+        for w in range(THREADS)
+    ]
+    for worker in [*processes, *threads]:
+        worker.start()
+    go.wait(timeout=120)  # every worker is ready: all start at once
+    out = [results.get(timeout=300) for _ in range(PROCESSES + THREADS)]
+    for thread in threads:
+        thread.join()
+    for process in processes:
+        process.join()
+    failures = [error for _, value, error in out if value is None]
+    assert not failures, failures[0]
+    assert [p.exitcode for p in processes] == [0] * PROCESSES
+    return out
+
+
+def test_ten_thousand_links_from_threads_and_processes(shared_url: str) -> None:
+    storage = open_storage(shared_url)
+    try:
+        per_worker = 10_000 // (PROCESSES + THREADS)
+        out = run_everywhere(shared_url, create_links, per_worker, storage)
+        made = [pair for _, pairs, _ in out for pair in pairs]
+        codes = [code for code, _ in made]
+        assert len(codes) == 10_000
+        assert len(set(codes)) == 10_000
+        assert sum(retries for _, _, retries in out) > 0  # the retry path really ran
+
+        for code, target in made:
+            link = storage.get(code)
+            assert link is not None, code
+            assert link.url == target
+
+        listed: list[str] = []
+        cursor = None
+        while True:
+            page = storage.list(cursor=cursor, limit=1000)
+            listed += [link.code for link in page.links]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert sorted(listed) == sorted(codes)
+        assert storage.next_id() == 10_000 // 2 + 1
+    finally:
+        storage.close()
+
+
+def test_concurrent_visits_are_counted_exactly(shared_url: str) -> None:
+    storage = open_storage(shared_url)
+    try:
+        storage.create(Link(code="hot", url="https://example.com/hot"))
+        out = run_everywhere(shared_url, visit_link, 150, storage)
+        seen = sorted(n for _, allowed, _ in out for n in allowed)
+        total = 150 * (PROCESSES + THREADS)
+        assert seen == list(range(1, total + 1))  # every count handed out exactly once
+        link = storage.get("hot")
+        assert link is not None
+        assert link.visits == total
+        assert len(list(storage.visits("hot"))) == total
+    finally:
+        storage.close()
+
+
+def test_max_visits_is_never_exceeded_under_concurrency(shared_url: str) -> None:
+    storage = open_storage(shared_url)
+    try:
+        storage.create(Link(code="hot", url="https://example.com/hot", max_visits=300))
+        out = run_everywhere(shared_url, visit_link, 75, storage)  # 600 tries for 300 places
+        seen = sorted(n for _, allowed, _ in out for n in allowed)
+        assert seen == list(range(1, 301))
+        link = storage.get("hot")
+        assert link is not None
+        assert link.visits == 300
+        assert len(list(storage.visits("hot"))) == 300
+    finally:
+        storage.close()

@@ -1,0 +1,386 @@
+"""What only the SQLite backend promises: WAL, busy timeout, migrations, paths, processes."""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from suolink.backends import open_storage
+from suolink.backends.sqlite import SCHEMA_VERSION, SQLiteStorage, migrate
+from suolink.errors import BackendError, BackendUnavailable, ConfigurationError
+from suolink.models import Link, Visit
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A plain connection, to look at the file without going through suolink."""
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "links.db"
+
+
+@pytest.fixture
+def store(db: Path):  # type: ignore[no-untyped-def]
+    storage = SQLiteStorage(f"sqlite:///{db}")
+    yield storage
+    storage.close()
+
+
+def test_open_storage_picks_sqlite(db: Path) -> None:
+    storage = open_storage(f"sqlite:///{db}")
+    try:
+        assert isinstance(storage, SQLiteStorage)
+        assert storage.url == f"sqlite:///{db}"
+    finally:
+        storage.close()
+
+
+# ------------------------------------------------------------------ pragmas
+
+
+def test_the_file_is_in_wal_mode(store: SQLiteStorage, db: Path) -> None:
+    store.create(Link(code="a", url="https://e.com"))
+    assert raw(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.with_name(db.name + "-wal").exists()
+
+
+def test_busy_timeout_defaults_to_five_seconds(store: SQLiteStorage) -> None:
+    assert store.timeout == 5.0
+    assert store._thread_connection().execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_timeout_and_synchronous_come_from_the_url(db: Path) -> None:
+    storage = SQLiteStorage(f"sqlite:///{db}?timeout=2.5&synchronous=full")
+    try:
+        seen: list[tuple[int, int]] = []
+
+        def look() -> None:
+            conn = storage._thread_connection()
+            seen.append(
+                (
+                    conn.execute("PRAGMA busy_timeout").fetchone()[0],
+                    conn.execute("PRAGMA synchronous").fetchone()[0],
+                )
+            )
+
+        look()
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+        assert seen == [(2500, 2), (2500, 2)]  # 2 is FULL, in every thread's connection
+    finally:
+        storage.close()
+
+
+def test_a_held_write_lock_is_backend_unavailable_after_the_timeout(db: Path) -> None:
+    storage = SQLiteStorage(f"sqlite:///{db}?timeout=0")
+    holder = raw(db)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(BackendUnavailable) as caught:
+            storage.create(Link(code="blocked", url="https://e.com"))
+        assert isinstance(caught.value.original, sqlite3.OperationalError)
+        assert "locked" in str(caught.value)
+        assert storage.get("none") is None  # readers are not blocked by the writer (WAL)
+    finally:
+        holder.execute("ROLLBACK")
+    assert storage.get("blocked") is None
+    storage.create(Link(code="blocked", url="https://e.com"))
+    storage.close()
+
+
+def test_a_writer_waits_for_the_lock_within_the_timeout(db: Path) -> None:
+    storage = SQLiteStorage(f"sqlite:///{db}?timeout=30")
+    holder = raw(db)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE counters SET value = 41")
+
+    def release() -> None:
+        time.sleep(0.3)  # let next_id() below start waiting on the lock
+        holder.execute("COMMIT")
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    try:
+        assert storage.next_id() == 42
+    finally:
+        thread.join()
+        storage.close()
+
+
+# ------------------------------------------------------------------ schema
+
+
+def test_schema_version_table_lists_every_migration_once(store: SQLiteStorage, db: Path) -> None:
+    SQLiteStorage(f"sqlite:///{db}").close()  # opening again applies nothing
+    rows = raw(db).execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert SCHEMA_VERSION >= 2
+
+
+def test_the_indexes_exist(store: SQLiteStorage, db: Path) -> None:
+    names = {
+        row[0] for row in raw(db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    assert {"links_by_created", "link_tags_by_tag", "visits_by_code"} <= names
+
+
+def test_an_old_database_is_migrated_forward_with_its_data(db: Path) -> None:
+    old = raw(db)
+    assert migrate(old, target=1) == 1
+    old.execute(
+        "INSERT INTO links (code, url, created_at, created_us, anti_block_mode, deny, targets,"
+        " tags, disabled, visits) VALUES (?, ?, ?, ?, 'auto', '[]', '[]', ?, 0, 3)",
+        (
+            "old1",
+            "https://old.example",
+            "2024-05-01T10:00:00+08:00",
+            1714528800000000,
+            json.dumps(["旧", "keep"]),
+        ),
+    )
+    old.close()
+
+    storage = SQLiteStorage(f"sqlite:///{db}")
+    try:
+        versions = raw(db).execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        assert versions == SCHEMA_VERSION
+        link = storage.get("old1")
+        assert link is not None
+        assert link.tags == ("旧", "keep")
+        assert link.visits == 3
+        assert [x.code for x in storage.list(tag="旧").links] == ["old1"]
+        storage.create(Link(code="new1", url="https://new.example", tags=("keep",)))
+        assert [x.code for x in storage.list(tag="keep").links] == ["new1", "old1"]
+    finally:
+        storage.close()
+
+
+def test_a_newer_schema_is_refused(db: Path) -> None:
+    SQLiteStorage(f"sqlite:///{db}").close()
+    raw(db).execute(
+        "INSERT INTO schema_version VALUES (?, 'from the future', '2099-01-01')",
+        (SCHEMA_VERSION + 1,),
+    )
+    with pytest.raises(BackendError, match="upgrade suolink") as caught:
+        SQLiteStorage(f"sqlite:///{db}")
+    assert not isinstance(caught.value, BackendUnavailable)
+
+
+def test_a_file_that_is_not_a_database_is_a_backend_error(db: Path) -> None:
+    db.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(BackendError) as caught:
+        SQLiteStorage(f"sqlite:///{db}")
+    assert not isinstance(caught.value, BackendUnavailable)
+    assert isinstance(caught.value.original, sqlite3.DatabaseError)
+
+
+def test_a_file_that_cannot_be_opened_is_backend_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable) as caught:
+        SQLiteStorage(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}")
+    assert isinstance(caught.value.original, sqlite3.OperationalError)
+
+
+def _open_and_count(url: str) -> int:
+    storage = SQLiteStorage(url)
+    try:
+        return storage.next_id()
+    finally:
+        storage.close()
+
+
+def test_processes_opening_a_new_file_at_once_migrate_it_once(db: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        ids = pool.map(_open_and_count, [f"sqlite:///{db}"] * 8)
+    assert sorted(ids) == list(range(1, 9))
+    rows = raw(db).execute("SELECT version FROM schema_version").fetchall()
+    assert sorted(r[0] for r in rows) == list(range(1, SCHEMA_VERSION + 1))
+
+
+# ------------------------------------------------------------------ URLs and paths
+
+
+def test_a_relative_path_is_resolved_once_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage = SQLiteStorage("sqlite:///rel.db")
+    try:
+        assert storage.path == str(tmp_path / "rel.db")
+        assert (tmp_path / "rel.db").exists()
+        storage.create(Link(code="r", url="https://e.com"))
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        found: list[object] = []
+        thread = threading.Thread(target=lambda: found.append(storage.get("r")))
+        thread.start()
+        thread.join()  # a new thread, a new connection: still the same file
+        assert found[0] is not None
+        assert not (elsewhere / "rel.db").exists()
+    finally:
+        storage.close()
+
+
+def test_an_absolute_path_and_percent_escapes(tmp_path: Path) -> None:
+    path = tmp_path / "my links 短.db"
+    storage = SQLiteStorage(
+        "sqlite:///" + str(tmp_path).replace(" ", "%20") + "/my%20links%20短.db"
+    )
+    try:
+        assert storage.path == str(path)
+        storage.create(Link(code="x", url="https://e.com"))
+        assert path.exists()
+    finally:
+        storage.close()
+    assert str(tmp_path).startswith("/")
+    reopened = SQLiteStorage(f"sqlite:///{path}")  # "sqlite:////tmp/..." is absolute
+    try:
+        assert reopened.get("x") is not None
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_in_memory_database_is_one_store_for_all_threads(url: str) -> None:
+    storage = SQLiteStorage(url)
+    try:
+        assert storage.path == ":memory:"
+        storage.create(Link(code="m", url="https://e.com"))
+        results: list[object] = []
+
+        def work() -> None:
+            results.append(storage.get("m"))
+            storage.record_visit(Visit(code="m"))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(r is not None for r in results)
+        link = storage.get("m")
+        assert link is not None
+        assert link.visits == 4
+    finally:
+        storage.close()
+    with pytest.raises(BackendUnavailable):
+        storage.get("m")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://host/x.db",
+        "sqlite:///",
+        "sqlite:///dir/",
+        "sqlite:///x.db?timeout=abc",
+        "sqlite:///x.db?timeout=-1",
+        "sqlite:///x.db?timeout=nan",
+        "sqlite:///x.db?synchronous=sometimes",
+        "sqlite:///x.db?colour=blue",
+        "sqlite:///x.db?timeout",
+        "sqlite:///x%00.db",
+        "postgres:///x.db",
+    ],
+)
+def test_bad_urls_are_configuration_errors(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError):
+        SQLiteStorage(url)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ connections
+
+
+def test_one_connection_per_thread_and_close_closes_them_all(store: SQLiteStorage) -> None:
+    connections: list[sqlite3.Connection] = []
+    ready = threading.Barrier(4)
+    done = threading.Event()
+
+    def work() -> None:
+        store.get("x")
+        connections.append(store._thread_connection())
+        ready.wait()
+        done.wait()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    connections.append(store._thread_connection())
+    assert len({id(c) for c in connections}) == 4
+    store.close()
+    done.set()
+    for t in threads:
+        t.join()
+    for conn in connections:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+
+def test_finished_threads_release_their_connections(store: SQLiteStorage) -> None:
+    threads = [threading.Thread(target=store.get, args=("x",)) for _ in range(5)]
+    for t in threads:
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(store._conns) == 1  # only this thread's
+
+
+def _use_inherited(storage: SQLiteStorage) -> None:
+    storage.create(Link(code="from-child", url="https://child.example"))
+    storage.record_visit(Visit(code="parent"))
+
+
+def test_a_forked_child_opens_its_own_connection(store: SQLiteStorage) -> None:
+    store.create(Link(code="parent", url="https://parent.example"))
+    parent_conn = store._thread_connection()
+    process = multiprocessing.get_context("fork").Process(target=_use_inherited, args=(store,))
+    process.start()
+    process.join()
+    assert process.exitcode == 0
+    assert store._thread_connection() is parent_conn
+    assert store.get("from-child") is not None
+    link = store.get("parent")
+    assert link is not None
+    assert link.visits == 1
+
+
+def _create_many(url: str, prefix: str) -> None:
+    storage = SQLiteStorage(url)
+    try:
+        for i in range(50):
+            storage.create(Link(code=f"{prefix}{i}", url="https://e.com", tags=(prefix,)))
+    finally:
+        storage.close()
+
+
+def test_processes_see_each_others_writes(db: Path) -> None:
+    url = f"sqlite:///{db}"
+    reader = SQLiteStorage(url)
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        processes = [ctx.Process(target=_create_many, args=(url, p)) for p in ("p", "q")]
+        for p in processes:
+            p.start()
+        for p in processes:
+            p.join()
+        assert [p.exitcode for p in processes] == [0, 0]
+        assert len(reader.list(tag="p", limit=100).links) == 50
+        assert len(reader.list(tag="q", limit=100).links) == 50
+    finally:
+        reader.close()
