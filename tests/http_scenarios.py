@@ -268,6 +268,64 @@ def index_page_and_health(client: HttpClient) -> None:
     assert client.request("GET", "/api/health").json() == {"status": "ok"}
 
 
+def multipart(field: str, filename: str, content: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file field, and its Content-Type."""
+    boundary = "suolinkboundary7MA4YWxkTrZu0gW"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def qr_images(client: HttpClient) -> None:
+    data = create(client)
+    png = client.request("GET", f"/{data['code']}.png?scale=4&ec=H")
+    assert png.status == 200
+    assert png.headers["Content-Type"] == "image/png"
+    assert png.body.startswith(b"\x89PNG")
+    svg = client.request("GET", f"/{data['code']}.svg?fg=1a1a1a")
+    assert svg.status == 200
+    assert svg.headers["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in svg.body
+    assert client.request("GET", f"/{data['code']}.png?scale=9999").status == 400
+    assert client.request("GET", f"/{data['code']}.png?fg=red;x").status == 400
+    assert client.request("GET", f"/{data['code']}.svg?nope=1").status == 400
+    assert client.request("GET", "/missing7.png").status == 404
+    assert client.request("GET", "/" + data["code"]).status == 302  # the redirect still wins
+
+
+def decode_upload(client: HttpClient) -> None:
+    data = create(client)
+    png = client.request("GET", f"/{data['code']}.png").body
+    body, ctype = multipart("image", "code.png", png)
+    reply = client.request("POST", "/api/decode", body=body, content_type=ctype, headers=AUTH)
+    assert reply.status == 200, reply.text
+    assert reply.json() == {"payloads": [data["short_url"]]}
+    before = snapshot(client)
+    for bad in (b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40):
+        body, ctype = multipart("image", "bad.png", bad)
+        refused = client.request("POST", "/api/decode", body=body, content_type=ctype, headers=AUTH)
+        assert refused.status == 400
+        assert refused.json()["error"]["type"] == "qr_decode_error"
+    body, ctype = multipart("picture", "code.png", png)
+    missing = client.request("POST", "/api/decode", body=body, content_type=ctype, headers=AUTH)
+    assert missing.status == 400
+    assert missing.json()["error"]["field"] == "image"
+    body, ctype = multipart("image", "code.png", png)
+    assert client.request("POST", "/api/decode", body=body, content_type=ctype).status == 401
+    assert snapshot(client) == before
+    shortened = client.request(
+        "POST", "/api/decode?shorten=1", body=body, content_type=ctype, headers=AUTH
+    )
+    assert shortened.status == 201
+    assert shortened.json()["url"] == data["short_url"]
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -279,4 +337,6 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     exhausted_is_410,
     list_and_stats,
     index_page_and_health,
+    qr_images,
+    decode_upload,
 ]

@@ -92,8 +92,45 @@ def test_usage_errors_exit_2() -> None:
     assert exit_info.value.code == 2
 
 
+def test_qr_writes_png_and_svg_and_decode_reads_them(db: str, tmp_path, capsys) -> None:
+    png, svg = tmp_path / "code.png", tmp_path / "code.svg"
+    assert main(["qr", "https://example.com/q", "-o", str(png), "--ec", "H"]) == 0
+    assert main(["qr", "https://example.com/q", "-o", str(svg)]) == 0
+    assert svg.read_bytes().startswith(b"<?xml")
+    capsys.readouterr()
+    assert main(["decode", str(png)]) == 0
+    assert capsys.readouterr().out.strip() == "https://example.com/q"
+
+
+def test_qr_of_a_stored_code_uses_the_base_url(db: str, capsys) -> None:
+    assert main(["shorten", "https://example.com/", "--storage", db, "--code", "qrme"]) == 0
+    capsys.readouterr()
+    assert main(["qr", "qrme", "--storage", db, "--base-url", "https://s.example"]) == 0
+    out = capsys.readouterr().out
+    assert "█" in out
+    assert out.strip().endswith("https://s.example/qrme")
+    assert main(["qr", "nothere", "--storage", db]) == 1
+
+
+def test_qr_refuses_unknown_output_type(tmp_path, capsys) -> None:
+    assert main(["qr", "https://example.com/", "-o", str(tmp_path / "x.gif")]) == 1
+    assert ".png or .svg" in capsys.readouterr().err
+
+
+def test_decode_reports_each_bad_image_and_exits_1(tmp_path, capsys) -> None:
+    good = tmp_path / "good.png"
+    assert main(["qr", "https://example.com/ok", "-o", str(good)]) == 0
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a picture")
+    capsys.readouterr()
+    assert main(["decode", str(bad), str(good)]) == 1
+    captured = capsys.readouterr()
+    assert f"{good}: https://example.com/ok" in captured.out
+    assert str(bad) in captured.err
+
+
 def test_every_command_has_help() -> None:
-    for command in ("serve", "shorten", "stats"):
+    for command in ("serve", "shorten", "qr", "decode", "stats"):
         result = subprocess.run(
             [sys.executable, "-m", "suolink", command, "--help"],
             capture_output=True,

@@ -29,6 +29,8 @@ from .errors import (
 )
 from .models import Decision, Headers, Link, PageDecision, Visitor
 from .options import SETTING_NAMES
+from .qr import decode as decode_qr
+from .qr import parse_options as parse_qr_options
 from .render import pick_language, render_page
 from .shortener import Shortener
 
@@ -37,6 +39,9 @@ __all__ = ["ROUTES", "HttpApi", "HttpRequest", "Route", "json_response"]
 log = logging.getLogger("suolink.api")
 
 DEFAULT_MAX_BODY: Final = 64 * 1024
+DEFAULT_MAX_UPLOAD: Final = 10_000_000
+#: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
+UPLOAD_ROUTES: Final = frozenset({"decode"})
 #: Request headers a Visitor keeps: what detection and pages read, nothing more.
 VISITOR_HEADERS: Final = frozenset(
     {
@@ -68,6 +73,9 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("links", "/api/links", ("GET", "POST")),
     Route("link", "/api/links/<code>", ("GET", "PATCH", "DELETE")),
     Route("link_stats", "/api/links/<code>/stats", ("GET",)),
+    Route("decode", "/api/decode", ("POST",)),
+    Route("qr_png", "/<code>.png", ("GET",)),
+    Route("qr_svg", "/<code>.svg", ("GET",)),
     Route("resolve", "/<code>", ("GET", "POST")),
 )
 
@@ -83,6 +91,8 @@ class HttpRequest:
     body: bytes = b""
     remote_addr: str | None = None
     form: tuple[tuple[str, str], ...] = ()
+    #: Uploaded files by form field name (contents read, within the route's body limit).
+    files: tuple[tuple[str, bytes], ...] = ()
     #: Where short links of this app live (scheme, host and redirect prefix); used when the
     #: Shortener has no ``base_url`` of its own.
     base_url: str | None = None
@@ -97,9 +107,15 @@ class HttpRequest:
     def form_value(self, name: str) -> str | None:
         return next((v for k, v in self.form if k == name), None)
 
+    def file(self, name: str) -> bytes | None:
+        return next((v for k, v in self.files if k == name), None)
+
 
 Authorize = Callable[[HttpRequest, str], bool]
-"""``authorize(request, action) -> bool``; actions: create, read, list, update, delete, stats."""
+"""``authorize(request, action) -> bool``.
+
+Actions: create, read, list, update, delete, stats, decode.
+"""
 
 
 def json_response(status: int, payload: Any, *, extra_headers: Headers = ()) -> Decision:
@@ -151,12 +167,18 @@ class HttpApi:
         authorize: Authorize | None = None,
         allow_anonymous: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     ) -> None:
         self.shortener = shortener
         self.api_token = api_token or None
         self.authorize = authorize
         self.allow_anonymous = allow_anonymous
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    def body_limit(self, route: str) -> int:
+        """The most bytes a request body may have on ``route``; adapters enforce it early."""
+        return self.max_upload_bytes if route in UPLOAD_ROUTES else self.max_body_bytes
 
     # -- entry point ------------------------------------------------------------------
 
@@ -204,7 +226,7 @@ class HttpApi:
                 token.strip().encode(), self.api_token.encode()
             ):
                 return True
-        return action == "create" and self.allow_anonymous
+        return action in ("create", "decode") and self.allow_anonymous
 
     def _require(self, request: HttpRequest, action: str) -> Decision | None:
         if self._allowed(request, action):
@@ -324,6 +346,41 @@ class HttpApi:
         since = _query_time(request, "since")
         until = _query_time(request, "until")
         return json_response(200, self.shortener.stats(code, since=since, until=until).to_dict())
+
+    def _route_qr_png(self, request: HttpRequest, code: str) -> Decision:
+        return self._qr(request, code, "png")
+
+    def _route_qr_svg(self, request: HttpRequest, code: str) -> Decision:
+        return self._qr(request, code, "svg")
+
+    def _qr(self, request: HttpRequest, code: str, fmt: str) -> Decision:
+        options = parse_qr_options(dict(request.query))
+        options["format"] = fmt
+        image = self.shortener.qr(code, base_url=request.base_url, **options)
+        ctype = "image/png" if fmt == "png" else "image/svg+xml"
+        headers: Headers = (
+            ("Content-Type", ctype),
+            ("Cache-Control", "public, max-age=86400"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+        )
+        return Decision(status=200, headers=headers, body=image, reason="qr")
+
+    def _route_decode(self, request: HttpRequest) -> Decision:
+        shorten = request.arg("shorten") in ("1", "true", "yes")
+        denied = self._require(request, "create" if shorten else "decode")
+        if denied:
+            return denied
+        if len(request.body) > self.max_upload_bytes:
+            raise BodyTooLarge(f"the upload is larger than {self.max_upload_bytes:,} bytes")
+        image = request.file("image")
+        if image is None:
+            raise InvalidOption("image", "send the picture as a multipart form field named image")
+        if not shorten:
+            return json_response(200, {"payloads": decode_qr(image)})
+        link = self.shortener.shorten_from_image(image)
+        body = self._link_json(link, request)
+        return json_response(201, body, extra_headers=(("Location", body["short_url"]),))
 
     def _route_resolve(self, request: HttpRequest, code: str) -> Decision:
         return self.shortener.resolve(code, self.visitor(request))

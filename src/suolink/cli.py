@@ -1,4 +1,4 @@
-"""The ``suolink`` command: serve the web app, shorten a URL, show a link's statistics.
+"""The ``suolink`` command: serve the web app, shorten a URL, draw and read QR codes, stats.
 
 Exit codes: 0 success, 1 the operation failed (bad URL, taken code, storage down), 2 the
 command line itself was wrong. Errors are one readable line on stderr, never a traceback.
@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ._version import __version__
-from .errors import SuolinkError
+from .errors import InvalidOption, SuolinkError
 
 __all__ = ["main"]
 
@@ -77,6 +77,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     shorten.add_argument("--json", action="store_true", help="print the whole link as JSON")
     _storage_option(shorten)
+
+    qr = commands.add_parser("qr", help="draw the QR code of a URL or of a short link's code")
+    qr.add_argument("target", metavar="URL_OR_CODE", help="a URL, or the code of a stored link")
+    qr.add_argument("-o", "--output", help="write PNG or SVG here (by extension); else print")
+    qr.add_argument("--scale", type=int, help="pixels per module")
+    qr.add_argument("--size", type=int, help="exact width in pixels (PNG)")
+    qr.add_argument("--border", type=int, default=4, help="quiet zone in modules (default 4)")
+    qr.add_argument("--ec", choices="LMQH", default="M", help="error correction (default M)")
+    qr.add_argument("--fg", default="#000000", help="dark colour (default #000000)")
+    qr.add_argument("--bg", default="#ffffff", help="light colour or 'transparent'")
+    qr.add_argument("--logo", help="image file to put in the middle (forces level H)")
+    qr.add_argument(
+        "--base-url",
+        default=os.environ.get("SUOLINK_BASE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
+        help="public URL of short links, for codes (default: $SUOLINK_BASE_URL or %(default)s)",
+    )
+    _storage_option(qr)
+
+    decode = commands.add_parser("decode", help="print the text of every QR code in images")
+    decode.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…")
 
     stats = commands.add_parser("stats", help="show a link's visit statistics")
     stats.add_argument("code", help="the short code")
@@ -157,10 +177,74 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_qr(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .qr import encode, render_terminal
+
+    fmt: Literal["png", "svg"] = "png"
+    if args.output:
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (".png", ".svg"):
+            raise InvalidOption("output", "the file name must end in .png or .svg")
+        fmt = "svg" if suffix == ".svg" else "png"
+    if "://" in args.target:
+        text = args.target
+    else:
+        with _shortener(args, base_url=args.base_url) as shortener:
+            text = shortener.short_url(shortener.get(args.target))
+    if not args.output:
+        print(render_terminal(text, error_correction=args.ec))
+        print(text)
+        return 0
+    image = encode(
+        text,
+        format=fmt,
+        scale=args.scale,
+        size=args.size,
+        border=args.border,
+        error_correction=args.ec,
+        fg=args.fg,
+        bg=args.bg,
+        logo=args.logo,
+    )
+    try:
+        Path(args.output).write_bytes(image)
+    except OSError as exc:
+        raise InvalidOption("output", f"cannot write {args.output}: {exc.strerror}") from None
+    print(args.output)
+    return 0
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from .qr import decode
+
+    status = 0
+    for path in args.images:
+        try:
+            payloads = decode(path)
+        except SuolinkError as exc:
+            print(f"suolink: error: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if not payloads:
+            print(f"suolink: no QR code found in {path}", file=sys.stderr)
+            status = 1
+        for payload in payloads:
+            print(f"{path}: {payload}" if len(args.images) > 1 else payload)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
-    handler = {"serve": _cmd_serve, "shorten": _cmd_shorten, "stats": _cmd_stats}[args.command]
+    handler = {
+        "serve": _cmd_serve,
+        "shorten": _cmd_shorten,
+        "qr": _cmd_qr,
+        "decode": _cmd_decode,
+        "stats": _cmd_stats,
+    }[args.command]
     try:
         return handler(args)
     except SuolinkError as exc:
@@ -168,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `suolink qr URL | head`); nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

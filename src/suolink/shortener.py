@@ -14,10 +14,20 @@ from typing import Any, Final
 from .backends import open_storage
 from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Storage
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .errors import CodeTaken, ConfigurationError, InvalidInput, InvalidOption, LinkNotFound
+from .errors import (
+    CodeTaken,
+    ConfigurationError,
+    InvalidInput,
+    InvalidOption,
+    InvalidURL,
+    LinkNotFound,
+)
 from .models import Decision, Link, LinkPage, PageDecision, Redirect, Visit, Visitor, utcnow
 from .options import validate_settings
 from .policy import Ruling, Verdict, decide
+from .qr import QRCache
+from .qr import decode as decode_qr
+from .qr.images import ImageSource
 from .render import pick_language, render_page
 from .stats import LinkStats, aggregate
 from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
@@ -82,6 +92,7 @@ class Shortener:
         self.default_language = default_language
         self.clock = clock
         self._close_lock = threading.Lock()
+        self._qr_cache: QRCache | None = None
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -199,6 +210,36 @@ class Shortener:
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
         return f"{base}/{code}"
+
+    # -- QR codes -----------------------------------------------------------------------
+
+    def qr(self, code: str, *, base_url: str | None = None, **options: Any) -> bytes:
+        """The QR code image of a link's short URL (PNG by default; see ``suolink.qr.encode``).
+
+        Drawn once per (code, options) and kept in a bounded LRU cache.
+        """
+        link = self.get(code)
+        if self._qr_cache is None:
+            self._qr_cache = QRCache()
+        return self._qr_cache.encode(self.short_url(link, base_url=base_url), **options)
+
+    def shorten_from_image(self, image: ImageSource, **settings: Any) -> Link:
+        """Read the QR codes in ``image`` and shorten the first web link found in them.
+
+        Raises ``InvalidURL`` if no code in the picture holds a link this Shortener accepts.
+        """
+        payloads = decode_qr(image)
+        last: InvalidURL | None = None
+        for payload in payloads:
+            try:
+                url = self.url_rules.validate(payload)
+            except InvalidURL as exc:
+                last = exc
+                continue
+            return self.shorten(url, **settings)
+        if last is not None:
+            raise InvalidURL(last.url, f"the QR code does not hold a usable link: {last.reason}")
+        raise InvalidURL("", "no QR code was found in the image")
 
     # -- resolving ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
 
 try:
     import flask
+    from werkzeug.exceptions import RequestEntityTooLarge
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
@@ -43,7 +44,24 @@ SHORTENER_SETTINGS: Final = (
     "allowed_schemes",
 )
 #: HttpApi arguments read from ``SUOLINK_<NAME>`` config keys.
-API_SETTINGS: Final = ("api_token", "authorize", "allow_anonymous", "max_body_bytes")
+API_SETTINGS: Final = (
+    "api_token",
+    "authorize",
+    "allow_anonymous",
+    "max_body_bytes",
+    "max_upload_bytes",
+)
+_BOOL_SETTINGS: Final = frozenset({"allow_anonymous"})
+_INT_SETTINGS: Final = frozenset(
+    {
+        "min_length",
+        "random_length",
+        "redirect_status",
+        "max_url_length",
+        "max_body_bytes",
+        "max_upload_bytes",
+    }
+)
 DEFAULTS: Final[Mapping[str, Any]] = {"storage": "sqlite:///suolink.db", "url_prefix": ""}
 
 
@@ -99,15 +117,9 @@ def get_shortener(app: flask.Flask | None = None) -> Shortener:
 def _parse_value(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    if name in ("allow_anonymous",):
+    if name in _BOOL_SETTINGS:
         return value.strip().lower() in ("1", "true", "yes", "on")
-    if name in (
-        "min_length",
-        "random_length",
-        "redirect_status",
-        "max_url_length",
-        "max_body_bytes",
-    ):
+    if name in _INT_SETTINGS:
         try:
             return int(value)
         except ValueError:
@@ -145,7 +157,7 @@ def _blueprint() -> flask.Blueprint:
 def _view(route: str) -> Any:
     def view(**params: str) -> flask.Response:
         state = Suolink.state()
-        request = _http_request(state)
+        request = _http_request(state, state.api.body_limit(route))
         if isinstance(request, Decision):
             return _response(request)
         return _response(state.api.handle(route, request, **params))
@@ -154,17 +166,22 @@ def _view(route: str) -> Any:
     return view
 
 
-def _http_request(state: _State) -> HttpRequest | Decision:
+def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
     req = flask.request
-    limit = state.api.max_body_bytes
     if req.content_length is not None and req.content_length > limit:
         return error_response(BodyTooLarge(f"the request body is larger than {limit:,} bytes"))
+    req.max_content_length = limit  # bounds chunked bodies and form parsing too
     form: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
     body = b""
-    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = tuple(req.form.items(multi=True))
-    else:
-        body = req.stream.read(limit + 1)
+    try:
+        if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = tuple(req.form.items(multi=True))
+            files = tuple((name, f.read(limit + 1)) for name, f in req.files.items(multi=True))
+        else:
+            body = req.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        return error_response(BodyTooLarge(f"the request body is larger than {limit:,} bytes"))
     return HttpRequest(
         method=req.method,
         path=req.path,
@@ -173,6 +190,7 @@ def _http_request(state: _State) -> HttpRequest | Decision:
         body=body,
         remote_addr=req.remote_addr,
         form=form,
+        files=files,
         base_url=req.host_url.rstrip("/") + state.url_prefix,
     )
 
