@@ -34,8 +34,18 @@ class Reply:
         return self.body.decode()
 
 
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
 class HttpClient(Protocol):
-    """What a scenario needs from an adapter's test client (the app has token TOKEN)."""
+    """What a scenario needs from an adapter's test client (the app has token TOKEN).
+
+    Requests carry ``User-Agent: BROWSER`` unless ``headers`` name another, as a person's
+    browser would; test clients' own agents (``Werkzeug/…``) are detected as bots.
+    """
 
     def request(
         self,

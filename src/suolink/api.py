@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -276,8 +277,9 @@ class HttpApi:
 
     def _route_index(self, request: HttpRequest) -> Decision:
         lang = pick_language(request.header("accept-language"))
-        html = render_page("index", lang=lang, anonymous=self.allow_anonymous)
-        return PageDecision.html_page(200, html, reason="index")
+        nonce = secrets.token_urlsafe(16)
+        html = render_page("index", lang=lang, anonymous=self.allow_anonymous, nonce=nonce)
+        return PageDecision.html_page(200, html, reason="index", nonce=nonce)
 
     def _route_health(self, request: HttpRequest) -> Decision:
         self.shortener.check()
@@ -383,7 +385,7 @@ class HttpApi:
         return json_response(201, body, extra_headers=(("Location", body["short_url"]),))
 
     def _route_resolve(self, request: HttpRequest, code: str) -> Decision:
-        return self.shortener.resolve(code, self.visitor(request))
+        return self.shortener.resolve(code, self.visitor(request), base_url=request.base_url)
 
     # -- helpers the adapters use ----------------------------------------------------------
 

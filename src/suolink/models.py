@@ -211,7 +211,13 @@ class Visitor:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Visit:
-    """One recorded click on a link, with what detection made of the visitor."""
+    """One recorded click on a link, with what detection made of the visitor.
+
+    ``visitor_id`` is a keyed hash of IP and user agent, so repeat visitors can be told
+    apart without storing who they are; ``ip`` is kept only if the host app opts in.
+    ``outcome`` says what the visitor got: ``redirect``, ``guide``, ``denied``,
+    ``preview`` or ``bot``; only redirects count towards ``max_visits``.
+    """
 
     code: str
     at: datetime = field(default_factory=utcnow)
@@ -223,6 +229,9 @@ class Visit:
     device: str | None = None
     is_bot: bool = False
     language: str | None = None
+    visitor_id: str | None = None
+    browser: str | None = None
+    outcome: str = "redirect"
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
@@ -240,6 +249,9 @@ class Visit:
             device=data.get("device"),
             is_bot=bool(data.get("is_bot", False)),
             language=data.get("language"),
+            visitor_id=data.get("visitor_id"),
+            browser=data.get("browser"),
+            outcome=data.get("outcome") or "redirect",
         )
 
 
@@ -299,16 +311,26 @@ class PageDecision(Decision):
 
     @classmethod
     def html_page(
-        cls, status: int, html: str, *, reason: str, extra_headers: Headers = ()
+        cls,
+        status: int,
+        html: str,
+        *,
+        reason: str,
+        nonce: str | None = None,
+        extra_headers: Headers = (),
     ) -> PageDecision:
+        """An HTML page with strict headers: scripts run only with ``nonce``, never cached."""
+        script = f"'nonce-{nonce}'" if nonce else "'none'"
         headers: Headers = (
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "private, no-store"),
             ("X-Content-Type-Options", "nosniff"),
+            ("X-Robots-Tag", "noindex, nofollow"),
+            ("Referrer-Policy", "no-referrer"),
             (
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; "
-                "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; "
+                f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+                "img-src data: 'self'; connect-src 'self'; form-action 'self'; "
                 "base-uri 'none'; frame-ancestors 'none'",
             ),
             *extra_headers,

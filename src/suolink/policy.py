@@ -1,8 +1,17 @@
 """What a visitor gets for a link: the rules of resolving, as a pure and total function.
 
 ``decide`` never touches storage or the network and never raises; the Shortener turns
-its ``Ruling`` into a page or a redirect. Order: not found / disabled -> expired ->
-exhausted -> password -> redirect.
+its :class:`Ruling` into a page or a redirect. The order is fixed and documented:
+
+1. not found / disabled
+2. expired, then out of visits
+3. access rules (``allow``, then ``deny``)
+4. link-preview fetchers (a small Open Graph page)
+5. anti-block (the "open in your browser" guide inside apps that block links)
+6. password
+7. other bots: refused on links with a visit limit (they must not use it up, nor pass
+   it for free); otherwise redirected or refused by the Shortener's ``bot_action``
+8. the target: the first per-platform target that matches, else the link's URL
 """
 
 from __future__ import annotations
@@ -10,11 +19,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
-from .models import Link
+from .detect import Client
+from .detect.platforms import CHINA_APPS
+from .models import AntiBlockMode, Link
 from .passwords import verify_password
 
-__all__ = ["Ruling", "Verdict", "decide"]
+__all__ = [
+    "DEFAULT_ANTI_BLOCK",
+    "BotAction",
+    "Escape",
+    "Ruling",
+    "Verdict",
+    "decide",
+    "is_allowed",
+    "needs_guide",
+]
+
+#: What ``anti_block=None`` means: the apps known to block or warn on outside links.
+DEFAULT_ANTI_BLOCK: Final = frozenset({"blocking_apps"})
 
 
 class Verdict(StrEnum):
@@ -23,37 +47,102 @@ class Verdict(StrEnum):
     NOT_FOUND = "not_found"
     EXPIRED = "expired"
     EXHAUSTED = "exhausted"
+    DENIED = "denied"
+    PREVIEW = "preview"
+    GUIDE = "guide"
     PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a verdict name, not a secret
     PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a verdict name, not a secret
+    BOT_DENIED = "bot_denied"
     REDIRECT = "redirect"
+
+
+class BotAction(StrEnum):
+    """What crawlers that are not link previews get."""
+
+    REDIRECT = "redirect"  #: follow the link like anyone (not counted as a visit)
+    DENY = "deny"  #: a 403 page
+
+
+class Escape(StrEnum):
+    """A documented way out of an in-app browser that the guide page tries by itself."""
+
+    #: LINE opens a URL carrying ``openExternalBrowser=1`` in the system browser.
+    LINE_EXTERNAL = "line_external"
+    #: Chrome's ``intent://`` URLs hand a page to the Android browser.
+    ANDROID_INTENT = "android_intent"
 
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
-    """A verdict, the link it concerns, and where to send the visitor if anywhere."""
+    """A verdict, the link it concerns, and what goes with it.
+
+    ``location`` is where a redirect goes; ``escape`` is what the guide page tries
+    automatically; ``outcome`` is how the visit is recorded (``None``: not at all) and
+    ``count`` whether it counts towards ``max_visits``.
+    """
 
     verdict: Verdict
     link: Link | None = None
     location: str | None = None
+    escape: Escape | None = None
+    outcome: str | None = None
+    count: bool = False
+
+
+def is_allowed(link: Link, client: Client) -> bool:
+    """True if the link's ``allow`` and ``deny`` rules let this client open it."""
+    if link.allow is not None and not client.matches(link.allow):
+        return False
+    return not client.matches(link.deny)
+
+
+def needs_guide(link: Link, client: Client) -> bool:
+    """True if this client is inside an app the link wants the guide page for."""
+    if link.anti_block_mode is AntiBlockMode.OFF or client.is_bot:
+        return False
+    platforms = DEFAULT_ANTI_BLOCK if link.anti_block is None else link.anti_block
+    return client.matches(platforms)
+
+
+def _escape(client: Client) -> Escape | None:
+    if client.app == "line":
+        return Escape.LINE_EXTERNAL
+    if client.os == "android" and client.in_app and client.app not in CHINA_APPS:
+        return Escape.ANDROID_INTENT
+    return None
 
 
 def decide(
     link: Link | None,
+    client: Client,
     *,
     now: datetime,
     password: str | None = None,
-    platforms: frozenset[str] = frozenset(),
+    bot_action: BotAction = BotAction.REDIRECT,
 ) -> Ruling:
-    """The ruling for a visitor on ``platforms`` who typed ``password`` (or nothing)."""
+    """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``."""
     if link is None or link.disabled:
         return Ruling(Verdict.NOT_FOUND, link)
     if link.is_expired(now):
         return Ruling(Verdict.EXPIRED, link)
     if link.is_exhausted:
         return Ruling(Verdict.EXHAUSTED, link)
+    if not is_allowed(link, client):
+        return Ruling(Verdict.DENIED, link, outcome="denied")
+    if client.is_preview:
+        return Ruling(Verdict.PREVIEW, link, outcome="preview")
+    if needs_guide(link, client):
+        escape = _escape(client) if link.anti_block_mode is AntiBlockMode.AUTO else None
+        return Ruling(Verdict.GUIDE, link, escape=escape, outcome="guide")
     if link.password_hash is not None:
         if password is None:
             return Ruling(Verdict.PASSWORD_REQUIRED, link)
         if not verify_password(password, link.password_hash):
             return Ruling(Verdict.PASSWORD_WRONG, link)
-    return Ruling(Verdict.REDIRECT, link, link.target_for(platforms))
+    if client.is_bot:
+        if bot_action is BotAction.DENY or link.max_visits is not None:
+            return Ruling(Verdict.BOT_DENIED, link, outcome="bot")
+        location = link.target_for(client.platforms)
+        return Ruling(Verdict.REDIRECT, link, location, outcome="bot")
+    location = link.target_for(client.platforms)
+    return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)

@@ -6,14 +6,20 @@ created or opened is decided here (and in the pure modules it calls).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from .backends import open_storage
 from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Storage
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
+from .detect import Client, detect
+from .detect.platforms import normalize_platforms
 from .errors import (
     CodeTaken,
     ConfigurationError,
@@ -21,14 +27,16 @@ from .errors import (
     InvalidOption,
     InvalidURL,
     LinkNotFound,
+    MissingDependencyError,
 )
-from .models import Decision, Link, LinkPage, PageDecision, Redirect, Visit, Visitor, utcnow
+from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
 from .options import validate_settings
-from .policy import Ruling, Verdict, decide
+from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
-from .render import pick_language, render_page
+from .render import pick_language
+from .render.pages import PageContext, decision_for
 from .stats import LinkStats, aggregate
 from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
 
@@ -63,6 +71,8 @@ class Shortener:
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         redirect_status: int = 302,
         default_language: str | None = None,
+        bot_action: BotAction | str = BotAction.REDIRECT,
+        store_ip: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -90,6 +100,16 @@ class Shortener:
         )
         self.redirect_status = redirect_status
         self.default_language = default_language
+        try:
+            self.bot_action = BotAction(bot_action)
+        except ValueError:
+            raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
+        self.store_ip = bool(store_ip)
+        self._visitor_key = (
+            hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
         self.clock = clock
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
@@ -243,20 +263,28 @@ class Shortener:
 
     # -- resolving ------------------------------------------------------------------------
 
-    def resolve(self, code: str, visitor: Visitor) -> Decision:
-        """What to answer ``visitor`` who opened ``/<code>``; records the visit if it passes.
+    def resolve(self, code: str, visitor: Visitor, *, base_url: str | None = None) -> Decision:
+        """What to answer ``visitor`` who opened ``/<code>``, with the visit recorded.
 
-        Never raises for bad codes or visitor data: those become 404 and friends. Storage
-        failures still raise ``BackendError`` so the adapter can answer 503.
+        Detects the visitor's platform, applies the link's rules (see
+        :mod:`suolink.policy`) and renders the page or redirect. Only redirects of people
+        count towards ``max_visits``; guide views, refusals, previews and bots are recorded
+        apart. Never raises for bad codes or visitor data; storage failures raise
+        ``BackendError`` so the adapter can answer 503. ``base_url`` is the request's, for
+        the short link shown on pages when the Shortener has none configured.
         """
         now = self.clock()
         link = self._lookup(code)
-        ruling = decide(link, now=now, password=visitor.password)
-        if ruling.verdict is Verdict.REDIRECT and link is not None:
-            result = self.storage.record_visit(self._visit(link.code, visitor, now))
-            if not result.allowed:
+        client = detect(visitor.user_agent, visitor.headers)
+        ruling = decide(
+            link, client, now=now, password=visitor.password, bot_action=self.bot_action
+        )
+        if link is not None and ruling.outcome is not None:
+            visit = self._visit(link.code, visitor, client, now, ruling.outcome)
+            result = self.storage.record_visit(visit, count=ruling.count)
+            if ruling.count and not result.allowed:
                 ruling = Ruling(Verdict.EXHAUSTED, link)
-        return self._answer(ruling, code, visitor)
+        return decision_for(ruling, self._page_context(ruling, code, visitor, client, base_url))
 
     def _lookup(self, code: str) -> Link | None:
         try:
@@ -265,44 +293,64 @@ class Shortener:
             return None
         return self.storage.get(checked)
 
-    def _visit(self, code: str, visitor: Visitor, now: datetime) -> Visit:
+    def visitor_id(self, visitor: Visitor) -> str:
+        """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
+        message = f"{visitor.ip or ''}\n{visitor.user_agent}".encode()
+        return hmac.new(self._visitor_key, message, hashlib.sha256).hexdigest()[:16]
+
+    def _visit(
+        self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str
+    ) -> Visit:
+        referer = urlsplit(visitor.referer[:1024]).hostname if visitor.referer else None
         return Visit(
             code=code,
             at=now,
-            ip=visitor.ip,
+            ip=visitor.ip if self.store_ip else None,
             user_agent=visitor.user_agent[:1024],
-            referer=(visitor.referer or None) and visitor.referer[:1024],
+            referer=referer,
+            app=client.bot_name if client.is_bot else client.app,
+            os=client.os,
+            device=client.device,
+            browser=client.browser,
+            is_bot=client.is_bot,
             language=pick_language(visitor.accept_language),
+            visitor_id=self.visitor_id(visitor),
+            outcome=outcome,
         )
 
-    def _answer(self, ruling: Ruling, code: str, visitor: Visitor) -> Decision:
+    def _page_context(
+        self, ruling: Ruling, code: str, visitor: Visitor, client: Client, base_url: str | None
+    ) -> PageContext:
         link = ruling.link
         override = link.language if link is not None and link.language else self.default_language
-        lang = pick_language(visitor.accept_language, override)
-        verdict = ruling.verdict
-        if verdict is Verdict.REDIRECT and ruling.location is not None:
-            return Redirect.to(ruling.location, self.redirect_status)
-        if verdict is Verdict.NOT_FOUND:
-            return PageDecision.html_page(
-                404, render_page("not_found", lang=lang), reason=verdict.value
-            )
-        if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
-            html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
-            return PageDecision.html_page(410, html, reason=verdict.value)
-        title = link.title if link is not None else None
-        html = render_page(
-            "password",
-            lang=lang,
-            title=title,
-            action=f"./{code}",
-            wrong=verdict is Verdict.PASSWORD_WRONG,
+        try:
+            short_url = self.short_url(code, base_url=base_url)
+        except ConfigurationError:
+            short_url = f"/{code}"
+        qr_png = None
+        if ruling.verdict is Verdict.GUIDE and "://" in short_url:
+            try:
+                qr_png = self.qr(code, base_url=base_url, size=168, border=2)
+            except MissingDependencyError:
+                qr_png = None
+        return PageContext(
+            lang=pick_language(visitor.accept_language, override),
+            client=client,
+            code=code,
+            short_url=short_url,
+            redirect_status=self.redirect_status,
+            qr_png=qr_png,
         )
-        return PageDecision.html_page(401, html, reason=verdict.value)
 
     # -- housekeeping ---------------------------------------------------------------------
 
     def _validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        return validate_settings(settings, now=self.clock(), validate_url=self.url_rules.validate)
+        return validate_settings(
+            settings,
+            now=self.clock(),
+            validate_url=self.url_rules.validate,
+            check_platforms=normalize_platforms,
+        )
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""

@@ -10,7 +10,7 @@ import pytest
 from suolink.adapters.flask import Suolink, create_app, get_shortener
 from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
-from tests.http_scenarios import SCENARIOS, TOKEN, HttpClient, Reply
+from tests.http_scenarios import BROWSER, SCENARIOS, TOKEN, HttpClient, Reply
 
 
 class FlaskClient:
@@ -27,7 +27,11 @@ class FlaskClient:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         response = self.client.open(
-            path, method=method, data=body, content_type=content_type, headers=headers or {}
+            path,
+            method=method,
+            data=body,
+            content_type=content_type,
+            headers={"User-Agent": BROWSER, **(headers or {})},
         )
         return Reply(response.status_code, dict(response.headers), response.get_data())
 

@@ -253,6 +253,7 @@ def normalise_visit(visit: object) -> Visit:
     _aware("at", visit.at)
     _text("user_agent", visit.user_agent)
     _bool("is_bot", visit.is_bot)
-    for name in ("ip", "referer", "app", "os", "device", "language"):
+    _text("outcome", visit.outcome)
+    for name in ("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"):
         _optional(_text)(name, getattr(visit, name))
     return visit

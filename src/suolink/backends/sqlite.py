@@ -161,11 +161,19 @@ def _v2(conn: sqlite3.Connection) -> None:
     _backfill_link_tags(conn)
 
 
+_V3 = _statements(
+    "ALTER TABLE visits ADD COLUMN visitor_id TEXT",
+    "ALTER TABLE visits ADD COLUMN browser TEXT",
+    "ALTER TABLE visits ADD COLUMN outcome TEXT NOT NULL DEFAULT 'redirect'",
+)
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, counters and visits", _V1),
     (2, "link_tags table for the tag filter; index for newest-first listing", _v2),
+    (3, "visits: visitor id, browser and outcome", _V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -256,9 +264,13 @@ _LIST_TAG = f"{_TAGGED} ORDER BY t.created_us DESC, t.code DESC LIMIT ?"
 _LIST_TAG_AFTER = (
     f"{_TAGGED} AND (t.created_us, t.code) < (?, ?) ORDER BY t.created_us DESC, t.code DESC LIMIT ?"
 )
-_VISIT_COLUMNS = "code, at, ip, user_agent, referer, app, os, device, is_bot, language"
+_VISIT_COLUMNS = (
+    "code, at, ip, user_agent, referer, app, os, device, is_bot, language, "
+    "visitor_id, browser, outcome"
+)
 _INSERT_VISIT = (
-    f"INSERT INTO visits (at_us, {_VISIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    f"INSERT INTO visits (at_us, {_VISIT_COLUMNS}) "  # noqa: S608 - constant text
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_VISITS = (
     f"SELECT id, at_us, {_VISIT_COLUMNS} FROM visits "  # noqa: S608 - constant text
@@ -328,7 +340,8 @@ def _to_link(row: Sequence[Any]) -> Link:
 
 
 def _to_visit(row: Sequence[Any]) -> Visit:
-    code, at, ip, user_agent, referer, app, os_name, device, is_bot, language = row[2:]
+    (code, at, ip, user_agent, referer, app, os_name, device, is_bot, language) = row[2:12]
+    visitor_id, browser, outcome = row[12:]
     return Visit(
         code=code,
         at=datetime.fromisoformat(at),
@@ -340,6 +353,9 @@ def _to_visit(row: Sequence[Any]) -> Visit:
         device=device,
         is_bot=bool(is_bot),
         language=language,
+        visitor_id=visitor_id,
+        browser=browser,
+        outcome=outcome,
     )
 
 
@@ -624,6 +640,9 @@ class SQLiteStorage:
             visit.device,
             int(visit.is_bot),
             visit.language,
+            visit.visitor_id,
+            visit.browser,
+            visit.outcome,
         )
         with self._errors("record a visit"), self._write() as conn:
             if count:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MESSAGES", "pick_language"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "INSTRUCTIONS",
+    "LANGUAGES",
+    "MESSAGES",
+    "instruction",
+    "pick_language",
+]
 
 LANGUAGES: Final = ("zh-CN", "en")
 DEFAULT_LANGUAGE: Final = "en"
@@ -23,6 +30,23 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "password.submit": "打开链接",
         "password.wrong": "密码不正确，请重试。",
         "footer": "由 suolink 提供",
+        "guide.title": "请在浏览器中打开",
+        "guide.lead": "{app}内无法直接打开这个链接。",
+        "guide.lead_generic": "当前应用内无法直接打开这个链接。",
+        "guide.copy_hint": "也可以复制链接，粘贴到浏览器中打开：",
+        "guide.copy": "复制链接",
+        "guide.copied": "已复制",
+        "guide.copy_failed": "请长按上面的链接手动复制",
+        "guide.qr_hint": "或用另一台设备扫描二维码：",
+        "guide.qr_alt": "短链接的二维码",
+        "guide.trying": "正在尝试用系统浏览器打开…",
+        "denied.title": "无法在这里打开",
+        "denied.only": "请{places}打开此链接。",
+        "denied.not_here": "此链接不能{place}打开。",
+        "denied.bot": "此链接不对自动程序开放。",
+        "preview.title": "短链接",
+        "list.separator": "、",
+        "list.or": "或",
         "index.title": "生成短链接",
         "index.url": "长链接",
         "index.alias": "自定义短码（可选）",
@@ -44,6 +68,23 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "password.submit": "Open link",
         "password.wrong": "That password is not right. Please try again.",
         "footer": "Served by suolink",
+        "guide.title": "Open this link in your browser",
+        "guide.lead": "This link cannot be opened inside {app}.",
+        "guide.lead_generic": "This link cannot be opened inside this app.",
+        "guide.copy_hint": "Or copy the link and paste it into your browser:",
+        "guide.copy": "Copy link",
+        "guide.copied": "Copied",
+        "guide.copy_failed": "Press and hold the link above to copy it",
+        "guide.qr_hint": "Or scan the QR code with another device:",
+        "guide.qr_alt": "QR code of the short link",
+        "guide.trying": "Trying to open your system browser…",
+        "denied.title": "This link cannot be opened here",
+        "denied.only": "Please open this link {places}.",
+        "denied.not_here": "This link cannot be opened {place}.",
+        "denied.bot": "This link is not open to automated clients.",
+        "preview.title": "Short link",
+        "list.separator": ", ",
+        "list.or": " or ",
         "index.title": "Make a short link",
         "index.url": "Long URL",
         "index.alias": "Custom code (optional)",
@@ -54,6 +95,60 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "index.failed": "The request failed",
     },
 }
+
+
+#: How to leave each app's built-in browser: (app or "*", os or "*") -> words, per language.
+#: Looked up most specific first; "···" and "⋮" are the menu buttons the apps show.
+INSTRUCTIONS: Final[dict[str, dict[tuple[str, str], str]]] = {
+    "zh-CN": {
+        ("wechat", "ios"): "点击右上角「···」，选择「在 Safari 中打开」",
+        ("wechat", "*"): "点击右上角「···」，选择「在浏览器中打开」",
+        ("wecom", "ios"): "点击右上角「···」，选择「在 Safari 中打开」",
+        ("wecom", "*"): "点击右上角「···」，选择「在默认浏览器中打开」",
+        ("qq", "ios"): "点击右上角「···」，选择「在 Safari 中打开」",
+        ("qq", "*"): "点击右上角「···」，选择「浏览器打开」",
+        ("tim", "ios"): "点击右上角「···」，选择「在 Safari 中打开」",
+        ("tim", "*"): "点击右上角「···」，选择「浏览器打开」",
+        ("weibo", "*"): "点击右上角「···」，选择「用浏览器打开」",
+        ("douyin", "*"): "点击右上角「···」，选择「在浏览器中打开」",
+        ("alipay", "*"): "点击右上角「···」，选择「在浏览器中打开」",
+        ("dingtalk", "*"): "点击右上角「···」，选择「在浏览器中打开」",
+        ("facebook", "*"): "点击右上角「···」，选择「在外部浏览器中打开」",
+        ("instagram", "*"): "点击右上角「···」，选择「在外部浏览器中打开」",
+        ("line", "*"): "点击右上角「⋮」，选择「用其他应用程序打开」",
+        ("*", "ios"): "点击右上角菜单，选择「在 Safari 中打开」",
+        ("*", "*"): "点击右上角菜单，选择「在浏览器中打开」",
+    },
+    "en": {
+        ("wechat", "ios"): "Tap ··· at the top right, then choose Open in Safari",
+        ("wechat", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("wecom", "ios"): "Tap ··· at the top right, then choose Open in Safari",
+        ("wecom", "*"): "Tap ··· at the top right, then choose Open in Default Browser",
+        ("qq", "ios"): "Tap ··· at the top right, then choose Open in Safari",
+        ("qq", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("tim", "ios"): "Tap ··· at the top right, then choose Open in Safari",
+        ("tim", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("weibo", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("douyin", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("alipay", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("dingtalk", "*"): "Tap ··· at the top right, then choose Open in Browser",
+        ("facebook", "*"): "Tap ··· at the top right, then choose Open in external browser",
+        ("instagram", "*"): "Tap ··· at the top right, then choose Open in external browser",
+        ("line", "*"): "Tap ⋮ at the top right, then choose Open in other app",
+        ("*", "ios"): "Open the menu at the top right and choose Open in Safari",
+        ("*", "*"): "Open the menu at the top right and choose Open in browser",
+    },
+}
+
+
+def instruction(lang: str, app: str | None, os_name: str) -> str:
+    """The words that tell a visitor in ``app`` on ``os_name`` how to reach the browser."""
+    table = INSTRUCTIONS.get(lang, INSTRUCTIONS[DEFAULT_LANGUAGE])
+    os_key = "ios" if os_name in ("ios", "ipados") else os_name
+    for key in ((app or "*", os_key), (app or "*", "*"), ("*", os_key), ("*", "*")):
+        if key in table:
+            return table[key]
+    return table[("*", "*")]
 
 
 def _parse(header: str) -> list[tuple[float, int, str]]:

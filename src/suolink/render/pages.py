@@ -1,0 +1,129 @@
+"""Turn a policy ``Ruling`` into the ``Decision`` a visitor receives (page or redirect).
+
+Everything a page shows is escaped by the templates; what goes into the guide page's
+script travels as JSON through ``tojson``, which escapes ``<``, ``>``, ``&`` and quotes.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..detect import Client
+from ..models import Decision, Link, PageDecision, Redirect
+from ..policy import Escape, Ruling, Verdict
+from . import render_page
+from .i18n import MESSAGES, instruction
+from .phrases import place, places
+
+__all__ = ["PageContext", "decision_for", "escape_url"]
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What pages need besides the ruling: language, the visitor's client, the short URL."""
+
+    lang: str
+    client: Client
+    code: str
+    short_url: str
+    redirect_status: int = 302
+    qr_png: bytes | None = None
+
+
+def escape_url(escape: Escape | None, short_url: str) -> str | None:
+    """The URL the guide page navigates to by itself to leave the app, if any."""
+    if escape is Escape.LINE_EXTERNAL:
+        joiner = "&" if "?" in short_url else "?"
+        return f"{short_url}{joiner}openExternalBrowser=1"
+    if escape is Escape.ANDROID_INTENT:
+        parts = urlsplit(short_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        rest = parts.path + (f"?{parts.query}" if parts.query else "")
+        return (
+            f"intent://{parts.netloc}{rest}#Intent;scheme={parts.scheme};"
+            "action=android.intent.action.VIEW;category=android.intent.category.BROWSABLE;end"
+        )
+    return None
+
+
+def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
+    words = MESSAGES[ctx.lang]
+    app_name = ctx.client.app_name(ctx.lang)
+    lead = words["guide.lead"].format(app=app_name) if app_name else words["guide.lead_generic"]
+    nonce = secrets.token_urlsafe(16)
+    qr = None
+    if ctx.qr_png is not None:
+        qr = "data:image/png;base64," + base64.b64encode(ctx.qr_png).decode()
+    script_config = {
+        "shortUrl": ctx.short_url,
+        "escapeUrl": escape_url(ruling.escape, ctx.short_url),
+        "copied": words["guide.copied"],
+        "copyFailed": words["guide.copy_failed"],
+        "trying": words["guide.trying"],
+    }
+    html = render_page(
+        "guide",
+        lang=ctx.lang,
+        lead=lead,
+        step=instruction(ctx.lang, ctx.client.app, ctx.client.os),
+        short_url=ctx.short_url,
+        qr_data_uri=qr,
+        script_config=script_config,
+        nonce=nonce,
+    )
+    return PageDecision.html_page(200, html, reason=ruling.verdict.value, nonce=nonce)
+
+
+def _denied_message(link: Link, ctx: PageContext) -> str:
+    words = MESSAGES[ctx.lang]
+    if link.allow is not None and not ctx.client.matches(link.allow):
+        return words["denied.only"].format(places=places(link.allow, ctx.lang))
+    blocked = sorted(link.deny & ctx.client.platforms)
+    return words["denied.not_here"].format(place=place(blocked[0], ctx.lang) if blocked else "")
+
+
+def _preview(link: Link, ctx: PageContext) -> PageDecision:
+    """Open Graph for link-preview fetchers; the target shows only on open, public links."""
+    title = link.title or MESSAGES[ctx.lang]["preview.title"]
+    public = link.allow is None and link.password_hash is None and not link.deny
+    description = urlsplit(link.url).hostname if public else None
+    html = render_page(
+        "preview", lang=ctx.lang, title=title, description=description, short_url=ctx.short_url
+    )
+    return PageDecision.html_page(200, html, reason=Verdict.PREVIEW.value)
+
+
+def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
+    """The response for ``ruling``: a redirect, or one of the visitor pages."""
+    link, verdict, lang = ruling.link, ruling.verdict, ctx.lang
+    if verdict is Verdict.REDIRECT and ruling.location is not None:
+        return Redirect.to(ruling.location, ctx.redirect_status)
+    if link is None or verdict is Verdict.NOT_FOUND:
+        return PageDecision.html_page(404, render_page("not_found", lang=lang), reason="not_found")
+    if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
+        html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
+        return PageDecision.html_page(410, html, reason=verdict.value)
+    if verdict is Verdict.GUIDE:
+        return _guide(ruling, ctx)
+    if verdict is Verdict.PREVIEW:
+        return _preview(link, ctx)
+    if verdict in (Verdict.DENIED, Verdict.BOT_DENIED):
+        message = (
+            MESSAGES[lang]["denied.bot"]
+            if verdict is Verdict.BOT_DENIED
+            else _denied_message(link, ctx)
+        )
+        html = render_page("denied", lang=lang, message=message)
+        return PageDecision.html_page(403, html, reason=verdict.value)
+    html = render_page(
+        "password",
+        lang=lang,
+        title=link.title,
+        action=f"./{ctx.code}",
+        wrong=verdict is Verdict.PASSWORD_WRONG,
+    )
+    return PageDecision.html_page(401, html, reason=verdict.value)
