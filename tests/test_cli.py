@@ -39,6 +39,24 @@ def test_shorten_prints_the_short_url_then_stats(db: str, capsys) -> None:
     assert "0 visits" in capsys.readouterr().out
 
 
+def test_shorten_takes_anti_block_access_and_targets(db: str, capsys) -> None:
+    argv = [
+        "shorten", "https://example.com/", "--storage", db, "--json",
+        "--anti-block", "wechat,qq", "--anti-block-mode", "guide", "--allow", "mobile",
+        "--deny", "bot", "--target", "ios=https://apps.apple.com/app/id1",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["anti_block"] == ["qq", "wechat"]
+    assert data["anti_block_mode"] == "guide"
+    assert data["allow"] == ["mobile"]
+    assert data["targets"] == {"ios": "https://apps.apple.com/app/id1"}
+    assert main(["shorten", "https://example.com/", "--storage", db, "--target", "ios"]) == 1
+    assert "PLATFORM=URL" in capsys.readouterr().err
+    assert main(["shorten", "https://example.com/", "--storage", db, "--allow", "nokia"]) == 1
+    assert "not a known platform" in capsys.readouterr().err
+
+
 def test_shorten_json_hides_the_password_hash(db: str, capsys) -> None:
     assert (
         main(

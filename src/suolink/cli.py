@@ -71,6 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     shorten.add_argument("--title", help="a title shown on pages")
     shorten.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
     shorten.add_argument(
+        "--anti-block",
+        metavar="PLATFORMS",
+        help="platforms that get the open-in-browser guide (comma-separated; "
+        "default: the apps that block links)",
+    )
+    shorten.add_argument(
+        "--anti-block-mode", choices=("guide", "auto", "off"), help="guide, auto (default) or off"
+    )
+    shorten.add_argument("--allow", metavar="PLATFORMS", help="only these platforms may open it")
+    shorten.add_argument("--deny", metavar="PLATFORMS", help="these platforms may not open it")
+    shorten.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PLATFORM=URL",
+        help="destination for one platform, e.g. ios=https://apps.apple.com/… (repeatable)",
+    )
+    shorten.add_argument(
         "--base-url",
         default=os.environ.get("SUOLINK_BASE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
         help="public URL of short links (default: $SUOLINK_BASE_URL or %(default)s)",
@@ -127,6 +145,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _targets(pairs: list[str]) -> dict[str, str]:
+    targets: dict[str, str] = {}
+    for pair in pairs:
+        platform, sep, url = pair.partition("=")
+        if not sep or not platform or not url:
+            raise InvalidOption("targets", f"{pair!r}: write PLATFORM=URL")
+        targets[platform.strip()] = url.strip()
+    return targets
+
+
 def _cmd_shorten(args: argparse.Namespace) -> int:
     with _shortener(args, base_url=args.base_url) as shortener:
         link = shortener.shorten(
@@ -139,6 +167,11 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             password=args.password,
             title=args.title,
             tags=args.tag,
+            anti_block=args.anti_block,
+            anti_block_mode=args.anti_block_mode,
+            allow=args.allow,
+            deny=args.deny,
+            targets=_targets(args.target) or None,
         )
         if args.json:
             data = link.to_dict()
@@ -161,9 +194,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         f"{stats.unique_visitors} unique visitors"
     )
     for title, counts in (
+        ("by outcome", stats.by_outcome),
         ("by app", stats.by_app),
         ("by OS", stats.by_os),
         ("by device", stats.by_device),
+        ("by browser", stats.by_browser),
+        ("by referer", dict(stats.top_referers)),
+        ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):
         if counts:
@@ -172,8 +209,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
                 print(f"  {key:<20} {value:>8}")
     if stats.top_visitors:
         print("top visitors:")
-        for ip, count in stats.top_visitors:
-            print(f"  {ip:<20} {count:>8}")
+        for visitor, count in stats.top_visitors:
+            print(f"  {visitor:<20} {count:>8}")
     return 0
 
 
