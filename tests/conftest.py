@@ -9,6 +9,13 @@ import pytest
 
 from suolink.shortener import Shortener
 
+from .backends.redis_servers import (  # noqa: F401 - session fixtures: real Redis servers
+    redis_cluster_url,
+    redis_cluster_url_factory,
+    redis_server_url,
+    redis_url_factory,
+)
+
 
 class FakeClock:
     """A clock the test moves by hand, so expiry is tested without sleeping."""
@@ -28,9 +35,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def storage_url(name: str, request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh, empty store of the named backend (Redis: a real server, own key prefix)."""
+    if name == "memory":
+        return "memory://"
+    if name == "sqlite":
+        return f"sqlite:///{tmp_path / 'links.db'}"
+    factory = request.getfixturevalue("redis_url_factory")
+    url: str = factory()
+    return url
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def shortener(request: pytest.FixtureRequest, tmp_path, clock: FakeClock) -> Iterator[Shortener]:
     """A Shortener over each built-in backend, with a movable clock."""
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'links.db'}"
+    url = storage_url(request.param, request, tmp_path)
     with Shortener(url, secret="test-secret", base_url="https://s.example", clock=clock) as s:
         yield s

@@ -10,6 +10,7 @@ import pytest
 from suolink.adapters.flask import Suolink, create_app, get_shortener
 from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
+from tests.conftest import storage_url
 from tests.http_scenarios import BROWSER, SCENARIOS, TOKEN, HttpClient, Reply
 
 
@@ -36,10 +37,9 @@ class FlaskClient:
         return Reply(response.status_code, dict(response.headers), response.get_data())
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def app(request: pytest.FixtureRequest, tmp_path) -> Iterator[flask.Flask]:
-    storage = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'f.db'}"
-    app = create_app(storage, api_token=TOKEN, secret="s")
+    app = create_app(storage_url(request.param, request, tmp_path), api_token=TOKEN, secret="s")
     yield app
     get_shortener(app).close()
 

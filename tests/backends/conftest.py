@@ -16,6 +16,8 @@ import pytest
 
 from suolink.backends import Storage, open_storage
 
+# The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -32,6 +34,11 @@ class Backend:
 BACKENDS: list[Backend] = [
     Backend("memory", lambda request, tmp: "memory://", shared=False),
     Backend("sqlite", lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}"),
+    Backend("redis", lambda request, tmp: request.getfixturevalue("redis_url_factory")()),
+    Backend(
+        "redis-cluster",
+        lambda request, tmp: request.getfixturevalue("redis_cluster_url_factory")(),
+    ),
 ]
 
 BACKEND_PARAMS = [pytest.param(b, id=b.name, marks=b.marks) for b in BACKENDS]

@@ -129,7 +129,8 @@ def test_ten_thousand_links_from_threads_and_processes(shared_url: str) -> None:
                 break
             cursor = page.next_cursor
         assert sorted(listed) == sorted(codes)
-        assert storage.next_id() == 10_000 // 2 + 1
+        # Never handed out before; backends that reserve ids in blocks (Redis) leave gaps.
+        assert storage.next_id() > max(int(c[1:]) for c in codes if c.startswith("n"))
     finally:
         storage.close()
 

@@ -16,10 +16,14 @@ local function next_ver(old)
   return string.format('%.0f', v)
 end
 
--- "o" is 1 when no link setting can refuse a visitor, so the fast path may record.
+-- "o" is 1 when no link setting can refuse a visitor, so the fast path may record:
+-- enabled, no password, no allow or deny list, and anti-block by the preset or off
+-- (the caller uses the fast path only for people outside the preset's apps).
 local function refresh_open(key)
-  local f = redis.call('HMGET', key, 'disabled', 'password_hash', 'allow', 'deny')
+  local f = redis.call(
+    'HMGET', key, 'disabled', 'password_hash', 'allow', 'deny', 'anti_block', 'anti_block_mode')
   local open = f[1] == 'false' and f[2] == 'null' and f[3] == 'null' and f[4] == '[]'
+    and (f[5] == 'null' or f[6] == '"off"')
   redis.call('HSET', key, 'o', open and '1' or '0')
 end
 

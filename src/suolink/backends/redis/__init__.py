@@ -1,0 +1,628 @@
+"""``redis://`` and ``redis+cluster://``: the scale-out store (extra ``redis``, redis-py).
+
+Each link lives in three keys that share one hash tag, so every script touches one
+cluster slot: ``<prefix>{<code>}:l`` (a hash: the link's fields as JSON text, its count,
+its visit sequence), ``…:v`` (raw visits, a sorted set read in time order) and ``…:d``
+(per-day counts). Every change is one Lua script, loaded once and run with EVALSHA (sent
+again in full after a ``NOSCRIPT``), so each method is atomic and the visit path is one
+round trip. Two global keys: ``<prefix>ids`` (the id counter, touched once per block of
+ids) and the listing index ``<prefix>{idx}:*``. On one server the index is written by
+the same script as the link; on a cluster it is a second, versioned step that
+``list()`` double-checks against the links. ``docs/redis.md`` has the full design.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.retry import Retry
+
+from ...errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
+from ...models import Link, LinkPage, Visit, VisitResult
+from .._common import (
+    check_limit,
+    check_tag,
+    check_window,
+    code_ok,
+    decode_cursor,
+    encode_cursor,
+    normalise_changes,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+)
+from ..base import DEFAULT_PAGE_SIZE
+from ._options import RedisOptions, parse_url, shown_url
+
+__all__ = ["RedisStorage", "parse_url", "time_key"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_OFFSET = 2**63
+_VISIT_CHUNK = 500
+_MAX_PENDING = 10_000
+#: Error words Redis uses for "not now": the server is loading, read-only, down or busy.
+_UNAVAILABLE_WORDS = (
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "BUSY",
+    "OOM",
+    "NOREPLICAS",
+    "MISCONF",
+)
+#: Driver errors: redis-py's cluster errors do not all derive from RedisError.
+_DRIVER_ERRORS = (RedisError, RedisClusterException)
+#: Answers that mean "not now" rather than "broken".
+_UNAVAILABLE_ERRORS = (
+    ReadOnlyError,
+    ClusterDownError,
+    TryAgainError,
+    BusyLoadingError,
+    OutOfMemoryError,
+)
+_LINK_FIELDS = (
+    "code",
+    "url",
+    "created_at",
+    "expires_at",
+    "max_visits",
+    "password_hash",
+    "anti_block",
+    "anti_block_mode",
+    "allow",
+    "deny",
+    "targets",
+    "title",
+    "tags",
+    "disabled",
+    "language",
+)
+
+
+def time_key(micros: int) -> str:
+    """``micros`` as 16 hex digits that sort like the number (Redis compares bytes)."""
+    return format(micros + _OFFSET, "016x")
+
+
+def _hash_tag(code: str) -> str:
+    # Braces would end the hash tag early; escaping keeps the tag non-empty and unique.
+    return code.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _field_values(link: Link) -> dict[str, str]:
+    """Every stored field of ``link`` as JSON text (the form the scripts compare)."""
+    data = link.to_dict()
+    data["targets"] = [list(pair) for pair in link.targets]
+    return {name: _dumps(data[name]) for name in _LINK_FIELDS}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _to_link(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
+    """The link in a hash, read by HGETALL (a dict) or returned by a script (a flat list)."""
+    if isinstance(flat, Mapping):
+        fields = {_text(k): _text(v) for k, v in flat.items()}
+    else:
+        fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    data = {name: json.loads(fields[name]) for name in _LINK_FIELDS if name in fields}
+    data["visits"] = int(fields.get("v", "0"))
+    return Link.from_dict(data)
+
+
+class _Script:
+    """One Lua file (with the shared library in front), run by EVALSHA."""
+
+    def __init__(self, name: str, library: str) -> None:
+        body = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
+        self.name = name
+        self.source = f"{library}\n{body}"
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, client: Any, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # After SCRIPT FLUSH, a restart or a failover: EVAL runs and caches it again.
+            return client.eval(self.source, len(keys), *keys, *args)
+
+
+def _load_scripts() -> dict[str, _Script]:
+    library = resources.files(__package__).joinpath("lua", "lib.lua").read_text("utf-8")
+    names = ("create", "update", "delete", "visit", "index")
+    return {name: _Script(name, library) for name in names}
+
+
+class RedisStorage:
+    """A ``Storage`` in Redis or a Redis Cluster; ``RedisStorage("redis://localhost/0")``.
+
+    Connections are made lazily and come back on their own after an outage. Writes are
+    never retried automatically (a lost reply must not record a visit twice); reads are
+    retried ``retries`` times on a dropped connection.
+    """
+
+    def __init__(self, url: str = "redis://localhost:6379/0") -> None:
+        self.options: RedisOptions = parse_url(url)
+        self.url = shown_url(url)
+        opts = self.options
+        self.prefix = opts.prefix
+        self.cluster = opts.kind == "cluster"
+        self._index_base = f"{opts.prefix}{{idx}}"
+        self._ids_key = f"{opts.prefix}ids"
+        self._scripts = _load_scripts()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pid = os.getpid()
+        self._block_next = 0
+        self._block_end = -1
+        self._pending: list[tuple[str, str, str, str, str]] = []
+        self._client: Any = self._connect()
+
+    def __repr__(self) -> str:
+        return f"RedisStorage({self.url!r})"
+
+    # -- connection -----------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        opts = self.options
+        no_retry = Retry(NoBackoff(), 0)
+        common: dict[str, Any] = {
+            "username": opts.username,
+            "password": opts.password,
+            "socket_timeout": opts.socket_timeout,
+            "socket_connect_timeout": opts.connect_timeout,
+        }
+        if opts.kind == "cluster":
+            from redis.cluster import ClusterNode, RedisCluster
+
+            try:
+                return RedisCluster(
+                    startup_nodes=[
+                        ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                        for host, port in opts.hosts
+                    ],
+                    max_connections=opts.pool_size,
+                    retry=no_retry,
+                    require_full_coverage=True,
+                    **common,
+                )
+            except _DRIVER_ERRORS as exc:
+                raise BackendUnavailable(
+                    f"cannot reach the Redis Cluster at {self.url}: {exc}", original=exc
+                ) from exc
+        kwargs: dict[str, Any] = {
+            **common,
+            "db": opts.db,
+            "max_connections": opts.pool_size,
+            "timeout": opts.socket_timeout,
+            "retry": no_retry,
+        }
+        if opts.kind == "unix":
+            kwargs["connection_class"] = redis.UnixDomainSocketConnection
+            kwargs["path"] = opts.path
+        else:
+            host, port = opts.hosts[0]
+            kwargs["host"], kwargs["port"] = host, port
+            if opts.ssl:
+                kwargs["connection_class"] = redis.SSLConnection
+                kwargs["ssl_cert_reqs"] = opts.ssl_cert_reqs
+                if opts.ssl_ca_certs:
+                    kwargs["ssl_ca_certs"] = opts.ssl_ca_certs
+        pool = redis.BlockingConnectionPool(**kwargs)  # type: ignore[no-untyped-call]
+        return redis.Redis(connection_pool=pool)
+
+    def _live(self) -> Any:
+        if self._closed:
+            raise BackendUnavailable(f"the storage {self.url} is closed")
+        return self._client
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn redis-py exceptions into ``BackendUnavailable`` / ``BackendError``."""
+        try:
+            yield
+        except _DRIVER_ERRORS as exc:
+            raise self._wrap(exc, doing) from exc
+
+    def _wrap(self, exc: Exception, doing: str) -> BackendError:
+        message = f"Redis could not {doing} ({self.url}): {type(exc).__name__}: {exc}"
+        if isinstance(exc, _UNAVAILABLE_ERRORS):
+            return BackendUnavailable(message, original=exc)
+        if isinstance(exc, ResponseError):
+            text = str(exc).upper()
+            if any(text.startswith(word) for word in _UNAVAILABLE_WORDS):
+                return BackendUnavailable(message, original=exc)
+            return BackendError(message, original=exc)
+        # Connection refused or reset, timeouts, cluster down or moving, auth: not now.
+        return BackendUnavailable(message, original=exc)
+
+    def _read(self, doing: str, call: Callable[[Any], _T]) -> _T:
+        """Run a read-only ``call``, retrying on a dropped connection (reads are safe)."""
+        attempts = self.options.retries + 1
+        for attempt in range(attempts):
+            client = self._live()
+            try:
+                return call(client)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if attempt + 1 >= attempts:
+                    raise self._wrap(exc, doing) from exc
+            except _DRIVER_ERRORS as exc:
+                raise self._wrap(exc, doing) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(self, doing: str, call: Callable[[Any], _T]) -> _T:
+        """Run ``call`` once: a write whose reply was lost is never sent again."""
+        client = self._live()
+        with self._errors(doing):
+            return call(client)
+
+    # -- keys -----------------------------------------------------------------------
+
+    def _keys(self, code: str) -> tuple[str, str, str]:
+        base = f"{self.prefix}{{{_hash_tag(code)}}}"
+        return f"{base}:l", f"{base}:v", f"{base}:d"
+
+    def _expire_ms(self, expires_at: datetime | None) -> str:
+        """When Redis drops an expiring link: ``keep_expired`` after expiry (or from now)."""
+        if expires_at is None:
+            return ""
+        keep = self.options.keep_expired * 1000
+        now_ms = int(time.time() * 1000)
+        at_ms = to_micros(expires_at) // 1000
+        return str(max(at_ms, now_ms) + keep)
+
+    # -- cluster index maintenance ----------------------------------------------------
+
+    def _sync_index(self, client: Any, entry: tuple[str, str, str, str, str]) -> None:
+        """Cluster only: apply one versioned index change; kept for later if it fails."""
+        try:
+            self._scripts["index"](client, [f"{self._index_base}:m"], [self._index_base, *entry])
+        except _DRIVER_ERRORS as exc:
+            log.warning("suolink: index update for %r postponed: %s", entry[0], exc)
+            with self._lock:
+                if len(self._pending) < _MAX_PENDING:
+                    self._pending.append(entry)
+
+    def _flush_pending(self, client: Any) -> None:
+        if not self._pending:
+            return
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for entry in pending:
+            self._sync_index(client, entry)
+
+    def _index_arg(self) -> str:
+        """The index base for scripts that update the index themselves (one server)."""
+        return "" if self.cluster else self._index_base
+
+    # -- the Storage protocol -------------------------------------------------------
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free, in one script; ``CodeTaken`` if not."""
+        stored = normalise_link(link)
+        values = _field_values(stored)
+        extra: list[str] = []
+        if stored.expires_at is not None:
+            extra += ["e", time_key(to_micros(stored.expires_at))]
+        if stored.max_visits is not None:
+            extra += ["m", str(stored.max_visits)]
+        created = time_key(to_micros(stored.created_at))
+        expire_ms = self._expire_ms(stored.expires_at)
+        args: list[str] = [self._index_arg(), stored.code, created, expire_ms]
+        for name, value in values.items():
+            args += [name, value]
+        args += extra
+
+        def run(client: Any) -> Any:
+            self._flush_pending(client)
+            reply = self._scripts["create"](client, self._keys(stored.code), args)
+            if reply[0] == 1 and self.cluster:
+                entry = (stored.code, _text(reply[1]), created, _text(reply[2]), expire_ms)
+                self._sync_index(client, entry)
+            return reply
+
+        reply = self._write("create a link", run)
+        if reply[0] == 0:
+            raise CodeTaken(stored.code)
+        return stored
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None (one HGETALL)."""
+        if not code_ok(code) or not code:
+            return None
+        key = self._keys(code)[0]
+        flat = self._read("read a link", lambda c: c.execute_command("HGETALL", key))
+        return _to_link(flat) if flat else None
+
+    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
+        """Apply ``changes`` in one script; ``LinkNotFound`` if there is no such link."""
+        checked = normalise_changes(changes)
+        if not code_ok(code) or not code:
+            raise LinkNotFound(str(code))
+        probe = Link(code=code, url="").with_changes(checked)
+        values = _field_values(probe)
+        pairs: list[str] = []
+        removed: list[str] = []
+        for name in checked:
+            pairs += [name, values[name]]
+        expire_mode = ""
+        if "expires_at" in checked:
+            if probe.expires_at is None:
+                removed.append("e")
+                expire_mode = "P"
+            else:
+                pairs += ["e", time_key(to_micros(probe.expires_at))]
+                expire_mode = self._expire_ms(probe.expires_at)
+        if "max_visits" in checked:
+            if probe.max_visits is None:
+                removed.append("m")
+            else:
+                pairs += ["m", str(probe.max_visits)]
+        args = [self._index_arg(), code, expire_mode, str(len(pairs) // 2), *pairs, *removed]
+        listed = "tags" in checked or "expires_at" in checked
+
+        def run(client: Any) -> Any:
+            self._flush_pending(client)
+            reply = self._scripts["update"](client, self._keys(code), args)
+            if reply[0] == 1 and self.cluster and listed:
+                entry = (code, *(_text(part) for part in reply[1:5]))
+                self._sync_index(client, entry)  # type: ignore[arg-type]
+            return reply
+
+        reply = self._write("update a link", run)
+        if reply[0] == 0:
+            raise LinkNotFound(code)
+        return _to_link(reply[5])
+
+    def delete(self, code: str) -> bool:
+        """Remove the link, its visits and day counts in one script; True if it existed."""
+        if not code_ok(code) or not code:
+            return False
+
+        def run(client: Any) -> Any:
+            self._flush_pending(client)
+            reply = self._scripts["delete"](client, self._keys(code), [self._index_arg(), code])
+            if reply[0] == 1 and self.cluster:
+                self._sync_index(client, (code, _text(reply[1]), "", "[]", ""))
+            return reply
+
+        return bool(self._write("delete a link", run)[0] == 1)
+
+    def list(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+    ) -> LinkPage:
+        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given.
+
+        Index entries whose link is gone (expired, or a cluster step still on its way)
+        are skipped, so a page never shows a link that ``get`` would not return.
+        """
+        check_limit(limit)
+        check_tag(tag)
+        after = None if cursor is None else decode_cursor(cursor)
+        index = f"{self._index_base}:a" if tag is None else f"{self._index_base}:t:{tag}"
+        upper = "+" if after is None else "(" + time_key(after[0]) + after[1]
+        found: builtins.list[Link] = []
+        batch = limit + 1
+        while len(found) <= limit:
+            members: builtins.list[bytes] = self._read(
+                "list links", functools.partial(_range, "zrevrangebylex", index, upper, "-", batch)
+            )
+            if not members:
+                break
+            links = self._fetch([_text(m) for m in members])
+            for member, link in zip(members, links, strict=True):
+                text = _text(member)
+                if link is None or time_key(to_micros(link.created_at)) != text[:16]:
+                    continue
+                if tag is not None and tag not in link.tags:
+                    continue
+                found.append(link)
+            if len(members) < batch:
+                break
+            upper = "(" + _text(members[-1])
+            batch = min(batch * 2, 2000)
+        page = tuple(found[:limit])
+        more = len(found) > limit
+        return LinkPage(
+            links=page,
+            next_cursor=encode_cursor((to_micros(page[-1].created_at), page[-1].code))
+            if more
+            else None,
+        )
+
+    def _fetch(self, members: builtins.list[str]) -> builtins.list[Link | None]:
+        """The links named by index members, in one pipeline (per node on a cluster)."""
+
+        def run(client: Any) -> builtins.list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for member in members:
+                pipe.execute_command("HGETALL", self._keys(member[16:])[0])
+            return list(pipe.execute())
+
+        replies = self._read("list links", run)
+        return [_to_link(flat) if flat else None for flat in replies]
+
+    def next_id(self) -> int:
+        """A number never handed out before: blocks of ``block_size`` ids from INCRBY."""
+        with self._lock:
+            if os.getpid() != self._pid:  # a forked child must not share the parent's block
+                self._pid = os.getpid()
+                self._block_next, self._block_end = 0, -1
+            if self._block_next > self._block_end:
+                size = self.options.block_size
+                end = int(self._write("reserve ids", lambda c: c.incrby(self._ids_key, size)))
+                self._block_next, self._block_end = end - size + 1, end
+            value = self._block_next
+            self._block_next += 1
+            return value
+
+    def _visit_args(self, visit: Visit, count: bool, fast: bool) -> builtins.list[str]:
+        at_us = to_micros(visit.at)
+        data = visit.to_dict()
+        del data["code"]
+        day = visit.at.astimezone(UTC).date().isoformat()
+        opts = self.options
+        cutoff = ""
+        if opts.visit_days:
+            cutoff = time_key(at_us - opts.visit_days * 86_400_000_000)
+        extra = [f"{day}|{dim}|{value}" for dim, value in _dims(visit)]
+        return [
+            "1" if count else "0",
+            "1" if fast else "0",
+            time_key(at_us),
+            _dumps(data),
+            day,
+            str(opts.visit_cap),
+            cutoff,
+            *extra,
+        ]
+
+    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
+        """Check the limit, count and record ``visit`` in one script (one round trip)."""
+        visit = normalise_visit(visit)
+        args = self._visit_args(visit, count, fast=False)
+        keys = self._keys(visit.code)
+        reply = self._write("record a visit", lambda c: self._scripts["visit"](c, keys, args))
+        if reply[0] == -1:
+            raise LinkNotFound(visit.code)
+        return VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
+
+    def get_and_record(
+        self, visit: Visit, *, count: bool = True
+    ) -> tuple[Link | None, VisitResult | None]:
+        """A redirect in one round trip: read the link and record ``visit`` if it is open.
+
+        Returns ``(None, None)`` if there is no link; ``(link, None)`` if a setting could
+        refuse the visitor (disabled, expired at ``visit.at``, password, allow or deny
+        lists), with nothing recorded: decide with the policy, then ``record_visit``.
+        Otherwise ``(link, result)`` exactly as ``record_visit`` would have answered, and
+        ``link.visits`` is the count after it.
+        """
+        visit = normalise_visit(visit)
+        args = self._visit_args(visit, count, fast=True)
+        keys = self._keys(visit.code)
+        reply = self._write("record a visit", lambda c: self._scripts["visit"](c, keys, args))
+        if reply[0] == -1:
+            return None, None
+        link = _to_link(reply[2])
+        if reply[0] == 2:
+            return link, None
+        return link, VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
+
+    def visits(
+        self,
+        code: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Visit]:
+        """Recorded visits of one link, oldest first, within ``[since, until)``.
+
+        Read lazily, a few hundred at a time, so a link with many visits streams.
+        """
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        self._live()
+        if not code_ok(code) or not code:
+            return iter(())
+        lower = "-" if low is None else "[" + time_key(low)
+        upper = "+" if high is None else "(" + time_key(high)
+        return self._iter_visits(code, lower, upper, limit)
+
+    def _iter_visits(self, code: str, lower: str, upper: str, limit: int | None) -> Iterator[Visit]:
+        key = self._keys(code)[1]
+        left = limit
+        while left is None or left > 0:
+            size = _VISIT_CHUNK if left is None else min(left, _VISIT_CHUNK)
+            members: list[bytes] = self._read(
+                "read visits", functools.partial(_range, "zrangebylex", key, lower, upper, size)
+            )
+            for member in members:
+                data = json.loads(_text(member)[32:])
+                data["code"] = code
+                yield Visit.from_dict(data)
+            if len(members) < size:
+                return
+            lower = "(" + _text(members[-1])
+            if left is not None:
+                left -= len(members)
+
+    def day_counts(self, code: str) -> dict[date, dict[str, int]]:
+        """Per-day counts, kept when raw visits are trimmed.
+
+        ``{day: {"visits": n, "app:wechat": n, "os:ios": n, "device:…": n, "bot:1": n}}``.
+        """
+        if not code_ok(code) or not code:
+            return {}
+        key = self._keys(code)[2]
+        raw = self._read("read day counts", lambda c: c.hgetall(key))
+        out: dict[date, dict[str, int]] = {}
+        for name, value in raw.items():
+            day_text, _, rest = _text(name).partition("|")
+            counts = out.setdefault(date.fromisoformat(day_text), {})
+            counts[rest.replace("|", ":", 1) if rest else "visits"] = int(value)
+        return dict(sorted(out.items()))
+
+    def check(self) -> None:
+        """Raise ``BackendUnavailable`` unless Redis answers a PING now."""
+        self._read("be reached", lambda c: c.ping())
+
+    def close(self) -> None:
+        """Close every pooled connection; later calls raise ``BackendUnavailable``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._client.close()
+        except RedisError:  # pragma: no cover - closing a broken pool
+            log.debug("suolink: error while closing %s", self.url, exc_info=True)
+
+
+def _range(method: str, key: str, start: str, stop: str, count: int, client: Any) -> Any:
+    """One page of a lexicographic range (for ``functools.partial`` in the read helpers)."""
+    return getattr(client, method)(key, start, stop, 0, count)
+
+
+def _dims(visit: Visit) -> list[tuple[str, str]]:
+    dims = [(name, getattr(visit, name)) for name in ("app", "os", "device")]
+    out = [(name, value) for name, value in dims if value]
+    if visit.is_bot:
+        out.append(("bot", "1"))
+    return out
