@@ -32,7 +32,9 @@ def test_shorten_and_resolve_redirects_and_counts(shortener: Shortener) -> None:
     assert shortener.get(link.code).visits == 1
     stats = shortener.stats(link.code)
     assert stats.total == 1
-    assert stats.top_visitors == [(shortener.visitor_id(Visitor(user_agent=CHROME, ip="203.0.113.7")), 1)]
+    assert stats.top_visitors == [
+        (shortener.visitor_id(Visitor(user_agent=CHROME, ip="203.0.113.7")), 1)
+    ]
     assert "203.0.113.7" not in str(list(shortener.storage.visits(link.code)))
 
 
