@@ -47,7 +47,13 @@ API = HttpApi(SHORTENER, api_token="t")
 @given(
     route=st.sampled_from(["links", "link", "link_stats", "resolve", "index", "health"]),
     method=st.sampled_from(["GET", "POST", "PATCH", "DELETE"]),
-    body=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
+    body=st.binary(max_size=300)
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | st.dictionaries(
+        setting_names | st.sampled_from(["code", "strategy"]), json_values, max_size=5
+    )
+    .map(lambda d: {"url": "https://example.com/", **d})
+    .map(lambda v: json.dumps(v).encode()),
     code=st.text(max_size=30),
     query=st.lists(
         st.tuples(st.sampled_from(["limit", "cursor", "tag", "since"]), st.text(max_size=20)),

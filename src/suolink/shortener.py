@@ -134,6 +134,7 @@ class Shortener:
         title: str | None = None,
         tags: Iterable[str] = (),
         language: str | None = None,
+        disabled: bool = False,
     ) -> Link:
         """Store a new short link to ``url`` and return it.
 
@@ -154,6 +155,7 @@ class Shortener:
             "title": title,
             "tags": tags,
             "language": language,
+            "disabled": disabled,
         }
         if anti_block_mode is not None:
             given["anti_block_mode"] = anti_block_mode
@@ -221,12 +223,13 @@ class Shortener:
         return aggregate(link.code, self.storage.visits(link.code, since=since, until=until))
 
     def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
-        """The public URL of a link: ``base_url`` (this call's, else the Shortener's) + code.
+        """The public URL of a link: the Shortener's ``base_url`` + ``/`` + code.
 
-        Adapters pass the base URL of the request when the Shortener has none configured.
+        ``base_url`` here is the fallback for a Shortener configured without one: adapters
+        pass the request's own base URL.
         """
         code = link_or_code.code if isinstance(link_or_code, Link) else link_or_code
-        base = (base_url or self.base_url or "").rstrip("/")
+        base = (self.base_url or base_url or "").rstrip("/")
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
         return f"{base}/{code}"

@@ -141,3 +141,31 @@ def test_corrupt_storage_is_500_json_not_a_traceback(tmp_path) -> None:
     assert reply.status_code == 500
     assert reply.get_json()["error"]["type"] == "backend_error"
     assert b"Traceback" not in reply.get_data()
+
+
+def test_configured_base_url_beats_the_request_host() -> None:
+    app = create_app("memory://", api_token="t", base_url="https://s.example.com")
+    client = app.test_client()
+    created = client.post(
+        "/api/links",
+        json={"url": "https://example.com/", "disabled": True},
+        headers={"Authorization": "Bearer t"},
+    )
+    assert created.status_code == 201
+    data = created.get_json()
+    assert data["short_url"] == f"https://s.example.com/{data['code']}"
+    assert data["disabled"] is True
+    from suolink.qr import decode
+
+    assert decode(client.get(f"/{data['code']}.png").get_data()) == [data["short_url"]]
+
+
+def test_bot_action_and_store_ip_from_config() -> None:
+    app = flask.Flask("host")
+    app.config.update(
+        SUOLINK_STORAGE="memory://", SUOLINK_BOT_ACTION="deny", SUOLINK_STORE_IP="true"
+    )
+    Suolink(app)
+    shortener = get_shortener(app)
+    assert shortener.bot_action == "deny"
+    assert shortener.store_ip is True

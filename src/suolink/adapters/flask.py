@@ -42,6 +42,8 @@ SHORTENER_SETTINGS: Final = (
     "default_language",
     "max_url_length",
     "allowed_schemes",
+    "bot_action",
+    "store_ip",
 )
 #: HttpApi arguments read from ``SUOLINK_<NAME>`` config keys.
 API_SETTINGS: Final = (
@@ -51,7 +53,7 @@ API_SETTINGS: Final = (
     "max_body_bytes",
     "max_upload_bytes",
 )
-_BOOL_SETTINGS: Final = frozenset({"allow_anonymous"})
+_BOOL_SETTINGS: Final = frozenset({"allow_anonymous", "store_ip"})
 _INT_SETTINGS: Final = frozenset(
     {
         "min_length",
