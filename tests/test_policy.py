@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from suolink.detect import Client
+from suolink.escapes import Escape
 from suolink.models import AntiBlockMode, Link
 from suolink.passwords import hash_password
-from suolink.policy import BotAction, Escape, Verdict, decide
+from suolink.policy import BotAction, Verdict, decide
 from tests.clients import ALL, PRESET_APPS, client
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -38,6 +39,7 @@ DEFAULT_EXPECTED = {
     "ipad_safari": V.REDIRECT,
     "facebook_android": V.REDIRECT,
     "instagram_ios": V.REDIRECT,
+    "instagram_ios17": V.REDIRECT,
     "line_android": V.REDIRECT,
     "dingtalk_android": V.REDIRECT,
     "facebook_preview": V.PREVIEW,
@@ -165,8 +167,10 @@ def test_bot_action_deny() -> None:
     [
         ("line_android", Escape.LINE_EXTERNAL),
         ("facebook_android", Escape.ANDROID_INTENT),
-        ("instagram_ios", None),
+        ("instagram_ios", None),  # iOS 16: x-safari-https needs iOS 17
+        ("instagram_ios17", Escape.SAFARI_SCHEME),
         ("wechat_android", None),
+        ("wechat_ios", None),
         ("dingtalk_android", None),
     ],
 )
@@ -183,3 +187,27 @@ def test_auto_mode_escapes_only_where_a_documented_mechanism_exists(
         link(anti_block=everywhere, anti_block_mode=AntiBlockMode.GUIDE), client(name), now=NOW
     )
     assert guide.escape is None
+
+
+def test_escape_urls() -> None:
+    from suolink.escapes import escape_url
+
+    short = "https://s.example/Ab3dE"
+    assert escape_url(Escape.LINE_EXTERNAL, short) == short + "?openExternalBrowser=1"
+    assert escape_url(Escape.SAFARI_SCHEME, short) == "x-safari-https://s.example/Ab3dE"
+    assert escape_url(Escape.KAKAOTALK_EXTERNAL, short) == (
+        "kakaotalk://web/openExternal?url=https%3A%2F%2Fs.example%2FAb3dE"
+    )
+    assert escape_url(Escape.ANDROID_INTENT, short) == (
+        "intent://s.example/Ab3dE#Intent;scheme=https;action=android.intent.action.VIEW;"
+        "category=android.intent.category.BROWSABLE;end"
+    )
+    assert escape_url(Escape.ANDROID_INTENT, "/Ab3dE") is None
+    assert escape_url(None, short) is None
+
+
+def test_every_escape_rule_names_its_source() -> None:
+    from suolink.escapes import ESCAPES
+
+    assert {rule.escape for rule in ESCAPES} == set(Escape)
+    assert all(len(rule.source) > 30 for rule in ESCAPES)

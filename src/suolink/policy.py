@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Final
 
 from .detect import Client
-from .detect.platforms import CHINA_APPS
+from .escapes import Escape, choose_escape
 from .models import AntiBlockMode, Link
 from .passwords import verify_password
 
@@ -63,15 +63,6 @@ class BotAction(StrEnum):
     DENY = "deny"  #: a 403 page
 
 
-class Escape(StrEnum):
-    """A documented way out of an in-app browser that the guide page tries by itself."""
-
-    #: LINE opens a URL carrying ``openExternalBrowser=1`` in the system browser.
-    LINE_EXTERNAL = "line_external"
-    #: Chrome's ``intent://`` URLs hand a page to the Android browser.
-    ANDROID_INTENT = "android_intent"
-
-
 @dataclass(frozen=True, slots=True)
 class Ruling:
     """A verdict, the link it concerns, and what goes with it.
@@ -104,14 +95,6 @@ def needs_guide(link: Link, client: Client) -> bool:
     return client.matches(platforms)
 
 
-def _escape(client: Client) -> Escape | None:
-    if client.app == "line":
-        return Escape.LINE_EXTERNAL
-    if client.os == "android" and client.in_app and client.app not in CHINA_APPS:
-        return Escape.ANDROID_INTENT
-    return None
-
-
 def decide(
     link: Link | None,
     client: Client,
@@ -132,7 +115,7 @@ def decide(
     if client.is_preview:
         return Ruling(Verdict.PREVIEW, link, outcome="preview")
     if needs_guide(link, client):
-        escape = _escape(client) if link.anti_block_mode is AntiBlockMode.AUTO else None
+        escape = choose_escape(client) if link.anti_block_mode is AntiBlockMode.AUTO else None
         return Ruling(Verdict.GUIDE, link, escape=escape, outcome="guide")
     if link.password_hash is not None:
         if password is None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..detect import Client
+from ..escapes import escape_url
 from ..models import Decision, Link, PageDecision, Redirect
-from ..policy import Escape, Ruling, Verdict
+from ..policy import Ruling, Verdict
 from . import render_page
 from .i18n import MESSAGES, instruction
 from .phrases import place, places
 
-__all__ = ["PageContext", "decision_for", "escape_url"]
+__all__ = ["PageContext", "decision_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +32,6 @@ class PageContext:
     short_url: str
     redirect_status: int = 302
     qr_png: bytes | None = None
-
-
-def escape_url(escape: Escape | None, short_url: str) -> str | None:
-    """The URL the guide page navigates to by itself to leave the app, if any."""
-    if escape is Escape.LINE_EXTERNAL:
-        joiner = "&" if "?" in short_url else "?"
-        return f"{short_url}{joiner}openExternalBrowser=1"
-    if escape is Escape.ANDROID_INTENT:
-        parts = urlsplit(short_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return None
-        rest = parts.path + (f"?{parts.query}" if parts.query else "")
-        return (
-            f"intent://{parts.netloc}{rest}#Intent;scheme={parts.scheme};"
-            "action=android.intent.action.VIEW;category=android.intent.category.BROWSABLE;end"
-        )
-    return None
 
 
 def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
