@@ -17,6 +17,7 @@ from .client import Client
 from .platforms import BLOCKING_APPS, BROWSER_APPS, CHINA_APPS, display_name
 from .resolver import ParsedUA, ResolverName, UAParser
 from .signatures import APP_PACKAGES, APP_SIGNATURES, BOT_SIGNATURES, AppSignature
+from .tokens import TokenIndex
 
 __all__ = ["DEFAULT_CACHE_SIZE", "HINT_HEADERS", "MAX_UA_LENGTH", "Detector"]
 
@@ -142,11 +143,14 @@ _APP_TOKENS_CI: Final = tuple(
     (token, i) for i, sig in enumerate(APP_SIGNATURES) if sig.ignore_case for token in sig.tokens
 )
 _BOT_TOKENS: Final = tuple((sig.token, i) for i, sig in enumerate(BOT_SIGNATURES))
+_APP_INDEX: Final = TokenIndex(_APP_TOKENS)
+_APP_INDEX_CI: Final = TokenIndex(_APP_TOKENS_CI)
+_BOT_INDEX: Final = TokenIndex(_BOT_TOKENS)
 
 
 def _match_app(ua: str, low: str) -> tuple[str | None, str | None]:
-    found = {i for token, i in _APP_TOKENS if token in ua}
-    found.update(i for token, i in _APP_TOKENS_CI if token in low)
+    found = _APP_INDEX.find(ua)
+    found.update(_APP_INDEX_CI.find(low))
     for index in sorted(found):
         sig: AppSignature = APP_SIGNATURES[index]
         hay = low if sig.ignore_case else ua
@@ -159,17 +163,25 @@ def _match_app(ua: str, low: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _match_bot(low: str, parsed: ParsedUA | None) -> tuple[str | None, bool]:
+def _match_known_bot(low: str) -> tuple[str | None, bool]:
+    """Bots named by our own table: cheap, and needs no ua-parser."""
     if not low:
         return None, False
     if "facebookexternalhit" in low and "twitterbot" in low:
         return "iMessage", True  # Apple Messages fetches previews with this composite UA
     if low.startswith("whatsapp/"):
         return "WhatsApp", True  # the sender's app fetching the link card
-    found = [i for token, i in _BOT_TOKENS if token in low]
+    found = _BOT_INDEX.find(low)
     if found:
         sig = BOT_SIGNATURES[min(found)]
         return sig.name, sig.preview
+    return None, False
+
+
+def _match_bot(low: str, parsed: ParsedUA | None) -> tuple[str | None, bool]:
+    name, preview = _match_known_bot(low)
+    if name is not None or not low:
+        return name, preview
     if parsed is not None and parsed.brand == "Spider":
         return parsed.browser or "crawler", False
     if _AUTOMATION.search(low) or _EMAIL.search(low):
@@ -315,8 +327,12 @@ def _analyse(ua: str, hints: Hints, parser: UAParser) -> Client:
     if not ua and not hints:
         return _UNKNOWN
     low = ua.lower()
-    parsed = parser.parse(ua)
-    bot_name, is_preview = _match_bot(low, parsed)
+    bot_name, is_preview = _match_known_bot(low)
+    # A bot our table names needs nothing from ua-parser, whose miss on bots is its
+    # slowest case; everyone else is parsed.
+    parsed = None if bot_name is not None else parser.parse(ua)
+    if bot_name is None:
+        bot_name, is_preview = _match_bot(low, parsed)
     is_bot = bot_name is not None
     app, app_version = (None, None) if is_bot else _match_app(ua, low)
 
