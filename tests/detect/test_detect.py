@@ -266,3 +266,15 @@ def test_hostile_input_is_linear() -> None:
     # patterns that make naive regexes backtrack; this must finish (no timing assert)
     for ua in ("bot" * 5000, "a" * 50_000 + "!", "Mozilla/5.0 (" * 4000, "\ud800" * 100):
         assert isinstance(detect(ua), Client)
+
+
+def test_client_hints_beside_an_ios_agent_do_not_move_it() -> None:
+    """Headless Chromium with an iPhone UA still sends its own Linux hints."""
+    wechat_ios = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.42(0x18002a2f) NetType/WIFI"
+    )
+    client = detect(wechat_ios, {"Sec-CH-UA-Platform": '"Linux"', "Sec-CH-UA-Mobile": "?0"})
+    assert client.os == "ios"
+    assert client.app == "wechat"
+    assert client.device == "mobile"

@@ -348,7 +348,13 @@ def _analyse(ua: str, hints: Hints, parser: UAParser) -> Client:
     if os_name == "other" and parsed is not None and parsed.os is not None:
         os_name = _UAP_OS.get(parsed.os, "other")
     hinted_os = _HINT_PLATFORMS.get(_clean_hint(platform_hint).lower()) if platform_hint else None
-    if hinted_os is not None and (os_name, hinted_os) not in _KEEP_UA_OS:
+    # Client hints come from Chromium engines only, and none runs on iOS: hints beside an
+    # iOS user agent are a spoof or an emulator's, and the UA is what was meant.
+    if (
+        hinted_os is not None
+        and os_name not in ("ios", "ipados")
+        and (os_name, hinted_os) not in _KEEP_UA_OS
+    ):
         os_name = hinted_os
     os_version = _os_version(os_name, ua, parsed)
     if version_hint and hinted_os == os_name:
