@@ -7,8 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STORAGE ?= sqlite:///suolink.db
 PYTEST_ARGS ?= -n 2
+# The Django ORM backend also runs on a throwaway PostgreSQL server when its binaries are
+# installed (they are on Debian with the postgresql package); otherwise those tests skip.
+SUOLINK_TEST_POSTGRES ?= start
+export SUOLINK_TEST_POSTGRES
 
-.PHONY: run test lint typecheck docs unit bench system-deps clean
+.PHONY: run test lint typecheck docs unit browser test-postgres bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +39,16 @@ docs: $(STAMP)
 
 unit: $(STAMP) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The real-browser suite alone (Chromium via Playwright; screenshots in build/artifacts/).
+browser: $(STAMP) system-deps
+	$(BIN)/pytest tests/browser -q
+
+# The Django ORM backend and app on PostgreSQL alone: uses SUOLINK_TEST_POSTGRES_URL if
+# set, else starts a throwaway server from the installed PostgreSQL binaries (as the
+# postgres user when root). `make unit` runs these too.
+test-postgres: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS) tests/backends tests/django -k postgres
 
 test: lint typecheck docs unit
 

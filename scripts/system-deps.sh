@@ -6,6 +6,11 @@ set -euo pipefail
 packages=()
 # libzbar0: the system library behind pyzbar, the second QR decoding engine.
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
+# chromium: the real browser of tests/browser/ (driven by the playwright package; its own
+# browser download is not used). Tests find it at /usr/bin/chromium.
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+# postgresql: a throwaway server for the Django ORM backend's PostgreSQL tests.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || packages+=(postgresql)
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

@@ -336,6 +336,86 @@ def decode_upload(client: HttpClient) -> None:
     assert shortened.json()["url"] == data["short_url"]
 
 
+def openapi_document_served(client: HttpClient) -> None:
+    reply = client.request("GET", "/api/openapi.json")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("application/json")
+    doc = reply.json()
+    assert doc["openapi"].startswith("3.1")
+    assert {"/api/links", "/api/links/{code}", "/api/decode", "/{code}"} <= set(doc["paths"])
+    assert doc["paths"]["/api/links"]["post"]["responses"]["429"]
+
+
+def stats_page(client: HttpClient) -> None:
+    data = create(client, title="<script>alert(1)</script>", code="stats-me")
+    client.request("GET", "/stats-me", headers={"User-Agent": WECHAT})
+    client.request("GET", "/stats-me")
+    client.request("GET", "/stats-me", headers={"User-Agent": "Googlebot/2.1"})
+    login = client.request("GET", "/stats/stats-me", headers={"Accept-Language": "en"})
+    assert login.status == 200
+    assert 'name="token"' in login.text
+    assert "<svg" not in login.text
+    form = "application/x-www-form-urlencoded"
+    wrong = client.request("POST", "/stats/stats-me", body=b"token=nope", content_type=form)
+    assert wrong.status == 401
+    page = client.request(
+        "POST",
+        "/stats/stats-me",
+        body=f"token={TOKEN}".encode(),
+        content_type=form,
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert page.status == 200, page.text
+    assert "访问统计" in page.text
+    assert "<svg" in page.text
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)" in page.text
+    assert data["short_url"] in page.text
+    assert 'id="bots">1<' in page.text
+    assert 'id="humans">2<' in page.text
+    bearer = client.request("GET", "/stats/stats-me", headers=AUTH)
+    assert bearer.status == 200
+    assert "<svg" in bearer.text
+    missing = client.request(
+        "POST", "/stats/nothing9", body=f"token={TOKEN}".encode(), content_type=form
+    )
+    assert missing.status == 404
+
+
+def index_page_controls(client: HttpClient) -> None:
+    page = client.request("GET", "/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert page.status == 200
+    text = page.text
+    for control in (
+        'id="url"',
+        'id="code"',
+        'id="expires_at"',
+        'id="max_visits"',
+        'id="password"',
+        'id="upload"',
+        'id="scan"',
+        'name="anti_block"',
+        'name="allow"',
+        'id="token"',
+    ):
+        assert control in text, control
+    assert 'value="wechat" checked' in text  # the preset is pre-selected
+    csp = page.headers["Content-Security-Policy"]
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in text
+    assert "http://" not in text.replace("http://www.w3.org", "")  # nothing external
+    assert "https://" not in text.replace("https://example.com/…", "")
+    zh = client.request("GET", "/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+    for words in (
+        "生成短链接",
+        "扫描二维码",
+        "上传二维码",
+        "选择防红平台类型",
+        "选择允许访问的平台类型",
+    ):
+        assert words in zh, words
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -349,4 +429,38 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     index_page_and_health,
     qr_images,
     decode_upload,
+    openapi_document_served,
+    stats_page,
+    index_page_controls,
 ]
+
+
+# -- scenarios for an app with allow_anonymous=True and rate_limit="3/minute" (and TOKEN) ---
+
+
+def anonymous_creation_is_rate_limited(client: HttpClient) -> None:
+    def anonymous(url: str) -> Reply:
+        return client.request(
+            "POST",
+            "/api/links",
+            body=json.dumps({"url": url}).encode(),
+            content_type="application/json",
+        )
+
+    for i in range(3):
+        assert anonymous(f"https://example.com/{i}").status == 201
+    refused = anonymous("https://example.com/3")
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limited"
+    assert "try again" in error["message"]
+    assert error["retry_after"] == int(refused.headers["Retry-After"])
+    # the token holder is not limited, and managing still needs the token
+    assert post_json(client, "/api/links", {"url": "https://example.com/t"}).status == 201
+    assert client.request("GET", "/api/links").status == 401
+    page = client.request("GET", "/")
+    assert 'id="token"' not in page.text
+
+
+ANONYMOUS_SCENARIOS: list[Callable[[HttpClient], None]] = [anonymous_creation_is_rate_limited]

@@ -11,36 +11,56 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import quote, urlsplit
 
 from .errors import (
     BackendError,
     BackendUnavailable,
     BodyTooLarge,
+    ConfigurationError,
     InvalidCode,
     InvalidOption,
     InvalidURL,
     LinkNotFound,
+    MissingDependencyError,
     SuolinkError,
 )
 from .models import Decision, Headers, Link, PageDecision, Visitor
+from .openapi import openapi_document
 from .options import SETTING_NAMES
 from .qr import decode as decode_qr
 from .qr import parse_options as parse_qr_options
 from .render import pick_language, render_page
+from .render.web import render_index, render_stats, render_stats_login
 from .shortener import Shortener
 
-__all__ = ["ROUTES", "HttpApi", "HttpRequest", "Route", "json_response"]
+__all__ = [
+    "LINK_ROUTES",
+    "ROUTES",
+    "HttpApi",
+    "HttpRequest",
+    "RateLimiter",
+    "Route",
+    "json_response",
+    "limits_storage_url",
+]
 
 log = logging.getLogger("suolink.api")
 
 DEFAULT_MAX_BODY: Final = 64 * 1024
 DEFAULT_MAX_UPLOAD: Final = 10_000_000
+#: Anonymous creations (and decodes) allowed per client IP, in ``limits`` notation.
+DEFAULT_RATE_LIMIT: Final = "10/minute"
+#: What anyone may do when ``allow_anonymous`` is on (each rate-limited per IP).
+ANONYMOUS_ACTIONS: Final = frozenset({"create", "decode"})
 #: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
 UPLOAD_ROUTES: Final = frozenset({"decode"})
 #: Request headers a Visitor keeps: what detection and pages read, nothing more.
@@ -71,14 +91,22 @@ class Route:
 ROUTES: Final[tuple[Route, ...]] = (
     Route("index", "/", ("GET",)),
     Route("health", "/api/health", ("GET",)),
+    Route("openapi", "/api/openapi.json", ("GET",)),
     Route("links", "/api/links", ("GET", "POST")),
     Route("link", "/api/links/<code>", ("GET", "PATCH", "DELETE")),
     Route("link_stats", "/api/links/<code>/stats", ("GET",)),
     Route("decode", "/api/decode", ("POST",)),
+    Route("stats_page", "/stats/<code>", ("GET", "POST")),
     Route("qr_png", "/<code>.png", ("GET",)),
     Route("qr_svg", "/<code>.svg", ("GET",)),
     Route("resolve", "/<code>", ("GET", "POST")),
 )
+
+
+#: Routes that live where short links live (the root, or the host's link prefix); the
+#: rest (API, web page, stats page) live under the API prefix. Adapters may mount the two
+#: groups under different prefixes.
+LINK_ROUTES: Final = frozenset({"resolve", "qr_png", "qr_svg"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +197,8 @@ class HttpApi:
         allow_anonymous: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+        rate_limit: str | None = DEFAULT_RATE_LIMIT,
+        rate_limit_storage: str | None = None,
     ) -> None:
         self.shortener = shortener
         self.api_token = api_token or None
@@ -176,6 +206,13 @@ class HttpApi:
         self.allow_anonymous = allow_anonymous
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        #: Per-IP limit on anonymous requests (None: no limit); built only when anonymous
+        #: use is on, over the Shortener's storage URL where ``limits`` supports it.
+        self.rate_limiter: RateLimiter | None = None
+        if allow_anonymous and rate_limit:
+            self.rate_limiter = RateLimiter(
+                rate_limit, rate_limit_storage or limits_storage_url(shortener.storage)
+            )
 
     def body_limit(self, route: str) -> int:
         """The most bytes a request body may have on ``route``; adapters enforce it early."""
@@ -217,21 +254,42 @@ class HttpApi:
 
     # -- authorisation -----------------------------------------------------------------
 
-    def _allowed(self, request: HttpRequest, action: str) -> bool:
+    def _token_ok(self, token: str) -> bool:
+        """Constant-time comparison with the configured token."""
+        if self.api_token is None:
+            return False
+        return hmac.compare_digest(token.strip().encode(), self.api_token.encode())
+
+    def _privileged(self, request: HttpRequest, action: str) -> bool:
+        """Authorised by the host's callable or the bearer token (not merely anonymous)."""
         if self.authorize is not None and self.authorize(request, action):
             return True
-        if self.api_token is not None:
-            given = request.header("authorization") or ""
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() == "bearer" and hmac.compare_digest(
-                token.strip().encode(), self.api_token.encode()
-            ):
-                return True
-        return action in ("create", "decode") and self.allow_anonymous
+        given = request.header("authorization") or ""
+        scheme, _, token = given.partition(" ")
+        return scheme.lower() == "bearer" and self._token_ok(token)
+
+    def _throttle(self, request: HttpRequest, action: str) -> Decision | None:
+        """None if this anonymous request is within the per-IP limit, else a 429."""
+        if self.rate_limiter is None:
+            return None
+        retry_after = self.rate_limiter.hit(action, request.remote_addr or "unknown")
+        if retry_after is None:
+            return None
+        message = (
+            f"too many requests from your address; try again in {retry_after} seconds "
+            f"(limit: {self.rate_limiter.limit_text})"
+        )
+        return json_response(
+            429,
+            {"error": {"type": "rate_limited", "message": message, "retry_after": retry_after}},
+            extra_headers=(("Retry-After", str(retry_after)),),
+        )
 
     def _require(self, request: HttpRequest, action: str) -> Decision | None:
-        if self._allowed(request, action):
+        if self._privileged(request, action):
             return None
+        if action in ANONYMOUS_ACTIONS and self.allow_anonymous:
+            return self._throttle(request, action)
         if self.api_token is None and self.authorize is None:
             message = (
                 "this server has no API token set: configure SUOLINK_API_TOKEN "
@@ -278,8 +336,55 @@ class HttpApi:
     def _route_index(self, request: HttpRequest) -> Decision:
         lang = pick_language(request.header("accept-language"))
         nonce = secrets.token_urlsafe(16)
-        html = render_page("index", lang=lang, anonymous=self.allow_anonymous, nonce=nonce)
+        html = render_index(
+            lang=lang,
+            anonymous=self.allow_anonymous,
+            nonce=nonce,
+            link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
+        )
         return PageDecision.html_page(200, html, reason="index", nonce=nonce)
+
+    def _route_openapi(self, request: HttpRequest) -> Decision:
+        api_prefix = request.path.removesuffix("/api/openapi.json")
+        origin, link_prefix = "", ""
+        if request.base_url:
+            parts = urlsplit(request.base_url)
+            origin, link_prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+        doc = openapi_document(
+            server_url=origin or None, api_prefix=api_prefix, link_prefix=link_prefix
+        )
+        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        headers: Headers = (
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Cache-Control", "public, max-age=300"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Access-Control-Allow-Origin", "*"),
+        )
+        return Decision(status=200, headers=headers, body=body, reason="openapi")
+
+    def _route_stats_page(self, request: HttpRequest, code: str) -> Decision:
+        """A link's stats as a page; asks for the token (POSTed, never in the URL) if needed."""
+        lang = pick_language(request.header("accept-language"))
+        allowed = self._privileged(request, "stats")
+        token = request.form_value("token") if request.method == "POST" else None
+        if not allowed and token:
+            allowed = self._token_ok(token)
+        if not allowed:
+            html = render_stats_login(lang=lang, code=code, wrong=token is not None)
+            return PageDecision.html_page(401 if token is not None else 200, html, reason="login")
+        try:
+            link = self.shortener.get(code)
+        except (LinkNotFound, InvalidCode):
+            return PageDecision.html_page(
+                404, render_page("not_found", lang=lang), reason="not_found"
+            )
+        html = render_stats(
+            lang=lang,
+            link=link,
+            short_url=self.shortener.short_url(link, base_url=request.base_url),
+            stats=self.shortener.stats(link.code),
+        )
+        return PageDecision.html_page(200, html, reason="stats")
 
     def _route_health(self, request: HttpRequest) -> Decision:
         self.shortener.check()
@@ -413,3 +518,81 @@ def _query_time(request: HttpRequest, name: str) -> datetime | None:
     if value.tzinfo is None:
         raise InvalidOption(name, "the time must say its timezone (e.g. Z)")
     return value
+
+
+# -- rate limiting -----------------------------------------------------------------------
+
+
+def limits_storage_url(storage: object) -> str:
+    """The ``limits`` storage URL sharing the link store: Redis (and Cluster) as is.
+
+    ``limits`` has no SQLite storage, so SQLite (and anything else it cannot use) falls
+    back to its in-process ``memory://``: each worker process then counts on its own.
+    """
+    from .backends.redis._options import RedisOptions
+
+    options = getattr(storage, "options", None)
+    if not isinstance(options, RedisOptions):
+        return "memory://"
+    auth = ""
+    if options.password is not None:
+        user = quote(options.username or "", safe="")
+        auth = f"{user}:{quote(options.password, safe='')}@"
+    elif options.username:
+        auth = f"{quote(options.username, safe='')}@"
+    if options.kind == "cluster":
+        hosts = ",".join(f"{host}:{port}" for host, port in options.hosts)
+        return f"redis+cluster://{auth}{hosts}"
+    if options.kind == "unix":
+        return f"redis+unix://{auth}{options.path}?db={options.db}"
+    host, port = options.hosts[0]
+    scheme = "rediss" if options.ssl else "redis"
+    return f"{scheme}://{auth}{host}:{port}/{options.db}"
+
+
+class RateLimiter:
+    """Per-key moving-window limits over a ``limits`` storage (``"10/minute;200/day"``)."""
+
+    def __init__(self, limit: str, storage_url: str = "memory://") -> None:
+        try:
+            import limits
+            from limits.storage import storage_from_string
+            from limits.strategies import MovingWindowRateLimiter
+        except ImportError as exc:  # pragma: no cover - limits comes with the web extras
+            raise MissingDependencyError("rate limiting", "flask", module="limits") from exc
+        try:
+            self.items = limits.parse_many(limit)
+        except ValueError:
+            raise ConfigurationError(
+                f"rate_limit {limit!r} is not a limit like '10/minute' or '10/minute;100/day'"
+            ) from None
+        self.limit_text = "; ".join(str(item) for item in self.items)
+        options: dict[str, Any] = {}
+        if storage_url.startswith("redis"):
+            options["key_prefix"] = "suolink-limits"
+        try:
+            storage = storage_from_string(storage_url, **options)
+        except Exception as exc:  # a limits ConfigurationError or a missing driver
+            raise ConfigurationError(
+                f"the rate-limit storage cannot be used: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.storage_url = storage_url.split("@")[-1]
+        self.limiter = MovingWindowRateLimiter(storage)
+
+    def hit(self, namespace: str, key: str) -> int | None:
+        """Count one request; None if allowed, else the seconds until one is allowed again.
+
+        If the limit's storage fails, the request is let through (logged): a rate limit
+        must not take creation down with it.
+        """
+        try:
+            refused = [item for item in self.items if not self.limiter.hit(item, namespace, key)]
+            if not refused:
+                return None
+            reset = max(
+                self.limiter.get_window_stats(i, namespace, key).reset_time for i in refused
+            )
+        except Exception as exc:  # storage errors of any driver
+            log.warning("rate-limit storage failed, request allowed: %r", exc)
+            return None
+        return max(1, math.ceil(reset - time.time()))

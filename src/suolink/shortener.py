@@ -292,6 +292,50 @@ class Shortener:
                 ruling = Ruling(Verdict.EXHAUSTED, link)
         return decision_for(ruling, self._page_context(ruling, code, visitor, client, base_url))
 
+    def protect(
+        self,
+        visitor: Visitor,
+        *,
+        url: str,
+        anti_block: Iterable[str] | None = None,
+        anti_block_mode: str | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+    ) -> Decision | None:
+        """Apply a link's access and anti-block rules to one of the host app's own pages.
+
+        ``url`` is the page's own address (shown and copied on the guide page). Returns
+        None when the page may be served as usual, else the guide page or the refusal to
+        send instead. Nothing is stored; rules are checked as ``shorten`` checks them.
+        """
+        settings: dict[str, Any] = {"anti_block": anti_block, "allow": allow, "deny": deny}
+        if anti_block_mode is not None:
+            settings["anti_block_mode"] = anti_block_mode
+        fields = self._validate(settings)
+        page_url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
+        link = Link(code="-", url=page_url or "about:blank", **fields)
+        client = detect(visitor.user_agent, visitor.headers)
+        ruling = decide(link, client, now=self.clock(), bot_action=self.bot_action)
+        if ruling.verdict not in (Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED):
+            return None
+        qr_png = None
+        if ruling.verdict is Verdict.GUIDE and page_url:
+            if self._qr_cache is None:
+                self._qr_cache = QRCache()
+            try:
+                qr_png = self._qr_cache.encode(page_url, size=168, border=2)
+            except (MissingDependencyError, InvalidInput):
+                qr_png = None
+        context = PageContext(
+            lang=pick_language(visitor.accept_language, self.default_language),
+            client=client,
+            code=link.code,
+            short_url=page_url,
+            redirect_status=self.redirect_status,
+            qr_png=qr_png,
+        )
+        return decision_for(ruling, context)
+
     def _resolve_in_one_trip(
         self, code: str, visitor: Visitor, client: Client, now: datetime
     ) -> Ruling | None:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from suolink.backends import Storage, open_storage
+from tests.django.project import postgres_store_url as django_postgres_store_url
+from tests.django.project import store_url as django_store_url
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
@@ -39,6 +41,8 @@ BACKENDS: list[Backend] = [
         "redis-cluster",
         lambda request, tmp: request.getfixturevalue("redis_cluster_url_factory")(),
     ),
+    Backend("django", lambda request, tmp: django_store_url(tmp)),
+    Backend("django-postgres", lambda request, tmp: django_postgres_store_url()),
 ]
 
 BACKEND_PARAMS = [pytest.param(b, id=b.name, marks=b.marks) for b in BACKENDS]

@@ -7,10 +7,11 @@ state in ``app.extensions["suolink"]``; settings from constructor arguments, the
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
 
@@ -20,14 +21,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
-from ..api import ROUTES, HttpApi, HttpRequest, error_response
-from ..models import Decision
+from ..api import LINK_ROUTES, ROUTES, VISITOR_HEADERS, HttpApi, HttpRequest, error_response
+from ..detect.platforms import normalize_platforms
+from ..models import Decision, Visitor
 from ..shortener import Shortener
 
 if TYPE_CHECKING:
     from ..backends.base import Storage
 
-__all__ = ["Suolink", "create_app", "get_shortener"]
+__all__ = ["Suolink", "create_app", "get_shortener", "protect_request"]
 
 EXTENSION_KEY: Final = "suolink"
 #: Shortener arguments read from ``SUOLINK_<NAME>`` config keys.
@@ -52,6 +54,8 @@ API_SETTINGS: Final = (
     "allow_anonymous",
     "max_body_bytes",
     "max_upload_bytes",
+    "rate_limit",
+    "rate_limit_storage",
 )
 _BOOL_SETTINGS: Final = frozenset({"allow_anonymous", "store_ip"})
 _INT_SETTINGS: Final = frozenset(
@@ -72,6 +76,8 @@ class _State:
     shortener: Shortener
     api: HttpApi
     url_prefix: str
+    #: Where short links and their QR images live (default: ``url_prefix``).
+    link_prefix: str = ""
 
 
 class Suolink:
@@ -92,9 +98,12 @@ class Suolink:
             **{k: settings[k] for k in SHORTENER_SETTINGS if k in settings}
         )
         api = HttpApi(shortener, **{k: settings[k] for k in API_SETTINGS if k in settings})
-        prefix = str(settings.get("url_prefix", "")).rstrip("/")
-        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix)
-        app.register_blueprint(_blueprint(), url_prefix=prefix or None)
+        prefix = _prefix(settings.get("url_prefix"))
+        link_prefix = (
+            prefix if settings.get("link_prefix") is None else _prefix(settings["link_prefix"])
+        )
+        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix)
+        app.register_blueprint(_blueprint(prefix, link_prefix))
 
     @staticmethod
     def state(app: flask.Flask | None = None) -> _State:
@@ -109,6 +118,73 @@ class Suolink:
     def shortener(self) -> Shortener:
         """The current app's Shortener (needs an app context)."""
         return self.state().shortener
+
+    def protect(
+        self,
+        *,
+        anti_block: Iterable[str] | None = None,
+        anti_block_mode: str | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+    ) -> Callable[[_View], _View]:
+        """Decorate a host view so it gets a link's anti-block and access rules.
+
+        Visitors inside a blocking app see the guide page; visitors ``allow``/``deny``
+        refuse see the refusal page; everyone else gets the view as usual.
+        """
+        rules: dict[str, Any] = {
+            "anti_block": None if anti_block is None else normalize_platforms(list(anti_block)),
+            "anti_block_mode": anti_block_mode,
+            "allow": None if allow is None else normalize_platforms(list(allow)),
+            "deny": None if deny is None else normalize_platforms(list(deny)),
+        }  # unknown platform names fail here, when the view is decorated
+
+        def decorate(view: _View) -> _View:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                answer = protect_request(**rules)
+                return answer if answer is not None else view(*args, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorate
+
+    @staticmethod
+    def protect_request(**rules: Any) -> flask.Response | None:
+        """For ``before_request`` hooks: the guide/refusal response, or None to go on."""
+        return protect_request(**rules)
+
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def protect_request(
+    *,
+    anti_block: Iterable[str] | None = None,
+    anti_block_mode: str | None = None,
+    allow: Iterable[str] | None = None,
+    deny: Iterable[str] | None = None,
+) -> flask.Response | None:
+    """The current request under a link's rules: a response to send instead, or None."""
+    req = flask.request
+    visitor = Visitor(
+        user_agent=(req.headers.get("User-Agent") or "")[:1024],
+        ip=req.remote_addr,
+        headers=tuple(
+            (k.lower(), v) for k, v in req.headers.items() if k.lower() in VISITOR_HEADERS
+        ),
+        accept_language=(req.headers.get("Accept-Language") or "")[:256],
+        referer=req.headers.get("Referer"),
+    )
+    decision = Suolink.state().shortener.protect(
+        visitor,
+        url=req.url,
+        anti_block=anti_block,
+        anti_block_mode=anti_block_mode,
+        allow=allow,
+        deny=deny,
+    )
+    return None if decision is None else _response(decision)
 
 
 def get_shortener(app: flask.Flask | None = None) -> Shortener:
@@ -132,7 +208,7 @@ def _parse_value(name: str, value: Any) -> Any:
 
 
 def _settings(config: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    names = (*SHORTENER_SETTINGS, *API_SETTINGS, "url_prefix")
+    names = (*SHORTENER_SETTINGS, *API_SETTINGS, "url_prefix", "link_prefix")
     unknown = set(given) - set(names)
     if unknown:
         raise ConfigurationError(f"unknown Suolink option(s): {', '.join(sorted(unknown))}")
@@ -146,10 +222,19 @@ def _settings(config: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def _blueprint() -> flask.Blueprint:
+def _prefix(value: Any) -> str:
+    """``"/s/"`` -> ``"/s"``; ``""`` or None -> ``""`` (the root)."""
+    text = str(value or "").strip().rstrip("/")
+    if text and not text.startswith("/"):
+        raise ConfigurationError(f"a URL prefix must start with '/', not {text!r}")
+    return text
+
+
+def _blueprint(prefix: str, link_prefix: str) -> flask.Blueprint:
     bp = flask.Blueprint("suolink", __name__)
     for route in ROUTES:
-        rule = route.pattern.replace("<code>", "<string:code>")
+        mount = link_prefix if route.name in LINK_ROUTES else prefix
+        rule = (mount + route.pattern.replace("<code>", "<string:code>")).replace("//", "/")
         bp.add_url_rule(
             rule, endpoint=route.name, view_func=_view(route.name), methods=list(route.methods)
         )
@@ -193,7 +278,7 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
         remote_addr=req.remote_addr,
         form=form,
         files=files,
-        base_url=req.host_url.rstrip("/") + state.url_prefix,
+        base_url=req.host_url.rstrip("/") + state.link_prefix,
     )
 
 

@@ -1,0 +1,220 @@
+"""The Django app's own parts: admin, system checks, management command, migrations,
+middleware under ASGI and the ORM backend's URL handling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import AsyncRequestFactory, override_settings
+
+from suolink.adapters.django import get_shortener
+from suolink.adapters.django.checks import check_settings
+from suolink.adapters.django.middleware import ClientMiddleware
+from suolink.adapters.django.models import Link as LinkRow
+from suolink.adapters.django.storage import DjangoStorage
+from suolink.backends import open_storage
+from suolink.errors import ConfigurationError
+from suolink.models import Link, Visit
+from tests.http_scenarios import WECHAT
+
+
+def ids(messages: list[Any]) -> set[str]:
+    return {m.id for m in messages}
+
+
+# -- admin -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def links(db: None) -> DjangoStorage:
+    """Links in the default (test) database, as the admin shows them."""
+    store = DjangoStorage("django://")
+    store.create(
+        Link(code="news1", url="https://example.com/news", title="Daily news", tags=("news",))
+    )
+    store.create(Link(code="shop1", url="https://shop.example/", title="Shop", tags=("shop",)))
+    for app in ("wechat", "wechat", "qq"):
+        store.record_visit(Visit(code="news1", app=app, user_agent="ua"))
+    return store
+
+
+def test_admin_changelist_search_and_filters(admin_client: Any, links: DjangoStorage) -> None:
+    page = admin_client.get("/admin/suolink/link/")
+    assert page.status_code == 200
+    assert b"news1" in page.content
+    assert b"shop1" in page.content
+    found = admin_client.get("/admin/suolink/link/", {"q": "daily"})
+    assert b"news1" in found.content
+    assert b"shop1" not in found.content
+    tagged = admin_client.get("/admin/suolink/link/", {"tag": "shop"})
+    assert b"shop1" in tagged.content
+    assert b"news1" not in tagged.content
+    year = str(links.get("news1").created_at.year)  # type: ignore[union-attr]
+    dated = admin_client.get("/admin/suolink/link/", {"created_at__year": year})
+    assert b"news1" in dated.content
+    assert (
+        b"news1"
+        not in admin_client.get("/admin/suolink/link/", {"created_at__year": "1999"}).content
+    )
+
+
+def test_admin_change_page_shows_visits_and_stats(admin_client: Any, links: DjangoStorage) -> None:
+    page = admin_client.get("/admin/suolink/link/news1/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "latest visits" in text.lower()
+    assert "wechat: 2" in text
+    assert "qq: 1" in text
+    assert admin_client.get("/admin/suolink/link/add/").status_code == 200
+
+
+def test_admin_edits_go_through_the_backend(admin_client: Any, links: DjangoStorage) -> None:
+    row = LinkRow.objects.get(code="shop1")
+    form = {
+        "url": "https://shop.example/new",
+        "title": "Shop",
+        "tags": json.dumps(["sale"]),
+        "anti_block_mode": "auto",
+        "language": "",
+        "max_visits": "",
+        "expires_at_0": "",
+        "expires_at_1": "",
+        "visit_rows-TOTAL_FORMS": "0",
+        "visit_rows-INITIAL_FORMS": "0",
+    }
+    reply = admin_client.post(f"/admin/suolink/link/{row.pk}/change/", form)
+    assert reply.status_code == 302, reply.content.decode()[:2000]
+    assert links.get("shop1") == Link(
+        code="shop1",
+        url="https://shop.example/new",
+        created_at=row.created_at,
+        title="Shop",
+        tags=("sale",),
+    )
+    assert [link.code for link in links.list(tag="sale").links] == ["shop1"]
+    assert links.list(tag="shop").links == ()
+    reply = admin_client.post("/admin/suolink/link/news1/delete/", {"post": "yes"})
+    assert reply.status_code == 302
+    assert links.get("news1") is None
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+def test_checks_pass_for_the_test_project() -> None:
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("config", "debug", "expected"),
+    [
+        ({"STORAGE": "memory://", "SECRET": "x"}, False, {"suolink.E001"}),
+        ({"STORAGE": "memory://", "SECRET": "x"}, True, set()),
+        ({"STORAGE": "django://"}, False, {"suolink.W001"}),
+        ({"STORAGE": "django://nowhere", "SECRET": "x"}, False, {"suolink.E003"}),
+        ({"STORAGE": "django://", "SECRET": "x", "COLOUR": "red"}, False, {"suolink.E002"}),
+        ({"STORAGE": "sqlite:///relative.db", "SECRET": "x"}, False, {"suolink.W004"}),
+        ({"STORAGE": "sqlite:////abs/path.db", "SECRET": "x"}, False, set()),
+    ],
+)
+def test_checks_name_what_is_wrong(config: dict[str, str], debug: bool, expected: set[str]) -> None:
+    with override_settings(SUOLINK=config, DEBUG=debug):
+        assert ids(check_settings()) == expected
+
+
+def test_sqlite_without_immediate_transactions_is_warned(tmp_path: Path) -> None:
+    from tests.django.project import add_alias
+
+    add_alias(
+        "deferred_mode", {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.db")}
+    )
+    with override_settings(SUOLINK={"STORAGE": "django://deferred_mode", "SECRET": "x"}):
+        assert ids(check_settings()) == {"suolink.W003"}
+    with override_settings(SUOLINK={"STORAGE": "django://", "SECRET": "x"}, USE_TZ=False):
+        assert ids(check_settings()) == {"suolink.W002"}
+
+
+def test_checks_are_registered_with_django() -> None:
+    with override_settings(SUOLINK={"STORAGE": "memory://"}, DEBUG=False):
+        from django.core import checks
+
+        assert {"suolink.E001", "suolink.W001"} <= ids(checks.run_checks())
+
+
+# -- management command, migrations --------------------------------------------------------
+
+
+def test_manage_py_suolink_shorten_and_stats(tmp_path: Path) -> None:
+    from tests.django.project import store_url
+
+    with override_settings(SUOLINK={"STORAGE": store_url(tmp_path), "SECRET": "s"}):
+        out = StringIO()
+        call_command("suolink", "shorten", "https://example.com/cmd", "--tag", "cli", stdout=out)
+        made = json.loads(out.getvalue())
+        assert made["url"] == "https://example.com/cmd"
+        assert made["tags"] == ["cli"]
+        assert "short_url" not in made  # no request, no BASE_URL: nowhere to point
+        out = StringIO()
+        call_command(
+            "suolink",
+            "shorten",
+            "https://example.com/b",
+            "--base-url",
+            "https://s.example",
+            stdout=out,
+        )
+        assert json.loads(out.getvalue())["short_url"].startswith("https://s.example/")
+        assert get_shortener().get(made["code"]).url == "https://example.com/cmd"
+        out = StringIO()
+        call_command("suolink", "stats", made["code"], stdout=out)
+        assert json.loads(out.getvalue())["total"] == 0
+        from django.core.management.base import CommandError
+
+        with pytest.raises(CommandError, match="missing9"):
+            call_command("suolink", "stats", "missing9", stdout=StringIO())
+        with pytest.raises(CommandError):
+            call_command("suolink", "shorten", "javascript:alert(1)", stdout=StringIO())
+
+
+def test_migrations_are_complete() -> None:
+    call_command("makemigrations", "suolink", check=True, dry_run=True, stdout=StringIO())
+
+
+# -- middleware under ASGI, the storage URL --------------------------------------------------
+
+
+def test_middleware_is_async_capable() -> None:
+    seen: list[Any] = []
+
+    async def view(request: Any) -> Any:
+        seen.append(request.suolink_client.app)
+        from django.http import HttpResponse
+
+        return HttpResponse("ok")
+
+    middleware = ClientMiddleware(view)
+    assert asyncio.iscoroutinefunction(middleware)
+    request = AsyncRequestFactory().get("/", headers={"User-Agent": WECHAT})
+    response = asyncio.run(middleware(request))
+    assert response.status_code == 200
+    assert seen == ["wechat"]
+
+
+@pytest.mark.parametrize(
+    "url", ["django://default/x", "django://?x=1", "djangox://", "django://nowhere"]
+)
+def test_bad_django_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        DjangoStorage(url)
+
+
+def test_open_storage_picks_the_orm_backend() -> None:
+    store = open_storage("django://")
+    assert isinstance(store, DjangoStorage)
+    assert store.alias == "default"
