@@ -12,7 +12,15 @@ from django.test import AsyncClient, Client, override_settings
 
 from suolink.adapters.django import get_shortener
 from tests.django.project import postgres_store_url, store_url
-from tests.http_scenarios import BROWSER, SCENARIOS, TOKEN, WECHAT, HttpClient, Reply
+from tests.http_scenarios import (
+    ANONYMOUS_SCENARIOS,
+    BROWSER,
+    SCENARIOS,
+    TOKEN,
+    WECHAT,
+    HttpClient,
+    Reply,
+)
 
 
 class DjangoClient:
@@ -67,6 +75,16 @@ def configured(storage: str) -> Iterator[str]:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 def test_scenario(configured: str, scenario: Callable[[HttpClient], None]) -> None:
     scenario(DjangoClient())
+
+
+@pytest.mark.parametrize("scenario", ANONYMOUS_SCENARIOS, ids=lambda s: s.__name__)
+def test_anonymous_scenario(
+    storage: str, tmp_path: Path, scenario: Callable[[HttpClient], None]
+) -> None:
+    """Anonymous creation with its per-IP rate limit, as the Flask adapter runs it."""
+    settings = suolink_settings(storage, ALLOW_ANONYMOUS=True, RATE_LIMIT="3/minute")
+    with override_settings(SUOLINK=settings):
+        scenario(DjangoClient())
 
 
 #: Scenarios whose answers do not name absolute paths (the OpenAPI document names
