@@ -81,8 +81,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         get_shortener(app).close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module at a time.
+
+    Playwright's sync API keeps an asyncio loop running in this thread while it is open;
+    Django refuses database work under a running loop, so the browser must be gone before
+    the same pytest worker moves on to other modules (the Django tests among them).
+    """
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
