@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidCode, InvalidOption
 from ..models import AntiBlockMode, Link, Visit
@@ -22,6 +22,9 @@ from .base import MAX_PAGE_SIZE
 
 __all__ = [
     "MAX_CURSOR_LENGTH",
+    "MAX_MICROS",
+    "MIN_MICROS",
+    "VISIT_CHUNK",
     "check_limit",
     "check_tag",
     "check_window",
@@ -33,12 +36,48 @@ __all__ = [
     "normalise_link",
     "normalise_visit",
     "to_micros",
+    "visit_pages",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)
 _INT64_MAX = 2**63 - 1
 MAX_CURSOR_LENGTH = 4096
+
+
+#: The widest window ``visits()`` can be asked for, in microseconds since the epoch.
+MIN_MICROS = -(2**63)
+MAX_MICROS = 2**63 - 1
+VISIT_CHUNK = 500
+
+Row = TypeVar("Row")
+Position = tuple[int, int]
+
+
+def visit_pages(
+    fetch: Callable[[Position, int], Sequence[Row]],
+    position_of: Callable[[Row], Position],
+    limit: int | None,
+    *,
+    chunk: int = VISIT_CHUNK,
+) -> Iterator[Row]:
+    """Rows of a keyset-paged visit query, ``chunk`` at a time, at most ``limit`` in all.
+
+    ``fetch(after, size)`` returns up to ``size`` rows ordered by ``(time, id)`` that come
+    after the position ``after``; ``position_of(row)`` is a row's ``(time, id)``. Backends
+    stream a link's visits this way, so millions of them never sit in memory at once.
+    """
+    position: Position = (MIN_MICROS, -1)
+    left = limit
+    while left is None or left > 0:
+        size = chunk if left is None else min(left, chunk)
+        rows = fetch(position, size)
+        yield from rows
+        if len(rows) < size:
+            return
+        position = position_of(rows[-1])
+        if left is not None:
+            left -= len(rows)
 
 
 def to_micros(moment: datetime) -> int:

@@ -44,6 +44,8 @@ from ..errors import (
 from ..models import AntiBlockMode, Link, LinkPage, Visit, VisitResult
 from . import redact_url
 from ._common import (
+    MAX_MICROS,
+    MIN_MICROS,
     check_limit,
     check_tag,
     check_window,
@@ -55,6 +57,7 @@ from ._common import (
     normalise_link,
     normalise_visit,
     to_micros,
+    visit_pages,
 )
 from .base import DEFAULT_PAGE_SIZE
 
@@ -62,9 +65,8 @@ __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "
 
 DEFAULT_TIMEOUT = 5.0
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
-_MIN_US = -(2**63)
-_MAX_US = 2**63 - 1
-_VISIT_CHUNK = 500
+_MIN_US = MIN_MICROS
+_MAX_US = MAX_MICROS
 
 # Primary SQLite result codes that mean "try again later" rather than "broken".
 _UNAVAILABLE_CODES = {
@@ -686,19 +688,15 @@ class SQLiteStorage:
         )
 
     def _iter_visits(self, code: str, low: int, high: int, limit: int | None) -> Iterator[Visit]:
-        position = (_MIN_US, -1)
-        left = limit
-        while left is None or left > 0:
-            size = _VISIT_CHUNK if left is None else min(left, _VISIT_CHUNK)
+        def fetch(after: tuple[int, int], size: int) -> list[Any]:
             with self._errors("read visits"), self._connection() as conn:
-                rows = conn.execute(_SELECT_VISITS, (code, low, high, *position, size)).fetchall()
-            for row in rows:
-                yield _to_visit(row)
-            if len(rows) < size:
-                return
-            position = (rows[-1][1], rows[-1][0])
-            if left is not None:
-                left -= len(rows)
+                rows: list[Any] = conn.execute(
+                    _SELECT_VISITS, (code, low, high, *after, size)
+                ).fetchall()
+            return rows
+
+        for row in visit_pages(fetch, lambda row: (row[1], row[0]), limit):
+            yield _to_visit(row)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the file cannot be read right now."""

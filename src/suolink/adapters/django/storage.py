@@ -23,6 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from ...backends import redact_url
 from ...backends._common import (
+    MAX_MICROS,
+    MIN_MICROS,
     check_limit,
     check_tag,
     check_window,
@@ -34,6 +36,7 @@ from ...backends._common import (
     normalise_link,
     normalise_visit,
     to_micros,
+    visit_pages,
 )
 from ...backends.base import DEFAULT_PAGE_SIZE
 from ...errors import (
@@ -48,10 +51,9 @@ from ...models import AntiBlockMode, Link, LinkPage, Visit, VisitResult
 
 __all__ = ["DjangoStorage"]
 
-_VISIT_CHUNK = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_US = -(2**63)
-_MAX_US = 2**63 - 1
+_MIN_US = MIN_MICROS
+_MAX_US = MAX_MICROS
 
 
 def _ensure_django() -> None:
@@ -475,24 +477,17 @@ class DjangoStorage:
 
         from .models import Visit as VisitRow
 
-        position = (_MIN_US, -1)
-        left = limit
-        while left is None or left > 0:
-            size = _VISIT_CHUNK if left is None else min(left, _VISIT_CHUNK)
+        def fetch(after: tuple[int, int], size: int) -> list[Any]:
             with self._errors("read visits"):
-                rows = list(
+                return list(
                     VisitRow.objects.using(self.alias)
                     .filter(link_id=code, at_us__gte=low, at_us__lt=high)
-                    .filter(Q(at_us__gt=position[0]) | Q(at_us=position[0], id__gt=position[1]))
+                    .filter(Q(at_us__gt=after[0]) | Q(at_us=after[0], id__gt=after[1]))
                     .order_by("at_us", "id")[:size]
                 )
-            for row in rows:
-                yield _to_visit(row)
-            if len(rows) < size:
-                return
-            position = (rows[-1].at_us, rows[-1].id)
-            if left is not None:
-                left -= len(rows)
+
+        for row in visit_pages(fetch, lambda row: (row.at_us, row.id), limit):
+            yield _to_visit(row)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the database or the app's tables cannot be read."""
