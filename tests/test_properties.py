@@ -111,3 +111,14 @@ def test_link_json_round_trip(link: Link) -> None:
 def test_resolve_never_raises_for_any_code_or_agent(code: str, agent: str) -> None:
     decision = SHORTENER.resolve(code, Visitor(user_agent=agent, accept_language=agent))
     assert decision.status in (200, 302, 401, 403, 404, 410)
+
+
+@given(agent=st.text(max_size=80), referer=st.text(max_size=80), ip=st.text(max_size=20))
+@settings(max_examples=150)
+def test_any_visitor_text_is_recorded_on_a_real_link(agent: str, referer: str, ip: str) -> None:
+    """NUL bytes and lone surrogates from a client never turn a visit into an error."""
+    with Shortener("memory://", secret="p", base_url="https://s.example", store_ip=True) as s:
+        code = s.shorten("https://example.com/").code
+        visitor = Visitor(user_agent=agent + "\x00\ud800", referer=referer + "\x00", ip=ip)
+        assert s.resolve(code, visitor).status in (200, 302, 403)
+        assert len(list(s.storage.visits(code))) == 1

@@ -377,23 +377,23 @@ class Shortener:
 
     def visitor_id(self, visitor: Visitor) -> str:
         """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
-        message = f"{visitor.ip or ''}\n{visitor.user_agent}".encode()
+        message = f"{visitor.ip or ''}\n{visitor.user_agent}".encode("utf-8", "surrogatepass")
         return hmac.new(self._visitor_key, message, hashlib.sha256).hexdigest()[:16]
 
     def _visit(
         self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str
     ) -> Visit:
-        referer = urlsplit(visitor.referer[:1024]).hostname if visitor.referer else None
+        referer = _storable(urlsplit(visitor.referer[:1024]).hostname) if visitor.referer else None
         return Visit(
             code=code,
             at=now,
-            ip=visitor.ip if self.store_ip else None,
-            user_agent=visitor.user_agent[:1024],
+            ip=_storable(visitor.ip) if self.store_ip else None,
+            user_agent=_storable(visitor.user_agent[:1024]) or "",
             referer=referer,
-            app=client.bot_name if client.is_bot else client.app,
+            app=_storable(client.bot_name if client.is_bot else client.app),
             os=client.os,
             device=client.device,
-            browser=client.browser,
+            browser=_storable(client.browser),
             is_bot=client.is_bot,
             language=pick_language(visitor.accept_language),
             visitor_id=self.visitor_id(visitor),
@@ -451,3 +451,10 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _storable(text: str | None) -> str | None:
+    """Visitor-sent text as every backend can store it: no NUL, no lone surrogates."""
+    if text is None:
+        return None
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

@@ -136,6 +136,8 @@ def test_get_of_an_absent_or_odd_code_is_none(storage: Storage, code: object) ->
         (Link(code="big", url="https://e.com", max_visits=2**64), InvalidOption),
         (Link(code="url", url=None), InvalidOption),  # type: ignore[arg-type]
         (Link(code="sur", url="https://e.com", title="\ud83d"), InvalidOption),
+        (Link(code="nul", url="https://e.com", title="a\x00b"), InvalidOption),
+        (Link(code="nul2", url="https://e.com/\x00"), InvalidOption),
         (Link(code="mode", url="https://e.com", anti_block_mode="sideways"), InvalidOption),  # type: ignore[arg-type]
         (Link(code="tg", url="https://e.com", targets=(("ios",),)), InvalidOption),  # type: ignore[arg-type]
     ],
@@ -203,6 +205,7 @@ def test_update_of_a_missing_link_raises(storage: Storage) -> None:
         {"anti_block_mode": "nope"},
         {"targets": 5},
         {"url": "x", "title": 7},
+        {"title": "\x00"},
         "not a mapping",
     ],
 )

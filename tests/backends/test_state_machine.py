@@ -34,7 +34,8 @@ CHANGES = st.fixed_dictionaries(
         "url": st.sampled_from(["https://x.example/", "https://例子.cn/新"]),
         "tags": st.lists(TAGS, max_size=3).map(tuple),
         "max_visits": MAX_VISITS,
-        "title": st.none() | st.text(max_size=5),
+        # NUL is refused by every backend (tested in the contract suite), so not drawn here.
+        "title": st.none() | st.text(st.characters(exclude_characters="\x00"), max_size=5),
         "disabled": st.booleans(),
         "expires_at": st.none() | MOMENTS,
     },

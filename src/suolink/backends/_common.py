@@ -172,6 +172,9 @@ def _text(name: str, value: object) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidOption(name, "is not valid Unicode text") from exc
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text; every backend refuses it, so all agree.
+        raise InvalidOption(name, "must not contain NUL characters")
     return value
 
 
