@@ -57,7 +57,10 @@ def _start() -> str:
         shutil.chown(data, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    run = {"check": True, "capture_output": True, "timeout": 60}
+    # A small, fixed environment: tests may have grown this process's environment past
+    # what exec accepts (E2BIG), and PostgreSQL needs none of it.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    run = {"check": True, "capture_output": True, "timeout": 60, "env": env}
     subprocess.run(
         [*prefix, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"],
         **run,  # type: ignore[arg-type]
@@ -80,6 +83,7 @@ def _start() -> str:
             [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
             capture_output=True,
             timeout=60,
+            env=env,
         )
         shutil.rmtree(data, ignore_errors=True)
 
