@@ -238,6 +238,30 @@ def password_form(client: HttpClient) -> None:
     assert right.headers["Location"] == "https://example.com/a"
 
 
+def password_attempts_are_limited(client: HttpClient) -> None:
+    """Ten wrong tries a minute per link and address, then 429 with Retry-After."""
+    code = create(client, password="right one")["code"]
+    form = "application/x-www-form-urlencoded"
+    for _ in range(10):
+        assert (
+            client.request("POST", "/" + code, body=b"password=guess", content_type=form).status
+            == 401
+        )
+    refused = client.request(
+        "POST",
+        "/" + code,
+        body=b"password=right+one",
+        content_type=form,
+        headers={"Accept-Language": "en"},
+    )
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "Too many attempts" in refused.text
+    assert client.request("GET", "/" + code).status == 401  # the form itself still shows
+    other = create(client, password="x")["code"]  # each link counts apart
+    assert client.request("POST", "/" + other, body=b"password=x", content_type=form).status == 302
+
+
 def exhausted_is_410(client: HttpClient) -> None:
     code = create(client, max_visits=1)["code"]
     assert client.request("GET", "/" + code).status == 302
@@ -424,6 +448,7 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     patch_and_delete,
     missing_link_is_404_page,
     password_form,
+    password_attempts_are_limited,
     exhausted_is_410,
     list_and_stats,
     index_page_and_health,

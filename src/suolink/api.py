@@ -39,6 +39,7 @@ from .options import SETTING_NAMES
 from .qr import decode as decode_qr
 from .qr import parse_options as parse_qr_options
 from .render import pick_language, render_page
+from .render.pages import password_throttled
 from .render.web import render_index, render_stats, render_stats_login
 from .shortener import Shortener
 
@@ -59,6 +60,8 @@ DEFAULT_MAX_BODY: Final = 64 * 1024
 DEFAULT_MAX_UPLOAD: Final = 10_000_000
 #: Anonymous creations (and decodes) allowed per client IP, in ``limits`` notation.
 DEFAULT_RATE_LIMIT: Final = "10/minute"
+#: Password tries per link and address: enough for typos, far too few for guessing.
+DEFAULT_PASSWORD_RATE_LIMIT: Final = "10/minute;100/day"  # noqa: S105 - a limit, not a secret
 #: What anyone may do when ``allow_anonymous`` is on (each rate-limited per IP).
 ANONYMOUS_ACTIONS: Final = frozenset({"create", "decode"})
 #: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
@@ -199,6 +202,7 @@ class HttpApi:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         rate_limit: str | None = DEFAULT_RATE_LIMIT,
         rate_limit_storage: str | None = None,
+        password_rate_limit: str | None = DEFAULT_PASSWORD_RATE_LIMIT,
     ) -> None:
         self.shortener = shortener
         self.api_token = api_token or None
@@ -209,10 +213,13 @@ class HttpApi:
         #: Per-IP limit on anonymous requests (None: no limit); built only when anonymous
         #: use is on, over the Shortener's storage URL where ``limits`` supports it.
         self.rate_limiter: RateLimiter | None = None
+        limit_storage = rate_limit_storage or limits_storage_url(shortener.storage)
         if allow_anonymous and rate_limit:
-            self.rate_limiter = RateLimiter(
-                rate_limit, rate_limit_storage or limits_storage_url(shortener.storage)
-            )
+            self.rate_limiter = RateLimiter(rate_limit, limit_storage)
+        #: Per link and address limit on password tries (None: unlimited).
+        self.password_limiter: RateLimiter | None = (
+            RateLimiter(password_rate_limit, limit_storage) if password_rate_limit else None
+        )
 
     def body_limit(self, route: str) -> int:
         """The most bytes a request body may have on ``route``; adapters enforce it early."""
@@ -490,7 +497,16 @@ class HttpApi:
         return json_response(201, body, extra_headers=(("Location", body["short_url"]),))
 
     def _route_resolve(self, request: HttpRequest, code: str) -> Decision:
-        return self.shortener.resolve(code, self.visitor(request), base_url=request.base_url)
+        visitor = self.visitor(request)
+        if visitor.password is not None and self.password_limiter is not None:
+            # Keyed by the store too, so apps sharing one Redis never share counts.
+            namespace = f"password:{self.shortener.storage.url}"
+            key = f"{code[:64]}|{request.remote_addr or 'unknown'}"
+            retry_after = self.password_limiter.hit(namespace, key)
+            if retry_after is not None:
+                lang = pick_language(visitor.accept_language, self.shortener.default_language)
+                return password_throttled(code, lang, retry_after)
+        return self.shortener.resolve(code, visitor, base_url=request.base_url)
 
     # -- helpers the adapters use ----------------------------------------------------------
 

@@ -56,6 +56,7 @@ API_SETTINGS: Final = (
     "max_upload_bytes",
     "rate_limit",
     "rate_limit_storage",
+    "password_rate_limit",
 )
 _BOOL_SETTINGS: Final = frozenset({"allow_anonymous", "store_ip"})
 _INT_SETTINGS: Final = frozenset(

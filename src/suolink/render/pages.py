@@ -19,7 +19,7 @@ from . import render_page
 from .i18n import MESSAGES, instruction
 from .phrases import place, places
 
-__all__ = ["PageContext", "decision_for"]
+__all__ = ["PageContext", "decision_for", "password_throttled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,5 +109,16 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
         title=link.title,
         action=f"./{ctx.code}",
         wrong=verdict is Verdict.PASSWORD_WRONG,
+        retry_after=None,
     )
     return PageDecision.html_page(401, html, reason=verdict.value)
+
+
+def password_throttled(code: str, lang: str, retry_after: int) -> PageDecision:
+    """The password page again, 429, saying when the visitor may try once more."""
+    html = render_page(
+        "password", lang=lang, title=None, action=f"./{code}", wrong=False, retry_after=retry_after
+    )
+    return PageDecision.html_page(
+        429, html, reason="password_throttled", extra_headers=(("Retry-After", str(retry_after)),)
+    )
