@@ -21,9 +21,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
-from ..api import LINK_ROUTES, ROUTES, VISITOR_HEADERS, HttpApi, HttpRequest, error_response
+from ..api import LINK_ROUTES, ROUTES, HttpApi, HttpRequest, error_response
 from ..detect.platforms import normalize_platforms
-from ..models import Decision, Visitor
+from ..models import Decision
 from ..shortener import Shortener
 
 if TYPE_CHECKING:
@@ -168,14 +168,12 @@ def protect_request(
 ) -> flask.Response | None:
     """The current request under a link's rules: a response to send instead, or None."""
     req = flask.request
-    visitor = Visitor(
-        user_agent=(req.headers.get("User-Agent") or "")[:1024],
-        ip=req.remote_addr,
-        headers=tuple(
-            (k.lower(), v) for k, v in req.headers.items() if k.lower() in VISITOR_HEADERS
-        ),
-        accept_language=(req.headers.get("Accept-Language") or "")[:256],
-        referer=req.headers.get("Referer"),
+    visitor = HttpApi.visitor(
+        HttpRequest(
+            method="GET",  # the page's own form fields are never taken for a link password
+            headers=tuple((k.lower(), v) for k, v in req.headers.items()),
+            remote_addr=req.remote_addr,
+        )
     )
     decision = Suolink.state().shortener.protect(
         visitor,

@@ -14,6 +14,7 @@ the same script as the link; on a cluster it is a second, versioned step that
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import hashlib
 import json
@@ -89,23 +90,8 @@ _UNAVAILABLE_ERRORS = (
     BusyLoadingError,
     OutOfMemoryError,
 )
-_LINK_FIELDS = (
-    "code",
-    "url",
-    "created_at",
-    "expires_at",
-    "max_visits",
-    "password_hash",
-    "anti_block",
-    "anti_block_mode",
-    "allow",
-    "deny",
-    "targets",
-    "title",
-    "tags",
-    "disabled",
-    "language",
-)
+#: Every stored field of a link; the visit count lives in its own hash field ("v").
+_LINK_FIELDS = tuple(f.name for f in dataclasses.fields(Link) if f.name != "visits")
 
 
 def time_key(micros: int) -> str:
