@@ -13,7 +13,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..models import Link, LinkPage, Visit, VisitResult
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Storage"]
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "RecordsInOneTrip",
+    "SharesRateLimits",
+    "Storage",
+]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -89,3 +96,49 @@ class Storage(Protocol):
     def close(self) -> None:
         """Release connections; the object is not used afterwards."""
         ...
+
+
+# -- optional capabilities ------------------------------------------------------------
+# A backend claims one by having its methods; callers check with ``isinstance`` (never a
+# ``getattr`` probe), and the contract suite runs each capability's tests on every
+# backend in its table that claims it.
+
+
+@runtime_checkable
+class RecordsInOneTrip(Protocol):
+    """A backend that can read a link and record a redirect in one round trip (Redis)."""
+
+    def get_and_record(
+        self, visit: Visit, *, count: bool = True
+    ) -> tuple[Link | None, VisitResult | None]:
+        """Read ``visit.code`` and record ``visit`` if no link setting could refuse it.
+
+        Three answers: ``(None, None)``: there is no such link, nothing recorded.
+        ``(link, None)``: a setting could refuse this visitor (disabled, expired at
+        ``visit.at``, password, allow/deny lists, anti-block apps), nothing recorded: the
+        caller decides with the policy, then calls ``record_visit``. ``(link, result)``:
+        recorded exactly as ``record_visit(visit, count=count)`` would have, and
+        ``link.visits`` is the count after it.
+        """
+        ...
+
+
+@runtime_checkable
+class SharesRateLimits(Protocol):
+    """A backend whose server can also hold the ``limits`` library's rate-limit counters.
+
+    Rate limits then hold across every worker process sharing the store; backends that
+    do not claim this get per-process counters (``memory://`` in ``limits``).
+    """
+
+    @property
+    def rate_limit_url(self) -> str:
+        """The ``limits`` storage URL (with credentials) reaching the same server."""
+        ...
+
+
+#: Every optional capability by name, for the contract table and documentation.
+CAPABILITIES: dict[str, type] = {
+    "records_in_one_trip": RecordsInOneTrip,
+    "shares_rate_limits": SharesRateLimits,
+}
