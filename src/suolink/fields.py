@@ -1,0 +1,321 @@
+"""One declaration per link field: how it is stored, shown and checked.
+
+Everything that lists the fields of a :class:`~suolink.models.Link` (backends' columns
+and JSON, ``Link.to_dict``/``from_dict``, the storage checks) is derived from
+:data:`LINK_FIELDS`, so a new setting is one row here (plus its attribute on ``Link``,
+which static typing needs; an import-time check ties the two).
+
+A field's ``codec`` says how its value travels: as JSON (the API, Redis hashes, the
+``extra`` JSON object of SQL stores) and as a SQL scalar (a column of its own). Fields
+with ``column=False`` live in the SQL stores' ``extra`` JSON object, so adding one
+needs no schema migration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Final
+
+from .errors import InvalidOption
+from .models import AntiBlockMode, Link
+
+__all__ = [
+    "BOOL",
+    "COLUMN_FIELDS",
+    "EXTRA_FIELDS",
+    "FIELD_BY_NAME",
+    "INT",
+    "LINK_FIELDS",
+    "MODE",
+    "PAIRS",
+    "STRING_SET",
+    "STRING_TUPLE",
+    "TEXT",
+    "TIME",
+    "UPDATABLE",
+    "Codec",
+    "LinkField",
+    "extra_from_json",
+    "extra_to_json",
+    "link_from_json",
+    "link_to_json",
+]
+
+_INT64_MAX: Final = 2**63 - 1
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept as is (what every store writes)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- checks: any value -> exactly the type Link declares, or InvalidOption ---------------
+
+
+def check_text(name: str, value: object) -> str:
+    """Text every backend can store: valid Unicode, no NUL (PostgreSQL refuses NUL)."""
+    if not isinstance(value, str):
+        raise InvalidOption(name, f"must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidOption(name, "is not valid Unicode text") from exc
+    if "\x00" in value:
+        raise InvalidOption(name, "must not contain NUL characters")
+    return value
+
+
+def check_aware(name: str, value: object) -> datetime:
+    """A timezone-aware datetime (suolink stores instants)."""
+    if not isinstance(value, datetime):
+        raise InvalidOption(name, f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidOption(name, "must be timezone-aware (suolink stores UTC instants)")
+    return value
+
+
+def _check_int64(name: str, value: object) -> int:
+    if type(value) is not int:
+        raise InvalidOption(name, f"must be an integer, not {type(value).__name__}")
+    if not -_INT64_MAX <= value <= _INT64_MAX:
+        raise InvalidOption(name, "is out of range")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOption(name, f"must be true or false, not {type(value).__name__}")
+    return value
+
+
+def _strings(name: str, value: object) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidOption(name, "must be a collection of strings")
+    return [check_text(name, item) for item in value]
+
+
+def _check_mode(name: str, value: object) -> AntiBlockMode:
+    choices = ", ".join(m.value for m in AntiBlockMode)
+    if not isinstance(value, str):
+        raise InvalidOption(name, f"must be one of {choices}")
+    try:
+        return AntiBlockMode(value)
+    except ValueError as exc:
+        raise InvalidOption(name, f"must be one of {choices}") from exc
+
+
+def _check_pairs(name: str, value: object) -> tuple[tuple[str, str], ...]:
+    items: object = value.items() if isinstance(value, Mapping) else value
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise InvalidOption(name, "must map platforms to URLs")
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise InvalidOption(name, "must map platforms to URLs")
+        out.append((check_text(name, item[0]), check_text(name, item[1])))
+    return tuple(out)
+
+
+# -- codecs ----------------------------------------------------------------------------
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_text(value: Any) -> str:
+    return dumps(value)
+
+
+def _from_json_text(text: Any) -> Any:
+    return json.loads(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """How one kind of value is checked, written as JSON, and held in a SQL column."""
+
+    name: str
+    #: ``check(field_name, value)``: the value as the exact type ``Link`` declares, or
+    #: ``InvalidOption``; run before anything is stored.
+    check: Callable[[str, object], Any]
+    to_json: Callable[[Any], Any] = _same
+    from_json: Callable[[Any], Any] = _same
+    #: A str/int/None a SQL column holds; collections become JSON text.
+    to_sql: Callable[[Any], Any] = _same
+    from_sql: Callable[[Any], Any] = _same
+    #: JSON schema of the value as the API shows it.
+    schema: Mapping[str, Any] | None = None
+
+    def optional(self) -> Codec:
+        """The same codec, with None allowed (and kept as None everywhere)."""
+
+        def wrap(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            return lambda value: None if value is None else func(value)
+
+        def check(name: str, value: object) -> Any:
+            return None if value is None else self.check(name, value)
+
+        schema = None
+        if self.schema is not None:
+            kind = self.schema.get("type")
+            schema = {**self.schema, "type": [kind, "null"]} if isinstance(kind, str) else None
+        return Codec(
+            name=f"{self.name}?",
+            check=check,
+            to_json=wrap(self.to_json),
+            from_json=wrap(self.from_json),
+            to_sql=wrap(self.to_sql),
+            from_sql=wrap(self.from_sql),
+            schema=schema,
+        )
+
+
+TEXT: Final = Codec("text", check_text, schema={"type": "string"})
+INT: Final = Codec("int", _check_int64, schema={"type": "integer"})
+BOOL: Final = Codec(
+    "bool", _check_bool, to_sql=int, from_sql=bool, from_json=bool, schema={"type": "boolean"}
+)
+TIME: Final = Codec(
+    "time",
+    check_aware,
+    to_json=datetime.isoformat,
+    from_json=datetime.fromisoformat,
+    to_sql=datetime.isoformat,
+    from_sql=datetime.fromisoformat,
+    schema={"type": "string", "format": "date-time"},
+)
+MODE: Final = Codec(
+    "mode",
+    _check_mode,
+    to_json=lambda mode: mode.value,
+    from_json=AntiBlockMode,
+    to_sql=lambda mode: mode.value,
+    from_sql=AntiBlockMode,
+    schema={"type": "string", "enum": [m.value for m in AntiBlockMode]},
+)
+STRING_SET: Final = Codec(
+    "string-set",
+    lambda name, value: frozenset(_strings(name, value)),
+    to_json=sorted,
+    from_json=frozenset,
+    to_sql=lambda values: dumps(sorted(values)),
+    from_sql=lambda text: frozenset(json.loads(text)),
+    schema={"type": "array", "items": {"type": "string"}},
+)
+STRING_TUPLE: Final = Codec(
+    "string-tuple",
+    lambda name, value: tuple(_strings(name, value)),
+    to_json=list,
+    from_json=tuple,
+    to_sql=lambda values: dumps(list(values)),
+    from_sql=lambda text: tuple(json.loads(text)),
+    schema={"type": "array", "items": {"type": "string"}},
+)
+PAIRS: Final = Codec(
+    "pairs",
+    _check_pairs,
+    # JSON shows a mapping (platform names are unique); SQL columns keep ordered pairs.
+    to_json=dict,
+    from_json=lambda value: _check_pairs("targets", value),
+    to_sql=lambda pairs: dumps([list(pair) for pair in pairs]),
+    from_sql=lambda text: tuple((k, v) for k, v in json.loads(text)),
+    schema={"type": "object", "additionalProperties": {"type": "string"}},
+)
+
+
+# -- the fields ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkField:
+    """One field of a stored link."""
+
+    name: str
+    codec: Codec
+    #: The value when a stored record lacks the field (records older than the field).
+    default: Any = None
+    #: A column of its own in SQL stores (queried, indexed or counted atomically);
+    #: otherwise kept in their ``extra`` JSON object, so adding it needs no migration.
+    column: bool = False
+    #: The backend's to keep (identity and counters): never in an update.
+    kept: bool = False
+    #: Shown in API answers (``password_hash`` is not: answers say ``has_password``).
+    public: bool = True
+    #: What the field means, for the API schema and the docs.
+    doc: str = ""
+
+
+#: Every field of ``Link``, in its declaration order.
+LINK_FIELDS: Final[tuple[LinkField, ...]] = (
+    LinkField("code", TEXT, column=True, kept=True, doc="The short code."),
+    LinkField("url", TEXT, column=True, doc="The target URL."),
+    LinkField("created_at", TIME, column=True, kept=True, doc="When the link was made."),
+    LinkField("expires_at", TIME.optional(), column=True, doc="When the link stops working."),
+    LinkField("max_visits", INT.optional(), column=True, doc="Redirects allowed in all."),
+    LinkField("password_hash", TEXT.optional(), column=True, public=False),
+    LinkField(
+        "anti_block",
+        STRING_SET.optional(),
+        column=True,
+        doc="Platforms shown the open-in-browser guide (null: the default preset).",
+    ),
+    LinkField("anti_block_mode", MODE, default=AntiBlockMode.AUTO, column=True),
+    LinkField(
+        "allow", STRING_SET.optional(), column=True, doc="Platforms allowed (null: every one)."
+    ),
+    LinkField("deny", STRING_SET, default=frozenset(), column=True, doc="Platforms refused."),
+    LinkField("targets", PAIRS, default=(), column=True, doc="Platform -> URL for its visitors."),
+    LinkField("title", TEXT.optional(), column=True),
+    LinkField("tags", STRING_TUPLE, default=(), column=True),
+    LinkField("disabled", BOOL, default=False, column=True),
+    LinkField("visits", INT, default=0, column=True, kept=True, doc="Redirects counted."),
+    LinkField("language", TEXT.optional(), column=True, doc="Language of the link's pages."),
+)
+
+FIELD_BY_NAME: Final = {f.name: f for f in LINK_FIELDS}
+#: Fields an update may change.
+UPDATABLE: Final = frozenset(f.name for f in LINK_FIELDS if not f.kept)
+#: Fields with a SQL column of their own, and fields kept in the ``extra`` JSON object.
+COLUMN_FIELDS: Final = tuple(f for f in LINK_FIELDS if f.column)
+EXTRA_FIELDS: Final = tuple(f for f in LINK_FIELDS if not f.column)
+
+if tuple(FIELD_BY_NAME) != tuple(f.name for f in fields(Link)):  # pragma: no cover
+    raise RuntimeError("suolink.fields.LINK_FIELDS and the attributes of Link differ")
+if UPDATABLE != Link.UPDATABLE:  # pragma: no cover
+    raise RuntimeError("suolink.fields.UPDATABLE and Link.UPDATABLE differ")
+
+
+def link_to_json(link: Link) -> dict[str, Any]:
+    """Every field of ``link`` as JSON-ready values, by name."""
+    return {f.name: f.codec.to_json(getattr(link, f.name)) for f in LINK_FIELDS}
+
+
+def link_from_json(data: Mapping[str, Any]) -> Link:
+    """The inverse of :func:`link_to_json`; a missing field takes its default."""
+    values: dict[str, Any] = {}
+    for f in LINK_FIELDS:
+        raw = data.get(f.name)
+        if raw is not None:
+            values[f.name] = f.codec.from_json(raw)
+        elif f.name in data or f.default is not None:
+            values[f.name] = f.default
+    return Link(**values)
+
+
+def extra_to_json(link: Link) -> str:
+    """The ``extra`` JSON object of a SQL row: every field without a column of its own."""
+    return dumps({f.name: f.codec.to_json(getattr(link, f.name)) for f in EXTRA_FIELDS})
+
+
+def extra_from_json(text: str | None) -> dict[str, Any]:
+    """``Link`` keyword values from an ``extra`` JSON object (defaults for absent keys)."""
+    data = json.loads(text) if text else {}
+    out: dict[str, Any] = {}
+    for f in EXTRA_FIELDS:
+        raw = data.get(f.name)
+        out[f.name] = f.default if raw is None else f.codec.from_json(raw)
+    return out
