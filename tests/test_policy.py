@@ -11,7 +11,7 @@ from suolink.detect import Client
 from suolink.escapes import Escape
 from suolink.models import AntiBlockMode, Link
 from suolink.passwords import hash_password
-from suolink.policy import BotAction, Verdict, decide
+from suolink.policy import BotAction, Verdict, browser_twin, decide
 from tests.clients import ALL, PRESET_APPS, client
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -90,7 +90,15 @@ def oracle(lk: Link, c: Client) -> tuple[Verdict, str | None, bool]:
     if c.is_preview:
         return V.PREVIEW, None, False
     guided = frozenset({"blocking_apps"}) if lk.anti_block is None else lk.anti_block
-    if lk.anti_block_mode is not AntiBlockMode.OFF and not c.is_bot and c.platforms & guided:
+    # The guide leads to the system browser: only worth showing if that may open the link.
+    twin = browser_twin(c).platforms
+    twin_allowed = (lk.allow is None or twin & lk.allow) and not twin & lk.deny
+    if (
+        lk.anti_block_mode is not AntiBlockMode.OFF
+        and not c.is_bot
+        and c.platforms & guided
+        and twin_allowed
+    ):
         return V.GUIDE, None, False
     if lk.password_hash is not None:
         return V.PASSWORD_REQUIRED, None, False
@@ -211,3 +219,25 @@ def test_every_escape_rule_names_its_source() -> None:
 
     assert {rule.escape for rule in ESCAPES} == set(Escape)
     assert all(len(rule.source) > 30 for rule in ESCAPES)
+
+
+def test_allow_wechat_only_with_wechat_guided_lets_wechat_in() -> None:
+    """Regression: allow=["wechat"] with WeChat in the anti-block list opened for nobody.
+
+    WeChat visitors were sent to their browser, which ``allow`` then refused.
+    """
+    lk = link(allow=frozenset({"wechat"}))
+    assert decide(lk, client("wechat_ios"), now=NOW).verdict is V.REDIRECT
+    assert decide(lk, client("wechat_android"), now=NOW).verdict is V.REDIRECT
+    assert decide(lk, client("safari_iphone"), now=NOW).verdict is V.DENIED
+    # Where the browser may open it too, the guide still shows.
+    both = link(allow=frozenset({"wechat", "ios"}))
+    assert decide(both, client("wechat_ios"), now=NOW).verdict is V.GUIDE
+
+
+def test_browser_twin_keeps_the_device_and_drops_the_app() -> None:
+    twin = browser_twin(client("wechat_ios"))
+    assert twin.app is None
+    assert not twin.in_app
+    assert {"ios", "mobile", "browser"} <= twin.platforms
+    assert not twin.platforms & {"wechat", "in_app", "blocking_apps", "china_apps"}

@@ -7,7 +7,8 @@ its :class:`Ruling` into a page or a redirect. The order is fixed and documented
 2. expired, then out of visits
 3. access rules (``allow``, then ``deny``)
 4. link-preview fetchers (a small Open Graph page)
-5. anti-block (the "open in your browser" guide inside apps that block links)
+5. anti-block (the "open in your browser" guide inside apps that block links), only
+   when the system browser the guide sends the visitor to may open the link itself
 6. password
 7. other bots: refused on links with a visit limit (they must not use it up, nor pass
    it for free); otherwise redirected or refused by the Shortener's ``bot_action``
@@ -16,12 +17,13 @@ its :class:`Ruling` into a page or a redirect. The order is fixed and documented
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
 from .detect import Client
+from .detect.platforms import APP_IDS
 from .escapes import Escape, choose_escape
 from .models import AntiBlockMode, Link
 from .passwords import verify_password
@@ -32,6 +34,7 @@ __all__ = [
     "Escape",
     "Ruling",
     "Verdict",
+    "browser_twin",
     "decide",
     "is_allowed",
     "needs_guide",
@@ -87,12 +90,36 @@ def is_allowed(link: Link, client: Client) -> bool:
     return not client.matches(link.deny)
 
 
+#: Platform ids that belong to the app a visitor is in rather than to their device.
+_APP_BOUND: Final = APP_IDS | frozenset(
+    {"in_app", "webview", "miniprogram", "blocking_apps", "china_apps"}
+)
+
+
+def browser_twin(client: Client) -> Client:
+    """The same visitor in their system browser: where the guide page sends them."""
+    return replace(
+        client,
+        app=None,
+        app_version=None,
+        in_app=False,
+        webview=False,
+        mini_program=False,
+        platforms=(client.platforms - _APP_BOUND) | {"browser"},
+    )
+
+
 def needs_guide(link: Link, client: Client) -> bool:
-    """True if this client is inside an app the link wants the guide page for."""
+    """True if this client is inside an app the link wants the guide page for.
+
+    Never when the access rules would refuse the system browser the guide sends the
+    visitor to (``allow=["wechat"]``): the guide would lead nowhere, so the visitor is
+    let through inside the app, the only place the owner allowed.
+    """
     if link.anti_block_mode is AntiBlockMode.OFF or client.is_bot:
         return False
     platforms = DEFAULT_ANTI_BLOCK if link.anti_block is None else link.anti_block
-    return client.matches(platforms)
+    return client.matches(platforms) and is_allowed(link, browser_twin(client))
 
 
 def decide(
