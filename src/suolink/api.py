@@ -34,7 +34,7 @@ from .errors import (
     SuolinkError,
 )
 from .models import Decision, Headers, Link, PageDecision, Visitor
-from .openapi import openapi_document
+from .http.openapi import openapi_document
 from .options import SETTING_NAMES
 from .qr import decode as decode_qr
 from .qr import parse_options as parse_qr_options

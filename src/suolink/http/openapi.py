@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from ._version import __version__
-from .qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
+from .._version import __version__
+from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 
 __all__ = ["openapi_document"]
 
@@ -444,7 +444,7 @@ def openapi_document(
     Paths carry the adapter's prefixes: ``link_prefix`` for short links and their QR
     codes, ``api_prefix`` for the rest; ``server_url`` is the origin they hang from.
     """
-    from .api import LINK_ROUTES, ROUTES  # api imports this module
+    from ..api import LINK_ROUTES, ROUTES  # api imports this module
 
     operations = _operations()
     paths: dict[str, Any] = {}
