@@ -1,16 +1,21 @@
-"""The OpenAPI 3.1 document of the HTTP surface, built from :data:`suolink.api.ROUTES`.
+"""The OpenAPI 3.1 document of the HTTP surface, built from the routes it is handed.
 
-Served at ``GET /api/openapi.json``; a schemathesis test holds the views to it, so the
-document and what the views answer cannot drift apart.
+Served at ``GET /api/openapi.json`` for :data:`~suolink.http.routes.ROUTES`; a
+schemathesis test holds the views to it, so the document and what the views answer
+cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
 
 from .._version import __version__
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
+
+if TYPE_CHECKING:
+    from .routes import Route
 
 __all__ = ["openapi_document"]
 
@@ -437,18 +442,21 @@ def _path(pattern: str, prefix: str) -> str:
 
 
 def openapi_document(
-    *, server_url: str | None = None, api_prefix: str = "", link_prefix: str = ""
+    routes: Iterable[Route],
+    *,
+    server_url: str | None = None,
+    api_prefix: str = "",
+    link_prefix: str = "",
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for every route of :data:`~suolink.api.ROUTES`.
+    """The OpenAPI 3.1 document for every route of ``routes``, in their order.
 
-    Paths carry the adapter's prefixes: ``link_prefix`` for short links and their QR
-    codes, ``api_prefix`` for the rest; ``server_url`` is the origin they hang from.
+    Paths carry the adapter's prefixes: ``link_prefix`` for the ``"link"`` group (short
+    links and their QR codes), ``api_prefix`` for the rest; ``server_url`` is the origin
+    they hang from.
     """
-    from ..api import LINK_ROUTES, ROUTES  # api imports this module
-
     operations = _operations()
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in routes:
         ops = operations[route.name]
         item: dict[str, Any] = {}
         for method in route.methods:
@@ -457,7 +465,7 @@ def openapi_document(
             if "<code>" in route.pattern:
                 op["parameters"] = [_CODE_PARAM, *op.get("parameters", [])]
             item[method.lower()] = op
-        prefix = link_prefix if route.name in LINK_ROUTES else api_prefix
+        prefix = link_prefix if route.group == "link" else api_prefix
         paths[_path(route.pattern, prefix.rstrip("/"))] = item
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
