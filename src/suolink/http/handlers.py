@@ -42,6 +42,7 @@ __all__ = [
     "resolve",
     "stats_login",
     "stats_page",
+    "wants_shortening",
 ]
 
 _CREATE_FIELDS: Final = SETTING_NAMES | {"url", "code", "strategy"}
