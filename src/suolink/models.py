@@ -295,12 +295,10 @@ class Redirect(Decision):
 
     @classmethod
     def to(cls, location: str, status: int = 302, *, reason: str = "redirect") -> Redirect:
-        headers: Headers = (
-            ("Location", location),
-            ("Cache-Control", "private, no-store"),
-            ("Referrer-Policy", "no-referrer-when-downgrade"),
-        )
-        return cls(location=location, status=status, headers=headers, reason=reason)
+        """Kept for callers; built by :func:`suolink.http.responses.redirect`."""
+        from .http.responses import redirect  # models is the lowest layer: no import cycle
+
+        return redirect(location, status, reason=reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -319,20 +317,7 @@ class PageDecision(Decision):
         nonce: str | None = None,
         extra_headers: Headers = (),
     ) -> PageDecision:
-        """An HTML page with strict headers: scripts run only with ``nonce``, never cached."""
-        script = f"'nonce-{nonce}'" if nonce else "'none'"
-        headers: Headers = (
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Cache-Control", "private, no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Robots-Tag", "noindex, nofollow"),
-            ("Referrer-Policy", "no-referrer"),
-            (
-                "Content-Security-Policy",
-                f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
-                "img-src data: 'self'; connect-src 'self'; form-action 'self'; "
-                "base-uri 'none'; frame-ancestors 'none'",
-            ),
-            *extra_headers,
-        )
-        return cls(status=status, headers=headers, body=html.encode(), html=html, reason=reason)
+        """Kept for callers; built by :func:`suolink.http.responses.html_page`."""
+        from .http.responses import html_page  # models is the lowest layer: no import cycle
+
+        return html_page(status, html, reason=reason, nonce=nonce, extra_headers=extra_headers)

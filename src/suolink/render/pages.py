@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from ..detect import Client
 from ..escapes import escape_url
-from ..models import Decision, Link, PageDecision, Redirect
+from ..http.responses import html_page, redirect
+from ..models import Decision, Link, PageDecision
 from ..policy import Ruling, Verdict
 from . import render_page
 from .i18n import MESSAGES, instruction
@@ -59,7 +60,7 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
         script_config=script_config,
         nonce=nonce,
     )
-    return PageDecision.html_page(200, html, reason=ruling.verdict.value, nonce=nonce)
+    return html_page(200, html, reason=ruling.verdict.value, nonce=nonce)
 
 
 def _denied_message(link: Link, ctx: PageContext) -> str:
@@ -78,19 +79,19 @@ def _preview(link: Link, ctx: PageContext) -> PageDecision:
     html = render_page(
         "preview", lang=ctx.lang, title=title, description=description, short_url=ctx.short_url
     )
-    return PageDecision.html_page(200, html, reason=Verdict.PREVIEW.value)
+    return html_page(200, html, reason=Verdict.PREVIEW.value)
 
 
 def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
     """The response for ``ruling``: a redirect, or one of the visitor pages."""
     link, verdict, lang = ruling.link, ruling.verdict, ctx.lang
     if verdict is Verdict.REDIRECT and ruling.location is not None:
-        return Redirect.to(ruling.location, ctx.redirect_status)
+        return redirect(ruling.location, ctx.redirect_status)
     if link is None or verdict is Verdict.NOT_FOUND:
-        return PageDecision.html_page(404, render_page("not_found", lang=lang), reason="not_found")
+        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
     if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
         html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
-        return PageDecision.html_page(410, html, reason=verdict.value)
+        return html_page(410, html, reason=verdict.value)
     if verdict is Verdict.GUIDE:
         return _guide(ruling, ctx)
     if verdict is Verdict.PREVIEW:
@@ -102,7 +103,7 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
             else _denied_message(link, ctx)
         )
         html = render_page("denied", lang=lang, message=message)
-        return PageDecision.html_page(403, html, reason=verdict.value)
+        return html_page(403, html, reason=verdict.value)
     html = render_page(
         "password",
         lang=lang,
@@ -111,7 +112,7 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
         wrong=verdict is Verdict.PASSWORD_WRONG,
         retry_after=None,
     )
-    return PageDecision.html_page(401, html, reason=verdict.value)
+    return html_page(401, html, reason=verdict.value)
 
 
 def password_throttled(code: str, lang: str, retry_after: int) -> PageDecision:
@@ -119,6 +120,6 @@ def password_throttled(code: str, lang: str, retry_after: int) -> PageDecision:
     html = render_page(
         "password", lang=lang, title=None, action=f"./{code}", wrong=False, retry_after=retry_after
     )
-    return PageDecision.html_page(
+    return html_page(
         429, html, reason="password_throttled", extra_headers=(("Retry-After", str(retry_after)),)
     )

@@ -1,0 +1,232 @@
+"""One function per route: ``(api, request, **params) -> Decision``.
+
+Access has already been checked from the route row (:mod:`suolink.http.auth`) when a
+handler runs; handlers parse, call the :class:`~suolink.shortener.Shortener` and build
+the answer with :mod:`suolink.http.responses`. Library errors propagate to
+:meth:`HttpApi.handle <suolink.http.HttpApi.handle>`, which maps them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from ..errors import BodyTooLarge, InvalidCode, InvalidOption, InvalidURL, LinkNotFound
+from ..models import Decision, Link
+from ..options import SETTING_NAMES
+from ..qr import decode as decode_qr
+from ..qr import parse_options as parse_qr_options
+from ..render import pick_language, render_page
+from ..render.pages import password_throttled
+from ..render.web import render_index, render_stats, render_stats_login
+from .auth import password_retry_after
+from .openapi import openapi_document
+from .request import HttpRequest, json_body, query_time, visitor_from
+from .responses import html_page, json_response, link_created, openapi_response, qr_image
+
+if TYPE_CHECKING:
+    from .api import HttpApi
+
+__all__ = [
+    "decode",
+    "health",
+    "index",
+    "link",
+    "link_stats",
+    "links",
+    "openapi",
+    "qr_png",
+    "qr_svg",
+    "resolve",
+    "stats_login",
+    "stats_page",
+    "wants_shortening",
+]
+
+_CREATE_FIELDS: Final = SETTING_NAMES | {"url", "code", "strategy"}
+_UPDATE_FIELDS: Final = SETTING_NAMES | {"url"}
+_TRUE: Final = ("1", "true", "yes")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _link_json(api: HttpApi, link: Link, request: HttpRequest) -> dict[str, Any]:
+    """A link as the API shows it: no password hash, and its short URL."""
+    data = link.to_dict()
+    data.pop("password_hash", None)
+    data["has_password"] = link.has_password
+    data["short_url"] = api.shortener.short_url(link, base_url=request.base_url)
+    return data
+
+
+def _only(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidOption(unknown[0], "unknown field")
+
+
+def _lang(request: HttpRequest) -> str:
+    return pick_language(request.header("accept-language"))
+
+
+def wants_shortening(request: HttpRequest) -> bool:
+    """``POST /api/decode?shorten=1`` shortens the decoded URL (and so needs ``create``)."""
+    return request.arg("shorten") in _TRUE
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+def index(api: HttpApi, request: HttpRequest) -> Decision:
+    """The web page: shorten, scan or upload a QR code."""
+    nonce = secrets.token_urlsafe(16)
+    html = render_index(
+        lang=_lang(request),
+        anonymous=api.allow_anonymous,
+        nonce=nonce,
+        link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
+    )
+    return html_page(200, html, reason="index", nonce=nonce)
+
+
+def stats_login(request: HttpRequest, params: Mapping[str, str], wrong: bool) -> Decision:
+    """The stats page's token form (401 after a wrong token, the token never in the URL)."""
+    html = render_stats_login(lang=_lang(request), code=params["code"], wrong=wrong)
+    return html_page(401 if wrong else 200, html, reason="login")
+
+
+def stats_page(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    """A link's stats as a page."""
+    lang = _lang(request)
+    try:
+        link = api.shortener.get(code)
+    except (LinkNotFound, InvalidCode):
+        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
+    html = render_stats(
+        lang=lang,
+        link=link,
+        short_url=api.shortener.short_url(link, base_url=request.base_url),
+        stats=api.shortener.stats(link.code),
+    )
+    return html_page(200, html, reason="stats")
+
+
+# -- API -----------------------------------------------------------------------------------
+
+
+def health(api: HttpApi, request: HttpRequest) -> Decision:
+    api.shortener.check()
+    return json_response(200, {"status": "ok"})
+
+
+def openapi(api: HttpApi, request: HttpRequest) -> Decision:
+    """The OpenAPI document, its paths under the prefixes this request came through."""
+    api_prefix = request.path.removesuffix("/api/openapi.json")
+    origin, link_prefix = "", ""
+    if request.base_url:
+        parts = urlsplit(request.base_url)
+        origin, link_prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+    doc = openapi_document(
+        api.routes, server_url=origin or None, api_prefix=api_prefix, link_prefix=link_prefix
+    )
+    return openapi_response(doc)
+
+
+def links(api: HttpApi, request: HttpRequest) -> Decision:
+    """``GET``: one page of links (newest first); ``POST``: create one."""
+    if request.method == "POST":
+        return _create(api, request)
+    limit_text = request.arg("limit")
+    limit = 50
+    if limit_text is not None:
+        if not limit_text.isdigit():
+            raise InvalidOption("limit", "expected a whole number")
+        limit = int(limit_text)
+    page = api.shortener.list(cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"))
+    return json_response(
+        200,
+        {
+            "links": [_link_json(api, item, request) for item in page.links],
+            "next_cursor": page.next_cursor,
+        },
+    )
+
+
+def _create(api: HttpApi, request: HttpRequest) -> Decision:
+    data = json_body(request, api.max_body_bytes)
+    _only(data, _CREATE_FIELDS)
+    if "url" not in data:
+        raise InvalidURL("", "the url field is required")
+    code = data.pop("code", None)
+    if code is not None and not isinstance(code, str):
+        raise InvalidCode(code, "expected text")
+    strategy = data.pop("strategy", None)
+    if strategy is not None and strategy not in ("hashids", "random"):
+        raise InvalidOption("strategy", "expected hashids or random")
+    created = api.shortener.shorten(code=code, strategy=strategy, **data)
+    return link_created(_link_json(api, created, request))
+
+
+def link(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    """``GET`` a link, ``PATCH`` its settings, ``DELETE`` it."""
+    if request.method == "GET":
+        return json_response(200, _link_json(api, api.shortener.get(code), request))
+    if request.method == "DELETE":
+        if not api.shortener.delete(code):
+            raise LinkNotFound(code)
+        return Decision(status=204, reason="deleted")
+    data = json_body(request, api.max_body_bytes)
+    _only(data, _UPDATE_FIELDS)
+    return json_response(200, _link_json(api, api.shortener.update(code, **data), request))
+
+
+def link_stats(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    since = query_time(request, "since")
+    until = query_time(request, "until")
+    return json_response(200, api.shortener.stats(code, since=since, until=until).to_dict())
+
+
+def decode(api: HttpApi, request: HttpRequest) -> Decision:
+    """The URLs in an uploaded picture, or (``?shorten=1``) a new link to the first."""
+    if len(request.body) > api.max_upload_bytes:
+        raise BodyTooLarge(f"the upload is larger than {api.max_upload_bytes:,} bytes")
+    image = request.file("image")
+    if image is None:
+        raise InvalidOption("image", "send the picture as a multipart form field named image")
+    if not wants_shortening(request):
+        return json_response(200, {"payloads": decode_qr(image)})
+    created = api.shortener.shorten_from_image(image)
+    return link_created(_link_json(api, created, request))
+
+
+# -- short links ---------------------------------------------------------------------------
+
+
+def _qr(api: HttpApi, request: HttpRequest, code: str, fmt: str) -> Decision:
+    options = parse_qr_options(dict(request.query))
+    options["format"] = fmt
+    return qr_image(api.shortener.qr(code, base_url=request.base_url, **options), fmt)
+
+
+def qr_png(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    return _qr(api, request, code, "png")
+
+
+def qr_svg(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    return _qr(api, request, code, "svg")
+
+
+def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    """A visitor opens a short link; password tries are limited per link and address."""
+    visitor = visitor_from(request)
+    if visitor.password is not None:
+        retry_after = password_retry_after(
+            api.password_limiter, api.shortener.storage.url, code, request.remote_addr
+        )
+        if retry_after is not None:
+            lang = pick_language(visitor.accept_language, api.shortener.default_language)
+            return password_throttled(code, lang, retry_after)
+    return api.shortener.resolve(code, visitor, base_url=request.base_url)

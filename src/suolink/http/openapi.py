@@ -1,0 +1,486 @@
+"""The OpenAPI 3.1 document of the HTTP surface, built from the routes it is handed.
+
+Served at ``GET /api/openapi.json`` for :data:`~suolink.http.routes.ROUTES`; a
+schemathesis test holds the views to it, so the document and what the views answer
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from .._version import __version__
+from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
+
+if TYPE_CHECKING:
+    from .routes import Route
+
+__all__ = ["openapi_document"]
+
+_JSON: Final = "application/json"
+_PLATFORMS: Final = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"},
+    "maxItems": 64,
+    "description": "Platform ids or groups (see the platform vocabulary).",
+}
+_SETTINGS: Final[dict[str, Any]] = {
+    "expires_at": {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "When the link stops working (ISO 8601 with a timezone).",
+    },
+    "expires_in": {
+        "type": ["number", "null"],
+        "exclusiveMinimum": 0,
+        "description": "Seconds from now until the link stops working.",
+    },
+    "max_visits": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000_000},
+    "password": {"type": ["string", "null"], "minLength": 1, "maxLength": 128},
+    "anti_block": _PLATFORMS,
+    "anti_block_mode": {"type": "string", "enum": ["guide", "auto", "off"]},
+    "allow": _PLATFORMS,
+    "deny": _PLATFORMS,
+    "targets": {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "string", "format": "uri"},
+        "description": "Platform id -> URL for visitors of that platform.",
+    },
+    "title": {"type": ["string", "null"], "maxLength": 200},
+    "tags": {
+        "type": ["array", "null"],
+        "items": {"type": "string", "pattern": r"^[\w.-]{1,32}$"},
+        "maxItems": 20,
+    },
+    "disabled": {"type": "boolean"},
+    "language": {"type": ["string", "null"], "enum": ["zh-CN", "en", None]},
+}
+_STRINGS: Final = {"type": "array", "items": {"type": "string"}}
+_COUNTS: Final = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_COUNT_FIELDS: Final = (
+    "by_app",
+    "by_os",
+    "by_device",
+    "by_day",
+    "by_bot",
+    "by_browser",
+    "by_outcome",
+)
+
+SCHEMAS: Final[dict[str, Any]] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {
+                    "type": {"type": "string", "description": "Stable name, e.g. invalid_url."},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "The input field at fault."},
+                    "retry_after": {"type": "integer", "description": "Seconds (429 only)."},
+                },
+            }
+        },
+    },
+    "NewLink": {
+        "type": "object",
+        "required": ["url"],
+        "additionalProperties": False,
+        "properties": {
+            "url": {"type": "string", "format": "uri", "maxLength": 8192},
+            "code": {
+                "type": ["string", "null"],
+                "pattern": "^[A-Za-z0-9_-]+$",
+                "description": "A custom alias.",
+            },
+            "strategy": {"type": ["string", "null"], "enum": ["hashids", "random", None]},
+            **_SETTINGS,
+        },
+    },
+    "LinkChanges": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"url": {"type": "string", "format": "uri"}, **_SETTINGS},
+    },
+    "Link": {
+        "type": "object",
+        "required": ["code", "url", "created_at", "short_url", "visits", "has_password"],
+        "properties": {
+            "code": {"type": "string"},
+            "url": {"type": "string"},
+            "short_url": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "max_visits": {"type": ["integer", "null"]},
+            "has_password": {"type": "boolean"},
+            "anti_block": {"type": ["array", "null"], "items": {"type": "string"}},
+            "anti_block_mode": {"type": "string", "enum": ["guide", "auto", "off"]},
+            "allow": {"type": ["array", "null"], "items": {"type": "string"}},
+            "deny": _STRINGS,
+            "targets": {"type": "object", "additionalProperties": {"type": "string"}},
+            "title": {"type": ["string", "null"]},
+            "tags": _STRINGS,
+            "disabled": {"type": "boolean"},
+            "visits": {"type": "integer", "minimum": 0},
+            "language": {"type": ["string", "null"]},
+        },
+    },
+    "LinkList": {
+        "type": "object",
+        "required": ["links", "next_cursor"],
+        "properties": {
+            "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass back as ?cursor= for the next page; null on the last.",
+            },
+        },
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["code", "total", "humans", "bots", "by_day"],
+        "properties": {
+            "code": {"type": "string"},
+            "total": {"type": "integer"},
+            "humans": {"type": "integer"},
+            "bots": {"type": "integer"},
+            "unique_visitors": {"type": "integer"},
+            "redirects": {"type": "integer"},
+            **dict.fromkeys(
+                ("by_app", "by_os", "by_device", "by_day", "by_bot", "by_browser", "by_outcome"),
+                _COUNTS,
+            ),
+            "top_visitors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"visitor": {"type": "string"}, "visits": {"type": "integer"}},
+                },
+            },
+            "top_referers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"referer": {"type": "string"}, "visits": {"type": "integer"}},
+                },
+            },
+        },
+    },
+    "Payloads": {
+        "type": "object",
+        "required": ["payloads"],
+        "properties": {"payloads": _STRINGS},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref(name)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    words = {
+        400: "Invalid input; `error.field` names the field.",
+        401: "A valid API token is required.",
+        403: "Not allowed (no token configured on the server).",
+        404: "No such link.",
+        409: "The alias is taken.",
+        413: "The body or upload is too large.",
+        429: "Too many anonymous requests; see Retry-After.",
+        503: "The link store is unavailable; see Retry-After.",
+    }
+    return {str(s): _json("Error", words[s]) for s in statuses}
+
+
+_HTML: Final = {"text/html": {"schema": {"type": "string"}}}
+_CODE_PARAM: Final = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+}
+_QR_PARAMS: Final = [
+    {
+        "name": "scale",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SCALE},
+        "description": "Pixels per module (not with size).",
+    },
+    {
+        "name": "size",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": MIN_SIZE, "maximum": MAX_SIDE},
+        "description": "Side in pixels (not with scale).",
+    },
+    {
+        "name": "border",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_BORDER},
+    },
+    {"name": "ec", "in": "query", "schema": {"type": "string", "enum": ["L", "M", "Q", "H"]}},
+    {"name": "fg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
+    {"name": "bg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
+]
+_AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
+_MANAGE: Final = (400, 401, 403, 404, 503)
+
+
+def _operations() -> dict[str, dict[str, Any]]:
+    """Per route name, per method: the operation object (what the view really answers)."""
+    page = {"description": "An HTML page.", "content": _HTML}
+    return {
+        "index": {
+            "get": {
+                "summary": "The web page: shorten, scan or upload a QR code",
+                "responses": {"200": page},
+            }
+        },
+        "health": {
+            "get": {
+                "summary": "Is the link store reachable?",
+                "responses": {
+                    "200": {
+                        "description": "Healthy.",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"status": {"const": "ok"}},
+                                }
+                            }
+                        },
+                    },
+                    **_errors(503),
+                },
+            }
+        },
+        "openapi": {
+            "get": {
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {_JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "links": {
+            "get": {
+                "summary": "List links, newest first, a page at a time",
+                "security": _AUTH,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "description": "Links per page (default 50).",
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "`next_cursor` of the previous page.",
+                    },
+                    {
+                        "name": "tag",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Only links with this tag.",
+                    },
+                ],
+                "responses": {"200": _json("LinkList", "A page of links."), **_errors(*_MANAGE)},
+            },
+            "post": {
+                "summary": "Create a short link",
+                "description": "Needs a token unless the server allows anonymous creation "
+                "(then rate-limited per IP: 429 with Retry-After).",
+                "security": [*_AUTH, {}],
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("NewLink")}},
+                },
+                "responses": {
+                    "201": _json("Link", "Created; Location is the short URL."),
+                    **_errors(400, 401, 403, 409, 413, 429, 503),
+                },
+            },
+        },
+        "link": {
+            "get": {
+                "summary": "One link",
+                "security": _AUTH,
+                "responses": {"200": _json("Link", "The link."), **_errors(*_MANAGE)},
+            },
+            "patch": {
+                "summary": "Change a link's settings",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("LinkChanges")}},
+                },
+                "responses": {"200": _json("Link", "The changed link."), **_errors(*_MANAGE, 413)},
+            },
+            "delete": {
+                "summary": "Delete a link and its visits",
+                "security": _AUTH,
+                "responses": {"204": {"description": "Deleted."}, **_errors(*_MANAGE)},
+            },
+        },
+        "link_stats": {
+            "get": {
+                "summary": "Visit counts by platform, app, OS, device and day",
+                "security": _AUTH,
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date-time"}}
+                    for n in ("since", "until")
+                ],
+                "responses": {"200": _json("Stats", "The counts."), **_errors(*_MANAGE)},
+            }
+        },
+        "stats_page": {
+            "get": {
+                "summary": "The stats page of a link (asks for the token)",
+                "responses": {"200": page, "401": page, "404": page, "400": page},
+            },
+            "post": {
+                "summary": "The stats page of a link, with the token as form field `token`",
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": page, "401": page, "404": page, "400": page},
+            },
+        },
+        "decode": {
+            "post": {
+                "summary": "Read the QR codes in a picture",
+                "description": "With `?shorten=1`, shorten the first link found (201).",
+                "security": [*_AUTH, {}],
+                "parameters": [
+                    {"name": "shorten", "in": "query", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["image"],
+                                "properties": {
+                                    "image": {"type": "string", "contentMediaType": "image/*"}
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("Payloads", "The texts of the codes found."),
+                    "201": _json("Link", "Shortened (with ?shorten=1)."),
+                    **_errors(400, 401, 403, 409, 413, 429, 503),
+                },
+            }
+        },
+        "qr_png": {
+            "get": {
+                "summary": "The QR code of a short link, PNG",
+                "parameters": _QR_PARAMS,
+                "responses": {
+                    "200": {"description": "PNG", "content": {"image/png": {}}},
+                    **_errors(400, 404, 503),
+                },
+            }
+        },
+        "qr_svg": {
+            "get": {
+                "summary": "The QR code of a short link, SVG",
+                "parameters": _QR_PARAMS,
+                "responses": {
+                    "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
+                    **_errors(400, 404, 503),
+                },
+            }
+        },
+        "resolve": {
+            method: {
+                "summary": "Open a short link (redirect, guide page, refusal, password)",
+                "responses": {
+                    "301": {"description": "Redirect (if configured)."},
+                    "302": {"description": "Redirect to the target."},
+                    "303": {"description": "Redirect (if configured)."},
+                    "307": {"description": "Redirect (if configured)."},
+                    "308": {"description": "Redirect (if configured)."},
+                    "200": page,
+                    "401": page,
+                    "403": page,
+                    "404": page,
+                    "410": page,
+                    "503": {"description": "Unavailable.", "content": {"text/plain": {}}},
+                },
+            }
+            for method in ("get", "post")
+        },
+    }
+
+
+def _path(pattern: str, prefix: str) -> str:
+    return (prefix + re.sub(r"<(\w+)>", r"{\1}", pattern)) or "/"
+
+
+def openapi_document(
+    routes: Iterable[Route],
+    *,
+    server_url: str | None = None,
+    api_prefix: str = "",
+    link_prefix: str = "",
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every route of ``routes``, in their order.
+
+    Paths carry the adapter's prefixes: ``link_prefix`` for the ``"link"`` group (short
+    links and their QR codes), ``api_prefix`` for the rest; ``server_url`` is the origin
+    they hang from.
+    """
+    operations = _operations()
+    paths: dict[str, Any] = {}
+    for route in routes:
+        ops = operations[route.name]
+        item: dict[str, Any] = {}
+        for method in route.methods:
+            op = dict(ops[method.lower()])
+            op["operationId"] = f"{route.name}_{method.lower()}"
+            if "<code>" in route.pattern:
+                op["parameters"] = [_CODE_PARAM, *op.get("parameters", [])]
+            item[method.lower()] = op
+        prefix = link_prefix if route.group == "link" else api_prefix
+        paths[_path(route.pattern, prefix.rstrip("/"))] = item
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "suolink",
+            "version": __version__,
+            "description": "Short links that still open inside WeChat, QQ and other in-app "
+            "browsers, with QR codes and click statistics.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    if server_url is not None:
+        doc["servers"] = [{"url": server_url}]
+    return doc

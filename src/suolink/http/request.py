@@ -1,0 +1,102 @@
+"""The request as the core sees it, and the one way a request becomes a :class:`Visitor`.
+
+Adapters build an :class:`HttpRequest` from their framework's request; everything the
+handlers read from it (JSON body, query times, the visitor) is parsed here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from ..detect.core import HINT_HEADERS
+from ..errors import BodyTooLarge, InvalidOption
+from ..models import Headers, Visitor
+
+__all__ = ["VISITOR_HEADERS", "HttpRequest", "json_body", "query_time", "visitor_from"]
+
+#: Request headers a Visitor keeps: the hints detection reads. Pages read nothing else
+#: from headers (language and referer travel in their own Visitor fields).
+VISITOR_HEADERS: Final = frozenset(HINT_HEADERS)
+#: Characters of the user agent and Accept-Language kept (real ones stay well under).
+_MAX_USER_AGENT: Final = 1024
+_MAX_ACCEPT_LANGUAGE: Final = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRequest:
+    """A request as the core sees it; header names lower-case, form already parsed."""
+
+    method: str
+    path: str = "/"
+    query: tuple[tuple[str, str], ...] = ()
+    headers: Headers = ()
+    body: bytes = b""
+    remote_addr: str | None = None
+    form: tuple[tuple[str, str], ...] = ()
+    #: Uploaded files by form field name (contents read, within the route's body limit).
+    files: tuple[tuple[str, bytes], ...] = ()
+    #: Where short links of this app live (scheme, host and redirect prefix); used when the
+    #: Shortener has no ``base_url`` of its own.
+    base_url: str | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+    def arg(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+    def form_value(self, name: str) -> str | None:
+        return next((v for k, v in self.form if k == name), None)
+
+    def file(self, name: str) -> bytes | None:
+        return next((v for k, v in self.files if k == name), None)
+
+
+def visitor_from(request: HttpRequest) -> Visitor:
+    """The Visitor for a request: UA, address, the headers detection reads, password.
+
+    The password is taken from a POSTed form only, so a page's own GET query can never
+    be mistaken for one.
+    """
+    return Visitor(
+        user_agent=(request.header("user-agent") or "")[:_MAX_USER_AGENT],
+        ip=request.remote_addr,
+        headers=tuple((k, v) for k, v in request.headers if k in VISITOR_HEADERS),
+        accept_language=(request.header("accept-language") or "")[:_MAX_ACCEPT_LANGUAGE],
+        referer=request.header("referer"),
+        password=request.form_value("password") if request.method == "POST" else None,
+    )
+
+
+def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:
+    """The request's JSON object; a typed 4xx error for anything else."""
+    if len(request.body) > max_bytes:
+        raise BodyTooLarge(f"the request body is larger than {max_bytes:,} bytes")
+    ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise InvalidOption("body", "send JSON with Content-Type: application/json")
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidOption("body", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidOption("body", "expected a JSON object")
+    return data
+
+
+def query_time(request: HttpRequest, name: str) -> datetime | None:
+    """The query argument ``name`` as an aware datetime (ISO 8601), or None if absent."""
+    text = request.arg(name)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidOption(name, "expected an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise InvalidOption(name, "the time must say its timezone (e.g. Z)")
+    return value

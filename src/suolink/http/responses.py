@@ -1,0 +1,224 @@
+"""Every kind of answer the HTTP surface gives, as a :class:`~suolink.models.Decision`.
+
+One builder per kind (JSON, API error, HTML page, redirect, QR image, OpenAPI document,
+"store unavailable"), so a header or an error shape is written once. This module only
+imports :mod:`suolink.models` and :mod:`suolink.errors`: pages and the core may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from ..errors import InvalidCode, InvalidOption, InvalidURL, SuolinkError
+from ..models import Decision, Headers, PageDecision, Redirect
+
+__all__ = [
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "RATE_LIMITED",
+    "UNAUTHORIZED",
+    "error_json",
+    "error_response",
+    "error_type",
+    "html_page",
+    "json_response",
+    "link_created",
+    "no_route",
+    "no_token_configured",
+    "openapi_response",
+    "qr_image",
+    "rate_limited",
+    "redirect",
+    "unauthorized",
+    "unavailable",
+]
+
+#: Stable ``error.type`` names of answers that no :class:`SuolinkError` stands for;
+#: the others are the error's class name in snake case (:func:`error_type`).
+NOT_FOUND: Final = "not_found"
+UNAUTHORIZED: Final = "unauthorized"
+FORBIDDEN: Final = "forbidden"
+RATE_LIMITED: Final = "rate_limited"
+
+_JSON_HEADERS: Final[Headers] = (
+    ("Content-Type", "application/json; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+_CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_UNAVAILABLE: Final = "the link store is unavailable; please try again shortly"
+_RETRY_AFTER: Final = "5"
+_QR_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def _dump(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+def json_response(status: int, payload: Any, *, extra_headers: Headers = ()) -> Decision:
+    """A JSON Decision (UTF-8, no sniffing, not cached)."""
+    return Decision(
+        status=status, headers=(*_JSON_HEADERS, *extra_headers), body=_dump(payload), reason="json"
+    )
+
+
+def error_json(
+    status: int, type_: str, message: str, *, extra_headers: Headers = (), **extra: Any
+) -> Decision:
+    """The JSON body every API error has: ``{"error": {"type", "message", …}}``."""
+    error = {"type": type_, "message": message, **extra}
+    return json_response(status, {"error": error}, extra_headers=extra_headers)
+
+
+def error_type(exc: SuolinkError) -> str:
+    """``InvalidURL`` -> ``invalid_url``: the stable error name clients switch on."""
+    return _CAMEL_BOUNDARY.sub("_", type(exc).__name__).lower()
+
+
+def error_response(exc: SuolinkError) -> Decision:
+    """A library error as its HTTP answer, naming the input field at fault if any."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, InvalidOption):
+        extra["field"] = exc.option
+    elif isinstance(exc, InvalidURL):
+        extra["field"] = "url"
+    elif isinstance(exc, InvalidCode):
+        extra["field"] = "code"
+    status = exc.http_status if 400 <= exc.http_status < 600 else 500
+    return error_json(status, error_type(exc), str(exc), **extra)
+
+
+def no_route() -> Decision:
+    """What a route name the table does not know answers."""
+    return error_json(404, NOT_FOUND, "no route")
+
+
+def link_created(link_json: dict[str, Any]) -> Decision:
+    """201 with the new link, and ``Location`` pointing at its short URL."""
+    return json_response(201, link_json, extra_headers=(("Location", link_json["short_url"]),))
+
+
+# -- access refusals -----------------------------------------------------------------------
+
+
+def unauthorized() -> Decision:
+    """401: a token is configured, and the request did not carry it."""
+    return error_json(
+        401,
+        UNAUTHORIZED,
+        "a valid API token is required",
+        extra_headers=(("WWW-Authenticate", 'Bearer realm="suolink"'),),
+    )
+
+
+def no_token_configured() -> Decision:
+    """403: no token and no ``authorize`` configured, so nobody may manage links."""
+    message = (
+        "this server has no API token set: configure SUOLINK_API_TOKEN "
+        "(or allow anonymous creation) to manage links"
+    )
+    return error_json(403, FORBIDDEN, message)
+
+
+def rate_limited(retry_after: int, limit_text: str) -> Decision:
+    """429 for an anonymous client over its per-address limit."""
+    message = (
+        f"too many requests from your address; try again in {retry_after} seconds "
+        f"(limit: {limit_text})"
+    )
+    return error_json(
+        429,
+        RATE_LIMITED,
+        message,
+        extra_headers=(("Retry-After", str(retry_after)),),
+        retry_after=retry_after,
+    )
+
+
+def unavailable(exc: SuolinkError, *, status: int = 503, plain: bool = False) -> Decision:
+    """The store failed: ask to retry shortly, as text for visitors or JSON for the API."""
+    if plain:
+        return Decision(
+            status=status,
+            headers=(
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Retry-After", _RETRY_AFTER),
+            ),
+            body=_UNAVAILABLE.encode(),
+            reason="unavailable",
+        )
+    return error_json(
+        status, error_type(exc), _UNAVAILABLE, extra_headers=(("Retry-After", _RETRY_AFTER),)
+    )
+
+
+# -- pages and redirects -------------------------------------------------------------------
+
+
+def html_page(
+    status: int,
+    html: str,
+    *,
+    reason: str,
+    nonce: str | None = None,
+    extra_headers: Headers = (),
+) -> PageDecision:
+    """An HTML page with strict headers: scripts run only with ``nonce``, never cached."""
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    headers: Headers = (
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Cache-Control", "private, no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Robots-Tag", "noindex, nofollow"),
+        ("Referrer-Policy", "no-referrer"),
+        (
+            "Content-Security-Policy",
+            f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+            "img-src data: 'self'; connect-src 'self'; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'",
+        ),
+        *extra_headers,
+    )
+    return PageDecision(
+        status=status, headers=headers, body=html.encode(), html=html, reason=reason
+    )
+
+
+def redirect(location: str, status: int = 302, *, reason: str = "redirect") -> Redirect:
+    """Send the visitor on to ``location``; never cached, referrer kept for the target."""
+    headers: Headers = (
+        ("Location", location),
+        ("Cache-Control", "private, no-store"),
+        ("Referrer-Policy", "no-referrer-when-downgrade"),
+    )
+    return Redirect(location=location, status=status, headers=headers, reason=reason)
+
+
+# -- documents -----------------------------------------------------------------------------
+
+
+def qr_image(image: bytes, fmt: str) -> Decision:
+    """A QR code picture (``png`` or ``svg``); cacheable, and inert if opened directly."""
+    headers: Headers = (
+        ("Content-Type", _QR_TYPES[fmt]),
+        ("Cache-Control", "public, max-age=86400"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+    )
+    return Decision(status=200, headers=headers, body=image, reason="qr")
+
+
+def openapi_response(document: dict[str, Any]) -> Decision:
+    """The OpenAPI document: cacheable for a while and readable from any origin."""
+    headers: Headers = (
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Cache-Control", "public, max-age=300"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Access-Control-Allow-Origin", "*"),
+    )
+    return Decision(status=200, headers=headers, body=_dump(document), reason="openapi")

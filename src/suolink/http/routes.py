@@ -1,0 +1,106 @@
+"""The route table: each row holds its path, methods, handler and the access it requires.
+
+Adapters register :data:`ROUTES` in order (the catch-all ``/<code>`` last) and read only
+``name``, ``pattern`` and ``methods``; :class:`~suolink.http.HttpApi` reads the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from ..models import Decision
+from . import handlers
+from .auth import PUBLIC, Access, page_login, requires
+from .request import HttpRequest
+
+__all__ = ["LINK_ROUTES", "ROUTES", "ROUTES_BY_NAME", "UPLOAD_ROUTES", "Handler", "Route"]
+
+#: ``handler(api, request, **path_params) -> Decision``.
+Handler = Callable[..., Decision]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: a name, a path pattern with ``<code>`` placeholders, its methods.
+
+    ``group`` says where it is mounted: ``"link"`` routes live where short links live
+    (the root, or the host's link prefix), ``"api"`` routes under the API prefix.
+    ``upload`` routes take an image body (``max_upload_bytes``); ``plain_errors`` routes
+    are opened by visitors, so a failing store answers them in plain text, not JSON.
+    """
+
+    name: str
+    pattern: str
+    methods: tuple[str, ...]
+    handler: Handler = field(repr=False, compare=False)
+    access: Access = field(default=PUBLIC, repr=False, compare=False)
+    group: Literal["link", "api"] = "api"
+    upload: bool = False
+    plain_errors: bool = False
+
+
+def _decode_action(request: HttpRequest) -> str:
+    return "create" if handlers.wants_shortening(request) else "decode"
+
+
+#: The whole HTTP surface; adapters register exactly these, in this order.
+ROUTES: Final[tuple[Route, ...]] = (
+    Route("index", "/", ("GET",), handlers.index),
+    Route("health", "/api/health", ("GET",), handlers.health),
+    Route("openapi", "/api/openapi.json", ("GET",), handlers.openapi),
+    Route(
+        "links",
+        "/api/links",
+        ("GET", "POST"),
+        handlers.links,
+        access=requires({"GET": "list", "POST": "create"}),
+    ),
+    Route(
+        "link",
+        "/api/links/<code>",
+        ("GET", "PATCH", "DELETE"),
+        handlers.link,
+        access=requires({"GET": "read", "PATCH": "update", "DELETE": "delete"}),
+    ),
+    Route(
+        "link_stats",
+        "/api/links/<code>/stats",
+        ("GET",),
+        handlers.link_stats,
+        access=requires("stats"),
+    ),
+    Route(
+        "decode",
+        "/api/decode",
+        ("POST",),
+        handlers.decode,
+        access=requires(_decode_action),
+        upload=True,
+    ),
+    Route(
+        "stats_page",
+        "/stats/<code>",
+        ("GET", "POST"),
+        handlers.stats_page,
+        access=page_login("stats", handlers.stats_login),
+    ),
+    Route("qr_png", "/<code>.png", ("GET",), handlers.qr_png, group="link"),
+    Route("qr_svg", "/<code>.svg", ("GET",), handlers.qr_svg, group="link"),
+    Route(
+        "resolve",
+        "/<code>",
+        ("GET", "POST"),
+        handlers.resolve,
+        group="link",
+        plain_errors=True,
+    ),
+)
+
+ROUTES_BY_NAME: Final[Mapping[str, Route]] = {route.name: route for route in ROUTES}
+#: Routes that live where short links live; the rest (API, web page, stats page) live
+#: under the API prefix. Adapters may mount the two groups under different prefixes.
+LINK_ROUTES: Final = frozenset(route.name for route in ROUTES if route.group == "link")
+#: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
+UPLOAD_ROUTES: Final = frozenset(route.name for route in ROUTES if route.upload)
