@@ -311,6 +311,8 @@ class Option:
             return self.shown_default
         if self.default is None:
             return "none"
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
         if isinstance(self.default, tuple):
             return ", ".join(self.default)
         if isinstance(self.default, Enum):
@@ -331,7 +333,6 @@ OPTIONS: Final[Mapping[str, Option]] = {
             STORAGE,
             "sqlite:///suolink.db",
             "where links live: memory://, sqlite:///path, redis://host:port/db, …",
-            shown_default="sqlite:///suolink.db (Django: django://)",
         ),
         Option(
             "secret",
