@@ -40,6 +40,7 @@ from .urls import DEFAULT_MAX_URL_LENGTH
 
 __all__ = [
     "ADAPTERS",
+    "CODE_ONLY",
     "ENV_PREFIX",
     "OPTIONS",
     "KeyStyle",
@@ -56,6 +57,8 @@ __all__ = [
 ENV_PREFIX: Final = "SUOLINK_"
 #: The adapters that read the spec; adapter-level options name the ones they serve.
 ADAPTERS: Final = frozenset({"flask", "django", "asgi"})
+#: Constructor keywords that are not settings: pass a ``Shortener`` built with them.
+CODE_ONLY: Final = frozenset({"clock"})
 
 Target = Literal["shortener", "api", "adapter"]
 Unknown = Literal["error", "warn", "ignore"]
@@ -187,7 +190,8 @@ def _callable(value: Any) -> Any:
 def _storage(value: Any) -> Any:
     if isinstance(value, str):
         if "://" not in value:
-            raise _Refused(f"{redact_url(value)!r} is not a storage URL like sqlite:///path")
+            # not echoed: a malformed URL may still hold a password
+            raise _Refused("expected a storage URL like sqlite:///path or redis://host:6379/0")
         return value
     if isinstance(value, Storage):
         return value
@@ -196,7 +200,7 @@ def _storage(value: Any) -> Any:
 
 def _url_with_scheme(value: Any) -> str:
     if "://" not in _text(value):
-        raise _Refused(f"{redact_url(value)!r} is not a URL like redis://host:6379")
+        raise _Refused("expected a URL like redis://host:6379 (not echoed: it may hold a password)")
     return str(value)
 
 
