@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,3 +292,47 @@ def test_refused_storage_url_does_not_echo_a_password() -> None:
     with pytest.raises(InvalidSetting) as refused:
         from_environ({"SUOLINK_STORAGE": "user:hunter2@db"})
     assert "hunter2" not in str(refused.value)
+
+
+# -- docs ------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _options_table_script() -> Any:
+    path = DOCS.parent / "scripts" / "options_table.py"
+    spec = importlib.util.spec_from_file_location("options_table", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_settings_table_is_the_spec() -> None:
+    """docs/configuration.md shows every option; rewrite with scripts/options_table.py --write."""
+    script = _options_table_script()
+    written = script.written()
+    assert written == script.render(), "run: python scripts/options_table.py --write"
+    rows = [line for line in written.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(OPTIONS)
+    for row, option in zip(rows, OPTIONS.values(), strict=True):
+        if "flask" in option.adapters:
+            assert f"`{option.env}`" in row
+        if "django" in option.adapters:
+            assert f"`{option.setting}`" in row
+
+
+@pytest.mark.parametrize("page", ["flask.md", "cli.md", "configuration.md", "http-api.md"])
+def test_docs_name_only_real_environment_variables(page: str) -> None:
+    named = set(re.findall(r"SUOLINK_[A-Z_]+[A-Z]", (DOCS / page).read_text(encoding="utf-8")))
+    typos = {"SUOLINK_API_TOKN"}  # the misspelling the docs show on purpose
+    assert named - typos <= {o.env for o in OPTIONS.values()}
+
+
+def test_django_docs_name_only_django_settings() -> None:
+    text = (DOCS / "django.md").read_text(encoding="utf-8")
+    settings_section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    keys = re.findall(r"^\| `([A-Z_]+)` \|", settings_section, flags=re.MULTILINE)
+    assert keys
+    assert set(keys) <= {o.setting for o in options_for("django")}

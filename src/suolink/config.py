@@ -3,19 +3,10 @@
 Each :class:`Option` says its name, who takes it (the ``Shortener``, the ``HttpApi`` or the
 adapter itself), its default, how to read it from text (environment variables and config
 files give strings), how to check it, and whether it is secret. Adapters only translate
-their own spelling into option names through a :class:`KeyStyle`:
-
-========================  ====================================  ==========================
-where                     spelling                              style
-========================  ====================================  ==========================
-keyword arguments         ``alphabet=...``                      ``KeyStyle.ARGUMENT``
-Flask ``app.config``,     ``SUOLINK_ALPHABET``                  ``KeyStyle.ENVIRON``
-environment variables
-Django ``settings``       ``SUOLINK = {"ALPHABET": ...}``       ``KeyStyle.SETTING``
-========================  ====================================  ==========================
-
-and call :func:`resolve_options` (or :func:`from_environ`); layers are merged with
-:meth:`ServerOptions.over`. ``tests/test_config.py`` ties :data:`OPTIONS` to the
+their own spelling into option names through a :class:`KeyStyle` (keyword
+``alphabet``, Flask config or environment ``SUOLINK_ALPHABET``, Django
+``SUOLINK = {"ALPHABET": ...}``) and call :func:`resolve_options` (or
+:func:`from_environ`); layers are merged with :meth:`ServerOptions.over`. ``tests/test_config.py`` ties :data:`OPTIONS` to the
 signatures of ``Shortener`` and ``HttpApi`` both ways, so a new keyword cannot be
 forgotten, and to the option tables of the docs.
 """
@@ -336,7 +327,7 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "shortener",
             STORAGE,
             "sqlite:///suolink.db",
-            "where links live: memory://, sqlite:///path, redis://host:port/db, …",
+            "where links live: a storage URL such as sqlite:///path or redis://host:port/db",
         ),
         Option(
             "secret",
