@@ -1,14 +1,14 @@
 """One spec of server options, read the same way by every adapter and the CLI.
 
-Each :class:`Option` says its name, who takes it (the ``Shortener``, the ``HttpApi`` or the
-adapter itself), its default, how to read it from text (environment variables and config
-files give strings), how to check it, and whether it is secret. Adapters only translate
-their own spelling into option names through a :class:`KeyStyle` (keyword
+Each :class:`Option` says its name, who takes it (the ``Shortener``, the ``HttpApi`` or
+the adapter itself), its default, how to read it from text (environment variables and
+config files give strings), how to check it, and whether it is secret. Adapters only
+translate their own spelling into option names through a :class:`KeyStyle` (keyword
 ``alphabet``, Flask config or environment ``SUOLINK_ALPHABET``, Django
 ``SUOLINK = {"ALPHABET": ...}``) and call :func:`resolve_options` (or
-:func:`from_environ`); layers are merged with :meth:`ServerOptions.over`. ``tests/test_config.py`` ties :data:`OPTIONS` to the
-signatures of ``Shortener`` and ``HttpApi`` both ways, so a new keyword cannot be
-forgotten, and to the option tables of the docs.
+:func:`from_environ`); layers are merged with :meth:`ServerOptions.over`.
+``tests/test_config.py`` ties :data:`OPTIONS` to the signatures of ``Shortener`` and
+``HttpApi`` both ways, so a new keyword cannot be forgotten, and to the docs' table.
 """
 
 from __future__ import annotations
