@@ -85,3 +85,16 @@ def test_serve_banner_redacts_the_storage_password(
     assert "storage redis://:***@127.0.0.1:1/0" in out
     assert "hunter2" not in out
     assert started == [{"host": "127.0.0.1", "port": 9, "debug": False, "use_reloader": False}]
+
+
+def test_a_misspelt_variable_is_one_warning_line(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUOLINK_SECRT", "oops")
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    assert main(["shorten", "https://example.com/", "--storage", db]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        "suolink: warning: SUOLINK_SECRT: unknown suolink setting; did you mean "
+        "SUOLINK_SECRET? (from environment)\n"
+    )

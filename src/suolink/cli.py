@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
@@ -336,6 +337,18 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _warning_printer() -> Callable[..., None]:
+    """``warnings.showwarning`` for the command: one plain line per distinct warning."""
+    said: set[str] = set()
+
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        if str(message) not in said:
+            said.add(str(message))
+            print(f"suolink: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
@@ -347,7 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": _cmd_stats,
     }[args.command]
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # A misspelt SUOLINK_* variable: one "suolink: warning:" line, said once.
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _warning_printer()
+            return handler(args)
     except SuolinkError as exc:
         print(f"suolink: error: {exc}", file=sys.stderr)
         return 1
