@@ -20,6 +20,7 @@ from suolink.config import (
     OPTIONS,
     KeyStyle,
     ServerOptions,
+    app_options,
     closest,
     from_environ,
     options_for,
@@ -273,6 +274,16 @@ def test_layers_and_constructor_keywords() -> None:
     assert merged.api_kwargs() == {"api_token": "t"}
     assert merged.get("min_length") == 5
     assert merged.as_keys(KeyStyle.SETTING)["SECRET"] == "arg"
+
+
+def test_app_options_are_arguments_over_environment() -> None:
+    environ = {"SUOLINK_STORAGE": "memory://", "SUOLINK_SECRET": "env", "SUOLINK_URL_PREFIX": "/e"}
+    options = app_options({"secret": "arg", "storage": None}, environ, adapter="asgi")
+    assert options.values == {"storage": "memory://", "secret": "arg", "url_prefix": "/e"}
+    with pytest.raises(
+        InvalidSetting, match=r"^secrt: .*did you mean secret\? \(from create_app\(\)\)"
+    ):
+        app_options({"secrt": "x"}, {}, adapter="asgi")
 
 
 def test_printable_hides_secrets_and_passwords() -> None:

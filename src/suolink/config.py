@@ -37,6 +37,7 @@ __all__ = [
     "KeyStyle",
     "Option",
     "ServerOptions",
+    "app_options",
     "closest",
     "from_environ",
     "import_object",
@@ -665,3 +666,18 @@ def from_environ(environ: Mapping[str, str], *, adapter: str | None = None) -> S
                 stacklevel=2,
             )
     return ServerOptions(values)
+
+
+def app_options(
+    given: Mapping[str, Any],
+    environ: Mapping[str, str],
+    *,
+    adapter: str,
+    source: str = "create_app()",
+) -> ServerOptions:
+    """What a ready-made app (``create_app(**options)``) runs with.
+
+    ``given`` over the ``SUOLINK_*`` variables of ``environ`` over the defaults, both checked.
+    """
+    arguments = resolve_options(given, source=source, adapter=adapter)
+    return arguments.over(from_environ(environ, adapter=adapter))
