@@ -10,29 +10,75 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import textwrap
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
+from .config import OPTIONS, Option, ServerOptions, from_environ, options_for
 from .errors import InvalidOption, SuolinkError
 
 __all__ = ["main"]
 
-DEFAULT_STORAGE = "sqlite:///suolink.db"
+DEFAULT_STORAGE = OPTIONS["storage"].default
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+#: The options ``suolink serve`` passes on to the web app.
+_SERVE_ADAPTER = "flask"
+_HELP_WIDTH = 88
+
+
+def _env_epilog(options: tuple[Option, ...]) -> str:
+    """The ``--help`` list of environment variables, from the option spec (never values)."""
+    width = max(len(option.env) for option in options) + 4
+    lines = ["environment variables (a flag beats its variable; unset ones take the default):"]
+    for option in options:
+        lines.append(
+            textwrap.fill(
+                f"{option.doc} [default: {option.default_text()}]",
+                width=_HELP_WIDTH,
+                initial_indent=f"  {option.env}".ljust(width),
+                subsequent_indent=" " * width,
+            )
+        )
+    return "\n".join(lines)
+
+
+def _shortener_options() -> tuple[Option, ...]:
+    return tuple(o for o in OPTIONS.values() if o.target == "shortener")
+
+
+def _subparser(
+    commands: Any, name: str, help: str, options: tuple[Option, ...] = ()
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=help[:1].upper() + help[1:] + ".",
+        epilog=_env_epilog(options) if options else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def _storage_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--storage",
-        default=os.environ.get("SUOLINK_STORAGE", DEFAULT_STORAGE),
-        help="storage URL (default: $SUOLINK_STORAGE or %(default)s)",
+        help=f"storage URL (default: ${OPTIONS['storage'].env}, else {DEFAULT_STORAGE})",
     )
     parser.add_argument(
         "--secret",
-        default=os.environ.get("SUOLINK_SECRET"),
-        help="secret that salts generated codes (default: $SUOLINK_SECRET)",
+        help=f"secret that salts generated codes (default: ${OPTIONS['secret'].env})",
+    )
+
+
+def _base_url_option(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:
+    parser.add_argument(
+        "--base-url",
+        help=f"public URL of short links{what} (default: ${OPTIONS['base_url'].env}, "
+        f"else {default})",
     )
 
 
@@ -40,18 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="suolink",
         description="Short links that still open inside WeChat, QQ and other in-app browsers.",
+        epilog=_env_epilog(options_for(_SERVE_ADAPTER)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"suolink {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the web app (redirects, API, web page)")
+    serve = _subparser(
+        commands,
+        "serve",
+        "run the web app (redirects, API, web page)",
+        options_for(_SERVE_ADAPTER),
+    )
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
-    serve.add_argument("--base-url", help="public URL of short links (default http://HOST:PORT)")
+    _base_url_option(serve, "http://HOST:PORT")
     serve.add_argument(
         "--token",
-        default=os.environ.get("SUOLINK_API_TOKEN"),
-        help="API token required to manage links (default: $SUOLINK_API_TOKEN)",
+        help=f"API token required to manage links (default: ${OPTIONS['api_token'].env})",
     )
     serve.add_argument(
         "--allow-anonymous",
@@ -60,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _storage_option(serve)
 
-    shorten = commands.add_parser("shorten", help="make a short link and print it")
+    shorten = _subparser(
+        commands, "shorten", "make a short link and print it", _shortener_options()
+    )
     shorten.add_argument("url", help="the long URL")
     shorten.add_argument("--code", help="custom alias instead of a generated code")
     shorten.add_argument("--random", action="store_true", help="random code, not hashids")
@@ -88,15 +142,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PLATFORM=URL",
         help="destination for one platform, e.g. ios=https://apps.apple.com/… (repeatable)",
     )
-    shorten.add_argument(
-        "--base-url",
-        default=os.environ.get("SUOLINK_BASE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-        help="public URL of short links (default: $SUOLINK_BASE_URL or %(default)s)",
-    )
+    _base_url_option(shorten, DEFAULT_BASE_URL)
     shorten.add_argument("--json", action="store_true", help="print the whole link as JSON")
     _storage_option(shorten)
 
-    qr = commands.add_parser("qr", help="draw the QR code of a URL or of a short link's code")
+    qr = _subparser(
+        commands,
+        "qr",
+        "draw the QR code of a URL or of a short link's code",
+        _shortener_options(),
+    )
     qr.add_argument("target", metavar="URL_OR_CODE", help="a URL, or the code of a stored link")
     qr.add_argument("-o", "--output", help="write PNG or SVG here (by extension); else print")
     qr.add_argument("--scale", type=int, help="pixels per module")
@@ -106,41 +161,51 @@ def _parser() -> argparse.ArgumentParser:
     qr.add_argument("--fg", default="#000000", help="dark colour (default #000000)")
     qr.add_argument("--bg", default="#ffffff", help="light colour or 'transparent'")
     qr.add_argument("--logo", help="image file to put in the middle (forces level H)")
-    qr.add_argument(
-        "--base-url",
-        default=os.environ.get("SUOLINK_BASE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-        help="public URL of short links, for codes (default: $SUOLINK_BASE_URL or %(default)s)",
-    )
+    _base_url_option(qr, DEFAULT_BASE_URL, ", for codes")
     _storage_option(qr)
 
-    decode = commands.add_parser("decode", help="print the text of every QR code in images")
+    decode = _subparser(commands, "decode", "print the text of every QR code in images")
     decode.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…")
 
-    stats = commands.add_parser("stats", help="show a link's visit statistics")
+    stats = _subparser(commands, "stats", "show a link's visit statistics", _shortener_options())
     stats.add_argument("code", help="the short code")
     stats.add_argument("--json", action="store_true", help="print JSON")
     _storage_option(stats)
     return parser
 
 
-def _shortener(args: argparse.Namespace, **options: Any) -> Any:
+def _environ() -> ServerOptions:
+    """The options ``SUOLINK_*`` environment variables set (checked: bad values fail here)."""
+    return from_environ(os.environ)
+
+
+def _shortener(args: argparse.Namespace, *, base_url: str | None = None) -> Any:
+    """The Shortener of a command: flags, then environment variables, then defaults."""
     from .shortener import Shortener
 
-    return Shortener(args.storage, secret=args.secret, **options)
+    flags = {"storage": args.storage, "secret": args.secret, "base_url": base_url}
+    options = {**_environ().shortener_kwargs(), **{k: v for k, v in flags.items() if v}}
+    return Shortener(**options)
+
+
+def _link_base_url(args: argparse.Namespace, fallback: str) -> str:
+    """``--base-url``, else ``$SUOLINK_BASE_URL``, else ``fallback``."""
+    return str(args.base_url or _environ().get("base_url") or fallback)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .adapters.flask import create_app
+    from .adapters.flask import Suolink, create_app
 
-    base_url = args.base_url or f"http://{args.host}:{args.port}"
+    base_url = _link_base_url(args, f"http://{args.host}:{args.port}")
     app = create_app(
-        args.storage,
+        args.storage,  # create_app reads the SUOLINK_* environment for anything not given
         secret=args.secret,
         base_url=base_url,
         api_token=args.token,
         allow_anonymous=args.allow_anonymous or None,
     )
-    print(f"suolink {__version__} serving on {base_url}/ (storage {args.storage})", flush=True)
+    storage = OPTIONS["storage"].show(Suolink.state(app).options.get("storage"))
+    print(f"suolink {__version__} serving on {base_url}/ (storage {storage})", flush=True)
     app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     return 0
 
@@ -156,7 +221,7 @@ def _targets(pairs: list[str]) -> dict[str, str]:
 
 
 def _cmd_shorten(args: argparse.Namespace) -> int:
-    with _shortener(args, base_url=args.base_url) as shortener:
+    with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
         link = shortener.shorten(
             args.url,
             code=args.code,
@@ -228,7 +293,7 @@ def _cmd_qr(args: argparse.Namespace) -> int:
     if "://" in args.target:
         text = args.target
     else:
-        with _shortener(args, base_url=args.base_url) as shortener:
+        with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
             text = shortener.short_url(shortener.get(args.target))
     if not args.output:
         print(render_terminal(text, error_correction=args.ec))
@@ -272,6 +337,18 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _warning_printer() -> Callable[..., None]:
+    """``warnings.showwarning`` for the command: one plain line per distinct warning."""
+    said: set[str] = set()
+
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        if str(message) not in said:
+            said.add(str(message))
+            print(f"suolink: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
@@ -283,7 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": _cmd_stats,
     }[args.command]
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # A misspelt SUOLINK_* variable: one "suolink: warning:" line, said once.
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _warning_printer()
+            return handler(args)
     except SuolinkError as exc:
         print(f"suolink: error: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@
 
     SuolinkError
     ├── ConfigurationError              bad option or setting (programming error)
+    │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   └── MissingDependencyError      an optional extra is not installed
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidCode",
     "InvalidInput",
     "InvalidOption",
+    "InvalidSetting",
     "InvalidURL",
     "LinkError",
     "LinkExpired",
@@ -65,6 +67,37 @@ class SuolinkError(Exception):
 
 class ConfigurationError(SuolinkError):
     """A setting or constructor argument is wrong: fix the code, not the input."""
+
+
+class InvalidSetting(ConfigurationError):
+    """A server setting is unknown or its value is wrong.
+
+    ``.key`` is the setting as the user wrote it (``SUOLINK_MIN_LENGTH``, ``MIN_LENGTH``,
+    ``min_length``), ``.option`` its name in the option spec (None if unknown), ``.source``
+    where it came from, ``.suggestion`` the closest valid key for a misspelling.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        reason: str,
+        *,
+        option: str | None = None,
+        source: str = "",
+        suggestion: str | None = None,
+    ) -> None:
+        self.key = key
+        self.option = option
+        self.source = source
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        where = f" (from {source})" if source else ""
+        super().__init__(f"{key}: {reason}{hint}{where}", reason=reason)
+
+    @property
+    def hint(self) -> str | None:
+        """``"Did you mean SUOLINK_API_TOKEN?"`` for a misspelt key, else None."""
+        return f"Did you mean {self.suggestion}?" if self.suggestion else None
 
 
 class MissingDependencyError(ConfigurationError):

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_TAGS",
     "MAX_TITLE_LENGTH",
     "SETTING_NAMES",
+    "protect_rules",
     "validate_settings",
 ]
 
@@ -251,3 +252,36 @@ def validate_settings(
             out[name] = _language(value)
     assert set(out) <= Link.UPDATABLE
     return out
+
+
+def _no_url(value: object) -> str:  # pragma: no cover - protect rules carry no URL
+    raise InvalidOption("url", "a page's rules take no URL")
+
+
+def protect_rules(
+    *,
+    anti_block: Iterable[str] | None = None,
+    anti_block_mode: str | None = None,
+    allow: Iterable[str] | None = None,
+    deny: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The rules of a host's page (``Shortener.protect``'s keywords), checked now.
+
+    Every adapter's ``protect`` decorator calls it when the view is decorated, so an
+    unknown platform name is an ``InvalidOption`` at import time, not on the first visit.
+    """
+    from .detect.platforms import normalize_platforms
+
+    given: dict[str, Any] = {"anti_block": anti_block, "allow": allow, "deny": deny}
+    if anti_block_mode is not None:
+        given["anti_block_mode"] = anti_block_mode
+    checked = validate_settings(
+        given, now=datetime.now(UTC), validate_url=_no_url, check_platforms=normalize_platforms
+    )
+    mode = checked.get("anti_block_mode")
+    return {
+        "anti_block": checked["anti_block"],
+        "anti_block_mode": None if mode is None else mode.value,
+        "allow": checked["allow"],
+        "deny": checked["deny"],
+    }

@@ -2,15 +2,16 @@
 
 Follows Flask's extension guide: ``Suolink(app=None)`` + ``init_app(app)``; per-app
 state in ``app.extensions["suolink"]``; settings from constructor arguments, then
-``SUOLINK_*`` config keys, then defaults. Views only translate requests and Decisions.
+``SUOLINK_*`` config keys, then defaults, all read through the one option spec of
+:mod:`suolink.config`. Views only translate requests and Decisions.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
@@ -22,8 +23,9 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
 from ..api import LINK_ROUTES, ROUTES, HttpApi, HttpRequest, error_response
-from ..detect.platforms import normalize_platforms
+from ..config import OPTIONS, KeyStyle, ServerOptions, from_environ, resolve_options
 from ..models import Decision
+from ..options import protect_rules
 from ..shortener import Shortener
 
 if TYPE_CHECKING:
@@ -32,44 +34,11 @@ if TYPE_CHECKING:
 __all__ = ["Suolink", "create_app", "get_shortener", "protect_request"]
 
 EXTENSION_KEY: Final = "suolink"
-#: Shortener arguments read from ``SUOLINK_<NAME>`` config keys.
-SHORTENER_SETTINGS: Final = (
-    "storage",
-    "secret",
-    "base_url",
-    "code_strategy",
-    "min_length",
-    "random_length",
-    "redirect_status",
-    "default_language",
-    "max_url_length",
-    "allowed_schemes",
-    "bot_action",
-    "store_ip",
-)
-#: HttpApi arguments read from ``SUOLINK_<NAME>`` config keys.
-API_SETTINGS: Final = (
-    "api_token",
-    "authorize",
-    "allow_anonymous",
-    "max_body_bytes",
-    "max_upload_bytes",
-    "rate_limit",
-    "rate_limit_storage",
-    "password_rate_limit",
-)
-_BOOL_SETTINGS: Final = frozenset({"allow_anonymous", "store_ip"})
-_INT_SETTINGS: Final = frozenset(
-    {
-        "min_length",
-        "random_length",
-        "redirect_status",
-        "max_url_length",
-        "max_body_bytes",
-        "max_upload_bytes",
-    }
-)
-DEFAULTS: Final[Mapping[str, Any]] = {"storage": "sqlite:///suolink.db", "url_prefix": ""}
+#: This adapter's name in the option spec (:mod:`suolink.config`).
+ADAPTER: Final = "flask"
+#: Options passed on to the Shortener and to the HttpApi (derived from the spec).
+SHORTENER_SETTINGS: Final = tuple(o.name for o in OPTIONS.values() if o.target == "shortener")
+API_SETTINGS: Final = tuple(o.name for o in OPTIONS.values() if o.target == "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +48,8 @@ class _State:
     url_prefix: str
     #: Where short links and their QR images live (default: ``url_prefix``).
     link_prefix: str = ""
+    #: The options this app was built from (arguments over ``app.config``).
+    options: ServerOptions = field(default_factory=ServerOptions)
 
 
 class Suolink:
@@ -93,17 +64,26 @@ class Suolink:
             self.init_app(app)
 
     def init_app(self, app: flask.Flask, **options: Any) -> None:
-        """Build this app's Shortener and API from arguments, config and defaults."""
-        settings = _settings(app.config, {**self._options, **options})
-        shortener = self._shortener or Shortener(
-            **{k: settings[k] for k in SHORTENER_SETTINGS if k in settings}
+        """Build this app's Shortener and API from arguments, then config, then defaults.
+
+        An unknown argument is an ``InvalidSetting``; an unknown ``SUOLINK_*`` config key
+        a ``UserWarning`` naming the closest valid key.
+        """
+        given = resolve_options({**self._options, **options}, source="Suolink()", adapter=ADAPTER)
+        config = resolve_options(
+            app.config,
+            source="app.config",
+            style=KeyStyle.ENVIRON,
+            adapter=ADAPTER,
+            unknown="warn",
         )
-        api = HttpApi(shortener, **{k: settings[k] for k in API_SETTINGS if k in settings})
-        prefix = _prefix(settings.get("url_prefix"))
-        link_prefix = (
-            prefix if settings.get("link_prefix") is None else _prefix(settings["link_prefix"])
-        )
-        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix)
+        settings = given.over(config)
+        shortener = self._shortener or Shortener(**settings.shortener_kwargs())
+        api = HttpApi(shortener, **settings.api_kwargs())
+        prefix: str = settings.get("url_prefix")
+        link_prefix: str | None = settings.get("link_prefix")
+        link_prefix = prefix if link_prefix is None else link_prefix
+        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix, settings)
         app.register_blueprint(_blueprint(prefix, link_prefix))
 
     @staticmethod
@@ -133,12 +113,10 @@ class Suolink:
         Visitors inside a blocking app see the guide page; visitors ``allow``/``deny``
         refuse see the refusal page; everyone else gets the view as usual.
         """
-        rules: dict[str, Any] = {
-            "anti_block": None if anti_block is None else normalize_platforms(list(anti_block)),
-            "anti_block_mode": anti_block_mode,
-            "allow": None if allow is None else normalize_platforms(list(allow)),
-            "deny": None if deny is None else normalize_platforms(list(deny)),
-        }  # unknown platform names fail here, when the view is decorated
+        # unknown platform names fail here, when the view is decorated
+        rules = protect_rules(
+            anti_block=anti_block, anti_block_mode=anti_block_mode, allow=allow, deny=deny
+        )
 
         def decorate(view: _View) -> _View:
             @functools.wraps(view)
@@ -189,44 +167,6 @@ def protect_request(
 def get_shortener(app: flask.Flask | None = None) -> Shortener:
     """The Shortener configured for ``app`` (default: the current app)."""
     return Suolink.state(app).shortener
-
-
-def _parse_value(name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if name in _BOOL_SETTINGS:
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if name in _INT_SETTINGS:
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigurationError(f"SUOLINK_{name.upper()} must be a number") from None
-    if name == "allowed_schemes":
-        return tuple(s.strip() for s in value.split(",") if s.strip())
-    return value
-
-
-def _settings(config: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    names = (*SHORTENER_SETTINGS, *API_SETTINGS, "url_prefix", "link_prefix")
-    unknown = set(given) - set(names)
-    if unknown:
-        raise ConfigurationError(f"unknown Suolink option(s): {', '.join(sorted(unknown))}")
-    out: dict[str, Any] = dict(DEFAULTS)
-    for name in names:
-        key = f"SUOLINK_{name.upper()}"
-        if key in config and config[key] is not None:
-            out[name] = _parse_value(name, config[key])
-        if given.get(name) is not None:
-            out[name] = given[name]
-    return out
-
-
-def _prefix(value: Any) -> str:
-    """``"/s/"`` -> ``"/s"``; ``""`` or None -> ``""`` (the root)."""
-    text = str(value or "").strip().rstrip("/")
-    if text and not text.startswith("/"):
-        raise ConfigurationError(f"a URL prefix must start with '/', not {text!r}")
-    return text
 
 
 def _blueprint(prefix: str, link_prefix: str) -> flask.Blueprint:
@@ -288,10 +228,11 @@ def _response(decision: Decision) -> flask.Response:
 def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Flask:
     """The ready-made suolink web app that ``suolink serve`` and gunicorn run.
 
-    Settings come from arguments, then ``SUOLINK_*`` environment variables.
+    Settings come from arguments, then ``SUOLINK_*`` environment variables (checked
+    and copied into ``app.config``), then defaults.
     """
     app = flask.Flask("suolink")
-    app.config.update({k: v for k, v in os.environ.items() if k.startswith("SUOLINK_")})
+    app.config.update(from_environ(os.environ, adapter=ADAPTER).as_keys(KeyStyle.ENVIRON))
     if storage is not None:
         options["storage"] = storage
     Suolink(app, **options)

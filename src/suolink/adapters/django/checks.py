@@ -2,7 +2,8 @@
 
 * ``suolink.E001``: ``memory://`` storage with ``DEBUG = False``: each worker process
   would have its own links.
-* ``suolink.E002``: ``settings.SUOLINK`` cannot be read (unknown key, bad value).
+* ``suolink.E002``: ``settings.SUOLINK`` cannot be read (unknown key, with the closest
+  valid key as the hint; bad value).
 * ``suolink.W001``: no ``SECRET``: hashids codes follow the counter, so they are guessable,
   and visitor ids change on every restart.
 * ``suolink.W002``: ``django://`` storage with ``USE_TZ = False``; times need time zones.
@@ -19,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from ...errors import SuolinkError
+from ...errors import InvalidSetting, SuolinkError
 from .conf import suolink_settings
 
 __all__ = ["check_settings", "register"]
@@ -35,7 +36,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         config = suolink_settings()
     except SuolinkError as exc:
-        return [checks.Error(str(exc), id="suolink.E002", obj="settings.SUOLINK")]
+        hint = exc.hint if isinstance(exc, InvalidSetting) else None
+        return [checks.Error(str(exc), hint=hint, id="suolink.E002", obj="settings.SUOLINK")]
     storage = config.get("STORAGE")
     url = storage if isinstance(storage, str) else ""
     scheme = url.partition("://")[0].lower()

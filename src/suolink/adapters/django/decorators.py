@@ -16,6 +16,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from ...models import Decision
+from ...options import protect_rules
 from .state import get_shortener
 from .views import response, visitor_for
 
@@ -51,13 +52,14 @@ def protect(
     allow: Iterable[str] | None = None,
     deny: Iterable[str] | None = None,
 ) -> Callable[[_View], _View]:
-    """Decorate a view (function-based, sync or async) with these link rules."""
-    rules: dict[str, Any] = {
-        "anti_block": anti_block,
-        "anti_block_mode": anti_block_mode,
-        "allow": allow,
-        "deny": deny,
-    }
+    """Decorate a view (function-based, sync or async) with these link rules.
+
+    The rules are checked here, when the view is decorated: an unknown platform name is
+    an ``InvalidOption`` at import time, as with Flask's ``protect``.
+    """
+    rules = protect_rules(
+        anti_block=anti_block, anti_block_mode=anti_block_mode, allow=allow, deny=deny
+    )
 
     def decorate(view: _View) -> _View:
         if iscoroutinefunction(view):

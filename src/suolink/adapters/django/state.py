@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ...api import HttpApi, HttpRequest
 from ...shortener import Shortener
-from .conf import api_keys, shortener_keys, suolink_settings
+from .conf import suolink_options
 
 __all__ = ["PERMISSIONS", "current_request", "get_api", "get_shortener", "reset"]
 
@@ -55,9 +55,7 @@ def get_shortener() -> Shortener:
         return current
     with _lock:
         if _shortener is None:
-            config = suolink_settings()
-            kwargs = {k.lower(): config[k] for k in shortener_keys() if k in config}
-            _shortener = Shortener(**kwargs)
+            _shortener = Shortener(**suolink_options().shortener_kwargs())
         return _shortener
 
 
@@ -69,16 +67,21 @@ def get_api() -> HttpApi:
         return current
     with _lock:
         if _api is None:
-            config = suolink_settings()
-            kwargs = {k.lower(): config[k] for k in api_keys() if k in config and k != "AUTHORIZE"}
-            _api = HttpApi(get_shortener(), authorize=_authorizer(config), **kwargs)
+            options = suolink_options()
+            kwargs = options.api_kwargs()
+            host = kwargs.pop("authorize", None)
+            _api = HttpApi(
+                get_shortener(),
+                authorize=_authorizer(host, use_permissions=options.get("use_permissions")),
+                **kwargs,
+            )
         return _api
 
 
-def _authorizer(config: Mapping[str, Any]) -> Callable[[HttpRequest, str], bool] | None:
+def _authorizer(
+    host: Callable[[Any, str], bool] | None, *, use_permissions: bool
+) -> Callable[[HttpRequest, str], bool] | None:
     """``authorize`` for the HttpApi: the host's callable, then Django permissions."""
-    host: Callable[[Any, str], bool] | None = config.get("AUTHORIZE")
-    use_permissions = bool(config.get("USE_PERMISSIONS"))
     if host is None and not use_permissions:
         return None
 
