@@ -303,16 +303,11 @@ class LinkField:
         object.__setattr__(self, "inputs", named)
 
 
-def _one(rule: Rule, **options: Any) -> tuple[Input, ...]:
-    """The usual ``inputs``: one input named like its field."""
-    return (Input(rule, **options),)
-
-
 #: Every field of ``Link``, in its declaration order.
 LINK_FIELDS: Final[tuple[LinkField, ...]] = (
     LinkField("code", TEXT, column=True, kept=True, doc="The short code."),
     LinkField(
-        "url", TEXT, column=True, doc="The target URL.", inputs=_one(rules.URL, required=True)
+        "url", TEXT, column=True, doc="The target URL.", inputs=(Input(rules.URL, required=True),)
     ),
     LinkField("created_at", TIME, column=True, kept=True, doc="When the link was made."),
     LinkField(
@@ -327,21 +322,21 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         INT.optional(),
         column=True,
         doc="Redirects allowed in all.",
-        inputs=_one(rules.MAX_VISITS),
+        inputs=(Input(rules.MAX_VISITS),),
     ),
     LinkField(
         "password_hash",
         TEXT.optional(),
         column=True,
         public=False,
-        inputs=_one(rules.PASSWORD, name="password"),
+        inputs=(Input(rules.PASSWORD, name="password"),),
     ),
     LinkField(
         "anti_block",
         STRING_SET.optional(),
         column=True,
         doc="Platforms shown the open-in-browser guide (null: the default preset).",
-        inputs=_one(rules.OPTIONAL_PLATFORMS),
+        inputs=(Input(rules.OPTIONAL_PLATFORMS),),
     ),
     LinkField(
         "anti_block_mode",
@@ -349,14 +344,14 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         default=AntiBlockMode.AUTO,
         column=True,
         doc="What the guide does: guide, auto (try an escape first) or off.",
-        inputs=_one(rules.ANTI_BLOCK_MODE),
+        inputs=(Input(rules.ANTI_BLOCK_MODE),),
     ),
     LinkField(
         "allow",
         STRING_SET.optional(),
         column=True,
         doc="Platforms allowed (null: every one).",
-        inputs=_one(rules.OPTIONAL_PLATFORMS),
+        inputs=(Input(rules.OPTIONAL_PLATFORMS),),
     ),
     LinkField(
         "deny",
@@ -364,7 +359,7 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         default=frozenset(),
         column=True,
         doc="Platforms refused.",
-        inputs=_one(rules.PLATFORMS),
+        inputs=(Input(rules.PLATFORMS),),
     ),
     LinkField(
         "targets",
@@ -372,13 +367,22 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         default=(),
         column=True,
         doc="Platform -> URL for its visitors.",
-        inputs=_one(rules.TARGETS),
+        inputs=(Input(rules.TARGETS),),
     ),
     LinkField(
-        "title", TEXT.optional(), column=True, doc="A name for the owner.", inputs=_one(rules.TITLE)
+        "title",
+        TEXT.optional(),
+        column=True,
+        doc="Shown on the link's pages.",
+        inputs=(Input(rules.TITLE),),
     ),
     LinkField(
-        "tags", STRING_TUPLE, default=(), column=True, doc="Labels.", inputs=_one(rules.TAGS)
+        "tags",
+        STRING_TUPLE,
+        default=(),
+        column=True,
+        doc="Labels to list links by.",
+        inputs=(Input(rules.TAGS),),
     ),
     LinkField(
         "disabled",
@@ -386,7 +390,7 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         default=False,
         column=True,
         doc="Answer 404 as if the link did not exist.",
-        inputs=_one(rules.FLAG),
+        inputs=(Input(rules.FLAG),),
     ),
     LinkField("visits", INT, default=0, column=True, kept=True, doc="Redirects counted."),
     LinkField(
@@ -394,7 +398,7 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         TEXT.optional(),
         column=True,
         doc="Language of the link's pages (null: the visitor's).",
-        inputs=_one(rules.LANGUAGE),
+        inputs=(Input(rules.LANGUAGE),),
     ),
 )
 
