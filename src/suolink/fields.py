@@ -18,6 +18,7 @@ needs no schema migration.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -438,7 +439,8 @@ def settings_schema(action: Action = "create") -> dict[str, Any]:
         # The field's words fit an input of its own name better than the rule's
         # general ones; an input of another name (``expires_in``) keeps its rule's.
         doc = i.doc or (f.doc if name == f.name else "")
-        out[name] = {**i.rule.schema, "description": doc} if doc else dict(i.rule.schema)
+        schema = copy.deepcopy(dict(i.rule.schema))  # a document may be changed by its reader
+        out[name] = {**schema, "description": doc} if doc else schema
     return out
 
 
@@ -448,7 +450,7 @@ def link_schema() -> dict[str, Any]:
     for f in LINK_FIELDS:
         if not f.public or f.codec.schema is None:
             continue
-        schema = dict(f.codec.schema)
+        schema = copy.deepcopy(dict(f.codec.schema))
         if f.doc:
             schema["description"] = f.doc
         properties[f.name] = schema
