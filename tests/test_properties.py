@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suolink import InvalidInput, Link
+from suolink import Link
 from suolink.api import HttpApi, HttpRequest
 from suolink.models import AntiBlockMode, Visitor
-from suolink.options import SETTING_NAMES, validate_settings
+from suolink.options import SETTING_NAMES
 from suolink.render import LANGUAGES, pick_language
 from suolink.shortener import Shortener
-from suolink.urls import validate_url
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 json_values = st.recursive(
@@ -26,12 +24,6 @@ json_values = st.recursive(
     max_leaves=10,
 )
 setting_names = st.sampled_from(sorted(SETTING_NAMES | {"url", "bogus"}))
-
-
-@given(st.dictionaries(setting_names, json_values, max_size=6))
-def test_settings_refuse_only_with_invalid_input(settings_: dict[str, object]) -> None:
-    with contextlib.suppress(InvalidInput):
-        validate_settings(settings_, now=NOW, validate_url=validate_url)
 
 
 @given(st.text(max_size=600))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from suolink import (
@@ -163,15 +161,6 @@ def test_list_pages_newest_first_and_filters_by_tag(shortener: Shortener, clock)
     assert evens == [link.code for link in reversed(made) if "even" in link.tags]
     with pytest.raises(InvalidOption):
         shortener.list(limit=0)
-
-
-def test_expiry_settings_are_validated(shortener: Shortener, clock) -> None:
-    with pytest.raises(InvalidOption, match="timezone"):
-        shortener.shorten("https://example.com/", expires_at=datetime(2031, 1, 1))
-    with pytest.raises(InvalidOption, match="future"):
-        shortener.shorten("https://example.com/", expires_at=clock.now - timedelta(seconds=1))
-    link = shortener.shorten("https://example.com/", expires_at="2031-01-01T08:00:00+08:00")
-    assert link.expires_at == datetime(2031, 1, 1, 0, 0, tzinfo=UTC)
 
 
 def test_language_of_pages_follows_visitor_and_link(shortener: Shortener) -> None:

@@ -1,9 +1,14 @@
-"""One declaration per link field: how it is stored, shown and checked.
+"""One declaration per link field: how it is stored, shown, checked and given.
 
 Everything that lists the fields of a :class:`~suolink.models.Link` (backends' columns
-and JSON, ``Link.to_dict``/``from_dict``, the storage checks) is derived from
-:data:`LINK_FIELDS`, so a new setting is one row here (plus its attribute on ``Link``,
-which static typing needs; an import-time check ties the two).
+and JSON, ``Link.to_dict``/``from_dict``, the storage checks, the settings an owner may
+give and their rules, the API schemas) is derived from :data:`LINK_FIELDS`, so a new
+setting is one row here plus its rule in :mod:`suolink.rules` (and its attribute on
+``Link``, which static typing needs; an import-time check ties the two).
+
+A field's ``inputs`` say what an owner may give for it (usually one input of the same
+name; ``password`` fills ``password_hash``, ``expires_at`` and ``expires_in`` both fill
+``expires_at``), the rule each follows, and whether ``shorten`` and ``update`` take it.
 
 A field's ``codec`` says how its value travels: as JSON (the API, Redis hashes, the
 ``extra`` JSON object of SQL stores) and as a SQL scalar (a column of its own). Fields
@@ -13,14 +18,17 @@ needs no schema migration.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+from . import rules
 from .errors import InvalidOption
 from .models import AntiBlockMode, Link
+from .rules import Rule
 
 __all__ = [
     "BOOL",
@@ -36,12 +44,22 @@ __all__ = [
     "TEXT",
     "TIME",
     "UPDATABLE",
+    "Action",
     "Codec",
+    "Input",
     "LinkField",
+    "check_aware",
+    "check_text",
+    "dumps",
     "extra_from_json",
     "extra_to_json",
+    "inputs",
     "link_from_json",
+    "link_schema",
     "link_to_json",
+    "setting_names",
+    "settings_schema",
+    "updatable",
 ]
 
 _INT64_MAX: Final = 2**63 - 1
@@ -111,12 +129,16 @@ def _check_pairs(name: str, value: object) -> tuple[tuple[str, str], ...]:
     items: object = value.items() if isinstance(value, Mapping) else value
     if isinstance(items, str | bytes) or not isinstance(items, Iterable):
         raise InvalidOption(name, "must map platforms to URLs")
-    out: list[tuple[str, str]] = []
+    out: dict[str, str] = {}
     for item in items:
         if not isinstance(item, tuple | list) or len(item) != 2:
             raise InvalidOption(name, "must map platforms to URLs")
-        out.append((check_text(name, item[0]), check_text(name, item[1])))
-    return tuple(out)
+        platform = check_text(name, item[0])
+        if platform in out:
+            # JSON shows targets as a mapping: a second URL for one platform would be lost.
+            raise InvalidOption(name, f"names the platform {platform[:40]!r} twice")
+        out[platform] = check_text(name, item[1])
+    return tuple(out.items())
 
 
 # -- codecs ----------------------------------------------------------------------------
@@ -132,6 +154,12 @@ def _json_text(value: Any) -> str:
 
 def _from_json_text(text: Any) -> Any:
     return json.loads(text)
+
+
+def _pairs_from_json(value: Any) -> tuple[tuple[str, str], ...]:
+    """Pairs from a JSON mapping, or from a list of pairs (what Redis hashes once held)."""
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(key), str(url)) for key, url in items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +248,7 @@ PAIRS: Final = Codec(
     _check_pairs,
     # JSON shows a mapping (platform names are unique); SQL columns keep ordered pairs.
     to_json=dict,
-    from_json=lambda value: _check_pairs("targets", value),
+    from_json=_pairs_from_json,
     to_sql=lambda pairs: dumps([list(pair) for pair in pairs]),
     from_sql=lambda text: tuple((k, v) for k, v in json.loads(text)),
     schema={"type": "object", "additionalProperties": {"type": "string"}},
@@ -228,6 +256,27 @@ PAIRS: Final = Codec(
 
 
 # -- the fields ------------------------------------------------------------------------
+
+
+#: Which call an owner's input is given to.
+Action = Literal["create", "update"]
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """Something a link owner may give for a field, and the rule it must pass."""
+
+    rule: Rule
+    #: The name the owner uses; empty means the field's own name.
+    name: str = ""
+    #: ``shorten`` (and ``POST /api/links``) takes it.
+    create: bool = True
+    #: ``update`` (and ``PATCH /api/links/<code>``) takes it.
+    update: bool = True
+    #: ``shorten`` needs it (the URL): not one of the optional settings.
+    required: bool = False
+    #: What it means, for the API schema (the field's ``doc`` if empty).
+    doc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,38 +296,170 @@ class LinkField:
     public: bool = True
     #: What the field means, for the API schema and the docs.
     doc: str = ""
+    #: What an owner may give for it (none: only the backend sets it).
+    inputs: tuple[Input, ...] = ()
+
+    def __post_init__(self) -> None:
+        named = tuple(i if i.name else replace(i, name=self.name) for i in self.inputs)
+        object.__setattr__(self, "inputs", named)
 
 
 #: Every field of ``Link``, in its declaration order.
 LINK_FIELDS: Final[tuple[LinkField, ...]] = (
     LinkField("code", TEXT, column=True, kept=True, doc="The short code."),
-    LinkField("url", TEXT, column=True, doc="The target URL."),
+    LinkField(
+        "url", TEXT, column=True, doc="The target URL.", inputs=(Input(rules.URL, required=True),)
+    ),
     LinkField("created_at", TIME, column=True, kept=True, doc="When the link was made."),
-    LinkField("expires_at", TIME.optional(), column=True, doc="When the link stops working."),
-    LinkField("max_visits", INT.optional(), column=True, doc="Redirects allowed in all."),
-    LinkField("password_hash", TEXT.optional(), column=True, public=False),
+    LinkField(
+        "expires_at",
+        TIME.optional(),
+        column=True,
+        doc="When the link stops working.",
+        inputs=(Input(rules.EXPIRES_AT), Input(rules.EXPIRES_IN, name="expires_in")),
+    ),
+    LinkField(
+        "max_visits",
+        INT.optional(),
+        column=True,
+        doc="Redirects allowed in all.",
+        inputs=(Input(rules.MAX_VISITS),),
+    ),
+    LinkField(
+        "password_hash",
+        TEXT.optional(),
+        column=True,
+        public=False,
+        inputs=(Input(rules.PASSWORD, name="password"),),
+    ),
     LinkField(
         "anti_block",
         STRING_SET.optional(),
         column=True,
         doc="Platforms shown the open-in-browser guide (null: the default preset).",
+        inputs=(Input(rules.OPTIONAL_PLATFORMS),),
     ),
-    LinkField("anti_block_mode", MODE, default=AntiBlockMode.AUTO, column=True),
     LinkField(
-        "allow", STRING_SET.optional(), column=True, doc="Platforms allowed (null: every one)."
+        "anti_block_mode",
+        MODE,
+        default=AntiBlockMode.AUTO,
+        column=True,
+        doc="What the guide does: guide, auto (try an escape first) or off.",
+        inputs=(Input(rules.ANTI_BLOCK_MODE),),
     ),
-    LinkField("deny", STRING_SET, default=frozenset(), column=True, doc="Platforms refused."),
-    LinkField("targets", PAIRS, default=(), column=True, doc="Platform -> URL for its visitors."),
-    LinkField("title", TEXT.optional(), column=True),
-    LinkField("tags", STRING_TUPLE, default=(), column=True),
-    LinkField("disabled", BOOL, default=False, column=True),
+    LinkField(
+        "allow",
+        STRING_SET.optional(),
+        column=True,
+        doc="Platforms allowed (null: every one).",
+        inputs=(Input(rules.OPTIONAL_PLATFORMS),),
+    ),
+    LinkField(
+        "deny",
+        STRING_SET,
+        default=frozenset(),
+        column=True,
+        doc="Platforms refused.",
+        inputs=(Input(rules.PLATFORMS),),
+    ),
+    LinkField(
+        "targets",
+        PAIRS,
+        default=(),
+        column=True,
+        doc="Platform -> URL for its visitors.",
+        inputs=(Input(rules.TARGETS),),
+    ),
+    LinkField(
+        "title",
+        TEXT.optional(),
+        column=True,
+        doc="Shown on the link's pages.",
+        inputs=(Input(rules.TITLE),),
+    ),
+    LinkField(
+        "tags",
+        STRING_TUPLE,
+        default=(),
+        column=True,
+        doc="Labels to list links by.",
+        inputs=(Input(rules.TAGS),),
+    ),
+    LinkField(
+        "disabled",
+        BOOL,
+        default=False,
+        column=True,
+        doc="Answer 404 as if the link did not exist.",
+        inputs=(Input(rules.FLAG),),
+    ),
     LinkField("visits", INT, default=0, column=True, kept=True, doc="Redirects counted."),
-    LinkField("language", TEXT.optional(), column=True, doc="Language of the link's pages."),
+    LinkField(
+        "language",
+        TEXT.optional(),
+        column=True,
+        doc="Language of the link's pages (null: the visitor's).",
+        inputs=(Input(rules.LANGUAGE),),
+    ),
 )
+
+
+def inputs() -> dict[str, tuple[LinkField, Input]]:
+    """Every input an owner may give, by name, with the field it fills.
+
+    Read from :data:`LINK_FIELDS` when called, so a row added at run time (a test's
+    monkeypatch) takes part at once.
+    """
+    return {i.name: (f, i) for f in LINK_FIELDS for i in f.inputs}
+
+
+def setting_names(action: Action | None = None) -> frozenset[str]:
+    """The optional settings ``shorten``/``update`` take (every input but the URL).
+
+    With ``action``, only those that call takes.
+    """
+    return frozenset(
+        name
+        for name, (_, i) in inputs().items()
+        if not i.required and (action is None or getattr(i, action))
+    )
+
+
+def updatable() -> frozenset[str]:
+    """Fields an update may change: every one the backend does not keep."""
+    return frozenset(f.name for f in LINK_FIELDS if not f.kept)
+
+
+def settings_schema(action: Action = "create") -> dict[str, Any]:
+    """JSON schema of each optional setting ``action`` takes, by name (API bodies)."""
+    out: dict[str, Any] = {}
+    for name, (f, i) in inputs().items():
+        if i.required or not getattr(i, action):
+            continue
+        # The field's words fit an input of its own name better than the rule's
+        # general ones; an input of another name (``expires_in``) keeps its rule's.
+        doc = i.doc or (f.doc if name == f.name else "")
+        schema = copy.deepcopy(dict(i.rule.schema))  # a document may be changed by its reader
+        out[name] = {**schema, "description": doc} if doc else schema
+    return out
+
+
+def link_schema() -> dict[str, Any]:
+    """JSON schema of a link as API answers show it (every public field, always present)."""
+    properties: dict[str, Any] = {}
+    for f in LINK_FIELDS:
+        if not f.public or f.codec.schema is None:
+            continue
+        schema = copy.deepcopy(dict(f.codec.schema))
+        if f.doc:
+            schema["description"] = f.doc
+        properties[f.name] = schema
+    return {"type": "object", "required": list(properties), "properties": properties}
+
 
 FIELD_BY_NAME: Final = {f.name: f for f in LINK_FIELDS}
 #: Fields an update may change.
-UPDATABLE: Final = frozenset(f.name for f in LINK_FIELDS if not f.kept)
+UPDATABLE: Final = updatable()
 #: Fields with a SQL column of their own, and fields kept in the ``extra`` JSON object.
 COLUMN_FIELDS: Final = tuple(f for f in LINK_FIELDS if f.column)
 EXTRA_FIELDS: Final = tuple(f for f in LINK_FIELDS if not f.column)
@@ -287,6 +468,10 @@ if tuple(FIELD_BY_NAME) != tuple(f.name for f in fields(Link)):  # pragma: no co
     raise RuntimeError("suolink.fields.LINK_FIELDS and the attributes of Link differ")
 if UPDATABLE != Link.UPDATABLE:  # pragma: no cover
     raise RuntimeError("suolink.fields.UPDATABLE and Link.UPDATABLE differ")
+if any(f.kept and f.inputs for f in LINK_FIELDS):  # pragma: no cover
+    raise RuntimeError("a field the backend keeps cannot take an owner's input")
+if len(inputs()) != sum(len(f.inputs) for f in LINK_FIELDS):  # pragma: no cover
+    raise RuntimeError("two fields take an owner's input of the same name")
 
 
 def link_to_json(link: Link) -> dict[str, Any]:

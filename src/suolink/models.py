@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 __all__ = [
     "AntiBlockMode",
@@ -51,6 +51,10 @@ def _freeze_pairs(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -
     return tuple((str(k), str(v)) for k, v in items)
 
 
+#: ``field`` metadata of the ``Link`` attributes the backend keeps (identity, counters).
+_KEPT: Final = {"kept": True}
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """A short link as stored: where it points and the rules for opening it.
@@ -61,9 +65,9 @@ class Link:
     ``android``, ``wechat``, …) to the URL used for visitors of that platform.
     """
 
-    code: str
+    code: str = field(metadata=_KEPT)
     url: str
-    created_at: datetime = field(default_factory=utcnow)
+    created_at: datetime = field(default_factory=utcnow, metadata=_KEPT)
     expires_at: datetime | None = None
     max_visits: int | None = None
     password_hash: str | None = None
@@ -75,28 +79,12 @@ class Link:
     title: str | None = None
     tags: tuple[str, ...] = ()
     disabled: bool = False
-    visits: int = 0
+    visits: int = field(default=0, metadata=_KEPT)
     language: str | None = None
 
-    #: Fields an ``update`` may change; ``code``, ``created_at`` and ``visits`` are the
-    #: backend's to keep.
-    UPDATABLE: ClassVar[frozenset[str]] = frozenset(
-        {
-            "url",
-            "expires_at",
-            "max_visits",
-            "password_hash",
-            "anti_block",
-            "anti_block_mode",
-            "allow",
-            "deny",
-            "targets",
-            "title",
-            "tags",
-            "disabled",
-            "language",
-        }
-    )
+    #: Fields an ``update`` may change: all but those marked as the backend's to keep
+    #: (``code``, ``created_at``, ``visits``). Set below the class.
+    UPDATABLE: ClassVar[frozenset[str]]
 
     @property
     def has_password(self) -> bool:
@@ -126,11 +114,9 @@ class Link:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict holding every field (datetimes as ISO 8601, sets sorted)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            out[f.name] = _to_json(getattr(self, f.name))
-        out["targets"] = dict(self.targets)
-        return out
+        from .fields import link_to_json  # fields imports this module
+
+        return link_to_json(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -138,36 +124,16 @@ class Link:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Link:
         """The inverse of :meth:`to_dict`; used by backends that store JSON."""
+        from .fields import link_from_json  # fields imports this module
 
-        def dt(value: Any) -> datetime | None:
-            return None if value is None else datetime.fromisoformat(value)
-
-        def fs(value: Any) -> frozenset[str] | None:
-            return None if value is None else frozenset(value)
-
-        created = dt(data.get("created_at"))
-        return cls(
-            code=data["code"],
-            url=data["url"],
-            created_at=created if created is not None else utcnow(),
-            expires_at=dt(data.get("expires_at")),
-            max_visits=data.get("max_visits"),
-            password_hash=data.get("password_hash"),
-            anti_block=fs(data.get("anti_block")),
-            anti_block_mode=AntiBlockMode(data.get("anti_block_mode", "auto")),
-            allow=fs(data.get("allow")),
-            deny=fs(data.get("deny")) or frozenset(),
-            targets=_freeze_pairs(data.get("targets")),
-            title=data.get("title"),
-            tags=tuple(data.get("tags") or ()),
-            disabled=bool(data.get("disabled", False)),
-            visits=int(data.get("visits", 0)),
-            language=data.get("language"),
-        )
+        return link_from_json(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Link:
         return cls.from_dict(json.loads(text))
+
+
+Link.UPDATABLE = frozenset(f.name for f in fields(Link) if not f.metadata.get("kept"))
 
 
 def _to_json(value: Any) -> Any:

@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import urlsplit
 
 from .backends import open_storage
@@ -29,8 +29,9 @@ from .errors import (
     LinkNotFound,
     MissingDependencyError,
 )
+from .fields import Action
 from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
-from .options import validate_settings
+from .options import LinkChanges, LinkSettings, validate_settings
 from .policy import DEFAULT_ANTI_BLOCK, BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
@@ -122,44 +123,18 @@ class Shortener:
         *,
         code: str | None = None,
         strategy: CodeStrategy | str | None = None,
-        anti_block: Iterable[str] | None = None,
-        anti_block_mode: str | None = None,
-        allow: Iterable[str] | None = None,
-        deny: Iterable[str] | None = None,
-        expires_at: datetime | str | None = None,
-        expires_in: float | None = None,
-        max_visits: int | None = None,
-        password: str | None = None,
-        targets: Mapping[str, str] | None = None,
-        title: str | None = None,
-        tags: Iterable[str] = (),
-        language: str | None = None,
-        disabled: bool = False,
+        **settings: Unpack[LinkSettings],
     ) -> Link:
         """Store a new short link to ``url`` and return it.
 
         ``code`` asks for a custom alias (``CodeTaken`` if in use); otherwise a code is
-        made by ``strategy`` (the Shortener's default unless given). Settings are checked
-        before anything is stored; a refusal raises an ``InvalidInput`` subclass.
+        made by ``strategy`` (the Shortener's default unless given). ``settings`` are the
+        link's settings (``expires_at``, ``max_visits``, ``password``, ``anti_block``,
+        ``allow``, ``deny``, ``targets``, ``title``, ``tags`` …: see
+        :data:`suolink.options.SETTING_NAMES`). They are checked before anything is
+        stored; a refusal raises an ``InvalidInput`` subclass.
         """
-        given: dict[str, Any] = {
-            "url": url,
-            "expires_at": expires_at,
-            "expires_in": expires_in,
-            "max_visits": max_visits,
-            "password": password,
-            "anti_block": anti_block,
-            "allow": allow,
-            "deny": deny,
-            "targets": targets,
-            "title": title,
-            "tags": tags,
-            "language": language,
-            "disabled": disabled,
-        }
-        if anti_block_mode is not None:
-            given["anti_block_mode"] = anti_block_mode
-        fields = self._validate(given)
+        fields = self._validate({"url": url, **settings})
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -186,12 +161,12 @@ class Shortener:
             raise LinkNotFound(code)
         return link
 
-    def update(self, code: str, **settings: Any) -> Link:
-        """Change settings of an existing link (same names as :meth:`shorten`)."""
+    def update(self, code: str, **settings: Unpack[LinkChanges]) -> Link:
+        """Change settings of an existing link (same names as :meth:`shorten`, and ``url``)."""
         checked = self.codes.check_code(code)
         if not settings:
             return self.get(checked)
-        return self.storage.update(checked, self._validate(settings))
+        return self.storage.update(checked, self._validate(settings, action="update"))
 
     def delete(self, code: str) -> bool:
         """Delete the link and its visits; False if there was no such link."""
@@ -426,12 +401,15 @@ class Shortener:
 
     # -- housekeeping ---------------------------------------------------------------------
 
-    def _validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def _validate(
+        self, settings: Mapping[str, Any], *, action: Action = "create"
+    ) -> dict[str, Any]:
         return validate_settings(
             settings,
             now=self.clock(),
             validate_url=self.url_rules.validate,
             check_platforms=normalize_platforms,
+            action=action,
         )
 
     def check(self) -> None:

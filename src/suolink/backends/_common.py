@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ..errors import InvalidCode, InvalidOption
-from ..models import AntiBlockMode, Link, Visit
+from ..fields import BOOL, LINK_FIELDS, TEXT, check_aware, check_text
+from ..models import Link, Visit
 from .base import MAX_PAGE_SIZE
 
 __all__ = [
@@ -135,7 +136,7 @@ def check_limit(limit: object, *, maximum: int | None = MAX_PAGE_SIZE) -> int:
 
 def check_tag(tag: object) -> str | None:
     """``tag`` if it is None or a string; ``InvalidOption`` otherwise."""
-    return None if tag is None else _text("tag", tag)
+    return None if tag is None else check_text("tag", tag)
 
 
 def code_ok(code: object) -> bool:
@@ -152,106 +153,16 @@ def code_ok(code: object) -> bool:
 def check_window(since: object, until: object) -> tuple[int | None, int | None]:
     """``since``/``until`` (aware datetimes or None) as microseconds, for ``visits()``."""
     return (
-        None if since is None else to_micros(_aware("since", since)),
-        None if until is None else to_micros(_aware("until", until)),
+        None if since is None else to_micros(check_aware("since", since)),
+        None if until is None else to_micros(check_aware("until", until)),
     )
 
 
-def _aware(name: str, value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidOption(name, f"must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidOption(name, "must be timezone-aware (suolink stores UTC instants)")
-    return value
-
-
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidOption(name, f"must be a string, not {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidOption(name, "is not valid Unicode text") from exc
-    if "\x00" in value:
-        # PostgreSQL cannot store NUL in text; every backend refuses it, so all agree.
-        raise InvalidOption(name, "must not contain NUL characters")
-    return value
-
-
-def _optional(check: Callable[[str, object], Any]) -> Callable[[str, object], Any]:
-    def optional(name: str, value: object) -> Any:
-        return None if value is None else check(name, value)
-
-    return optional
-
-
-def _int64(name: str, value: object) -> int:
-    if type(value) is not int:
-        raise InvalidOption(name, f"must be an integer, not {type(value).__name__}")
-    if not -_INT64_MAX <= value <= _INT64_MAX:
-        raise InvalidOption(name, "is out of range")
-    return value
-
-
-def _bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidOption(name, f"must be true or false, not {type(value).__name__}")
-    return value
-
-
-def _strings(name: str, value: object) -> list[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidOption(name, "must be a collection of strings")
-    return [_text(name, item) for item in value]
-
-
-def _string_set(name: str, value: object) -> frozenset[str]:
-    return frozenset(_strings(name, value))
-
-
-def _string_tuple(name: str, value: object) -> tuple[str, ...]:
-    return tuple(_strings(name, value))
-
-
-def _mode(name: str, value: object) -> AntiBlockMode:
-    choices = ", ".join(m.value for m in AntiBlockMode)
-    if not isinstance(value, str):
-        raise InvalidOption(name, f"must be one of {choices}")
-    try:
-        return AntiBlockMode(value)
-    except ValueError as exc:
-        raise InvalidOption(name, f"must be one of {choices}") from exc
-
-
-def _pairs(name: str, value: object) -> tuple[tuple[str, str], ...]:
-    items: object = value.items() if isinstance(value, Mapping) else value
-    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
-        raise InvalidOption(name, "must map platforms to URLs")
-    out: list[tuple[str, str]] = []
-    for item in items:
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            raise InvalidOption(name, "must map platforms to URLs")
-        out.append((_text(name, item[0]), _text(name, item[1])))
-    return tuple(out)
-
-
+_OPTIONAL_TEXT = TEXT.optional()
 #: How each updatable field is checked and brought to the exact type ``Link`` declares.
 _FIELDS: dict[str, Callable[[str, object], Any]] = {
-    "url": _text,
-    "expires_at": _optional(_aware),
-    "max_visits": _optional(_int64),
-    "password_hash": _optional(_text),
-    "anti_block": _optional(_string_set),
-    "anti_block_mode": _mode,
-    "allow": _optional(_string_set),
-    "deny": _string_set,
-    "targets": _pairs,
-    "title": _optional(_text),
-    "tags": _string_tuple,
-    "disabled": _bool,
-    "language": _optional(_text),
+    f.name: f.codec.check for f in LINK_FIELDS if not f.kept
 }
-assert set(_FIELDS) == Link.UPDATABLE
 
 
 def normalise_changes(changes: object) -> dict[str, Any]:
@@ -282,7 +193,7 @@ def normalise_link(link: object) -> Link:
         code.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidCode(code, "is not valid Unicode text") from exc
-    created = _aware("created_at", link.created_at)
+    created = check_aware("created_at", link.created_at)
     values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
     return replace(link, created_at=created, visits=0, **values)
 
@@ -291,11 +202,11 @@ def normalise_visit(visit: object) -> Visit:
     """``visit`` checked before it is recorded; ``InvalidOption`` if it cannot be stored."""
     if not isinstance(visit, Visit):
         raise InvalidOption("visit", f"must be a Visit, not {type(visit).__name__}")
-    _text("code", visit.code)
-    _aware("at", visit.at)
-    _text("user_agent", visit.user_agent)
-    _bool("is_bot", visit.is_bot)
-    _text("outcome", visit.outcome)
+    check_text("code", visit.code)
+    check_aware("at", visit.at)
+    check_text("user_agent", visit.user_agent)
+    BOOL.check("is_bot", visit.is_bot)
+    check_text("outcome", visit.outcome)
     for name in ("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"):
-        _optional(_text)(name, getattr(visit, name))
+        _OPTIONAL_TEXT.check(name, getattr(visit, name))
     return visit

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from .._version import __version__
+from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 
 if TYPE_CHECKING:
@@ -20,43 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["openapi_document"]
 
 _JSON: Final = "application/json"
-_PLATFORMS: Final = {
-    "type": ["array", "null"],
-    "items": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"},
-    "maxItems": 64,
-    "description": "Platform ids or groups (see the platform vocabulary).",
-}
-_SETTINGS: Final[dict[str, Any]] = {
-    "expires_at": {
-        "type": ["string", "null"],
-        "format": "date-time",
-        "description": "When the link stops working (ISO 8601 with a timezone).",
-    },
-    "expires_in": {
-        "type": ["number", "null"],
-        "exclusiveMinimum": 0,
-        "description": "Seconds from now until the link stops working.",
-    },
-    "max_visits": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000_000},
-    "password": {"type": ["string", "null"], "minLength": 1, "maxLength": 128},
-    "anti_block": _PLATFORMS,
-    "anti_block_mode": {"type": "string", "enum": ["guide", "auto", "off"]},
-    "allow": _PLATFORMS,
-    "deny": _PLATFORMS,
-    "targets": {
-        "type": ["object", "null"],
-        "additionalProperties": {"type": "string", "format": "uri"},
-        "description": "Platform id -> URL for visitors of that platform.",
-    },
-    "title": {"type": ["string", "null"], "maxLength": 200},
-    "tags": {
-        "type": ["array", "null"],
-        "items": {"type": "string", "pattern": r"^[\w.-]{1,32}$"},
-        "maxItems": 20,
-    },
-    "disabled": {"type": "boolean"},
-    "language": {"type": ["string", "null"], "enum": ["zh-CN", "en", None]},
-}
+#: Settings a new link and a change take: generated from the link fields' inputs.
+_SETTINGS: Final = settings_schema("create")
+_CHANGES: Final = settings_schema("update")
+#: A link as answers show it: generated from the link fields.
+_LINK: Final = link_schema()
 _STRINGS: Final = {"type": "array", "items": {"type": "string"}}
 _COUNTS: Final = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
 _COUNT_FIELDS: Final = (
@@ -104,29 +73,15 @@ SCHEMAS: Final[dict[str, Any]] = {
     "LinkChanges": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"url": {"type": "string", "format": "uri"}, **_SETTINGS},
+        "properties": {"url": {"type": "string", "format": "uri"}, **_CHANGES},
     },
     "Link": {
         "type": "object",
-        "required": ["code", "url", "created_at", "short_url", "visits", "has_password"],
+        "required": [*_LINK["required"], "short_url", "has_password"],
         "properties": {
-            "code": {"type": "string"},
-            "url": {"type": "string"},
+            **_LINK["properties"],
             "short_url": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "expires_at": {"type": ["string", "null"], "format": "date-time"},
-            "max_visits": {"type": ["integer", "null"]},
             "has_password": {"type": "boolean"},
-            "anti_block": {"type": ["array", "null"], "items": {"type": "string"}},
-            "anti_block_mode": {"type": "string", "enum": ["guide", "auto", "off"]},
-            "allow": {"type": ["array", "null"], "items": {"type": "string"}},
-            "deny": _STRINGS,
-            "targets": {"type": "object", "additionalProperties": {"type": "string"}},
-            "title": {"type": ["string", "null"]},
-            "tags": _STRINGS,
-            "disabled": {"type": "boolean"},
-            "visits": {"type": "integer", "minimum": 0},
-            "language": {"type": ["string", "null"]},
         },
     },
     "LinkList": {

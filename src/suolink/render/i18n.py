@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..languages import DEFAULT_LANGUAGE, LANGUAGES
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "INSTRUCTIONS",
@@ -13,8 +15,6 @@ __all__ = [
     "pick_language",
 ]
 
-LANGUAGES: Final = ("zh-CN", "en")
-DEFAULT_LANGUAGE: Final = "en"
 _MAX_HEADER = 512
 
 MESSAGES: Final[dict[str, dict[str, str]]] = {

@@ -14,7 +14,6 @@ the same script as the link; on a cluster it is a second, versioned step that
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import functools
 import hashlib
 import json
@@ -44,6 +43,7 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from ...errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
+from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Link, LinkPage, Visit, VisitResult
 from .._common import (
     check_limit,
@@ -90,8 +90,10 @@ _UNAVAILABLE_ERRORS = (
     BusyLoadingError,
     OutOfMemoryError,
 )
-#: Every stored field of a link; the visit count lives in its own hash field ("v").
-_LINK_FIELDS = tuple(f.name for f in dataclasses.fields(Link) if f.name != "visits")
+#: Every stored field of a link, each as its JSON text in a hash field of its name; the
+#: visit count lives in its own hash field ("v"), counted by the scripts.
+_STORED = tuple(f for f in LINK_FIELDS if f.name != "visits")
+_LINK_FIELDS = tuple(f.name for f in _STORED)
 
 
 def time_key(micros: int) -> str:
@@ -104,15 +106,9 @@ def _hash_tag(code: str) -> str:
     return code.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _field_values(link: Link) -> dict[str, str]:
     """Every stored field of ``link`` as JSON text (the form the scripts compare)."""
-    data = link.to_dict()
-    data["targets"] = [list(pair) for pair in link.targets]
-    return {name: _dumps(data[name]) for name in _LINK_FIELDS}
+    return {f.name: dumps(f.codec.to_json(getattr(link, f.name))) for f in _STORED}
 
 
 def _text(value: bytes | str) -> str:
@@ -125,9 +121,11 @@ def _to_link(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
         fields = {_text(k): _text(v) for k, v in flat.items()}
     else:
         fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    # Hashes written before ``targets`` was shown as a mapping hold a list of pairs;
+    # the field's JSON codec reads both.
     data = {name: json.loads(fields[name]) for name in _LINK_FIELDS if name in fields}
     data["visits"] = int(fields.get("v", "0"))
-    return Link.from_dict(data)
+    return link_from_json(data)
 
 
 class _Script:
@@ -490,7 +488,7 @@ class RedisStorage:
             "1" if count else "0",
             "1" if fast else "0",
             time_key(at_us),
-            _dumps(data),
+            dumps(data),
             day,
             str(opts.visit_cap),
             cutoff,

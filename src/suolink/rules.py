@@ -1,0 +1,333 @@
+"""The rules a link owner's settings follow, each with the JSON schema of what it accepts.
+
+A :class:`Rule` turns what an owner gave (from Python, JSON or the command line) into the
+value a ``Link`` field holds, or raises :class:`~suolink.errors.InvalidOption` naming the
+input. :data:`suolink.fields.LINK_FIELDS` says which rule each input follows; the schema
+sits beside the rule and is built from the same constants, so the API document cannot
+promise other limits than the code keeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from .errors import InvalidOption
+from .languages import LANGUAGES
+from .models import AntiBlockMode
+from .passwords import hash_password
+
+__all__ = [
+    "ANTI_BLOCK_MODE",
+    "EXPIRES_AT",
+    "EXPIRES_IN",
+    "FLAG",
+    "LANGUAGE",
+    "MAX_EXPIRES_IN",
+    "MAX_MAX_VISITS",
+    "MAX_PASSWORD_LENGTH",
+    "MAX_PLATFORMS",
+    "MAX_TAGS",
+    "MAX_TITLE_LENGTH",
+    "MAX_VISITS",
+    "OMIT",
+    "OPTIONAL_PLATFORMS",
+    "PASSWORD",
+    "PLATFORMS",
+    "PLATFORM_PATTERN",
+    "TAGS",
+    "TAG_PATTERN",
+    "TARGETS",
+    "TITLE",
+    "URL",
+    "Context",
+    "PlatformValidator",
+    "Rule",
+]
+
+MAX_MAX_VISITS: Final = 1_000_000_000
+MAX_PASSWORD_LENGTH: Final = 128
+MAX_TITLE_LENGTH: Final = 200
+MAX_TAGS: Final = 20
+MAX_PLATFORMS: Final = 64
+#: The longest ``expires_in``, in seconds: 100 years.
+MAX_EXPIRES_IN: Final = 100 * 365 * 86400
+TAG_PATTERN: Final = r"[\w.-]{1,32}"
+PLATFORM_PATTERN: Final = r"[a-z0-9_]{1,32}"
+_TAG = re.compile(TAG_PATTERN)
+_PLATFORM = re.compile(PLATFORM_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+PlatformValidator = Callable[[Iterable[str]], frozenset[str]]
+
+
+class _Omit:
+    """The type of :data:`OMIT`."""
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+#: What a rule returns when the input, as given, changes nothing (``expires_in=None``).
+OMIT: Final = _Omit()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a rule may need besides the value: the time, the Shortener's URL and platform
+    checks, and the name of the input being checked (refusals name it)."""
+
+    now: datetime
+    validate_url: Callable[[object], str]
+    check_platforms: PlatformValidator | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``check(value, context)``: the field value, :data:`OMIT`, or ``InvalidOption``;
+    ``schema``: the JSON schema of the values it accepts, for the API document."""
+
+    check: Callable[[object, Context], Any]
+    schema: Mapping[str, Any]
+
+
+def _anchored(pattern: str) -> str:
+    return f"^{pattern}$"
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _as_list(name: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+        items = list(value)
+        if all(isinstance(item, str) for item in items):
+            return [item.strip() for item in items]
+    raise InvalidOption(name, "expected a list of names (or one comma-separated string)")
+
+
+def _platforms(value: object, ctx: Context) -> frozenset[str]:
+    names = [n.lower() for n in _as_list(ctx.name, value)]
+    if len(names) > MAX_PLATFORMS:
+        raise InvalidOption(ctx.name, f"at most {MAX_PLATFORMS} platforms")
+    for platform in names:
+        if not _PLATFORM.fullmatch(platform):
+            raise InvalidOption(ctx.name, f"{platform[:40]!r} is not a platform name")
+    if ctx.check_platforms is not None:
+        try:
+            return ctx.check_platforms(names)
+        except InvalidOption as exc:
+            raise InvalidOption(ctx.name, exc.reason) from None
+    return frozenset(names)
+
+
+# -- the rules -------------------------------------------------------------------------
+
+
+def _url(value: object, ctx: Context) -> str:
+    return ctx.validate_url(value)
+
+
+def _expires_at(value: object, ctx: Context) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidOption(
+                ctx.name, "expected an ISO 8601 time like 2030-01-31T12:00:00+08:00"
+            ) from None
+    if not isinstance(value, datetime):
+        raise InvalidOption(ctx.name, "expected a date and time")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidOption(ctx.name, "the time must say its timezone (e.g. +08:00 or Z)")
+    moment = value.astimezone(UTC)
+    if moment <= ctx.now:
+        raise InvalidOption(ctx.name, "must be in the future")
+    return moment
+
+
+def _expires_in(value: object, ctx: Context) -> datetime | _Omit:
+    if value is None:
+        return OMIT
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise InvalidOption(ctx.name, "expected a number of seconds")
+    if not 0 < seconds <= MAX_EXPIRES_IN:
+        raise InvalidOption(ctx.name, "must be between 1 second and 100 years")
+    return ctx.now + timedelta(seconds=seconds)
+
+
+def _max_visits(value: object, ctx: Context) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOption(ctx.name, "expected a whole number")
+    if not 1 <= value <= MAX_MAX_VISITS:
+        raise InvalidOption(ctx.name, f"must be between 1 and {MAX_MAX_VISITS:,}")
+    return value
+
+
+def _password(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    if not 1 <= len(value) <= MAX_PASSWORD_LENGTH:
+        raise InvalidOption(ctx.name, f"must be 1 to {MAX_PASSWORD_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidOption(ctx.name, "must not contain NUL characters")
+    return hash_password(value)
+
+
+def _title(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    value = value.strip()
+    if len(value) > MAX_TITLE_LENGTH:
+        raise InvalidOption(ctx.name, f"at most {MAX_TITLE_LENGTH} characters")
+    if _CONTROL.search(value):
+        raise InvalidOption(ctx.name, "must not contain control characters or line breaks")
+    return value or None
+
+
+def _tags(value: object, ctx: Context) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    tags = list(dict.fromkeys(_as_list(ctx.name, value)))
+    if len(tags) > MAX_TAGS:
+        raise InvalidOption(ctx.name, f"at most {MAX_TAGS} tags")
+    for tag in tags:
+        if not _TAG.fullmatch(tag):
+            raise InvalidOption(
+                ctx.name, f"{tag[:40]!r}: a tag is 1-32 letters, digits, '.', '-' or '_'"
+            )
+    return tuple(tags)
+
+
+def _optional_platforms(value: object, ctx: Context) -> frozenset[str] | None:
+    return None if value is None else _platforms(value, ctx)
+
+
+def _platform_set(value: object, ctx: Context) -> frozenset[str]:
+    return frozenset() if value is None else _platforms(value, ctx)
+
+
+def _targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidOption(ctx.name, "expected a mapping of platform name to URL")
+    if len(value) > MAX_PLATFORMS:
+        raise InvalidOption(ctx.name, f"at most {MAX_PLATFORMS} targets")
+    out: list[tuple[str, str]] = []
+    for platform, url in value.items():
+        if not isinstance(platform, str):
+            raise InvalidOption(ctx.name, "platform names must be text")
+        (name,) = _platforms([platform], ctx)
+        out.append((name, ctx.validate_url(url)))
+    return tuple(out)
+
+
+def _anti_block_mode(value: object, ctx: Context) -> AntiBlockMode:
+    if value is None:
+        return AntiBlockMode.AUTO
+    if isinstance(value, str) and value in AntiBlockMode.__members__.values():
+        return AntiBlockMode(value)
+    choices = ", ".join(mode.value for mode in AntiBlockMode)
+    raise InvalidOption(ctx.name, f"expected one of: {choices}")
+
+
+def _language(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in LANGUAGES:
+        return value
+    raise InvalidOption(ctx.name, f"expected one of: {', '.join(LANGUAGES)}")
+
+
+def _flag(value: object, ctx: Context) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOption(ctx.name, "expected true or false")
+    return value
+
+
+_PLATFORM_LIST: Final = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "pattern": _anchored(PLATFORM_PATTERN)},
+    "maxItems": MAX_PLATFORMS,
+    "description": "Platform ids or groups (see the platform vocabulary).",
+}
+
+#: The target URL (its limits are the Shortener's ``URLRules``).
+URL: Final = Rule(_url, {"type": "string", "format": "uri"})
+EXPIRES_AT: Final = Rule(
+    _expires_at,
+    {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "When the link stops working (ISO 8601 with a timezone).",
+    },
+)
+EXPIRES_IN: Final = Rule(
+    _expires_in,
+    {
+        "type": ["number", "null"],
+        "exclusiveMinimum": 0,
+        "maximum": MAX_EXPIRES_IN,
+        "description": "Seconds from now until the link stops working.",
+    },
+)
+MAX_VISITS: Final = Rule(
+    _max_visits, {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_MAX_VISITS}
+)
+PASSWORD: Final = Rule(
+    _password,
+    {
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": MAX_PASSWORD_LENGTH,
+        "description": "Visitors must type it (stored only as a salted hash).",
+    },
+)
+#: Platforms, or null (``anti_block``: the default preset; ``allow``: every platform).
+OPTIONAL_PLATFORMS: Final = Rule(_optional_platforms, _PLATFORM_LIST)
+#: Platforms; null is the empty set.
+PLATFORMS: Final = Rule(_platform_set, _PLATFORM_LIST)
+TARGETS: Final = Rule(
+    _targets,
+    {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "string", "format": "uri"},
+        "maxProperties": MAX_PLATFORMS,
+        "description": "Platform id -> URL for visitors of that platform.",
+    },
+)
+ANTI_BLOCK_MODE: Final = Rule(
+    _anti_block_mode,
+    {"type": ["string", "null"], "enum": [*(m.value for m in AntiBlockMode), None]},
+)
+TITLE: Final = Rule(_title, {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH})
+TAGS: Final = Rule(
+    _tags,
+    {
+        "type": ["array", "null"],
+        "items": {"type": "string", "pattern": _anchored(TAG_PATTERN)},
+        "maxItems": MAX_TAGS,
+    },
+)
+LANGUAGE: Final = Rule(_language, {"type": ["string", "null"], "enum": [*LANGUAGES, None]})
+#: True or false (null is refused: a flag has no "unset").
+FLAG: Final = Rule(_flag, {"type": "boolean"})
