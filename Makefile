@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 2
 SUOLINK_TEST_POSTGRES ?= start
 export SUOLINK_TEST_POSTGRES
 
-.PHONY: run test lint typecheck docs unit browser test-postgres bench system-deps clean
+.PHONY: run test lint typecheck docs unit wheel-test browser test-postgres bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,12 @@ browser: $(STAMP) system-deps
 test-postgres: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) tests/backends tests/django -k postgres
 
-test: lint typecheck docs unit
+# The built sdist and wheel, installed with each extra into its own fresh virtual
+# environment (kept in build/wheel-smoke/venvs/ while the dependencies stay the same).
+wheel-test: $(STAMP)
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash scripts/wheel-smoke.sh
+
+test: lint typecheck docs unit wheel-test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py

@@ -92,13 +92,14 @@ def expect_missing(extra: str, action: Callable[[], object]) -> None:
     """``action`` must raise MissingDependencyError naming ``extra`` and its pip line."""
     from suolink import MissingDependencyError
 
+    caught: MissingDependencyError | None = None
     try:
         action()
     except MissingDependencyError as exc:
-        assert exc.extra == extra, (exc.extra, extra)
-        assert f"suolink[{extra}]" in str(exc), str(exc)
-    else:
-        raise AssertionError(f"expected MissingDependencyError naming suolink[{extra}]")
+        caught = exc
+    assert caught is not None, f"expected MissingDependencyError naming suolink[{extra}]"
+    assert caught.extra == extra, (caught.extra, extra)
+    assert f"suolink[{extra}]" in str(caught), str(caught)
 
 
 # -- what every install promises --------------------------------------------------------
@@ -143,14 +144,16 @@ def check_cli() -> None:
         text=True,
         env=env,
     )
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr
+    assert bad.returncode == 1, bad.stderr
+    assert "Traceback" not in bad.stderr, bad.stderr
 
 
 def check_detect_core(has_detect: bool) -> None:
     from suolink.detect import Detector, available_resolvers, default_detector, detect
 
     client = detect(WECHAT)
-    assert client.app == "wechat" and client.os == "ios", client
+    assert client.app == "wechat", client
+    assert client.os == "ios", client
     if has_detect:
         assert available_resolvers()[0] == "rust", available_resolvers()
         assert default_detector().resolver == "rust"
@@ -181,7 +184,8 @@ def check_flask() -> None:
     assert created.status_code == 201, created.get_data(as_text=True)
     code = created.get_json()["code"]
     resolved = client.get(f"/{code}", headers={"User-Agent": SAFARI})
-    assert resolved.status_code == 302 and resolved.location == "https://example.com/flask"
+    assert resolved.status_code == 302, resolved
+    assert resolved.location == "https://example.com/flask"
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
