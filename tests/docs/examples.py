@@ -34,6 +34,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -324,24 +325,15 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
 """
 
 
-def _network_namespace() -> list[str] | None:
+@functools.cache
+def network_namespace() -> tuple[str, ...] | None:
     """A command prefix that runs bash in its own network namespace (lo up), if allowed."""
     if shutil.which("unshare") is None:
         return None
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         return None
-    return ["unshare", "-rn", "bash", "-c", 'ip link set lo up 2>/dev/null; exec bash "$0"']
-
-
-_NETNS: list[str] | None | bool = False
-
-
-def network_namespace() -> list[str] | None:
-    global _NETNS
-    if _NETNS is False:
-        _NETNS = _network_namespace()
-    return _NETNS  # type: ignore[return-value]
+    return ("unshare", "-rn", "bash", "-c", 'ip link set lo up 2>/dev/null; exec bash "$0"')
 
 
 def shell_env(workdir: Path) -> dict[str, str]:
@@ -472,9 +464,9 @@ def run_page(
         reason = block.skip_reason
         if reason is None and extras is not None and not block.extras <= extras:
             reason = f"needs suolink[{','.join(sorted(block.extras))}]"
-        if reason is None and block.lang != "python" and _needs_free_ports(block):
-            if network_namespace() is None:
-                reason = "starts a server on its documented port: needs `unshare -rn`"
+        serves = block.lang != "python" and _needs_free_ports(block)
+        if reason is None and serves and network_namespace() is None:
+            reason = "starts a server on its documented port: needs `unshare -rn`"
         if reason is not None:
             results.append(Result(block.id, "skipped", reason))
             continue
