@@ -15,7 +15,8 @@ options for the page (``<!-- examples: ... -->`` anywhere on it) or for the next
   production server, a project of your own).
 - ``output=ignore reason=...`` the block runs and must succeed; its output is not
   compared (it depends on what happened before it that the page does not show).
-- ``django`` (page) Python blocks run in a configured minimal Django project.
+- ``django`` Python blocks run with Django set up (a minimal project: suolink's app,
+  SQLite in the page's folder, migrated), as settings and views would be.
 
 How they run: every page is a session in its own temporary folder. Its Python blocks run
 in order in one namespace, like a doctest session; a ``print(...)  # text`` line checks
@@ -47,7 +48,7 @@ import tempfile
 import tokenize
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,15 +194,15 @@ def _comments(source: str) -> dict[int, str]:
 class PythonSession:
     """One page's namespace: blocks run in order, prints checked against their comments."""
 
-    def __init__(self, workdir: Path, django: bool) -> None:
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.module = types.ModuleType("suolink_docs_example")
         self.module.__file__ = str(workdir / "example.py")
         self.printed: dict[int, list[str]] = {}
+        self.expected: dict[int, str] = {}
+        self.problems: list[str] = []
         self.filename = ""
         self.module.__dict__["print"] = self._print
-        if django:
-            configure_django(workdir)
 
     def _print(self, *args: object, **kwargs: object) -> None:
         if kwargs.get("file") is not None:
@@ -220,8 +221,17 @@ class PythonSession:
         """Run one block; the reason it failed, or None."""
         self.filename = str(source_path)
         self.printed = {}
+        if block.option("django") is not None:
+            configure_django(self.workdir)
         tree = ast.parse(block.code, filename=self.filename)
         ast.increment_lineno(tree, block.line)
+        comments = {block.line + n: text for n, text in _comments(block.code).items()}
+        self.expected = {}
+        self.problems = []
+        if block.option("output") != "ignore":
+            tree = _ShowValues(comments, self.expected).visit(tree)
+            ast.fix_missing_locations(tree)
+        self.module.__dict__["__docs_show__"] = self._show
         sys.modules[self.module.__name__] = self.module
         cwd = Path.cwd()
         os.chdir(self.workdir)
@@ -236,11 +246,27 @@ class PythonSession:
             sys.modules.pop(self.module.__name__, None)
         if block.option("output") == "ignore":
             return None
-        return self._check_prints(block, tree)
+        return self._check_prints(tree, comments)
 
-    def _check_prints(self, block: Block, tree: ast.Module) -> str | None:
-        comments = _comments(block.code)
-        problems: list[str] = []
+    def _show(self, line: int, thunk: Callable[[], object]) -> object:
+        """An expression statement with a result comment: check its value (or exception)."""
+        expected = self.expected[line]
+        raises = _RAISES.match(expected)
+        try:
+            value = thunk()
+        except Exception as exc:
+            names = {cls.__name__ for cls in type(exc).__mro__}
+            if raises and raises["name"] in names and output_matches(str(exc), raises["rest"]):
+                return None
+            raise
+        if raises:
+            self.problems.append(f"line {line}: expected {raises['name']}, got {value!r}")
+        elif not output_matches(repr(value), expected.removeprefix("->")):
+            self.problems.append(f"line {line}: the value is {value!r}, the comment shows {expected!r}")
+        return value
+
+    def _check_prints(self, tree: ast.Module, comments: dict[int, str]) -> str | None:
+        problems = self.problems
         for node in ast.walk(tree):
             if not (
                 isinstance(node, ast.Expr)
@@ -250,7 +276,7 @@ class PythonSession:
             ):
                 continue
             end = node.end_lineno or node.lineno
-            comment = comments.get(end - block.line)
+            comment = comments.get(end)
             if comment is None:
                 continue
             lines = range(node.lineno, end + 1)
@@ -264,6 +290,38 @@ class PythonSession:
                         f"{comment!r}"
                     )
         return "\n".join(problems) or None
+
+
+# A comment that shows a value: a Python literal, or ``Name: message`` for an exception.
+_SHOWS_VALUE = re.compile(r"^(?:->\s*)?(?:['\"\[({]|(?:True|False|None)\b|-?\d[\d.]*(?:$|: | \())")
+_RAISES = re.compile(r"^(?P<name>[A-Z]\w*): (?P<rest>.*)$")
+
+
+class _ShowValues(ast.NodeTransformer):
+    """``expr  # 'value'`` → ``__docs_show__(line, lambda: expr)``, which checks the value."""
+
+    def __init__(self, comments: dict[int, str], expected: dict[int, str]) -> None:
+        self.comments = comments
+        self.expected = expected
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        call = node.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+            return node
+        comment = self.comments.get(node.end_lineno or node.lineno)
+        if comment is None or not (_SHOWS_VALUE.match(comment) or _RAISES.match(comment)):
+            return node
+        self.expected[node.lineno] = comment
+        thunk = ast.Lambda(
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=node.value,
+        )
+        show = ast.Call(
+            func=ast.Name("__docs_show__", ast.Load()),
+            args=[ast.Constant(node.lineno), thunk],
+            keywords=[],
+        )
+        return ast.copy_location(ast.Expr(ast.copy_location(show, node.value)), node)
 
 
 def _example_traceback(exc: BaseException, filename: str) -> str:
@@ -458,7 +516,6 @@ def run_page(
 ) -> list[Result]:
     """Run one page's blocks in order in ``workdir``; ``extras`` (None: all) filters them."""
     results: list[Result] = []
-    django = any(b.option("django") is not None for b in blocks)
     session: PythonSession | None = None
     for block in blocks:
         reason = block.skip_reason
@@ -475,7 +532,7 @@ def run_page(
             with _quiet():
                 if block.lang == "python":
                     if session is None:
-                        session = PythonSession(workdir, django)
+                        session = PythonSession(workdir)
                     problem = session.run(block, source)
                 elif block.lang == "console":
                     problem = run_console(block, workdir)
