@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every documented install works: build the sdist and the wheel (from the sdist) once, then
 # for each extra install the wheel into its own virtual environment and run
-# tests/install/smoke.py there, two extras at a time.
+# tests/install/smoke.py and the doc examples that extra can run (tests/docs/examples.py)
+# there, two extras at a time.
 #
 #   scripts/wheel-smoke.sh                 # bare flask django qr redis detect flask,qr all
 #   EXTRAS="bare flask" scripts/wheel-smoke.sh
@@ -41,9 +42,20 @@ if [[ "${1:-}" == "--one" ]]; then
             "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
                 --force-reinstall --no-deps "$wheel" || exit 1
         fi
-        # The environment must be consistent; -I keeps the checkout and PYTHONPATH out.
+        # The environment must be consistent; -I and no PYTHONPATH keep the checkout out.
+        unset PYTHONPATH
         "$venv/bin/python" -m pip check --disable-pip-version-check || exit 1
-        exec "$venv/bin/python" -I "$root/tests/install/smoke.py" "$extra"
+        rc=0
+        "$venv/bin/python" -I "$root/tests/install/smoke.py" "$extra" || rc=1
+        # The doc examples this install can run (the dev environment runs them all).
+        case "$extra" in
+            bare) docs_extras=core ;;
+            all) docs_extras=flask,django,qr,redis,detect ;;
+            *) docs_extras=$extra ;;
+        esac
+        echo "doc examples with suolink[$docs_extras]:"
+        "$venv/bin/python" -I "$root/tests/docs/examples.py" --extras "$docs_extras" || rc=1
+        exit $rc
     ) >"$log" 2>&1 || status=$?
     elapsed=$(( ($(date +%s%N) - started) / 1000000 ))
     elapsed="$((elapsed / 1000)).$(( (elapsed % 1000) / 100 ))s"

@@ -262,7 +262,9 @@ class PythonSession:
         if raises:
             self.problems.append(f"line {line}: expected {raises['name']}, got {value!r}")
         elif not output_matches(repr(value), expected.removeprefix("->")):
-            self.problems.append(f"line {line}: the value is {value!r}, the comment shows {expected!r}")
+            self.problems.append(
+                f"line {line}: the value is {value!r}, the comment shows {expected!r}"
+            )
         return value
 
     def _check_prints(self, tree: ast.Module, comments: dict[int, str]) -> str | None:
@@ -306,7 +308,11 @@ class _ShowValues(ast.NodeTransformer):
 
     def visit_Expr(self, node: ast.Expr) -> ast.AST:
         call = node.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "print"
+        ):
             return node
         comment = self.comments.get(node.end_lineno or node.lineno)
         if comment is None or not (_SHOWS_VALUE.match(comment) or _RAISES.match(comment)):
@@ -372,12 +378,13 @@ def configure_django(workdir: Path) -> None:
 
 _PREAMBLE = """\
 set -eo pipefail
-_await_port() {
+_await_port() {  # port pid: wait until the server answers, fail at once if it died
     for _ in $(seq 300); do
         (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || break
         sleep 0.1
     done
-    echo "nothing answered on port $1" >&2; cat serve-$1.log >&2; return 1
+    echo "nothing answered on port $1" >&2; cat "serve-$1.log" >&2; return 1
 }
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
 """
@@ -412,7 +419,7 @@ def _serve_line(line: str) -> str:
     command = re.sub(r"\s+#.*$", "", line).strip()
     port_match = re.search(r"--port[ =](\d+)", command)
     port = port_match[1] if port_match else "8000"
-    return f"{command} >serve-{port}.log 2>&1 &\n_await_port {port}"
+    return f"{command} >serve-{port}.log 2>&1 &\n_await_port {port} $!"
 
 
 def _run_bash(script: str, workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -512,7 +519,10 @@ def _quiet() -> Iterator[io.StringIO]:
 
 
 def run_page(
-    blocks: list[Block], workdir: Path, extras: frozenset[str] | None = None
+    blocks: list[Block],
+    workdir: Path,
+    extras: frozenset[str] | None = None,
+    root: Path = ROOT,
 ) -> list[Result]:
     """Run one page's blocks in order in ``workdir``; ``extras`` (None: all) filters them."""
     results: list[Result] = []
@@ -527,7 +537,7 @@ def run_page(
         if reason is not None:
             results.append(Result(block.id, "skipped", reason))
             continue
-        source = ROOT / block.page
+        source = root / block.page
         try:
             with _quiet():
                 if block.lang == "python":
@@ -580,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{result.status:8} {result.id}")
             if result.status != "ok" and result.message:
                 print("    " + result.message.replace("\n", "\n    "))
+        counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")}
+        print(", ".join(f"{n} {status}" for status, n in counts.items()))
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
