@@ -201,7 +201,17 @@ def check_flask() -> None:
 
 
 def check_no_flask() -> None:
+    from suolink import MissingDependencyError
+
     expect_missing("flask", lambda: __import__("suolink.adapters.flask"))
+    try:
+        __import__("suolink.adapters.flask")
+    except MissingDependencyError as exc:
+        message = str(exc)
+    # Word for word what docs/installation.md shows.
+    assert message == (
+        "the Flask adapter needs the optional dependency 'flask': pip install 'suolink[flask]'"
+    ), message
 
 
 def check_django() -> None:
