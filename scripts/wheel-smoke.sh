@@ -84,10 +84,9 @@ with zipfile.ZipFile(sys.argv[1]) as wheel:
     requires = sorted(
         line for line in wheel.read(meta).decode().splitlines() if line.startswith("Requires-Dist:")
     )
-    for name in ("LICENSE",):
-        if not any(n.endswith(f".dist-info/licenses/{name}") for n in names):
-            sys.exit(f"the wheel has no .dist-info/licenses/{name}")
-    if not any(line == "License-File: LICENSE" for line in wheel.read(meta).decode().splitlines()):
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
+        sys.exit("the wheel has no .dist-info/licenses/LICENSE")
+    if "License-File: LICENSE" not in wheel.read(meta).decode().splitlines():
         sys.exit("the wheel's METADATA names no License-File")
 key = "\n".join([sys.version, *requires])
 print(hashlib.sha256(key.encode()).hexdigest()[:12])
