@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STORAGE ?= sqlite:///suolink.db
-PYTEST_ARGS ?= -n 2
+# loadgroup: each docs page's examples (tests/docs) run on one worker, once.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 # The Django ORM backend also runs on a throwaway PostgreSQL server when its binaries are
 # installed (they are on Debian with the postgresql package); otherwise those tests skip.
 SUOLINK_TEST_POSTGRES ?= start
 export SUOLINK_TEST_POSTGRES
 
-.PHONY: run test lint typecheck docs unit browser test-postgres bench system-deps clean
+.PHONY: run test lint typecheck docs unit wheel-test browser test-postgres bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +51,12 @@ browser: $(STAMP) system-deps
 test-postgres: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) tests/backends tests/django -k postgres
 
-test: lint typecheck docs unit
+# The built sdist and wheel, installed with each extra into its own fresh virtual
+# environment (kept in build/wheel-smoke/venvs/ while the dependencies stay the same).
+wheel-test: $(STAMP)
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash scripts/wheel-smoke.sh
+
+test: lint typecheck docs unit wheel-test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py

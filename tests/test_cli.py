@@ -77,6 +77,17 @@ def test_shorten_json_hides_the_password_hash(db: str, capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     assert "password_hash" not in data
     assert data["tags"] == ["a"]
+    assert data["has_password"] is True
+
+
+def test_shorten_json_is_the_api_link_shape(db: str, capsys) -> None:
+    """`suolink shorten --json` prints exactly the fields of the API's Link schema."""
+    from suolink.openapi import SCHEMAS
+
+    assert main(["shorten", "https://example.com/", "--storage", db, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == set(SCHEMAS["Link"]["properties"])
+    assert data["has_password"] is False
 
 
 @pytest.mark.parametrize(

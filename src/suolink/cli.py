@@ -241,6 +241,7 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
         if args.json:
             data = link.to_dict()
             data.pop("password_hash")
+            data["has_password"] = link.has_password  # the API's link shape (openapi "Link")
             data["short_url"] = shortener.short_url(link)
             print(json.dumps(data, ensure_ascii=False, indent=2))
         else:
