@@ -386,7 +386,7 @@ _await_port() {  # port pid: wait until the server answers, fail at once if it d
     done
     echo "nothing answered on port $1" >&2; cat "serve-$1.log" >&2; return 1
 }
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'jobs=$(jobs -p); if [ -n "$jobs" ]; then kill $jobs 2>/dev/null || true; fi; wait 2>/dev/null || true' EXIT
 """
 
 
