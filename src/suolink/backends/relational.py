@@ -49,6 +49,7 @@ __all__ = [
     "PLAIN_VISIT_FIELDS",
     "Classify",
     "Derived",
+    "Get",
     "LinkTable",
     "RelationalStorage",
     "visit_from_row",
