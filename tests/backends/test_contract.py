@@ -255,6 +255,27 @@ def test_a_deleted_code_can_be_used_again_from_scratch(storage: Storage) -> None
     assert storage.list(tag="old").links == ()
 
 
+@pytest.mark.parametrize("code", ["a\x00b", "a\x00", "\x00"])
+def test_a_code_holding_nul_is_refused_and_never_found(storage: Storage, code: str) -> None:
+    # PostgreSQL text cannot hold NUL and C strings end at it, so no backend stores one;
+    # "a" is what a C string would read "a\x00b" as.
+    with pytest.raises(InvalidCode):
+        storage.create(make(code))
+    assert storage.list().links == ()
+    first = storage.create(make("a"))
+    assert storage.get(code) is None
+    assert storage.delete(code) is False
+    with pytest.raises(LinkNotFound):
+        storage.update(code, {"title": "x"})
+    with pytest.raises(LinkNotFound):
+        storage.record_visit(Visit(code=code, at=T0))
+    with pytest.raises(LinkNotFound):
+        storage.record_visit(Visit(code=code, at=T0), count=False)
+    assert list(storage.visits(code)) == []
+    assert storage.get("a") == first
+    assert list(storage.visits("a")) == []
+
+
 @pytest.mark.parametrize("code", ["", "\ud800", 3, None])
 def test_delete_of_odd_codes_is_false(storage: Storage, code: object) -> None:
     assert storage.delete(code) is False  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ..errors import InvalidCode, InvalidOption
+from ..errors import InvalidCode, InvalidOption, LinkNotFound
 from ..models import AntiBlockMode, Link, Visit
 from .base import MAX_PAGE_SIZE
 
@@ -139,8 +139,8 @@ def check_tag(tag: object) -> str | None:
 
 
 def code_ok(code: object) -> bool:
-    """True if ``code`` could name a stored link (a string of valid Unicode text)."""
-    if not isinstance(code, str):
+    """True if ``code`` could name a stored link (valid Unicode text without NUL)."""
+    if not isinstance(code, str) or "\x00" in code:
         return False
     try:
         code.encode("utf-8")
@@ -282,6 +282,8 @@ def normalise_link(link: object) -> Link:
         code.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidCode(code, "is not valid Unicode text") from exc
+    if "\x00" in code:
+        raise InvalidCode(code, "must not contain NUL characters")
     created = _aware("created_at", link.created_at)
     values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
     return replace(link, created_at=created, visits=0, **values)
@@ -291,6 +293,8 @@ def normalise_visit(visit: object) -> Visit:
     """``visit`` checked before it is recorded; ``InvalidOption`` if it cannot be stored."""
     if not isinstance(visit, Visit):
         raise InvalidOption("visit", f"must be a Visit, not {type(visit).__name__}")
+    if isinstance(visit.code, str) and "\x00" in visit.code:
+        raise LinkNotFound(visit.code)  # no stored code holds NUL (create refuses them)
     _text("code", visit.code)
     _aware("at", visit.at)
     _text("user_agent", visit.user_agent)
