@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suolink.backends import Storage
+from suolink.backends._common import encode_cursor, to_micros
 from suolink.backends.base import MAX_PAGE_SIZE
 from suolink.errors import (
     BackendUnavailable,
@@ -372,6 +373,13 @@ def test_the_largest_limit_is_allowed(storage: Storage) -> None:
 def test_malformed_cursors_are_refused(storage: Storage, cursor: object) -> None:
     with pytest.raises(InvalidOption) as caught:
         storage.list(cursor=cursor)  # type: ignore[arg-type]
+    assert caught.value.option == "cursor"
+
+
+def test_a_cursor_naming_a_code_with_nul_is_refused(storage: Storage) -> None:
+    storage.create(make("a"))
+    with pytest.raises(InvalidOption) as caught:
+        storage.list(cursor=encode_cursor((to_micros(T0) + 1, "a\x00")))
     assert caught.value.option == "cursor"
 
 

@@ -112,6 +112,7 @@ def decode_cursor(cursor: object) -> tuple[int, str]:
         or len(data) != 2
         or type(data[0]) is not int
         or not isinstance(data[1], str)
+        or "\x00" in data[1]  # no stored code holds NUL
         or not -_INT64_MAX <= data[0] <= _INT64_MAX
     ):
         raise InvalidOption("cursor", "is not a cursor from a previous page")
