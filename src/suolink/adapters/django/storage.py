@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -115,15 +114,30 @@ _READ: dict[str, Callable[[Get], Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class _Tables:
-    """The app's tables on one database alias: what each primitive works through."""
+    """The app's tables on one database alias: a fresh queryset on each use."""
 
-    alias: str
-    links: Any
-    tags: Any
-    visits: Any
-    counters: Any
+    def __init__(self, alias: str) -> None:
+        from . import models
+
+        self.alias = alias
+        self._models = models
+
+    @property
+    def links(self) -> Any:
+        return self._models.Link.objects.using(self.alias)
+
+    @property
+    def tags(self) -> Any:
+        return self._models.LinkTag.objects.using(self.alias)
+
+    @property
+    def visits(self) -> Any:
+        return self._models.Visit.objects.using(self.alias)
+
+    @property
+    def counters(self) -> Any:
+        return self._models.Counter.objects.using(self.alias)
 
 
 class DjangoStorage(RelationalStorage[_Tables]):
@@ -142,9 +156,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
         from django.db import IntegrityError, connections
         from django.db.models import JSONField
 
-        from .models import Counter, LinkTag
         from .models import Link as LinkRow
-        from .models import Visit as VisitRow
 
         if self.alias not in connections:
             raise ConfigurationError(
@@ -152,13 +164,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
             )
         self._closed = False
         self._conflict = (IntegrityError,)
-        self._tables = _Tables(
-            alias=self.alias,
-            links=LinkRow.objects.using(self.alias),
-            tags=LinkTag.objects.using(self.alias),
-            visits=VisitRow.objects.using(self.alias),
-            counters=Counter.objects.using(self.alias),
-        )
+        self._tables = _Tables(self.alias)
         json_columns = {f.name for f in LinkRow._meta.fields if isinstance(f, JSONField)}
         self._table = LinkTable(derived=_DERIVED, read=_READ, json_columns=frozenset(json_columns))
 
