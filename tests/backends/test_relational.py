@@ -137,7 +137,10 @@ def classify(exc: Exception) -> type[BackendError] | None:
 def test_wrap_errors_turns_driver_errors_into_the_kind_classify_names(
     raised: Exception, kind: type[BackendError]
 ) -> None:
-    with pytest.raises(BackendError) as caught, wrap_errors(classify, "X could not do it (x://)"):
+    with (
+        pytest.raises(BackendError) as caught,
+        wrap_errors(classify, "X could not {} (x://)".format, "do it"),
+    ):
         raise raised
     assert type(caught.value) is kind
     assert caught.value.original is raised
@@ -146,6 +149,6 @@ def test_wrap_errors_turns_driver_errors_into_the_kind_classify_names(
 
 @pytest.mark.parametrize("raised", [LinkNotFound("c"), BackendUnavailable("closed"), KeyError("k")])
 def test_wrap_errors_lets_everything_else_through(raised: Exception) -> None:
-    with pytest.raises(type(raised)) as caught, wrap_errors(classify, "X"):
+    with pytest.raises(type(raised)) as caught, wrap_errors(classify, str, "X"):
         raise raised
     assert caught.value is raised

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from .. import fields as link_fields
@@ -49,34 +50,46 @@ __all__ = [
     "PLAIN_VISIT_FIELDS",
     "Classify",
     "Derived",
-    "Get",
     "LinkTable",
     "RelationalStorage",
+    "Row",
     "visit_from_row",
     "visit_values",
     "wrap_errors",
 ]
 
 Tx = TypeVar("Tx")
-#: A row's value by column name (``row.__getitem__`` or ``lambda name: getattr(row, name)``).
-Get = Callable[[str], Any]
+#: A row: its values by column name (``dict(zip(names, values))``, a model's ``vars()``).
+Row = Mapping[str, Any]
 #: Which ``BackendError`` a driver exception becomes; None: not the driver's, let it pass.
 Classify = Callable[[Exception], type[BackendError] | None]
 
 
-@contextmanager
-def wrap_errors(classify: Classify, what: str) -> Iterator[None]:
+class wrap_errors:
     """Re-raise driver exceptions as the ``BackendError`` kind ``classify`` names.
 
-    ``what`` starts the message (``"SQLite could not read a link (sqlite:///x.db)"``).
+    The message starts with ``describe(doing)`` (``"SQLite could not read a link
+    (sqlite:///x.db)"``), worked out only when something failed. Anything ``classify``
+    does not name (suolink's own errors, bugs) passes unchanged. A class, not a
+    generator, because every storage call enters one.
     """
-    try:
-        yield
-    except Exception as exc:
-        kind = classify(exc)
-        if kind is None:
-            raise
-        raise kind(f"{what}: {exc}", original=exc) from exc
+
+    __slots__ = ("classify", "describe", "doing")
+
+    def __init__(self, classify: Classify, describe: Callable[[str], str], doing: str) -> None:
+        self.classify = classify
+        self.describe = describe
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if not isinstance(exc, Exception):
+            return
+        error = self.classify(exc)
+        if error is not None:
+            raise error(f"{self.describe(self.doing)}: {exc}", original=exc) from exc
 
 
 # -------------------------------------------------------------------------- rows
@@ -107,7 +120,7 @@ class LinkTable:
 
     derived: tuple[Derived, ...] = ()
     #: field -> how to read it when its column is not simply ``codec.from_sql``.
-    read: Mapping[str, Callable[[Get], Any]] = field(default_factory=dict)
+    read: Mapping[str, Callable[[Row], Any]] = field(default_factory=dict)
     #: Columns the driver takes and gives as JSON values (Django's ``JSONField``), not text.
     json_columns: frozenset[str] = frozenset()
     #: The fields with a column of their own (read when the table is made).
@@ -134,17 +147,31 @@ class LinkTable:
                 out[d.column] = d.value(getattr(link, d.source))
         return out
 
-    def link(self, get: Get) -> Link:
+    def link(self, row: Row) -> Link:
         """The ``Link`` a row holds."""
-        values: dict[str, Any] = {}
-        for f in self.fields:
-            reader = self.read.get(f.name)
-            if reader is not None:
-                values[f.name] = reader(get)
-            else:
-                values[f.name] = f.codec.from_sql(self._from_driver(f.name, get(f.name)))
-        values.update(extra_from_json(self._from_driver("extra", get("extra"))))
+        plain, converted = self._readers
+        values = {name: row[name] for name in plain}
+        for name, read in converted:
+            values[name] = read(row)
+        if link_fields.EXTRA_FIELDS:  # today none: every field has its column
+            values.update(extra_from_json(self._from_driver("extra", row["extra"])))
         return Link(**values)
+
+    @cached_property
+    def _readers(self) -> tuple[tuple[str, ...], tuple[tuple[str, Callable[[Row], Any]], ...]]:
+        """Fields whose column holds their value as is, and how to read the others.
+
+        Worked out once: rows are read by the thousand.
+        """
+        plain: list[str] = []
+        converted: list[tuple[str, Callable[[Row], Any]]] = []
+        for f in self.fields:
+            read = self.read.get(f.name)
+            if read is None and f.name not in self.json_columns and _is_identity(f.codec.from_sql):
+                plain.append(f.name)
+            else:
+                converted.append((f.name, read or _column_reader(f, f.name in self.json_columns)))
+        return tuple(plain), tuple(converted)
 
     def _to_driver(self, column: str, value: Any) -> Any:
         if value is None or column not in self.json_columns:
@@ -154,7 +181,28 @@ class LinkTable:
     def _from_driver(self, column: str, value: Any) -> Any:
         if value is None or column not in self.json_columns:
             return value
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_identity(from_sql: Callable[[Any], Any]) -> bool:
+    """True if ``from_sql`` gives back what the column holds (text, integers)."""
+    probe = object()
+    try:
+        return from_sql(probe) is probe
+    except Exception:
+        return False
+
+
+def _column_reader(field: LinkField, as_json: bool) -> Callable[[Row], Any]:
+    """Read ``field`` from its own column (a JSON value there if ``as_json``)."""
+    name, from_sql = field.name, field.codec.from_sql
+    if not as_json:
+        return lambda row: from_sql(row[name])
+    return lambda row: from_sql(None if (value := row[name]) is None else _json_text(value))
 
 
 #: Visit fields every SQL backend keeps in a column of the same name, as they are
@@ -167,9 +215,9 @@ def visit_values(visit: Visit) -> dict[str, Any]:
     return {name: getattr(visit, name) for name in PLAIN_VISIT_FIELDS}
 
 
-def visit_from_row(get: Get, *, code: str, at: datetime) -> Visit:
+def visit_from_row(row: Row, *, code: str, at: datetime) -> Visit:
     """The ``Visit`` a row holds (``is_bot`` may come back as 0/1)."""
-    values = {name: get(name) for name in PLAIN_VISIT_FIELDS}
+    values = {name: row[name] for name in PLAIN_VISIT_FIELDS}
     values["is_bot"] = bool(values["is_bot"])
     return Visit(code=code, at=at, **values)
 
@@ -276,12 +324,10 @@ class RelationalStorage(ABC, Generic[Tx]):
         if self._closed:
             raise BackendUnavailable(f"the storage {self.url} is closed")
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
+    def _errors(self, doing: str) -> wrap_errors:
         """Refuse calls after ``close()``; driver exceptions become suolink's own."""
         self._check_open()
-        with wrap_errors(self._classify, self._describe(doing)):
-            yield
+        return wrap_errors(self._classify, self._describe, doing)
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[Tx]:

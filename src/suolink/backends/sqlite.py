@@ -239,8 +239,9 @@ _INSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
     f"VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})"
 )
+_SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISITS = (
-    f"SELECT id, {', '.join(_VISIT_COLUMNS)} FROM visits "  # noqa: S608 - constant text
+    f"SELECT {', '.join(_SELECTED_VISIT_COLUMNS)} FROM visits "  # noqa: S608 - constant text
     "WHERE code = ? AND at_us >= ? AND at_us < ? AND (at_us, id) > (?, ?) "
     "ORDER BY at_us, id LIMIT ?"
 )
@@ -250,6 +251,8 @@ _SELECT_VISITS = (
 class _LinkSQL:
     """The statements on ``links`` for one :class:`LinkTable`, every column by name."""
 
+    #: What ``select`` and the page queries return, in order.
+    columns: tuple[str, ...]
     select: str
     insert: str
     update: str
@@ -271,6 +274,7 @@ class _LinkSQL:
             pages[is_tagged, True] = f"{base} {glue} ({t}created_us, {t}code) < (?, ?){order}"
         changed = ", ".join(f"{c} = :{c}" for c in table.columns(update=True))
         return cls(
+            columns=columns,
             select=f"{select} WHERE code = ?",
             insert=f"INSERT INTO links ({', '.join(columns)}) "  # noqa: S608
             f"VALUES ({', '.join(':' + c for c in columns)})",
@@ -390,7 +394,6 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             check_same_thread=False,
             factory=_Connection,
         )
-        conn.row_factory = sqlite3.Row
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if self.path != ":memory:":
@@ -472,12 +475,12 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def _select_link(
         self, tx: sqlite3.Connection, code: str, *, for_update: bool = False
-    ) -> sqlite3.Row | None:
+    ) -> Sequence[Any] | None:
         rows = tx.execute(self._sql.select, (code,)).fetchall()  # a write holds the lock
         return rows[0] if rows else None
 
-    def _to_link(self, row: sqlite3.Row) -> Link:
-        return self._table.link(row.__getitem__)
+    def _to_link(self, row: Sequence[Any]) -> Link:
+        return self._table.link(dict(zip(self._sql.columns, row, strict=True)))
 
     def _insert_link(self, tx: sqlite3.Connection, link: Link) -> None:
         tx.execute(self._sql.insert, self._table.values(link))
@@ -531,15 +534,14 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
     def _visit_page(
         self, tx: sqlite3.Connection, code: str, low: int, high: int, after: Position, size: int
     ) -> list[Any]:
-        return tx.execute(_SELECT_VISITS, (code, low, high, *after, size)).fetchall()
+        rows = tx.execute(_SELECT_VISITS, (code, low, high, *after, size)).fetchall()
+        return [dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)) for row in rows]
 
-    def _visit_position(self, row: sqlite3.Row) -> Position:
+    def _visit_position(self, row: dict[str, Any]) -> Position:
         return (row["at_us"], row["id"])
 
-    def _to_visit(self, row: sqlite3.Row) -> Visit:
-        return visit_from_row(
-            row.__getitem__, code=row["code"], at=datetime.fromisoformat(row["at"])
-        )
+    def _to_visit(self, row: dict[str, Any]) -> Visit:
+        return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()

@@ -24,9 +24,9 @@ from ...backends import redact_url
 from ...backends._common import Position, to_micros
 from ...backends.relational import (
     Derived,
-    Get,
     LinkTable,
     RelationalStorage,
+    Row,
     visit_from_row,
     visit_values,
 )
@@ -89,9 +89,9 @@ def _stored_time(moment: datetime) -> datetime | None:
         return None
 
 
-def _expiry(get: Get) -> datetime | None:
-    us = get("expires_us")
-    return None if us is None else _from_micros(us, get("expires_offset"))
+def _expiry(row: Row) -> datetime | None:
+    us = row["expires_us"]
+    return None if us is None else _from_micros(us, row["expires_offset"])
 
 
 def _optional(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
@@ -108,8 +108,8 @@ _DERIVED = (
     Derived("expires_us", "expires_at", _optional(to_micros)),
     Derived("expires_offset", "expires_at", _optional(_offset)),
 )
-_READ: dict[str, Callable[[Get], Any]] = {
-    "created_at": lambda get: _from_micros(get("created_us"), get("created_offset")),
+_READ: dict[str, Callable[[Row], Any]] = {
+    "created_at": lambda row: _from_micros(row["created_us"], row["created_offset"]),
     "expires_at": _expiry,
 }
 
@@ -215,7 +215,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
         return rows.filter(code=code).first()
 
     def _to_link(self, row: Any) -> Link:
-        return self._table.link(lambda name: getattr(row, name))
+        return self._table.link(vars(row))
 
     def _insert_link(self, tx: _Tables, link: Link) -> None:
         tx.links.model(**self._table.values(link)).save(using=tx.alias, force_insert=True)
@@ -305,7 +305,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
 
     def _to_visit(self, row: Any) -> Visit:
         return visit_from_row(
-            lambda name: getattr(row, name),
+            vars(row),
             code=row.link_id,
             at=_from_micros(row.at_us, row.at_offset),
         )
