@@ -7,6 +7,11 @@ then write": ``create`` inserts and lets the primary key refuse a taken code,
 the same way. On SQLite use ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` so
 concurrent writers wait for each other instead of failing (check ``suolink.W003``).
 
+Checks, paging and error handling come from
+:class:`~suolink.backends.relational.RelationalStorage`; this module supplies one ORM
+query per primitive. Columns are named after the fields in :mod:`suolink.fields`, and
+fields without a column of their own live in ``extra``.
+
 Django must be set up first; if it is not and ``DJANGO_SETTINGS_MODULE`` is set (a
 worker process, a script), opening the store calls ``django.setup()``.
 """
