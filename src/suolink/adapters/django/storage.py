@@ -119,30 +119,28 @@ _READ: dict[str, Callable[[Row], Any]] = {
 }
 
 
-class _Tables:
-    """The app's tables on one database alias: a fresh queryset on each use."""
+class _Rows:
+    """A model's rows on the alias of the :class:`_Tables` read from: a fresh queryset."""
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __get__(self, tables: _Tables, owner: object = None) -> Any:
         from . import models
 
+        return getattr(models, self.model).objects.using(tables.alias)
+
+
+class _Tables:
+    """The app's tables on one database alias: what each primitive works through."""
+
+    links = _Rows("Link")
+    tags = _Rows("LinkTag")
+    visits = _Rows("Visit")
+    counters = _Rows("Counter")
+
+    def __init__(self, alias: str) -> None:
         self.alias = alias
-        self._models = models
-
-    @property
-    def links(self) -> Any:
-        return self._models.Link.objects.using(self.alias)
-
-    @property
-    def tags(self) -> Any:
-        return self._models.LinkTag.objects.using(self.alias)
-
-    @property
-    def visits(self) -> Any:
-        return self._models.Visit.objects.using(self.alias)
-
-    @property
-    def counters(self) -> Any:
-        return self._models.Counter.objects.using(self.alias)
 
 
 class DjangoStorage(RelationalStorage[_Tables]):
