@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suolink.backends import Storage
+from suolink.backends._common import encode_cursor, to_micros
 from suolink.backends.base import MAX_PAGE_SIZE
 from suolink.errors import (
     BackendUnavailable,
@@ -255,6 +256,27 @@ def test_a_deleted_code_can_be_used_again_from_scratch(storage: Storage) -> None
     assert storage.list(tag="old").links == ()
 
 
+@pytest.mark.parametrize("code", ["a\x00b", "a\x00", "\x00"])
+def test_a_code_holding_nul_is_refused_and_never_found(storage: Storage, code: str) -> None:
+    # PostgreSQL text cannot hold NUL and C strings end at it, so no backend stores one;
+    # "a" is what a C string would read "a\x00b" as.
+    with pytest.raises(InvalidCode):
+        storage.create(make(code))
+    assert storage.list().links == ()
+    first = storage.create(make("a"))
+    assert storage.get(code) is None
+    assert storage.delete(code) is False
+    with pytest.raises(LinkNotFound):
+        storage.update(code, {"title": "x"})
+    with pytest.raises(LinkNotFound):
+        storage.record_visit(Visit(code=code, at=T0))
+    with pytest.raises(LinkNotFound):
+        storage.record_visit(Visit(code=code, at=T0), count=False)
+    assert list(storage.visits(code)) == []
+    assert storage.get("a") == first
+    assert list(storage.visits("a")) == []
+
+
 @pytest.mark.parametrize("code", ["", "\ud800", 3, None])
 def test_delete_of_odd_codes_is_false(storage: Storage, code: object) -> None:
     assert storage.delete(code) is False  # type: ignore[arg-type]
@@ -351,6 +373,13 @@ def test_the_largest_limit_is_allowed(storage: Storage) -> None:
 def test_malformed_cursors_are_refused(storage: Storage, cursor: object) -> None:
     with pytest.raises(InvalidOption) as caught:
         storage.list(cursor=cursor)  # type: ignore[arg-type]
+    assert caught.value.option == "cursor"
+
+
+def test_a_cursor_naming_a_code_with_nul_is_refused(storage: Storage) -> None:
+    storage.create(make("a"))
+    with pytest.raises(InvalidOption) as caught:
+        storage.list(cursor=encode_cursor((to_micros(T0) + 1, "a\x00")))
     assert caught.value.option == "cursor"
 
 

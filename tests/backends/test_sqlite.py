@@ -8,6 +8,8 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from suolink.backends import open_storage
 from suolink.backends.sqlite import SCHEMA_VERSION, SQLiteStorage, migrate
 from suolink.errors import BackendError, BackendUnavailable, ConfigurationError
-from suolink.models import Link, Visit
+from suolink.models import AntiBlockMode, Link, Visit
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -161,6 +163,98 @@ def test_an_old_database_is_migrated_forward_with_its_data(db: Path) -> None:
         assert [x.code for x in storage.list(tag="旧").links] == ["old1"]
         storage.create(Link(code="new1", url="https://new.example", tags=("keep",)))
         assert [x.code for x in storage.list(tag="keep").links] == ["new1", "old1"]
+    finally:
+        storage.close()
+
+
+def test_a_v3_database_opens_migrates_and_reads_back_unchanged(db: Path) -> None:
+    # Rows exactly as suolink wrote them at schema version 3 (before the extra column).
+    old = raw(db)
+    assert migrate(old, target=3) == 3
+    old.execute(
+        "INSERT INTO links (code, url, created_at, created_us, expires_at, max_visits,"
+        " password_hash, anti_block, anti_block_mode, allow, deny, targets, title, tags,"
+        " disabled, visits, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "v3",
+            "https://例子.测试/路径",
+            "2029-05-06T07:08:09.123456+08:00",
+            1872716889123456,
+            "2031-02-03T04:05:06.000007-03:30",
+            12,
+            "pbkdf2_sha256$1$salt$hash",
+            '["qq","wechat","微博"]',
+            "guide",
+            '["android","ios"]',
+            '["bot"]',
+            '[["ios","https://apps.apple.com/x"],["android","https://play.example/x"]]',
+            "标题",
+            '["季度","b","a","b"]',
+            1,
+            2,
+            "zh-CN",
+        ),
+    )
+    old.executemany(
+        "INSERT INTO link_tags (code, tag, created_us) VALUES ('v3', ?, 1872716889123456)",
+        [("季度",), ("a",), ("b",)],
+    )
+    old.execute(
+        "INSERT INTO visits (code, at, at_us, ip, user_agent, referer, app, os, device, is_bot,"
+        " language, visitor_id, browser, outcome) VALUES ('v3', '2030-01-01T12:00:00+00:00',"
+        " 1893499200000000, '2001:db8::1', 'UA', NULL, 'wechat', 'ios', 'mobile', 0, 'zh',"
+        " 'vid', 'safari', 'guide')"
+    )
+    old.close()
+    expected = Link(
+        code="v3",
+        url="https://例子.测试/路径",
+        created_at=datetime(2029, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=8))),
+        expires_at=datetime(
+            2031, 2, 3, 4, 5, 6, 7, tzinfo=timezone(-timedelta(hours=3, minutes=30))
+        ),
+        max_visits=12,
+        password_hash="pbkdf2_sha256$1$salt$hash",
+        anti_block=frozenset({"qq", "wechat", "微博"}),
+        anti_block_mode=AntiBlockMode.GUIDE,
+        allow=frozenset({"android", "ios"}),
+        deny=frozenset({"bot"}),
+        targets=(("ios", "https://apps.apple.com/x"), ("android", "https://play.example/x")),
+        title="标题",
+        tags=("季度", "b", "a", "b"),
+        disabled=True,
+        visits=2,
+        language="zh-CN",
+    )
+
+    storage = SQLiteStorage(f"sqlite:///{db}")
+    try:
+        assert (
+            raw(db).execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            == SCHEMA_VERSION
+        )
+        assert raw(db).execute("SELECT extra FROM links").fetchall() == [("{}",)]
+        assert storage.get("v3") == expected
+        assert storage.list(tag="季度").links == (expected,)
+        assert list(storage.visits("v3")) == [
+            Visit(
+                code="v3",
+                at=datetime(2030, 1, 1, 12, tzinfo=UTC),
+                ip="2001:db8::1",
+                user_agent="UA",
+                app="wechat",
+                os="ios",
+                device="mobile",
+                language="zh",
+                visitor_id="vid",
+                browser="safari",
+                outcome="guide",
+            )
+        ]
+        assert storage.update("v3", {"title": None}) == replace(expected, title=None)
+        assert (
+            storage.record_visit(Visit(code="v3", at=datetime(2030, 1, 2, tzinfo=UTC))).visits == 3
+        )
     finally:
         storage.close()
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ..errors import InvalidCode, InvalidOption
+from ..errors import InvalidCode, InvalidOption, LinkNotFound
 from ..fields import BOOL, LINK_FIELDS, TEXT, check_aware, check_text
 from ..models import Link, Visit
 from .base import MAX_PAGE_SIZE
@@ -113,6 +113,7 @@ def decode_cursor(cursor: object) -> tuple[int, str]:
         or len(data) != 2
         or type(data[0]) is not int
         or not isinstance(data[1], str)
+        or "\x00" in data[1]  # no stored code holds NUL
         or not -_INT64_MAX <= data[0] <= _INT64_MAX
     ):
         raise InvalidOption("cursor", "is not a cursor from a previous page")
@@ -140,8 +141,8 @@ def check_tag(tag: object) -> str | None:
 
 
 def code_ok(code: object) -> bool:
-    """True if ``code`` could name a stored link (a string of valid Unicode text)."""
-    if not isinstance(code, str):
+    """True if ``code`` could name a stored link (valid Unicode text without NUL)."""
+    if not isinstance(code, str) or "\x00" in code:
         return False
     try:
         code.encode("utf-8")
@@ -193,6 +194,8 @@ def normalise_link(link: object) -> Link:
         code.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidCode(code, "is not valid Unicode text") from exc
+    if "\x00" in code:
+        raise InvalidCode(code, "must not contain NUL characters")
     created = check_aware("created_at", link.created_at)
     values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
     return replace(link, created_at=created, visits=0, **values)
@@ -202,6 +205,8 @@ def normalise_visit(visit: object) -> Visit:
     """``visit`` checked before it is recorded; ``InvalidOption`` if it cannot be stored."""
     if not isinstance(visit, Visit):
         raise InvalidOption("visit", f"must be a Visit, not {type(visit).__name__}")
+    if isinstance(visit.code, str) and "\x00" in visit.code:
+        raise LinkNotFound(visit.code)  # no stored code holds NUL (create refuses them)
     check_text("code", visit.code)
     check_aware("at", visit.at)
     check_text("user_agent", visit.user_agent)

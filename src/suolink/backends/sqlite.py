@@ -7,6 +7,8 @@
   interleave a read and a write: create relies on the primary key (insert, catch the
   conflict), and ``record_visit`` checks ``max_visits`` and counts in one ``UPDATE``.
 * ``schema_version`` records the applied migrations; opening a file brings it forward.
+* Columns are named after the fields in :mod:`suolink.fields`; fields without a column
+  of their own live in the ``extra`` JSON object (no migration for a new setting).
 
 URLs: ``sqlite:///relative.db`` (from the current folder), ``sqlite:////abs/path.db``,
 ``sqlite:///:memory:`` (one private database, one connection behind a lock). Options go
@@ -27,46 +29,30 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import (
-    BackendError,
-    BackendUnavailable,
-    CodeTaken,
-    ConfigurationError,
-    LinkNotFound,
-)
-from ..models import AntiBlockMode, Link, LinkPage, Visit, VisitResult
+from ..errors import BackendError, BackendUnavailable, ConfigurationError
+from ..models import Link, Visit
 from . import redact_url
-from ._common import (
-    MAX_MICROS,
-    MIN_MICROS,
-    check_limit,
-    check_tag,
-    check_window,
-    code_ok,
-    decode_cursor,
-    encode_cursor,
-    link_key,
-    normalise_changes,
-    normalise_link,
-    normalise_visit,
-    to_micros,
-    visit_pages,
+from ._common import Position, to_micros
+from .relational import (
+    PLAIN_VISIT_FIELDS,
+    Derived,
+    LinkTable,
+    RelationalStorage,
+    visit_from_row,
+    visit_values,
 )
-from .base import DEFAULT_PAGE_SIZE
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
 
 DEFAULT_TIMEOUT = 5.0
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
-_MIN_US = MIN_MICROS
-_MAX_US = MAX_MICROS
 
 # Primary SQLite result codes that mean "try again later" rather than "broken".
 _UNAVAILABLE_CODES = {
@@ -169,6 +155,8 @@ _V3 = _statements(
     "ALTER TABLE visits ADD COLUMN outcome TEXT NOT NULL DEFAULT 'redirect'",
 )
 
+_V4 = _statements("ALTER TABLE links ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'")
+
 
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
@@ -176,6 +164,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, counters and visits", _V1),
     (2, "link_tags table for the tag filter; index for newest-first listing", _v2),
     (3, "visits: visitor id, browser and outcome", _V3),
+    (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -241,124 +230,66 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 # --------------------------------------------------------------------------- rows
 
-_LINK_COLUMNS = (
-    "code, url, created_at, created_us, expires_at, max_visits, password_hash, anti_block, "
-    "anti_block_mode, allow, deny, targets, title, tags, disabled, visits, language"
-)
-_SELECT_LINK = f"SELECT {_LINK_COLUMNS} FROM links"  # noqa: S608 - constant text
-_INSERT_LINK = f"INSERT INTO links ({_LINK_COLUMNS}) VALUES ({', '.join('?' * 17)})"  # noqa: S608
-_UPDATE_LINK = (
-    "UPDATE links SET url = ?, expires_at = ?, max_visits = ?, password_hash = ?, "
-    "anti_block = ?, anti_block_mode = ?, allow = ?, deny = ?, targets = ?, title = ?, "
-    "tags = ?, disabled = ?, language = ? WHERE code = ?"
-)
-_LIST = f"{_SELECT_LINK} ORDER BY created_us DESC, code DESC LIMIT ?"
-_LIST_AFTER = (
-    f"{_SELECT_LINK} WHERE (created_us, code) < (?, ?) ORDER BY created_us DESC, code DESC LIMIT ?"
-)
-_TAGGED = (
-    "SELECT l.code, l.url, l.created_at, l.created_us, l.expires_at, l.max_visits, "
-    "l.password_hash, l.anti_block, l.anti_block_mode, l.allow, l.deny, l.targets, l.title, "
-    "l.tags, l.disabled, l.visits, l.language "
-    "FROM link_tags AS t JOIN links AS l ON l.code = t.code WHERE t.tag = ? "
-)
-_LIST_TAG = f"{_TAGGED} ORDER BY t.created_us DESC, t.code DESC LIMIT ?"
-_LIST_TAG_AFTER = (
-    f"{_TAGGED} AND (t.created_us, t.code) < (?, ?) ORDER BY t.created_us DESC, t.code DESC LIMIT ?"
-)
-_VISIT_COLUMNS = (
-    "code, at, ip, user_agent, referer, app, os, device, is_bot, language, "
-    "visitor_id, browser, outcome"
-)
+#: Columns of ``links`` that are not ``Link`` fields.
+_DERIVED = (Derived("created_us", "created_at", to_micros),)
+
+#: Columns of ``visits`` besides ``id``, by name.
+_VISIT_COLUMNS = ("code", "at", "at_us", *PLAIN_VISIT_FIELDS)
 _INSERT_VISIT = (
-    f"INSERT INTO visits (at_us, {_VISIT_COLUMNS}) "  # noqa: S608 - constant text
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})"
 )
+_SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISITS = (
-    f"SELECT id, at_us, {_VISIT_COLUMNS} FROM visits "  # noqa: S608 - constant text
+    f"SELECT {', '.join(_SELECTED_VISIT_COLUMNS)} FROM visits "  # noqa: S608 - constant text
     "WHERE code = ? AND at_us >= ? AND at_us < ? AND (at_us, id) > (?, ?) "
     "ORDER BY at_us, id LIMIT ?"
 )
 
 
-def _json_list(values: Sequence[Any] | frozenset[str] | None) -> str | None:
-    if values is None:
-        return None
-    items = sorted(values) if isinstance(values, frozenset) else list(values)
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+@dataclass(frozen=True, slots=True)
+class _LinkSQL:
+    """The statements on ``links`` for one :class:`LinkTable`, every column by name."""
+
+    #: What ``select`` and the page queries return, in order.
+    columns: tuple[str, ...]
+    select: str
+    insert: str
+    update: str
+    #: ``(tagged, after a cursor)`` -> a page query, newest first.
+    pages: dict[tuple[bool, bool], str]
+
+    @classmethod
+    def of(cls, table: LinkTable) -> _LinkSQL:
+        columns = table.columns()
+        select = f"SELECT {', '.join(columns)} FROM links"  # noqa: S608 - names from fields.py
+        tagged = (
+            f"SELECT {', '.join(f'l.{c} AS {c}' for c in columns)} "  # noqa: S608
+            "FROM link_tags AS t JOIN links AS l ON l.code = t.code WHERE t.tag = ?"
+        )
+        pages: dict[tuple[bool, bool], str] = {}
+        for is_tagged, base, t, glue in ((False, select, "", "WHERE"), (True, tagged, "t.", "AND")):
+            order = f" ORDER BY {t}created_us DESC, {t}code DESC LIMIT ?"
+            pages[is_tagged, False] = base + order
+            pages[is_tagged, True] = f"{base} {glue} ({t}created_us, {t}code) < (?, ?){order}"
+        changed = ", ".join(f"{c} = :{c}" for c in table.columns(update=True))
+        return cls(
+            columns=columns,
+            select=f"{select} WHERE code = ?",
+            insert=f"INSERT INTO links ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join(':' + c for c in columns)})",
+            update=f"UPDATE links SET {changed} WHERE code = :code",  # noqa: S608
+            pages=pages,
+        )
 
 
-def _set(text: str | None) -> frozenset[str] | None:
-    return None if text is None else frozenset(json.loads(text))
-
-
-def _link_values(link: Link) -> tuple[Any, ...]:
-    """The updatable columns of ``link``, in the order of ``_UPDATE_LINK``."""
-    return (
-        link.url,
-        None if link.expires_at is None else link.expires_at.isoformat(),
-        link.max_visits,
-        link.password_hash,
-        _json_list(link.anti_block),
-        link.anti_block_mode.value,
-        _json_list(link.allow),
-        _json_list(link.deny),
-        _json_list([list(pair) for pair in link.targets]),
-        link.title,
-        _json_list(link.tags),
-        int(link.disabled),
-        link.language,
-    )
-
-
-def _link_row(link: Link) -> tuple[Any, ...]:
-    """Every column of ``link`` for ``_INSERT_LINK``; a new link starts with 0 visits."""
-    v = _link_values(link)
-    created = (link.created_at.isoformat(), to_micros(link.created_at))
-    return (link.code, v[0], *created, *v[1:12], 0, v[12])
-
-
-def _to_link(row: Sequence[Any]) -> Link:
-    (code, url, created_at, _, expires_at, max_visits, password_hash, anti_block, mode) = row[:9]
-    (allow, deny, targets, title, tags, disabled, visits, language) = row[9:]
-    return Link(
-        code=code,
-        url=url,
-        created_at=datetime.fromisoformat(created_at),
-        expires_at=None if expires_at is None else datetime.fromisoformat(expires_at),
-        max_visits=max_visits,
-        password_hash=password_hash,
-        anti_block=_set(anti_block),
-        anti_block_mode=AntiBlockMode(mode),
-        allow=_set(allow),
-        deny=frozenset(json.loads(deny)),
-        targets=tuple((k, v) for k, v in json.loads(targets)),
-        title=title,
-        tags=tuple(json.loads(tags)),
-        disabled=bool(disabled),
-        visits=visits,
-        language=language,
-    )
-
-
-def _to_visit(row: Sequence[Any]) -> Visit:
-    (code, at, ip, user_agent, referer, app, os_name, device, is_bot, language) = row[2:12]
-    visitor_id, browser, outcome = row[12:]
-    return Visit(
-        code=code,
-        at=datetime.fromisoformat(at),
-        ip=ip,
-        user_agent=user_agent,
-        referer=referer,
-        app=app,
-        os=os_name,
-        device=device,
-        is_bot=bool(is_bot),
-        language=language,
-        visitor_id=visitor_id,
-        browser=browser,
-        outcome=outcome,
-    )
+def _visit_row(visit: Visit) -> dict[str, Any]:
+    return {
+        "code": visit.code,
+        "at": visit.at.isoformat(),
+        "at_us": to_micros(visit.at),
+        **visit_values(visit),
+    }
 
 
 # --------------------------------------------------------------------------- URL
@@ -415,16 +346,20 @@ class _Connection(sqlite3.Connection):
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage:
+class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
     ``BackendUnavailable`` (cannot open) or ``BackendError`` (not a suolink database).
     """
 
+    _conflict = (sqlite3.IntegrityError,)
+
     def __init__(self, url: str = "sqlite:///suolink.db") -> None:
         self.url = redact_url(url)
         self.path, self.timeout, self.synchronous = _parse_url(url)
+        self._table = LinkTable(derived=_DERIVED)
+        self._sql = _LinkSQL.of(self._table)
         self._closed = False
         self._pid = os.getpid()
         self._local = threading.local()
@@ -487,8 +422,7 @@ class SQLiteStorage:
             return
 
     def _thread_connection(self) -> _Connection:
-        if self._closed:
-            raise BackendUnavailable(f"the storage {self.url} is closed")
+        self._check_open()
         if os.getpid() != self._pid:
             # A forked child must never use (or close) its parent's connections.
             with self._state_lock:
@@ -506,19 +440,18 @@ class SQLiteStorage:
         return conn
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         if self._shared is not None:
             with self._shared_lock:
-                if self._closed:
-                    raise BackendUnavailable(f"the storage {self.url} is closed")
+                self._check_open()  # close() may have won the race for the lock
                 yield self._shared
         else:
             yield self._thread_connection()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back if not."""
-        with self._connection() as conn:
+        with self._reading() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -527,186 +460,91 @@ class SQLiteStorage:
                 raise
             conn.execute("COMMIT")
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Turn driver exceptions into ``BackendError`` / ``BackendUnavailable``."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            message = f"SQLite could not {doing} ({self.url}): {exc}"
-            text = str(exc).lower()
-            if _primary(exc) in _UNAVAILABLE_CODES or any(w in text for w in _UNAVAILABLE_WORDS):
-                raise BackendUnavailable(message, original=exc) from exc
-            raise BackendError(message, original=exc) from exc
-
-    # -- the Storage protocol -------------------------------------------------------
-
-    def create(self, link: Link) -> Link:
-        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        stored = normalise_link(link)
-        created_us = to_micros(stored.created_at)
-        with self._errors("create a link"):
-            try:
-                with self._write() as conn:
-                    conn.execute(_INSERT_LINK, _link_row(stored))
-                    conn.executemany(
-                        "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
-                        [(stored.code, tag, created_us) for tag in set(stored.tags)],
-                    )
-            except sqlite3.IntegrityError as exc:
-                raise CodeTaken(stored.code) from exc
-        return stored
-
-    def get(self, code: str) -> Link | None:
-        """The link with this exact code, or None."""
-        if not code_ok(code):
+    def _classify(self, exc: Exception) -> type[BackendError] | None:
+        if not isinstance(exc, sqlite3.Error):
             return None
-        with self._errors("read a link"), self._connection() as conn:
-            rows = conn.execute(f"{_SELECT_LINK} WHERE code = ?", (code,)).fetchall()
-        return _to_link(rows[0]) if rows else None
+        text = str(exc).lower()
+        if _primary(exc) in _UNAVAILABLE_CODES or any(w in text for w in _UNAVAILABLE_WORDS):
+            return BackendUnavailable
+        return BackendError
 
-    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
-        """Apply ``changes`` in one IMMEDIATE transaction; ``LinkNotFound`` if absent."""
-        checked = normalise_changes(changes)
-        if not code_ok(code):
-            raise LinkNotFound(str(code))
-        with self._errors("update a link"), self._write() as conn:
-            rows = conn.execute(f"{_SELECT_LINK} WHERE code = ?", (code,)).fetchall()
-            if not rows:
-                raise LinkNotFound(code)
-            old = _to_link(rows[0])
-            new = replace(old, **checked)
-            conn.execute(_UPDATE_LINK, (*_link_values(new), code))
-            if new.tags != old.tags:
-                created_us = rows[0][3]
-                conn.execute("DELETE FROM link_tags WHERE code = ?", (code,))
-                conn.executemany(
-                    "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
-                    [(code, tag, created_us) for tag in set(new.tags)],
-                )
-        return new
+    def _describe(self, doing: str) -> str:
+        return f"SQLite could not {doing} ({self.url})"
 
-    def delete(self, code: str) -> bool:
-        """Remove the link, its tags and its visits in one transaction; True if it existed."""
-        if not code_ok(code):
-            return False
-        with self._errors("delete a link"), self._write() as conn:
-            conn.execute("DELETE FROM visits WHERE code = ?", (code,))
-            conn.execute("DELETE FROM link_tags WHERE code = ?", (code,))
-            deleted = conn.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount
-        return deleted > 0
+    # -- primitives of RelationalStorage ---------------------------------------------
 
-    def list(
-        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
-    ) -> LinkPage:
-        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
-        check_limit(limit)
-        check_tag(tag)
-        after = None if cursor is None else decode_cursor(cursor)
-        with self._errors("list links"), self._connection() as conn:
-            if tag is None:
-                if after is None:
-                    rows = conn.execute(_LIST, (limit + 1,)).fetchall()
-                else:
-                    rows = conn.execute(_LIST_AFTER, (*after, limit + 1)).fetchall()
-            elif after is None:
-                rows = conn.execute(_LIST_TAG, (tag, limit + 1)).fetchall()
-            else:
-                rows = conn.execute(_LIST_TAG_AFTER, (tag, *after, limit + 1)).fetchall()
-        links = tuple(_to_link(row) for row in rows[:limit])
-        more = len(rows) > limit
-        return LinkPage(
-            links=links, next_cursor=encode_cursor(link_key(links[-1])) if more else None
+    def _select_link(
+        self, tx: sqlite3.Connection, code: str, *, for_update: bool = False
+    ) -> Sequence[Any] | None:
+        rows = tx.execute(self._sql.select, (code,)).fetchall()  # a write holds the lock
+        return rows[0] if rows else None
+
+    def _to_link(self, row: Sequence[Any]) -> Link:
+        return self._table.link(dict(zip(self._sql.columns, row, strict=True)))
+
+    def _insert_link(self, tx: sqlite3.Connection, link: Link) -> None:
+        tx.execute(self._sql.insert, self._table.values(link))
+
+    def _update_link(self, tx: sqlite3.Connection, link: Link) -> None:
+        tx.execute(self._sql.update, {**self._table.values(link, update=True), "code": link.code})
+
+    def _insert_tags(
+        self, tx: sqlite3.Connection, code: str, tags: Sequence[str], created_us: int
+    ) -> None:
+        tx.executemany(
+            "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
+            [(code, tag, created_us) for tag in tags],
         )
 
-    def next_id(self) -> int:
-        """A number never handed out before by this store (atomic, starts at 1)."""
-        with self._errors("count"), self._write() as conn:
-            rows = conn.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
-            ).fetchall()
+    def _delete_tags(self, tx: sqlite3.Connection, code: str) -> None:
+        tx.execute("DELETE FROM link_tags WHERE code = ?", (code,))
+
+    def _delete_link(self, tx: sqlite3.Connection, code: str) -> bool:
+        tx.execute("DELETE FROM visits WHERE code = ?", (code,))
+        self._delete_tags(tx, code)
+        return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
+
+    def _page(
+        self, tx: sqlite3.Connection, after: tuple[int, str] | None, tag: str | None, size: int
+    ) -> list[Any]:
+        params = [*(() if tag is None else (tag,)), *(after or ()), size]
+        return tx.execute(self._sql.pages[tag is not None, after is not None], params).fetchall()
+
+    def _next_id(self, tx: sqlite3.Connection) -> int:
+        rows = tx.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
+        ).fetchall()
         return int(rows[0][0])
 
-    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
-        """Count and record ``visit`` in one transaction, unless ``max_visits`` is reached."""
-        visit = normalise_visit(visit)
-        row = (
-            to_micros(visit.at),
-            visit.code,
-            visit.at.isoformat(),
-            visit.ip,
-            visit.user_agent,
-            visit.referer,
-            visit.app,
-            visit.os,
-            visit.device,
-            int(visit.is_bot),
-            visit.language,
-            visit.visitor_id,
-            visit.browser,
-            visit.outcome,
-        )
-        with self._errors("record a visit"), self._write() as conn:
-            if count:
-                bumped = conn.execute(
-                    "UPDATE links SET visits = visits + 1 WHERE code = ? "
-                    "AND (max_visits IS NULL OR visits < max_visits) RETURNING visits",
-                    (visit.code,),
-                ).fetchall()
-                if bumped:
-                    conn.execute(_INSERT_VISIT, row)
-                    return VisitResult(allowed=True, visits=int(bumped[0][0]))
-            current = conn.execute(
-                "SELECT visits FROM links WHERE code = ?", (visit.code,)
-            ).fetchall()
-            if not current:
-                raise LinkNotFound(visit.code)
-            if count:  # the link exists, so the UPDATE found it at its limit
-                return VisitResult(allowed=False, visits=int(current[0][0]))
-            conn.execute(_INSERT_VISIT, row)
-            return VisitResult(allowed=True, visits=int(current[0][0]))
+    def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
+        rows = tx.execute(
+            "UPDATE links SET visits = visits + 1 WHERE code = ? "
+            "AND (max_visits IS NULL OR visits < max_visits) RETURNING visits",
+            (code,),
+        ).fetchall()
+        return int(rows[0][0]) if rows else None
 
-    def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Visit]:
-        """Recorded visits of one link, oldest first, within ``[since, until)``.
+    def _visit_count(self, tx: sqlite3.Connection, code: str) -> int | None:
+        rows = tx.execute("SELECT visits FROM links WHERE code = ?", (code,)).fetchall()
+        return int(rows[0][0]) if rows else None
 
-        Read lazily, a few hundred at a time, so a link with millions of visits streams.
-        """
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
-        if not code_ok(code):
-            return iter(())
-        return self._iter_visits(
-            code, _MIN_US if low is None else low, _MAX_US if high is None else high, limit
-        )
+    def _insert_visit(self, tx: sqlite3.Connection, visit: Visit) -> None:
+        tx.execute(_INSERT_VISIT, _visit_row(visit))
 
-    def _iter_visits(self, code: str, low: int, high: int, limit: int | None) -> Iterator[Visit]:
-        def fetch(after: tuple[int, int], size: int) -> list[Any]:
-            with self._errors("read visits"), self._connection() as conn:
-                rows: list[Any] = conn.execute(
-                    _SELECT_VISITS, (code, low, high, *after, size)
-                ).fetchall()
-            return rows
+    def _visit_page(
+        self, tx: sqlite3.Connection, code: str, low: int, high: int, after: Position, size: int
+    ) -> list[Any]:
+        rows = tx.execute(_SELECT_VISITS, (code, low, high, *after, size)).fetchall()
+        return [dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)) for row in rows]
 
-        for row in visit_pages(fetch, lambda row: (row[1], row[0]), limit):
-            yield _to_visit(row)
+    def _visit_position(self, row: dict[str, Any]) -> Position:
+        return (row["at_us"], row["id"])
 
-    def check(self) -> None:
-        """Raise ``BackendUnavailable`` if the file cannot be read right now."""
-        try:
-            with self._errors("be reached"), self._connection() as conn:
-                conn.execute("SELECT MAX(version) FROM schema_version").fetchall()
-        except BackendUnavailable:
-            raise
-        except BackendError as exc:
-            raise BackendUnavailable(str(exc), original=exc.original) from exc
+    def _to_visit(self, row: dict[str, Any]) -> Visit:
+        return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+
+    def _probe(self, tx: sqlite3.Connection) -> None:
+        tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
 
     def close(self) -> None:
         """Close every thread's connection; later calls raise ``BackendUnavailable``."""

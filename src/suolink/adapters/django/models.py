@@ -44,6 +44,9 @@ class Link(models.Model):
     disabled = models.BooleanField(default=False)
     visits = models.BigIntegerField(default=0, editable=False)
     language = models.CharField(max_length=35, null=True, blank=True)
+    #: Every field of :data:`suolink.fields.EXTRA_FIELDS` (those without a column of
+    #: their own), so a new setting needs no migration.
+    extra = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         db_table = "suolink_link"

@@ -7,6 +7,11 @@ then write": ``create`` inserts and lets the primary key refuse a taken code,
 the same way. On SQLite use ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` so
 concurrent writers wait for each other instead of failing (check ``suolink.W003``).
 
+Checks, paging and error handling come from
+:class:`~suolink.backends.relational.RelationalStorage`; this module supplies one ORM
+query per primitive. Columns are named after the fields in :mod:`suolink.fields`, and
+fields without a column of their own live in ``extra``.
+
 Django must be set up first; if it is not and ``DJANGO_SETTINGS_MODULE`` is set (a
 worker process, a script), opening the store calls ``django.setup()``.
 """
@@ -14,46 +19,28 @@ worker process, a script), opening the store calls ``django.setup()``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ...backends import redact_url
-from ...backends._common import (
-    MAX_MICROS,
-    MIN_MICROS,
-    check_limit,
-    check_tag,
-    check_window,
-    code_ok,
-    decode_cursor,
-    encode_cursor,
-    link_key,
-    normalise_changes,
-    normalise_link,
-    normalise_visit,
-    to_micros,
-    visit_pages,
+from ...backends._common import Position, to_micros
+from ...backends.relational import (
+    Derived,
+    LinkTable,
+    RelationalStorage,
+    Row,
+    visit_from_row,
+    visit_values,
 )
-from ...backends.base import DEFAULT_PAGE_SIZE
-from ...errors import (
-    BackendError,
-    BackendUnavailable,
-    CodeTaken,
-    ConfigurationError,
-    InvalidOption,
-    LinkNotFound,
-)
-from ...models import AntiBlockMode, Link, LinkPage, Visit, VisitResult
+from ...errors import BackendError, BackendUnavailable, ConfigurationError
+from ...models import Link, Visit
 
 __all__ = ["DjangoStorage"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_US = MIN_MICROS
-_MAX_US = MAX_MICROS
 
 
 def _ensure_django() -> None:
@@ -107,99 +94,82 @@ def _stored_time(moment: datetime) -> datetime | None:
         return None
 
 
-def _strings(value: object) -> Iterator[str]:
-    """Every string inside ``value`` (nested tuples, lists, sets)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, tuple | list | set | frozenset):
-        for item in value:
-            yield from _strings(item)
+def _expiry(row: Row) -> datetime | None:
+    us = row["expires_us"]
+    return None if us is None else _from_micros(us, row["expires_offset"])
 
 
-def _json_set(values: frozenset[str] | None) -> list[str] | None:
-    return None if values is None else sorted(values)
+def _optional(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
+    return lambda value: None if value is None else convert(value)
 
 
-def _row_values(link: Link) -> dict[str, Any]:
-    """The updatable columns of a row for ``link``."""
-    return {
-        "url": link.url,
-        "expires_at": None if link.expires_at is None else _stored_time(link.expires_at),
-        "expires_us": None if link.expires_at is None else to_micros(link.expires_at),
-        "expires_offset": None if link.expires_at is None else _offset(link.expires_at),
-        "max_visits": link.max_visits,
-        "password_hash": link.password_hash,
-        "anti_block": _json_set(link.anti_block),
-        "anti_block_mode": link.anti_block_mode.value,
-        "allow": _json_set(link.allow),
-        "deny": sorted(link.deny),
-        "targets": [list(pair) for pair in link.targets],
-        "title": link.title,
-        "tags": list(link.tags),
-        "disabled": link.disabled,
-        "language": link.language,
-    }
+#: Times are kept exactly as microseconds and UTC offset; the DateTimeFields (in UTC)
+#: are for the admin and the database's own queries.
+_DERIVED = (
+    Derived("created_at", "created_at", lambda moment: _stored_time(moment) or _EPOCH),
+    Derived("created_us", "created_at", to_micros),
+    Derived("created_offset", "created_at", _offset),
+    Derived("expires_at", "expires_at", _optional(_stored_time)),
+    Derived("expires_us", "expires_at", _optional(to_micros)),
+    Derived("expires_offset", "expires_at", _optional(_offset)),
+)
+_READ: dict[str, Callable[[Row], Any]] = {
+    "created_at": lambda row: _from_micros(row["created_us"], row["created_offset"]),
+    "expires_at": _expiry,
+}
 
 
-def _to_link(row: Any) -> Link:
-    return Link(
-        code=row.code,
-        url=row.url,
-        created_at=_from_micros(row.created_us, row.created_offset),
-        expires_at=(
-            None if row.expires_us is None else _from_micros(row.expires_us, row.expires_offset)
-        ),
-        max_visits=row.max_visits,
-        password_hash=row.password_hash,
-        anti_block=None if row.anti_block is None else frozenset(row.anti_block),
-        anti_block_mode=AntiBlockMode(row.anti_block_mode),
-        allow=None if row.allow is None else frozenset(row.allow),
-        deny=frozenset(row.deny),
-        targets=tuple((k, v) for k, v in row.targets),
-        title=row.title,
-        tags=tuple(row.tags),
-        disabled=bool(row.disabled),
-        visits=int(row.visits),
-        language=row.language,
-    )
+class _Rows:
+    """A model's rows on the alias of the :class:`_Tables` read from: a fresh queryset."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __get__(self, tables: _Tables, owner: object = None) -> Any:
+        from . import models
+
+        return getattr(models, self.model).objects.using(tables.alias)
 
 
-def _to_visit(row: Any) -> Visit:
-    return Visit(
-        code=row.link_id,
-        at=_from_micros(row.at_us, row.at_offset),
-        ip=row.ip,
-        user_agent=row.user_agent,
-        referer=row.referer,
-        app=row.app,
-        os=row.os,
-        device=row.device,
-        is_bot=bool(row.is_bot),
-        language=row.language,
-        visitor_id=row.visitor_id,
-        browser=row.browser,
-        outcome=row.outcome,
-    )
+class _Tables:
+    """The app's tables on one database alias: what each primitive works through."""
+
+    links = _Rows("Link")
+    tags = _Rows("LinkTag")
+    visits = _Rows("Visit")
+    counters = _Rows("Counter")
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
 
 
-class DjangoStorage:
+class DjangoStorage(RelationalStorage[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
     checks the alias exists but does not connect, so it is safe at import time.
     """
 
+    _check_hint = " (did you run manage.py migrate suolink?)"
+
     def __init__(self, url: str = "django://") -> None:
         self.url = redact_url(url)
         self.alias = _parse_url(url)
         _ensure_django()
-        from django.db import connections
+        from django.db import IntegrityError, connections
+        from django.db.models import JSONField
+
+        from .models import Link as LinkRow
 
         if self.alias not in connections:
             raise ConfigurationError(
                 f"{self.url}: no database alias {self.alias!r} in settings.DATABASES"
             )
         self._closed = False
+        self._conflict = (IntegrityError,)
+        self._tables = _Tables(self.alias)
+        json_columns = {f.name for f in LinkRow._meta.fields if isinstance(f, JSONField)}
+        self._table = LinkTable(derived=_DERIVED, read=_READ, json_columns=frozenset(json_columns))
 
     def __repr__(self) -> str:
         return f"DjangoStorage({self.url!r})"
@@ -213,293 +183,138 @@ class DjangoStorage:
         vendor: str = connections[self.alias].vendor
         return vendor
 
-    def _code_ok(self, code: object) -> bool:
-        # PostgreSQL text cannot hold NUL, so no stored code contains one.
-        return code_ok(code) and not (self._vendor == "postgresql" and "\x00" in str(code))
+    def _classify(self, exc: Exception) -> type[BackendError] | None:
+        from django.db import DatabaseError, InterfaceError, OperationalError
 
-    def _text_ok(self, *values: object) -> None:
-        """Refuse text PostgreSQL cannot store (NUL), before anything is written."""
-        if self._vendor != "postgresql":
-            return
-        if any("\x00" in text for text in _strings(values)):
-            raise InvalidOption("text", "NUL characters cannot be stored in PostgreSQL")
+        if isinstance(exc, OperationalError | InterfaceError):
+            return BackendUnavailable
+        return BackendError if isinstance(exc, DatabaseError) else None
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Refuse calls after close(); turn driver exceptions into suolink's own."""
-        if self._closed:
-            raise BackendUnavailable(f"the storage {self.url} is closed")
-        from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-
-        try:
-            yield
-        except IntegrityError:
-            raise  # a constraint said no: the caller knows what that means
-        except (OperationalError, InterfaceError) as exc:
-            raise BackendUnavailable(
-                f"the database {self.alias!r} could not {doing}: {exc}", original=exc
-            ) from exc
-        except DatabaseError as exc:
-            raise BackendError(
-                f"the database {self.alias!r} could not {doing}: {exc}", original=exc
-            ) from exc
+    def _describe(self, doing: str) -> str:
+        return f"the database {self.alias!r} could not {doing}"
 
     @contextmanager
-    def _atomic(self, doing: str) -> Iterator[None]:
+    def _reading(self) -> Iterator[_Tables]:
+        yield self._tables
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Tables]:
         from django.db import transaction
 
-        with self._errors(doing), transaction.atomic(using=self.alias):
-            yield
+        with transaction.atomic(using=self.alias):
+            yield self._tables
 
-    def _links(self) -> Any:
-        from .models import Link as LinkRow
-
-        return LinkRow.objects.using(self.alias)
-
-    def _code_order(self) -> tuple[Any, Any]:
-        """``code`` compared in code point order, as every backend lists (C collation)."""
+    def _code_order(self, column: str) -> Any:
+        """``column`` compared in code point order, as every backend lists (C collation)."""
         from django.db.models import F
         from django.db.models.functions import Collate
 
-        if self._vendor == "postgresql":
-            return Collate(F("code"), "C"), "C"
-        return F("code"), None
+        return Collate(F(column), "C") if self._vendor == "postgresql" else F(column)
 
-    # -- the Storage protocol ---------------------------------------------------------------
+    # -- primitives of RelationalStorage ------------------------------------------------------
 
-    def create(self, link: Link) -> Link:
-        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        from django.db import IntegrityError
+    def _select_link(self, tx: _Tables, code: str, *, for_update: bool = False) -> Any | None:
+        rows = tx.links.select_for_update() if for_update else tx.links
+        return rows.filter(code=code).first()
 
-        from .models import LinkTag
+    def _to_link(self, row: Any) -> Link:
+        return self._table.link(vars(row))
 
-        stored = normalise_link(link)
-        self._text_ok(
-            stored.code, stored.url, stored.title, stored.password_hash, stored.language,
-            stored.anti_block, stored.allow, stored.deny, stored.targets, stored.tags,
-        )  # fmt: skip
-        created_us = to_micros(stored.created_at)
-        try:
-            with self._atomic("create a link"):
-                row = self._links().model(
-                    code=stored.code,
-                    created_at=_stored_time(stored.created_at) or _EPOCH,
-                    created_us=created_us,
-                    created_offset=_offset(stored.created_at),
-                    visits=0,
-                    **_row_values(stored),
-                )
-                row.save(using=self.alias, force_insert=True)
-                LinkTag.objects.using(self.alias).bulk_create(
-                    [
-                        LinkTag(link_id=stored.code, tag=tag, created_us=created_us)
-                        for tag in sorted(set(stored.tags))
-                    ]
-                )
-        except IntegrityError as exc:
-            raise CodeTaken(stored.code) from exc
-        return stored
+    def _insert_link(self, tx: _Tables, link: Link) -> None:
+        tx.links.model(**self._table.values(link)).save(using=tx.alias, force_insert=True)
 
-    def get(self, code: str) -> Link | None:
-        """The link with this exact code, or None."""
-        if not self._code_ok(code):
-            return None
-        with self._errors("read a link"):
-            row = self._links().filter(code=code).first()
-        return None if row is None else _to_link(row)
+    def _update_link(self, tx: _Tables, link: Link) -> None:
+        tx.links.filter(code=link.code).update(**self._table.values(link, update=True))
 
-    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
-        """Apply ``changes`` to the row locked ``select_for_update``; ``LinkNotFound``."""
-        from .models import LinkTag
-
-        checked = normalise_changes(changes)
-        self._text_ok(*checked.values())
-        if not self._code_ok(code):
-            raise LinkNotFound(str(code))
-        with self._atomic("update a link"):
-            row = self._links().select_for_update().filter(code=code).first()
-            if row is None:
-                raise LinkNotFound(code)
-            old = _to_link(row)
-            new = replace(old, **checked)
-            self._links().filter(code=code).update(**_row_values(new))
-            if new.tags != old.tags:
-                tags = LinkTag.objects.using(self.alias)
-                tags.filter(link_id=code).delete()
-                tags.bulk_create(
-                    [
-                        LinkTag(link_id=code, tag=tag, created_us=row.created_us)
-                        for tag in sorted(set(new.tags))
-                    ]
-                )
-        return new
-
-    def delete(self, code: str) -> bool:
-        """Remove the link, its tags and its visits in one transaction; True if it existed."""
-        from .models import LinkTag
-        from .models import Visit as VisitRow
-
-        if not self._code_ok(code):
-            return False
-        with self._atomic("delete a link"):
-            VisitRow.objects.using(self.alias).filter(link_id=code).delete()
-            LinkTag.objects.using(self.alias).filter(link_id=code).delete()
-            deleted, _ = self._links().filter(code=code).delete()
-        return bool(deleted)
-
-    def list(
-        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
-    ) -> LinkPage:
-        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
-        from django.db.models import Q
-
-        from .models import LinkTag
-
-        check_limit(limit)
-        check_tag(tag)
-        after = None if cursor is None else decode_cursor(cursor)
-        code_expr, collation = self._code_order()
-        with self._errors("list links"):
-            if tag is None:
-                rows = self._links().annotate(code_key=code_expr)
-                if after is not None:
-                    rows = rows.filter(
-                        Q(created_us__lt=after[0]) | Q(created_us=after[0], code_key__lt=after[1])
-                    )
-                page = list(rows.order_by("-created_us", "-code_key")[: limit + 1])
-            else:
-                if self._vendor == "postgresql" and "\x00" in tag:
-                    return LinkPage(links=(), next_cursor=None)
-                from django.db.models import F
-                from django.db.models.functions import Collate
-
-                key = Collate(F("link_id"), collation) if collation else F("link_id")
-                tagged = (
-                    LinkTag.objects.using(self.alias)
-                    .filter(tag=tag)
-                    .select_related("link")
-                    .annotate(code_key=key)
-                )
-                if after is not None:
-                    tagged = tagged.filter(
-                        Q(created_us__lt=after[0]) | Q(created_us=after[0], code_key__lt=after[1])
-                    )
-                page = [t.link for t in tagged.order_by("-created_us", "-code_key")[: limit + 1]]
-        links = tuple(_to_link(row) for row in page[:limit])
-        more = len(page) > limit
-        return LinkPage(
-            links=links, next_cursor=encode_cursor(link_key(links[-1])) if more else None
+    def _insert_tags(self, tx: _Tables, code: str, tags: Sequence[str], created_us: int) -> None:
+        tx.tags.bulk_create(
+            [tx.tags.model(link_id=code, tag=tag, created_us=created_us) for tag in tags]
         )
 
-    def next_id(self) -> int:
-        """A number never handed out before by this store (atomic, starts at 1)."""
+    def _delete_tags(self, tx: _Tables, code: str) -> None:
+        tx.tags.filter(link_id=code).delete()
+
+    def _delete_link(self, tx: _Tables, code: str) -> bool:
+        tx.visits.filter(link_id=code).delete()
+        self._delete_tags(tx, code)
+        deleted, _ = tx.links.filter(code=code).delete()
+        return bool(deleted)
+
+    def _page(
+        self, tx: _Tables, after: tuple[int, str] | None, tag: str | None, size: int
+    ) -> list[Any]:
+        from django.db.models import Q
+
+        if tag is None:
+            rows = tx.links.annotate(code_key=self._code_order("code"))
+        else:
+            rows = tx.tags.filter(tag=tag).select_related("link")
+            rows = rows.annotate(code_key=self._code_order("link_id"))
+        if after is not None:
+            rows = rows.filter(
+                Q(created_us__lt=after[0]) | Q(created_us=after[0], code_key__lt=after[1])
+            )
+        page = list(rows.order_by("-created_us", "-code_key")[:size])
+        return page if tag is None else [row.link for row in page]
+
+    def _next_id(self, tx: _Tables) -> int:
         from django.db import IntegrityError, transaction
         from django.db.models import F
 
-        from .models import Counter
+        counter = tx.counters.filter(name="links")
+        if not counter.update(value=F("value") + 1):
+            try:  # the first id ever: the primary key settles a race to create the row
+                with transaction.atomic(using=tx.alias):
+                    tx.counters.create(name="links", value=1)
+                return 1
+            except IntegrityError:
+                counter.update(value=F("value") + 1)
+        return int(counter.values_list("value", flat=True).get())
 
-        counters = Counter.objects.using(self.alias)
-        with self._atomic("count"):
-            if not counters.filter(name="links").update(value=F("value") + 1):
-                try:  # the first id ever: the primary key settles a race to create the row
-                    with transaction.atomic(using=self.alias):
-                        counters.create(name="links", value=1)
-                    return 1
-                except IntegrityError:
-                    counters.filter(name="links").update(value=F("value") + 1)
-            return int(counters.filter(name="links").values_list("value", flat=True).get())
-
-    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
-        """Count and record ``visit`` in one transaction, unless ``max_visits`` is reached."""
+    def _count_visit(self, tx: _Tables, code: str) -> int | None:
         from django.db.models import F, Q
 
-        from .models import Visit as VisitRow
+        open_to_count = Q(max_visits__isnull=True) | Q(visits__lt=F("max_visits"))
+        if not tx.links.filter(open_to_count, code=code).update(visits=F("visits") + 1):
+            return None
+        return self._visit_count(tx, code)
 
-        visit = normalise_visit(visit)
-        if not self._code_ok(visit.code):
-            raise LinkNotFound(visit.code)
-        self._text_ok(
-            visit.user_agent, visit.ip, visit.referer, visit.app, visit.os, visit.device,
-            visit.language, visit.visitor_id, visit.browser, visit.outcome,
-        )  # fmt: skip
-        links = self._links().filter(code=visit.code)
-        with self._atomic("record a visit"):
-            if count:
-                bumped = links.filter(
-                    Q(max_visits__isnull=True) | Q(visits__lt=F("max_visits"))
-                ).update(visits=F("visits") + 1)
-            current = links.values_list("visits", flat=True).first()
-            if current is None:
-                raise LinkNotFound(visit.code)
-            if count and not bumped:
-                return VisitResult(allowed=False, visits=int(current))
-            VisitRow.objects.using(self.alias).create(
-                link_id=visit.code,
-                at=_stored_time(visit.at) or _EPOCH,
-                at_us=to_micros(visit.at),
-                at_offset=_offset(visit.at),
-                ip=visit.ip,
-                user_agent=visit.user_agent,
-                referer=visit.referer,
-                app=visit.app,
-                os=visit.os,
-                device=visit.device,
-                is_bot=visit.is_bot,
-                language=visit.language,
-                visitor_id=visit.visitor_id,
-                browser=visit.browser,
-                outcome=visit.outcome,
-            )
-            return VisitResult(allowed=True, visits=int(current))
+    def _visit_count(self, tx: _Tables, code: str) -> int | None:
+        current = tx.links.filter(code=code).values_list("visits", flat=True).first()
+        return None if current is None else int(current)
 
-    def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Visit]:
-        """Recorded visits of one link, oldest first, within ``[since, until)``, streamed."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
-        if self._closed:
-            raise BackendUnavailable(f"the storage {self.url} is closed")
-        if not self._code_ok(code):
-            return iter(())
-        return self._iter_visits(
-            code, _MIN_US if low is None else low, _MAX_US if high is None else high, limit
+    def _insert_visit(self, tx: _Tables, visit: Visit) -> None:
+        tx.visits.create(
+            link_id=visit.code,
+            at=_stored_time(visit.at) or _EPOCH,
+            at_us=to_micros(visit.at),
+            at_offset=_offset(visit.at),
+            **visit_values(visit),
         )
 
-    def _iter_visits(self, code: str, low: int, high: int, limit: int | None) -> Iterator[Visit]:
+    def _visit_page(
+        self, tx: _Tables, code: str, low: int, high: int, after: Position, size: int
+    ) -> list[Any]:
         from django.db.models import Q
 
-        from .models import Visit as VisitRow
+        return list(
+            tx.visits.filter(link_id=code, at_us__gte=low, at_us__lt=high)
+            .filter(Q(at_us__gt=after[0]) | Q(at_us=after[0], id__gt=after[1]))
+            .order_by("at_us", "id")[:size]
+        )
 
-        def fetch(after: tuple[int, int], size: int) -> list[Any]:
-            with self._errors("read visits"):
-                return list(
-                    VisitRow.objects.using(self.alias)
-                    .filter(link_id=code, at_us__gte=low, at_us__lt=high)
-                    .filter(Q(at_us__gt=after[0]) | Q(at_us=after[0], id__gt=after[1]))
-                    .order_by("at_us", "id")[:size]
-                )
+    def _visit_position(self, row: Any) -> Position:
+        return (row.at_us, row.id)
 
-        for row in visit_pages(fetch, lambda row: (row.at_us, row.id), limit):
-            yield _to_visit(row)
+    def _to_visit(self, row: Any) -> Visit:
+        return visit_from_row(
+            vars(row),
+            code=row.link_id,
+            at=_from_micros(row.at_us, row.at_offset),
+        )
 
-    def check(self) -> None:
-        """Raise ``BackendUnavailable`` if the database or the app's tables cannot be read."""
-        try:
-            with self._errors("be reached"):
-                self._links().exists()
-        except BackendUnavailable:
-            raise
-        except BackendError as exc:
-            raise BackendUnavailable(
-                f"{exc} (did you run manage.py migrate suolink?)", original=exc.original
-            ) from exc
+    def _probe(self, tx: _Tables) -> None:
+        tx.links.exists()
 
     def close(self) -> None:
         """Stop using the store; this thread's connection is closed unless in a transaction."""

@@ -1,0 +1,464 @@
+"""What the SQL backends (``sqlite://``, ``django://``) share: one ``Storage`` skeleton.
+
+:class:`RelationalStorage` holds the parts that are the same whatever the driver:
+argument checks, the closed-store check, driver errors re-raised as suolink's own, the
+tag index rewritten when tags change, list paging and cursors, the ``visits()``
+keyset pager and ``max_visits`` counting. A backend supplies its primitives (one
+statement or query each) and a :class:`LinkTable` saying how a link becomes a row.
+
+A row names its columns after the fields of :data:`~suolink.fields.COLUMN_FIELDS`,
+plus ``extra`` (a JSON object holding every field without a column of its own, so a
+new setting needs no migration) and the backend's derived columns (``created_us``…).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from .. import fields as link_fields
+from ..errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
+from ..fields import FIELD_BY_NAME, LinkField, extra_from_json, extra_to_json
+from ..models import Link, LinkPage, Visit, VisitResult
+from ._common import (
+    MAX_MICROS,
+    MIN_MICROS,
+    Position,
+    check_limit,
+    check_tag,
+    check_window,
+    code_ok,
+    decode_cursor,
+    encode_cursor,
+    link_key,
+    normalise_changes,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+    visit_pages,
+)
+from .base import DEFAULT_PAGE_SIZE
+
+__all__ = [
+    "PLAIN_VISIT_FIELDS",
+    "Classify",
+    "Derived",
+    "LinkTable",
+    "RelationalStorage",
+    "Row",
+    "visit_from_row",
+    "visit_values",
+    "wrap_errors",
+]
+
+Tx = TypeVar("Tx")
+#: A row: its values by column name (``dict(zip(names, values))``, a model's ``vars()``).
+Row = Mapping[str, Any]
+#: Which ``BackendError`` a driver exception becomes; None: not the driver's, let it pass.
+Classify = Callable[[Exception], type[BackendError] | None]
+
+
+class wrap_errors:
+    """Re-raise driver exceptions as the ``BackendError`` kind ``classify`` names.
+
+    The message starts with ``describe(doing)`` (``"SQLite could not read a link
+    (sqlite:///x.db)"``), worked out only when something failed. Anything ``classify``
+    does not name (suolink's own errors, bugs) passes unchanged. A class, not a
+    generator, because every storage call enters one.
+    """
+
+    __slots__ = ("classify", "describe", "doing")
+
+    def __init__(self, classify: Classify, describe: Callable[[str], str], doing: str) -> None:
+        self.classify = classify
+        self.describe = describe
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if not isinstance(exc, Exception):
+            return
+        error = self.classify(exc)
+        if error is not None:
+            raise error(f"{self.describe(self.doing)}: {exc}", original=exc) from exc
+
+
+# -------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A column computed from one field of the link, written wherever that field is.
+
+    Either not a ``Link`` field (``created_us``) or standing in for the field's own
+    column (Django keeps ``created_at`` as a UTC ``DateTimeField`` for the admin).
+    """
+
+    column: str
+    #: The ``Link`` field it is computed from: an update rewrites it unless that field
+    #: is ``kept``.
+    source: str
+    value: Callable[[Any], Any]
+
+
+def _column_fields() -> tuple[LinkField, ...]:
+    return link_fields.COLUMN_FIELDS
+
+
+@dataclass(frozen=True)
+class LinkTable:
+    """How a backend's link table holds a ``Link``: columns by name, never by position."""
+
+    derived: tuple[Derived, ...] = ()
+    #: field -> how to read it when its column is not simply ``codec.from_sql``.
+    read: Mapping[str, Callable[[Row], Any]] = field(default_factory=dict)
+    #: Columns the driver takes and gives as JSON values (Django's ``JSONField``), not text.
+    json_columns: frozenset[str] = frozenset()
+    #: The fields with a column of their own (read when the table is made).
+    fields: tuple[LinkField, ...] = field(default_factory=_column_fields)
+
+    def columns(self, *, update: bool = False) -> tuple[str, ...]:
+        """Every column, or (``update``) those an update writes: not the kept fields'."""
+        names = [f.name for f in self.fields if not (update and f.kept)]
+        names.append("extra")
+        for d in self.derived:
+            if d.column not in names and not (update and FIELD_BY_NAME[d.source].kept):
+                names.append(d.column)
+        return tuple(names)
+
+    def values(self, link: Link, *, update: bool = False) -> dict[str, Any]:
+        """The columns of ``link`` by name, as :meth:`columns` lists them."""
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if not (update and f.kept):
+                out[f.name] = self._to_driver(f.name, f.codec.to_sql(getattr(link, f.name)))
+        out["extra"] = self._to_driver("extra", extra_to_json(link))
+        for d in self.derived:
+            if not (update and FIELD_BY_NAME[d.source].kept):
+                out[d.column] = d.value(getattr(link, d.source))
+        return out
+
+    def link(self, row: Row) -> Link:
+        """The ``Link`` a row holds."""
+        plain, converted = self._readers
+        values = {name: row[name] for name in plain}
+        for name, read in converted:
+            values[name] = read(row)
+        if link_fields.EXTRA_FIELDS:  # today none: every field has its column
+            values.update(extra_from_json(self._from_driver("extra", row["extra"])))
+        return Link(**values)
+
+    @cached_property
+    def _readers(self) -> tuple[tuple[str, ...], tuple[tuple[str, Callable[[Row], Any]], ...]]:
+        """Fields whose column holds their value as is, and how to read the others.
+
+        Worked out once: rows are read by the thousand.
+        """
+        plain: list[str] = []
+        converted: list[tuple[str, Callable[[Row], Any]]] = []
+        for f in self.fields:
+            read = self.read.get(f.name)
+            if read is None and f.name not in self.json_columns and _is_identity(f.codec.from_sql):
+                plain.append(f.name)
+            else:
+                converted.append((f.name, read or _column_reader(f, f.name in self.json_columns)))
+        return tuple(plain), tuple(converted)
+
+    def _to_driver(self, column: str, value: Any) -> Any:
+        if value is None or column not in self.json_columns:
+            return value
+        return json.loads(value)
+
+    def _from_driver(self, column: str, value: Any) -> Any:
+        if value is None or column not in self.json_columns:
+            return value
+        return _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_identity(from_sql: Callable[[Any], Any]) -> bool:
+    """True if ``from_sql`` gives back what the column holds (text, integers)."""
+    probe = object()
+    try:
+        return from_sql(probe) is probe
+    except Exception:
+        return False
+
+
+def _column_reader(field: LinkField, as_json: bool) -> Callable[[Row], Any]:
+    """Read ``field`` from its own column (a JSON value there if ``as_json``)."""
+    name, from_sql = field.name, field.codec.from_sql
+    if not as_json:
+        return lambda row: from_sql(row[name])
+    return lambda row: from_sql(None if (value := row[name]) is None else _json_text(value))
+
+
+#: Visit fields every SQL backend keeps in a column of the same name, as they are
+#: (``code`` and ``at`` are each backend's own: a foreign key, a time in two columns).
+PLAIN_VISIT_FIELDS = tuple(f.name for f in dataclass_fields(Visit) if f.name not in ("code", "at"))
+
+
+def visit_values(visit: Visit) -> dict[str, Any]:
+    """The plain columns of a visit row, by name."""
+    return {name: getattr(visit, name) for name in PLAIN_VISIT_FIELDS}
+
+
+def visit_from_row(row: Row, *, code: str, at: datetime) -> Visit:
+    """The ``Visit`` a row holds (``is_bot`` may come back as 0/1)."""
+    values = {name: row[name] for name in PLAIN_VISIT_FIELDS}
+    values["is_bot"] = bool(values["is_bot"])
+    return Visit(code=code, at=at, **values)
+
+
+# -------------------------------------------------------------------------- storage
+
+
+class RelationalStorage(ABC, Generic[Tx]):
+    """The ``Storage`` protocol over a backend's primitives (each one statement or so).
+
+    ``Tx`` is what a primitive works through: a connection, a set of managers. Every
+    write runs inside one :meth:`_writing` transaction; reads inside :meth:`_reading`.
+    """
+
+    url: str
+    _closed: bool = False
+    #: The driver's "a constraint said no" exceptions: on ``create``, a taken code.
+    _conflict: tuple[type[Exception], ...] = ()
+    #: Added to ``check()``'s message when the store answers but not as expected.
+    _check_hint: str = ""
+
+    # -- what each backend supplies --------------------------------------------------
+
+    @abstractmethod
+    def _classify(self, exc: Exception) -> type[BackendError] | None:
+        """``BackendUnavailable`` (try later), ``BackendError``, or None (not a driver's)."""
+
+    @abstractmethod
+    def _describe(self, doing: str) -> str:
+        """The start of an error message: who could not do what, on which store."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Tx]:
+        """A handle for reads."""
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Tx]:
+        """One transaction: committed on success, rolled back on any exception."""
+
+    @abstractmethod
+    def _select_link(self, tx: Tx, code: str, *, for_update: bool = False) -> Any | None:
+        """The row of ``code`` (locked against other writers if ``for_update``), or None."""
+
+    @abstractmethod
+    def _to_link(self, row: Any) -> Link: ...
+
+    @abstractmethod
+    def _insert_link(self, tx: Tx, link: Link) -> None:
+        """Insert the row; a taken code raises one of ``_conflict``."""
+
+    @abstractmethod
+    def _update_link(self, tx: Tx, link: Link) -> None:
+        """Write the updatable columns of ``link`` over its row."""
+
+    @abstractmethod
+    def _insert_tags(self, tx: Tx, code: str, tags: Sequence[str], created_us: int) -> None:
+        """Add ``tags`` (distinct, sorted) to the tag index."""
+
+    @abstractmethod
+    def _delete_tags(self, tx: Tx, code: str) -> None: ...
+
+    @abstractmethod
+    def _delete_link(self, tx: Tx, code: str) -> bool:
+        """Remove the link, its tags and visits; True if it existed."""
+
+    @abstractmethod
+    def _page(self, tx: Tx, after: tuple[int, str] | None, tag: str | None, size: int) -> list[Any]:
+        """Up to ``size`` link rows, newest first, after the key ``after``, tagged ``tag``."""
+
+    @abstractmethod
+    def _next_id(self, tx: Tx) -> int: ...
+
+    @abstractmethod
+    def _count_visit(self, tx: Tx, code: str) -> int | None:
+        """Add one to the count unless ``max_visits`` is reached: the new count, or None."""
+
+    @abstractmethod
+    def _visit_count(self, tx: Tx, code: str) -> int | None:
+        """The count of ``code``, or None if there is no such link."""
+
+    @abstractmethod
+    def _insert_visit(self, tx: Tx, visit: Visit) -> None: ...
+
+    @abstractmethod
+    def _visit_page(
+        self, tx: Tx, code: str, low: int, high: int, after: Position, size: int
+    ) -> list[Any]:
+        """Up to ``size`` visit rows of ``code`` in ``[low, high)``, after ``after``."""
+
+    @abstractmethod
+    def _visit_position(self, row: Any) -> Position:
+        """A visit row's ``(at_us, id)``."""
+
+    @abstractmethod
+    def _to_visit(self, row: Any) -> Visit: ...
+
+    @abstractmethod
+    def _probe(self, tx: Tx) -> None:
+        """One cheap read that fails if the store or its tables are not there."""
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendUnavailable(f"the storage {self.url} is closed")
+
+    def _errors(self, doing: str) -> wrap_errors:
+        """Refuse calls after ``close()``; driver exceptions become suolink's own."""
+        self._check_open()
+        return wrap_errors(self._classify, self._describe, doing)
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Tx]:
+        with self._errors(doing), self._reading() as tx:
+            yield tx
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Tx]:
+        with self._errors(doing), self._writing() as tx:
+            yield tx
+
+    # -- the Storage protocol ------------------------------------------------------------
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
+        stored = normalise_link(link)
+        with self._errors("create a link"):
+            try:
+                with self._writing() as tx:
+                    self._insert_link(tx, stored)
+                    created_us = to_micros(stored.created_at)
+                    self._insert_tags(tx, stored.code, sorted(set(stored.tags)), created_us)
+            except self._conflict as exc:
+                raise CodeTaken(stored.code) from exc
+        return stored
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None."""
+        if not code_ok(code):
+            return None
+        with self._read("read a link") as tx:
+            row = self._select_link(tx, code)
+        return None if row is None else self._to_link(row)
+
+    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
+        """Apply ``changes`` to the locked row in one transaction; ``LinkNotFound``."""
+        checked = normalise_changes(changes)
+        if not code_ok(code):
+            raise LinkNotFound(str(code))
+        with self._write("update a link") as tx:
+            row = self._select_link(tx, code, for_update=True)
+            if row is None:
+                raise LinkNotFound(code)
+            old = self._to_link(row)
+            new = replace(old, **checked)
+            self._update_link(tx, new)
+            if new.tags != old.tags:
+                self._delete_tags(tx, code)
+                self._insert_tags(tx, code, sorted(set(new.tags)), to_micros(old.created_at))
+        return new
+
+    def delete(self, code: str) -> bool:
+        """Remove the link, its tags and its visits in one transaction; True if it existed."""
+        if not code_ok(code):
+            return False
+        with self._write("delete a link") as tx:
+            return self._delete_link(tx, code)
+
+    def list(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+    ) -> LinkPage:
+        """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
+        check_limit(limit)
+        check_tag(tag)
+        after = None if cursor is None else decode_cursor(cursor)
+        with self._read("list links") as tx:
+            rows = self._page(tx, after, tag, limit + 1)
+        links = tuple(self._to_link(row) for row in rows[:limit])
+        more = len(rows) > limit
+        return LinkPage(
+            links=links, next_cursor=encode_cursor(link_key(links[-1])) if more else None
+        )
+
+    def next_id(self) -> int:
+        """A number never handed out before by this store (atomic, starts at 1)."""
+        with self._write("count") as tx:
+            return self._next_id(tx)
+
+    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
+        """Count and record ``visit`` in one transaction, unless ``max_visits`` is reached."""
+        visit = normalise_visit(visit)
+        with self._write("record a visit") as tx:
+            if count:
+                counted = self._count_visit(tx, visit.code)
+                if counted is not None:
+                    self._insert_visit(tx, visit)
+                    return VisitResult(allowed=True, visits=counted)
+            current = self._visit_count(tx, visit.code)
+            if current is None:
+                raise LinkNotFound(visit.code)
+            if count:  # the link exists, so it is at its limit
+                return VisitResult(allowed=False, visits=current)
+            self._insert_visit(tx, visit)
+            return VisitResult(allowed=True, visits=current)
+
+    def visits(
+        self,
+        code: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Visit]:
+        """Recorded visits of one link, oldest first, within ``[since, until)``.
+
+        Read lazily, a few hundred at a time, so a link with millions of visits streams.
+        """
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        self._check_open()
+        if not code_ok(code):
+            return iter(())
+        return self._stream_visits(
+            code, MIN_MICROS if low is None else low, MAX_MICROS if high is None else high, limit
+        )
+
+    def _stream_visits(self, code: str, low: int, high: int, limit: int | None) -> Iterator[Visit]:
+        def fetch(after: Position, size: int) -> list[Any]:
+            with self._read("read visits") as tx:
+                return self._visit_page(tx, code, low, high, after, size)
+
+        for row in visit_pages(fetch, self._visit_position, limit):
+            yield self._to_visit(row)
+
+    def check(self) -> None:
+        """Raise ``BackendUnavailable`` if the store cannot be read right now."""
+        try:
+            with self._read("be reached") as tx:
+                self._probe(tx)
+        except BackendUnavailable:
+            raise
+        except BackendError as exc:
+            raise BackendUnavailable(f"{exc}{self._check_hint}", original=exc.original) from exc
