@@ -127,6 +127,15 @@ def _platforms(value: object, ctx: Context) -> frozenset[str]:
     return frozenset(names)
 
 
+def _unicode(value: str, ctx: Context) -> str:
+    """``value`` if it is valid Unicode text (no lone surrogates from JSON ``\\udc00``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidOption(ctx.name, "is not valid Unicode text") from None
+    return value
+
+
 # -- the rules -------------------------------------------------------------------------
 
 
@@ -148,7 +157,10 @@ def _expires_at(value: object, ctx: Context) -> datetime | None:
         raise InvalidOption(ctx.name, "expected a date and time")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidOption(ctx.name, "the time must say its timezone (e.g. +08:00 or Z)")
-    moment = value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last UTC instant
+        raise InvalidOption(ctx.name, "is out of the range of dates suolink stores") from None
     if moment <= ctx.now:
         raise InvalidOption(ctx.name, "must be in the future")
     return moment
@@ -185,6 +197,7 @@ def _password(value: object, ctx: Context) -> str | None:
         raise InvalidOption(ctx.name, "expected text")
     if not 1 <= len(value) <= MAX_PASSWORD_LENGTH:
         raise InvalidOption(ctx.name, f"must be 1 to {MAX_PASSWORD_LENGTH} characters")
+    _unicode(value, ctx)
     if "\x00" in value:
         raise InvalidOption(ctx.name, "must not contain NUL characters")
     return hash_password(value)
@@ -195,7 +208,7 @@ def _title(value: object, ctx: Context) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidOption(ctx.name, "expected text")
-    value = value.strip()
+    value = _unicode(value, ctx).strip()
     if len(value) > MAX_TITLE_LENGTH:
         raise InvalidOption(ctx.name, f"at most {MAX_TITLE_LENGTH} characters")
     if _CONTROL.search(value):

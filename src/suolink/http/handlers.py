@@ -142,7 +142,8 @@ def links(api: HttpApi, request: HttpRequest) -> Decision:
     limit_text = request.arg("limit")
     limit = 50
     if limit_text is not None:
-        if not limit_text.isdigit():
+        # isdigit() alone accepts "²" and "٣"; int() refuses 5,000-digit numbers.
+        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 9):
             raise InvalidOption("limit", "expected a whole number")
         limit = int(limit_text)
     page = api.shortener.list(cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from ..detect.core import HINT_HEADERS
@@ -83,6 +83,8 @@ def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:
         data = json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidOption("body", "the body is not valid JSON") from None
+    except RecursionError:  # [[[[… thousands deep fits in a small body
+        raise InvalidOption("body", "the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidOption("body", "expected a JSON object")
     return data
@@ -99,4 +101,8 @@ def query_time(request: HttpRequest, name: str) -> datetime | None:
         raise InvalidOption(name, "expected an ISO 8601 time") from None
     if value.tzinfo is None:
         raise InvalidOption(name, "the time must say its timezone (e.g. Z)")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidOption(name, "is out of the range of dates suolink stores") from None
     return value
