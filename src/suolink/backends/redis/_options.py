@@ -112,11 +112,11 @@ def parse_url(url: str) -> RedisOptions:
     scheme = scheme.lower()
     if not sep or scheme not in ("redis", "rediss", "redis+unix", "redis+cluster"):
         raise ConfigurationError(f"not a redis URL: {shown!r}")
-    netloc, _, tail = rest.partition("/")
-    path_part, _, query = ("/" + tail).partition("?")
-    if "?" in netloc:  # redis://host?prefix=x (no slash before the query)
-        netloc, _, query = netloc.partition("?")
-        path_part = "/"
+    # The query starts at the first "?" (redis://host?prefix=x needs no slash before it,
+    # and its values may hold slashes: ssl_ca_certs=/etc/ca.pem).
+    location, _, query = rest.partition("?")
+    netloc, _, tail = location.partition("/")
+    path_part = "/" + tail
     username: str | None = None
     password: str | None = None
     if "@" in netloc:
