@@ -199,6 +199,7 @@ def test_stats_count_platforms_people_and_bots(shortener: Shortener) -> None:
 
 @settings(
     max_examples=60,
+    deadline=None,  # scrypt and QR drawing on a loaded machine: speed is for benchmarks/
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

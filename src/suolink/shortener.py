@@ -13,13 +13,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final, Unpack
-from urllib.parse import urlsplit
 
+from . import visits
 from .backends import open_storage
-from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Storage
+from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RecordsInOneTrip, Storage
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, detect
-from .detect.platforms import BLOCKING_APPS, normalize_platforms
+from .detect.platforms import normalize_platforms
 from .errors import (
     CodeTaken,
     ConfigurationError,
@@ -32,7 +32,7 @@ from .errors import (
 from .fields import Action
 from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
-from .policy import DEFAULT_ANTI_BLOCK, BotAction, Ruling, Verdict, decide
+from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
@@ -45,7 +45,8 @@ __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _RANDOM_ATTEMPTS: Final = 8
-_UNSET: Any = object()
+#: Verdicts ``protect`` answers with a page; any other means "serve the page as usual".
+_PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
 
 
 class Shortener:
@@ -217,9 +218,7 @@ class Shortener:
         Drawn once per (code, options) and kept in a bounded LRU cache.
         """
         link = self.get(code)
-        if self._qr_cache is None:
-            self._qr_cache = QRCache()
-        return self._qr_cache.encode(self.short_url(link, base_url=base_url), **options)
+        return self._qr_images().encode(self.short_url(link, base_url=base_url), **options)
 
     def shorten_from_image(self, image: ImageSource, **settings: Any) -> Link:
         """Read the QR codes in ``image`` and shorten the first web link found in them.
@@ -253,19 +252,22 @@ class Shortener:
         """
         now = self.clock()
         client = detect(visitor.user_agent, visitor.headers)
-        fast = self._resolve_in_one_trip(code, visitor, client, now)
-        if fast is not None:
-            return decision_for(fast, self._page_context(fast, code, visitor, client, base_url))
-        link = self._lookup(code)
-        ruling = decide(
-            link, client, now=now, password=visitor.password, bot_action=self.bot_action
-        )
-        if link is not None and ruling.outcome is not None:
-            visit = self._visit(link.code, visitor, client, now, ruling.outcome)
-            result = self.storage.record_visit(visit, count=ruling.count)
-            if ruling.count and not result.allowed:
-                ruling = Ruling(Verdict.EXHAUSTED, link)
-        return decision_for(ruling, self._page_context(ruling, code, visitor, client, base_url))
+        ruling = self._resolve_in_one_trip(code, visitor, client, now)
+        if ruling is None:
+            link = self._lookup(code)
+            ruling = decide(
+                link, client, now=now, password=visitor.password, bot_action=self.bot_action
+            )
+            if link is not None and ruling.outcome is not None:
+                visit = self._visit(link.code, visitor, client, now, ruling.outcome)
+                result = self.storage.record_visit(visit, count=ruling.count)
+                if ruling.count and not result.allowed:
+                    ruling = Ruling(Verdict.EXHAUSTED, link)
+        try:
+            short_url = self.short_url(code, base_url=base_url)
+        except ConfigurationError:
+            short_url = f"/{code}"
+        return decision_for(ruling, self._page_context(ruling, code, short_url, visitor, client))
 
     def protect(
         self,
@@ -291,57 +293,29 @@ class Shortener:
         link = Link(code="-", url=page_url or "about:blank", **fields)
         client = detect(visitor.user_agent, visitor.headers)
         ruling = decide(link, client, now=self.clock(), bot_action=self.bot_action)
-        if ruling.verdict not in (Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED):
+        if ruling.verdict not in _PROTECT_PAGES:
             return None
-        qr_png = None
-        if ruling.verdict is Verdict.GUIDE and page_url:
-            if self._qr_cache is None:
-                self._qr_cache = QRCache()
-            try:
-                qr_png = self._qr_cache.encode(page_url, size=168, border=2)
-            except (MissingDependencyError, InvalidInput):
-                qr_png = None
-        context = PageContext(
-            lang=pick_language(visitor.accept_language, self.default_language),
-            client=client,
-            code=link.code,
-            short_url=page_url,
-            redirect_status=self.redirect_status,
-            qr_png=qr_png,
+        return decision_for(
+            ruling, self._page_context(ruling, link.code, page_url, visitor, client)
         )
-        return decision_for(ruling, context)
 
     def _resolve_in_one_trip(
         self, code: str, visitor: Visitor, client: Client, now: datetime
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
-        Only for a person outside the preset's apps with no password typed; the backend
-        records the visit only if no link setting could refuse it, else the normal path
-        decides. Returns None to say "take the normal path".
+        See :mod:`suolink.visits`: tried only for visitors no client rule can stop, and
+        the backend records only if no link setting could refuse. None: "ask the policy".
         """
-        get_and_record = getattr(self.storage, "get_and_record", None)
-        if (
-            get_and_record is None
-            or client.is_bot
-            or visitor.password is not None
-            or client.matches(DEFAULT_ANTI_BLOCK | BLOCKING_APPS)
-        ):
+        storage = self.storage
+        if not isinstance(storage, RecordsInOneTrip) or not visits.takes_one_trip(client, visitor):
             return None
         try:
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
         visit = self._visit(checked, visitor, client, now, "redirect")
-        link, result = get_and_record(visit, count=True)
-        if link is None:
-            return Ruling(Verdict.NOT_FOUND)
-        if result is None:
-            return None
-        if not result.allowed:
-            return Ruling(Verdict.EXHAUSTED, link)
-        location = link.target_for(client.platforms)
-        return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)
+        return visits.record_in_one_trip(storage, visit, client)
 
     def _lookup(self, code: str) -> Link | None:
         try:
@@ -352,43 +326,41 @@ class Shortener:
 
     def visitor_id(self, visitor: Visitor) -> str:
         """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
-        message = f"{visitor.ip or ''}\n{visitor.user_agent}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._visitor_key, message, hashlib.sha256).hexdigest()[:16]
+        return visits.visitor_id(self._visitor_key, visitor)
 
     def _visit(
         self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str
     ) -> Visit:
-        referer = _storable(urlsplit(visitor.referer[:1024]).hostname) if visitor.referer else None
-        return Visit(
-            code=code,
+        return visits.build_visit(
+            code,
+            visitor,
+            client,
             at=now,
-            ip=_storable(visitor.ip) if self.store_ip else None,
-            user_agent=_storable(visitor.user_agent[:1024]) or "",
-            referer=referer,
-            app=_storable(client.bot_name if client.is_bot else client.app),
-            os=client.os,
-            device=client.device,
-            browser=_storable(client.browser),
-            is_bot=client.is_bot,
-            language=pick_language(visitor.accept_language),
-            visitor_id=self.visitor_id(visitor),
             outcome=outcome,
+            key=self._visitor_key,
+            store_ip=self.store_ip,
         )
 
+    def _qr_images(self) -> QRCache:
+        """The QR cache, made on first use (most Shorteners never draw one)."""
+        if self._qr_cache is None:
+            self._qr_cache = QRCache()
+        return self._qr_cache
+
     def _page_context(
-        self, ruling: Ruling, code: str, visitor: Visitor, client: Client, base_url: str | None
+        self, ruling: Ruling, code: str, short_url: str, visitor: Visitor, client: Client
     ) -> PageContext:
+        """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
+
+        A QR code that cannot be drawn (no imaging extra, a URL too long) is left out.
+        """
         link = ruling.link
         override = link.language if link is not None and link.language else self.default_language
-        try:
-            short_url = self.short_url(code, base_url=base_url)
-        except ConfigurationError:
-            short_url = f"/{code}"
         qr_png = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
             try:
-                qr_png = self.qr(code, base_url=base_url, size=168, border=2)
-            except MissingDependencyError:
+                qr_png = self._qr_images().encode(short_url, size=168, border=2)
+            except (MissingDependencyError, InvalidInput):
                 qr_png = None
         return PageContext(
             lang=pick_language(visitor.accept_language, override),
@@ -429,10 +401,3 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
-
-
-def _storable(text: str | None) -> str | None:
-    """Visitor-sent text as every backend can store it: no NUL, no lone surrogates."""
-    if text is None:
-        return None
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

@@ -1,7 +1,9 @@
 """The one table of backends every test in this folder runs against.
 
 Adding a backend is one row in ``BACKENDS``: a name, a function that returns the URL of
-a fresh, empty store (it may ask ``request`` for a server fixture) and pytest marks.
+a fresh, empty store (it may ask ``request`` for a server fixture), pytest marks, and the
+optional capabilities it claims (names in ``suolink.backends.base.CAPABILITIES``): the
+capability contract tests in ``test_capabilities.py`` run on every row that claims one.
 """
 
 from __future__ import annotations
@@ -31,15 +33,24 @@ class Backend:
     #: True if two ``open_storage(url)`` calls see the same data (needed to test
     #: several processes or connections sharing one store).
     shared: bool = True
+    #: The optional capabilities the backend claims; it must have exactly these.
+    capabilities: frozenset[str] = frozenset()
 
+
+REDIS_CAPABILITIES = frozenset({"records_in_one_trip", "shares_rate_limits"})
 
 BACKENDS: list[Backend] = [
     Backend("memory", lambda request, tmp: "memory://", shared=False),
     Backend("sqlite", lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}"),
-    Backend("redis", lambda request, tmp: request.getfixturevalue("redis_url_factory")()),
+    Backend(
+        "redis",
+        lambda request, tmp: request.getfixturevalue("redis_url_factory")(),
+        capabilities=REDIS_CAPABILITIES,
+    ),
     Backend(
         "redis-cluster",
         lambda request, tmp: request.getfixturevalue("redis_cluster_url_factory")(),
+        capabilities=REDIS_CAPABILITIES,
     ),
     Backend("django", lambda request, tmp: django_store_url(tmp)),
     Backend("django-postgres", lambda request, tmp: django_postgres_store_url()),
@@ -47,6 +58,14 @@ BACKENDS: list[Backend] = [
 
 BACKEND_PARAMS = [pytest.param(b, id=b.name, marks=b.marks) for b in BACKENDS]
 SHARED_BACKEND_PARAMS = [p for p, b in zip(BACKEND_PARAMS, BACKENDS, strict=True) if b.shared]
+
+
+def claiming(capability: str) -> Any:
+    """Run a test on every row that claims ``capability``: ``@claiming("…")``."""
+    params = [
+        p for p, b in zip(BACKEND_PARAMS, BACKENDS, strict=True) if capability in b.capabilities
+    ]
+    return pytest.mark.parametrize("backend", params, indirect=True)
 
 
 @pytest.fixture(params=BACKEND_PARAMS)

@@ -1,5 +1,7 @@
 """What only the Redis backend promises: URLs, prefixes, scripts, id blocks, TTLs,
 retention, one round trip per redirect, and coming back after the server died.
+What its capabilities promise (``get_and_record``, ``rate_limit_url``) is checked on
+every backend claiming them, in ``test_capabilities.py``.
 
 Every test runs against real servers (see ``redis_servers.py``); nothing is faked.
 """
@@ -18,7 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suolink.backends import open_storage
+from suolink.backends.base import RecordsInOneTrip, SharesRateLimits
 from suolink.backends.redis import RedisStorage, parse_url, time_key
+from suolink.backends.redis._options import rate_limit_url
 from suolink.errors import BackendUnavailable, ConfigurationError, LinkNotFound
 from suolink.models import Link, Visit
 
@@ -116,7 +120,64 @@ def test_open_storage_picks_the_redis_backend(redis_url_factory: Callable[..., s
     store = open_storage(redis_url_factory())
     try:
         assert isinstance(store, RedisStorage)
+        assert isinstance(store, RecordsInOneTrip)
+        assert isinstance(store, SharesRateLimits)
         store.check()
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------ rate-limit URLs
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://h", "redis://h:6379/0"),
+        ("redis://:p%40ss@h:6380/2?prefix=x:", "redis://:p%40ss@h:6380/2"),
+        ("redis://u%3A1:p%2Fw%3A@h/3", "redis://u%3A1:p%2Fw%3A@h:6379/3"),
+        ("redis://user@h", "redis://:user@h:6379/0"),  # a lone userinfo is a password
+        ("redis://[::1]:7000/1", "redis://[::1]:7000/1"),
+        ("rediss://u:p@h:6390/1", "rediss://u:p@h:6390/1?ssl_cert_reqs=required"),
+        (
+            "rediss://h?ssl_cert_reqs=none&ssl_ca_certs=/etc/ca%20x.pem",
+            "rediss://h:6379/0?ssl_cert_reqs=none&ssl_ca_certs=%2Fetc%2Fca+x.pem",
+        ),
+        ("redis+unix:///run/redis.sock?db=2", "redis+unix:///run/redis.sock?db=2"),
+        ("redis+unix://:pw@/run/my%20redis.sock", "redis+unix://:pw@/run/my%20redis.sock?db=0"),
+        ("redis+cluster://:s%40@a:7000,[::1]:7002", "redis+cluster://:s%40@a:7000,[::1]:7002"),
+    ],
+)
+def test_the_rate_limit_url_reaches_the_same_server(url: str, expected: str) -> None:
+    assert rate_limit_url(parse_url(url)) == expected
+    if not url.startswith("redis+cluster"):  # a cluster client connects at once
+        store = RedisStorage(url)
+        try:
+            assert store.rate_limit_url == expected
+        finally:
+            store.close()
+
+
+def test_the_rate_limit_url_carries_a_quoted_password(own_server: Server) -> None:
+    """``limits`` logs in with the store's own credentials, odd characters and all."""
+    pytest.importorskip("limits")
+    from limits import parse
+    from limits.storage import storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    secret = "p@ss:w/rd %?#"
+    admin = redis.Redis(port=own_server.port)
+    admin.config_set("requirepass", secret)
+    admin.close()
+    quoted = "p%40ss%3Aw%2Frd%20%25%3F%23"
+    store = RedisStorage(f"redis://:{quoted}@127.0.0.1:{own_server.port}/0")
+    try:
+        store.check()
+        assert quoted in store.rate_limit_url
+        limiter = FixedWindowRateLimiter(storage_from_string(store.rate_limit_url))
+        assert limiter.storage.check()
+        assert limiter.hit(parse("1/minute"), "k")
+        assert not limiter.hit(parse("1/minute"), "k")
     finally:
         store.close()
 
@@ -322,37 +383,6 @@ def test_a_redirect_costs_one_round_trip(any_url: str) -> None:
 
         assert count_round_trips(_ports(store), resolve_many) == 50
         assert store.get("fast").visits == 51  # type: ignore[union-attr]
-    finally:
-        store.close()
-
-
-def test_get_and_record_records_only_what_the_link_lets_in(any_url: str) -> None:
-    store = RedisStorage(any_url)
-    try:
-        assert store.get_and_record(Visit(code="nobody", at=T0)) == (None, None)
-        store.create(Link(code="open", url="https://e.com", max_visits=1))
-        link, result = store.get_and_record(Visit(code="open", at=T0))
-        assert link is not None
-        assert result is not None
-        assert (result.allowed, result.visits, link.visits) == (True, 1, 1)
-        link, result = store.get_and_record(Visit(code="open", at=T0))
-        assert result is not None
-        assert (result.allowed, result.visits) == (False, 1)
-        closed = [
-            Link(code="pw", url="https://e.com", password_hash="x"),
-            Link(code="off", url="https://e.com", disabled=True),
-            Link(code="old", url="https://e.com", expires_at=T0),
-            Link(code="ios", url="https://e.com", allow=frozenset({"ios"})),
-            Link(code="deny", url="https://e.com", deny=frozenset({"bot"})),
-        ]
-        for closed_link in closed:
-            store.create(closed_link)
-            link, result = store.get_and_record(Visit(code=closed_link.code, at=T0))
-            assert link == closed_link
-            assert result is None
-            assert list(store.visits(closed_link.code)) == []
-        store.update("pw", {"password_hash": None})
-        assert store.get_and_record(Visit(code="pw", at=T0))[1] is not None
     finally:
         store.close()
 

@@ -58,7 +58,7 @@ from .._common import (
     to_micros,
 )
 from ..base import DEFAULT_PAGE_SIZE
-from ._options import RedisOptions, parse_url, shown_url
+from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
 
@@ -178,6 +178,11 @@ class RedisStorage:
 
     def __repr__(self) -> str:
         return f"RedisStorage({self.url!r})"
+
+    @property
+    def rate_limit_url(self) -> str:
+        """The ``limits`` storage URL (with credentials) for this server: shared counters."""
+        return rate_limit_url(self.options)
 
     # -- connection -----------------------------------------------------------------
 
@@ -510,11 +515,8 @@ class RedisStorage:
     ) -> tuple[Link | None, VisitResult | None]:
         """A redirect in one round trip: read the link and record ``visit`` if it is open.
 
-        Returns ``(None, None)`` if there is no link; ``(link, None)`` if a setting could
-        refuse the visitor (disabled, expired at ``visit.at``, password, allow or deny
-        lists), with nothing recorded: decide with the policy, then ``record_visit``.
-        Otherwise ``(link, result)`` exactly as ``record_visit`` would have answered, and
-        ``link.visits`` is the count after it.
+        The three answers are those of :class:`~suolink.backends.base.RecordsInOneTrip`;
+        "open" is the link hash's ``o`` flag, kept by ``refresh_open`` in ``lib.lua``.
         """
         visit = normalise_visit(visit)
         args = self._visit_args(visit, count, fast=True)

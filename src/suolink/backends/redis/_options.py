@@ -7,12 +7,12 @@ a single connection is made.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from ...errors import ConfigurationError
 from .. import redact_url
 
-__all__ = ["DEFAULTS", "RedisOptions", "parse_url", "shown_url"]
+__all__ = ["DEFAULTS", "RedisOptions", "parse_url", "rate_limit_url", "shown_url"]
 
 #: Option name -> default, as documented in docs/redis.md.
 DEFAULTS: dict[str, float | int | str] = {
@@ -112,11 +112,11 @@ def parse_url(url: str) -> RedisOptions:
     scheme = scheme.lower()
     if not sep or scheme not in ("redis", "rediss", "redis+unix", "redis+cluster"):
         raise ConfigurationError(f"not a redis URL: {shown!r}")
-    netloc, _, tail = rest.partition("/")
-    path_part, _, query = ("/" + tail).partition("?")
-    if "?" in netloc:  # redis://host?prefix=x (no slash before the query)
-        netloc, _, query = netloc.partition("?")
-        path_part = "/"
+    # The query starts at the first "?" (redis://host?prefix=x needs no slash before it,
+    # and its values may hold slashes: ssl_ca_certs=/etc/ca.pem).
+    location, _, query = rest.partition("?")
+    netloc, _, tail = location.partition("/")
+    path_part = "/" + tail
     username: str | None = None
     password: str | None = None
     if "@" in netloc:
@@ -211,3 +211,36 @@ def parse_url(url: str) -> RedisOptions:
         password=password,
         **opts,  # type: ignore[arg-type]
     )
+
+
+def rate_limit_url(options: RedisOptions) -> str:
+    """The ``limits`` storage URL reaching the same server(s), credentials quoted.
+
+    ``limits`` hands it to redis-py, so TLS options a ``rediss://`` server needs go along;
+    the key prefix does not (``limits`` keeps its own keys apart).
+    """
+    auth = ""
+    if options.password is not None:
+        user = quote(options.username or "", safe="")
+        auth = f"{user}:{quote(options.password, safe='')}@"
+    elif options.username:
+        auth = f"{quote(options.username, safe='')}@"
+    if options.kind == "cluster":
+        hosts = ",".join(_netloc(host, port) for host, port in options.hosts)
+        return f"redis+cluster://{auth}{hosts}"
+    if options.kind == "unix":
+        return f"redis+unix://{auth}{quote(options.path, safe='/')}?db={options.db}"
+    host, port = options.hosts[0]
+    url = f"{'rediss' if options.ssl else 'redis'}://{auth}{_netloc(host, port)}/{options.db}"
+    if options.ssl:
+        tls = {"ssl_cert_reqs": options.ssl_cert_reqs}
+        if options.ssl_ca_certs:
+            tls["ssl_ca_certs"] = options.ssl_ca_certs
+        url += "?" + urlencode(tls)
+    return url
+
+
+def _netloc(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: IPv6 addresses in brackets, names quoted."""
+    shown = f"[{host}]" if ":" in host else quote(host, safe="")
+    return f"{shown}:{port}"

@@ -1,0 +1,230 @@
+"""The optional capabilities: each backend has exactly the ones its row claims, and each
+capability keeps its promise on every backend that claims it (see ``CAPABILITIES``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from suolink.backends import Storage
+from suolink.backends.base import CAPABILITIES, RecordsInOneTrip, SharesRateLimits
+from suolink.models import AntiBlockMode, Link, Visit
+
+from .conftest import BACKENDS, Backend, claiming
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ claims
+
+
+def test_every_claim_names_a_known_capability() -> None:
+    for row in BACKENDS:
+        assert row.capabilities <= CAPABILITIES.keys(), row.name
+
+
+def test_every_capability_is_claimed_by_a_backend_in_the_table() -> None:
+    claimed = set().union(*(row.capabilities for row in BACKENDS))
+    assert claimed == CAPABILITIES.keys()  # else its contract tests would run nowhere
+
+
+@pytest.mark.parametrize("capability", sorted(CAPABILITIES))
+def test_a_backend_has_exactly_the_capabilities_it_claims(
+    backend: Backend, storage: Storage, capability: str
+) -> None:
+    protocol = CAPABILITIES[capability]
+    assert isinstance(storage, protocol) == (capability in backend.capabilities)
+
+
+CLAIMS = [
+    pytest.param(row, capability, id=f"{row.name}-{capability}", marks=row.marks)
+    for row in BACKENDS
+    for capability in sorted(row.capabilities)
+]
+
+
+@pytest.mark.parametrize(("backend", "capability"), CLAIMS, indirect=["backend"])
+def test_claimed_members_have_the_protocol_signature(storage: Storage, capability: str) -> None:
+    protocol = CAPABILITIES[capability]
+    members = {k: v for k, v in vars(protocol).items() if not k.startswith("_")}
+    assert members
+    for name, member in members.items():
+        implementation = inspect.getattr_static(type(storage), name)
+        assert inspect.getdoc(implementation), f"{name} says why in a docstring"
+        if isinstance(member, property):
+            assert isinstance(implementation, property), f"{name} is a property"
+            continue
+        got, want = inspect.signature(implementation), inspect.signature(member)
+        assert [(p.name, p.kind, p.default) for p in got.parameters.values()] == [
+            (p.name, p.kind, p.default) for p in want.parameters.values()
+        ], name
+
+
+# ------------------------------------------------------------------ records_in_one_trip
+
+
+def _link(code: str, **settings: Any) -> Link:
+    return Link(code=code, url=f"https://example.com/{code}", created_at=T0, **settings)
+
+
+def _visit(code: str, at: datetime = T0, **fields: Any) -> Visit:
+    return Visit(code=code, at=at, user_agent="Mozilla/5.0 test", app="chrome", **fields)
+
+
+#: Links a setting could refuse some visitor of: the one trip must leave them alone.
+COULD_REFUSE: dict[str, dict[str, Any]] = {
+    "disabled": {"disabled": True},
+    "expired-exactly-now": {"expires_at": T0},
+    "expired-before": {"expires_at": T0 - timedelta(days=1)},
+    "password": {"password_hash": "pbkdf2_sha256$1$salt$hash"},
+    "allow": {"allow": frozenset({"ios"})},
+    "allow-everyone-listed": {"allow": frozenset({"human", "crawler", "preview"})},
+    "deny": {"deny": frozenset({"bot"})},
+    "anti-block-apps": {"anti_block": frozenset({"telegram"})},
+    "anti-block-auto": {"anti_block": frozenset({"qq"}), "anti_block_mode": AntiBlockMode.AUTO},
+}
+
+#: Links no setting refuses anyone the one trip is tried for: it must record on them.
+OPEN: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "limited": {"max_visits": 5},
+    "expires-later": {"expires_at": T0 + timedelta(microseconds=1)},
+    "anti-block-preset": {"anti_block_mode": AntiBlockMode.AUTO},
+    "anti-block-off": {"anti_block": frozenset({"qq"}), "anti_block_mode": AntiBlockMode.OFF},
+    "targets-and-tags": {
+        "targets": (("ios", "https://apps.example/x"),),
+        "tags": ("t",),
+        "title": "标题",
+        "language": "zh-CN",
+    },
+}
+
+
+def _one_trip(storage: Storage) -> RecordsInOneTrip:
+    assert isinstance(storage, RecordsInOneTrip)
+    return storage
+
+
+@claiming("records_in_one_trip")
+def test_one_trip_for_no_link_records_nothing(storage: Storage) -> None:
+    assert _one_trip(storage).get_and_record(_visit("nobody")) == (None, None)
+    assert _one_trip(storage).get_and_record(_visit("nobody"), count=False) == (None, None)
+    assert storage.get("nobody") is None
+    assert list(storage.visits("nobody")) == []
+
+
+@claiming("records_in_one_trip")
+@pytest.mark.parametrize("name", sorted(COULD_REFUSE))
+def test_one_trip_leaves_a_link_a_setting_could_refuse(storage: Storage, name: str) -> None:
+    stored = storage.create(_link("closed", max_visits=3, **COULD_REFUSE[name]))
+    for count in (True, False):
+        link, result = _one_trip(storage).get_and_record(_visit("closed"), count=count)
+        assert (link, result) == (stored, None)
+    assert storage.get("closed") == stored  # visits still 0
+    assert list(storage.visits("closed")) == []
+
+
+@claiming("records_in_one_trip")
+@pytest.mark.parametrize("name", sorted(OPEN))
+def test_one_trip_records_an_open_link_as_record_visit_would(storage: Storage, name: str) -> None:
+    """Twin links with the same settings: one visited in one trip, one by ``record_visit``."""
+    one_trip = _one_trip(storage)
+    fast = storage.create(_link("fast", **OPEN[name]))
+    storage.create(_link("slow", **OPEN[name]))
+    visits = [
+        _visit("", T0 - timedelta(hours=1), os="ios", device="mobile"),
+        _visit("", T0 - timedelta(minutes=1), is_bot=True, outcome="bot"),
+        _visit("", T0 - timedelta(seconds=1), visitor_id="abc", language="zh-CN"),
+    ]
+    for i, template in enumerate(visits):
+        count = not template.is_bot
+        link, result = one_trip.get_and_record(replace(template, code="fast"), count=count)
+        expected = storage.record_visit(replace(template, code="slow"), count=count)
+        assert result == expected, i
+        assert link is not None
+        assert link.visits == expected.visits
+        assert link == storage.get("fast")
+        assert replace(link, visits=0) == fast
+    assert [replace(v, code="") for v in storage.visits("fast")] == [
+        replace(v, code="") for v in storage.visits("slow")
+    ]
+
+
+@claiming("records_in_one_trip")
+def test_one_trip_honours_max_visits(storage: Storage) -> None:
+    one_trip = _one_trip(storage)
+    storage.create(_link("few", max_visits=2))
+    answers = [one_trip.get_and_record(_visit("few")) for _ in range(3)]
+    results = [result for _, result in answers]
+    assert [(r.allowed, r.visits) for r in results if r is not None] == [
+        (True, 1),
+        (True, 2),
+        (False, 2),
+    ]
+    assert [link.visits for link, _ in answers if link is not None] == [1, 2, 2]
+    assert len(list(storage.visits("few"))) == 2  # the refused one is not recorded
+    # Uncounted visits (bots, previews) are recorded but neither counted nor limited.
+    link, result = one_trip.get_and_record(_visit("few", is_bot=True), count=False)
+    assert result is not None
+    assert result.allowed
+    assert (result.visits, getattr(link, "visits", None)) == (2, 2)
+    assert len(list(storage.visits("few"))) == 3
+
+
+@claiming("records_in_one_trip")
+def test_one_trip_sees_settings_changed_by_update(storage: Storage) -> None:
+    """The backend's idea of "could refuse" follows ``update`` both ways."""
+    one_trip = _one_trip(storage)
+    storage.create(_link("u"))
+    for changes, recorded in [
+        ({"password_hash": "pbkdf2_sha256$1$s$h"}, False),
+        ({"password_hash": None}, True),
+        ({"deny": frozenset({"qq"})}, False),
+        ({"deny": frozenset()}, True),
+        ({"expires_at": T0}, False),
+        ({"expires_at": None}, True),
+        ({"disabled": True}, False),
+        ({"disabled": False}, True),
+        ({"anti_block": frozenset({"line"})}, False),
+        ({"anti_block_mode": AntiBlockMode.OFF}, True),
+    ]:
+        storage.update("u", changes)
+        _, result = one_trip.get_and_record(_visit("u"))
+        assert (result is not None) == recorded, changes
+
+
+# ------------------------------------------------------------------ shares_rate_limits
+
+
+@claiming("shares_rate_limits")
+def test_rate_limit_url_lets_two_limiters_share_counts(
+    storage_factory: Callable[[], Storage],
+) -> None:
+    limits = pytest.importorskip("limits")
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
+    # Two store objects over the same server, as two worker processes would have.
+    stores = [storage_factory(), storage_factory()]
+    urls = [cast(SharesRateLimits, store).rate_limit_url for store in stores]
+    assert all(isinstance(store, SharesRateLimits) for store in stores)
+    assert all(isinstance(url, str) for url in urls)
+    prefix = f"suolink-test-{uuid.uuid4().hex[:12]}"
+    one, two = (
+        MovingWindowRateLimiter(storage_from_string(url, key_prefix=prefix)) for url in urls
+    )
+    three_a_minute = limits.parse("3/minute")
+    key = f"k-{uuid.uuid4().hex}"
+    assert one.hit(three_a_minute, "create", key)
+    assert two.hit(three_a_minute, "create", key)
+    assert one.hit(three_a_minute, "create", key)
+    assert not two.hit(three_a_minute, "create", key)  # the counts are one
+    assert not one.hit(three_a_minute, "create", key)
+    assert two.hit(three_a_minute, "create", "another-key")
