@@ -107,7 +107,7 @@ def token_ok(expected: str | None, given: str) -> bool:
     """Constant-time comparison of ``given`` with the configured token (None: never)."""
     if expected is None:
         return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def privileged(gate: Gatekeeper, request: HttpRequest, action: str) -> bool:

@@ -53,8 +53,13 @@ _RETRY_AFTER: Final = "5"
 _QR_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml"}
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate echoed from a hostile request becomes U+FFFD."""
+    return text.encode("utf-8", "replace")
+
+
 def _dump(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return _utf8(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
 
 # -- JSON ----------------------------------------------------------------------------------
@@ -184,9 +189,7 @@ def html_page(
         ),
         *extra_headers,
     )
-    return PageDecision(
-        status=status, headers=headers, body=html.encode(), html=html, reason=reason
-    )
+    return PageDecision(status=status, headers=headers, body=_utf8(html), html=html, reason=reason)
 
 
 def redirect(location: str, status: int = 302, *, reason: str = "redirect") -> Redirect:
