@@ -198,6 +198,7 @@ def test_stats_count_platforms_people_and_bots(shortener: Shortener) -> None:
 
 @settings(
     max_examples=60,
+    deadline=None,  # password hashing on a loaded machine: no timed asserts in unit tests
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
