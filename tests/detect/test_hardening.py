@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from suolink.detect import Detector, available_resolvers, detect
-from suolink.detect.bots import bot_name
 
 
 @pytest.fixture(scope="module", params=available_resolvers())
@@ -66,6 +65,8 @@ def test_crawler_names_are_not_recorded_as_mozilla(detector: Detector, ua: str, 
 
 
 def test_a_bot_name_is_never_a_browser_token() -> None:
+    from suolink.detect.bots import bot_name
+
     for ua in (
         "Mozilla/5.0 (compatible)",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -146,6 +146,7 @@ APP_SIGNATURES: Final[tuple[AppSignature, ...]] = (
     ),
     # Meta's newer in-app browser ends the UA with ``MetaIAB <app>`` (Facebook on iOS
     # since 2025, also seen bare on Android); the app word decides, bare is Facebook.
+    # The Messenger, Instagram and Threads forms are those public detectors match.
     AppSignature("threads", ("Barcelona ", "MetaIAB Threads"), ("Barcelona ",)),
     AppSignature("instagram", ("Instagram ", "MetaIAB Instagram"), ("Instagram ",)),
     AppSignature(
