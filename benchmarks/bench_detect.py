@@ -1,12 +1,21 @@
-"""Speed of suolink.detect: first sight of a user agent and a cache hit, per resolver.
+"""Speed and bot accuracy of suolink.detect, per resolver.
 
-Run: ``.venv/bin/python benchmarks/bench_detect.py``. Prints the machine, the versions
-and the median time per call over the labelled corpus (tests/detect/ua_corpus.csv),
-plus how many of the corpus apps ua-parser alone would name.
+Run: ``.venv/bin/python benchmarks/bench_detect.py [--bot-list FILE] [--fixtures DIR]``.
+Prints the machine, the versions and the median time per call over the labelled corpus
+(tests/detect/ua_corpus.csv), how many of the corpus apps ua-parser alone would name,
+and then the bot figures:
+
+* ``--bot-list``: the JSON of crawler-user-agents (default: the one inside the
+  ``crawler-user-agents`` package of the dev extra): the share of its example user
+  agents called bots, and the misses.
+* ``--fixtures``: a checkout's ``Tests/fixtures`` of matomo-org/device-detector (not
+  shipped; fetch it yourself): how many of its *browser* user agents are called bots
+  (should be 0), and the share of its ``bots.yml`` caught.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -44,7 +53,65 @@ def _median_ns(fn, items, repeat: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(samples)
 
 
+def _bot_list(path: str | None) -> list[str]:
+    if path is None:
+        try:
+            import crawleruseragents  # the dev extra's copy of crawler-user-agents
+        except ImportError:
+            return []
+        data = crawleruseragents.CRAWLER_USER_AGENTS_DATA
+    else:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [ua for entry in data for ua in entry.get("instances", [])]
+
+
+def _bot_figures(bot_list: str | None, fixtures: str | None) -> None:
+    detector = Detector(cache_size=0)
+    examples = _bot_list(bot_list)
+    if examples:
+        missed = [ua for ua in examples if not detector.detect(ua).is_bot]
+        caught = len(examples) - len(missed)
+        print(
+            f"\ncrawler-user-agents: {caught}/{len(examples)} example UAs called bots "
+            f"({caught / len(examples):.2%}); missed:"
+        )
+        for ua in missed:
+            print(f"  {ua[:150]}")
+    if fixtures is None:
+        return
+    import yaml  # PyYAML, installed with mkdocs in the dev extra
+
+    base = Path(fixtures)
+    browsers = called = 0
+    wrong: list[str] = []
+    for path in sorted(base.glob("*.yml")):
+        if path.name == "bots.yml":
+            continue
+        for row in yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or []:
+            client = row.get("client") or {}
+            ua = row.get("user_agent") or ""
+            if client.get("type") != "browser" or not ua.strip():
+                continue  # browsers only; an empty UA is a bot by design
+            browsers += 1
+            c = detector.detect(ua, row.get("headers"))
+            if c.is_bot:
+                called += 1
+                wrong.append(f"  {path.name}: {c.bot_name}: {ua[:150]}")
+    print(f"\ndevice-detector browser fixtures: {called}/{browsers} called bots")
+    print("\n".join(wrong))
+    bots_file = base / "bots.yml"
+    if bots_file.exists():
+        rows = yaml.load(bots_file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        uas = [row["user_agent"] for row in rows]
+        hit = sum(detector.detect(ua).is_bot for ua in uas)
+        print(f"device-detector bots.yml: {hit}/{len(uas)} called bots ({hit / len(uas):.2%})")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bot-list", help="crawler-user-agents.json (default: the package's)")
+    parser.add_argument("--fixtures", help="device-detector's Tests/fixtures directory")
+    args = parser.parse_args()
     items = _load()
     print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}")
     print(f"python {sys.version.split()[0]} on {platform.platform()}")
@@ -78,6 +145,7 @@ def main() -> None:
                 key = r["app"].replace("qqbrowser", "qq browser").replace("uc", "uc browser")
                 named += bool(fam) and (key in fam or fam.split()[0] in key)
         print(f"\nua-parser alone names the app in {named}/{total} labelled in-app rows")
+    _bot_figures(args.bot_list, args.fixtures)
 
 
 if __name__ == "__main__":

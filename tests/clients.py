@@ -90,6 +90,8 @@ OTHERS: Final[dict[str, str]] = {
     "slack_preview": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
     "googlebot": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "bingbot": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    # No User-Agent header at all: a bot (README, docs/antiblock.md), like the crawlers.
+    "no_user_agent": "",
 }
 
 ALL: Final[dict[str, str]] = {f"{app}_{os}": ua for (app, os), ua in PRESET_APPS.items()} | OTHERS

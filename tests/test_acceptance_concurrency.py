@@ -15,6 +15,8 @@ import pytest
 from suolink import Visitor
 from suolink.shortener import Shortener
 
+# A person's browser: a request with no User-Agent is a bot and would not be counted.
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 PROCESSES = 4
 THREADS = 4
 LINKS_PER_THREAD = 625  # 4 x 4 x 625 = 10,000
@@ -42,7 +44,7 @@ def _visit(db: str, code: str) -> list[int]:
 
         def hit(_: int) -> list[int]:
             return [
-                shortener.resolve(code, Visitor(ip="198.51.100.1")).status
+                shortener.resolve(code, Visitor(user_agent=BROWSER, ip="198.51.100.1")).status
                 for _ in range(VISITS_PER_THREAD)
             ]
 

@@ -46,7 +46,7 @@ APIS = {
 # control characters, full-width digits and superscripts that str.isdigit() accepts.
 nasty = st.text(
     alphabet=st.sampled_from(
-        list(string.printable) + ["[", "]", "\x00", "\ud800", "\udc00", "²", "٣", "\u2028", "微"]
+        [*string.printable, "[", "]", "\x00", "\ud800", "\udc00", "²", "٣", "\u2028", "微"]
     ),
     max_size=40,
 ) | st.text(max_size=40)

@@ -47,6 +47,7 @@ DEFAULT_EXPECTED = {
     "slack_preview": V.PREVIEW,
     "googlebot": V.REDIRECT,
     "bingbot": V.REDIRECT,
+    "no_user_agent": V.REDIRECT,  # a bot: redirected, not counted
 }
 
 
@@ -157,6 +158,19 @@ def test_targets_pick_by_platform() -> None:
     assert decide(lk, client("chrome_android"), now=NOW).location == TARGETS[1][1]
     assert decide(lk, client("chrome_windows"), now=NOW).location == TARGETS[2][1]
     assert decide(lk, client("ipad_safari"), now=NOW).location == TARGETS[0][1]
+
+
+def test_empty_user_agent_is_a_bot_and_cannot_use_up_max_visits() -> None:
+    """Issue 12: no User-Agent used to count as a person and spend a limited link's visits."""
+    nobody = client("no_user_agent")
+    assert nobody.is_bot
+    assert nobody.bot_name == "empty"
+    limited = decide(link(max_visits=5), nobody, now=NOW)
+    assert (limited.verdict, limited.count, limited.outcome) == (V.BOT_DENIED, False, "bot")
+    free = decide(link(), nobody, now=NOW)
+    assert (free.verdict, free.count, free.outcome) == (V.REDIRECT, False, "bot")
+    denied = decide(link(), nobody, now=NOW, bot_action=BotAction.DENY)
+    assert denied.verdict is V.BOT_DENIED
 
 
 def test_bot_action_deny() -> None:

@@ -94,22 +94,34 @@ def test_expired_link_is_410(shortener: Shortener, clock) -> None:
 
 def test_max_visits_exhausts_with_410(shortener: Shortener) -> None:
     link = shortener.shorten("https://example.com/", max_visits=2)
-    statuses = [shortener.resolve(link.code, Visitor()).status for _ in range(4)]
+    person = Visitor(user_agent=CHROME)
+    statuses = [shortener.resolve(link.code, person).status for _ in range(4)]
     assert statuses == [302, 302, 410, 410]
     assert shortener.get(link.code).visits == 2
 
 
+def test_empty_user_agent_does_not_use_up_max_visits(shortener: Shortener) -> None:
+    """Issue 12: a request with no User-Agent is a bot (README), so it cannot spend visits."""
+    link = shortener.shorten("https://example.com/", max_visits=1)
+    for user_agent in ("", "   "):
+        decision = shortener.resolve(link.code, Visitor(user_agent=user_agent))
+        assert decision.status == 403
+    assert shortener.get(link.code).visits == 0
+    assert shortener.resolve(link.code, Visitor(user_agent=CHROME)).status == 302
+    assert shortener.get(link.code).visits == 1
+
+
 def test_password_flow(shortener: Shortener) -> None:
     link = shortener.shorten("https://example.com/secret", password="s3cret", title="<b>Plan</b>")
-    first = shortener.resolve(link.code, Visitor())
+    first = shortener.resolve(link.code, Visitor(user_agent=CHROME))
     assert first.status == 401
     html = first.body.decode()
     assert "&lt;b&gt;Plan&lt;/b&gt;" in html
     assert "<b>Plan</b>" not in html
-    wrong = shortener.resolve(link.code, Visitor(password="nope"))
+    wrong = shortener.resolve(link.code, Visitor(user_agent=CHROME, password="nope"))
     assert wrong.status == 401
     assert 'aria-invalid="true"' in wrong.body.decode()
-    right = shortener.resolve(link.code, Visitor(password="s3cret"))
+    right = shortener.resolve(link.code, Visitor(user_agent=CHROME, password="s3cret"))
     assert isinstance(right, Redirect)
     assert right.location == "https://example.com/secret"
     assert shortener.get(link.code).visits == 1
@@ -118,7 +130,7 @@ def test_password_flow(shortener: Shortener) -> None:
 
 def test_update_changes_settings_and_keeps_visits(shortener: Shortener) -> None:
     link = shortener.shorten("https://example.com/old")
-    shortener.resolve(link.code, Visitor())
+    shortener.resolve(link.code, Visitor(user_agent=CHROME))
     updated = shortener.update(link.code, url="https://example.com/new", title="New", tags="x,y")
     assert updated.url == "https://example.com/new"
     assert updated.tags == ("x", "y")

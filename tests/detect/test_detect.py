@@ -120,7 +120,7 @@ def test_signature_order(ua: str, app: str | None) -> None:
         ("TelegramBot (like TwitterBot)", "TelegramBot", True),
         ("DingTalkBot-LinkService/1.0", "DingTalkBot-LinkService", True),
         ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-         None, False),
+         "Googlebot", False),
         ("curl/8.5.0", "curl", False),
     ],
 )  # fmt: skip
@@ -132,8 +132,7 @@ def test_bots_and_previews(ua: str, name: str | None, preview: bool) -> None:
     assert c.app is None
     assert not c.in_app
     assert ("preview" if preview else "crawler") in c.platforms
-    if name is not None:
-        assert c.bot_name == name
+    assert c.bot_name == name
 
 
 def test_cubot_phone_is_not_a_bot() -> None:
@@ -160,12 +159,20 @@ def test_ipad_and_harmony_platforms() -> None:
     assert "android" in harmony.platforms
 
 
-def test_empty_and_none() -> None:
-    for value in (None, "", "   "):
+def test_empty_user_agent_is_a_bot() -> None:
+    """Finding: an empty User-Agent was taken for a person (README: it is a bot)."""
+    for value in (None, "", "   ", "\t\n"):
         c = detect(value)
+        assert c.is_bot
+        assert c.bot_name == "empty"
+        assert c.device == "bot"
         assert c.app is None
-        assert not c.is_bot
-        assert c.platforms == frozenset({"other"})
+        assert not c.in_app
+        assert c.platforms == frozenset({"other", "bot", "crawler"})
+    # hints without a user agent change nothing: browsers always send one
+    hinted = detect("", {"Sec-CH-UA-Platform": '"Android"', "Sec-CH-UA-Mobile": "?1"})
+    assert hinted.is_bot
+    assert hinted.bot_name == "empty"
 
 
 def test_cache_returns_the_same_object_and_keys_on_headers() -> None:

@@ -7,12 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from suolink.detect import core
+from suolink.detect.signatures import BOT_SIGNATURES, BROWSER_EVIDENCE
 from suolink.detect.tokens import TokenIndex
 
 TABLES = {
     "apps": core._APP_TOKENS,
     "apps_ci": core._APP_TOKENS_CI,
-    "bots": core._BOT_TOKENS,
+    "bots": tuple((sig.token, i) for i, sig in enumerate(BOT_SIGNATURES)),
+    "evidence": tuple((token, 0) for token in BROWSER_EVIDENCE),
 }
 FRAGMENTS = [token for pairs in TABLES.values() for token, _ in pairs]
 

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Final
 
+from .bots import bot_name as _bot_name
+from .bots import has_browser_evidence, match_bot
 from .client import Client
 from .platforms import BLOCKING_APPS, BROWSER_APPS, CHINA_APPS, display_name
 from .resolver import ParsedUA, ResolverName, UAParser
-from .signatures import APP_PACKAGES, APP_SIGNATURES, BOT_SIGNATURES, AppSignature
+from .signatures import APP_PACKAGES, APP_SIGNATURES, EMPTY_BOT_NAME, AppSignature
 from .tokens import TokenIndex
 
 __all__ = ["DEFAULT_CACHE_SIZE", "HINT_HEADERS", "MAX_UA_LENGTH", "Detector"]
@@ -40,8 +42,6 @@ Hints = tuple[str, ...]
 _NO_HINTS: Final[Hints] = ()
 
 # Every pattern is a literal token followed by bounded classes: linear on any input.
-_BOT_WORD: Final = re.compile(r"bot(?![a-rt-z])|spider|crawl")
-_NOT_BOTS: Final = frozenset({"cubot"})
 _IOS_VERSION: Final = re.compile(r"(?:iPhone OS|CPU OS|iOS|iPhone_OS/) ?(\d{1,2})[_.](\d{1,2})")
 _ANDROID_VERSION: Final = re.compile(r"Android[ /](\d{1,2}(?:\.\d{1,2}){0,2})")
 _HARMONY_VERSION: Final = re.compile(r"(?:OpenHarmony|HarmonyOS)[ /]?(\d{1,2}(?:\.\d{1,2}){0,2})")
@@ -101,16 +101,19 @@ _MOBILE_TOKENS: Final = (
     "iphone", "ipod", "mobile", "phone", "opera mini", "opera mobi", "midp", "kaios",
     "symbian", "lumia", "nokia",
 )  # fmt: skip
-#: Signs of software, not a person: browsers never put a URL or contact in their UA.
-_AUTOMATION_TOKENS: Final = ("http://", "https://", "+http", "www.", ".com/", "(compatible; +")
-_AUTOMATION: Final = re.compile("|".join(re.escape(t) for t in _AUTOMATION_TOKENS))
 _TV: Final = re.compile("|".join(re.escape(t) for t in _TV_TOKENS))
-_EMAIL: Final = re.compile(r"[a-z0-9]@[a-z0-9-]{1,40}\.[a-z]")
 _TABLET_TOKENS: Final = ("ipad", "tablet", "kindle", "silk/", "pad/apad", "playbook")
 
 
-#: What an empty or unreadable request is: nothing known, no group but ``other``.
+#: What an unreadable request is (detection failed): nothing known, no group but ``other``.
 _UNKNOWN: Final = Client(platforms=frozenset({"other"}))
+#: A request with no user agent: browsers always send one, so this is software.
+_NO_USER_AGENT: Final = Client(
+    device="bot",
+    is_bot=True,
+    bot_name=EMPTY_BOT_NAME,
+    platforms=frozenset({"other", "bot", "crawler"}),
+)
 
 
 def _read_version(text: str, start: int) -> str | None:
@@ -142,10 +145,8 @@ _APP_TOKENS: Final = tuple(
 _APP_TOKENS_CI: Final = tuple(
     (token, i) for i, sig in enumerate(APP_SIGNATURES) if sig.ignore_case for token in sig.tokens
 )
-_BOT_TOKENS: Final = tuple((sig.token, i) for i, sig in enumerate(BOT_SIGNATURES))
 _APP_INDEX: Final = TokenIndex(_APP_TOKENS)
 _APP_INDEX_CI: Final = TokenIndex(_APP_TOKENS_CI)
-_BOT_INDEX: Final = TokenIndex(_BOT_TOKENS)
 
 
 def _match_app(ua: str, low: str) -> tuple[str | None, str | None]:
@@ -161,45 +162,6 @@ def _match_app(ua: str, low: str) -> tuple[str | None, str | None]:
         app = "douyin" if ("Region/CN" in ua or "ByteLocale/zh" in ua) else "tiktok"
         return app, _version_after(ua, ("app_version/",))
     return None, None
-
-
-def _match_known_bot(low: str) -> tuple[str | None, bool]:
-    """Bots named by our own table: cheap, and needs no ua-parser."""
-    if not low:
-        return None, False
-    if "facebookexternalhit" in low and "twitterbot" in low:
-        return "iMessage", True  # Apple Messages fetches previews with this composite UA
-    if low.startswith("whatsapp/"):
-        return "WhatsApp", True  # the sender's app fetching the link card
-    found = _BOT_INDEX.find(low)
-    if found:
-        sig = BOT_SIGNATURES[min(found)]
-        return sig.name, sig.preview
-    return None, False
-
-
-def _match_bot(low: str, parsed: ParsedUA | None) -> tuple[str | None, bool]:
-    name, preview = _match_known_bot(low)
-    if name is not None or not low:
-        return name, preview
-    if parsed is not None and parsed.brand == "Spider":
-        return parsed.browser or "crawler", False
-    if _AUTOMATION.search(low) or _EMAIL.search(low):
-        return _first_product(low), False
-    for m in _BOT_WORD.finditer(low):
-        start = m.start()
-        while start > 0 and m.start() - start < 40 and (low[start - 1].isalnum()):
-            start -= 1
-        word = low[start : m.end()]
-        if word not in _NOT_BOTS:
-            return word, False
-    return None, False
-
-
-def _first_product(low: str) -> str:
-    """The first product token of a UA (``feedly/1.0 (...)`` -> ``feedly``), for a bot name."""
-    head = low.split("(", 1)[0].strip() or low
-    return head.split("/", 1)[0].split(" ", 1)[0][:40] or "bot"
 
 
 def _os_from_tokens(ua: str, low: str) -> str:
@@ -324,15 +286,13 @@ def _hints(headers: object) -> Hints:
 
 
 def _analyse(ua: str, hints: Hints, parser: UAParser) -> Client:
-    if not ua and not hints:
-        return _UNKNOWN
+    if not ua:
+        return _NO_USER_AGENT
     low = ua.lower()
-    bot_name, is_preview = _match_known_bot(low)
-    # A bot our table names needs nothing from ua-parser, whose miss on bots is its
-    # slowest case; everyone else is parsed.
+    bot_name, is_preview = match_bot(ua, low)
+    # A bot needs nothing from ua-parser, whose miss on bots is its slowest case;
+    # everyone else is parsed.
     parsed = None if bot_name is not None else parser.parse(ua)
-    if bot_name is None:
-        bot_name, is_preview = _match_bot(low, parsed)
     is_bot = bot_name is not None
     app, app_version = (None, None) if is_bot else _match_app(ua, low)
 
@@ -382,14 +342,14 @@ def _analyse(ua: str, hints: Hints, parser: UAParser) -> Client:
         and app is None
         and device == "other"
         and os_name == "other"
-        and ua
         and (not low.startswith(("mozilla/", "opera/")) or "compatible;" in low)
+        and not has_browser_evidence(low)
     ):
         # No browser, OS or device in it: a script, monitor or feed reader.
-        is_bot, bot_name, device = True, _first_product(low), "bot"
+        is_bot, bot_name, device = True, _bot_name(ua), "bot"
 
     model = _clean_hint(model_hint) if model_hint else None
-    if not model and parsed is not None and parsed.model and parsed.brand != "Spider":
+    if not model and parsed is not None and parsed.model:
         model = parsed.model
     model = model or None
 

@@ -68,6 +68,7 @@ _APPS: Final[dict[str, tuple[str, str]]] = {
     "pinterest": ("Pinterest", "Pinterest"),
     "reddit": ("Reddit", "Reddit"),
     "whatsapp": ("WhatsApp", "WhatsApp"),
+    "google": ("Google 应用", "Google app"),
 }
 
 _OSES: Final[dict[str, tuple[str, str]]] = {
@@ -141,6 +142,9 @@ ALIASES: Final[Mapping[str, str]] = MappingProxyType(
         "fb": "facebook",
         "ig": "instagram",
         "kakao": "kakaotalk",
+        "gsa": "google",
+        "google_app": "google",
+        "googleapp": "google",
         "mac": "macos",
         "osx": "macos",
         "iphone": "ios",

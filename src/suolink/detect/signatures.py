@@ -16,7 +16,14 @@ from typing import Final
 __all__ = [
     "APP_PACKAGES",
     "APP_SIGNATURES",
+    "AUTOMATION_MARKERS",
     "BOT_SIGNATURES",
+    "BOT_WORDS",
+    "BROWSER_EVIDENCE",
+    "BROWSER_PRODUCTS",
+    "EMPTY_BOT_NAME",
+    "NOT_BOT_WORDS",
+    "WORD_ENDING_BOT_WORDS",
     "AppSignature",
     "BotSignature",
 ]
@@ -133,14 +140,18 @@ APP_SIGNATURES: Final[tuple[AppSignature, ...]] = (
             "MessengerLiteForiOS",
             "FBAN/MessengerForiOS",
             "Orca-Android",
+            "MetaIAB Messenger",
         ),
         ("FBAV/",),
     ),
-    AppSignature("threads", ("Barcelona ",), ("Barcelona ",)),
-    AppSignature("instagram", ("Instagram ",), ("Instagram ",)),
+    # Meta's newer in-app browser ends the UA with ``MetaIAB <app>`` (Facebook on iOS
+    # since 2025, also seen bare on Android); the app word decides, bare is Facebook.
+    # The Messenger, Instagram and Threads forms are those public detectors match.
+    AppSignature("threads", ("Barcelona ", "MetaIAB Threads"), ("Barcelona ",)),
+    AppSignature("instagram", ("Instagram ", "MetaIAB Instagram"), ("Instagram ",)),
     AppSignature(
         "facebook",
-        ("FBAN/", "FBAV/", "FB_IAB/", "FBIOS", "FB4A", "[FBAN", "FBForIPhone"),
+        ("FBAN/", "FBAV/", "FB_IAB/", "FBIOS", "FB4A", "[FBAN", "FBForIPhone", "MetaIAB"),
         ("FBAV/",),
     ),
     AppSignature("line", ("Line/", "LINE/"), ("Line/", "LINE/")),
@@ -161,7 +172,12 @@ APP_SIGNATURES: Final[tuple[AppSignature, ...]] = (
         ("Pinterest for iOS/", "Pinterest for Android/", "Pinterest/"),
     ),
     AppSignature("reddit", ("Reddit/", "reddit/"), ("Reddit/Version ",)),
-    AppSignature("whatsapp", ("WhatsApp/",), ("WhatsApp/",)),
+    # WhatsApp's own in-app browser (2025): ``[WA4A/<version>;]`` on Android,
+    # ``[WAiOS/<version>]`` on iOS. A bare ``WhatsApp/x.y A`` is its preview fetcher.
+    AppSignature("whatsapp", ("WhatsApp/", "WA4A/", "WAiOS/"), ("WA4A/", "WAiOS/", "WhatsApp/")),
+    # The Google app's browser (Google Search App): GSA/ on iOS and Android, GoogleApp/
+    # on newer Android builds.
+    AppSignature("google", ("GSA/", "GoogleApp/"), ("GSA/", "GoogleApp/")),
     # Standalone browsers last: a QQ Browser token with TBS/ is the X5 kernel inside an app.
     AppSignature("qqbrowser", ("QQBrowser/",), ("MQQBrowser/", "QQBrowser/"), unless=("TBS/",)),
     AppSignature("quark", ("Quark/", "QuarkPC/", "quarkpc/"), ("Quark/", "quarkpc/")),
@@ -224,6 +240,7 @@ APP_PACKAGES: Final[dict[str, str]] = {
     "com.reddit.frontpage": "reddit",
     "com.whatsapp": "whatsapp",
     "com.whatsapp.w4b": "whatsapp",
+    "com.google.android.googlequicksearchbox": "google",
 }
 
 BOT_SIGNATURES: Final[tuple[BotSignature, ...]] = (
@@ -297,4 +314,186 @@ BOT_SIGNATURES: Final[tuple[BotSignature, ...]] = (
     BotSignature("axios/", "axios"),
     BotSignature("node-fetch", "node-fetch"),
     BotSignature("okhttp", "okhttp"),
+    # Monitors, testers and fetchers whose UA is otherwise a browser's: only their own
+    # product word gives them away. Each was seen in public bot lists (device-detector's
+    # bots fixtures, crawler-user-agents); the token is lower case, matched anywhere.
+    BotSignature("google-ads-", "Google-Ads"),
+    BotSignature("google-adwords", "Google-Adwords"),
+    BotSignature("google-hoteladsverifier", "Google-HotelAdsVerifier"),
+    BotSignature("google-amphtml", "Google-AMPHTML"),
+    BotSignature("google-assess", "Google-Assess"),
+    BotSignature("google-publisher-plugin", "Google-Publisher-Plugin"),
+    BotSignature("google-sites-thumbnails", "Google-Sites-Thumbnails"),
+    BotSignature("google-businesslinkverification", "Google-BusinessLinkVerification"),
+    BotSignature("google-inspectiontool", "Google-InspectionTool"),
+    BotSignature("google-physicalweb", "Google-PhysicalWeb"),
+    BotSignature("google-agent", "Google-Agent"),
+    BotSignature("googleagent-", "GoogleAgent"),
+    BotSignature("googleadsenseinfeed", "GoogleAdSenseInfeed"),
+    BotSignature("playstore-google", "PlayStore-Google"),
+    BotSignature("baidu transcoder", "baidu Transcoder"),
+    BotSignature("statuscake", "StatusCake"),
+    BotSignature("pingdom", "Pingdom"),
+    BotSignature("cloudflarediagnostics", "CloudflareDiagnostics"),
+    BotSignature("cloudflareobservatory", "CloudflareObservatory"),
+    BotSignature("cloudflare-", "Cloudflare"),
+    BotSignature("siteimprove", "Siteimprove"),
+    BotSignature("check_http", "check_http"),
+    BotSignature("nagios", "Nagios"),
+    BotSignature("websitepulse", "WebSitePulse"),
+    BotSignature("uptimerobot", "UptimeRobot"),
+    BotSignature("site24x7", "Site24x7"),
+    BotSignature("datadogsynthetics", "DatadogSynthetics"),
+    BotSignature("newrelicsynthetics", "NewRelicSynthetics"),
+    BotSignature("ruxitsynthetic", "RuxitSynthetic"),
+    BotSignature("catchpoint", "Catchpoint"),
+    BotSignature("thousandeyes", "ThousandEyes"),
+    BotSignature("dotcom-monitor", "Dotcom-Monitor"),
+    BotSignature("gotsitemonitor", "GotSiteMonitor"),
+    BotSignature("yottaamonitor", "YottaaMonitor"),
+    BotSignature("sucuri", "Sucuri"),
+    BotSignature("ghost inspector", "Ghost Inspector"),
+    BotSignature("gtmetrix", "GTmetrix"),
+    BotSignature("ptst/", "WebPageTest"),
+    BotSignature("dareboost", "DareBoost"),
+    BotSignature("hardenize", "Hardenize"),
+    BotSignature("securityheaders", "SecurityHeaders"),
+    BotSignature("silktide", "Silktide"),
+    BotSignature("linktiger", "LinkTiger"),
+    BotSignature("marketgoo", "MarketGoo"),
+    BotSignature("cookiehub", "CookieHub"),
+    BotSignature("taginspector", "TagInspector"),
+    BotSignature("functionize", "Functionize"),
+    BotSignature("appinsights", "AppInsights"),
+    BotSignature("w3c-mobileok", "W3C-mobileOK"),
+    BotSignature("testlocally", "TestLocally"),
+    BotSignature("pwabuilder", "PWABuilder"),
+    BotSignature("printfriendly", "PrintFriendly"),
+    BotSignature("newsblur", "NewsBlur"),
+    BotSignature("monitorss", "MonitoRSS"),
+    BotSignature("sindup", "Sindup"),
+    BotSignature("readable/", "Readable"),
+    BotSignature("collapsify", "Collapsify"),
+    BotSignature("miniature.io", "Miniature.io"),
+    BotSignature("page-preview-tool", "page-preview-tool"),
+    BotSignature("seznamemailproxy", "SeznamEmailProxy"),
+    BotSignature("mail.ukr.net proxy", "mail.ukr.net proxy"),
+    BotSignature("whatcms", "WhatCMS"),
+    BotSignature("morningscore", "Morningscore"),
+    BotSignature("mixnode", "Mixnode"),
+    BotSignature("outbrain", "outbrain"),
+    BotSignature("nutch", "Nutch"),
+    BotSignature("sparkler", "Sparkler"),
+    BotSignature("httrack", "HTTrack"),
+    BotSignature("webcapture", "WebCapture"),
+    BotSignature("headonlyscraper", "HeadOnlyScraper"),
+    BotSignature("biglotron", "BIGLOTRON"),
+    BotSignature("ips-agent", "ips-agent"),
+    BotSignature("newsnow/", "NewsNow"),
+    BotSignature("netshelter contentscan", "NetShelter ContentScan"),
+    BotSignature("convertify", "Convertify"),
+    BotSignature("scope3", "Scope3"),
+    BotSignature("newsai/", "newsai"),
+    BotSignature("proxychecker", "ProxyChecker"),
+    BotSignature("checkerproxy", "CheckerProxy"),
+    BotSignature("infrawatch", "infrawatch"),
+    BotSignature("iplabel", "ip-label"),
+    BotSignature("pageburst", "pageburst"),
+    BotSignature("360jk", "360JK"),
+    BotSignature("networkmeasurement", "NetworkMeasurement"),
+    BotSignature("researchscan", "researchscan"),
+    BotSignature("scanner.ducks.party", "scanner.ducks.party"),
+    BotSignature("project_patchwatch", "project_patchwatch"),
+    BotSignature("internal dummy connection", "Apache internal dummy connection"),
+    BotSignature("exchange check", "Exchange check"),
+    BotSignature("wp_is_mobile", "wp_is_mobile"),
+    BotSignature("karnoprospecting", "KarnoProspectingStudio"),
+    BotSignature("leadradar", "LeadRadar"),
+    BotSignature("geedoshop", "GeedoShopProductFinder"),
+    BotSignature("(feeder.co", "feeder.co"),
+    BotSignature("ichiro/", "ichiro"),
+    BotSignature("assetnote", "Assetnote"),
+    BotSignature("cybaaagent", "CybaaAgent"),
+    BotSignature("devin/", "Devin"),
+    BotSignature("manus-user", "Manus-User"),
+    BotSignature("nitro-optimizer", "Nitro-Optimizer-Agent"),
+    BotSignature("foregenix", "Foregenix"),
+    BotSignature("rigor)", "Rigor"),
+    BotSignature("turingos", "TSM-turingos"),
+    BotSignature("watchtowr", "watchTowr"),
+    BotSignature("abuse.xmco.fr", "xmco"),
+    BotSignature("ylt chrome", "YLT"),
+    BotSignature("splash version/", "Splash"),
+    BotSignature("hotjar", "Hotjar"),
+    BotSignature("/scanning", "scanning"),
+    BotSignature("zgrab", "zgrab"),
+    BotSignature("xtate/", "xtate"),
+    BotSignature("onlyscans", "OnlyScans"),
+    BotSignature("keydrop", "Keydrop"),
+    BotSignature("laravel reaver", "Laravel Reaver"),
+    BotSignature("nikto", "Nikto"),
+    BotSignature("acunetix", "Acunetix"),
+    BotSignature("openvas", "OpenVAS"),
+    BotSignature("playwright", "Playwright"),
+    BotSignature("selenium", "Selenium"),
+    BotSignature("puppeteer", "Puppeteer"),
+    BotSignature("modularconnector", "ModularConnector"),
+    BotSignature("ps_daily/", "PS_Daily"),
+    BotSignature("dlc/", "Dlc"),
+    BotSignature("webmoney advisor", "WebMoney Advisor"),
+    BotSignature("dmbrowser", "DMBrowser"),
 )
+
+#: What ``detect`` names a request that sends no user agent (or only blanks) at all.
+EMPTY_BOT_NAME: Final = "empty"
+
+#: Words that make a product token a bot's (``Googlebot``, ``Baiduspider``, ``MJ12bot``,
+#: ``ISSCyberRiskCrawler``), matched in the lower-cased UA. Inside the platform comment
+#: of an Android UA, where the phone's model lives (``M bot 60 Build/…``, ``B BOT 550``,
+#: ``IDbot553``, ``POWER BOT``), only a ``name/version`` item counts (``Storebot-Google/1.0``).
+BOT_WORDS: Final[tuple[str, ...]] = ("spider", "crawl")
+#: Bot words that must end their word: ``bots``, ``bot_``, ``bot2`` count, ``botany`` not.
+WORD_ENDING_BOT_WORDS: Final[tuple[str, ...]] = ("bot",)
+#: Whole words that contain a bot word but name a phone or a product, not a bot.
+NOT_BOT_WORDS: Final = frozenset({"cubot"})
+
+#: Substrings (lower case) that browsers never send: a URL or contact in the UA, or a
+#: note inside the engine's ``(KHTML, like Gecko)`` where a tool names itself.
+AUTOMATION_MARKERS: Final[tuple[str, ...]] = (
+    "http://",
+    "https://",
+    "+http",
+    "www.",
+    ".com/",
+    "(compatible; +",
+    "(khtml, like gecko;",
+    "(at)",
+)
+
+#: Signs of a real browser on a device our OS and device tokens do not know (feature
+#: phones, old desktop systems, text browsers, set-top boxes, browser toolbars): a UA
+#: with one of these is not taken for software for lacking an OS, nor for a URL or a
+#: second ``(compatible; …)`` in it. Lower case, matched anywhere.
+BROWSER_EVIDENCE: Final[tuple[str, ...]] = (
+    "up.browser", "wap browser", "wap-browser", "wap/", "maui", "obigo", "docomo/",
+    "mmp/", "midp", "brew", "palmscape", "xiino", "blackberry", "nintendo", "playstation",
+    "amigaos", "beos", "haiku", "syllable", "openvms", "risc os", "sunos", "cygwin",
+    "webtv", "kreatv", "konqueror", "lynx/", "dillo/", "hotjava", "amaya/", "nook browser",
+    "ibrowse", "amigavoyager", "netpositive", "webpositive", "bunjalloo", "aplix_",
+    "oregano", "ncbrowser", "(win10 ", "(win7 ", "(win8", "pr(ucbrowser)", "teleca",
+    "embedded web browser", "maple ",
+)  # fmt: skip
+
+#: Product tokens of browsers and engines: never a bot's name when one is read off a UA.
+BROWSER_PRODUCTS: Final = frozenset(
+    {
+        "mozilla", "applewebkit", "khtml", "like", "gecko", "chrome", "chromium",
+        "safari", "mobile", "version", "compatible", "firefox", "build", "edg", "edge",
+        "opr", "opera", "msie", "trident", "electron", "crios", "fxios", "edgios", "u",
+        "samsungbrowser", "yabrowser", "ucbrowser", "mqqbrowser", "webkit", "presto",
+        "linux", "android", "windows", "x11", "macintosh", "iphone", "ipad", "cpu",
+        "intel", "mac", "os", "nt", "win64", "x64", "wow64", "rv", "ubuntu", "fedora",
+        "unknown", "en", "en-us", "java", "by", "the", "and", "for", "of", "with",
+        "x86_64", "i686", "arm64", "aarch64", "win32", "ppc",
+    }
+)  # fmt: skip
