@@ -27,8 +27,8 @@ from suolink.qr.images import load_grayscale, to_grayscale
 from suolink.qr.limits import (
     DECODE_BUDGET,
     MAX_ASPECT,
+    MAX_IMAGE_SIDE,
     MAX_JPEG_SCANS,
-    MAX_SIDE,
     ImageBomb,
     check_dimensions,
     jpeg_layout,
@@ -130,8 +130,8 @@ def test_thin_png_is_refused_before_its_pixels_are_decoded() -> None:
     ("width", "height", "error"),
     [
         (1, 36_000_000, ImageTooLarge),
-        (MAX_SIDE + 1, 100, ImageTooLarge),
-        (MAX_SIDE, MAX_SIDE // (MAX_ASPECT + 1), ImageBomb),
+        (MAX_IMAGE_SIDE + 1, 100, ImageTooLarge),
+        (MAX_IMAGE_SIDE, MAX_IMAGE_SIDE // (MAX_ASPECT + 1), ImageBomb),
         (0, 10, QRDecodeError),
     ],
 )
@@ -141,7 +141,7 @@ def test_dimension_caps(width: int, height: int, error: type[Exception]) -> None
 
 
 def test_dimensions_at_the_caps_are_accepted() -> None:
-    check_dimensions(MAX_SIDE, -(-MAX_SIDE // MAX_ASPECT), 36_000_000)
+    check_dimensions(MAX_IMAGE_SIDE, -(-MAX_IMAGE_SIDE // MAX_ASPECT), 36_000_000)
     check_dimensions(6000, 6000, 36_000_000)
 
 

@@ -19,8 +19,8 @@ __all__ = [
     "ALLOWED_TIFF_COMPRESSIONS",
     "DECODE_BUDGET",
     "MAX_ASPECT",
+    "MAX_IMAGE_SIDE",
     "MAX_JPEG_SCANS",
-    "MAX_SIDE",
     "ImageBomb",
     "JpegLayout",
     "bytes_per_pixel",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Longest side accepted, in pixels (a 48 MP phone photo is 8000 px wide).
-MAX_SIDE: Final = 8192
+MAX_IMAGE_SIDE: Final = 8192
 #: Longest side over shortest side: a QR code is square; a 1 x 36,000,000 strip is an attack.
 MAX_ASPECT: Final = 20
 #: Scans in a progressive JPEG; encoders write about 10, each one is a pass over every pixel.
@@ -61,9 +61,9 @@ def check_dimensions(width: int, height: int, max_pixels: int) -> None:
     """Refuse empty images, and those over the side, aspect-ratio or pixel caps."""
     if width <= 0 or height <= 0:
         raise QRDecodeError("image has no pixels", reason="empty image")
-    if max(width, height) > MAX_SIDE:
+    if max(width, height) > MAX_IMAGE_SIDE:
         raise ImageTooLarge(
-            f"image is {width}x{height} pixels; each side may be at most {MAX_SIDE} px",
+            f"image is {width}x{height} pixels; each side may be at most {MAX_IMAGE_SIDE} px",
             reason="too many pixels",
         )
     if width * height > max_pixels:
