@@ -9,6 +9,8 @@ readings agree).
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -103,3 +105,27 @@ def test_the_plain_pass_is_taken_as_the_engine_reads_it(gray: Image.Image) -> No
 def test_a_pass_with_one_unconfirmed_code_is_not_returned_whole(gray: Image.Image) -> None:
     engine = _Scripted([[], [_found(TRUTH, 0.9), _found(WRONG, 0.0)]])
     assert [f.text for f in _scan(gray, [engine], retry=True)] == [TRUTH]
+
+
+def _photo_folders() -> list[Path]:
+    return [Path(p) for p in os.environ.get("SUOLINK_QR_PHOTOS", "").split(os.pathsep) if p]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not any(p.is_dir() for p in _photo_folders()),
+    reason="set SUOLINK_QR_PHOTOS to folders of real photos with .txt truths (not committed)",
+)
+def test_public_photos_give_no_wrong_text() -> None:
+    # zxing's blackbox qrcode-2/13.png: pyzbar on the 3x shrink read "photography" for
+    # "photograph" before retry reads had to be confirmed.
+    wrong = []
+    for folder in _photo_folders():
+        for image in sorted(folder.rglob("*")):
+            truth = image.with_suffix(".txt")
+            if image.suffix.lower() not in (".png", ".jpg", ".webp") or not truth.exists():
+                continue
+            got = decode(image)
+            if got and truth.read_bytes().decode("utf-8", "replace") not in got:
+                wrong.append(f"{image}: {got!r}")
+    assert not wrong, wrong

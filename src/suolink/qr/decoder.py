@@ -32,7 +32,7 @@ SAFE_MARGIN: Final = 0.25
 #: Images smaller than this (longest side, px) get an upscaled pass: modules of 1-2 px.
 _UPSCALE_BELOW: Final = 400
 #: Retry passes work on a copy no larger than this (longest side, px), bounding their cost.
-_RETRY_SIDE: Final = 2000
+_RETRY_SIDE: Final = 1600
 #: Below this (shortest side, px) box-averaged downscales would leave too few pixels.
 _SHRINK_ABOVE: Final = 120
 

@@ -45,8 +45,9 @@ ALLOWED_FORMATS: Final = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 #: Longest side of the picture the engines see; larger ones are reduced (a 48 MP photo
 #: halved still gives a code filling a tenth of its width 20 px per module).
 WORK_SIDE: Final = 4096
-#: Modes Pillow's ``reduce`` handles directly (palettes must be converted first).
-_REDUCIBLE: Final = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I", "F"})
+#: Modes Pillow's ``reduce`` handles without a full-size copy (it premultiplies RGBA and
+#: LA into a second full image first; palettes it cannot reduce at all).
+_REDUCIBLE: Final = frozenset({"L", "RGB", "CMYK", "I", "F"})
 #: Pixels per band when converting to grey: bounds the conversion's extra memory.
 _BAND_PIXELS: Final = 1_000_000
 
