@@ -38,8 +38,9 @@ class Case:
 
     name: str
     build: Callable[[], bytes]
-    #: ``"refused"`` (ImageTooLarge/QRDecodeError), or the exact list decode returns,
-    #: or ``None`` when any list is fine (e.g. the code may or may not survive).
+    #: ``"refused"`` (ImageTooLarge, HTTP 413), or the exact list decode returns, or
+    #: ``None`` when any list or QRDecodeError is fine (a truncated file may still show
+    #: its code).
     expected: str | list[str] | None
     note: str
 
@@ -254,6 +255,24 @@ def _webp_many_frames() -> bytes:
     return _save(first, "WEBP", save_all=True, append_images=frames, lossless=False, quality=10)
 
 
+def _webp_canvas(side: int) -> bytes:
+    """A two-frame 16 px animated WebP whose VP8X header claims a ``side`` square canvas."""
+    frames = [Image.new("RGB", (16, 16), (i * 90, 0, 0)) for i in range(2)]
+    data = bytearray(_save(frames[0], "WEBP", save_all=True, append_images=frames[1:]))
+    assert data[12:16] == b"VP8X"
+    data[24:27] = (side - 1).to_bytes(3, "little")
+    data[27:30] = (side - 1).to_bytes(3, "little")
+    return bytes(data)
+
+
+def _webp_huge_canvas() -> bytes:
+    return _webp_canvas(16384)
+
+
+def _webp_legal_canvas() -> bytes:
+    return _webp_canvas(6000)
+
+
 def _tiff_deflate() -> bytes:
     return _save(
         Image.new("RGB", (6000, 6000), (255, 255, 255)), "TIFF", compression="tiff_adobe_deflate"
@@ -266,6 +285,37 @@ def _tiff_pages() -> bytes:
     return _save(
         first, "TIFF", save_all=True, append_images=pages, compression="tiff_adobe_deflate"
     )
+
+
+def _tiff_tile_bomb() -> bytes:
+    """64 x 64 grey pixels in one declared 16384 x 16384 deflate tile of zeros (~260 KB)."""
+    tile = 16384
+    packer = zlib.compressobj(9)
+    rows = bytes(tile) * 256
+    data = b"".join(packer.compress(rows) for _ in range(tile // 256)) + packer.flush()
+    entries = [
+        (256, 4, 64),  # ImageWidth
+        (257, 4, 64),  # ImageLength
+        (258, 3, 8),  # BitsPerSample
+        (259, 3, 8),  # Compression: deflate
+        (262, 3, 1),  # Photometric: black is zero
+        (277, 3, 1),  # SamplesPerPixel
+        (322, 4, tile),  # TileWidth
+        (323, 4, tile),  # TileLength
+        (324, 4, 8 + 2 + 12 * 10 + 4),  # TileOffsets: right after the IFD
+        (325, 4, len(data)),  # TileByteCounts
+    ]
+    out = b"II*\x00" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, value in entries:
+        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        out += struct.pack("<HHI", tag, kind, 1) + packed
+    return out + struct.pack("<I", 0) + data
+
+
+def _tiff_single_strip_grey() -> bytes:
+    image = Image.new("L", (6000, 6000), 255)
+    image.paste(_qr_tile(30), (1500, 1500))
+    return _save(image, "TIFF", compression="tiff_adobe_deflate", tiffinfo={278: 6000})
 
 
 def _truncated_jpeg() -> bytes:
@@ -385,7 +435,11 @@ CASES: tuple[Case, ...] = (
     Case("png_legal_6000x5900", _legal_png_near_caps, [URL], "35 MP greyscale with a big code"),
     Case("gif_300_frames", _gif_many_frames, [URL], "800x800, 301 frames"),
     Case("webp_40_frames", _webp_many_frames, None, "1000x1000 animated, 41 frames"),
+    Case("webp_canvas_16384", _webp_huge_canvas, REFUSED, "animated, canvas claims 268 Mpx"),
+    Case("webp_canvas_6000", _webp_legal_canvas, REFUSED, "174 bytes, animated 36 Mpx canvas"),
     Case("tiff_deflate_6000", _tiff_deflate, [], "6000x6000 RGB deflate"),
+    Case("tiff_tile_16384", _tiff_tile_bomb, REFUSED, "64x64 image, one 16384x16384 tile"),
+    Case("tiff_one_strip_6000", _tiff_single_strip_grey, [URL], "36 MP grey in one strip"),
     Case("tiff_60_pages", _tiff_pages, [URL], "2000x2000, 61 pages"),
     Case("bmp_rle8_6000", _bmp_rle, [], "6000x6000 RLE8, ~280 KB"),
 )

@@ -17,10 +17,11 @@ from ._deps import require
 from .limits import (
     ALLOWED_TIFF_COMPRESSIONS,
     ImageBomb,
-    JpegLayout,
+    bytes_per_pixel,
     check_budget,
     check_dimensions,
     check_jpeg,
+    check_webp,
 )
 
 if TYPE_CHECKING:
@@ -135,25 +136,45 @@ def _pillow_errors(pil: Any) -> Iterator[None]:
         ) from exc
 
 
-def _open_checked(pil: Any, data: bytes, max_pixels: int) -> tuple[Image.Image, JpegLayout | None]:
-    """Parse the header only, and refuse what the header says would be too costly to decode."""
+def _open_checked(pil: Any, data: bytes, max_pixels: int) -> tuple[Image.Image, int]:
+    """Parse the header only; refuse what it says would cost too much to decode.
+
+    Returns the image and the working bytes its decoder needs besides the pixels
+    (a progressive JPEG's coefficients, a TIFF's strip or tile buffer).
+    """
+    check_webp(data, max_pixels)
     image: Image.Image = pil.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     _check_pixels(image.width, image.height, max_pixels)
-    layout = None
+    extra = 0
     if image.format in ("JPEG", "MPO"):
         layout = check_jpeg(data)
+        extra = 0 if layout is None else layout.coefficient_bytes()
     elif image.format == "TIFF":
-        compression = image.info.get("compression", "raw")
-        if compression not in ALLOWED_TIFF_COMPRESSIONS:
-            raise QRDecodeError(
-                f"TIFF compression {compression!r} is not supported; use PNG or JPEG",
-                reason="unsupported compression",
-            )
-    return image, layout
+        extra = _tiff_buffer(image)
+    return image, extra
 
 
-def _coefficients(layout: JpegLayout | None) -> int:
-    return 0 if layout is None else layout.coefficient_bytes()
+def _tiff_buffer(image: Image.Image) -> int:
+    """Refuse unusual TIFF codecs; the bytes of one strip or tile, which libtiff allocates.
+
+    A 261 KB TIFF of 64 x 64 pixels declaring one 16384 x 16384 deflate tile made
+    libtiff fill a 268 MB buffer: the tile size is the header's to claim.
+    """
+    compression = image.info.get("compression", "raw")
+    if compression not in ALLOWED_TIFF_COMPRESSIONS:
+        raise QRDecodeError(
+            f"TIFF compression {compression!r} is not supported; use PNG or JPEG",
+            reason="unsupported compression",
+        )
+    tags = getattr(image, "tag_v2", {})
+    width, height = image.size
+    per_pixel = bytes_per_pixel(image.mode)
+    tile_width, tile_height = tags.get(322), tags.get(323)
+    if isinstance(tile_width, int) and isinstance(tile_height, int):
+        return tile_width * tile_height * per_pixel
+    rows = tags.get(278)
+    rows = min(rows, height) if isinstance(rows, int) and rows > 0 else height
+    return rows * width * per_pixel
 
 
 def open_image(
@@ -172,9 +193,9 @@ def open_image(
     if not data:
         raise QRDecodeError("the image is empty (0 bytes)", reason="empty")
     with _pillow_errors(pil):
-        image, layout = _open_checked(pil, data, max_pixels)
+        image, extra = _open_checked(pil, data, max_pixels)
         # The header is parsed; no pixel data has been decoded yet.
-        check_budget(image.width, image.height, image.mode, _coefficients(layout))
+        check_budget(image.width, image.height, image.mode, extra)
         image.load()
     return image
 
@@ -200,11 +221,11 @@ def load_grayscale(
     if not data:
         raise QRDecodeError("the image is empty (0 bytes)", reason="empty")
     with _pillow_errors(pil):
-        image, layout = _open_checked(pil, data, max_pixels)
+        image, extra = _open_checked(pil, data, max_pixels)
         if image.format in ("JPEG", "MPO"):
             scale = _draft_scale(image.size, work_side)
             image.draft("L", (image.width // scale, image.height // scale))
-        check_budget(image.width, image.height, image.mode, _coefficients(layout))
+        check_budget(image.width, image.height, image.mode, extra)
         image.load()
         if image.mode in _REDUCIBLE:
             image = _fit(image, work_side)  # cheaper than converting every pixel first
