@@ -61,7 +61,7 @@ print(json.dumps(out))
 
 def run_child(path: str, limit_bytes: int = 0) -> dict[str, object]:
     """Decode ``path`` ("-" for imports only) in a fresh interpreter; its answer and peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT / "src")}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, path, str(limit_bytes)],
         stdout=subprocess.PIPE,
@@ -90,7 +90,7 @@ def generate_elsewhere(folder: Path, names: list[str]) -> dict[str, Path]:
         "cases = tuple(c for c in (h.BASELINE, *h.CASES) if c.name in sys.argv[3:]); "
         "h.generate(__import__('pathlib').Path(sys.argv[2]), cases)"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT / "src")}
     subprocess.run(
         [sys.executable, "-c", script, str(ROOT / "tests" / "qr"), str(folder), *names],
         check=True,
