@@ -8,6 +8,8 @@ needed 1.7 GB). Outcomes are asserted, never times: speed is in
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import os
@@ -19,6 +21,8 @@ from pathlib import Path
 import hostile_images
 import pytest
 from hostile_images import REFUSED, Case
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from suolink.errors import ImageTooLarge, QRDecodeError
@@ -207,3 +211,35 @@ def test_png_header_is_read_as_claimed() -> None:
     assert struct.unpack(">II", data[16:24]) == (100_000, 100_000)
     with pytest.raises(ImageTooLarge):
         decode(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_the_jpeg_marker_walk_never_raises(tail: bytes) -> None:
+    layout = jpeg_layout(b"\xff\xd8" + tail)
+    assert layout is None or layout.scans >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 600), st.binary(min_size=1, max_size=8))
+def test_corrupted_progressive_jpegs_raise_only_typed_errors(at: int, junk: bytes) -> None:
+    data = _small_progressive()
+    at = at % len(data)
+    corrupted = data[:at] + junk + data[at + len(junk) :]
+    with contextlib.suppress(QRDecodeError, ImageTooLarge):
+        assert isinstance(decode(corrupted), list)
+
+
+def test_a_pil_image_in_an_unusual_mode_is_a_typed_error_or_read() -> None:
+    code = Image.open(io.BytesIO(encode("https://suo.run/hsv", scale=4))).convert("RGB")
+    with contextlib.suppress(QRDecodeError):
+        assert decode(code.convert("HSV")) in ([], ["https://suo.run/hsv"])
+
+
+@functools.cache
+def _small_progressive() -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(encode("https://suo.run/p", scale=4))).convert("RGB").save(
+        out, format="JPEG", progressive=True
+    )
+    return out.getvalue()

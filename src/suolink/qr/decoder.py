@@ -232,8 +232,8 @@ def decode(
     _check_cap("max_bytes", max_bytes)
     _check_cap("max_pixels", max_pixels)
     chosen = select_engines(engines)
-    gray = load_grayscale(image, max_bytes=max_bytes, max_pixels=max_pixels)
     try:
+        gray = load_grayscale(image, max_bytes=max_bytes, max_pixels=max_pixels)
         found = _scan(gray, chosen, retry)
     except SuolinkError:
         raise

@@ -107,10 +107,6 @@ def _read_capped_stream(handle: BinaryIO, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    check_dimensions(width, height, max_pixels)
-
-
 @contextlib.contextmanager
 def _pillow_errors(pil: Any) -> Iterator[None]:
     """Every Pillow failure while opening or decoding, as QRDecodeError or ImageTooLarge."""
@@ -144,7 +140,7 @@ def _open_checked(pil: Any, data: bytes, max_pixels: int) -> tuple[Image.Image, 
     """
     check_webp(data, max_pixels)
     image: Image.Image = pil.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    _check_pixels(image.width, image.height, max_pixels)
+    check_dimensions(image.width, image.height, max_pixels)
     extra = 0
     if image.format in ("JPEG", "MPO"):
         layout = check_jpeg(data)
@@ -187,7 +183,7 @@ def open_image(
     pil = require("PIL.Image")
     if isinstance(source, pil.Image):
         given: Image.Image = source
-        _check_pixels(given.width, given.height, max_pixels)
+        check_dimensions(given.width, given.height, max_pixels)
         return given
     data = _read_capped(source, max_bytes)
     if not data:
@@ -215,7 +211,7 @@ def load_grayscale(
     pil = require("PIL.Image")
     if isinstance(source, pil.Image):
         given: Image.Image = source
-        _check_pixels(given.width, given.height, max_pixels)
+        check_dimensions(given.width, given.height, max_pixels)
         return _fit(to_grayscale(given), work_side)
     data = _read_capped(source, max_bytes)
     if not data:
