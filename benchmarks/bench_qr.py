@@ -1,9 +1,16 @@
 """Benchmark suolink.qr: median encode times (PNG, SVG, logo, cached) and decode rates/times.
 
 Decode figures come from the labelled corpus in ``tests/qr/qr_corpus.py``, per family and
-per engine configuration. Run from the repository root::
+per engine configuration, and, when given, from folders of real photographs with a
+``.txt`` truth beside each image (zxing-cpp's ``test/samples/qrcode-*``, zxing's
+``core/src/test/resources/blackbox/qrcode-*``; never committed here). Run from the
+repository root::
 
     .venv/bin/python benchmarks/bench_qr.py [--per-family 28] [--repeat 50]
+        [--photos DIR ...]          # or SUOLINK_QR_PHOTOS=DIR1:DIR2
+
+A read is *wrong* when it returns text and the truth is not among it: the figure that
+must stay 0, since a shortener would shorten the wrong link.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "qr"))
 
 import qr_corpus  # noqa: E402
 
+from suolink.errors import SuolinkError  # noqa: E402
 from suolink.qr import QRCache, available_engines, decode, encode  # noqa: E402
 
 URL = "https://suo.run/Ab3dE9"
@@ -92,7 +100,10 @@ def bench_decode(samples: list[qr_corpus.Sample]) -> None:
             got = decode(data, **options)  # type: ignore[arg-type]
             times.append(time.perf_counter() - start)
             hits[sample.family].append(got == sample.expected)
-            wrong += bool(got) and bool(set(got) - set(sample.expected))
+            bad = bool(got) and bool(set(got) - set(sample.expected))
+            wrong += bad
+            if bad:
+                print(f"  wrong: {sample.path.name}: {got!r} != {sample.expected!r}")
         total = sum(sum(v) for v in hits.values())
         cells = " | ".join(f"{sum(hits[f])}/{len(hits[f])}" for f in families)
         print(
@@ -102,14 +113,85 @@ def bench_decode(samples: list[qr_corpus.Sample]) -> None:
         )
 
 
+_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+
+
+def photo_samples(folders: list[Path]) -> list[tuple[str, Path, str]]:
+    """(folder name, image, truth) for every image in ``folders`` with a ``.txt`` beside it."""
+    found = []
+    for folder in folders:
+        for image in sorted(folder.rglob("*")):
+            truth = image.with_suffix(".txt")
+            if image.suffix.lower() in _PHOTO_SUFFIXES and truth.exists():
+                text = truth.read_bytes().decode("utf-8", "replace")
+                found.append((image.parent.name, image, text))
+    return found
+
+
+def bench_photos(samples: list[tuple[str, Path, str]]) -> None:
+    """Exact / wrong / missed reads of real photographs, per engine configuration."""
+    configs: list[tuple[str, dict[str, object]]] = [("default chain", {})]
+    for engine in available_engines():
+        configs.append((f"{engine.name}, one pass", {"engines": engine.name, "retry": False}))
+    folders = sorted({name for name, _, _ in samples})
+    print(
+        "| configuration | exact | wrong | missed | refused | median ms | "
+        + " | ".join(folders)
+        + " |"
+    )
+    print("|---" * (len(folders) + 6) + "|")
+    for label, options in configs:
+        exact: dict[str, list[bool]] = defaultdict(list)
+        wrong: list[str] = []
+        missed = refused = 0
+        times = []
+        for folder, image, truth in samples:
+            start = time.perf_counter()
+            try:
+                got = decode(image.read_bytes(), **options)  # type: ignore[arg-type]
+            except SuolinkError:
+                got = None
+            times.append(time.perf_counter() - start)
+            exact[folder].append(got is not None and truth in got)
+            if got is None:
+                refused += 1
+            elif not got:
+                missed += 1
+            elif truth not in got:
+                wrong.append(f"{folder}/{image.name}: {got!r}")
+        total = sum(sum(v) for v in exact.values())
+        cells = " | ".join(f"{sum(exact[f])}/{len(exact[f])}" for f in folders)
+        print(
+            f"| {label} | {total}/{len(samples)} ({total / len(samples):.1%}) | {len(wrong)} "
+            f"| {missed} | {refused} | {statistics.median(times) * 1000:.2f} | {cells} |"
+        )
+        for line in wrong:
+            print(f"  wrong: {line[:160]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-family", type=int, default=28)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--photos", type=Path, nargs="*", default=None)
+    parser.add_argument("--skip-encode", action="store_true")
     args = parser.parse_args()
+    folders = args.photos
+    if folders is None:
+        env = os.environ.get("SUOLINK_QR_PHOTOS", "")
+        folders = [Path(p) for p in env.split(os.pathsep) if p]
     print(_versions(), "\n")
-    bench_encode(args.repeat)
-    print()
+    if not args.skip_encode:
+        bench_encode(args.repeat)
+        print()
+    present = [f for f in folders if f.is_dir()]
+    for missing in set(folders) - set(present):
+        print(f"photo folder {missing} is absent: skipped")
+    if present:
+        photos = photo_samples(present)
+        print(f"photos: {len(photos)} real photographs with truths in {len(present)} folder(s)\n")
+        bench_photos(photos)
+        print()
     with tempfile.TemporaryDirectory() as tmp:
         samples = qr_corpus.generate(Path(tmp), per_family=args.per_family)
         print(f"corpus: {len(samples)} images in {len(qr_corpus.FAMILIES)} families\n")

@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from suolink.qr import available_engines
 
@@ -59,3 +59,47 @@ def pyzbar_available() -> bool:
 needs_pyzbar = pytest.mark.skipif(
     not pyzbar_available(), reason="pyzbar or the system library libzbar0 is not installed"
 )
+
+
+def miscorrected(truth: str, other: str, *, box: int = 6, blur: float = 3.0) -> Image.Image:
+    """The code of ``truth`` damaged so Reed-Solomon "corrects" it into ``other``.
+
+    Both texts are written at level L in byte mode with the same mask. The codewords
+    are ``other``'s, except that ``t`` (the correction capacity) of those where the two
+    differ keep ``truth``'s: more than ``t`` away from ``truth``, exactly ``t`` from
+    ``other``. A decoder reads ``other`` having spent all of its error correction.
+    ``blur`` (a Gaussian radius in module fractions: ``blur * box / 6`` px) makes the
+    plain pass fail, as on an out-of-focus photo, so only a retry pass reads it.
+    """
+    import qrcode
+    from qrcode import base, util
+
+    level = qrcode.constants.ERROR_CORRECT_L
+    first = qrcode.QRCode(error_correction=level)
+    first.add_data(util.QRData(truth.encode(), mode=util.MODE_8BIT_BYTE))
+    first.make(fit=True)
+    version = first.version
+    words = [
+        util.create_data(version, level, [util.QRData(t.encode(), mode=util.MODE_8BIT_BYTE)])
+        for t in (truth, other)
+    ]
+    blocks = base.rs_blocks(version, level)
+    assert len(blocks) == 1, "keep the texts short: one Reed-Solomon block"
+    capacity = (blocks[0].total_count - blocks[0].data_count) // 2
+    differ = [i for i, (a, b) in enumerate(zip(*words, strict=True)) if a != b]
+    assert len(differ) > 2 * capacity, "the texts' codewords must differ beyond the capacity"
+    received = list(words[1])
+    for i in differ[:capacity]:
+        received[i] = words[0][i]
+    code = qrcode.QRCode(version=version, error_correction=level, border=0)
+    code.data_cache = received
+    code.makeImpl(False, 0)
+    n = len(code.modules)
+    image = Image.new("L", ((n + 8) * box, (n + 8) * box), 255)
+    for y, row in enumerate(code.modules):
+        for x, dark in enumerate(row):
+            if dark:
+                image.paste(0, ((x + 4) * box, (y + 4) * box, (x + 5) * box, (y + 5) * box))
+    if blur:
+        image = image.filter(ImageFilter.GaussianBlur(blur * box / 6))
+    return image

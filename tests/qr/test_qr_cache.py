@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
@@ -193,3 +194,47 @@ def test_parse_options_raises_only_invalid_option(query: dict[str, str]) -> None
     except InvalidOption:
         return
     assert set(options) <= {"size", "scale", "border", "error_correction", "fg", "bg", "format"}
+
+
+# -- issue 12: "every new option set is drawn afresh, no token needed" -------------------------
+
+
+def test_uncached_renders_are_visible_before_drawing() -> None:
+    cache = QRCache()
+    assert cache.would_draw(URL, size=4096, fg="#123456")
+    assert cache.peek(URL, size=4096, fg="#123456") is None
+    assert cache.info().misses == 0  # asking never draws
+    image = cache.encode(URL, size=4096, fg="#123456")
+    assert not cache.would_draw(URL, size=4096, fg="123456")
+    assert cache.peek(URL, size=4096, fg="#123456") is image
+    assert cache.would_draw(URL, size=4096, fg="#123457")
+    with pytest.raises(InvalidOption):
+        cache.would_draw(URL, size=100_000)
+
+
+def test_colour_spellings_and_the_default_scale_share_one_entry() -> None:
+    cache = QRCache()
+    cache.encode(URL, bg="FFFFEE")
+    assert not cache.would_draw(URL, bg="#ffffee")
+    assert not cache.would_draw(URL, bg="#FfE", scale=None)
+    cache.encode(URL)
+    assert not cache.would_draw(URL, scale=10)
+    cache.encode(URL, scale=10)
+    assert cache.info().hits == 1
+    assert len(cache) == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    fg=st.integers(0, 0x60).map(lambda v: f"#{v:02x}{v // 2:02x}{v:02x}"),
+    bg=st.sampled_from(["#ffffff", "#fafad2", "transparent", "#e0f0ff"]),
+    size=st.integers(300, 800),
+)
+def test_large_coloured_codes_are_two_colour_palettes(fg: str, bg: str, size: int) -> None:
+    png = encode(URL, size=size, fg=fg, bg=bg)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode in ("P", "1")
+    rgba = image.convert("RGBA")
+    assert len(rgba.getcolors(4) or []) == 2  # exactly background and modules
+    assert rgba.size == (size, size)
+    assert decode(image) == [URL]

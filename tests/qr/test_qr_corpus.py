@@ -61,7 +61,12 @@ def test_pyzbar_alone_reads_exactly_or_not_at_all(corpus: list[Sample]) -> None:
     per_family, overall, wrong = _rates(corpus, engines="pyzbar")
     assert not wrong, wrong  # in particular no Shift-JIS mojibake of UTF-8 payloads
     assert per_family["cjk"] == 1.0
-    assert overall >= 0.90
+    # zbar reports no error-correction margin, so a read from a retry pass counts only
+    # when a second pass reads the same text (issue 12): 96.4 % before that rule, 85.5 %
+    # with it; inverted codes, which only the invert pass shows it, are the family lost.
+    assert overall >= 0.85
+    _, single, _ = _rates(corpus, engines="pyzbar", retry=False)
+    assert overall > single
 
 
 @pytest.mark.parametrize("family", ["rgba", "inverted", "low_contrast"])

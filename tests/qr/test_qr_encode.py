@@ -132,8 +132,7 @@ def test_short_colours_and_names_are_accepted() -> None:
 
 
 def test_transparent_background() -> None:
-    image = _png(encode(URL, bg="transparent", fg="navy"))
-    assert image.mode == "RGBA"
+    image = _png(encode(URL, bg="transparent", fg="navy")).convert("RGBA")
     assert image.getpixel((0, 0))[3] == 0
     assert image.getpixel((45, 45)) == (0, 0, 0x80, 255)
     assert decode(image) == [URL]

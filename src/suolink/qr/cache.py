@@ -2,6 +2,8 @@
 
 Serving the same link's QR twice should cost one encode: the Shortener and the HTTP
 layer hold one :class:`QRCache` and call :meth:`QRCache.encode` instead of ``encode``.
+:meth:`QRCache.would_draw` tells the HTTP layer which requests are misses, the only ones
+worth rate-limiting.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigurationError, QREncodeError
 from .encoder import LogoSource, encode_options
-from .options import validate_options
+from .options import DEFAULT_SCALE, QROptions, validate_options
 
 __all__ = ["CacheInfo", "QRCache", "cached_encode", "default_cache"]
 
@@ -53,6 +55,17 @@ def _logo_key(logo: LogoSource | None) -> Hashable:
     raise QREncodeError("the logo must be bytes, a path or a PIL image", reason="bad logo")
 
 
+def _key(text: str, options: QROptions, logo: LogoSource | None) -> Hashable:
+    """The cache key: equal for requests that draw the same bytes.
+
+    Colours, format and level are already canonical in :class:`QROptions`; here the
+    default scale is made explicit, so ``scale=None`` and ``scale=10`` share an entry.
+    """
+    if options.size is None and options.scale is None:
+        options = replace(options, scale=DEFAULT_SCALE)
+    return (text, options, _logo_key(logo))
+
+
 class QRCache:
     """LRU of encoded images bounded by entry count and total bytes."""
 
@@ -72,7 +85,7 @@ class QRCache:
     def encode(self, text: str, *, logo: LogoSource | None = None, **options: Any) -> bytes:
         """Like :func:`suolink.qr.encode`; a repeat of the same request is served from memory."""
         normalised = validate_options(**options)
-        key = (text, normalised, _logo_key(logo))
+        key = _key(text, normalised, logo)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
@@ -83,6 +96,30 @@ class QRCache:
         image = encode_options(text, normalised, logo)
         self._store(key, image)
         return image
+
+    def peek(self, text: str, *, logo: LogoSource | None = None, **options: Any) -> bytes | None:
+        """The drawn image if it is cached (counted as a hit), else ``None``; never draws.
+
+        Raises InvalidOption for bad options, like :meth:`encode`.
+        """
+        key = _key(text, validate_options(**options), logo)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self._hits += 1
+            return found
+
+    def would_draw(self, text: str, *, logo: LogoSource | None = None, **options: Any) -> bool:
+        """True when :meth:`encode` with these arguments would draw (a miss), counters untouched.
+
+        Drawing is the expensive part (up to tens of milliseconds at 4096 px, more with a
+        logo); serving a hit is not. The HTTP layer rate-limits the requests for which
+        this is true, per client, so new option sets cannot be used to burn CPU.
+        """
+        key = _key(text, validate_options(**options), logo)
+        with self._lock:
+            return key not in self._entries
 
     def _store(self, key: Hashable, image: bytes) -> None:
         if len(image) > self.max_bytes:

@@ -1,8 +1,10 @@
 """``decode(image) -> list[str]``: every QR code in an uploaded or photographed image.
 
-Order of work: caps and format checks (:mod:`.images`), alpha flattened onto white,
-then passes of cheap preprocessing, each tried with every engine in turn; the first
-pass that reads anything wins. Results come back in reading order.
+Order of work: caps and cost checks from the header (:mod:`.limits`), decoding to grey
+at a bounded size (:mod:`.images`), then passes of cheap preprocessing, each tried with
+every engine in turn. The plain pass is trusted as the engine reports it; a retry pass
+bends the pixels, so what it reads is returned only once confirmed (see :func:`decode`).
+Results come back in reading order.
 """
 
 from __future__ import annotations
@@ -14,18 +16,23 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from ..errors import ConfigurationError, QRDecodeError, SuolinkError
 from ._deps import require
-from .engines import Found, select_engines
-from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageSource, open_image, to_grayscale
+from .engines import Engine, Found, select_engines
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageSource, load_grayscale
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["PASS_NAMES", "decode", "reading_order"]
+__all__ = ["PASS_NAMES", "SAFE_MARGIN", "decode", "reading_order"]
+
+#: A retry pass's read is trusted only if the engine left at least this share of the code's
+#: error correction unused: at least one corrected error short of the capacity, where
+#: miscorrections into another valid text cluster (they land at the capacity itself).
+SAFE_MARGIN: Final = 0.25
 
 #: Images smaller than this (longest side, px) get an upscaled pass: modules of 1-2 px.
 _UPSCALE_BELOW: Final = 400
 #: Retry passes work on a copy no larger than this (longest side, px), bounding their cost.
-_RETRY_SIDE: Final = 2000
+_RETRY_SIDE: Final = 1600
 #: Below this (shortest side, px) box-averaged downscales would leave too few pixels.
 _SHRINK_ABOVE: Final = 120
 
@@ -153,6 +160,52 @@ def _check_cap(name: str, value: object) -> int:
     return value
 
 
+class _Confirmations:
+    """Retry-pass reads so far, per text: trusted once a reading left a safe margin.
+
+    Agreement between passes is no proof when the engine reports a margin: a code damaged
+    past its error correction is "corrected" into the same wrong text by every pass that
+    reads it (measured: sharpen, shrink and upscale agreeing at margin 0). Engines that
+    report no margin (pyzbar) are trusted when two of their readings agree.
+    """
+
+    def __init__(self) -> None:
+        self._safe: set[str] = set()
+        self._blind: dict[str, int] = {}
+        self._latest: dict[str, Found] = {}
+
+    def accept(self, found: list[Found]) -> bool:
+        """Record one pass's reads; True when every one of them is now trusted."""
+        for f in found:
+            if f.margin is None:
+                self._blind[f.text] = self._blind.get(f.text, 0) + 1
+            elif f.margin >= SAFE_MARGIN:
+                self._safe.add(f.text)
+            self._latest[f.text] = f
+        return all(self._trusted(f.text) for f in found)
+
+    def _trusted(self, text: str) -> bool:
+        return text in self._safe or self._blind.get(text, 0) >= 2
+
+    def leftovers(self) -> list[Found]:
+        """Trusted texts that never made up a whole pass's reads on their own."""
+        return [f for text, f in self._latest.items() if self._trusted(text)]
+
+
+def _scan(gray: Image.Image, engines: Sequence[Engine], retry: bool) -> list[Found]:
+    """The first pass whose reads are trusted, scaled to ``gray``'s coordinates."""
+    pending = _Confirmations()
+    for name, variant in _variants(gray, retry):
+        sx, sy = gray.width / variant.width, gray.height / variant.height
+        for engine in engines:
+            found = _scaled(engine.read(variant), sx, sy)
+            if not found:
+                continue
+            if name == "plain" or pending.accept(found):
+                return found
+    return pending.leftovers()
+
+
 def decode(
     image: ImageSource | os.PathLike[str],
     *,
@@ -164,25 +217,26 @@ def decode(
     """Every QR code's exact text in ``image``, in reading order; ``[]`` when there is none.
 
     ``image`` is bytes, a path, a binary file object or a PIL image. Raises
-    :class:`ImageTooLarge` over ``max_bytes``/``max_pixels`` (checked from the header,
-    before pixels are decoded) and :class:`QRDecodeError` for data that is not a
-    readable image. ``engines`` restricts the engines used (``"zxing-cpp"``, ``"pyzbar"``);
+    :class:`ImageTooLarge` over ``max_bytes``/``max_pixels`` or the side, aspect and
+    decoding-cost caps of :mod:`suolink.qr.limits` (checked from the header, before
+    pixels are decoded; :class:`~suolink.qr.limits.ImageBomb` for files built to cost
+    more than their size), and :class:`QRDecodeError` for data that is not a readable
+    image. ``engines`` restricts the engines used (``"zxing-cpp"``, ``"pyzbar"``);
     ``retry=False`` skips the preprocessing passes (faster, reads fewer damaged codes).
+
+    A read from a retry pass (sharpened, denoised, rescaled pixels) is returned only if
+    the engine left at least :data:`SAFE_MARGIN` of the error correction unused (for an
+    engine that does not say, if a second pass or engine read the same text): a retry
+    must not turn a damaged code into a different, valid-looking link.
     """
     _check_cap("max_bytes", max_bytes)
     _check_cap("max_pixels", max_pixels)
     chosen = select_engines(engines)
-    picture = open_image(image, max_bytes=max_bytes, max_pixels=max_pixels)
     try:
-        gray = to_grayscale(picture)
-        for _name, variant in _variants(gray, retry):
-            sx, sy = gray.width / variant.width, gray.height / variant.height
-            for engine in chosen:
-                found = engine.read(variant)
-                if found:
-                    return [f.text for f in reading_order(_scaled(found, sx, sy))]
+        gray = load_grayscale(image, max_bytes=max_bytes, max_pixels=max_pixels)
+        found = _scan(gray, chosen, retry)
     except SuolinkError:
         raise
     except Exception as exc:  # an engine or filter choking on an odd but valid image
         raise QRDecodeError(f"the image could not be scanned: {exc}", reason="scan failed") from exc
-    return []
+    return [f.text for f in reading_order(found)]

@@ -8,6 +8,7 @@ live in :mod:`suolink.qr.decoder`.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -35,13 +36,19 @@ ENGINE_NAMES = ("zxing-cpp", "pyzbar")
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One code read from an image: its text and bounding box in pixels."""
+    """One code read from an image: its text, bounding box in pixels, and error margin.
+
+    ``margin`` is the share of the code's error correction left unused, 0 to 1 (zxing-cpp
+    reports it; ``None`` when the engine does not). A misread that the Reed-Solomon
+    decoder "corrects" into another valid text spends nearly all of it.
+    """
 
     text: str
     left: float
     top: float
     right: float
     bottom: float
+    margin: float | None = None
 
 
 @runtime_checkable
@@ -83,8 +90,24 @@ class ZxingEngine:
                 (pos.bottom_left.x, pos.bottom_left.y),
                 (pos.bottom_right.x, pos.bottom_right.y),
             ]
-            found.append(Found(result.text, *_box(corners)))
+            found.append(Found(result.text, *_box(corners), margin=_unused_correction(result)))
         return found
+
+
+def _unused_correction(result: Any) -> float | None:
+    """zxing-cpp's ``UEC`` extra (unused error correction, 0..1), if this version has it."""
+    extra = getattr(result, "extra", None)
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            return None
+    if not isinstance(extra, dict):
+        return None
+    value = extra.get("UEC")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None
 
 
 def repair_mojibake(text: str) -> str | None:
