@@ -1,4 +1,4 @@
-"""render/pages.py and render/i18n.py: each ruling's page, escaped, in the visitor's language."""
+"""render/pages.py: each ruling's page, in the chosen language, escaped, with strict headers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from suolink.detect import detect
 from suolink.models import Link, PageDecision
 from suolink.policy import Ruling, Verdict
-from suolink.render import MESSAGES, pick_language, render_page
+from suolink.render import MESSAGES, render_page
 from suolink.render.pages import PageContext, decision_for, password_throttled
 
 WECHAT = (
@@ -125,25 +125,6 @@ def test_password_throttled_says_when_to_retry() -> None:
     assert decision.status == 429
     assert header(decision, "Retry-After") == "30"
     assert "30 seconds" in decision.html
-
-
-@pytest.mark.parametrize(
-    ("accept", "override", "expected"),
-    [
-        ("zh-TW,zh;q=0.9", None, "zh-CN"),
-        ("en-GB,en;q=0.8", None, "en"),
-        ("fr-FR, en;q=0.1, zh;q=0.5", None, "zh-CN"),  # by quality, not by order
-        ("fr, de", None, "en"),  # nothing supported: the default
-        ("zh;q=0, en", None, "en"),  # q=0 means "not this one"
-        ("", None, "en"),
-        (None, "zh-CN", "zh-CN"),
-        ("zh-CN", "en", "en"),  # a link's own language wins
-        ("zh-CN", "klingon", "zh-CN"),  # an unknown override is ignored
-        ("en;q=abc, zh", None, "zh-CN"),  # a broken quality never raises
-    ],
-)
-def test_pick_language(accept: str | None, override: str | None, expected: str) -> None:
-    assert pick_language(accept, override) == expected
 
 
 def test_an_unknown_language_renders_in_the_default() -> None:
