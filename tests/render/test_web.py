@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from suolink.detect.platforms import BLOCKING_APPS
+from suolink.languages import LANGUAGES
 from suolink.models import Link, Visit
 from suolink.render.web import (
     ALLOW_CHOICES,
@@ -35,7 +36,7 @@ def checked(html: str, name: str) -> set[str]:
     return set(re.findall(pattern, html))
 
 
-@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_index_speaks_the_language_and_offers_every_choice(lang: str) -> None:
     html = render_index(lang=lang, anonymous=True, nonce="n0nce")
     assert f'<html lang="{lang}">' in html
@@ -115,3 +116,9 @@ def test_everything_the_owner_or_visitors_wrote_is_escaped_on_the_stats_page() -
     )
     assert "<script>alert(1)" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
+
+
+def test_every_language_has_every_web_word() -> None:
+    assert set(WEB_MESSAGES) == set(LANGUAGES)
+    for lang in LANGUAGES:
+        assert set(WEB_MESSAGES[lang]) == set(WEB_MESSAGES["en"]), lang
