@@ -35,19 +35,25 @@ def page(verdict: Verdict, lang: str = "en", link: Link | None = LINK) -> PageDe
     return decision
 
 
-@pytest.mark.parametrize(
-    ("verdict", "status", "words"),
-    [
-        (Verdict.NOT_FOUND, 404, "not_found.title"),
-        (Verdict.EXPIRED, 410, "expired.text"),
-        (Verdict.EXHAUSTED, 410, "exhausted.text"),
-        (Verdict.GUIDE, 200, "guide.title"),
-        (Verdict.DENIED, 403, "denied.title"),
-        (Verdict.BOT_DENIED, 403, "denied.bot"),
-        (Verdict.PASSWORD_REQUIRED, 401, "password.text"),
-        (Verdict.PASSWORD_WRONG, 401, "password.wrong"),
-    ],
-)
+PAGES = [
+    (Verdict.NOT_FOUND, 404, "not_found.title"),
+    (Verdict.EXPIRED, 410, "expired.text"),
+    (Verdict.EXHAUSTED, 410, "exhausted.text"),
+    (Verdict.GUIDE, 200, "guide.title"),
+    (Verdict.DENIED, 403, "denied.title"),
+    (Verdict.BOT_DENIED, 403, "denied.bot"),
+    (Verdict.PASSWORD_REQUIRED, 401, "password.text"),
+    (Verdict.PASSWORD_WRONG, 401, "password.wrong"),
+]
+
+
+def test_every_verdict_is_in_the_table() -> None:
+    """decision_for ends in the password page: a new verdict needs its own branch and row."""
+    tested_apart = {Verdict.REDIRECT, Verdict.PREVIEW}
+    assert {verdict for verdict, _, _ in PAGES} | tested_apart == set(Verdict)
+
+
+@pytest.mark.parametrize(("verdict", "status", "words"), PAGES)
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_each_verdict_has_its_page_in_the_chosen_language(
     verdict: Verdict, status: int, words: str, lang: str
