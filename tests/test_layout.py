@@ -10,6 +10,7 @@ until it gets its tests or a line here saying where they are.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,18 @@ def test_the_rule_itself() -> None:
     assert not mirrored("qr/encoder.py")  # its tests are named test_qr_encode.py
     assert "adapters/django/views.py" in modules()
     assert not any("migrations" in m or m.endswith("_version.py") for m in modules())
+
+
+def test_the_design_page_maps_every_module() -> None:
+    """docs/design.md has one line per module, and no line for a module that is gone."""
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    table = text[text.index("## Module map") :]
+    table = table[: table.index("\n## ")]
+    mapped = set(re.findall(r"^\| `([\w/]+\.py)` \|", table, flags=re.MULTILINE))
+    every = {
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if "migrations" not in p.relative_to(SRC).parts
+    }
+    assert every - mapped == set(), "add these to the module map in docs/design.md"
+    assert mapped - every == set(), "these modules are gone; drop their lines"
