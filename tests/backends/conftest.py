@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from suolink.backends import Storage, open_storage
-from tests.django.project import postgres_store_url as django_postgres_store_url
-from tests.django.project import store_url as django_store_url
+from tests.adapters.django.project import postgres_store_url as django_postgres_store_url
+from tests.adapters.django.project import store_url as django_store_url
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 

@@ -129,7 +129,7 @@ def test_checks_name_what_is_wrong(config: dict[str, str], debug: bool, expected
 
 
 def test_sqlite_without_immediate_transactions_is_warned(tmp_path: Path) -> None:
-    from tests.django.project import add_alias
+    from tests.adapters.django.project import add_alias
 
     add_alias(
         "deferred_mode", {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.db")}
@@ -151,7 +151,7 @@ def test_checks_are_registered_with_django() -> None:
 
 
 def test_manage_py_suolink_shorten_and_stats(tmp_path: Path) -> None:
-    from tests.django.project import store_url
+    from tests.adapters.django.project import store_url
 
     with override_settings(SUOLINK={"STORAGE": store_url(tmp_path), "SECRET": "s"}):
         out = StringIO()
