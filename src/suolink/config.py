@@ -415,6 +415,13 @@ OPTIONS: Final[Mapping[str, Option]] = {
             False,
             "keep visitors' IP addresses with their visits (else only a hashed id)",
         ),
+        Option(
+            "reuse_deleted_codes",
+            "shortener",
+            BOOLEAN,
+            False,
+            "let a deleted link's code be claimed again (else it stays retired for good)",
+        ),
         # -- HttpApi -------------------------------------------------------------------
         Option(
             "api_token",
