@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
-from .config import OPTIONS, Option, ServerOptions, from_environ, options_for
+from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, SuolinkError
 
 __all__ = ["main"]
@@ -28,6 +28,8 @@ DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: The options ``suolink serve`` passes on to the web app.
 _SERVE_ADAPTER = "flask"
 _HELP_WIDTH = 88
+#: How the command's users set the secret, for the "no secret" warning.
+_SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
 
 
 def _env_epilog(options: tuple[Option, ...]) -> str:
@@ -179,12 +181,19 @@ def _environ() -> ServerOptions:
     return from_environ(os.environ)
 
 
-def _shortener(args: argparse.Namespace, *, base_url: str | None = None) -> Any:
-    """The Shortener of a command: flags, then environment variables, then defaults."""
+def _shortener(
+    args: argparse.Namespace, *, base_url: str | None = None, makes_codes: bool = False
+) -> Any:
+    """The Shortener of a command: flags, then environment variables, then defaults.
+
+    A command that ``makes_codes`` warns (one stderr line) when there is no secret.
+    """
     from .shortener import Shortener
 
     flags = {"storage": args.storage, "secret": args.secret, "base_url": base_url}
     options = {**_environ().shortener_kwargs(), **{k: v for k, v in flags.items() if v}}
+    if makes_codes:
+        warn_if_no_secret(options.get("secret"), setting=_SECRET_SETTING)
     return Shortener(**options)
 
 
@@ -221,7 +230,8 @@ def _targets(pairs: list[str]) -> dict[str, str]:
 
 
 def _cmd_shorten(args: argparse.Namespace) -> int:
-    with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
+    base_url = _link_base_url(args, DEFAULT_BASE_URL)
+    with _shortener(args, base_url=base_url, makes_codes=True) as shortener:
         link = shortener.shorten(
             args.url,
             code=args.code,
