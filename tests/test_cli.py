@@ -253,7 +253,11 @@ def test_commands_that_make_no_codes_do_not_warn_about_the_secret(
 ) -> None:
     monkeypatch.delenv("SUOLINK_SECRET", raising=False)
     assert main(["shorten", "https://example.com/", "--storage", db, "--code", "abc"]) == 0
-    capsys.readouterr()
+    assert capsys.readouterr().err == ""  # an alias is the person's own choice
+    assert main(["shorten", "https://example.com/", "--storage", db, "--random"]) == 0
+    assert capsys.readouterr().err == ""  # random codes do not depend on the secret
+    assert main(["shorten", "javascript:alert(1)", "--storage", db]) == 1
+    assert capsys.readouterr().err.count("\n") == 1  # a failure stays one line
     assert main(["stats", "abc", "--storage", db]) == 0
     assert capsys.readouterr().err == ""
 

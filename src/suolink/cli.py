@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
+from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, SuolinkError
 
@@ -181,19 +182,12 @@ def _environ() -> ServerOptions:
     return from_environ(os.environ)
 
 
-def _shortener(
-    args: argparse.Namespace, *, base_url: str | None = None, makes_codes: bool = False
-) -> Any:
-    """The Shortener of a command: flags, then environment variables, then defaults.
-
-    A command that ``makes_codes`` warns (one stderr line) when there is no secret.
-    """
+def _shortener(args: argparse.Namespace, *, base_url: str | None = None) -> Any:
+    """The Shortener of a command: flags, then environment variables, then defaults."""
     from .shortener import Shortener
 
     flags = {"storage": args.storage, "secret": args.secret, "base_url": base_url}
     options = {**_environ().shortener_kwargs(), **{k: v for k, v in flags.items() if v}}
-    if makes_codes:
-        warn_if_no_secret(options.get("secret"), setting=_SECRET_SETTING)
     return Shortener(**options)
 
 
@@ -230,8 +224,7 @@ def _targets(pairs: list[str]) -> dict[str, str]:
 
 
 def _cmd_shorten(args: argparse.Namespace) -> int:
-    base_url = _link_base_url(args, DEFAULT_BASE_URL)
-    with _shortener(args, base_url=base_url, makes_codes=True) as shortener:
+    with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
         link = shortener.shorten(
             args.url,
             code=args.code,
@@ -248,6 +241,12 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             deny=args.deny,
             targets=_targets(args.target) or None,
         )
+        if (
+            args.code is None
+            and shortener.codes.strategy is CodeStrategy.HASHIDS
+            and not args.random
+        ):
+            warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
             data = link.to_dict()
             data.pop("password_hash")
