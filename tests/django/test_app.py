@@ -19,7 +19,7 @@ from suolink.adapters.django.middleware import ClientMiddleware
 from suolink.adapters.django.models import Link as LinkRow
 from suolink.adapters.django.storage import DjangoStorage
 from suolink.backends import open_storage
-from suolink.errors import ConfigurationError
+from suolink.errors import CodeTaken, ConfigurationError
 from suolink.models import Link, Visit
 from tests.http_scenarios import WECHAT
 
@@ -102,6 +102,8 @@ def test_admin_edits_go_through_the_backend(admin_client: Any, links: DjangoStor
     reply = admin_client.post("/admin/suolink/link/news1/delete/", {"post": "yes"})
     assert reply.status_code == 302
     assert links.get("news1") is None
+    with pytest.raises(CodeTaken):  # deleting in the admin retires the code too
+        links.create(Link(code="news1", url="https://elsewhere.example/"))
 
 
 # -- checks ------------------------------------------------------------------------------
