@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from ...errors import SuolinkError
 from ...models import AntiBlockMode
 from ...models import Link as CoreLink
+from .conf import suolink_options
 from .models import Link, LinkTag, Visit
 from .storage import DjangoStorage
 
@@ -160,7 +161,9 @@ class LinkAdmin(admin.ModelAdmin):
             messages.error(request, f"not saved: {exc}")
 
     def delete_model(self, request: HttpRequest, obj: Link) -> None:
-        self._storage(obj).delete(obj.code)
+        # Retire the code (a tombstone) unless SUOLINK["REUSE_DELETED_CODES"] says not to.
+        reuse = bool(suolink_options().get("reuse_deleted_codes"))
+        self._storage(obj).delete(obj.code, tombstone=not reuse)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:
