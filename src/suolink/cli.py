@@ -209,10 +209,12 @@ def _parser() -> argparse.ArgumentParser:
     links.add_argument(
         "--json-lines", action="store_true", help="print one JSON link per line (streamed)"
     )
+    _base_url_option(links, "", ", for short_url in JSON")
 
     update = _subparser(commands, "update", "change a link's settings", shortener_options)
     update.add_argument("code", help="the short code")
     _setting_options(update, update=True)
+    _base_url_option(update, "", ", for short_url in JSON")
 
     delete = _subparser(commands, "delete", "delete a link and its visits", shortener_options)
     delete.add_argument("code", help="the short code")
@@ -221,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("disable", "make a link answer 404"), ("enable", "undo disable")):
         toggle = _subparser(commands, name, what, shortener_options)
         toggle.add_argument("code", help="the short code")
+        _base_url_option(toggle, "", ", for short_url in JSON")
 
     qr = _subparser(
         commands,
