@@ -252,7 +252,9 @@ def _parser() -> argparse.ArgumentParser:
     decode = _subparser(
         commands, "decode", "print the text of every QR code in images", storage=False
     )
-    decode.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…")
+    decode.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…; '-' reads stdin"
+    )
 
     stats = _subparser(commands, "stats", "show a link's visit statistics", shortener_options)
     stats.add_argument("code", nargs="?", help="the short code")
@@ -622,8 +624,10 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
     status = 0
     for path in args.images:
+        if path == "-" and is_terminal(sys.stdin):
+            raise CommandError("no image on standard input: pipe one in (… | suolink decode -)")
         try:
-            payloads = decode(path)
+            payloads = decode(sys.stdin.buffer if path == "-" else path)
         except SuolinkError as exc:
             _error(f"{path}: {exc}")
             status = 1

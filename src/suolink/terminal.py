@@ -57,7 +57,12 @@ def is_terminal(stream: IO[Any]) -> bool:
 
 
 def write_line(text: str = "", *, stream: IO[str] | None = None) -> None:
-    """Print one line of human output, control characters escaped."""
+    """Print one line of human output, control characters escaped.
+
+    A line for stderr first flushes stdout, so piped together they keep their order.
+    """
+    if stream is sys.stderr:
+        sys.stdout.flush()
     print(safe_text(text), file=sys.stdout if stream is None else stream)
 
 
