@@ -225,6 +225,28 @@ def test_list_on_a_terminal_is_a_table(links: str) -> None:
     assert all(line[start:].startswith("https://") for line in lines[1:])
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["shorten", "https://example.com/", "--code", "shape", "--password", "pw", "--json"],
+        ["list", "--json-lines", "--limit", "1"],
+        ["update", "spring", "--title", "New", "--clear", "expires-at", "--json"],
+        ["disable", "spring", "--json"],
+        ["--json", "enable", "spring"],
+    ],
+)
+@pytest.mark.parametrize("base_url", [None, "https://s.example"])
+def test_every_json_link_is_the_api_link_shape(
+    links: str, capsys, argv: list[str], base_url: str | None
+) -> None:
+    """Each command's JSON link has the OpenAPI ``Link`` fields and types, never a hash."""
+    extra = ["--base-url", base_url] if base_url else []
+    assert main([*argv, "--storage", links, *extra]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert_api_link(data)
+    assert data["short_url"] == f"{base_url or ''}/{data['code']}"
+
+
 # -- update, disable, enable, delete ---------------------------------------------------------
 
 

@@ -31,11 +31,6 @@ DEFAULT_PORT = 8000
 _SERVE_ADAPTER = "flask"
 _HELP_WIDTH = 88
 _BASE_URL_HINT = f"no base URL is configured: give --base-url or set {OPTIONS['base_url'].env}"
-#: Settings ``suolink update --clear`` may reset to "none" (their flag names).
-_CLEARABLE = (
-    "expires-at", "max-visits", "password", "title", "tags", "anti-block", "allow", "deny",
-    "targets", "language",
-)  # fmt: skip
 
 
 class CommandError(Exception):
@@ -56,6 +51,23 @@ def _env_epilog(options: tuple[Option, ...]) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _clearable() -> tuple[str, ...]:
+    """Settings ``update --clear`` can reset (those whose rule takes "none"), as flag names."""
+    from datetime import UTC, datetime
+
+    from .options import SETTING_NAMES, validate_settings
+
+    now = datetime.now(UTC)
+    names = []
+    for name in sorted(SETTING_NAMES):
+        try:
+            if validate_settings({name: None}, now=now, validate_url=str, action="update"):
+                names.append(name.replace("_", "-"))
+        except SuolinkError:
+            continue  # e.g. disabled: true or false, never "none"
+    return tuple(names)
 
 
 def _shortener_options() -> tuple[Option, ...]:
@@ -150,13 +162,14 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
         + ("; replaces the link's targets" if update else ""),
     )
     if update:
+        clearable = _clearable()
         parser.add_argument(
             "--clear",
             action="append",
             default=[],
-            choices=_CLEARABLE,
+            choices=clearable,
             metavar="SETTING",
-            help=f"reset a setting to none (repeatable): {', '.join(_CLEARABLE)}",
+            help=f"reset a setting to none or its default (repeatable): {', '.join(clearable)}",
         )
 
 
