@@ -413,3 +413,32 @@ def test_stats_all_draws_a_progress_bar_on_a_terminal(links: str) -> None:
     assert "3/3" in seen
     assert "█" in seen
     assert "spring: 0 visits" in seen
+
+
+def test_an_unexpected_failure_is_still_one_escaped_line(links: str, capsys, monkeypatch) -> None:
+    def broken(self: Shortener, code: str, **kwargs: Any) -> None:
+        raise RuntimeError("boom\x1b[2J")
+
+    monkeypatch.setattr(Shortener, "stats", broken)
+    assert main(["stats", "spring", "--storage", links]) == 1
+    err = capsys.readouterr().err
+    assert err == "suolink: error: unexpected RuntimeError: boom\\x1b[2J (please report this)\n"
+
+
+def test_a_reader_that_goes_away_is_no_error(db: str) -> None:
+    with Shortener(db) as shortener:
+        for n in range(300):
+            shortener.shorten(f"https://example.com/{n}", title="x" * 200)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUOLINK_")}
+    env["PYTHONPATH"] = SRC
+    done = subprocess.run(
+        f"{sys.executable} -m suolink list --json --storage {db} | head -c 10",
+        shell=True,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert done.stdout.startswith(b"[")
+    assert b"Traceback" not in done.stderr
+    assert done.stderr == b""

@@ -8,6 +8,7 @@ everything printed goes through :mod:`suolink.terminal`, which escapes control c
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import sys
@@ -77,6 +78,7 @@ def _shortener_options() -> tuple[Option, ...]:
 # -- the command line --------------------------------------------------------------------
 
 
+@functools.cache
 def _global_options(*, storage: bool = True, json: bool = True) -> argparse.ArgumentParser:
     """Options taken before or after the command (``default=SUPPRESS``: the later one wins)."""
     parent = argparse.ArgumentParser(add_help=False)
