@@ -359,6 +359,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _state(link: Link, now: Any) -> str:
+    """What a visitor would meet now, in one word for ``list``."""
     if link.disabled:
         return "disabled"
     if link.is_expired(now):
