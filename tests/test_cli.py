@@ -159,7 +159,8 @@ def test_decode_reports_each_bad_image_and_exits_1(tmp_path, capsys) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("serve", "shorten", "qr", "decode", "stats"):
+    commands = ("serve", "shorten", "list", "update", "delete", "disable", "enable", "qr")
+    for command in (*commands, "decode", "stats"):
         result = subprocess.run(
             [sys.executable, "-m", "suolink", command, "--help"],
             capture_output=True,
@@ -168,6 +169,8 @@ def test_every_command_has_help() -> None:
         )
         assert result.returncode == 0
         assert "usage: suolink" in result.stdout
+        if command != "decode":  # decode opens no store, so reads no SUOLINK_* variable
+            assert "SUOLINK_STORAGE" in result.stdout
 
 
 def test_serve_answers_real_http(tmp_path) -> None:
