@@ -159,7 +159,8 @@ def test_decode_reports_each_bad_image_and_exits_1(tmp_path, capsys) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("serve", "shorten", "qr", "decode", "stats"):
+    commands = ("serve", "shorten", "list", "update", "delete", "disable", "enable", "qr")
+    for command in (*commands, "decode", "stats"):
         result = subprocess.run(
             [sys.executable, "-m", "suolink", command, "--help"],
             capture_output=True,
@@ -168,6 +169,8 @@ def test_every_command_has_help() -> None:
         )
         assert result.returncode == 0
         assert "usage: suolink" in result.stdout
+        if command != "decode":  # decode opens no store, so reads no SUOLINK_* variable
+            assert "SUOLINK_STORAGE" in result.stdout
 
 
 def test_serve_answers_real_http(tmp_path) -> None:
@@ -235,6 +238,7 @@ def test_without_a_secret_codes_use_a_fixed_public_salt_warns_once(
     db: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Issue 12: 38 of 40 codes were guessed from a few created ones without a secret.
+    monkeypatch.setenv("SUOLINK_BASE_URL", "https://s.example")  # no base-URL hint
     monkeypatch.delenv("SUOLINK_SECRET", raising=False)
     assert main(["shorten", "https://example.com/a", "--storage", db]) == 0
     err = capsys.readouterr().err.splitlines()
@@ -251,6 +255,7 @@ def test_without_a_secret_codes_use_a_fixed_public_salt_warns_once(
 def test_commands_that_make_no_codes_do_not_warn_about_the_secret(
     db: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SUOLINK_BASE_URL", "https://s.example")  # no base-URL hint
     monkeypatch.delenv("SUOLINK_SECRET", raising=False)
     assert main(["shorten", "https://example.com/", "--storage", db, "--code", "abc"]) == 0
     assert capsys.readouterr().err == ""  # an alias is the person's own choice

@@ -92,7 +92,9 @@ def test_a_misspelt_variable_is_one_warning_line(
 ) -> None:
     monkeypatch.setenv("SUOLINK_SECRT", "oops")
     db = f"sqlite:///{tmp_path / 'w.db'}"
-    assert main(["shorten", "https://example.com/", "--storage", db]) == 0
+    assert (
+        main(["shorten", "https://example.com/", "--storage", db, "--base-url", "https://s.x"]) == 0
+    )
     err = capsys.readouterr().err.splitlines()
     assert err[0] == (
         "suolink: warning: SUOLINK_SECRT: unknown suolink setting; did you mean "

@@ -1,36 +1,44 @@
-"""The ``suolink`` command: serve the web app, shorten a URL, draw and read QR codes, stats.
+"""The ``suolink`` command: serve the web app, make and manage links, QR codes, stats.
 
 Exit codes: 0 success, 1 the operation failed (bad URL, taken code, storage down), 2 the
-command line itself was wrong. Errors are one readable line on stderr, never a traceback.
+command line itself was wrong. Errors are one readable line on stderr, never a traceback;
+everything printed goes through :mod:`suolink.terminal`, which escapes control characters.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
+import itertools
 import os
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, SuolinkError
+from .models import Link
+from .terminal import is_terminal, progress, safe_text, to_json, write_line
 
 __all__ = ["main"]
 
 DEFAULT_STORAGE = OPTIONS["storage"].default
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: The options ``suolink serve`` passes on to the web app.
 _SERVE_ADAPTER = "flask"
 _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
+_BASE_URL_HINT = f"no base URL is configured: give --base-url or set {OPTIONS['base_url'].env}"
+
+
+class CommandError(Exception):
+    """A refusal of the command itself (not the library's): one error line, exit 1."""
 
 
 def _env_epilog(options: tuple[Option, ...]) -> str:
@@ -49,12 +57,61 @@ def _env_epilog(options: tuple[Option, ...]) -> str:
     return "\n".join(lines)
 
 
+def _clearable() -> tuple[str, ...]:
+    """Settings ``update --clear`` can reset (those whose rule takes "none"), as flag names."""
+    from datetime import UTC, datetime
+
+    from .options import SETTING_NAMES, validate_settings
+
+    now = datetime.now(UTC)
+    names = []
+    for name in sorted(SETTING_NAMES):
+        try:
+            if validate_settings({name: None}, now=now, validate_url=str, action="update"):
+                names.append(name.replace("_", "-"))
+        except SuolinkError:
+            continue  # e.g. disabled: true or false, never "none"
+    return tuple(names)
+
+
 def _shortener_options() -> tuple[Option, ...]:
     return tuple(o for o in OPTIONS.values() if o.target == "shortener")
 
 
+# -- the command line --------------------------------------------------------------------
+
+
+@functools.cache
+def _global_options(*, storage: bool = True, json: bool = True) -> argparse.ArgumentParser:
+    """Options taken before or after the command (``default=SUPPRESS``: the later one wins)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options (also before the command)")
+    if storage:
+        group.add_argument(
+            "--storage",
+            default=argparse.SUPPRESS,
+            help=f"storage URL (default: ${OPTIONS['storage'].env}, else {DEFAULT_STORAGE})",
+        )
+        group.add_argument(
+            "--secret",
+            default=argparse.SUPPRESS,
+            help=f"secret that salts generated codes (default: ${OPTIONS['secret'].env})",
+        )
+    if json:
+        group.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
+    return parent
+
+
 def _subparser(
-    commands: Any, name: str, help: str, options: tuple[Option, ...] = ()
+    commands: Any,
+    name: str,
+    help: str,
+    options: tuple[Option, ...] = (),
+    *,
+    storage: bool = True,
+    json: bool = True,
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
@@ -62,27 +119,63 @@ def _subparser(
         description=help[:1].upper() + help[1:] + ".",
         epilog=_env_epilog(options) if options else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(storage=storage, json=json)],
     )
     return parser
-
-
-def _storage_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--storage",
-        help=f"storage URL (default: ${OPTIONS['storage'].env}, else {DEFAULT_STORAGE})",
-    )
-    parser.add_argument(
-        "--secret",
-        help=f"secret that salts generated codes (default: ${OPTIONS['secret'].env})",
-    )
 
 
 def _base_url_option(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:
     parser.add_argument(
         "--base-url",
-        help=f"public URL of short links{what} (default: ${OPTIONS['base_url'].env}, "
-        f"else {default})",
+        help=f"public URL of short links{what} (default: ${OPTIONS['base_url'].env}"
+        + (f", else {default})" if default else ")"),
     )
+
+
+def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -> None:
+    """The link-setting flags ``shorten`` and ``update`` share."""
+    if update:
+        parser.add_argument("--url", help="a new target URL")
+    parser.add_argument("--expires-in", type=float, metavar="SECONDS", help="lifetime")
+    parser.add_argument("--expires-at", metavar="ISO8601", help="expiry time with timezone")
+    parser.add_argument("--max-visits", type=int, help="visits allowed before the link ends")
+    parser.add_argument("--password", help="password visitors must type")
+    parser.add_argument("--title", help="a title shown on pages")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        help="tag (repeatable)" + ("; replaces the link's tags" if update else ""),
+    )
+    parser.add_argument(
+        "--anti-block",
+        metavar="PLATFORMS",
+        help="platforms that get the open-in-browser guide (comma-separated; "
+        "default: the apps that block links)",
+    )
+    parser.add_argument(
+        "--anti-block-mode", choices=("guide", "auto", "off"), help="guide, auto (default) or off"
+    )
+    parser.add_argument("--allow", metavar="PLATFORMS", help="only these platforms may open it")
+    parser.add_argument("--deny", metavar="PLATFORMS", help="these platforms may not open it")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PLATFORM=URL",
+        help="destination for one platform, e.g. ios=https://apps.apple.com/… (repeatable)"
+        + ("; replaces the link's targets" if update else ""),
+    )
+    if update:
+        clearable = _clearable()
+        parser.add_argument(
+            "--clear",
+            action="append",
+            default=[],
+            choices=clearable,
+            metavar="SETTING",
+            help=f"reset a setting to none or its default (repeatable): {', '.join(clearable)}",
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,15 +184,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Short links that still open inside WeChat, QQ and other in-app browsers.",
         epilog=_env_epilog(options_for(_SERVE_ADAPTER)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options()],
     )
+    parser.set_defaults(storage=None, secret=None, json=False)
     parser.add_argument("--version", action="version", version=f"suolink {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    shortener_options = _shortener_options()
 
     serve = _subparser(
         commands,
         "serve",
         "run the web app (redirects, API, web page)",
         options_for(_SERVE_ADAPTER),
+        json=False,
     )
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
@@ -113,50 +210,54 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let anyone create links without a token (public shortener)",
     )
-    _storage_option(serve)
 
-    shorten = _subparser(
-        commands, "shorten", "make a short link and print it", _shortener_options()
-    )
+    shorten = _subparser(commands, "shorten", "make a short link and print it", shortener_options)
     shorten.add_argument("url", help="the long URL")
     shorten.add_argument("--code", help="custom alias instead of a generated code")
     shorten.add_argument("--random", action="store_true", help="random code, not hashids")
-    shorten.add_argument("--expires-in", type=float, metavar="SECONDS", help="lifetime")
-    shorten.add_argument("--expires-at", metavar="ISO8601", help="expiry time with timezone")
-    shorten.add_argument("--max-visits", type=int, help="visits allowed before the link ends")
-    shorten.add_argument("--password", help="password visitors must type")
-    shorten.add_argument("--title", help="a title shown on pages")
-    shorten.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
-    shorten.add_argument(
-        "--anti-block",
-        metavar="PLATFORMS",
-        help="platforms that get the open-in-browser guide (comma-separated; "
-        "default: the apps that block links)",
+    _setting_options(shorten)
+    _base_url_option(shorten, "", "; without one the code is printed")
+
+    links = _subparser(commands, "list", "list links, newest first", shortener_options)
+    links.add_argument("--tag", help="only links with this tag")
+    links.add_argument("--search", metavar="TEXT", help="only links whose code, URL, title or "
+                       "a tag holds TEXT (any case)")  # fmt: skip
+    links.add_argument("--expired", action="store_true", help="only links past their expiry")
+    links.add_argument("--limit", type=_positive, metavar="N", help="at most N links")
+    links.add_argument(
+        "--json-lines", action="store_true", help="print one JSON link per line (streamed)"
     )
-    shorten.add_argument(
-        "--anti-block-mode", choices=("guide", "auto", "off"), help="guide, auto (default) or off"
-    )
-    shorten.add_argument("--allow", metavar="PLATFORMS", help="only these platforms may open it")
-    shorten.add_argument("--deny", metavar="PLATFORMS", help="these platforms may not open it")
-    shorten.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="PLATFORM=URL",
-        help="destination for one platform, e.g. ios=https://apps.apple.com/… (repeatable)",
-    )
-    _base_url_option(shorten, DEFAULT_BASE_URL)
-    shorten.add_argument("--json", action="store_true", help="print the whole link as JSON")
-    _storage_option(shorten)
+    _base_url_option(links, "", ", for short_url in JSON")
+
+    update = _subparser(commands, "update", "change a link's settings", shortener_options)
+    update.add_argument("code", help="the short code")
+    _setting_options(update, update=True)
+    _base_url_option(update, "", ", for short_url in JSON")
+
+    delete = _subparser(commands, "delete", "delete a link and its visits", shortener_options)
+    delete.add_argument("code", help="the short code")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    for name, what in (("disable", "make a link answer 404"), ("enable", "undo disable")):
+        toggle = _subparser(commands, name, what, shortener_options)
+        toggle.add_argument("code", help="the short code")
+        _base_url_option(toggle, "", ", for short_url in JSON")
 
     qr = _subparser(
         commands,
         "qr",
         "draw the QR code of a URL or of a short link's code",
-        _shortener_options(),
+        shortener_options,
+        json=False,
     )
     qr.add_argument("target", metavar="URL_OR_CODE", help="a URL, or the code of a stored link")
-    qr.add_argument("-o", "--output", help="write PNG or SVG here (by extension); else print")
+    qr.add_argument(
+        "-o",
+        "--output",
+        help="write PNG or SVG here (by extension), or to standard output with '-'; "
+        "else print to the terminal",
+    )
+    qr.add_argument("--format", choices=("png", "svg"), help="image format (default: by -o)")
     qr.add_argument("--scale", type=int, help="pixels per module")
     qr.add_argument("--size", type=int, help="exact width in pixels (PNG)")
     qr.add_argument("--border", type=int, default=4, help="quiet zone in modules (default 4)")
@@ -164,17 +265,35 @@ def _parser() -> argparse.ArgumentParser:
     qr.add_argument("--fg", default="#000000", help="dark colour (default #000000)")
     qr.add_argument("--bg", default="#ffffff", help="light colour or 'transparent'")
     qr.add_argument("--logo", help="image file to put in the middle (forces level H)")
-    _base_url_option(qr, DEFAULT_BASE_URL, ", for codes")
-    _storage_option(qr)
+    _base_url_option(qr, "", ", needed for codes")
 
-    decode = _subparser(commands, "decode", "print the text of every QR code in images")
-    decode.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…")
+    decode = _subparser(
+        commands, "decode", "print the text of every QR code in images", storage=False
+    )
+    decode.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…; '-' reads stdin"
+    )
 
-    stats = _subparser(commands, "stats", "show a link's visit statistics", _shortener_options())
-    stats.add_argument("code", help="the short code")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    _storage_option(stats)
+    stats = _subparser(commands, "stats", "show a link's visit statistics", shortener_options)
+    stats.add_argument("code", nargs="?", help="the short code")
+    stats.add_argument(
+        "--all", action="store_true", help="one summary line (or JSON line) per link, streamed"
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+# -- shared helpers ----------------------------------------------------------------------
 
 
 def _environ() -> ServerOptions:
@@ -182,35 +301,34 @@ def _environ() -> ServerOptions:
     return from_environ(os.environ)
 
 
-def _shortener(args: argparse.Namespace, *, base_url: str | None = None) -> Any:
+def _shortener(args: argparse.Namespace) -> Any:
     """The Shortener of a command: flags, then environment variables, then defaults."""
     from .shortener import Shortener
 
-    flags = {"storage": args.storage, "secret": args.secret, "base_url": base_url}
+    flags = {
+        "storage": args.storage,
+        "secret": args.secret,
+        "base_url": getattr(args, "base_url", None),
+    }
     options = {**_environ().shortener_kwargs(), **{k: v for k, v in flags.items() if v}}
     return Shortener(**options)
 
 
-def _link_base_url(args: argparse.Namespace, fallback: str) -> str:
-    """``--base-url``, else ``$SUOLINK_BASE_URL``, else ``fallback``."""
-    return str(args.base_url or _environ().get("base_url") or fallback)
+def _link_json(shortener: Any, link: Link) -> dict[str, Any]:
+    """A link in the API's shape (openapi ``Link``): no password hash, its short URL.
+
+    Without a configured base URL ``short_url`` is the path ``/CODE``, relative to wherever
+    the app is served, rather than a made-up host.
+    """
+    data = link.to_dict()
+    data.pop("password_hash")
+    data["has_password"] = link.has_password
+    data["short_url"] = shortener.short_url(link) if shortener.base_url else f"/{link.code}"
+    return data
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from .adapters.flask import Suolink, create_app
-
-    base_url = _link_base_url(args, f"http://{args.host}:{args.port}")
-    app = create_app(
-        args.storage,  # create_app reads the SUOLINK_* environment for anything not given
-        secret=args.secret,
-        base_url=base_url,
-        api_token=args.token,
-        allow_anonymous=args.allow_anonymous or None,
-    )
-    storage = OPTIONS["storage"].show(Suolink.state(app).options.get("storage"))
-    print(f"suolink {__version__} serving on {base_url}/ (storage {storage})", flush=True)
-    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
-    return 0
+def _print_json(value: Any, *, indent: int | None = 2) -> None:
+    print(to_json(value, indent=indent))
 
 
 def _targets(pairs: list[str]) -> dict[str, str]:
@@ -223,23 +341,65 @@ def _targets(pairs: list[str]) -> dict[str, str]:
     return targets
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The link settings the flags give (only those given, for ``update``)."""
+    given = {
+        "expires_in": args.expires_in,
+        "expires_at": args.expires_at,
+        "max_visits": args.max_visits,
+        "password": args.password,
+        "title": args.title,
+        "tags": args.tag or None,
+        "anti_block": args.anti_block,
+        "anti_block_mode": args.anti_block_mode,
+        "allow": args.allow,
+        "deny": args.deny,
+        "targets": _targets(args.target) or None,
+    }
+    if getattr(args, "url", None) is not None and args.command == "update":
+        given["url"] = args.url
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _state(link: Link, now: Any) -> str:
+    """What a visitor would meet now, in one word for ``list``."""
+    if link.disabled:
+        return "disabled"
+    if link.is_expired(now):
+        return "expired"
+    if link.is_exhausted:
+        return "used up"
+    return "active"
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .adapters.flask import Suolink, create_app
+
+    base_url = str(args.base_url or _environ().get("base_url") or f"http://{args.host}:{args.port}")
+    app = create_app(
+        args.storage,  # create_app reads the SUOLINK_* environment for anything not given
+        secret=args.secret,
+        base_url=base_url,
+        api_token=args.token,
+        allow_anonymous=args.allow_anonymous or None,
+    )
+    storage = OPTIONS["storage"].show(Suolink.state(app).options.get("storage"))
+    write_line(f"suolink {__version__} serving on {base_url}/ (storage {storage})")
+    sys.stdout.flush()
+    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    return 0
+
+
 def _cmd_shorten(args: argparse.Namespace) -> int:
-    with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
+    with _shortener(args) as shortener:
         link = shortener.shorten(
             args.url,
             code=args.code,
             strategy="random" if args.random else None,
-            expires_in=args.expires_in,
-            expires_at=args.expires_at,
-            max_visits=args.max_visits,
-            password=args.password,
-            title=args.title,
-            tags=args.tag,
-            anti_block=args.anti_block,
-            anti_block_mode=args.anti_block_mode,
-            allow=args.allow,
-            deny=args.deny,
-            targets=_targets(args.target) or None,
+            **_settings(args),
         )
         if (
             args.code is None
@@ -248,26 +408,148 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
         ):
             warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
-            data = link.to_dict()
-            data.pop("password_hash")
-            data["has_password"] = link.has_password  # the API's link shape (openapi "Link")
-            data["short_url"] = shortener.short_url(link)
-            print(json.dumps(data, ensure_ascii=False, indent=2))
+            _print_json(_link_json(shortener, link))
+        elif shortener.base_url:
+            write_line(shortener.short_url(link))
         else:
-            print(shortener.short_url(link))
+            write_line(link.code)
+            write_line(f"suolink: hint: {_BASE_URL_HINT} to print the short URL", stream=sys.stderr)
     return 0
 
 
-def _cmd_stats(args: argparse.Namespace) -> int:
+def _matches(link: Link, needle: str) -> bool:
+    """``--search``: ``needle`` (casefolded) in the code, URL, title or a tag."""
+    haystack = (link.code, link.url, link.title or "", *link.tags)
+    return any(needle in text.casefold() for text in haystack)
+
+
+def _selected(shortener: Any, args: argparse.Namespace) -> Iterator[Link]:
+    """The links ``list`` shows: filtered in the CLI over ``iter_links`` (tag in the backend)."""
+    links: Iterable[Link] = shortener.iter_links(tag=args.tag)
+    if args.search:
+        needle = args.search.casefold()
+        links = (link for link in links if _matches(link, needle))
+    if args.expired:
+        now = shortener.clock()
+        links = (link for link in links if link.is_expired(now))
+    return itertools.islice(links, args.limit)
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...], width: int) -> Iterator[str]:
+    """Aligned columns; the last one (the URL) cut with … to fit ``width``."""
+    rows = [tuple(safe_text(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        head = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+        room = max(width - len(head) - 2, 10)
+        last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        yield f"{head}  {last}".rstrip()
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
     with _shortener(args) as shortener:
-        stats = shortener.stats(args.code)
+        links = _selected(shortener, args)
+        if args.json_lines:
+            for link in links:
+                _print_json(_link_json(shortener, link), indent=None)
+        elif args.json:
+            # A JSON array written a link at a time, so a long list streams.
+            first = True
+            for link in links:
+                print("[" if first else ",", to_json(_link_json(shortener, link)), sep="\n")
+                first = False
+            print("[]" if first else "\n]")
+        else:
+            now = shortener.clock()
+
+            def row(link: Link) -> tuple[str, ...]:
+                expires = link.expires_at.isoformat(timespec="seconds") if link.expires_at else "-"
+                tags = ",".join(link.tags) or "-"
+                return (link.code, _state(link, now), str(link.visits), expires, tags, link.url)
+
+            if is_terminal(sys.stdout):
+                header = ("CODE", "STATE", "VISITS", "EXPIRES", "TAGS", "URL")
+                import shutil
+
+                width = shutil.get_terminal_size().columns
+                for line in _table([row(link) for link in links], header, width):
+                    print(line)
+            else:
+                for link in links:  # plain tab-separated lines for scripts
+                    print("\t".join(safe_text(cell) for cell in row(link)))
+    return 0
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for flag in args.clear:
+        name = flag.replace("-", "_")
+        if name in settings:
+            raise InvalidOption(name, f"give --{flag} or --clear {flag}, not both")
+        settings[name] = None
+    if not settings:
+        raise CommandError("nothing to change: give a setting (see suolink update --help)")
+    with _shortener(args) as shortener:
+        link = shortener.update(args.code, **settings)
+        if args.json:
+            _print_json(_link_json(shortener, link))
+        else:
+            write_line(f"updated {link.code}: {', '.join(sorted(settings))}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; only an explicit yes counts."""
+    sys.stderr.write(f"{safe_text(question)} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    with _shortener(args) as shortener:
+        link = shortener.get(args.code)
+        if not args.yes:
+            if not (is_terminal(sys.stdin) and is_terminal(sys.stderr)):
+                raise CommandError(f"not deleting {link.code} without --yes (no terminal to ask)")
+            if not _confirm(f"delete {link.code} -> {link.url} and its {link.visits} visits?"):
+                raise CommandError(f"{link.code} was not deleted")
+        deleted = shortener.delete(link.code)
     if args.json:
-        print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2))
-        return 0
-    print(
+        _print_json({"code": link.code, "deleted": deleted})
+    else:
+        write_line(f"deleted {link.code}" if deleted else f"{link.code} was already gone")
+    return 0
+
+
+def _cmd_toggle(args: argparse.Namespace) -> int:
+    disabled = args.command == "disable"
+    with _shortener(args) as shortener:
+        link = shortener.update(args.code, disabled=disabled)
+        if args.json:
+            _print_json(_link_json(shortener, link))
+        else:
+            write_line(f"{link.code} {'disabled' if disabled else 'enabled'}")
+    return 0
+
+
+def _print_stats(stats: Any) -> None:
+    write_line(
         f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
         f"{stats.unique_visitors} unique visitors"
     )
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    if args.all == bool(args.code):
+        raise CommandError("give a CODE or --all")
+    if args.all:
+        return _stats_all(args)
+    with _shortener(args) as shortener:
+        stats = shortener.stats(args.code)
+    if args.json:
+        _print_json(stats.to_dict())
+        return 0
+    _print_stats(stats)
     for title, counts in (
         ("by outcome", stats.by_outcome),
         ("by app", stats.by_app),
@@ -279,14 +561,43 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by day", stats.by_day),
     ):
         if counts:
-            print(f"{title}:")
+            write_line(f"{title}:")
             for key, value in counts.items():
-                print(f"  {key:<20} {value:>8}")
+                write_line(f"  {key:<20} {value:>8}")
     if stats.top_visitors:
-        print("top visitors:")
+        write_line("top visitors:")
         for visitor, count in stats.top_visitors:
-            print(f"  {visitor:<20} {count:>8}")
+            write_line(f"  {visitor:<20} {count:>8}")
     return 0
+
+
+def _stats_all(args: argparse.Namespace) -> int:
+    """Every link's stats, a line each as it is computed; a progress bar on a terminal."""
+    with _shortener(args) as shortener:
+        # Counting first costs one listing pass; only worth it when a bar is drawn.
+        total = sum(1 for _ in shortener.iter_links()) if is_terminal(sys.stderr) else None
+        for link in progress(shortener.iter_links(), "stats", total):
+            stats = shortener.stats(link.code)
+            if args.json:
+                _print_json(stats.to_dict(), indent=None)
+            else:
+                _print_stats(stats)
+            sys.stdout.flush()
+    return 0
+
+
+def _qr_format(args: argparse.Namespace) -> Literal["png", "svg"]:
+    from pathlib import Path
+
+    if args.output in (None, "-"):
+        return "svg" if args.format == "svg" else "png"
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise InvalidOption("output", "the file name must end in .png or .svg")
+    by_name: Literal["png", "svg"] = "svg" if suffix == ".svg" else "png"
+    if args.format and args.format != by_name:
+        raise InvalidOption("format", f"{args.format} does not match the file name {args.output}")
+    return by_name
 
 
 def _cmd_qr(args: argparse.Namespace) -> int:
@@ -294,20 +605,20 @@ def _cmd_qr(args: argparse.Namespace) -> int:
 
     from .qr import encode, render_terminal
 
-    fmt: Literal["png", "svg"] = "png"
-    if args.output:
-        suffix = Path(args.output).suffix.lower()
-        if suffix not in (".png", ".svg"):
-            raise InvalidOption("output", "the file name must end in .png or .svg")
-        fmt = "svg" if suffix == ".svg" else "png"
+    fmt = _qr_format(args)
+    if args.output == "-" and is_terminal(sys.stdout):
+        raise CommandError(f"not writing a {fmt.upper()} image to a terminal: redirect it")
     if "://" in args.target:
         text = args.target
     else:
-        with _shortener(args, base_url=_link_base_url(args, DEFAULT_BASE_URL)) as shortener:
-            text = shortener.short_url(shortener.get(args.target))
+        with _shortener(args) as shortener:
+            link = shortener.get(args.target)
+            if not shortener.base_url:
+                raise CommandError(f"{_BASE_URL_HINT} to draw the short URL of a code")
+            text = shortener.short_url(link)
     if not args.output:
-        print(render_terminal(text, error_correction=args.ec))
-        print(text)
+        write_line(render_terminal(text, error_correction=args.ec))
+        write_line(text)
         return 0
     image = encode(
         text,
@@ -320,11 +631,16 @@ def _cmd_qr(args: argparse.Namespace) -> int:
         bg=args.bg,
         logo=args.logo,
     )
+    if args.output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(image)
+        sys.stdout.buffer.flush()
+        return 0
     try:
         Path(args.output).write_bytes(image)
     except OSError as exc:
         raise InvalidOption("output", f"cannot write {args.output}: {exc.strerror}") from None
-    print(args.output)
+    write_line(args.output)
     return 0
 
 
@@ -333,18 +649,42 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
     status = 0
     for path in args.images:
+        if path == "-" and is_terminal(sys.stdin):
+            raise CommandError("no image on standard input: pipe one in (… | suolink decode -)")
         try:
-            payloads = decode(path)
+            payloads = decode(sys.stdin.buffer if path == "-" else path)
         except SuolinkError as exc:
-            print(f"suolink: error: {path}: {exc}", file=sys.stderr)
+            _error(f"{path}: {exc}")
             status = 1
             continue
         if not payloads:
-            print(f"suolink: no QR code found in {path}", file=sys.stderr)
+            write_line(f"suolink: no QR code found in {path}", stream=sys.stderr)
             status = 1
+            continue
+        if args.json:  # the API's {"payloads": [...]}, and the picture's name
+            _print_json({"image": path, "payloads": payloads}, indent=None)
+            continue
         for payload in payloads:
-            print(f"{path}: {payload}" if len(args.images) > 1 else payload)
+            write_line(f"{path}: {payload}" if len(args.images) > 1 else payload)
     return status
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _cmd_serve,
+    "shorten": _cmd_shorten,
+    "list": _cmd_list,
+    "update": _cmd_update,
+    "delete": _cmd_delete,
+    "disable": _cmd_toggle,
+    "enable": _cmd_toggle,
+    "qr": _cmd_qr,
+    "decode": _cmd_decode,
+    "stats": _cmd_stats,
+}
+
+
+def _error(message: str) -> None:
+    write_line(f"suolink: error: {message}", stream=sys.stderr)
 
 
 def _warning_printer() -> Callable[..., None]:
@@ -354,7 +694,7 @@ def _warning_printer() -> Callable[..., None]:
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
         if str(message) not in said:
             said.add(str(message))
-            print(f"suolink: warning: {message}", file=sys.stderr)
+            write_line(f"suolink: warning: {message}", stream=sys.stderr)
 
     return show
 
@@ -362,28 +702,28 @@ def _warning_printer() -> Callable[..., None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
-    handler = {
-        "serve": _cmd_serve,
-        "shorten": _cmd_shorten,
-        "qr": _cmd_qr,
-        "decode": _cmd_decode,
-        "stats": _cmd_stats,
-    }[args.command]
+    handler = _COMMANDS[args.command]
     try:
         with warnings.catch_warnings():
             # A misspelt SUOLINK_* variable: one "suolink: warning:" line, said once.
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _warning_printer()
             return handler(args)
-    except SuolinkError as exc:
-        print(f"suolink: error: {exc}", file=sys.stderr)
+    except (SuolinkError, CommandError) as exc:
+        _error(str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `suolink qr URL | head`); nothing left to say.
+        # The reader went away (e.g. `suolink list | head`); nothing left to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        _error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+        return 1
+    except Exception as exc:  # a bug: still one line, naming it, never a traceback
+        _error(f"unexpected {type(exc).__name__}: {exc} (please report this)")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
