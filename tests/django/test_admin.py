@@ -8,6 +8,7 @@ import base64
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +16,14 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from suolink.adapters.django import get_shortener
 from suolink.adapters.django.forms import LinkForm, parse_tags, parse_targets
 from suolink.adapters.django.models import Link as LinkRow
 from suolink.adapters.django.storage import DjangoStorage
 from suolink.detect.platforms import BLOCKING_APPS, PLATFORM_IDS
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.qr import decode
+from tests.django.project import store_url
 
 ADD = "/admin/suolink/link/add/"
 
@@ -147,11 +150,15 @@ def test_password_and_remove_password_together_are_refused(
     assert links.get("shop1") == link
 
 
-@override_settings(SUOLINK={"STORAGE": "memory://", "SECRET": "x"})
+@pytest.mark.parametrize("where", ["memory://", "another database alias"])
 def test_links_stored_elsewhere_are_not_written_from_the_admin(
-    admin_client: Any, links: DjangoStorage
+    admin_client: Any, links: DjangoStorage, tmp_path: Path, where: str
 ) -> None:
-    page = admin_client.post(ADD, add_form(code="elsewhere"))
+    storage = where if where == "memory://" else store_url(tmp_path)
+    with override_settings(SUOLINK={"STORAGE": storage, "SECRET": "x"}):
+        page = admin_client.post(ADD, add_form(code="elsewhere"))
+        if where == "memory://":  # (the other alias is not open to this test)
+            assert get_shortener().storage.get("elsewhere") is None
     assert "set SUOLINK['STORAGE'] to django://" in " ".join(errors_of(page)["__all__"])
     assert not LinkRow.objects.filter(pk="elsewhere").exists()
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import router
 
 from ...backends import redact_url
 from ...detect.platforms import (
@@ -186,11 +187,12 @@ class LinkForm(forms.ModelForm):
             return
         shortener = get_shortener()
         storage = shortener.storage
-        if not isinstance(storage, DjangoStorage):
+        if not isinstance(storage, DjangoStorage) or storage.alias != router.db_for_write(Link):
             self.add_error(
                 None,
                 f"links are stored in {redact_url(getattr(storage, 'url', repr(storage)))}, "
-                "not in this database: set SUOLINK['STORAGE'] to django:// to manage them here",
+                "not in the database this admin shows: set SUOLINK['STORAGE'] to django:// "
+                "(or django://<the alias the admin uses>) to manage them here",
             )
             return
         try:

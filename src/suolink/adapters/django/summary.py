@@ -11,10 +11,10 @@ import base64
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
 
 from ...errors import SuolinkError
 from ...shortener import Shortener
+from .views import base_url
 
 __all__ = ["LinkSummary", "StatsLine", "summarize"]
 
@@ -43,15 +43,6 @@ class LinkSummary:
     unique_visitors: int = 0
     lines: tuple[StatsLine, ...] = ()
     problems: tuple[str, ...] = field(default=())
-
-
-def base_url(request: HttpRequest) -> str:
-    """Scheme, host and the prefix suolink's URLs are included under (for short URLs)."""
-    try:
-        root = reverse("suolink:index")
-    except NoReverseMatch:
-        root = "/"
-    return str(request.build_absolute_uri(root)).rstrip("/")
 
 
 def summarize(shortener: Shortener, code: str, request: HttpRequest) -> LinkSummary:
