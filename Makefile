@@ -49,7 +49,7 @@ browser: $(STAMP) system-deps
 # set, else starts a throwaway server from the installed PostgreSQL binaries (as the
 # postgres user when root). `make unit` runs these too.
 test-postgres: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS) tests/backends tests/django -k postgres
+	$(BIN)/pytest $(PYTEST_ARGS) tests/backends tests/adapters/django -k postgres
 
 # The built sdist and wheel, installed with each extra into its own fresh virtual
 # environment (kept in build/wheel-smoke/venvs/ while the dependencies stay the same).

@@ -100,7 +100,7 @@ def test_shorten_json_is_the_api_link_shape(db: str, capsys) -> None:
     ],
 )
 def test_failures_exit_1_with_one_line(db: str, capsys, argv: list[str], message: str) -> None:
-    assert main([*argv, "--storage", db]) == 1
+    assert main([*argv, "--storage", db, "--secret", "s"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("suolink: error:")
     assert message in err
@@ -229,3 +229,49 @@ def test_serve_answers_real_http(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_without_a_secret_codes_use_a_fixed_public_salt_warns_once(
+    db: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 12: 38 of 40 codes were guessed from a few created ones without a secret.
+    monkeypatch.delenv("SUOLINK_SECRET", raising=False)
+    assert main(["shorten", "https://example.com/a", "--storage", db]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("suolink: warning: --secret (or $SUOLINK_SECRET) is not set")
+    assert "fixed public salt" in err[0]
+    assert main(["shorten", "https://example.com/b", "--storage", db, "--secret", "s"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("SUOLINK_SECRET", "from-env")
+    assert main(["shorten", "https://example.com/c", "--storage", db]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_commands_that_make_no_codes_do_not_warn_about_the_secret(
+    db: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SUOLINK_SECRET", raising=False)
+    assert main(["shorten", "https://example.com/", "--storage", db, "--code", "abc"]) == 0
+    assert capsys.readouterr().err == ""  # an alias is the person's own choice
+    assert main(["shorten", "https://example.com/", "--storage", db, "--random"]) == 0
+    assert capsys.readouterr().err == ""  # random codes do not depend on the secret
+    assert main(["shorten", "javascript:alert(1)", "--storage", db]) == 1
+    assert capsys.readouterr().err.count("\n") == 1  # a failure stays one line
+    assert main(["stats", "abc", "--storage", db]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_serve_without_a_secret_warns_once_on_stderr(
+    db: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flask
+
+    monkeypatch.delenv("SUOLINK_SECRET", raising=False)
+    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: None)
+    assert main(["serve", "--storage", db]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("suolink: warning: SUOLINK_SECRET is not set")
+    assert main(["serve", "--storage", db, "--secret", "s"]) == 0
+    assert capsys.readouterr().err == ""

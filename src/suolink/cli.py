@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._version import __version__
-from .config import OPTIONS, Option, ServerOptions, from_environ, options_for
+from .codes import CodeStrategy
+from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, SuolinkError
 
 __all__ = ["main"]
@@ -28,6 +29,8 @@ DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: The options ``suolink serve`` passes on to the web app.
 _SERVE_ADAPTER = "flask"
 _HELP_WIDTH = 88
+#: How the command's users set the secret, for the "no secret" warning.
+_SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
 
 
 def _env_epilog(options: tuple[Option, ...]) -> str:
@@ -238,6 +241,12 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             deny=args.deny,
             targets=_targets(args.target) or None,
         )
+        if (
+            args.code is None
+            and shortener.codes.strategy is CodeStrategy.HASHIDS
+            and not args.random
+        ):
+            warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
             data = link.to_dict()
             data.pop("password_hash")

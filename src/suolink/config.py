@@ -33,8 +33,10 @@ __all__ = [
     "ADAPTERS",
     "CODE_ONLY",
     "ENV_PREFIX",
+    "GUESSABLE_CODES",
     "OPTIONS",
     "KeyStyle",
+    "NoSecretWarning",
     "Option",
     "ServerOptions",
     "app_options",
@@ -43,6 +45,7 @@ __all__ = [
     "import_object",
     "options_for",
     "resolve_options",
+    "warn_if_no_secret",
 ]
 
 #: Every environment variable and Flask config key of suolink starts with this.
@@ -51,6 +54,32 @@ ENV_PREFIX: Final = "SUOLINK_"
 ADAPTERS: Final = frozenset({"flask", "django", "asgi"})
 #: Constructor keywords that are not settings: pass a ``Shortener`` built with them.
 CODE_ONLY: Final = frozenset({"clock"})
+
+#: What running without a secret exposes; every start-up warning (Flask, the CLI,
+#: Django's ``suolink.W001``) says it after naming its own way to set the secret.
+GUESSABLE_CODES: Final = (
+    "generated codes use a fixed public salt, so anyone who sees a few codes can guess "
+    "the others and open every link, and visitor ids change on every restart. Set a long "
+    "random secret and keep it stable"
+)
+
+
+class NoSecretWarning(UserWarning):
+    """A server that makes codes was started without a secret (see ``GUESSABLE_CODES``)."""
+
+
+def warn_if_no_secret(secret: object, *, setting: str, stacklevel: int = 2) -> bool:
+    """Warn that codes are guessable when ``secret`` is unset; True if it warned.
+
+    ``setting`` is how the caller's users set it (``SUOLINK_SECRET``, ``--secret``).
+    """
+    if secret:
+        return False
+    warnings.warn(
+        f"{setting} is not set: {GUESSABLE_CODES}", NoSecretWarning, stacklevel=stacklevel + 1
+    )
+    return True
+
 
 Target = Literal["shortener", "api", "adapter"]
 Unknown = Literal["error", "warn", "ignore"]
@@ -414,6 +443,13 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             False,
             "keep visitors' IP addresses with their visits (else only a hashed id)",
+        ),
+        Option(
+            "reuse_deleted_codes",
+            "shortener",
+            BOOLEAN,
+            False,
+            "let a deleted link's code be claimed again (else it stays retired for good)",
         ),
         # -- HttpApi -------------------------------------------------------------------
         Option(

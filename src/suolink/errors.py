@@ -5,6 +5,7 @@
     SuolinkError
     ├── ConfigurationError              bad option or setting (programming error)
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
+    │   ├── CodeSpaceExhausted          every generated code tried was taken
     │   └── MissingDependencyError      an optional extra is not installed
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
@@ -14,7 +15,7 @@
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
     │   └── BodyTooLarge                request body over the size cap; HTTP 413
-    ├── CodeTaken                       alias already in use (.code); HTTP 409
+    ├── CodeTaken                       alias in use or retired (.code); HTTP 409
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
     │   └── LinkExpired                 past expiry or out of visits; HTTP 410
@@ -33,6 +34,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailable",
     "BodyTooLarge",
+    "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
     "ImageTooLarge",
@@ -67,6 +69,10 @@ class SuolinkError(Exception):
 
 class ConfigurationError(SuolinkError):
     """A setting or constructor argument is wrong: fix the code, not the input."""
+
+
+class CodeSpaceExhausted(ConfigurationError):
+    """Every code ``shorten`` generated in a row was taken: raise the length or the counter."""
 
 
 class InvalidSetting(ConfigurationError):
@@ -164,7 +170,7 @@ class BodyTooLarge(InvalidInput):
 
 
 class CodeTaken(SuolinkError):
-    """The requested alias is already in use by another link."""
+    """The requested alias is in use by another link, or was deleted and stays retired."""
 
     http_status = 409
 

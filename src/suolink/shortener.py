@@ -21,6 +21,7 @@ from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, detect
 from .detect.platforms import normalize_platforms
 from .errors import (
+    CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
     InvalidInput,
@@ -44,7 +45,9 @@ from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
-_RANDOM_ATTEMPTS: Final = 8
+#: Generated codes tried per ``shorten`` before giving up: a taken one (an alias that
+#: happens to look generated, a tombstone, a counter that restarted) just means "next".
+GENERATION_ATTEMPTS: Final = 16
 #: Verdicts ``protect`` answers with a page; any other means "serve the page as usual".
 _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
 
@@ -54,8 +57,9 @@ class Shortener:
 
     ``storage`` is a URL (``sqlite:///suolink.db``, ``memory://``, ``redis://…``) or a
     :class:`~suolink.backends.Storage`. ``secret`` salts the hashids codes; keep it
-    stable and private, or codes are guessable from their order. It is thread-safe:
-    share one per process.
+    stable and private, or codes are guessable from their order. A deleted code is
+    retired for good unless ``reuse_deleted_codes``. It is thread-safe: share one per
+    process.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class Shortener:
         default_language: str | None = None,
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
+        reuse_deleted_codes: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -107,6 +112,7 @@ class Shortener:
         except ValueError:
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
+        self.reuse_deleted_codes = bool(reuse_deleted_codes)
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -141,19 +147,25 @@ class Shortener:
             alias = self.codes.validate_alias(code)
             return self.storage.create(Link(code=alias, created_at=now, **fields))
         chosen = self.codes.strategy if strategy is None else CodeStrategy(strategy)
-        if chosen is CodeStrategy.RANDOM:
-            for _ in range(_RANDOM_ATTEMPTS):
-                try:
-                    candidate = Link(code=self.codes.random_code(), created_at=now, **fields)
-                    return self.storage.create(candidate)
-                except CodeTaken:
-                    continue
-            raise ConfigurationError(
-                f"{_RANDOM_ATTEMPTS} random codes in a row were taken: the code space is "
-                "nearly full; raise random_length"
+        for _ in range(GENERATION_ATTEMPTS):
+            generated = (
+                self.codes.random_code()
+                if chosen is CodeStrategy.RANDOM
+                else self.codes.hashids_code(self.storage.next_id)
             )
-        generated = self.codes.hashids_code(self.storage.next_id)
-        return self.storage.create(Link(code=generated, created_at=now, **fields))
+            try:
+                return self.storage.create(Link(code=generated, created_at=now, **fields))
+            except CodeTaken:
+                continue  # an alias, a tombstone or a restarted counter holds it: next
+        raise CodeSpaceExhausted(
+            f"{GENERATION_ATTEMPTS} generated {chosen.value} codes in a row were taken "
+            "(by aliases, deleted codes or a restarted counter); "
+            + (
+                "raise random_length"
+                if chosen is CodeStrategy.RANDOM
+                else "the id counter is far behind the codes in use: raise it in the storage"
+            )
+        )
 
     def get(self, code: str) -> Link:
         """The link with ``code``; ``LinkNotFound`` if there is none."""
@@ -170,8 +182,13 @@ class Shortener:
         return self.storage.update(checked, self._validate(settings, action="update"))
 
     def delete(self, code: str) -> bool:
-        """Delete the link and its visits; False if there was no such link."""
-        return self.storage.delete(self.codes.check_code(code))
+        """Delete the link and its visits; False if there was no such link.
+
+        The code stays retired (a tombstone): nobody can claim it again and old posters
+        lead nowhere rather than to someone else's target. ``reuse_deleted_codes`` frees it.
+        """
+        checked = self.codes.check_code(code)
+        return self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
 
     def list(
         self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import flask
@@ -169,3 +170,33 @@ def test_bot_action_and_store_ip_from_config() -> None:
     shortener = get_shortener(app)
     assert shortener.bot_action == "deny"
     assert shortener.store_ip is True
+
+
+def test_without_a_secret_codes_use_a_fixed_public_salt_warns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 12: 38 of 40 codes were guessed from a few created ones without a secret.
+    from suolink.config import NoSecretWarning
+
+    monkeypatch.delenv("SUOLINK_SECRET", raising=False)
+    with pytest.warns(NoSecretWarning, match="fixed public salt") as caught:
+        app = create_app("memory://")
+    assert len(caught) == 1
+    assert issubclass(NoSecretWarning, UserWarning)
+    assert "SUOLINK_SECRET is not set" in str(caught[0].message)
+    get_shortener(app).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoSecretWarning)
+        for quiet in (create_app("memory://", secret="s"), _configured_app()):
+            get_shortener(quiet).close()
+        shared = Shortener("memory://", secret="given")
+        Suolink(flask.Flask("given"), shortener=shared)
+        shared.close()
+
+
+def _configured_app() -> flask.Flask:
+    app = flask.Flask("configured")
+    app.config["SUOLINK_SECRET"] = "from-config"
+    app.config["SUOLINK_STORAGE"] = "memory://"
+    Suolink(app)
+    return app

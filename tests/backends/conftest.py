@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from suolink.backends import Storage, open_storage
-from tests.django.project import postgres_store_url as django_postgres_store_url
-from tests.django.project import store_url as django_store_url
+from tests.adapters.django.project import postgres_store_url as django_postgres_store_url
+from tests.adapters.django.project import store_url as django_store_url
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
@@ -106,3 +106,29 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def storage(storage_factory: Callable[[], Storage]) -> Storage:
     """A fresh, empty store of each backend in the table."""
     return storage_factory()
+
+
+def reset_counter(store: Storage) -> None:
+    """Lose the id counter as a crash or a Redis restart without persistence would.
+
+    Each backend keeps its counter its own way, so this reaches into each one; the
+    links and tombstones stay, which is what the "never re-issue a code" test needs.
+    """
+    from suolink.adapters.django.storage import DjangoStorage
+    from suolink.backends.memory import MemoryStorage
+    from suolink.backends.redis import RedisStorage
+    from suolink.backends.sqlite import SQLiteStorage
+
+    if isinstance(store, MemoryStorage):
+        store._counter = 0
+    elif isinstance(store, SQLiteStorage):
+        with store._write("reset the counter") as conn:
+            conn.execute("UPDATE counters SET value = 0 WHERE name = 'links'")
+    elif isinstance(store, DjangoStorage):
+        with store._write("reset the counter") as tables:
+            tables.counters.filter(name="links").delete()
+    elif isinstance(store, RedisStorage):
+        store._write("reset the counter", lambda client: client.delete(store._ids_key))
+        store._block_next, store._block_end = 0, -1
+    else:  # pragma: no cover - a new row in BACKENDS needs a branch here
+        raise AssertionError(f"no counter reset for {type(store).__name__}")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suolink.backends import Storage
+from suolink.backends import Storage, open_storage
 from suolink.backends._common import encode_cursor, to_micros
 from suolink.backends.base import MAX_PAGE_SIZE
 from suolink.errors import (
@@ -245,15 +245,60 @@ def test_delete_removes_the_link_and_its_visits(storage: Storage) -> None:
     assert storage.delete("gone") is False
 
 
-def test_a_deleted_code_can_be_used_again_from_scratch(storage: Storage) -> None:
+def test_a_deleted_code_cannot_be_claimed_again(storage: Storage) -> None:
+    # Issue 12: a deleted code could be claimed by anyone, so old posters led elsewhere.
+    storage.create(make("poster", tags=("t",)))
+    storage.record_visit(Visit(code="poster", at=T0))
+    assert storage.delete("poster") is True
+    with pytest.raises(CodeTaken):
+        storage.create(make("poster"))
+    assert storage.get("poster") is None
+    assert storage.list().links == ()
+    assert storage.list(tag="t").links == ()
+    assert list(storage.visits("poster")) == []
+    assert storage.delete("poster") is False
+    with pytest.raises(CodeTaken):  # a second delete leaves the tombstone where it was
+        storage.create(make("poster"))
+
+
+def test_a_tombstone_retires_only_its_own_code(storage: Storage) -> None:
+    storage.create(make("Tomb"))
+    storage.delete("Tomb")
+    assert storage.create(make("tomb")).code == "tomb"  # codes are case-sensitive
+    assert storage.create(make("Tomb2")).code == "Tomb2"
+
+
+def test_deleting_an_absent_code_leaves_no_tombstone(storage: Storage) -> None:
+    assert storage.delete("never") is False
+    assert storage.create(make("never")).code == "never"
+
+
+def test_a_deleted_code_without_tombstone_can_be_used_again_from_scratch(
+    storage: Storage,
+) -> None:
     storage.create(make("again", tags=("old",)))
     storage.record_visit(Visit(code="again", at=T0))
-    storage.delete("again")
+    assert storage.delete("again", tombstone=False) is True
     fresh = storage.create(make("again", tags=("new",)))
     assert fresh.visits == 0
     assert list(storage.visits("again")) == []
     assert [link.code for link in storage.list(tag="new").links] == ["again"]
     assert storage.list(tag="old").links == ()
+
+
+def test_a_tombstone_outlives_reopening_the_store(shared_url: str) -> None:
+    first = open_storage(shared_url)
+    try:
+        first.create(make("kept"))
+        first.delete("kept")
+    finally:
+        first.close()
+    second = open_storage(shared_url)
+    try:
+        with pytest.raises(CodeTaken):
+            second.create(make("kept"))
+    finally:
+        second.close()
 
 
 @pytest.mark.parametrize("code", ["a\x00b", "a\x00", "\x00"])

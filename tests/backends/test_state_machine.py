@@ -56,6 +56,7 @@ class StorageMachine(RuleBasedStateMachine):
         self.visits: dict[str, list[Visit]] = {}
         self.last_id = 0
         self.ids: set[int] = set()
+        self.tombstones: set[str] = set()
 
     def teardown(self) -> None:
         self.storage.close()
@@ -72,7 +73,7 @@ class StorageMachine(RuleBasedStateMachine):
         link = Link(
             code=code, url=f"https://e.com/{code}", created_at=at, tags=tags, max_visits=max_visits
         )
-        if code in self.links:
+        if code in self.links or code in self.tombstones:
             with pytest.raises(CodeTaken):
                 self.storage.create(link)
             return
@@ -94,9 +95,11 @@ class StorageMachine(RuleBasedStateMachine):
         assert self.storage.update(code, changes) == expected
         self.links[code] = expected
 
-    @rule(code=CODES)
-    def delete(self, code: str) -> None:
-        assert self.storage.delete(code) is (code in self.links)
+    @rule(code=CODES, tombstone=st.booleans())
+    def delete(self, code: str, tombstone: bool) -> None:
+        assert self.storage.delete(code, tombstone=tombstone) is (code in self.links)
+        if tombstone and code in self.links:
+            self.tombstones.add(code)
         self.links.pop(code, None)
         self.visits.pop(code, None)
 

@@ -24,7 +24,7 @@ PASSWORD = "admin-browser-pass"  # a throwaway account of a throwaway database
 def main(folder: str) -> None:
     os.environ["SUOLINK_TEST_DJANGO_DIR"] = folder
     os.environ.pop("SUOLINK_TEST_DJANGO_DATABASES", None)
-    from tests.django.project import setup
+    from tests.adapters.django.project import setup
 
     setup()
     import django.contrib.admin

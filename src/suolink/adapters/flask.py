@@ -23,7 +23,14 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
 from ..api import LINK_ROUTES, ROUTES, HttpApi, HttpRequest, error_response
-from ..config import OPTIONS, KeyStyle, ServerOptions, from_environ, resolve_options
+from ..config import (
+    OPTIONS,
+    KeyStyle,
+    ServerOptions,
+    from_environ,
+    resolve_options,
+    warn_if_no_secret,
+)
 from ..models import Decision
 from ..options import protect_rules
 from ..shortener import Shortener
@@ -67,7 +74,8 @@ class Suolink:
         """Build this app's Shortener and API from arguments, then config, then defaults.
 
         An unknown argument is an ``InvalidSetting``; an unknown ``SUOLINK_*`` config key
-        a ``UserWarning`` naming the closest valid key.
+        a ``UserWarning`` naming the closest valid key. No secret: a ``NoSecretWarning``
+        (codes would be guessable).
         """
         given = resolve_options({**self._options, **options}, source="Suolink()", adapter=ADAPTER)
         config = resolve_options(
@@ -79,6 +87,7 @@ class Suolink:
         )
         settings = given.over(config)
         shortener = self._shortener or Shortener(**settings.shortener_kwargs())
+        warn_if_no_secret(shortener.secret, setting="SUOLINK_SECRET", stacklevel=2)
         api = HttpApi(shortener, **settings.api_kwargs())
         prefix: str = settings.get("url_prefix")
         link_prefix: str | None = settings.get("link_prefix")

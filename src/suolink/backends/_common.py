@@ -191,11 +191,9 @@ def normalise_link(link: object) -> Link:
     if not isinstance(code, str) or not code:
         raise InvalidCode(code, "must be a non-empty string")
     try:
-        code.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidCode(code, "is not valid Unicode text") from exc
-    if "\x00" in code:
-        raise InvalidCode(code, "must not contain NUL characters")
+        check_text("code", code)
+    except InvalidOption as exc:  # the same text rules, reported as a bad code
+        raise InvalidCode(code, exc.reason) from None
     created = check_aware("created_at", link.created_at)
     values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
     return replace(link, created_at=created, visits=0, **values)

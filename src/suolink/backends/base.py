@@ -36,7 +36,8 @@ class Storage(Protocol):
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not.
 
-        Returns the stored link (``visits`` is always 0 for a new link).
+        A code is taken while a link holds it and, once deleted, while its tombstone
+        stays (see :meth:`delete`). Returns the stored link (``visits`` is always 0).
         """
         ...
 
@@ -51,8 +52,13 @@ class Storage(Protocol):
         """
         ...
 
-    def delete(self, code: str) -> bool:
-        """Remove the link and its visits; True if it existed."""
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link and its visits atomically; True if it existed.
+
+        With ``tombstone`` the code is retired in the same step: ``create`` refuses it
+        from then on, so old posters never lead to someone else's target. Without, the
+        code is free again at once.
+        """
         ...
 
     def list(

@@ -54,6 +54,7 @@ class MemoryStorage:
         self._visits: dict[str, list[tuple[int, int, Visit]]] = {}  # (at_us, seq, visit)
         self._visit_seq = 0
         self._counter = 0
+        self._tombstones: set[str] = set()  # codes deleted for good
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -76,11 +77,11 @@ class MemoryStorage:
                 del self._by_tag[tag]
 
     def create(self, link: Link) -> Link:
-        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
+        """Insert ``link`` if its code is free (no link, no tombstone); else ``CodeTaken``."""
         stored = normalise_link(link)
         with self._lock:
             self._check_open()
-            if stored.code in self._links:
+            if stored.code in self._links or stored.code in self._tombstones:
                 raise CodeTaken(stored.code)
             self._links[stored.code] = stored
             self._counts[stored.code] = 0
@@ -112,8 +113,8 @@ class MemoryStorage:
             self._links[code] = new
             return replace(new, visits=self._counts[code])
 
-    def delete(self, code: str) -> bool:
-        """Remove the link and its visits; True if it existed."""
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link and its visits, leaving a ``tombstone``; True if it existed."""
         with self._lock:
             self._check_open()
             link = self._links.pop(code, None) if isinstance(code, str) else None
@@ -121,6 +122,8 @@ class MemoryStorage:
                 return False
             del self._counts[code]
             self._visits.pop(code, None)
+            if tombstone:
+                self._tombstones.add(code)
             self._unindex(link_key(link), link.tags)
             return True
 
@@ -204,6 +207,7 @@ class MemoryStorage:
             self._order.clear()
             self._by_tag.clear()
             self._visits.clear()
+            self._tombstones.clear()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

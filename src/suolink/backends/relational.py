@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 from .. import fields as link_fields
 from ..errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
 from ..fields import FIELD_BY_NAME, LinkField, extra_from_json, extra_to_json
-from ..models import Link, LinkPage, Visit, VisitResult
+from ..models import Link, LinkPage, Visit, VisitResult, utcnow
 from ._common import (
     MAX_MICROS,
     MIN_MICROS,
@@ -284,6 +284,14 @@ class RelationalStorage(ABC, Generic[Tx]):
         """Remove the link, its tags and visits; True if it existed."""
 
     @abstractmethod
+    def _is_tombstoned(self, tx: Tx, code: str) -> bool:
+        """True if ``code`` was deleted for good (a row in the tombstones table)."""
+
+    @abstractmethod
+    def _insert_tombstone(self, tx: Tx, code: str, deleted_at: datetime) -> None:
+        """Retire ``code``; a tombstone already there is kept as it is."""
+
+    @abstractmethod
     def _page(self, tx: Tx, after: tuple[int, str] | None, tag: str | None, size: int) -> list[Any]:
         """Up to ``size`` link rows, newest first, after the key ``after``, tagged ``tag``."""
 
@@ -342,12 +350,18 @@ class RelationalStorage(ABC, Generic[Tx]):
     # -- the Storage protocol ------------------------------------------------------------
 
     def create(self, link: Link) -> Link:
-        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
+        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not.
+
+        The tombstone is read after the insert, in the same transaction: an insert that
+        waited for a concurrent ``delete`` of the code then sees that delete's tombstone.
+        """
         stored = normalise_link(link)
         with self._errors("create a link"):
             try:
                 with self._writing() as tx:
                     self._insert_link(tx, stored)
+                    if self._is_tombstoned(tx, stored.code):
+                        raise CodeTaken(stored.code)
                     created_us = to_micros(stored.created_at)
                     self._insert_tags(tx, stored.code, sorted(set(stored.tags)), created_us)
             except self._conflict as exc:
@@ -379,12 +393,18 @@ class RelationalStorage(ABC, Generic[Tx]):
                 self._insert_tags(tx, code, sorted(set(new.tags)), to_micros(old.created_at))
         return new
 
-    def delete(self, code: str) -> bool:
-        """Remove the link, its tags and its visits in one transaction; True if it existed."""
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction.
+
+        True if the link existed; only then is a tombstone left.
+        """
         if not code_ok(code):
             return False
         with self._write("delete a link") as tx:
-            return self._delete_link(tx, code)
+            existed = self._delete_link(tx, code)
+            if existed and tombstone:
+                self._insert_tombstone(tx, code, utcnow())
+            return existed
 
     def list(
         self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None

@@ -157,6 +157,11 @@ _V3 = _statements(
 
 _V4 = _statements("ALTER TABLE links ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'")
 
+_V5 = _statements(
+    "CREATE TABLE tombstones (code TEXT PRIMARY KEY NOT NULL, deleted_at TEXT NOT NULL)"
+    " WITHOUT ROWID"
+)
+
 
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
@@ -165,6 +170,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (2, "link_tags table for the tag filter; index for newest-first listing", _v2),
     (3, "visits: visitor id, browser and outcome", _V3),
     (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
+    (5, "tombstones: deleted codes that are never handed out again", _V5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -503,6 +509,15 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
+
+    def _is_tombstoned(self, tx: sqlite3.Connection, code: str) -> bool:
+        return bool(tx.execute("SELECT 1 FROM tombstones WHERE code = ?", (code,)).fetchall())
+
+    def _insert_tombstone(self, tx: sqlite3.Connection, code: str, deleted_at: datetime) -> None:
+        tx.execute(
+            "INSERT OR IGNORE INTO tombstones (code, deleted_at) VALUES (?, ?)",
+            (code, deleted_at.isoformat()),
+        )
 
     def _page(
         self, tx: sqlite3.Connection, after: tuple[int, str] | None, tag: str | None, size: int

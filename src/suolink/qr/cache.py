@@ -86,13 +86,9 @@ class QRCache:
         """Like :func:`suolink.qr.encode`; a repeat of the same request is served from memory."""
         normalised = validate_options(**options)
         key = _key(text, normalised, logo)
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self._hits += 1
-                return found
-            self._misses += 1
+        found = self._hit(key, count_miss=True)
+        if found is not None:
+            return found
         image = encode_options(text, normalised, logo)
         self._store(key, image)
         return image
@@ -102,12 +98,17 @@ class QRCache:
 
         Raises InvalidOption for bad options, like :meth:`encode`.
         """
-        key = _key(text, validate_options(**options), logo)
+        return self._hit(_key(text, validate_options(**options), logo))
+
+    def _hit(self, key: Hashable, *, count_miss: bool = False) -> bytes | None:
+        """The cached image for ``key`` (made most recent, counted as a hit), else None."""
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 self._hits += 1
+            elif count_miss:
+                self._misses += 1
             return found
 
     def would_draw(self, text: str, *, logo: LogoSource | None = None, **options: Any) -> bool:

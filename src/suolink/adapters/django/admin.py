@@ -19,6 +19,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from ...backends._common import to_micros
+from .conf import suolink_options
 from .forms import LinkForm
 from .models import Link, LinkTag, Visit
 from .state import get_shortener
@@ -163,7 +164,9 @@ class LinkAdmin(admin.ModelAdmin):
         return DjangoStorage(f"django://{obj._state.db or 'default'}")
 
     def delete_model(self, request: HttpRequest, obj: Link) -> None:
-        self._storage(obj).delete(obj.code)
+        # Retire the code (a tombstone) unless SUOLINK["REUSE_DELETED_CODES"] says not to.
+        reuse = bool(suolink_options().get("reuse_deleted_codes"))
+        self._storage(obj).delete(obj.code, tombstone=not reuse)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:

@@ -4,8 +4,8 @@
   would have its own links.
 * ``suolink.E002``: ``settings.SUOLINK`` cannot be read (unknown key, with the closest
   valid key as the hint; bad value).
-* ``suolink.W001``: no ``SECRET``: hashids codes follow the counter, so they are guessable,
-  and visitor ids change on every restart.
+* ``suolink.W001``: no ``SECRET``: generated codes use a fixed public salt, so they are
+  guessable from a few of them, and visitor ids change on every restart.
 * ``suolink.W002``: ``django://`` storage with ``USE_TZ = False``; times need time zones.
 * ``suolink.W003``: ``django://`` on SQLite without ``transaction_mode = "IMMEDIATE"``:
   concurrent visits may fail with "database is locked" instead of waiting.
@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from ...config import GUESSABLE_CODES
 from ...errors import InvalidSetting, SuolinkError
 from .conf import suolink_settings
 
@@ -55,9 +56,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if not config.get("SECRET"):
         found.append(
             checks.Warning(
-                "SUOLINK['SECRET'] is not set: generated codes follow the link counter and "
-                "can be guessed, and visitor ids change on every restart.",
-                hint="Set SUOLINK['SECRET'] to a long random string and keep it stable.",
+                f"SUOLINK['SECRET'] is not set: {GUESSABLE_CODES}.",
+                hint="Set SUOLINK['SECRET'] to a long random string (e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and keep "
+                "it stable: changing it changes every code generated afterwards.",
                 id="suolink.W001",
                 obj="settings.SUOLINK",
             )

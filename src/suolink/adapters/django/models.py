@@ -1,4 +1,4 @@
-"""ORM models behind the ``django://`` backend: links, their tags, visits and a counter.
+"""ORM models behind the ``django://`` backend: links, their tags, visits, a counter, tombstones.
 
 They mirror the SQLite backend's tables, so the same contract holds: ``created_us``
 (microseconds since the epoch) keeps listing order and cursors exact in every database
@@ -14,7 +14,7 @@ from django.db import models
 
 from ...models import AntiBlockMode
 
-__all__ = ["Counter", "Link", "LinkTag", "Visit"]
+__all__ = ["Counter", "Link", "LinkTag", "Tombstone", "Visit"]
 
 
 class Link(models.Model):
@@ -122,3 +122,17 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.value}"
+
+
+class Tombstone(models.Model):
+    """A deleted code that is never handed out again (old posters keep leading nowhere)."""
+
+    code = models.TextField(primary_key=True)
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "suolink_tombstone"
+        verbose_name = "deleted code"
+
+    def __str__(self) -> str:
+        return str(self.code)

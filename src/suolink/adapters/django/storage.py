@@ -138,6 +138,7 @@ class _Tables:
     tags = _Rows("LinkTag")
     visits = _Rows("Visit")
     counters = _Rows("Counter")
+    tombstones = _Rows("Tombstone")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -239,6 +240,12 @@ class DjangoStorage(RelationalStorage[_Tables]):
         self._delete_tags(tx, code)
         deleted, _ = tx.links.filter(code=code).delete()
         return bool(deleted)
+
+    def _is_tombstoned(self, tx: _Tables, code: str) -> bool:
+        return bool(tx.tombstones.filter(code=code).exists())
+
+    def _insert_tombstone(self, tx: _Tables, code: str, deleted_at: datetime) -> None:
+        tx.tombstones.get_or_create(code=code, defaults={"deleted_at": deleted_at})
 
     def _page(
         self, tx: _Tables, after: tuple[int, str] | None, tag: str | None, size: int

@@ -3,7 +3,8 @@
 Each link lives in three keys that share one hash tag, so every script touches one
 cluster slot: ``<prefix>{<code>}:l`` (a hash: the link's fields as JSON text, its count,
 its visit sequence), ``…:v`` (raw visits, a sorted set read in time order) and ``…:d``
-(per-day counts). Every change is one Lua script, loaded once and run with EVALSHA (sent
+(per-day counts); a deleted code keeps a tombstone ``…:x`` in the same slot, which the
+create script checks. Every change is one Lua script, loaded once and run with EVALSHA (sent
 again in full after a ``NOSCRIPT``), so each method is atomic and the visit path is one
 round trip. Two global keys: ``<prefix>ids`` (the id counter, touched once per block of
 ids) and the listing index ``<prefix>{idx}:*``. On one server the index is written by
@@ -285,6 +286,10 @@ class RedisStorage:
         base = f"{self.prefix}{{{_hash_tag(code)}}}"
         return f"{base}:l", f"{base}:v", f"{base}:d"
 
+    def _tombstone_key(self, code: str) -> str:
+        """The key that retires a deleted code, in the slot of the link's own keys."""
+        return f"{self.prefix}{{{_hash_tag(code)}}}:x"
+
     def _expire_ms(self, expires_at: datetime | None) -> str:
         """When Redis drops an expiring link: ``keep_expired`` after expiry (or from now)."""
         if expires_at is None:
@@ -338,7 +343,8 @@ class RedisStorage:
 
         def run(client: Any) -> Any:
             self._flush_pending(client)
-            reply = self._scripts["create"](client, self._keys(stored.code), args)
+            keys = [*self._keys(stored.code), self._tombstone_key(stored.code)]
+            reply = self._scripts["create"](client, keys, args)
             if reply[0] == 1 and self.cluster:
                 entry = (stored.code, _text(reply[1]), created, _text(reply[2]), expire_ms)
                 self._sync_index(client, entry)
@@ -397,14 +403,19 @@ class RedisStorage:
             raise LinkNotFound(code)
         return _to_link(reply[5])
 
-    def delete(self, code: str) -> bool:
-        """Remove the link, its visits and day counts in one script; True if it existed."""
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link, its visits and day counts (leaving a ``tombstone``) in one script.
+
+        True if the link existed; only then is a tombstone left.
+        """
         if not code_ok(code) or not code:
             return False
+        keys = [*self._keys(code), self._tombstone_key(code)]
+        deleted_at = str(int(time.time() * 1000)) if tombstone else ""
 
         def run(client: Any) -> Any:
             self._flush_pending(client)
-            reply = self._scripts["delete"](client, self._keys(code), [self._index_arg(), code])
+            reply = self._scripts["delete"](client, keys, [self._index_arg(), code, deleted_at])
             if reply[0] == 1 and self.cluster:
                 self._sync_index(client, (code, _text(reply[1]), "", "[]", ""))
             return reply

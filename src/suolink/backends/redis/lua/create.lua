@@ -1,8 +1,8 @@
--- Create a link if its code is free.
--- KEYS: link hash, raw visits, day counts.
+-- Create a link if its code is free: no link holds it and no tombstone retired it.
+-- KEYS: link hash, raw visits, day counts, tombstone.
 -- ARGV: index base ('' = caller syncs the index), code, created key, expiry ms or '',
 --       then field/value pairs.
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+if redis.call('EXISTS', KEYS[1], KEYS[4]) > 0 then return {0} end
 redis.call('DEL', KEYS[2], KEYS[3])
 local pairs_ = {}
 for i = 5, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end

@@ -50,8 +50,19 @@ def test_checks_name_what_is_wrong(config: dict[str, str], debug: bool, expected
         assert ids(check_settings()) == expected
 
 
+def test_without_a_secret_codes_use_a_fixed_public_salt_warns() -> None:
+    # Issue 12: 38 of 40 codes were guessed from a few created ones without a secret.
+    with override_settings(SUOLINK={"STORAGE": "django://"}):
+        (warning,) = check_settings()
+    assert warning.id == "suolink.W001"
+    assert warning.level == 30  # checks.WARNING: shown by every manage.py command
+    assert "fixed public salt" in warning.msg
+    assert "guess" in warning.msg
+    assert "SUOLINK['SECRET']" in (warning.hint or "")
+
+
 def test_sqlite_without_immediate_transactions_is_warned(tmp_path: Path) -> None:
-    from tests.django.project import add_alias
+    from tests.adapters.django.project import add_alias
 
     add_alias(
         "deferred_mode", {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.db")}
@@ -73,7 +84,7 @@ def test_checks_are_registered_with_django() -> None:
 
 
 def test_manage_py_suolink_shorten_and_stats(tmp_path: Path) -> None:
-    from tests.django.project import store_url
+    from tests.adapters.django.project import store_url
 
     with override_settings(SUOLINK={"STORAGE": store_url(tmp_path), "SECRET": "s"}):
         out = StringIO()

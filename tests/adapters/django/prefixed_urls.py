@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from tests.django.urls import about
+from tests.adapters.django.urls import about
 
 urlpatterns = [
     path("about/", about),

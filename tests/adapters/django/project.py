@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-SETTINGS_MODULE = "tests.django.settings"
-ROOT = str(Path(__file__).resolve().parents[2])
+SETTINGS_MODULE = "tests.adapters.django.settings"
+ROOT = str(Path(__file__).resolve().parents[3])
 _lock = threading.Lock()
 _counter = itertools.count()
 _template: Path | None = None
@@ -105,7 +105,7 @@ def store_url(folder: Path) -> str:
 def postgres_store_url() -> str:
     """The URL of a fresh, empty ``django://`` store in a new schema on PostgreSQL.
 
-    Skips the test when no server can be had (see :mod:`tests.django.postgres`).
+    Skips the test when no server can be had (see :mod:`tests.adapters.django.postgres`).
     """
     from .postgres import server_url as find_server
 

@@ -56,7 +56,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost"]
 USE_TZ = True
 TIME_ZONE = "UTC"
-ROOT_URLCONF = "tests.django.urls"
+ROOT_URLCONF = "tests.adapters.django.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, override_settings
 
 from suolink.adapters.django import get_shortener
-from tests.django.project import postgres_store_url, store_url
+from tests.adapters.django.project import postgres_store_url, store_url
 from tests.http_scenarios import (
     ANONYMOUS_SCENARIOS,
     BROWSER,
@@ -101,7 +101,8 @@ PREFIXED = [
 def test_scenario_under_a_prefix(tmp_path: Path, scenario: Callable[[HttpClient], None]) -> None:
     """Included under ``s/`` the scenarios pass, and short links carry the prefix."""
     with override_settings(
-        SUOLINK=suolink_settings(store_url(tmp_path)), ROOT_URLCONF="tests.django.prefixed_urls"
+        SUOLINK=suolink_settings(store_url(tmp_path)),
+        ROOT_URLCONF="tests.adapters.django.prefixed_urls",
     ):
         scenario(DjangoClient(prefix="/s"))
 
@@ -143,7 +144,8 @@ class AsyncDjangoClient(DjangoClient):
 def test_scenario_async_views(tmp_path: Path, scenario: Callable[[HttpClient], None]) -> None:
     """The async views pass the same scenarios (ORM backend on SQLite)."""
     with override_settings(
-        SUOLINK=suolink_settings(store_url(tmp_path)), ROOT_URLCONF="tests.django.async_urls"
+        SUOLINK=suolink_settings(store_url(tmp_path)),
+        ROOT_URLCONF="tests.adapters.django.async_urls",
     ):
         scenario(AsyncDjangoClient())
 
@@ -153,7 +155,7 @@ def test_async_urls_serve_coroutine_views() -> None:
 
     from django.urls import resolve
 
-    with override_settings(ROOT_URLCONF="tests.django.async_urls"):
+    with override_settings(ROOT_URLCONF="tests.adapters.django.async_urls"):
         assert asyncio.iscoroutinefunction(resolve("/abc12").func)
         assert asyncio.iscoroutinefunction(resolve("/api/links").func)
     assert not asyncio.iscoroutinefunction(resolve("/abc12").func)
@@ -173,7 +175,8 @@ def test_every_route_is_registered() -> None:
 
 def test_short_urls_carry_the_include_prefix(tmp_path: Path) -> None:
     with override_settings(
-        SUOLINK=suolink_settings(store_url(tmp_path)), ROOT_URLCONF="tests.django.prefixed_urls"
+        SUOLINK=suolink_settings(store_url(tmp_path)),
+        ROOT_URLCONF="tests.adapters.django.prefixed_urls",
     ):
         reply = Client().post(
             "/s/api/links",

@@ -1,16 +1,16 @@
-"""The Django test project for this folder: settings module ``tests.django.settings``.
+"""The Django test project for this folder: settings module ``tests.adapters.django.settings``.
 
 Django is set up here, when this folder is collected, not for the whole suite: other
 tests neither import Django nor pay for it. Tests that use pytest-django's ``db``
 fixtures get the test database of the ``default`` alias; stores on other aliases
-(``tests.django.project.store_url``) are their own files and need no unblocking.
+(``tests.adapters.django.project.store_url``) are their own files and need no unblocking.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.django.project import setup, template_file
+from tests.adapters.django.project import setup, template_file
 
 setup()
 template_file()

@@ -21,9 +21,10 @@ from suolink.adapters.django.forms import LinkForm, parse_tags, parse_targets
 from suolink.adapters.django.models import Link as LinkRow
 from suolink.adapters.django.storage import DjangoStorage
 from suolink.detect.platforms import BLOCKING_APPS, PLATFORM_IDS
+from suolink.errors import CodeTaken
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.qr import decode
-from tests.django.project import store_url
+from tests.adapters.django.project import store_url
 
 ADD = "/admin/suolink/link/add/"
 
@@ -279,6 +280,8 @@ def test_delete_goes_through_the_backend(admin_client: Any, links: DjangoStorage
     assert reply.status_code == 302
     assert links.get("news1") is None
     assert links.list(tag="news").links == ()
+    with pytest.raises(CodeTaken):  # deleting in the admin retires the code too
+        links.create(Link(code="news1", url="https://elsewhere.example/"))
 
 
 # -- the change page and the list -----------------------------------------------------------
