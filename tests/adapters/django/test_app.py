@@ -16,94 +16,14 @@ from django.test import AsyncRequestFactory, override_settings
 from suolink.adapters.django import get_shortener
 from suolink.adapters.django.checks import check_settings
 from suolink.adapters.django.middleware import ClientMiddleware
-from suolink.adapters.django.models import Link as LinkRow
 from suolink.adapters.django.storage import DjangoStorage
 from suolink.backends import open_storage
-from suolink.errors import CodeTaken, ConfigurationError
-from suolink.models import Link, Visit
+from suolink.errors import ConfigurationError
 from tests.http_scenarios import WECHAT
 
 
 def ids(messages: list[Any]) -> set[str]:
     return {m.id for m in messages}
-
-
-# -- admin -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def links(db: None) -> DjangoStorage:
-    """Links in the default (test) database, as the admin shows them."""
-    store = DjangoStorage("django://")
-    store.create(
-        Link(code="news1", url="https://example.com/news", title="Daily news", tags=("news",))
-    )
-    store.create(Link(code="shop1", url="https://shop.example/", title="Shop", tags=("shop",)))
-    for app in ("wechat", "wechat", "qq"):
-        store.record_visit(Visit(code="news1", app=app, user_agent="ua"))
-    return store
-
-
-def test_admin_changelist_search_and_filters(admin_client: Any, links: DjangoStorage) -> None:
-    page = admin_client.get("/admin/suolink/link/")
-    assert page.status_code == 200
-    assert b"news1" in page.content
-    assert b"shop1" in page.content
-    found = admin_client.get("/admin/suolink/link/", {"q": "daily"})
-    assert b"news1" in found.content
-    assert b"shop1" not in found.content
-    tagged = admin_client.get("/admin/suolink/link/", {"tag": "shop"})
-    assert b"shop1" in tagged.content
-    assert b"news1" not in tagged.content
-    year = str(links.get("news1").created_at.year)  # type: ignore[union-attr]
-    dated = admin_client.get("/admin/suolink/link/", {"created_at__year": year})
-    assert b"news1" in dated.content
-    assert (
-        b"news1"
-        not in admin_client.get("/admin/suolink/link/", {"created_at__year": "1999"}).content
-    )
-
-
-def test_admin_change_page_shows_visits_and_stats(admin_client: Any, links: DjangoStorage) -> None:
-    page = admin_client.get("/admin/suolink/link/news1/change/")
-    assert page.status_code == 200
-    text = page.content.decode()
-    assert "latest visits" in text.lower()
-    assert "wechat: 2" in text
-    assert "qq: 1" in text
-    assert admin_client.get("/admin/suolink/link/add/").status_code == 200
-
-
-def test_admin_edits_go_through_the_backend(admin_client: Any, links: DjangoStorage) -> None:
-    row = LinkRow.objects.get(code="shop1")
-    form = {
-        "url": "https://shop.example/new",
-        "title": "Shop",
-        "tags": json.dumps(["sale"]),
-        "anti_block_mode": "auto",
-        "language": "",
-        "max_visits": "",
-        "expires_at_0": "",
-        "expires_at_1": "",
-        "visit_rows-TOTAL_FORMS": "0",
-        "visit_rows-INITIAL_FORMS": "0",
-    }
-    reply = admin_client.post(f"/admin/suolink/link/{row.pk}/change/", form)
-    assert reply.status_code == 302, reply.content.decode()[:2000]
-    assert links.get("shop1") == Link(
-        code="shop1",
-        url="https://shop.example/new",
-        created_at=row.created_at,
-        title="Shop",
-        tags=("sale",),
-    )
-    assert [link.code for link in links.list(tag="sale").links] == ["shop1"]
-    assert links.list(tag="shop").links == ()
-    reply = admin_client.post("/admin/suolink/link/news1/delete/", {"post": "yes"})
-    assert reply.status_code == 302
-    assert links.get("news1") is None
-    with pytest.raises(CodeTaken):  # deleting in the admin retires the code too
-        links.create(Link(code="news1", url="https://elsewhere.example/"))
 
 
 # -- checks ------------------------------------------------------------------------------

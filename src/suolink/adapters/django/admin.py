@@ -1,41 +1,35 @@
-"""The admin for the ``django://`` backend: links with search, tag and date filters,
-their latest visits inline, and read-only stats.
+"""The admin for the ``django://`` backend: links through the configured Shortener.
 
-Saving and deleting go through :class:`~suolink.adapters.django.storage.DjangoStorage`,
-so the tag index and the visit count stay as the backend keeps them.
+Creating and changing a link go through ``get_shortener().shorten`` / ``.update`` (see
+:class:`~suolink.adapters.django.forms.LinkForm`), so the admin refuses what the API
+refuses, with the Shortener's words as form errors. Deleting goes through the backend,
+so the tag index and visits go with the link. The change page shows the short URL, the
+QR code and the stats from the Shortener, and the latest visits inline.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
-from django.utils.html import format_html, format_html_join
+from django.http import HttpRequest, HttpResponse
 
-from ...errors import SuolinkError
-from ...models import AntiBlockMode
-from ...models import Link as CoreLink
+from ...backends._common import to_micros
 from .conf import suolink_options
+from .forms import LinkForm
 from .models import Link, LinkTag, Visit
+from .state import get_shortener
 from .storage import DjangoStorage
+from .summary import summarize
 
-__all__ = ["LinkAdmin", "TagFilter", "VisitInline"]
+__all__ = ["ExpiredFilter", "LinkAdmin", "TagFilter", "VisitInline"]
 
 #: How many of a link's visits the change page shows (newest first).
 INLINE_VISITS = 50
-_EDITABLE = (
-    "url",
-    "title",
-    "tags",
-    "expires_at",
-    "max_visits",
-    "disabled",
-    "anti_block_mode",
-    "language",
-)
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -53,6 +47,24 @@ class TagFilter(admin.SimpleListFilter):
         if value is None:
             return queryset
         return queryset.filter(tag_rows__tag=value)
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    """Links past their expiry time, or not (compared in exact microseconds)."""
+
+    title = "expired"
+    parameter_name = "expired"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = to_micros(datetime.now(UTC))
+        if self.value() == "yes":
+            return queryset.filter(expires_us__lte=now)
+        if self.value() == "no":
+            return queryset.filter(Q(expires_us__isnull=True) | Q(expires_us__gt=now))
+        return queryset
 
 
 class _LatestVisits(BaseInlineFormSet):
@@ -82,83 +94,74 @@ class VisitInline(admin.TabularInline):
         return False
 
 
+_LINK = ("url", "title", "tags")
+_RULES = ("expires_at", "max_visits", "disabled", "language")
+_ANTI_BLOCK = ("anti_block_mode", "anti_block")
+_ACCESS = ("allow", "deny", "targets")
+
+
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
-    """Links: search by code, URL or title; filter by tag, date, state."""
+    """Links: search by code, URL or title; filter by tag, state, expiry, date, mode."""
 
+    form = LinkForm
     list_display = ("code", "url", "title", "visits", "created_at", "expires_at", "disabled")
     search_fields = ("code", "url", "title")
     list_filter = (
         TagFilter,
-        ("created_at", admin.DateFieldListFilter),
         "disabled",
+        ExpiredFilter,
+        ("created_at", admin.DateFieldListFilter),
         "anti_block_mode",
     )
     date_hierarchy = "created_at"
     ordering = ("-created_us", "-code")
-    inlines = (VisitInline,)
-    readonly_fields = ("visits", "created_at", "has_password", "stats")
+    readonly_fields = ("code", "visits", "created_at", "has_password")
     list_per_page = 50
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        head = ["code"] if obj is None else []
-        return [*head, *_EDITABLE, *self.readonly_fields]
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[Any]]:
+        return [] if obj is None else [VisitInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.readonly_fields if obj is None else ("code", *self.readonly_fields)
+        return () if obj is None else self.readonly_fields
 
-    @admin.display(boolean=True, description="password")
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[Any, Any]]:
+        if obj is None:
+            head: tuple[str, ...] = ("code", *_LINK)
+            password: tuple[str, ...] = ("password",)
+        else:
+            head = ("code", *_LINK, "visits", "created_at")
+            password = ("has_password", "password", "clear_password")
+        return [
+            (None, {"fields": head}),
+            ("Rules", {"fields": (*_RULES, *password)}),
+            ("Anti-block", {"fields": _ANTI_BLOCK}),
+            ("Access and targets", {"fields": _ACCESS}),
+        ]
+
+    @admin.display(boolean=True, description="password set")
     def has_password(self, obj: Link) -> bool:
         return obj.password_hash is not None
 
-    @admin.display(description="stats")
-    def stats(self, obj: Link) -> str:
-        """Visits by outcome and by app (read-only)."""
-        if obj.pk is None:
-            return "-"
-        visits = Visit.objects.using(obj._state.db).filter(link_id=obj.pk)
-        parts = []
-        for label, column in (("outcome", "outcome"), ("app", "app"), ("os", "os")):
-            rows = visits.values(column).annotate(n=Count("id")).order_by("-n")[:10]
-            items = format_html_join(
-                ", ", "{}: {}", ((row[column] or "-", row["n"]) for row in rows)
-            )
-            parts.append(format_html("<p><b>{}</b> {}</p>", label, items or "-"))
-        return str(format_html_join("", "{}", ((part,) for part in parts)))
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The change page, with the link's short URL, QR code and stats above the form."""
+        context = dict(extra_context or {})
+        code = unquote(object_id)
+        if Link.objects.filter(pk=code).exists():
+            context["suolink_summary"] = summarize(get_shortener(), code, request)
+        return super().change_view(request, object_id, form_url, context)
+
+    def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
+        """Nothing to do: :class:`LinkForm` stored the link through the Shortener."""
 
     def _storage(self, obj: Link) -> DjangoStorage:
         return DjangoStorage(f"django://{obj._state.db or 'default'}")
-
-    def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
-        storage = self._storage(obj)
-        data = form.cleaned_data
-        try:
-            if change:
-                changes: dict[str, Any] = {
-                    name: data[name] for name in form.changed_data if name in _EDITABLE
-                }
-                if "anti_block_mode" in changes:
-                    changes["anti_block_mode"] = AntiBlockMode(changes["anti_block_mode"])
-                if "tags" in changes:
-                    changes["tags"] = tuple(changes["tags"] or ())
-                if changes:
-                    storage.update(obj.code, changes)
-            else:
-                storage.create(
-                    CoreLink(
-                        code=data["code"],
-                        url=data["url"],
-                        title=data.get("title") or None,
-                        tags=tuple(data.get("tags") or ()),
-                        expires_at=data.get("expires_at"),
-                        max_visits=data.get("max_visits"),
-                        disabled=bool(data.get("disabled")),
-                        anti_block_mode=AntiBlockMode(data.get("anti_block_mode") or "auto"),
-                        language=data.get("language") or None,
-                    )
-                )
-        except SuolinkError as exc:
-            messages.error(request, f"not saved: {exc}")
 
     def delete_model(self, request: HttpRequest, obj: Link) -> None:
         # Retire the code (a tombstone) unless SUOLINK["REUSE_DELETED_CODES"] says not to.

@@ -25,10 +25,10 @@ from ...errors import BodyTooLarge, InvalidOption
 from ...models import Decision, Visitor
 from .state import current_request, get_api
 
-__all__ = ["http_request", "make_async_view", "make_view", "response", "visitor_for"]
+__all__ = ["base_url", "http_request", "make_async_view", "make_view", "response", "visitor_for"]
 
 
-def _base_url(request: DjangoRequest) -> str:
+def base_url(request: DjangoRequest) -> str:
     """Scheme, host and the prefix the host project included suolink's urls under."""
     try:
         root = reverse("suolink:index")
@@ -73,7 +73,7 @@ def http_request(request: DjangoRequest, limit: int) -> HttpRequest | Decision:
         remote_addr=request.META.get("REMOTE_ADDR") or None,
         form=form,
         files=files,
-        base_url=_base_url(request),
+        base_url=base_url(request),
     )
 
 
