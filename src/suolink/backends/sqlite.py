@@ -10,36 +10,53 @@
 * Columns are named after the fields in :mod:`suolink.fields`; fields without a column
   of their own live in the ``extra`` JSON object (no migration for a new setting).
 
+* Stats come from counts kept at write time (``KeepsAggregates``): ``visit_counts``
+  holds visits per (link, dimension, UTC day, value) and ``visitor_counts`` people's
+  visits per (link, visitor), both updated in the transaction that records the visit.
+  A user agent is stored once in ``user_agents``; a visit holds its ``ua_id``.
+* ``retention_days=N`` drops raw visits older than N days (before the visit being
+  recorded) a small batch at a time while recording; the counts stay.
+* The file deleted or replaced under a running process is noticed on the next call
+  (its inode changed): the connection is reopened on the new file, migrated, and a
+  warning logged, so the process recovers instead of failing every request.
+
 URLs: ``sqlite:///relative.db`` (from the current folder), ``sqlite:////abs/path.db``,
 ``sqlite:///:memory:`` (one private database, one connection behind a lock). Options go
-in the query string: ``timeout`` (seconds, default 5) and ``synchronous``
-(``off|normal|full|extra``, default ``normal``).
+in the query string: ``timeout`` (seconds, default 5), ``synchronous``
+(``off|normal|full|extra``, default ``normal``) and ``retention_days`` (0 to 36500,
+default 0: keep every raw visit).
 
 Indexes (what the benchmarks exercise): ``links`` primary key ``code``;
 ``links_by_created (created_us, code)`` for newest-first listing;
 ``link_tags_by_tag (tag, created_us, code)`` for listing one tag;
-``visits_by_code (code, at_us)`` for a link's visits in time order (and delete).
+``visits_by_code (code, at_us)`` for a link's visits in time order (and delete);
+``visits_by_time (at_us)`` for retention; ``visit_counts`` primary key
+``(code, dimension, day, value)``; ``visitor_counts_by_n (code, n DESC, visitor)`` for
+the top visitors.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import BackendError, BackendUnavailable, ConfigurationError
 from ..models import Link, Visit
 from . import redact_url
-from ._common import Position, to_micros
+from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
+from .base import DIMENSIONS, TOP, StatsCounts
 from .relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
@@ -51,8 +68,16 @@ from .relational import (
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT = 5.0
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
+MAX_RETENTION_DAYS = 36_500
+#: Raw visits dropped per retention step: small, so no write holds the lock for long.
+RETENTION_BATCH = 200
+#: Seconds between retention steps while the previous step found nothing more to drop.
+_RETENTION_PAUSE = 1.0
+_DAY_US = 86_400_000_000
 
 # Primary SQLite result codes that mean "try again later" rather than "broken".
 _UNAVAILABLE_CODES = {
@@ -158,6 +183,96 @@ _V3 = _statements(
 _V4 = _statements("ALTER TABLE links ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'")
 
 
+_VISIT_TEXT_COLUMNS = (
+    "ip",
+    "referer",
+    "app",
+    "os",
+    "device",
+    "is_bot",
+    "language",
+    "visitor_id",
+    "browser",
+    "outcome",
+)
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    """Intern user agents, keep counts per day and dimension, index visits by time.
+
+    ``visits`` is rebuilt (``ua_id`` instead of ``user_agent``), the portable way to
+    drop a column; the counts are backfilled from the visits already recorded.
+    """
+    kept = ", ".join(_VISIT_TEXT_COLUMNS)
+    read = ", ".join(f"v.{c}" for c in _VISIT_TEXT_COLUMNS)
+    _statements(
+        "CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
+        "INSERT OR IGNORE INTO user_agents (text) SELECT user_agent FROM visits ORDER BY id",
+        """CREATE TABLE visits_v6 (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL REFERENCES links (code) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            ip TEXT,
+            ua_id INTEGER NOT NULL REFERENCES user_agents (id),
+            referer TEXT,
+            app TEXT,
+            os TEXT,
+            device TEXT,
+            is_bot INTEGER NOT NULL,
+            language TEXT,
+            visitor_id TEXT,
+            browser TEXT,
+            outcome TEXT NOT NULL DEFAULT 'redirect'
+        )""",
+        f"INSERT INTO visits_v6 (id, code, at, at_us, ua_id, {kept}) "  # noqa: S608 - constant
+        f"SELECT v.id, v.code, v.at, v.at_us, u.id, {read} "
+        "FROM visits AS v JOIN user_agents AS u ON u.text = v.user_agent",
+        "DROP TABLE visits",
+        "ALTER TABLE visits_v6 RENAME TO visits",
+        "CREATE INDEX visits_by_code ON visits (code, at_us)",
+        "CREATE INDEX visits_by_time ON visits (at_us)",
+        """CREATE TABLE visit_counts (
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            day TEXT NOT NULL,
+            value TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (code, dimension, day, value)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE visitor_counts (
+            code TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (code, visitor)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX visitor_counts_by_n ON visitor_counts (code, n DESC, visitor)",
+    )(conn)
+    _backfill_counts(conn)
+
+
+def _backfill_counts(conn: sqlite3.Connection) -> None:
+    """Count the visits recorded before migration 6, as ``record_visit`` now does."""
+    days: Counter[tuple[str, str, str, str]] = Counter()
+    people: Counter[tuple[str, str]] = Counter()
+    cursor = conn.execute(_SELECT_ALL_VISITS)
+    while rows := cursor.fetchmany(5000):
+        for row in rows:
+            visit = _row_visit(dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)))
+            cells, who = _count_cells(visit)
+            days.update(cells)
+            if who is not None:
+                people[visit.code, who] += 1
+    conn.executemany(
+        "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, ?)",
+        [(*key, n) for key, n in days.items()],
+    )
+    conn.executemany(
+        "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?)",
+        [(*key, n) for key, n in people.items()],
+    )
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -165,6 +280,8 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (2, "link_tags table for the tag filter; index for newest-first listing", _v2),
     (3, "visits: visitor id, browser and outcome", _V3),
     (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
+    # 6, not 5: version 5 is kept for the tombstones migration of another branch.
+    (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -233,18 +350,67 @@ def _rollback(conn: sqlite3.Connection) -> None:
 #: Columns of ``links`` that are not ``Link`` fields.
 _DERIVED = (Derived("created_us", "created_at", to_micros),)
 
-#: Columns of ``visits`` besides ``id``, by name.
+#: Columns a visit is read as, by name: ``user_agent`` is joined back from ``user_agents``.
 _VISIT_COLUMNS = ("code", "at", "at_us", *PLAIN_VISIT_FIELDS)
+#: Columns of a ``visits`` row besides ``id``: the user agent as its ``ua_id``.
+_STORED_VISIT_COLUMNS = tuple(
+    "ua_id" if column == "user_agent" else column for column in _VISIT_COLUMNS
+)
 _INSERT_VISIT = (
-    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
-    f"VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})"
+    f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join(':' + c for c in _STORED_VISIT_COLUMNS)})"
 )
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
-_SELECT_VISITS = (
-    f"SELECT {', '.join(_SELECTED_VISIT_COLUMNS)} FROM visits "  # noqa: S608 - constant text
-    "WHERE code = ? AND at_us >= ? AND at_us < ? AND (at_us, id) > (?, ?) "
-    "ORDER BY at_us, id LIMIT ?"
+_SELECT_VISIT_FROM = (
+    "SELECT "  # noqa: S608 - constant text
+    + ", ".join("u.text" if c == "user_agent" else f"v.{c}" for c in _SELECTED_VISIT_COLUMNS)
+    + " FROM visits AS v JOIN user_agents AS u ON u.id = v.ua_id"
 )
+_SELECT_VISITS = (
+    f"{_SELECT_VISIT_FROM} "
+    "WHERE v.code = ? AND v.at_us >= ? AND v.at_us < ? AND (v.at_us, v.id) > (?, ?) "
+    "ORDER BY v.at_us, v.id LIMIT ?"
+)
+#: Every visit in the file, for migration 6's backfill.
+_SELECT_ALL_VISITS = f"{_SELECT_VISIT_FROM} ORDER BY v.id"
+_COUNT_CELL = (
+    "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"
+)
+_COUNT_VISITOR = (
+    "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
+    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1"
+)
+#: Dimensions summed by ``counts()`` besides ``total`` (per day) and ``visitor``.
+_SUMMED = ("total", *DIMENSIONS)
+_FIRST_DAY, _LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
+
+
+def _utc_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _count_cells(visit: Visit) -> tuple[list[tuple[str, str, str, str]], str | None]:
+    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for."""
+    day = _utc_day(visit.at)
+    code = visit.code
+    cells = [(code, "total", day, "")]
+    cells += [(code, dim, day, value) for dim, value in visit_dimensions(visit)]
+    who = None if visit.is_bot else visitor_key(visit)
+    if who is not None:
+        cells.append((code, "visitor", day, who))
+    return cells, who
+
+
+def _row_visit(row: dict[str, Any]) -> Visit:
+    return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+
+
+def _day_bounds(since: date | None, until: date | None) -> tuple[str, str]:
+    return (
+        _FIRST_DAY if since is None else since.isoformat(),
+        _LAST_DAY if until is None else until.isoformat(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,20 +449,33 @@ class _LinkSQL:
         )
 
 
-def _visit_row(visit: Visit) -> dict[str, Any]:
+def _visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
+    values = visit_values(visit)
+    del values["user_agent"]
     return {
         "code": visit.code,
         "at": visit.at.isoformat(),
         "at_us": to_micros(visit.at),
-        **visit_values(visit),
+        "ua_id": ua_id,
+        **values,
     }
 
 
 # --------------------------------------------------------------------------- URL
 
 
-def _parse_url(url: str) -> tuple[str, float, str]:
-    """``(path, timeout, synchronous)`` from a ``sqlite://`` URL; ``ConfigurationError``."""
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What a ``sqlite://`` URL says."""
+
+    path: str
+    timeout: float = DEFAULT_TIMEOUT
+    synchronous: str = "normal"
+    retention_days: int = 0
+
+
+def _parse_url(url: str) -> _Options:
+    """The options of a ``sqlite://`` URL; ``ConfigurationError`` if it is not one."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "sqlite":
         raise ConfigurationError(f"not a sqlite:// URL: {redact_url(url)!r}")
@@ -315,7 +494,7 @@ def _parse_url(url: str) -> tuple[str, float, str]:
         if "\x00" in path:
             raise ConfigurationError("sqlite file path contains a NUL character")
         path = os.path.abspath(path)
-    timeout, synchronous = DEFAULT_TIMEOUT, "normal"
+    timeout, synchronous, retention = DEFAULT_TIMEOUT, "normal", 0
     try:
         options = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
@@ -332,15 +511,38 @@ def _parse_url(url: str) -> tuple[str, float, str]:
             synchronous = value.lower()
             if synchronous not in _SYNCHRONOUS:
                 raise ConfigurationError(f"sqlite synchronous must be one of {_SYNCHRONOUS}")
+        elif name == "retention_days":
+            retention = int(value) if value.isascii() and value.isdigit() else -1
+            if not 0 <= retention <= MAX_RETENTION_DAYS:
+                raise ConfigurationError(
+                    f"sqlite retention_days must be a whole number from 0 to "
+                    f"{MAX_RETENTION_DAYS}: {value!r}"
+                )
         else:
             raise ConfigurationError(
-                f"unknown sqlite option {name!r}; known options: timeout, synchronous"
+                f"unknown sqlite option {name!r}; "
+                "known options: timeout, synchronous, retention_days"
             )
-    return path, timeout, synchronous
+    return _Options(path, timeout, synchronous, retention)
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced, so finished threads release theirs."""
+    """A connection that can be weakly referenced, so finished threads release theirs.
+
+    ``identity`` is the (device, inode) of the file it opened: when the path names
+    another file (or none), the file was deleted or replaced under us.
+    """
+
+    identity: tuple[int, int] | None = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) of ``path``, or None if there is no such file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 # --------------------------------------------------------------------------- storage
@@ -357,7 +559,15 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def __init__(self, url: str = "sqlite:///suolink.db") -> None:
         self.url = redact_url(url)
-        self.path, self.timeout, self.synchronous = _parse_url(url)
+        options = _parse_url(url)
+        self.path, self.timeout, self.synchronous = (
+            options.path,
+            options.timeout,
+            options.synchronous,
+        )
+        #: Raw visits older than this many days are dropped while recording (0: never).
+        self.retention_days = options.retention_days
+        self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._table = LinkTable(derived=_DERIVED)
         self._sql = _LinkSQL.of(self._table)
         self._closed = False
@@ -403,6 +613,8 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         except BaseException:
             conn.close()
             raise
+        if self.path != ":memory:":
+            conn.identity = _identity(self.path)
         return conn
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
@@ -432,11 +644,41 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
                     self._local = threading.local()
                     self._pid = os.getpid()
         conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.identity != _identity(self.path):
+            conn = self._reopen(conn)
         if conn is None:
             conn = self._connect()
             self._local.conn = conn
             with self._state_lock:
                 self._conns.add(conn)
+        return conn
+
+    def _reopen(self, old: _Connection) -> _Connection:
+        """Drop a connection to a file deleted or replaced since; the next one migrates.
+
+        A journal left behind by the deleted file (``-wal``, ``-shm``) would be replayed
+        into a new empty file, so it goes too when the database file itself is gone.
+        """
+        self._local.conn = None
+        with self._state_lock:
+            self._conns.discard(old)
+            if _identity(self.path) is None:
+                log.warning("suolink: %s was deleted; creating it again", self.path)
+                for suffix in ("-wal", "-shm"):
+                    with suppress(FileNotFoundError):
+                        os.remove(self.path + suffix)
+            else:
+                log.warning("suolink: %s was replaced; reopening it", self.path)
+            with suppress(sqlite3.Error):
+                old.close()
+            conn = self._connect()
+            try:
+                migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn = conn
+            self._conns.add(conn)
         return conn
 
     @contextmanager
@@ -501,6 +743,8 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def _delete_link(self, tx: sqlite3.Connection, code: str) -> bool:
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
+        tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
 
@@ -529,7 +773,80 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         return int(rows[0][0]) if rows else None
 
     def _insert_visit(self, tx: sqlite3.Connection, visit: Visit) -> None:
-        tx.execute(_INSERT_VISIT, _visit_row(visit))
+        """Insert the raw visit and add it to the counts, in the caller's transaction."""
+        tx.execute(_INSERT_VISIT, _visit_row(visit, _user_agent_id(tx, visit.user_agent)))
+        cells, who = _count_cells(visit)
+        tx.executemany(_COUNT_CELL, cells)
+        if who is not None:
+            tx.execute(_COUNT_VISITOR, (visit.code, who))
+        if self.retention_days:
+            self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
+
+    def _drop_old_visits(self, tx: sqlite3.Connection, before_us: int) -> None:
+        """One retention step: up to ``RETENTION_BATCH`` raw visits older than ``before_us``.
+
+        Runs at most once a second while there is nothing left to drop, and on every
+        write while there is, so a backlog drains in short steps (the counts stay).
+        """
+        now = time.monotonic()
+        if now < self._retention_due:
+            return
+        dropped = tx.execute(
+            "DELETE FROM visits WHERE id IN "
+            "(SELECT id FROM visits WHERE at_us < ? ORDER BY at_us LIMIT ?)",
+            (before_us, RETENTION_BATCH),
+        ).rowcount
+        self._retention_due = now if dropped >= RETENTION_BATCH else now + _RETENTION_PAUSE
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts:
+        """Sums of ``visit_counts`` and ``visitor_counts`` over ``[since, until)`` UTC days.
+
+        The whole history reads the per-link ``visitor_counts`` (top ten by its index); a
+        window sums the per-day visitor cells instead.
+        """
+        self._check_open()
+        if not code_ok(code):
+            return StatsCounts()
+        low, high = _day_bounds(since, until)
+        dims: dict[str, dict[str, int]] = {}
+        by_day: dict[str, int] = {}
+        marks = ", ".join("?" * len(_SUMMED))
+        with self._read("read visit counts") as tx:
+            for dim, day, value, n in tx.execute(
+                "SELECT dimension, day, value, n FROM visit_counts "  # noqa: S608 - constant
+                f"WHERE code = ? AND dimension IN ({marks}) AND day >= ? AND day < ?",
+                (code, *_SUMMED, low, high),
+            ):
+                if dim == "total":
+                    by_day[day] = n
+                else:
+                    bucket = dims.setdefault(dim, {})
+                    bucket[value] = bucket.get(value, 0) + n
+            if since is None and until is None:
+                unique = tx.execute(
+                    "SELECT COUNT(*) FROM visitor_counts WHERE code = ?", (code,)
+                ).fetchone()[0]
+                top = tx.execute(
+                    "SELECT visitor, n FROM visitor_counts WHERE code = ? "
+                    "ORDER BY n DESC, visitor LIMIT ?",
+                    (code, TOP),
+                ).fetchall()
+            else:
+                people = tx.execute(
+                    "SELECT value, SUM(n) FROM visit_counts WHERE code = ? "
+                    "AND dimension = 'visitor' AND day >= ? AND day < ? GROUP BY value",
+                    (code, low, high),
+                ).fetchall()
+                unique = len(people)
+                top = sorted(people, key=lambda row: (-row[1], row[0]))[:TOP]
+        return StatsCounts(
+            by_day=by_day,
+            dimensions=dims,
+            unique_visitors=int(unique),
+            top_visitors=[(str(who), int(n)) for who, n in top],
+        )
 
     def _visit_page(
         self, tx: sqlite3.Connection, code: str, low: int, high: int, after: Position, size: int
@@ -541,7 +858,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         return (row["at_us"], row["id"])
 
     def _to_visit(self, row: dict[str, Any]) -> Visit:
-        return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+        return _row_visit(row)
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
@@ -557,6 +874,16 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
+
+
+def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:
+    """The id of ``text`` in ``user_agents``, inserted if new (inside a write)."""
+    row = tx.execute("SELECT id FROM user_agents WHERE text = ?", (text,)).fetchone()
+    if row is None:
+        row = tx.execute(
+            "INSERT INTO user_agents (text) VALUES (?) RETURNING id", (text,)
+        ).fetchone()
+    return int(row[0])
 
 
 def _primary(exc: sqlite3.Error) -> int | None:
