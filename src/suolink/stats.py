@@ -94,7 +94,7 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
     outcomes: Counter[str] = Counter()
     for visit in visits:
         total += 1
-        day = (visit.at.astimezone(tz) if tz else visit.at).date().isoformat()
+        day = visit.at.astimezone(tz or UTC).date().isoformat()
         days[day] += 1
         outcomes[visit.outcome] += 1
         if visit.is_bot:
