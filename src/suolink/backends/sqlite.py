@@ -589,6 +589,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             self._shared = conn
         else:
             self._local.conn = conn
+        self._migrated = conn.identity  # the file the migrations were applied to
         self._conns.add(conn)
 
     def __repr__(self) -> str:
@@ -645,39 +646,47 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
                     self._pid = os.getpid()
         conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is not None and conn.identity != _identity(self.path):
-            conn = self._reopen(conn)
+            self._drop(conn)
+            conn = None
         if conn is None:
-            conn = self._connect()
+            conn = self._open_connection()
             self._local.conn = conn
-            with self._state_lock:
-                self._conns.add(conn)
         return conn
 
-    def _reopen(self, old: _Connection) -> _Connection:
-        """Drop a connection to a file deleted or replaced since; the next one migrates.
-
-        A journal left behind by the deleted file (``-wal``, ``-shm``) would be replayed
-        into a new empty file, so it goes too when the database file itself is gone.
-        """
+    def _drop(self, old: _Connection) -> None:
+        """Forget this thread's connection to a file deleted or replaced since."""
         self._local.conn = None
+        gone = _identity(self.path) is None
+        log.warning(
+            "suolink: %s was %s; reopening it", self.path, "deleted" if gone else "replaced"
+        )
         with self._state_lock:
             self._conns.discard(old)
+            # Once no connection holds the old file open, a new file may get its inode
+            # number: the next connection migrates whatever it finds (a no-op if done).
+            self._migrated = None
+        with suppress(sqlite3.Error):
+            old.close()
+
+    def _open_connection(self) -> _Connection:
+        """A new connection for this thread, migrating the file if it is not the one known.
+
+        A file deleted under us is created again; a journal it left behind (``-wal``,
+        ``-shm``) would be replayed into the new empty file, so it goes first.
+        """
+        with self._state_lock:
             if _identity(self.path) is None:
-                log.warning("suolink: %s was deleted; creating it again", self.path)
                 for suffix in ("-wal", "-shm"):
                     with suppress(FileNotFoundError):
                         os.remove(self.path + suffix)
-            else:
-                log.warning("suolink: %s was replaced; reopening it", self.path)
-            with suppress(sqlite3.Error):
-                old.close()
             conn = self._connect()
             try:
-                migrate(conn)
+                if conn.identity != self._migrated:
+                    migrate(conn)
+                    self._migrated = conn.identity
             except BaseException:
                 conn.close()
                 raise
-            self._local.conn = conn
             self._conns.add(conn)
         return conn
 
