@@ -381,9 +381,8 @@ _COUNT_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
     "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1"
 )
-#: Dimensions summed by ``counts()`` besides ``total`` (per day) and ``visitor``.
-_SUMMED = ("total", *DIMENSIONS)
 _FIRST_DAY, _LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
+_ALL_TIME = ""  # the "day" of whole-history counts: below every window's first day
 
 
 def _utc_day(moment: datetime) -> str:
@@ -391,11 +390,16 @@ def _utc_day(moment: datetime) -> str:
 
 
 def _count_cells(visit: Visit) -> tuple[list[tuple[str, str, str, str]], str | None]:
-    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for."""
+    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for.
+
+    Each dimension is counted on the visit's UTC day and on the day ``''`` (all time),
+    so whole-history stats read one row per value instead of one per value and day.
+    """
     day = _utc_day(visit.at)
     code = visit.code
     cells = [(code, "total", day, "")]
-    cells += [(code, dim, day, value) for dim, value in visit_dimensions(visit)]
+    for dim, value in visit_dimensions(visit):
+        cells += ((code, dim, day, value), (code, dim, _ALL_TIME, value))
     who = None if visit.is_bot else visitor_key(visit)
     if who is not None:
         cells.append((code, "visitor", day, who))
@@ -820,20 +824,24 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             return StatsCounts()
         low, high = _day_bounds(since, until)
         dims: dict[str, dict[str, int]] = {}
-        by_day: dict[str, int] = {}
-        marks = ", ".join("?" * len(_SUMMED))
+        whole = since is None and until is None
+        marks = ", ".join("?" * len(DIMENSIONS))
         with self._read("read visit counts") as tx:
-            for dim, day, value, n in tx.execute(
-                "SELECT dimension, day, value, n FROM visit_counts "  # noqa: S608 - constant
-                f"WHERE code = ? AND dimension IN ({marks}) AND day >= ? AND day < ?",
-                (code, *_SUMMED, low, high),
+            by_day = dict(
+                tx.execute(
+                    "SELECT day, n FROM visit_counts "
+                    "WHERE code = ? AND dimension = 'total' AND day >= ? AND day < ?",
+                    (code, low, high),
+                ).fetchall()
+            )
+            for dim, value, n in tx.execute(
+                "SELECT dimension, value, SUM(n) FROM visit_counts "  # noqa: S608 - constant
+                f"WHERE code = ? AND dimension IN ({marks}) AND day >= ? AND day < ? "
+                "GROUP BY dimension, value",
+                (code, *DIMENSIONS, *((_ALL_TIME, _FIRST_DAY) if whole else (low, high))),
             ):
-                if dim == "total":
-                    by_day[day] = n
-                else:
-                    bucket = dims.setdefault(dim, {})
-                    bucket[value] = bucket.get(value, 0) + n
-            if since is None and until is None:
+                dims.setdefault(dim, {})[value] = n
+            if whole:
                 unique = tx.execute(
                     "SELECT COUNT(*) FROM visitor_counts WHERE code = ?", (code,)
                 ).fetchone()[0]
