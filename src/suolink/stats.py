@@ -189,6 +189,7 @@ def link_stats(
     check_window(since, until)  # naive datetimes are refused, whichever path answers
     if isinstance(storage, KeepsAggregates):
         days = day_window(since, until)
-        if days is not None:
-            return from_counts(code, storage.counts(code, since=days[0], until=days[1]))
+        counts = None if days is None else storage.counts(code, since=days[0], until=days[1])
+        if counts is not None:
+            return from_counts(code, counts)
     return aggregate(code, storage.visits(code, since=since, until=until))

@@ -37,7 +37,7 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"records_in_one_trip", "shares_rate_limits"})
+REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
 
 BACKENDS: list[Backend] = [
     Backend(

@@ -279,7 +279,9 @@ def test_stats_from_counts_equal_stats_from_raw_visits(
         raw = aggregate(code, storage.visits(code, **window))
         assert link_stats(storage, code, **window) == raw
         days = {k: None if v is None else v.date() for k, v in window.items()}
-        assert from_counts(code, _counts(storage).counts(code, **days)) == raw
+        counts = _counts(storage).counts(code, **days)
+        assert counts is not None  # every visit of these links was counted
+        assert from_counts(code, counts) == raw
 
 
 @claiming("keeps_aggregates")
@@ -289,7 +291,7 @@ def test_counts_of_no_link_are_empty_and_deleting_forgets_them(storage: Storage)
     assert kept.counts("\ud800") == StatsCounts()
     storage.create(_link("gone"))
     storage.record_visit(_visit("gone", visitor_id="v", referer="ref.example"))
-    assert kept.counts("gone").unique_visitors == 1
+    assert getattr(kept.counts("gone"), "unique_visitors", None) == 1
     assert storage.delete("gone")
     storage.create(_link("gone"))
     assert kept.counts("gone") == StatsCounts()
@@ -302,6 +304,7 @@ def test_counts_rank_many_visitors_and_keep_only_the_top_ten(storage: Storage) -
         for _ in range(i % 3 + 1):
             storage.record_visit(_visit("many", visitor_id=f"v{i:02d}"))
     counts = _counts(storage).counts("many")
+    assert counts is not None
     assert counts.unique_visitors == 14
     assert counts.top_visitors == aggregate("many", storage.visits("many")).top_visitors
     assert [n for _, n in counts.top_visitors] == [3] * 4 + [2] * 5 + [1]

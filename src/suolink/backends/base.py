@@ -159,11 +159,12 @@ class KeepsAggregates(Protocol):
 
     def counts(
         self, code: str, *, since: date | None = None, until: date | None = None
-    ) -> StatsCounts:
+    ) -> StatsCounts | None:
         """The counts of ``code`` over the UTC days ``[since, until)`` (None: unbounded).
 
         Exactly what folding the raw visits of those days would give; an unknown code
-        gives empty counts.
+        gives empty counts. None if this link's counts are incomplete (visits recorded
+        before the backend kept them): the caller folds the raw visits instead.
         """
         ...
 

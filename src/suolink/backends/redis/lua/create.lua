@@ -1,9 +1,9 @@
 -- Create a link if its code is free.
--- KEYS: link hash, raw visits, day counts.
+-- KEYS: link hash, raw visits, day counts, then the stats keys (see visit.lua).
 -- ARGV: index base ('' = caller syncs the index), code, created key, expiry ms or '',
 --       then field/value pairs.
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-redis.call('DEL', KEYS[2], KEYS[3])
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 local pairs_ = {}
 for i = 5, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(pairs_))
