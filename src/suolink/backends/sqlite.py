@@ -564,11 +564,9 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
     def __init__(self, url: str = "sqlite:///suolink.db") -> None:
         self.url = redact_url(url)
         options = _parse_url(url)
-        self.path, self.timeout, self.synchronous = (
-            options.path,
-            options.timeout,
-            options.synchronous,
-        )
+        self.path = options.path
+        self.timeout = options.timeout
+        self.synchronous = options.synchronous
         #: Raw visits older than this many days are dropped while recording (0: never).
         self.retention_days = options.retention_days
         self._retention_due = 0.0  # time.monotonic() of the next retention step
