@@ -271,6 +271,11 @@ def _backfill_counts(conn: sqlite3.Connection) -> None:
         "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?)",
         [(*key, n) for key, n in people.items()],
     )
+    distinct = Counter(code for code, _ in people)
+    conn.executemany(
+        "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, '', ?)",
+        [(code, _PEOPLE, _ALL_TIME, n) for code, n in distinct.items()],
+    )
 
 
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
@@ -379,8 +384,11 @@ _COUNT_CELL = (
 )
 _COUNT_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
-    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1"
+    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n"
 )
+#: The ``visit_counts`` dimension holding a link's number of distinct people (day ``''``),
+#: bumped when a person's first visit is counted: unique visitors in one row read.
+_PEOPLE = "people"
 _FIRST_DAY, _LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
 _ALL_TIME = ""  # the "day" of whole-history counts: below every window's first day
 
@@ -788,8 +796,8 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         tx.execute(_INSERT_VISIT, _visit_row(visit, _user_agent_id(tx, visit.user_agent)))
         cells, who = _count_cells(visit)
         tx.executemany(_COUNT_CELL, cells)
-        if who is not None:
-            tx.execute(_COUNT_VISITOR, (visit.code, who))
+        if who is not None and tx.execute(_COUNT_VISITOR, (visit.code, who)).fetchone()[0] == 1:
+            tx.execute(_COUNT_CELL, (visit.code, _PEOPLE, _ALL_TIME, ""))
         if self.retention_days:
             self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
 
@@ -840,9 +848,12 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             ):
                 dims.setdefault(dim, {})[value] = n
             if whole:
-                unique = tx.execute(
-                    "SELECT COUNT(*) FROM visitor_counts WHERE code = ?", (code,)
-                ).fetchone()[0]
+                row = tx.execute(
+                    "SELECT n FROM visit_counts WHERE code = ? AND dimension = ? "
+                    "AND day = ? AND value = ''",
+                    (code, _PEOPLE, _ALL_TIME),
+                ).fetchone()
+                unique = 0 if row is None else row[0]
                 top = tx.execute(
                     "SELECT visitor, n FROM visitor_counts WHERE code = ? "
                     "ORDER BY n DESC, visitor LIMIT ?",
