@@ -39,7 +39,7 @@ from .qr import decode as decode_qr
 from .qr.images import ImageSource
 from .render import pick_language
 from .render.pages import PageContext, decision_for
-from .stats import LinkStats, aggregate
+from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
@@ -211,9 +211,13 @@ class Shortener:
     def stats(
         self, code: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> LinkStats:
-        """Counts of the link's visits by platform, app, OS, device and day."""
+        """Counts of the link's visits by platform, app, OS, device and day.
+
+        From the counts the backend keeps at write time when it can (whole UTC days),
+        else by folding raw visits; see :func:`suolink.stats.link_stats`.
+        """
         link = self.get(code)
-        return aggregate(link.code, self.storage.visits(link.code, since=since, until=until))
+        return link_stats(self.storage, link.code, since=since, until=until)
 
     def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
         """The public URL of a link: the Shortener's ``base_url`` + ``/`` + code.

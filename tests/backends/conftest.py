@@ -37,11 +37,20 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"records_in_one_trip", "shares_rate_limits"})
+REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
 
 BACKENDS: list[Backend] = [
-    Backend("memory", lambda request, tmp: "memory://", shared=False),
-    Backend("sqlite", lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}"),
+    Backend(
+        "memory",
+        lambda request, tmp: "memory://",
+        shared=False,
+        capabilities=frozenset({"keeps_aggregates"}),
+    ),
+    Backend(
+        "sqlite",
+        lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
+        capabilities=frozenset({"keeps_aggregates"}),
+    ),
     Backend(
         "redis",
         lambda request, tmp: request.getfixturevalue("redis_url_factory")(),

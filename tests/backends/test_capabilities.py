@@ -8,14 +8,23 @@ import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suolink.backends import Storage
-from suolink.backends.base import CAPABILITIES, RecordsInOneTrip, SharesRateLimits
+from suolink.backends.base import (
+    CAPABILITIES,
+    KeepsAggregates,
+    RecordsInOneTrip,
+    SharesRateLimits,
+    StatsCounts,
+)
 from suolink.models import AntiBlockMode, Link, Visit
+from suolink.stats import aggregate, from_counts, link_stats
 
 from .conftest import BACKENDS, Backend, claiming
 
@@ -198,6 +207,107 @@ def test_one_trip_sees_settings_changed_by_update(storage: Storage) -> None:
         storage.update("u", changes)
         _, result = one_trip.get_and_record(_visit("u"))
         assert (result is not None) == recorded, changes
+
+
+# ------------------------------------------------------------------ keeps_aggregates
+
+
+def _counts(storage: Storage) -> KeepsAggregates:
+    assert isinstance(storage, KeepsAggregates)
+    return storage
+
+
+_ZONES = [UTC, timezone(timedelta(hours=8)), timezone(-timedelta(hours=5, minutes=30))]
+_MOMENTS = st.builds(
+    lambda day, micros, zone: (
+        datetime(2030, 1, 1, tzinfo=UTC) + timedelta(days=day, microseconds=micros)
+    ).astimezone(zone),
+    st.integers(0, 4),
+    st.sampled_from([0, 1, 3_600_000_000, 86_399_999_999]) | st.integers(0, 86_399_999_999),
+    st.sampled_from(_ZONES),
+)
+_SOME = st.sampled_from(["wechat", "qq", "ios", "x", "微信", ""]) | st.none()
+VISITS = st.lists(
+    st.builds(
+        Visit,
+        code=st.sampled_from(["a", "b"]),
+        at=_MOMENTS,
+        ip=st.sampled_from(["1.2.3.4", "::1", ""]) | st.none(),
+        user_agent=st.sampled_from(["UA one", "UA two", ""]),
+        referer=_SOME,
+        app=_SOME,
+        os=_SOME,
+        device=_SOME,
+        is_bot=st.booleans(),
+        visitor_id=st.sampled_from(["v1", "v2", "v3", "访客", ""]) | st.none(),
+        browser=_SOME,
+        outcome=st.sampled_from(["redirect", "guide", "bot", "preview"]),
+    ),
+    max_size=40,
+)
+_DAYS = st.none() | st.integers(0, 5).map(
+    lambda n: datetime(2030, 1, 1, tzinfo=UTC) + timedelta(days=n)
+)
+_FEW = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _windows(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    return {"since": since, "until": until}
+
+
+@claiming("keeps_aggregates")
+@_FEW
+@given(visits=VISITS, since=_DAYS, until=_DAYS)
+def test_stats_from_counts_equal_stats_from_raw_visits(
+    storage_factory: Callable[[], Storage],
+    visits: list[Visit],
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Generated visit sets: the kept counts fold to exactly what the raw visits do."""
+    storage = storage_factory()
+    for code in ("a", "b"):
+        storage.create(_link(code))
+    for visit in visits:
+        storage.record_visit(visit, count=not visit.is_bot)
+    window = _windows(since, until)
+    for code in ("a", "b"):
+        raw = aggregate(code, storage.visits(code, **window))
+        assert link_stats(storage, code, **window) == raw
+        days = {k: None if v is None else v.date() for k, v in window.items()}
+        counts = _counts(storage).counts(code, **days)
+        assert counts is not None  # every visit of these links was counted
+        assert from_counts(code, counts) == raw
+
+
+@claiming("keeps_aggregates")
+def test_counts_of_no_link_are_empty_and_deleting_forgets_them(storage: Storage) -> None:
+    kept = _counts(storage)
+    assert kept.counts("nobody") == StatsCounts()
+    assert kept.counts("\ud800") == StatsCounts()
+    storage.create(_link("gone"))
+    storage.record_visit(_visit("gone", visitor_id="v", referer="ref.example"))
+    assert getattr(kept.counts("gone"), "unique_visitors", None) == 1
+    assert storage.delete("gone", tombstone=False)  # free the code to create it anew
+    storage.create(_link("gone"))
+    assert kept.counts("gone") == StatsCounts()
+
+
+@claiming("keeps_aggregates")
+def test_counts_rank_many_visitors_and_keep_only_the_top_ten(storage: Storage) -> None:
+    storage.create(_link("many"))
+    for i in range(14):
+        for _ in range(i % 3 + 1):
+            storage.record_visit(_visit("many", visitor_id=f"v{i:02d}"))
+    counts = _counts(storage).counts("many")
+    assert counts is not None
+    assert counts.unique_visitors == 14
+    assert counts.top_visitors == aggregate("many", storage.visits("many")).top_visitors
+    assert [n for _, n in counts.top_visitors] == [3] * 4 + [2] * 5 + [1]
 
 
 # ------------------------------------------------------------------ shares_rate_limits

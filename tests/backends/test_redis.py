@@ -25,6 +25,7 @@ from suolink.backends.redis import RedisStorage, parse_url, time_key
 from suolink.backends.redis._options import rate_limit_url
 from suolink.errors import BackendUnavailable, ConfigurationError, LinkNotFound
 from suolink.models import Link, Visit
+from suolink.stats import aggregate, link_stats
 
 from .redis_servers import Server, count_round_trips
 from .redis_servers import own_server as own_server  # the fixture
@@ -274,7 +275,7 @@ def test_expiring_links_expire_in_redis_too(redis_url_factory: Callable[..., str
     try:
         expires = datetime.now(UTC) + timedelta(hours=1)
         store.create(Link(code="e", url="https://e.com", expires_at=expires))
-        store.record_visit(Visit(code="e", at=T0))
+        store.record_visit(Visit(code="e", at=T0, visitor_id="v"))  # every key exists
         client = _redis_for(store)
         want = int(expires.timestamp() * 1000) + 60_000
         for key in store._keys("e"):
@@ -341,6 +342,27 @@ def test_raw_visits_older_than_the_retention_are_dropped(
             store.record_visit(Visit(code="d", at=T0 + timedelta(days=day)))
         assert [v.at for v in store.visits("d")] == [T0 + timedelta(days=d) for d in (3, 4, 5)]
         assert len(store.day_counts("d")) == 6
+    finally:
+        store.close()
+
+
+def test_links_visited_before_the_counts_were_kept_fold_raw_visits(
+    redis_url_factory: Callable[..., str],
+) -> None:
+    store = RedisStorage(redis_url_factory())
+    try:
+        store.create(Link(code="old", url="https://e.com"))
+        store.record_visit(Visit(code="old", at=T0, visitor_id="a", app="wechat"))
+        # What an older suolink left behind: the link, raw visits, day counts, no stats.
+        _redis_for(store).delete(*store._keys("old")[3:])
+        assert store.counts("old") is None
+        store.record_visit(Visit(code="old", at=T0 + timedelta(days=1), visitor_id="b"))
+        assert store.counts("old") is None  # still missing the first visit
+        stats = link_stats(store, "old")
+        assert stats == aggregate("old", store.visits("old"))
+        assert stats.total == 2
+        store.create(Link(code="new", url="https://e.com"))
+        assert store.counts("new") is not None
     finally:
         store.close()
 

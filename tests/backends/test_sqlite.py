@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from suolink.backends import open_storage
-from suolink.backends.sqlite import SCHEMA_VERSION, SQLiteStorage, migrate
+from suolink.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStorage, migrate
 from suolink.errors import BackendError, BackendUnavailable, ConfigurationError
 from suolink.models import AntiBlockMode, Link, Visit
+from suolink.stats import aggregate, link_stats
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -125,7 +126,7 @@ def test_a_writer_waits_for_the_lock_within_the_timeout(db: Path) -> None:
 def test_schema_version_table_lists_every_migration_once(store: SQLiteStorage, db: Path) -> None:
     SQLiteStorage(f"sqlite:///{db}").close()  # opening again applies nothing
     rows = raw(db).execute("SELECT version FROM schema_version ORDER BY version").fetchall()
-    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS]
     assert SCHEMA_VERSION >= 2
 
 
@@ -133,7 +134,13 @@ def test_the_indexes_exist(store: SQLiteStorage, db: Path) -> None:
     names = {
         row[0] for row in raw(db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")
     }
-    assert {"links_by_created", "link_tags_by_tag", "visits_by_code"} <= names
+    assert {
+        "links_by_created",
+        "link_tags_by_tag",
+        "visits_by_code",
+        "visits_by_time",
+        "visitor_counts_by_n",
+    } <= names
 
 
 def test_an_old_database_is_migrated_forward_with_its_data(db: Path) -> None:
@@ -255,6 +262,9 @@ def test_a_v3_database_opens_migrates_and_reads_back_unchanged(db: Path) -> None
         assert (
             storage.record_visit(Visit(code="v3", at=datetime(2030, 1, 2, tzinfo=UTC))).visits == 3
         )
+        # The counts were backfilled from the visit recorded before migration 6.
+        assert link_stats(storage, "v3") == aggregate("v3", storage.visits("v3"))
+        assert link_stats(storage, "v3").top_visitors == [("vid", 1)]
     finally:
         storage.close()
 
@@ -298,7 +308,7 @@ def test_processes_opening_a_new_file_at_once_migrate_it_once(db: Path) -> None:
         ids = pool.map(_open_and_count, [f"sqlite:///{db}"] * 8)
     assert sorted(ids) == list(range(1, 9))
     rows = raw(db).execute("SELECT version FROM schema_version").fetchall()
-    assert sorted(r[0] for r in rows) == list(range(1, SCHEMA_VERSION + 1))
+    assert sorted(r[0] for r in rows) == [m[0] for m in MIGRATIONS]
 
 
 # ------------------------------------------------------------------ URLs and paths
@@ -384,6 +394,11 @@ def test_in_memory_database_is_one_store_for_all_threads(url: str) -> None:
         "sqlite:///x.db?synchronous=sometimes",
         "sqlite:///x.db?colour=blue",
         "sqlite:///x.db?timeout",
+        "sqlite:///x.db?retention_days=-1",
+        "sqlite:///x.db?retention_days=36501",
+        "sqlite:///x.db?retention_days=1.5",
+        "sqlite:///x.db?retention_days=",
+        "sqlite:///x.db?retention_days=٣",
         "sqlite:///x%00.db",
         "postgres:///x.db",
     ],
@@ -478,3 +493,139 @@ def test_processes_see_each_others_writes(db: Path) -> None:
         assert len(reader.list(tag="q", limit=100).links) == 50
     finally:
         reader.close()
+
+
+# ------------------------------------------------------------------ growth
+
+T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def test_a_user_agent_is_stored_once_and_read_back_per_visit(
+    store: SQLiteStorage, db: Path
+) -> None:
+    store.create(Link(code="ua", url="https://e.com"))
+    agents = ["Mozilla/5.0 " + "x" * 1000, "Mozilla/5.0 " + "x" * 1000, "other", ""]
+    for i, agent in enumerate(agents):
+        store.record_visit(Visit(code="ua", at=T0 + timedelta(seconds=i), user_agent=agent))
+    assert [v.user_agent for v in store.visits("ua")] == agents
+    look = raw(db)
+    assert look.execute("SELECT COUNT(*) FROM user_agents").fetchone()[0] == 3
+    columns = {row[1] for row in look.execute("PRAGMA table_info(visits)")}
+    assert "ua_id" in columns
+    assert "user_agent" not in columns
+
+
+def _retaining(db: Path, days: int, monkeypatch: pytest.MonkeyPatch) -> SQLiteStorage:
+    monkeypatch.setattr("suolink.backends.sqlite.RETENTION_BATCH", 3)
+    monkeypatch.setattr("suolink.backends.sqlite._RETENTION_PAUSE", 0.0)
+    return SQLiteStorage(f"sqlite:///{db}?retention_days={days}")
+
+
+def test_retention_drops_old_raw_visits_a_batch_at_a_time_and_keeps_the_counts(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = _retaining(db, 2, monkeypatch)
+    try:
+        assert storage.retention_days == 2
+        storage.create(Link(code="old", url="https://e.com"))
+        storage.create(Link(code="new", url="https://e.com"))
+        for i in range(8):  # a backlog of 8 raw visits 10 days old
+            visit = Visit(code="old", at=T0 + timedelta(minutes=i), visitor_id=f"v{i % 3}")
+            storage.record_visit(visit)
+        before = link_stats(storage, "old")
+        assert before.total == 8
+        later = T0 + timedelta(days=10)
+        storage.record_visit(Visit(code="new", at=later))  # a batch of at most 3 goes
+        assert len(list(storage.visits("old"))) == 5
+        for i in range(3):
+            storage.record_visit(Visit(code="new", at=later + timedelta(seconds=i)))
+        assert list(storage.visits("old")) == []
+        assert len(list(storage.visits("new"))) == 4  # within the retention: all kept
+        assert link_stats(storage, "old") == before  # the counts stay
+        assert storage.get("old") is not None
+    finally:
+        storage.close()
+
+
+def test_without_retention_every_raw_visit_stays(store: SQLiteStorage) -> None:
+    assert store.retention_days == 0
+    store.create(Link(code="k", url="https://e.com"))
+    store.record_visit(Visit(code="k", at=T0))
+    store.record_visit(Visit(code="k", at=T0 + timedelta(days=10_000)))
+    assert len(list(store.visits("k"))) == 2
+
+
+def _remove_database(db: Path, *, journal: bool) -> None:
+    db.unlink()
+    if journal:
+        for suffix in ("-wal", "-shm"):
+            db.with_name(db.name + suffix).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("journal", [True, False], ids=["with-journal", "file-only"])
+def test_a_deleted_database_file_is_created_again(
+    store: SQLiteStorage, db: Path, journal: bool
+) -> None:
+    """Regression: once the file was deleted, every call failed until a restart."""
+    store.create(Link(code="before", url="https://e.com"))
+    store.record_visit(Visit(code="before", at=T0))
+    _remove_database(db, journal=journal)
+    store.check()
+    assert store.get("before") is None  # a new, empty database
+    store.create(Link(code="after", url="https://e.com"))
+    store.record_visit(Visit(code="after", at=T0, user_agent="UA"))
+    assert store.get("after") is not None
+    assert [v.user_agent for v in store.visits("after")] == ["UA"]
+    look = raw(db)
+    assert look.execute("SELECT code FROM links").fetchall() == [("after",)]
+    assert look.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert look.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_every_thread_follows_the_database_to_its_new_file(store: SQLiteStorage, db: Path) -> None:
+    store.create(Link(code="a", url="https://e.com"))
+    seen: list[Link | None] = []
+    worker = threading.Thread(target=lambda: seen.append(store.get("a")))
+    worker.start()
+    worker.join()
+    _remove_database(db, journal=True)
+    store.create(Link(code="b", url="https://e.com"))  # this thread reopens
+    worker = threading.Thread(target=lambda: seen.extend([store.get("a"), store.get("b")]))
+    worker.start()
+    worker.join()
+    assert [link.code if link else None for link in seen] == ["a", None, "b"]
+
+
+def test_a_replaced_database_file_is_read_from_then_on(
+    store: SQLiteStorage, db: Path, tmp_path: Path
+) -> None:
+    store.create(Link(code="mine", url="https://e.com"))
+    other_path = tmp_path / "other.db"
+    other = SQLiteStorage(f"sqlite:///{other_path}")
+    other.create(Link(code="theirs", url="https://e.com"))
+    other.close()
+    _remove_database(db, journal=True)
+    other_path.rename(db)
+    assert store.get("theirs") is not None
+    assert store.get("mine") is None
+
+
+def test_a_database_whose_folder_is_gone_fails_its_health_check_clearly(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    storage = SQLiteStorage(f"sqlite:///{folder / 'links.db'}")
+    try:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+        with pytest.raises(BackendUnavailable, match="could not"):
+            storage.check()
+        with pytest.raises(BackendUnavailable):
+            storage.get("x")
+        folder.mkdir()  # the folder is back: the store recovers on its own
+        storage.check()
+        storage.create(Link(code="x", url="https://e.com"))
+    finally:
+        storage.close()

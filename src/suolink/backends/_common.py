@@ -37,7 +37,9 @@ __all__ = [
     "normalise_link",
     "normalise_visit",
     "to_micros",
+    "visit_dimensions",
     "visit_pages",
+    "visitor_key",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -213,3 +215,29 @@ def normalise_visit(visit: object) -> Visit:
     for name in ("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"):
         _OPTIONAL_TEXT.check(name, getattr(visit, name))
     return visit
+
+
+def visitor_key(visit: Visit) -> str | None:
+    """Who a person's visit counts for: its ``visitor_id``, or IP for old records."""
+    return visit.visitor_id or visit.ip or None
+
+
+def visit_dimensions(visit: Visit) -> list[tuple[str, str]]:
+    """The ``(dimension, value)`` pairs one visit adds 1 to (besides its day's total).
+
+    What backends keeping aggregates count at write time; exactly the counters
+    :func:`suolink.stats.aggregate` folds, so the two paths agree. Visitors are counted apart.
+    """
+    out = [("outcome", visit.outcome)]
+    if visit.is_bot:
+        out.append(("bot", visit.app or "unknown"))
+        return out
+    out += [
+        ("app", visit.app or "browser"),
+        ("os", visit.os or "other"),
+        ("device", visit.device or "other"),
+        ("browser", visit.browser or "other"),
+    ]
+    if visit.referer:
+        out.append(("referer", visit.referer))
+    return out

@@ -8,7 +8,8 @@ processes can never hand out one code twice or count one visit twice.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..models import Link, LinkPage, Visit, VisitResult
@@ -16,9 +17,13 @@ from ..models import Link, LinkPage, Visit, VisitResult
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_PAGE_SIZE",
+    "DIMENSIONS",
     "MAX_PAGE_SIZE",
+    "TOP",
+    "KeepsAggregates",
     "RecordsInOneTrip",
     "SharesRateLimits",
+    "StatsCounts",
     "Storage",
 ]
 
@@ -129,6 +134,47 @@ class RecordsInOneTrip(Protocol):
         ...
 
 
+#: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
+DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer")
+#: How many entries the top-visitors and top-referers lists hold.
+TOP = 10
+
+
+@dataclass(frozen=True, slots=True)
+class StatsCounts:
+    """A link's visits counted at write time, summed over a window of whole UTC days.
+
+    ``by_day`` maps ISO dates to all visits that day; ``dimensions`` maps each name of
+    :data:`DIMENSIONS` to ``{value: visits}``; visitors are people's ``visitor_id`` (or
+    IP), with ``top_visitors`` the :data:`TOP` largest, ties by value.
+    """
+
+    by_day: dict[str, int] = field(default_factory=dict)
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
+    unique_visitors: int = 0
+    top_visitors: list[tuple[str, int]] = field(default_factory=list)
+
+
+@runtime_checkable
+class KeepsAggregates(Protocol):
+    """A backend that counts visits by day and dimension as it records them.
+
+    Stats then cost the number of distinct (day, value) pairs, not the number of
+    visits, and survive raw visits being dropped for retention.
+    """
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts | None:
+        """The counts of ``code`` over the UTC days ``[since, until)`` (None: unbounded).
+
+        Exactly what folding the raw visits of those days would give; an unknown code
+        gives empty counts. None if this link's counts are incomplete (visits recorded
+        before the backend kept them): the caller folds the raw visits instead.
+        """
+        ...
+
+
 @runtime_checkable
 class SharesRateLimits(Protocol):
     """A backend whose server can also hold the ``limits`` library's rate-limit counters.
@@ -145,6 +191,7 @@ class SharesRateLimits(Protocol):
 
 #: Every optional capability by name, for the contract table and documentation.
 CAPABILITIES: dict[str, type] = {
+    "keeps_aggregates": KeepsAggregates,
     "records_in_one_trip": RecordsInOneTrip,
     "shares_rate_limits": SharesRateLimits,
 }

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,12 +28,23 @@ from ._common import (
     normalise_link,
     normalise_visit,
     to_micros,
+    visit_dimensions,
+    visitor_key,
 )
-from .base import DEFAULT_PAGE_SIZE
+from .base import DEFAULT_PAGE_SIZE, TOP, StatsCounts
 
 __all__ = ["MemoryStorage"]
 
 _Key = tuple[int, str]
+
+
+@dataclass
+class _Day:
+    """One link's counts on one UTC day."""
+
+    total: int = 0
+    dims: Counter[tuple[str, str]] = field(default_factory=Counter)
+    visitors: Counter[str] = field(default_factory=Counter)
 
 
 class MemoryStorage:
@@ -55,6 +67,8 @@ class MemoryStorage:
         self._visit_seq = 0
         self._counter = 0
         self._tombstones: set[str] = set()  # codes deleted for good
+        self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
+        self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -124,6 +138,8 @@ class MemoryStorage:
             self._visits.pop(code, None)
             if tombstone:
                 self._tombstones.add(code)
+            self._days.pop(code, None)
+            self._visitors.pop(code, None)
             self._unindex(link_key(link), link.tags)
             return True
 
@@ -170,7 +186,48 @@ class MemoryStorage:
                 self._counts[code] = visits
             self._visit_seq += 1
             insort(self._visits.setdefault(code, []), (to_micros(visit.at), self._visit_seq, visit))
+            self._count(visit)
             return VisitResult(allowed=True, visits=visits)
+
+    def _count(self, visit: Visit) -> None:
+        """Add ``visit`` to its day's counts (under the lock)."""
+        day = self._days.setdefault(visit.code, {}).setdefault(
+            visit.at.astimezone(UTC).date(), _Day()
+        )
+        day.total += 1
+        day.dims.update(visit_dimensions(visit))
+        who = None if visit.is_bot else visitor_key(visit)
+        if who:
+            day.visitors[who] += 1
+            self._visitors.setdefault(visit.code, Counter())[who] += 1
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts:
+        """The counts kept by :meth:`record_visit`, summed over ``[since, until)`` UTC days."""
+        with self._lock:
+            self._check_open()
+            days = dict(self._days.get(code, {})) if isinstance(code, str) else {}
+            everyone = Counter(self._visitors.get(code, ())) if isinstance(code, str) else None
+        by_day: dict[str, int] = {}
+        dims: dict[str, dict[str, int]] = {}
+        visitors: Counter[str] = Counter()
+        windowed = since is not None or until is not None
+        for day, kept in days.items():
+            if (since is not None and day < since) or (until is not None and day >= until):
+                continue
+            by_day[day.isoformat()] = kept.total
+            for (dim, value), n in kept.dims.items():
+                bucket = dims.setdefault(dim, {})
+                bucket[value] = bucket.get(value, 0) + n
+            if windowed:
+                visitors.update(kept.visitors)
+        if not windowed and everyone is not None:
+            visitors = everyone
+        top = sorted(visitors.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+        return StatsCounts(
+            by_day=by_day, dimensions=dims, unique_visitors=len(visitors), top_visitors=top
+        )
 
     def visits(
         self,
@@ -208,6 +265,8 @@ class MemoryStorage:
             self._by_tag.clear()
             self._visits.clear()
             self._tombstones.clear()
+            self._days.clear()
+            self._visitors.clear()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

@@ -10,36 +10,53 @@
 * Columns are named after the fields in :mod:`suolink.fields`; fields without a column
   of their own live in the ``extra`` JSON object (no migration for a new setting).
 
+* Stats come from counts kept at write time (``KeepsAggregates``): ``visit_counts``
+  holds visits per (link, dimension, UTC day, value) and ``visitor_counts`` people's
+  visits per (link, visitor), both updated in the transaction that records the visit.
+  A user agent is stored once in ``user_agents``; a visit holds its ``ua_id``.
+* ``retention_days=N`` drops raw visits older than N days (before the visit being
+  recorded) a small batch at a time while recording; the counts stay.
+* The file deleted or replaced under a running process is noticed on the next call
+  (its inode changed): the connection is reopened on the new file, migrated, and a
+  warning logged, so the process recovers instead of failing every request.
+
 URLs: ``sqlite:///relative.db`` (from the current folder), ``sqlite:////abs/path.db``,
 ``sqlite:///:memory:`` (one private database, one connection behind a lock). Options go
-in the query string: ``timeout`` (seconds, default 5) and ``synchronous``
-(``off|normal|full|extra``, default ``normal``).
+in the query string: ``timeout`` (seconds, default 5), ``synchronous``
+(``off|normal|full|extra``, default ``normal``) and ``retention_days`` (0 to 36500,
+default 0: keep every raw visit).
 
 Indexes (what the benchmarks exercise): ``links`` primary key ``code``;
 ``links_by_created (created_us, code)`` for newest-first listing;
 ``link_tags_by_tag (tag, created_us, code)`` for listing one tag;
-``visits_by_code (code, at_us)`` for a link's visits in time order (and delete).
+``visits_by_code (code, at_us)`` for a link's visits in time order (and delete);
+``visits_by_time (at_us)`` for retention; ``visit_counts`` primary key
+``(code, dimension, day, value)``; ``visitor_counts_by_n (code, n DESC, visitor)`` for
+the top visitors.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import BackendError, BackendUnavailable, ConfigurationError
 from ..models import Link, Visit
 from . import redact_url
-from ._common import Position, to_micros
+from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
+from .base import DIMENSIONS, TOP, StatsCounts
 from .relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
@@ -51,8 +68,16 @@ from .relational import (
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT = 5.0
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
+MAX_RETENTION_DAYS = 36_500
+#: Raw visits dropped per retention step: small, so no write holds the lock for long.
+RETENTION_BATCH = 200
+#: Seconds between retention steps while the previous step found nothing more to drop.
+_RETENTION_PAUSE = 1.0
+_DAY_US = 86_400_000_000
 
 # Primary SQLite result codes that mean "try again later" rather than "broken".
 _UNAVAILABLE_CODES = {
@@ -163,6 +188,101 @@ _V5 = _statements(
 )
 
 
+_VISIT_TEXT_COLUMNS = (
+    "ip",
+    "referer",
+    "app",
+    "os",
+    "device",
+    "is_bot",
+    "language",
+    "visitor_id",
+    "browser",
+    "outcome",
+)
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    """Intern user agents, keep counts per day and dimension, index visits by time.
+
+    ``visits`` is rebuilt (``ua_id`` instead of ``user_agent``), the portable way to
+    drop a column; the counts are backfilled from the visits already recorded.
+    """
+    kept = ", ".join(_VISIT_TEXT_COLUMNS)
+    read = ", ".join(f"v.{c}" for c in _VISIT_TEXT_COLUMNS)
+    _statements(
+        "CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
+        "INSERT OR IGNORE INTO user_agents (text) SELECT user_agent FROM visits ORDER BY id",
+        """CREATE TABLE visits_v6 (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL REFERENCES links (code) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            ip TEXT,
+            ua_id INTEGER NOT NULL REFERENCES user_agents (id),
+            referer TEXT,
+            app TEXT,
+            os TEXT,
+            device TEXT,
+            is_bot INTEGER NOT NULL,
+            language TEXT,
+            visitor_id TEXT,
+            browser TEXT,
+            outcome TEXT NOT NULL DEFAULT 'redirect'
+        )""",
+        f"INSERT INTO visits_v6 (id, code, at, at_us, ua_id, {kept}) "  # noqa: S608 - constant
+        f"SELECT v.id, v.code, v.at, v.at_us, u.id, {read} "
+        "FROM visits AS v JOIN user_agents AS u ON u.text = v.user_agent",
+        "DROP TABLE visits",
+        "ALTER TABLE visits_v6 RENAME TO visits",
+        "CREATE INDEX visits_by_code ON visits (code, at_us)",
+        "CREATE INDEX visits_by_time ON visits (at_us)",
+        """CREATE TABLE visit_counts (
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            day TEXT NOT NULL,
+            value TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (code, dimension, day, value)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE visitor_counts (
+            code TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (code, visitor)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX visitor_counts_by_n ON visitor_counts (code, n DESC, visitor)",
+    )(conn)
+    _backfill_counts(conn)
+
+
+def _backfill_counts(conn: sqlite3.Connection) -> None:
+    """Count the visits recorded before migration 6, as ``record_visit`` now does."""
+    days: Counter[tuple[str, str, str, str]] = Counter()
+    people: Counter[tuple[str, str]] = Counter()
+    cursor = conn.execute(_SELECT_ALL_VISITS)
+    while rows := cursor.fetchmany(5000):
+        for row in rows:
+            visit = _row_visit(dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)))
+            cells, who = _count_cells(visit)
+            days.update(cells)
+            if who is not None:
+                people[visit.code, who] += 1
+    conn.executemany(
+        "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, ?)",
+        [(*key, n) for key, n in days.items()],
+    )
+    conn.executemany(
+        "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?)",
+        [(*key, n) for key, n in people.items()],
+    )
+    distinct = Counter(code for code, _ in people)
+    conn.executemany(
+        "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, '', ?)",
+        [(code, _PEOPLE, _ALL_TIME, n) for code, n in distinct.items()],
+    )
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -171,6 +291,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "visits: visitor id, browser and outcome", _V3),
     (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
     (5, "tombstones: deleted codes that are never handed out again", _V5),
+    (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -239,18 +360,74 @@ def _rollback(conn: sqlite3.Connection) -> None:
 #: Columns of ``links`` that are not ``Link`` fields.
 _DERIVED = (Derived("created_us", "created_at", to_micros),)
 
-#: Columns of ``visits`` besides ``id``, by name.
+#: Columns a visit is read as, by name: ``user_agent`` is joined back from ``user_agents``.
 _VISIT_COLUMNS = ("code", "at", "at_us", *PLAIN_VISIT_FIELDS)
+#: Columns of a ``visits`` row besides ``id``: the user agent as its ``ua_id``.
+_STORED_VISIT_COLUMNS = tuple(
+    "ua_id" if column == "user_agent" else column for column in _VISIT_COLUMNS
+)
 _INSERT_VISIT = (
-    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
-    f"VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})"
+    f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join(':' + c for c in _STORED_VISIT_COLUMNS)})"
 )
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
-_SELECT_VISITS = (
-    f"SELECT {', '.join(_SELECTED_VISIT_COLUMNS)} FROM visits "  # noqa: S608 - constant text
-    "WHERE code = ? AND at_us >= ? AND at_us < ? AND (at_us, id) > (?, ?) "
-    "ORDER BY at_us, id LIMIT ?"
+_SELECT_VISIT_FROM = (
+    "SELECT "  # noqa: S608 - constant text
+    + ", ".join("u.text" if c == "user_agent" else f"v.{c}" for c in _SELECTED_VISIT_COLUMNS)
+    + " FROM visits AS v JOIN user_agents AS u ON u.id = v.ua_id"
 )
+_SELECT_VISITS = (
+    f"{_SELECT_VISIT_FROM} "
+    "WHERE v.code = ? AND v.at_us >= ? AND v.at_us < ? AND (v.at_us, v.id) > (?, ?) "
+    "ORDER BY v.at_us, v.id LIMIT ?"
+)
+#: Every visit in the file, for migration 6's backfill.
+_SELECT_ALL_VISITS = f"{_SELECT_VISIT_FROM} ORDER BY v.id"
+_COUNT_CELL = (
+    "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"
+)
+_COUNT_VISITOR = (
+    "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
+    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n"
+)
+#: The ``visit_counts`` dimension holding a link's number of distinct people (day ``''``),
+#: bumped when a person's first visit is counted: unique visitors in one row read.
+_PEOPLE = "people"
+_FIRST_DAY, _LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
+_ALL_TIME = ""  # the "day" of whole-history counts: below every window's first day
+
+
+def _utc_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _count_cells(visit: Visit) -> tuple[list[tuple[str, str, str, str]], str | None]:
+    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for.
+
+    Each dimension is counted on the visit's UTC day and on the day ``''`` (all time),
+    so whole-history stats read one row per value instead of one per value and day.
+    """
+    day = _utc_day(visit.at)
+    code = visit.code
+    cells = [(code, "total", day, "")]
+    for dim, value in visit_dimensions(visit):
+        cells += ((code, dim, day, value), (code, dim, _ALL_TIME, value))
+    who = None if visit.is_bot else visitor_key(visit)
+    if who is not None:
+        cells.append((code, "visitor", day, who))
+    return cells, who
+
+
+def _row_visit(row: dict[str, Any]) -> Visit:
+    return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+
+
+def _day_bounds(since: date | None, until: date | None) -> tuple[str, str]:
+    return (
+        _FIRST_DAY if since is None else since.isoformat(),
+        _LAST_DAY if until is None else until.isoformat(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,20 +466,33 @@ class _LinkSQL:
         )
 
 
-def _visit_row(visit: Visit) -> dict[str, Any]:
+def _visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
+    values = visit_values(visit)
+    del values["user_agent"]
     return {
         "code": visit.code,
         "at": visit.at.isoformat(),
         "at_us": to_micros(visit.at),
-        **visit_values(visit),
+        "ua_id": ua_id,
+        **values,
     }
 
 
 # --------------------------------------------------------------------------- URL
 
 
-def _parse_url(url: str) -> tuple[str, float, str]:
-    """``(path, timeout, synchronous)`` from a ``sqlite://`` URL; ``ConfigurationError``."""
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What a ``sqlite://`` URL says."""
+
+    path: str
+    timeout: float = DEFAULT_TIMEOUT
+    synchronous: str = "normal"
+    retention_days: int = 0
+
+
+def _parse_url(url: str) -> _Options:
+    """The options of a ``sqlite://`` URL; ``ConfigurationError`` if it is not one."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "sqlite":
         raise ConfigurationError(f"not a sqlite:// URL: {redact_url(url)!r}")
@@ -321,7 +511,7 @@ def _parse_url(url: str) -> tuple[str, float, str]:
         if "\x00" in path:
             raise ConfigurationError("sqlite file path contains a NUL character")
         path = os.path.abspath(path)
-    timeout, synchronous = DEFAULT_TIMEOUT, "normal"
+    timeout, synchronous, retention = DEFAULT_TIMEOUT, "normal", 0
     try:
         options = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
@@ -338,15 +528,38 @@ def _parse_url(url: str) -> tuple[str, float, str]:
             synchronous = value.lower()
             if synchronous not in _SYNCHRONOUS:
                 raise ConfigurationError(f"sqlite synchronous must be one of {_SYNCHRONOUS}")
+        elif name == "retention_days":
+            retention = int(value) if value.isascii() and value.isdigit() else -1
+            if not 0 <= retention <= MAX_RETENTION_DAYS:
+                raise ConfigurationError(
+                    f"sqlite retention_days must be a whole number from 0 to "
+                    f"{MAX_RETENTION_DAYS}: {value!r}"
+                )
         else:
             raise ConfigurationError(
-                f"unknown sqlite option {name!r}; known options: timeout, synchronous"
+                f"unknown sqlite option {name!r}; "
+                "known options: timeout, synchronous, retention_days"
             )
-    return path, timeout, synchronous
+    return _Options(path, timeout, synchronous, retention)
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced, so finished threads release theirs."""
+    """A connection that can be weakly referenced, so finished threads release theirs.
+
+    ``identity`` is the (device, inode) of the file it opened: when the path names
+    another file (or none), the file was deleted or replaced under us.
+    """
+
+    identity: tuple[int, int] | None = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) of ``path``, or None if there is no such file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 # --------------------------------------------------------------------------- storage
@@ -363,7 +576,13 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def __init__(self, url: str = "sqlite:///suolink.db") -> None:
         self.url = redact_url(url)
-        self.path, self.timeout, self.synchronous = _parse_url(url)
+        options = _parse_url(url)
+        self.path = options.path
+        self.timeout = options.timeout
+        self.synchronous = options.synchronous
+        #: Raw visits older than this many days are dropped while recording (0: never).
+        self.retention_days = options.retention_days
+        self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._table = LinkTable(derived=_DERIVED)
         self._sql = _LinkSQL.of(self._table)
         self._closed = False
@@ -385,6 +604,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             self._shared = conn
         else:
             self._local.conn = conn
+        self._migrated = conn.identity  # the file the migrations were applied to
         self._conns.add(conn)
 
     def __repr__(self) -> str:
@@ -409,6 +629,8 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         except BaseException:
             conn.close()
             raise
+        if self.path != ":memory:":
+            conn.identity = _identity(self.path)
         return conn
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
@@ -438,11 +660,49 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
                     self._local = threading.local()
                     self._pid = os.getpid()
         conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.identity != _identity(self.path):
+            self._drop(conn)
+            conn = None
         if conn is None:
-            conn = self._connect()
+            conn = self._open_connection()
             self._local.conn = conn
-            with self._state_lock:
-                self._conns.add(conn)
+        return conn
+
+    def _drop(self, old: _Connection) -> None:
+        """Forget this thread's connection to a file deleted or replaced since."""
+        self._local.conn = None
+        gone = _identity(self.path) is None
+        log.warning(
+            "suolink: %s was %s; reopening it", self.path, "deleted" if gone else "replaced"
+        )
+        with self._state_lock:
+            self._conns.discard(old)
+            # Once no connection holds the old file open, a new file may get its inode
+            # number: the next connection migrates whatever it finds (a no-op if done).
+            self._migrated = None
+        with suppress(sqlite3.Error):
+            old.close()
+
+    def _open_connection(self) -> _Connection:
+        """A new connection for this thread, migrating the file if it is not the one known.
+
+        A file deleted under us is created again; a journal it left behind (``-wal``,
+        ``-shm``) would be replayed into the new empty file, so it goes first.
+        """
+        with self._state_lock:
+            if _identity(self.path) is None:
+                for suffix in ("-wal", "-shm"):
+                    with suppress(FileNotFoundError):
+                        os.remove(self.path + suffix)
+            conn = self._connect()
+            try:
+                if conn.identity != self._migrated:
+                    migrate(conn)
+                    self._migrated = conn.identity
+            except BaseException:
+                conn.close()
+                raise
+            self._conns.add(conn)
         return conn
 
     @contextmanager
@@ -507,6 +767,8 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def _delete_link(self, tx: sqlite3.Connection, code: str) -> bool:
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
+        tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
 
@@ -544,7 +806,87 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         return int(rows[0][0]) if rows else None
 
     def _insert_visit(self, tx: sqlite3.Connection, visit: Visit) -> None:
-        tx.execute(_INSERT_VISIT, _visit_row(visit))
+        """Insert the raw visit and add it to the counts, in the caller's transaction."""
+        tx.execute(_INSERT_VISIT, _visit_row(visit, _user_agent_id(tx, visit.user_agent)))
+        cells, who = _count_cells(visit)
+        tx.executemany(_COUNT_CELL, cells)
+        if who is not None and tx.execute(_COUNT_VISITOR, (visit.code, who)).fetchone()[0] == 1:
+            tx.execute(_COUNT_CELL, (visit.code, _PEOPLE, _ALL_TIME, ""))
+        if self.retention_days:
+            self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
+
+    def _drop_old_visits(self, tx: sqlite3.Connection, before_us: int) -> None:
+        """One retention step: up to ``RETENTION_BATCH`` raw visits older than ``before_us``.
+
+        Runs at most once a second while there is nothing left to drop, and on every
+        write while there is, so a backlog drains in short steps (the counts stay).
+        """
+        now = time.monotonic()
+        if now < self._retention_due:
+            return
+        dropped = tx.execute(
+            "DELETE FROM visits WHERE id IN "
+            "(SELECT id FROM visits WHERE at_us < ? ORDER BY at_us LIMIT ?)",
+            (before_us, RETENTION_BATCH),
+        ).rowcount
+        self._retention_due = now if dropped >= RETENTION_BATCH else now + _RETENTION_PAUSE
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts:
+        """Sums of ``visit_counts`` and ``visitor_counts`` over ``[since, until)`` UTC days.
+
+        The whole history reads the per-link ``visitor_counts`` (top ten by its index); a
+        window sums the per-day visitor cells instead.
+        """
+        self._check_open()
+        if not code_ok(code):
+            return StatsCounts()
+        low, high = _day_bounds(since, until)
+        dims: dict[str, dict[str, int]] = {}
+        whole = since is None and until is None
+        marks = ", ".join("?" * len(DIMENSIONS))
+        with self._read("read visit counts") as tx:
+            by_day = dict(
+                tx.execute(
+                    "SELECT day, n FROM visit_counts "
+                    "WHERE code = ? AND dimension = 'total' AND day >= ? AND day < ?",
+                    (code, low, high),
+                ).fetchall()
+            )
+            for dim, value, n in tx.execute(
+                "SELECT dimension, value, SUM(n) FROM visit_counts "  # noqa: S608 - constant
+                f"WHERE code = ? AND dimension IN ({marks}) AND day >= ? AND day < ? "
+                "GROUP BY dimension, value",
+                (code, *DIMENSIONS, *((_ALL_TIME, _FIRST_DAY) if whole else (low, high))),
+            ):
+                dims.setdefault(dim, {})[value] = n
+            if whole:
+                row = tx.execute(
+                    "SELECT n FROM visit_counts WHERE code = ? AND dimension = ? "
+                    "AND day = ? AND value = ''",
+                    (code, _PEOPLE, _ALL_TIME),
+                ).fetchone()
+                unique = 0 if row is None else row[0]
+                top = tx.execute(
+                    "SELECT visitor, n FROM visitor_counts WHERE code = ? "
+                    "ORDER BY n DESC, visitor LIMIT ?",
+                    (code, TOP),
+                ).fetchall()
+            else:
+                people = tx.execute(
+                    "SELECT value, SUM(n) FROM visit_counts WHERE code = ? "
+                    "AND dimension = 'visitor' AND day >= ? AND day < ? GROUP BY value",
+                    (code, low, high),
+                ).fetchall()
+                unique = len(people)
+                top = sorted(people, key=lambda row: (-row[1], row[0]))[:TOP]
+        return StatsCounts(
+            by_day=by_day,
+            dimensions=dims,
+            unique_visitors=int(unique),
+            top_visitors=[(str(who), int(n)) for who, n in top],
+        )
 
     def _visit_page(
         self, tx: sqlite3.Connection, code: str, low: int, high: int, after: Position, size: int
@@ -556,7 +898,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         return (row["at_us"], row["id"])
 
     def _to_visit(self, row: dict[str, Any]) -> Visit:
-        return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+        return _row_visit(row)
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
@@ -572,6 +914,16 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
+
+
+def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:
+    """The id of ``text`` in ``user_agents``, inserted if new (inside a write)."""
+    row = tx.execute("SELECT id FROM user_agents WHERE text = ?", (text,)).fetchone()
+    if row is None:
+        row = tx.execute(
+            "INSERT INTO user_agents (text) VALUES (?) RETURNING id", (text,)
+        ).fetchone()
+    return int(row[0])
 
 
 def _primary(exc: sqlite3.Error) -> int | None:

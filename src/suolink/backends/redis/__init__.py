@@ -57,8 +57,10 @@ from .._common import (
     normalise_link,
     normalise_visit,
     to_micros,
+    visit_dimensions,
+    visitor_key,
 )
-from ..base import DEFAULT_PAGE_SIZE
+from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, StatsCounts
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
@@ -148,7 +150,7 @@ class _Script:
 
 def _load_scripts() -> dict[str, _Script]:
     library = resources.files(__package__).joinpath("lua", "lib.lua").read_text("utf-8")
-    names = ("create", "update", "delete", "visit", "index")
+    names = ("create", "update", "delete", "visit", "index", "counts")
     return {name: _Script(name, library) for name in names}
 
 
@@ -282,9 +284,13 @@ class RedisStorage:
 
     # -- keys -----------------------------------------------------------------------
 
-    def _keys(self, code: str) -> tuple[str, str, str]:
+    def _keys(self, code: str) -> tuple[str, ...]:
+        """Link hash, raw visits, day counts, then the stats keys (see ``visit.lua``).
+
+        One hash tag, so a script may touch them all on a cluster.
+        """
         base = f"{self.prefix}{{{_hash_tag(code)}}}"
-        return f"{base}:l", f"{base}:v", f"{base}:d"
+        return tuple(f"{base}:{suffix}" for suffix in ("l", "v", "d", "a", "s", "p", "q"))
 
     def _tombstone_key(self, code: str) -> str:
         """The key that retires a deleted code, in the slot of the link's own keys."""
@@ -500,6 +506,7 @@ class RedisStorage:
         if opts.visit_days:
             cutoff = time_key(at_us - opts.visit_days * 86_400_000_000)
         extra = [f"{day}|{dim}|{value}" for dim, value in _dims(visit)]
+        who = None if visit.is_bot else visitor_key(visit)
         return [
             "1" if count else "0",
             "1" if fast else "0",
@@ -508,7 +515,10 @@ class RedisStorage:
             day,
             str(opts.visit_cap),
             cutoff,
+            str(len(extra)),
             *extra,
+            who or "",
+            *(f"{dim}|{value}" for dim, value in visit_dimensions(visit)),
         ]
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
@@ -596,6 +606,60 @@ class RedisStorage:
             counts[rest.replace("|", ":", 1) if rest else "visits"] = int(value)
         return dict(sorted(out.items()))
 
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts | None:
+        """The stats counts ``visit.lua`` keeps, read in one script; None if incomplete.
+
+        Links whose first visit was recorded before these counts existed lack the
+        ``ok`` mark: None then, and their stats fold the raw visits as before.
+        """
+        if not code_ok(code) or not code:
+            return StatsCounts()
+        keys = self._keys(code)
+        whole = since is None and until is None
+        args = ["1" if whole else "0", str(TOP)]
+        reply = self._read(
+            "read visit counts",
+            lambda c: self._scripts["counts"](c, (keys[0], *keys[3:]), args),
+        )
+        everything = _pairs(reply[1])
+        if int(reply[0]) == 0:
+            return StatsCounts()
+        if "ok" not in everything:
+            return None
+        low, high = _day_bounds(since, until)
+        by_day: dict[str, int] = {}
+        dims: dict[str, dict[str, int]] = {}
+        for name, n in everything.items():
+            kind, _, rest = name.partition("|")
+            if kind == "t" and low <= rest < high:
+                by_day[rest] = n
+        if whole:
+            for name, n in everything.items():
+                dim, _, value = name.partition("|")
+                if dim in DIMENSIONS:
+                    dims.setdefault(dim, {})[value] = n
+            ranked = sorted(
+                ((_text(who), int(float(n))) for who, n in _chunks(reply[3])),
+                key=lambda item: (-item[1], item[0]),
+            )
+            ranked += [(_text(who), int(float(n))) for who, n in _chunks(reply[4])]
+            return StatsCounts(by_day, dims, int(reply[2]), ranked[:TOP])
+        for name, n in _pairs(reply[2]).items():
+            day, _, cell = name.partition("|")
+            if low <= day < high:
+                dim, _, value = cell.partition("|")
+                bucket = dims.setdefault(dim, {})
+                bucket[value] = bucket.get(value, 0) + n
+        people: dict[str, int] = {}
+        for name, n in _pairs(reply[3]).items():
+            day, _, who = name.partition("|")
+            if low <= day < high:
+                people[who] = people.get(who, 0) + n
+        top = sorted(people.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+        return StatsCounts(by_day, dims, len(people), top)
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` unless Redis answers a PING now."""
         self._read("be reached", lambda c: c.ping())
@@ -610,6 +674,23 @@ class RedisStorage:
             self._client.close()
         except RedisError:  # pragma: no cover - closing a broken pool
             log.debug("suolink: error while closing %s", self.url, exc_info=True)
+
+
+def _chunks(flat: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    """``[k1, v1, k2, v2, …]`` as pairs."""
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, int]:
+    """A flat HGETALL reply of counters as ``{field: n}``."""
+    return {_text(name): int(value) for name, value in _chunks(flat)}
+
+
+def _day_bounds(since: date | None, until: date | None) -> tuple[str, str]:
+    return (
+        "0000" if since is None else since.isoformat(),
+        "9999-99-99" if until is None else until.isoformat(),
+    )
 
 
 def _range(method: str, key: str, start: str, stop: str, count: int, client: Any) -> Any:

@@ -1,9 +1,10 @@
 -- Create a link if its code is free: no link holds it and no tombstone retired it.
--- KEYS: link hash, raw visits, day counts, tombstone.
--- ARGV: index base ('' = caller syncs the index), code, created key, expiry ms or '',
---       then field/value pairs.
-if redis.call('EXISTS', KEYS[1], KEYS[4]) > 0 then return {0} end
-redis.call('DEL', KEYS[2], KEYS[3])
+-- KEYS: link hash, raw visits, day counts, the stats keys (see visit.lua), and last the
+--       tombstone. ARGV: index base ('' = caller syncs the index), code, created key,
+--       expiry ms or '', then field/value pairs.
+local tomb = KEYS[#KEYS]
+if redis.call('EXISTS', KEYS[1], tomb) > 0 then return {0} end
+for i = 2, #KEYS - 1 do redis.call('DEL', KEYS[i]) end
 local pairs_ = {}
 for i = 5, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(pairs_))

@@ -1,5 +1,5 @@
 -- Change some fields of an existing link; the count and visits are untouched.
--- KEYS: link hash, raw visits, day counts.
+-- KEYS: link hash, raw visits, day counts, then the stats keys (see visit.lua).
 -- ARGV: index base ('' = caller syncs), code, expiry ('' unchanged, 'P' none, or ms),
 --       number of pairs n, n field/value pairs, then fields to remove.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
@@ -12,10 +12,10 @@ end
 for i = 5 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if ARGV[3] == 'P' then
   redis.call('HDEL', KEYS[1], 'x')
-  for i = 1, 3 do redis.call('PERSIST', KEYS[i]) end
+  for i = 1, #KEYS do redis.call('PERSIST', KEYS[i]) end
 elseif ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'x', ARGV[3])
-  for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], ARGV[3]) end
+  for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], ARGV[3]) end
 end
 refresh_open(KEYS[1])
 local ver = next_ver(redis.call('HGET', KEYS[1], 'ver'))

@@ -1,8 +1,12 @@
 -- Record one visit: check max visits, count, store the raw visit and the day counts.
--- KEYS: link hash, raw visits, day counts.
+-- KEYS: link hash, raw visits, day counts; stats: all-time counts (hash: 'ok' once the
+--       link's first visit was counted here, 't|day' per-day totals, 'dim|value'),
+--       per-day counts (hash 'day|dim|value'), people (sorted set visitor -> visits),
+--       people per day (hash 'day|visitor').
 -- ARGV: count '1'|'0', fast '1'|'0' (also read the link; record only if it is open),
 --       visit time key, visit JSON, day, raw cap (0 = none), oldest time key kept or '',
---       then extra day-count fields.
+--       number n of day-count fields, n day-count fields, visitor ('' none), then the
+--       visit's 'dim|value' stats cells.
 -- Returns {status, count[, link fields]}: status -1 no link, 0 refused (max visits),
 -- 1 recorded, 2 not open (fast path only; nothing recorded).
 local h = redis.call('HMGET', KEYS[1], 'v', 'm', 'o', 'e', 'x')
@@ -22,11 +26,23 @@ else
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(cap + 1))
   end
   if ARGV[7] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[7]) end
-  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
-  for i = 8, #ARGV do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end
+  local day = ARGV[5]
+  redis.call('HINCRBY', KEYS[3], day, 1)
+  local n_day = tonumber(ARGV[8])
+  for i = 9, 8 + n_day do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end
+  if seq == 1 then redis.call('HSET', KEYS[4], 'ok', 1) end
+  redis.call('HINCRBY', KEYS[4], 't|' .. day, 1)
+  for i = 10 + n_day, #ARGV do
+    redis.call('HINCRBY', KEYS[4], ARGV[i], 1)
+    redis.call('HINCRBY', KEYS[5], day .. '|' .. ARGV[i], 1)
+  end
+  local who = ARGV[9 + n_day]
+  if who ~= '' then
+    redis.call('ZINCRBY', KEYS[6], 1, who)
+    redis.call('HINCRBY', KEYS[7], day .. '|' .. who, 1)
+  end
   if h[5] then
-    redis.call('PEXPIREAT', KEYS[2], h[5])
-    redis.call('PEXPIREAT', KEYS[3], h[5])
+    for i = 2, #KEYS do redis.call('PEXPIREAT', KEYS[i], h[5]) end
   end
 end
 if ARGV[2] == '1' then return {status, n, redis.call('HGETALL', KEYS[1])} end
