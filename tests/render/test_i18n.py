@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suolink.languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -31,6 +31,7 @@ def test_pick_language(accept: str | None, override: str | None, expected: str) 
     assert pick_language(accept, override) == expected
 
 
+@settings(deadline=None)  # timing under a loaded CI machine is not the property
 @given(st.text(max_size=2000), st.one_of(st.none(), st.text(max_size=10)))
 def test_pick_language_always_answers_a_supported_language(
     accept: str, override: str | None
