@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -19,7 +20,7 @@ from ._version import __version__
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for
 from .errors import InvalidOption, SuolinkError
 
-__all__ = ["main"]
+__all__ = ["json_text", "main", "printable"]
 
 DEFAULT_STORAGE = OPTIONS["storage"].default
 DEFAULT_HOST = "127.0.0.1"
@@ -28,6 +29,48 @@ DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: The options ``suolink serve`` passes on to the web app.
 _SERVE_ADAPTER = "flask"
 _HELP_WIDTH = 88
+#: Characters a terminal may act on: C0 and C1 controls, DEL, line and paragraph
+#: separators, and the bidirectional overrides and isolates that reorder what is shown.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: What JSON leaves raw that a terminal may act on (it escapes C0 itself).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: Flags whose value other users of the machine can read in ``ps``: their variable.
+_SECRET_FLAGS = {"token": "api_token", "secret": "secret"}
+
+
+def printable(text: object, *, keep: str = "") -> str:
+    """``text`` safe to print to a terminal: control characters escaped (``\\x1b``).
+
+    Visitor-sent text (bot names, referers) and QR payloads reach ``stats`` and
+    ``decode``; an escape sequence in them must show, not act. ``keep`` names
+    characters left alone (``decode`` keeps the newlines of a multi-line payload).
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _TERMINAL_UNSAFE.sub(escape, str(text))
+
+
+def json_text(data: object) -> str:
+    """``data`` as indented JSON, every character a terminal may act on ``\\u``-escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _warn_secret_flags(args: argparse.Namespace) -> None:
+    """One warning line per secret given as a flag: ``ps`` shows it to every user."""
+    for flag, name in _SECRET_FLAGS.items():
+        if getattr(args, flag, None):
+            print(
+                f"suolink: warning: --{flag} is visible to other users of this machine "
+                f"(ps, /proc); set {OPTIONS[name].env} in the environment instead",
+                file=sys.stderr,
+            )
 
 
 def _env_epilog(options: tuple[Option, ...]) -> str:
@@ -204,8 +247,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         api_token=args.token,
         allow_anonymous=args.allow_anonymous or None,
     )
-    storage = OPTIONS["storage"].show(Suolink.state(app).options.get("storage"))
+    options = Suolink.state(app).options
+    storage = OPTIONS["storage"].show(options.get("storage"))
     print(f"suolink {__version__} serving on {base_url}/ (storage {storage})", flush=True)
+    if not options.get("secret"):
+        print(
+            f"suolink: warning: no secret ({OPTIONS['secret'].env}): codes are guessable from "
+            "their order, and visitor ids and rate-limit counts differ per process",
+            file=sys.stderr,
+            flush=True,
+        )
     app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     return 0
 
@@ -243,7 +294,7 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             data.pop("password_hash")
             data["has_password"] = link.has_password  # the API's link shape (openapi "Link")
             data["short_url"] = shortener.short_url(link)
-            print(json.dumps(data, ensure_ascii=False, indent=2))
+            print(json_text(data))
         else:
             print(shortener.short_url(link))
     return 0
@@ -253,11 +304,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     with _shortener(args) as shortener:
         stats = shortener.stats(args.code)
     if args.json:
-        print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2))
+        print(json_text(stats.to_dict()))
         return 0
     print(
-        f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
-        f"{stats.unique_visitors} unique visitors"
+        f"{printable(stats.code)}: {stats.total} visits ({stats.humans} people, "
+        f"{stats.bots} bots), {stats.unique_visitors} unique visitors"
     )
     for title, counts in (
         ("by outcome", stats.by_outcome),
@@ -272,11 +323,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         if counts:
             print(f"{title}:")
             for key, value in counts.items():
-                print(f"  {key:<20} {value:>8}")
+                print(f"  {printable(key):<20} {value:>8}")
     if stats.top_visitors:
         print("top visitors:")
         for visitor, count in stats.top_visitors:
-            print(f"  {visitor:<20} {count:>8}")
+            print(f"  {printable(visitor):<20} {count:>8}")
     return 0
 
 
@@ -327,14 +378,15 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         try:
             payloads = decode(path)
         except SuolinkError as exc:
-            print(f"suolink: error: {path}: {exc}", file=sys.stderr)
+            print(f"suolink: error: {printable(path)}: {printable(exc)}", file=sys.stderr)
             status = 1
             continue
         if not payloads:
-            print(f"suolink: no QR code found in {path}", file=sys.stderr)
+            print(f"suolink: no QR code found in {printable(path)}", file=sys.stderr)
             status = 1
         for payload in payloads:
-            print(f"{path}: {payload}" if len(args.images) > 1 else payload)
+            shown = printable(payload, keep="\n\t")
+            print(f"{printable(path)}: {shown}" if len(args.images) > 1 else shown)
     return status
 
 
@@ -353,6 +405,7 @@ def _warning_printer() -> Callable[..., None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
+    _warn_secret_flags(args)
     handler = {
         "serve": _cmd_serve,
         "shorten": _cmd_shorten,
@@ -367,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _warning_printer()
             return handler(args)
     except SuolinkError as exc:
-        print(f"suolink: error: {exc}", file=sys.stderr)
+        print(f"suolink: error: {printable(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

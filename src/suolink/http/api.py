@@ -100,11 +100,6 @@ class HttpApi:
         self.allowed_hosts: AllowedHosts | None = (
             None if allowed_hosts is None else AllowedHosts.of(allowed_hosts)
         )
-        if shortener.base_url is None and self.allowed_hosts is None:
-            log.warning(
-                "no base_url and no allowed_hosts: short URLs, Location headers and QR codes "
-                "follow each request's Host header; set one of them in production"
-            )
 
     def client_key(self, request: HttpRequest) -> str:
         """The request's address as every rate limit counts it: a keyed hash, never the IP."""

@@ -377,8 +377,10 @@ class WrongTryLimiter(RateLimiter):
         try:
             if not all(self.limiter.test(item, namespace, key) for item in self.long):
                 slow = f"{namespace}:slow"
-                return None if self.limiter.hit(self.slow, slow, key) else self._wait(
-                    [self.slow], slow, key
+                return (
+                    None
+                    if self.limiter.hit(self.slow, slow, key)
+                    else self._wait([self.slow], slow, key)
                 )
             if self.count_checks:
                 checks = f"{namespace}:checks"

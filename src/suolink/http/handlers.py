@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from ..errors import BodyTooLarge, InvalidCode, InvalidOption, InvalidURL, LinkNotFound
 from ..models import Decision, Link
-from ..policy import Verdict
 from ..options import SETTING_NAMES
+from ..policy import Verdict
 from ..qr import decode as decode_qr
 from ..qr import parse_options as parse_qr_options
 from ..render import pick_language, render_page
