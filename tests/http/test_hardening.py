@@ -112,11 +112,15 @@ def test_password_limiter_state_only_for_existing_password_links(
 
 
 def test_the_in_process_limit_store_is_bounded() -> None:
-    limiter = RateLimiter("5/minute;100/day", max_keys=50)
-    for i in range(500):
+    limiter = RateLimiter("5/minute;100/day", max_entries=500)
+    for i in range(500):  # many addresses, one try each: bounded in keys
         limiter.hit("ns", f"key{i}")
     assert len(_events(limiter)) <= 50
-    assert limiter.hit("ns", "key499") is None  # a recent key keeps its count
+    for i in range(40):  # few addresses, many tries each: bounded in entries
+        for _ in range(100):
+            limiter.hit("ns", f"busy{i}")
+    assert sum(len(entries) for entries in _events(limiter).values()) <= 500
+    assert limiter.hit("ns", "busy39") is not None  # the newest keys keep their counts
 
 
 # -- 2. no raw address in limiter keys ----------------------------------------------------

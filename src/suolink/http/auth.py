@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANONYMOUS_ACTIONS",
-    "DEFAULT_MAX_LIMIT_KEYS",
+    "DEFAULT_MAX_LIMIT_ENTRIES",
     "PUBLIC",
     "Access",
     "Authorize",
@@ -246,8 +246,9 @@ def password_tried(limiter: WrongTryLimiter | None, store_url: str, key: str) ->
 
 # -- rate limiting -------------------------------------------------------------------------
 
-#: Most keys the in-process (``memory://``) limit storage holds; the oldest go first.
-DEFAULT_MAX_LIMIT_KEYS: Final = 100_000
+#: Most moving-window entries (one per counted request and window) the in-process
+#: (``memory://``) limit storage holds, about 100 bytes each; the oldest keys go first.
+DEFAULT_MAX_LIMIT_ENTRIES: Final = 500_000
 
 
 def limits_storage_url(storage: object) -> str:
@@ -261,20 +262,45 @@ def limits_storage_url(storage: object) -> str:
     return "memory://"
 
 
-def _bounded_memory_storage(max_keys: int) -> Any:
-    """``limits``' memory storage holding at most ``max_keys`` moving windows.
+def _bounded_memory_storage(max_entries: int) -> Any:
+    """``limits``' memory storage holding at most about ``max_entries`` window entries.
 
-    Without a cap, a client rotating addresses grows the process by about a kilobyte a
-    key for a day; past the cap the oldest key is forgotten (its count starts over).
+    Unbounded, a client rotating addresses grows the process by a kilobyte or more a key
+    for a day. Past the cap (or a tenth of it in keys) the oldest keys are forgotten
+    until a tenth is free again: their counts start over, so a store shared by many
+    workers or exposed to many addresses belongs in Redis (``rate_limit_storage``).
     """
+    import threading
+
     from limits.storage import MemoryStorage
 
     class BoundedMemoryStorage(MemoryStorage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.max_entries = max_entries
+            self.max_keys = max(1, max_entries // 10)
+            self.entries = 0
+            self.bound_lock = threading.Lock()
+
         def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+            acquired = bool(super().acquire_entry(key, limit, expiry, amount))
+            with self.bound_lock:
+                self.entries += amount if acquired else 0
+                if self.entries > self.max_entries or len(self.events) > self.max_keys:
+                    self.shrink()
+            return acquired
+
+        def shrink(self) -> None:
+            """Forget the oldest keys until nine tenths of both caps are left."""
             events = self.events
-            while key not in events and len(events) >= max_keys:
-                self.clear(next(iter(events)))
-            return bool(super().acquire_entry(key, limit, expiry, amount))
+            total = sum(len(entries) for entries in list(events.values()))
+            entry_goal, key_goal = self.max_entries * 9 // 10, self.max_keys * 9 // 10
+            for key in list(events):
+                if total <= entry_goal and len(events) <= key_goal:
+                    break
+                total -= len(events.get(key, ()))
+                self.clear(key)
+            self.entries = total
 
     return BoundedMemoryStorage()
 
@@ -282,7 +308,7 @@ def _bounded_memory_storage(max_keys: int) -> Any:
 class RateLimiter:
     """Per-key moving-window limits over a ``limits`` storage (``"10/minute;200/day"``).
 
-    Over ``memory://`` at most ``max_keys`` keys are kept (see :data:`DEFAULT_MAX_LIMIT_KEYS`).
+    Over ``memory://`` the counts are bounded (:data:`DEFAULT_MAX_LIMIT_ENTRIES`).
     """
 
     def __init__(
@@ -290,7 +316,7 @@ class RateLimiter:
         limit: str,
         storage_url: str = "memory://",
         *,
-        max_keys: int = DEFAULT_MAX_LIMIT_KEYS,
+        max_entries: int = DEFAULT_MAX_LIMIT_ENTRIES,
     ) -> None:
         try:
             import limits
@@ -310,7 +336,7 @@ class RateLimiter:
             options["key_prefix"] = "suolink-limits"
         try:
             if storage_url == "memory://":
-                storage = _bounded_memory_storage(max_keys)
+                storage = _bounded_memory_storage(max_entries)
             else:
                 storage = storage_from_string(storage_url, **options)
         except Exception as exc:  # a limits ConfigurationError or a missing driver
@@ -361,9 +387,9 @@ class WrongTryLimiter(RateLimiter):
         storage_url: str = "memory://",
         *,
         count_checks: bool,
-        max_keys: int = DEFAULT_MAX_LIMIT_KEYS,
+        max_entries: int = DEFAULT_MAX_LIMIT_ENTRIES,
     ) -> None:
-        super().__init__(limit, storage_url, max_keys=max_keys)
+        super().__init__(limit, storage_url, max_entries=max_entries)
         from limits import RateLimitItemPerSecond
 
         shortest = min(item.get_expiry() for item in self.items)
