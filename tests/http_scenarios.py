@@ -489,3 +489,29 @@ def anonymous_creation_is_rate_limited(client: HttpClient) -> None:
 
 
 ANONYMOUS_SCENARIOS: list[Callable[[HttpClient], None]] = [anonymous_creation_is_rate_limited]
+
+
+def only_allowed_hosts_are_answered(client: HttpClient) -> None:
+    """Configured with ``allowed_hosts="localhost"`` and no ``base_url``: the adapter only
+    passes the host; the core refuses the rest (JSON under the API, text on link routes).
+    """
+    good = {"Host": "localhost", **AUTH}
+    data = post_json(client, "/api/links", {"url": "https://example.com/h"}, good).json()
+    assert data["short_url"].startswith("http://localhost/")
+    png = client.request("GET", f"/{data['code']}.png", headers={"Host": "localhost"})
+    assert png.status == 200
+    assert png.headers["Vary"] == "Host"  # a shared cache keeps one image per host
+    other = {"Host": "testserver"}  # a host the framework accepts but suolink does not
+    refused = post_json(client, "/api/links", {"url": "https://example.com/h"}, {**other, **AUTH})
+    assert refused.status == 400
+    assert refused.json()["error"]["type"] == "bad_host"
+    for path in (f"/{data['code']}", f"/{data['code']}.png"):
+        reply = client.request("GET", path, headers=other)
+        assert reply.status == 400
+        assert reply.headers["Content-Type"].startswith("text/plain")
+        assert "Location" not in reply.headers
+    assert client.request("GET", "/api/health", headers=other).status == 200
+
+
+#: Run with ``allowed_hosts="localhost"`` and no ``base_url``.
+HOST_SCENARIOS: list[Callable[[HttpClient], None]] = [only_allowed_hosts_are_answered]

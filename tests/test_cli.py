@@ -278,5 +278,6 @@ def test_serve_without_a_secret_warns_once_on_stderr(
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
     assert err[0].startswith("suolink: warning: SUOLINK_SECRET is not set")
-    assert main(["serve", "--storage", db, "--secret", "s"]) == 0
+    monkeypatch.setenv("SUOLINK_SECRET", "s")
+    assert main(["serve", "--storage", db]) == 0
     assert capsys.readouterr().err == ""

@@ -41,6 +41,26 @@ class CommandError(Exception):
     """A refusal of the command itself (not the library's): one error line, exit 1."""
 
 
+#: Flags whose value other users of the machine can read in ``ps``: their variable.
+_SECRET_FLAGS = {"token": "api_token", "secret": "secret"}
+
+
+def _warn_secret_flags(args: argparse.Namespace) -> None:
+    """One warning line per secret given to ``serve`` as a flag: ``ps`` shows it to all.
+
+    Only for the server: it runs for weeks, where a one-off command is gone in a second.
+    """
+    if args.command != "serve":
+        return
+    for flag, name in _SECRET_FLAGS.items():
+        if getattr(args, flag, None):
+            write_line(
+                f"suolink: warning: --{flag} is visible to other users of this machine "
+                f"(ps, /proc); set {OPTIONS[name].env} in the environment instead",
+                stream=sys.stderr,
+            )
+
+
 def _env_epilog(options: tuple[Option, ...]) -> str:
     """The ``--help`` list of environment variables, from the option spec (never values)."""
     width = max(len(option.env) for option in options) + 4
@@ -665,7 +685,9 @@ def _cmd_decode(args: argparse.Namespace) -> int:
             _print_json({"image": path, "payloads": payloads}, indent=None)
             continue
         for payload in payloads:
-            write_line(f"{path}: {payload}" if len(args.images) > 1 else payload)
+            # A multi-line payload keeps its lines; each is escaped on its own.
+            for line in payload.split("\n"):
+                write_line(f"{path}: {line}" if len(args.images) > 1 else line)
     return status
 
 
@@ -702,6 +724,7 @@ def _warning_printer() -> Callable[..., None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1 or 2)."""
     args = _parser().parse_args(argv)
+    _warn_secret_flags(args)
     handler = _COMMANDS[args.command]
     try:
         with warnings.catch_warnings():

@@ -503,8 +503,26 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "api",
             RATE,
             "10/minute;100/day",
-            "password tries allowed per link and address ('' for no limit)",
+            "wrong password tries allowed per link and address ('' for no limit); past the "
+            "longer window, one try per shorter window",
             blank="",
+        ),
+        Option(
+            "token_rate_limit",
+            "api",
+            RATE,
+            "20/minute;200/day",
+            "wrong API tokens allowed per address ('' for no limit)",
+            blank="",
+        ),
+        Option(
+            "allowed_hosts",
+            "api",
+            WORDS,
+            None,
+            "hosts requests may name when there is no base_url (example.com, "
+            ".example.com for subdomains, * for any); others get 400",
+            shown_default="any host (set base_url or this in production)",
         ),
         # -- adapters ------------------------------------------------------------------
         Option(

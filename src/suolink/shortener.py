@@ -118,6 +118,11 @@ class Shortener:
             if secret
             else secrets.token_bytes(32)
         )
+        self._address_key = (
+            hmac.new(secret.encode(), b"suolink/rate-limit/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
         self.clock = clock
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
@@ -348,6 +353,15 @@ class Shortener:
     def visitor_id(self, visitor: Visitor) -> str:
         """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
         return visits.visitor_id(self._visitor_key, visitor)
+
+    def address_id(self, address: str) -> str:
+        """A keyed hash of a client address: rate limits count per address, store no IP.
+
+        Keyed by the secret, so every worker sharing it (and one Redis) counts alike;
+        without a secret the key is this process's own.
+        """
+        message = address.encode("utf-8", "surrogatepass")
+        return hmac.new(self._address_key, message, hashlib.sha256).hexdigest()[:32]
 
     def _visit(
         self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str

@@ -12,7 +12,7 @@ from suolink.adapters.flask import Suolink, create_app, get_shortener
 from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
 from tests.conftest import storage_url
-from tests.http_scenarios import BROWSER, SCENARIOS, TOKEN, HttpClient, Reply
+from tests.http_scenarios import BROWSER, HOST_SCENARIOS, SCENARIOS, TOKEN, HttpClient, Reply
 
 
 class FlaskClient:
@@ -47,6 +47,12 @@ def app(request: pytest.FixtureRequest, tmp_path) -> Iterator[flask.Flask]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 def test_scenario(app: flask.Flask, scenario: Callable[[HttpClient], None]) -> None:
+    scenario(FlaskClient(app))
+
+
+@pytest.mark.parametrize("scenario", HOST_SCENARIOS, ids=lambda s: s.__name__)
+def test_host_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    app = create_app("memory://", api_token=TOKEN, secret="s", allowed_hosts="localhost")
     scenario(FlaskClient(app))
 
 

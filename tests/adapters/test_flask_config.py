@@ -41,6 +41,8 @@ OBSERVE: dict[str, Callable[[State], Any]] = {
     "rate_limit": lambda s: s.api.rate_limiter and s.api.rate_limiter.limit_text,
     "rate_limit_storage": lambda s: s.api.password_limiter.storage_url,
     "password_rate_limit": lambda s: s.api.password_limiter.limit_text,
+    "token_rate_limit": lambda s: s.api.token_limiter.limit_text,
+    "allowed_hosts": lambda s: s.api.allowed_hosts and s.api.allowed_hosts.patterns,
     "url_prefix": lambda s: s.url_prefix,
     "link_prefix": lambda s: s.link_prefix,
 }
@@ -70,6 +72,8 @@ VALUES: dict[str, tuple[Any, str]] = {
     "rate_limit": ("5/second", "5/second"),
     "rate_limit_storage": ("memory://", "memory://"),
     "password_rate_limit": ("3/minute", "3/minute"),
+    "token_rate_limit": ("4/minute", "4/minute"),
+    "allowed_hosts": (("s.example", "localhost"), "s.example, localhost"),
     "url_prefix": ("/s/", "/s/"),
     "link_prefix": ("/l", "/l"),
 }

@@ -9,6 +9,7 @@ state in ``app.extensions["suolink"]``; settings from constructor arguments, the
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from ..backends.base import Storage
 
 __all__ = ["Suolink", "create_app", "get_shortener", "protect_request"]
+
+log = logging.getLogger("suolink.flask")
 
 EXTENSION_KEY: Final = "suolink"
 #: This adapter's name in the option spec (:mod:`suolink.config`).
@@ -93,6 +96,12 @@ class Suolink:
         link_prefix: str | None = settings.get("link_prefix")
         link_prefix = prefix if link_prefix is None else link_prefix
         app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix, settings)
+        if shortener.base_url is None and api.allowed_hosts is None:
+            log.warning(
+                "no base_url and no allowed_hosts: short URLs, Location headers and QR codes "
+                "follow each request's Host header; set SUOLINK_BASE_URL or "
+                "SUOLINK_ALLOWED_HOSTS in production"
+            )
         app.register_blueprint(_blueprint(prefix, link_prefix))
 
     @staticmethod

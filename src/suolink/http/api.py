@@ -9,15 +9,17 @@ and maps every library error to its answer, so Flask and Django cannot answer ap
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Final
 
 from ..errors import BackendError, BackendUnavailable, SuolinkError
 from ..models import Decision, Visitor
 from ..shortener import Shortener
 from . import auth
-from .auth import Authorize, RateLimiter, limits_storage_url
+from .auth import Authorize, RateLimiter, WrongTryLimiter, address_of, limits_storage_url
+from .hosts import AllowedHosts
 from .request import HttpRequest, visitor_from
-from .responses import error_response, no_route, unavailable
+from .responses import error_response, host_refused, no_route, unavailable, vary_on_host
 from .routes import ROUTES, Route
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD",
     "DEFAULT_PASSWORD_RATE_LIMIT",
     "DEFAULT_RATE_LIMIT",
+    "DEFAULT_TOKEN_RATE_LIMIT",
     "HttpApi",
 ]
 
@@ -36,6 +39,10 @@ DEFAULT_MAX_UPLOAD: Final = 10_000_000
 DEFAULT_RATE_LIMIT: Final = "10/minute"
 #: Password tries per link and address: enough for typos, far too few for guessing.
 DEFAULT_PASSWORD_RATE_LIMIT: Final = "10/minute;100/day"  # noqa: S105 - a limit, not a secret
+#: Wrong API tokens allowed per address (a right token is never counted).
+DEFAULT_TOKEN_RATE_LIMIT: Final = "20/minute;200/day"  # noqa: S105 - a limit, not a secret
+#: Routes whose answer never depends on the request's host (load balancers probe them).
+_HOST_FREE: Final = frozenset({"health"})
 
 
 class HttpApi:
@@ -61,6 +68,8 @@ class HttpApi:
         rate_limit: str | None = DEFAULT_RATE_LIMIT,
         rate_limit_storage: str | None = None,
         password_rate_limit: str | None = DEFAULT_PASSWORD_RATE_LIMIT,
+        token_rate_limit: str | None = DEFAULT_TOKEN_RATE_LIMIT,
+        allowed_hosts: Iterable[str] | None = None,
     ) -> None:
         self.shortener = shortener
         self._by_name = {row.name: row for row in self.routes}
@@ -75,10 +84,32 @@ class HttpApi:
         limit_storage = rate_limit_storage or limits_storage_url(shortener.storage)
         if allow_anonymous and rate_limit:
             self.rate_limiter = RateLimiter(rate_limit, limit_storage)
-        #: Per link and address limit on password tries (None: unlimited).
-        self.password_limiter: RateLimiter | None = (
-            RateLimiter(password_rate_limit, limit_storage) if password_rate_limit else None
+        #: Per link and address limit on wrong password tries (None: unlimited).
+        self.password_limiter: WrongTryLimiter | None = (
+            WrongTryLimiter(password_rate_limit, limit_storage, count_checks=True)
+            if password_rate_limit
+            else None
         )
+        #: Per address limit on wrong bearer tokens (None: unlimited).
+        self.token_limiter: WrongTryLimiter | None = (
+            WrongTryLimiter(token_rate_limit, limit_storage, count_checks=False)
+            if token_rate_limit
+            else None
+        )
+        #: Hosts a request may name when short URLs follow it (None: any host).
+        self.allowed_hosts: AllowedHosts | None = (
+            None if allowed_hosts is None else AllowedHosts.of(allowed_hosts)
+        )
+
+    def client_key(self, request: HttpRequest) -> str:
+        """The request's address as every rate limit counts it: a keyed hash, never the IP."""
+        return self.shortener.address_id(address_of(request.remote_addr))
+
+    def host_allowed(self, request: HttpRequest) -> bool:
+        """Whether the request's host may be used (always, with a fixed ``base_url``)."""
+        if self.shortener.base_url is not None or self.allowed_hosts is None:
+            return True
+        return self.allowed_hosts.allows(request.base_url)
 
     def body_limit(self, route: str) -> int:
         """The most bytes a request body may have on ``route``; adapters enforce it early."""
@@ -90,12 +121,14 @@ class HttpApi:
         row = self._by_name.get(route)
         if row is None:
             return no_route()
+        if row.name not in _HOST_FREE and not self.host_allowed(request):
+            return host_refused(plain=row.group == "link")
         try:
             refused = auth.check(self, row.access, request, params)
             if refused is not None:
                 return refused
             answer: Decision = row.handler(self, request, **params)
-            return answer
+            return vary_on_host(answer) if request.base_url else answer
         except BackendUnavailable as exc:
             log.warning("storage unavailable: %s (%r)", exc, exc.original)
             return unavailable(exc, plain=row.plain_errors)

@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 from ..errors import BodyTooLarge, InvalidCode, InvalidOption, InvalidURL, LinkNotFound
 from ..models import Decision, Link
 from ..options import SETTING_NAMES
+from ..policy import Verdict
 from ..qr import decode as decode_qr
 from ..qr import parse_options as parse_qr_options
 from ..render import pick_language, render_page
 from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
-from .auth import password_retry_after
+from .auth import password_retry_after, password_tried
 from .openapi import openapi_document
 from .request import HttpRequest, json_body, query_time, visitor_from
 from .responses import html_page, json_response, link_created, openapi_response, qr_image
@@ -220,14 +221,33 @@ def qr_svg(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     return _qr(api, request, code, "svg")
 
 
+def _password_link(api: HttpApi, code: str) -> Link | None:
+    """The link ``code`` if it exists and asks for a password (only then are tries counted)."""
+    try:
+        link = api.shortener.get(code)
+    except (LinkNotFound, InvalidCode):
+        return None
+    return link if link.has_password else None
+
+
 def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
-    """A visitor opens a short link; password tries are limited per link and address."""
+    """A visitor opens a short link; wrong password tries are limited per link and address.
+
+    Only tries on existing password links are counted, so posting to made-up codes
+    creates no limiter state; a right password is never counted as a wrong one.
+    """
     visitor = visitor_from(request)
-    if visitor.password is not None:
-        retry_after = password_retry_after(
-            api.password_limiter, api.shortener.storage.url, code, request.remote_addr
-        )
-        if retry_after is not None:
-            lang = pick_language(visitor.accept_language, api.shortener.default_language)
-            return password_throttled(code, lang, retry_after)
-    return api.shortener.resolve(code, visitor, base_url=request.base_url)
+    limiter = api.password_limiter
+    link = _password_link(api, code) if visitor.password is not None and limiter else None
+    if link is None:
+        return api.shortener.resolve(code, visitor, base_url=request.base_url)
+    store = api.shortener.storage.url
+    key = f"{link.code}|{api.client_key(request)}"
+    retry_after = password_retry_after(limiter, store, key)
+    if retry_after is not None:
+        lang = pick_language(visitor.accept_language, api.shortener.default_language)
+        return password_throttled(code, lang, retry_after)
+    answer = api.shortener.resolve(code, visitor, base_url=request.base_url)
+    if answer.reason == Verdict.PASSWORD_WRONG.value:
+        password_tried(limiter, store, key)
+    return answer

@@ -149,7 +149,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "No such link.",
         409: "The alias is taken.",
         413: "The body or upload is too large.",
-        429: "Too many anonymous requests; see Retry-After.",
+        429: "Too many requests from this address (anonymous, or wrong tokens); see Retry-After.",
         503: "The link store is unavailable; see Retry-After.",
     }
     return {str(s): _json("Error", words[s]) for s in statuses}
@@ -185,7 +185,7 @@ _QR_PARAMS: Final = [
     {"name": "bg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
 ]
 _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
-_MANAGE: Final = (400, 401, 403, 404, 503)
+_MANAGE: Final = (400, 401, 403, 404, 429, 503)
 
 
 def _operations() -> dict[str, dict[str, Any]]:
@@ -304,7 +304,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "stats_page": {
             "get": {
                 "summary": "The stats page of a link (asks for the token)",
-                "responses": {"200": page, "401": page, "404": page, "400": page},
+                "responses": {"200": page, "401": page, "404": page, "400": page, **_errors(429)},
             },
             "post": {
                 "summary": "The stats page of a link, with the token as form field `token`",
@@ -318,7 +318,13 @@ def _operations() -> dict[str, dict[str, Any]]:
                         }
                     }
                 },
-                "responses": {"200": page, "401": page, "404": page, "400": page},
+                "responses": {
+                    "200": page,
+                    "401": page,
+                    "404": page,
+                    "400": page,
+                    **_errors(429),
+                },
             },
         },
         "decode": {

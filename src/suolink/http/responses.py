@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Final
 
 from ..errors import InvalidCode, InvalidOption, InvalidURL, SuolinkError
 from ..models import Decision, Headers, PageDecision, Redirect
 
 __all__ = [
+    "BAD_HOST",
     "FORBIDDEN",
     "NOT_FOUND",
     "RATE_LIMITED",
@@ -22,6 +24,7 @@ __all__ = [
     "error_json",
     "error_response",
     "error_type",
+    "host_refused",
     "html_page",
     "json_response",
     "link_created",
@@ -33,6 +36,7 @@ __all__ = [
     "redirect",
     "unauthorized",
     "unavailable",
+    "vary_on_host",
 ]
 
 #: Stable ``error.type`` names of answers that no :class:`SuolinkError` stands for;
@@ -41,6 +45,7 @@ NOT_FOUND: Final = "not_found"
 UNAUTHORIZED: Final = "unauthorized"
 FORBIDDEN: Final = "forbidden"
 RATE_LIMITED: Final = "rate_limited"
+BAD_HOST: Final = "bad_host"
 
 _JSON_HEADERS: Final[Headers] = (
     ("Content-Type", "application/json; charset=utf-8"),
@@ -143,6 +148,34 @@ def rate_limited(retry_after: int, limit_text: str) -> Decision:
         extra_headers=(("Retry-After", str(retry_after)),),
         retry_after=retry_after,
     )
+
+
+def host_refused(*, plain: bool) -> Decision:
+    """400: the request names a host ``allowed_hosts`` does not list (text for visitors)."""
+    message = "this server does not answer for the host this request names"
+    if plain:
+        return Decision(
+            status=400,
+            headers=(
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),
+            ),
+            body=message.encode(),
+            reason=BAD_HOST,
+        )
+    return error_json(400, BAD_HOST, message)
+
+
+def vary_on_host(decision: Decision) -> Decision:
+    """``decision`` with ``Vary: Host`` if a shared cache may keep it (its body follows Host)."""
+    cache = next((v for k, v in decision.headers if k.lower() == "cache-control"), "")
+    if "public" not in cache.lower():
+        return decision
+    vary = [v for k, v in decision.headers if k.lower() == "vary"]
+    if any("host" in value.lower() or "*" in value for value in vary):
+        return decision
+    return replace(decision, headers=(*decision.headers, ("Vary", "Host")))
 
 
 def unavailable(exc: SuolinkError, *, status: int = 503, plain: bool = False) -> Decision:

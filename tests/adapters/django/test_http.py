@@ -15,6 +15,7 @@ from tests.adapters.django.project import postgres_store_url, store_url
 from tests.http_scenarios import (
     ANONYMOUS_SCENARIOS,
     BROWSER,
+    HOST_SCENARIOS,
     SCENARIOS,
     TOKEN,
     WECHAT,
@@ -84,6 +85,13 @@ def test_anonymous_scenario(
     """Anonymous creation with its per-IP rate limit, as the Flask adapter runs it."""
     settings = suolink_settings(storage, ALLOW_ANONYMOUS=True, RATE_LIMIT="3/minute")
     with override_settings(SUOLINK=settings):
+        scenario(DjangoClient())
+
+
+@pytest.mark.parametrize("scenario", HOST_SCENARIOS, ids=lambda s: s.__name__)
+def test_host_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    """Django's ``ALLOWED_HOSTS`` admits ``testserver``; suolink's ``ALLOWED_HOSTS`` does not."""
+    with override_settings(SUOLINK=suolink_settings("memory://", ALLOWED_HOSTS="localhost")):
         scenario(DjangoClient())
 
 
