@@ -101,6 +101,7 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "rate_limit": ("5/second", "5/second", "fast"),
     "rate_limit_storage": ("memory://", "memory://", "localhost"),
     "password_rate_limit": ("3/minute;30/day", "3/minute;30/day", "three/minute"),
+    "qr_render_rate_limit": ("5/minute", "5/minute", "five/minute"),
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
     "use_permissions": ("false", False, "nope"),

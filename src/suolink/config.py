@@ -470,6 +470,15 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "password tries allowed per link and address ('' for no limit)",
             blank="",
         ),
+        Option(
+            "qr_render_rate_limit",
+            "api",
+            RATE,
+            "30/minute",
+            "QR images drawn afresh (not cached) per address; token holders exempt "
+            "('' for no limit)",
+            blank="",
+        ),
         # -- adapters ------------------------------------------------------------------
         Option(
             "url_prefix",

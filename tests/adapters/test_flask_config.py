@@ -40,6 +40,7 @@ OBSERVE: dict[str, Callable[[State], Any]] = {
     "rate_limit": lambda s: s.api.rate_limiter and s.api.rate_limiter.limit_text,
     "rate_limit_storage": lambda s: s.api.password_limiter.storage_url,
     "password_rate_limit": lambda s: s.api.password_limiter.limit_text,
+    "qr_render_rate_limit": lambda s: s.api.qr_render_limiter.limit_text,
     "url_prefix": lambda s: s.url_prefix,
     "link_prefix": lambda s: s.link_prefix,
 }
@@ -68,6 +69,7 @@ VALUES: dict[str, tuple[Any, str]] = {
     "rate_limit": ("5/second", "5/second"),
     "rate_limit_storage": ("memory://", "memory://"),
     "password_rate_limit": ("3/minute", "3/minute"),
+    "qr_render_rate_limit": ("5/minute", "5/minute"),
     "url_prefix": ("/s/", "/s/"),
     "link_prefix": ("/l", "/l"),
 }

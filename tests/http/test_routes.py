@@ -131,5 +131,6 @@ def test_handlers_do_not_check_access_themselves() -> None:
         for name, value in vars(routes.handlers).items()
         if getattr(value, "__module__", None) == "suolink.http.auth"
     ]
-    assert from_auth == ["password_retry_after"]  # a page throttle, not an access check
+    # page throttles, not access checks
+    assert from_auth == ["password_retry_after", "qr_render_retry_after"]
     assert "authorization" not in inspect.getsource(routes.handlers)

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_UPLOAD",
     "DEFAULT_PASSWORD_RATE_LIMIT",
+    "DEFAULT_QR_RENDER_RATE_LIMIT",
     "DEFAULT_RATE_LIMIT",
     "HttpApi",
 ]
@@ -36,6 +37,8 @@ DEFAULT_MAX_UPLOAD: Final = 10_000_000
 DEFAULT_RATE_LIMIT: Final = "10/minute"
 #: Password tries per link and address: enough for typos, far too few for guessing.
 DEFAULT_PASSWORD_RATE_LIMIT: Final = "10/minute;100/day"  # noqa: S105 - a limit, not a secret
+#: Uncached QR images drawn per client address (each new size or colour is a fresh draw).
+DEFAULT_QR_RENDER_RATE_LIMIT: Final = "30/minute"
 
 
 class HttpApi:
@@ -61,6 +64,7 @@ class HttpApi:
         rate_limit: str | None = DEFAULT_RATE_LIMIT,
         rate_limit_storage: str | None = None,
         password_rate_limit: str | None = DEFAULT_PASSWORD_RATE_LIMIT,
+        qr_render_rate_limit: str | None = DEFAULT_QR_RENDER_RATE_LIMIT,
     ) -> None:
         self.shortener = shortener
         self._by_name = {row.name: row for row in self.routes}
@@ -78,6 +82,10 @@ class HttpApi:
         #: Per link and address limit on password tries (None: unlimited).
         self.password_limiter: RateLimiter | None = (
             RateLimiter(password_rate_limit, limit_storage) if password_rate_limit else None
+        )
+        #: Per-address limit on QR images drawn afresh (cache hits are free; None: off).
+        self.qr_render_limiter: RateLimiter | None = (
+            RateLimiter(qr_render_rate_limit, limit_storage) if qr_render_rate_limit else None
         )
 
     def body_limit(self, route: str) -> int:

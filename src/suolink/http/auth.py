@@ -33,6 +33,7 @@ __all__ = [
     "page_login",
     "password_retry_after",
     "privileged",
+    "qr_render_retry_after",
     "requires",
     "token_ok",
 ]
@@ -78,14 +79,15 @@ def requires(action: str | Mapping[str, str] | ActionOf) -> Access:
     """The access a row requires: one action, one per method, or one chosen per request.
 
     ``requires({"GET": "list", "POST": "create"})``: a method the mapping does not name
-    needs the (unknown) action ``""``, which only ``authorize`` or the token grants.
+    needs the (unknown) action ``""``, which only ``authorize`` or the token grants. A
+    HEAD needs what a GET needs.
     """
     if isinstance(action, str):
         name = action
         return Access(lambda request: name)
     if isinstance(action, Mapping):
         by_method = dict(action)
-        return Access(lambda request: by_method.get(request.method, ""))
+        return Access(lambda request: by_method.get(request.action_method, ""))
     return Access(action)
 
 
@@ -114,6 +116,10 @@ def privileged(gate: Gatekeeper, request: HttpRequest, action: str) -> bool:
     """Authorised by the host's callable or the bearer token (not merely anonymous)."""
     if gate.authorize is not None and gate.authorize(request, action):
         return True
+    return _holds_token(gate, request)
+
+
+def _holds_token(gate: Gatekeeper, request: HttpRequest) -> bool:
     scheme, _, token = (request.header("authorization") or "").partition(" ")
     return scheme.lower() == "bearer" and token_ok(gate.api_token, token)
 
@@ -165,6 +171,19 @@ def password_retry_after(
     if limiter is None:
         return None
     return limiter.hit(f"password:{store_url}", f"{code[:64]}|{remote_addr or 'unknown'}")
+
+
+def qr_render_retry_after(
+    limiter: RateLimiter | None, gate: Gatekeeper, store_url: str, request: HttpRequest
+) -> int | None:
+    """Count one QR image drawn afresh for this address: None, or seconds to wait.
+
+    Holders of the API token are never limited; a public route never asks ``authorize``.
+    Keyed by the store too, so apps sharing one Redis never share counts.
+    """
+    if limiter is None or _holds_token(gate, request):
+        return None
+    return limiter.hit(f"qr-render:{store_url}", request.remote_addr or "unknown")
 
 
 # -- rate limiting -------------------------------------------------------------------------
