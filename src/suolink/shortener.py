@@ -138,7 +138,7 @@ class Shortener:
         Shortener's own short links (its ``base_url``, or ``base_url`` here: the one the
         request came in on) is refused, since following it would loop and count.
         """
-        fields = self._validate({"url": url, **settings}, base_url=base_url)
+        fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -251,7 +251,7 @@ class Shortener:
         last: InvalidURL | None = None
         for payload in payloads:
             try:
-                url = self.url_rules.validate(payload, own=own)
+                url = self.url_rules.validate(payload, own=own, is_link=self._is_link)
             except InvalidURL as exc:
                 last = exc
                 continue
@@ -410,11 +410,15 @@ class Shortener:
         *,
         action: Action = "create",
         base_url: str | None = None,
+        alias: str | None = None,
     ) -> dict[str, Any]:
         own = self._own_bases(base_url)
 
+        def is_link(code: str) -> bool:  # an existing link, or the one being made
+            return code == alias or self._is_link(code)
+
         def validate_url(url: object) -> str:
-            return self.url_rules.validate(url, own=own)
+            return self.url_rules.validate(url, own=own, is_link=is_link)
 
         return validate_settings(
             settings,
@@ -423,6 +427,9 @@ class Shortener:
             check_platforms=normalize_platforms,
             action=action,
         )
+
+    def _is_link(self, code: str) -> bool:
+        return self._lookup(code) is not None
 
     def _own_bases(self, base_url: str | None) -> tuple[ShortBase, ...]:
         """Where this Shortener's links live: its ``base_url`` and the request's, if given."""

@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
+from urllib.parse import unquote
 
 import idna
 
@@ -245,6 +246,11 @@ def _normalise_authority(authority: str, scheme: str, original: object) -> str:
     return f"{host}:{port}" if port else host
 
 
+def _any_code(code: str) -> bool:
+    """Without a store to ask, every code under a shortener's base counts as a link."""
+    return True
+
+
 def _scheme_list(schemes: frozenset[str]) -> str:
     names = sorted(schemes)
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
@@ -282,15 +288,24 @@ class URLRules:
                 f"max_length must be an int from 16 to 1048576, got {length!r}"
             )
 
-    def validate(self, url: object, *, own: Iterable[ShortBase] = ()) -> str:
+    def validate(
+        self,
+        url: object,
+        *,
+        own: Iterable[ShortBase] = (),
+        is_link: Callable[[str], bool] = _any_code,
+    ) -> str:
         """Return ``url`` normalised, or raise ``InvalidURL`` saying why it is refused.
 
-        ``own`` are where the shortener's own links live: a target under one of them is
-        refused (``curl -L`` would follow it round and round, counting every lap).
+        ``own`` are where the shortener's own links live: a target that opens one of its
+        links (``is_link(code)``; by default any code) is refused, since ``curl -L`` would
+        follow it round and round, counting every lap. The host's other pages stay fine.
         """
         result = self._normalise(url)
-        if any(base.holds(result) for base in own):
-            raise InvalidURL(url, OWN_LINK_REASON)
+        for base in own:
+            code = base.code_in(result)
+            if code is not None and is_link(code):
+                raise InvalidURL(url, OWN_LINK_REASON)
         return result
 
     def _normalise(self, url: object) -> str:
@@ -376,8 +391,8 @@ def _host_and_path(normal: str) -> tuple[str, str, str]:
 class ShortBase:
     """Where a shortener's links live: a host, and the path prefix they sit under.
 
-    A target ``holds`` if it has that host (any port, http or https: one redirects to the
-    other) and its path is under the prefix (the whole host when links live at the root).
+    A target opens one of its links if it has that host (any port, http or https: one
+    redirects to the other) and its path is one segment under the prefix.
     """
 
     host: str
@@ -395,12 +410,15 @@ class ShortBase:
         _, host, path = _host_and_path(normal)
         return cls(host, path.rstrip("/")) if host else None
 
-    def holds(self, normal_url: str) -> bool:
-        """True if the (already normalised) URL is one of this base's links or pages."""
+    def code_in(self, normal_url: str) -> str | None:
+        """The code a (normalised) URL opens here (``<base>/<code>``), or None if none."""
         scheme, host, path = _host_and_path(normal_url)
         if scheme not in _LOOPING_SCHEMES or host != self.host:
-            return False
-        return not self.path or path == self.path or path.startswith(self.path + "/")
+            return None
+        if not path.startswith(self.path + "/"):
+            return None
+        code = unquote(path[len(self.path) + 1 :])
+        return code if code and "/" not in code else None
 
 
 @lru_cache(maxsize=32, typed=True)
