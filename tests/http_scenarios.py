@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from suolink.qr import encode as encode_qr
+
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WECHAT = (
@@ -353,11 +355,17 @@ def decode_upload(client: HttpClient) -> None:
     body, ctype = multipart("image", "code.png", png)
     assert client.request("POST", "/api/decode", body=body, content_type=ctype).status == 401
     assert snapshot(client) == before
+    own = client.request(
+        "POST", "/api/decode?shorten=1", body=body, content_type=ctype, headers=AUTH
+    )
+    assert own.status == 400  # a link to a short link of this app would loop
+    assert "own short link" in own.json()["error"]["message"]
+    body, ctype = multipart("image", "other.png", encode_qr("https://example.org/x"))
     shortened = client.request(
         "POST", "/api/decode?shorten=1", body=body, content_type=ctype, headers=AUTH
     )
     assert shortened.status == 201
-    assert shortened.json()["url"] == data["short_url"]
+    assert shortened.json()["url"] == "https://example.org/x"
 
 
 def openapi_document_served(client: HttpClient) -> None:
@@ -440,6 +448,85 @@ def index_page_controls(client: HttpClient) -> None:
         assert words in zh, words
 
 
+# -- issue 12: visits counted that should not be -----------------------------------------
+
+LINE = (
+    "Mozilla/5.0 (Linux; Android 11; SC-42A Build/RP1A.200720.012; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/108.0.5359.128 Mobile Safari/537.36 Line/12.21.1/IAB"
+)
+
+
+def head_requests_record_and_count_visits(client: HttpClient) -> None:
+    """Link checkers send HEAD with browser agents: same status and headers, nothing counted."""
+    data = create(client, max_visits=3)
+    path = "/" + data["code"]
+    heads = [client.request("HEAD", path) for _ in range(3)]
+    assert [reply.status for reply in heads] == [302] * 3
+    assert all(reply.body == b"" for reply in heads)
+    assert heads[0].headers["Location"] == "https://example.com/a"
+    info = client.request("GET", f"/api/links/{data['code']}", headers=AUTH).json()
+    assert info["visits"] == 0
+    stats = client.request("GET", f"/api/links/{data['code']}/stats", headers=AUTH).json()
+    assert stats["total"] == 0
+    get = client.request("GET", path)
+    assert get.status == 302
+    assert get.headers["Location"] == heads[0].headers["Location"]
+    head = client.request("HEAD", f"/api/links/{data['code']}", headers=AUTH)
+    assert head.status == 200  # an API HEAD needs and does what its GET does
+    assert head.body == b""
+    assert client.request("GET", f"/api/links/{data['code']}", headers=AUTH).json()["visits"] == 1
+
+
+def a_link_to_its_own_short_url_is_accepted(client: HttpClient) -> None:
+    """``curl -L`` looped through a link to itself; the request's own host is refused."""
+    data = create(client)
+    before = snapshot(client)
+    for payload in (
+        {"url": data["short_url"]},
+        {"url": "https://example.com/", "targets": {"ios": data["short_url"] + "?x=1"}},
+    ):
+        refused = post_json(client, "/api/links", payload)
+        assert refused.status == 400, refused.text
+        assert "own short link" in refused.json()["error"]["message"]
+    patched = client.request(
+        "PATCH",
+        f"/api/links/{data['code']}",
+        body=json.dumps({"url": data["short_url"]}).encode(),
+        content_type="application/json",
+        headers=AUTH,
+    )
+    assert patched.status == 400
+    assert snapshot(client) == before
+    # the host's own pages are not short links: they may be shortened
+    page = data["short_url"].rsplit("/", 1)[0] + "/landing/page"
+    assert post_json(client, "/api/links", {"url": page}).status == 201
+
+
+def a_line_visitor_is_recorded_as_two_guide_views(client: HttpClient) -> None:
+    """LINE reloads the guide with ``?openExternalBrowser=1`` on its way to the browser."""
+    code = create(client, anti_block=["line"])["code"]
+    first = client.request("GET", "/" + code, headers={"User-Agent": LINE})
+    hop = client.request("GET", f"/{code}?openExternalBrowser=1", headers={"User-Agent": LINE})
+    assert first.status == hop.status == 200
+    browser = client.request("GET", f"/{code}?openExternalBrowser=1")
+    assert browser.status == 302
+    stats = client.request("GET", f"/api/links/{code}/stats", headers=AUTH).json()
+    assert stats["by_outcome"] == {"guide": 1, "redirect": 1}
+
+
+def uncached_qr_renders_are_not_rate_limited(client: HttpClient) -> None:
+    """30 fresh draws a minute per address (the default); cache hits and the token are free."""
+    code = create(client)["code"]
+    for i in range(30):
+        assert client.request("GET", f"/{code}.png?scale=1&fg={i:06x}").status == 200
+    refused = client.request("GET", f"/{code}.svg?fg=123456")
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"]["type"] == "rate_limited"
+    assert client.request("GET", f"/{code}.png?scale=1&fg=000003").status == 200  # cached
+    assert client.request("GET", f"/{code}.svg?fg=123456", headers=AUTH).status == 200
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -457,6 +544,10 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     openapi_document_served,
     stats_page,
     index_page_controls,
+    head_requests_record_and_count_visits,
+    a_link_to_its_own_short_url_is_accepted,
+    a_line_visitor_is_recorded_as_two_guide_views,
+    uncached_qr_renders_are_not_rate_limited,
 ]
 
 

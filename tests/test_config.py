@@ -104,6 +104,7 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "password_rate_limit": ("3/minute;30/day", "3/minute;30/day", "three/minute"),
     "token_rate_limit": ("5/minute;50/day", "5/minute;50/day", "many"),
     "allowed_hosts": ("s.example, .example.org", ("s.example", ".example.org"), None),
+    "qr_render_rate_limit": ("5/minute", "5/minute", "five/minute"),
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
     "use_permissions": ("false", False, "nope"),

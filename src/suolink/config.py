@@ -524,6 +524,15 @@ OPTIONS: Final[Mapping[str, Option]] = {
             ".example.com for subdomains, * for any); others get 400",
             shown_default="any host (set base_url or this in production)",
         ),
+        Option(
+            "qr_render_rate_limit",
+            "api",
+            RATE,
+            "30/minute",
+            "QR images drawn afresh (not cached) per address; token holders exempt "
+            "('' for no limit)",
+            blank="",
+        ),
         # -- adapters ------------------------------------------------------------------
         Option(
             "url_prefix",

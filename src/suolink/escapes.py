@@ -8,6 +8,7 @@ their visitors get the guide page alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -15,7 +16,18 @@ from urllib.parse import quote, urlsplit
 
 from .detect import Client
 
-__all__ = ["ESCAPES", "Escape", "EscapeRule", "choose_escape", "escape_url"]
+__all__ = [
+    "ESCAPES",
+    "LINE_EXTERNAL_PARAM",
+    "Escape",
+    "EscapeRule",
+    "choose_escape",
+    "escape_url",
+    "is_escape_hop",
+]
+
+#: The query pair LINE reads to hand a URL to the system browser.
+LINE_EXTERNAL_PARAM: Final = ("openExternalBrowser", "1")
 
 
 class Escape(StrEnum):
@@ -106,7 +118,8 @@ def escape_url(escape: Escape | None, short_url: str) -> str | None:
         return None
     if escape is Escape.LINE_EXTERNAL:
         joiner = "&" if "?" in short_url else "?"
-        return f"{short_url}{joiner}openExternalBrowser=1"
+        name, value = LINE_EXTERNAL_PARAM
+        return f"{short_url}{joiner}{name}={value}"
     if escape is Escape.KAKAOTALK_EXTERNAL:
         return "kakaotalk://web/openExternal?url=" + quote(short_url, safe="")
     parts = urlsplit(short_url)
@@ -119,3 +132,12 @@ def escape_url(escape: Escape | None, short_url: str) -> str | None:
         f"intent://{parts.netloc}{rest}#Intent;scheme={parts.scheme};"
         "action=android.intent.action.VIEW;category=android.intent.category.BROWSABLE;end"
     )
+
+
+def is_escape_hop(client: Client, query: Iterable[tuple[str, str]]) -> bool:
+    """True for the in-app browser's own reload on its way out (nothing new to record).
+
+    LINE's in-app browser loads the ``openExternalBrowser=1`` URL itself before the
+    system browser opens it, so one person's guide view would be recorded twice.
+    """
+    return client.app == "line" and LINE_EXTERNAL_PARAM in tuple(query)

@@ -154,6 +154,8 @@ class Visitor:
 
     ``headers`` keeps only what detection and pages need (names lower-cased).
     ``password`` is what the visitor typed on the password page, if anything.
+    ``query`` holds the request's query pairs (the first few): an in-app browser's escape
+    hop is told by them (see :func:`suolink.escapes.is_escape_hop`).
     """
 
     user_agent: str = ""
@@ -162,10 +164,12 @@ class Visitor:
     accept_language: str = ""
     referer: str | None = None
     password: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         pairs = tuple((k.lower(), v) for k, v in _freeze_pairs(self.headers))
         object.__setattr__(self, "headers", pairs)
+        object.__setattr__(self, "query", _freeze_pairs(self.query))
 
     def header(self, name: str) -> str | None:
         name = name.lower()

@@ -40,7 +40,7 @@ from .qr.images import ImageSource
 from .render import pick_language
 from .render.pages import PageContext, decision_for
 from .stats import LinkStats, link_stats
-from .urls import DEFAULT_MAX_URL_LENGTH, URLRules
+from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
@@ -135,6 +135,7 @@ class Shortener:
         *,
         code: str | None = None,
         strategy: CodeStrategy | str | None = None,
+        base_url: str | None = None,
         **settings: Unpack[LinkSettings],
     ) -> Link:
         """Store a new short link to ``url`` and return it.
@@ -144,9 +145,11 @@ class Shortener:
         link's settings (``expires_at``, ``max_visits``, ``password``, ``anti_block``,
         ``allow``, ``deny``, ``targets``, ``title``, ``tags`` …: see
         :data:`suolink.options.SETTING_NAMES`). They are checked before anything is
-        stored; a refusal raises an ``InvalidInput`` subclass.
+        stored; a refusal raises an ``InvalidInput`` subclass. A target under this
+        Shortener's own short links (its ``base_url``, or ``base_url`` here: the one the
+        request came in on) is refused, since following it would loop and count.
         """
-        fields = self._validate({"url": url, **settings})
+        fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -179,12 +182,18 @@ class Shortener:
             raise LinkNotFound(code)
         return link
 
-    def update(self, code: str, **settings: Unpack[LinkChanges]) -> Link:
-        """Change settings of an existing link (same names as :meth:`shorten`, and ``url``)."""
+    def update(
+        self, code: str, *, base_url: str | None = None, **settings: Unpack[LinkChanges]
+    ) -> Link:
+        """Change settings of an existing link (same names as :meth:`shorten`, and ``url``).
+
+        ``base_url`` is the request's, refused as a target like the configured one.
+        """
         checked = self.codes.check_code(code)
         if not settings:
             return self.get(checked)
-        return self.storage.update(checked, self._validate(settings, action="update"))
+        fields = self._validate(settings, action="update", base_url=base_url)
+        return self.storage.update(checked, fields)
 
     def delete(self, code: str) -> bool:
         """Delete the link and its visits; False if there was no such link.
@@ -246,27 +255,47 @@ class Shortener:
         link = self.get(code)
         return self._qr_images().encode(self.short_url(link, base_url=base_url), **options)
 
-    def shorten_from_image(self, image: ImageSource, **settings: Any) -> Link:
+    def qr_would_draw(self, code: str, *, base_url: str | None = None, **options: Any) -> bool:
+        """True if :meth:`qr` with these arguments would draw afresh (not in the cache).
+
+        Drawing is the expensive part; the HTTP layer rate-limits only these requests.
+        Raises like :meth:`qr` for a missing link or bad options; never draws.
+        """
+        link = self.get(code)
+        return self._qr_images().would_draw(self.short_url(link, base_url=base_url), **options)
+
+    def shorten_from_image(
+        self, image: ImageSource, *, base_url: str | None = None, **settings: Any
+    ) -> Link:
         """Read the QR codes in ``image`` and shorten the first web link found in them.
 
-        Raises ``InvalidURL`` if no code in the picture holds a link this Shortener accepts.
+        Raises ``InvalidURL`` if no code in the picture holds a link this Shortener accepts
+        (a code holding one of its own short links is not accepted).
         """
         payloads = decode_qr(image)
+        own = self._own_bases(base_url)
         last: InvalidURL | None = None
         for payload in payloads:
             try:
-                url = self.url_rules.validate(payload)
+                url = self.url_rules.validate(payload, own=own, is_link=self._is_link)
             except InvalidURL as exc:
                 last = exc
                 continue
-            return self.shorten(url, **settings)
+            return self.shorten(url, base_url=base_url, **settings)
         if last is not None:
             raise InvalidURL(last.url, f"the QR code does not hold a usable link: {last.reason}")
         raise InvalidURL("", "no QR code was found in the image")
 
     # -- resolving ------------------------------------------------------------------------
 
-    def resolve(self, code: str, visitor: Visitor, *, base_url: str | None = None) -> Decision:
+    def resolve(
+        self,
+        code: str,
+        visitor: Visitor,
+        *,
+        base_url: str | None = None,
+        record: bool = True,
+    ) -> Decision:
         """What to answer ``visitor`` who opened ``/<code>``, with the visit recorded.
 
         Detects the visitor's platform, applies the link's rules (see
@@ -275,17 +304,19 @@ class Shortener:
         apart. Never raises for bad codes or visitor data; storage failures raise
         ``BackendError`` so the adapter can answer 503. ``base_url`` is the request's, for
         the short link shown on pages when the Shortener has none configured.
+        ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
         client = detect(visitor.user_agent, visitor.headers)
-        ruling = self._resolve_in_one_trip(code, visitor, client, now)
+        ruling = self._resolve_in_one_trip(code, visitor, client, now) if record else None
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
                 link, client, now=now, password=visitor.password, bot_action=self.bot_action
             )
-            if link is not None and ruling.outcome is not None:
-                visit = self._visit(link.code, visitor, client, now, ruling.outcome)
+            outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
+            if link is not None and outcome is not None:
+                visit = self._visit(link.code, visitor, client, now, outcome)
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
@@ -409,14 +440,38 @@ class Shortener:
     # -- housekeeping ---------------------------------------------------------------------
 
     def _validate(
-        self, settings: Mapping[str, Any], *, action: Action = "create"
+        self,
+        settings: Mapping[str, Any],
+        *,
+        action: Action = "create",
+        base_url: str | None = None,
+        alias: str | None = None,
     ) -> dict[str, Any]:
+        own = self._own_bases(base_url)
+
+        def is_link(code: str) -> bool:  # an existing link, or the one being made
+            return code == alias or self._is_link(code)
+
+        def validate_url(url: object) -> str:
+            return self.url_rules.validate(url, own=own, is_link=is_link)
+
         return validate_settings(
             settings,
             now=self.clock(),
-            validate_url=self.url_rules.validate,
+            validate_url=validate_url,
             check_platforms=normalize_platforms,
             action=action,
+        )
+
+    def _is_link(self, code: str) -> bool:
+        return self._lookup(code) is not None
+
+    def _own_bases(self, base_url: str | None) -> tuple[ShortBase, ...]:
+        """Where this Shortener's links live: its ``base_url`` and the request's, if given."""
+        return tuple(
+            base
+            for base in (ShortBase.parse(self.base_url), ShortBase.parse(base_url))
+            if base is not None
         )
 
     def check(self) -> None:

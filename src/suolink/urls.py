@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
+from urllib.parse import unquote
 
 import idna
 
@@ -30,6 +31,8 @@ __all__ = [
     "DEFAULT_ALLOWED_SCHEMES",
     "DEFAULT_MAX_URL_LENGTH",
     "HOST_REQUIRED_SCHEMES",
+    "OWN_LINK_REASON",
+    "ShortBase",
     "URLRules",
     "validate_url",
 ]
@@ -81,6 +84,10 @@ _REFUSED_CATEGORIES: Final = {
     "Zs": "a space",
 }
 _MAX_HOST_LENGTH: Final = 253
+#: Why a target under the shortener's own links is refused.
+OWN_LINK_REASON: Final = "the target is this shortener's own short link"
+#: Schemes a browser follows back to the shortener (and so can loop through it).
+_LOOPING_SCHEMES: Final = frozenset({"http", "https"})
 
 
 def _describe(char: str) -> str:
@@ -239,6 +246,11 @@ def _normalise_authority(authority: str, scheme: str, original: object) -> str:
     return f"{host}:{port}" if port else host
 
 
+def _any_code(code: str) -> bool:
+    """Without a store to ask, every code under a shortener's base counts as a link."""
+    return True
+
+
 def _scheme_list(schemes: frozenset[str]) -> str:
     names = sorted(schemes)
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
@@ -276,8 +288,27 @@ class URLRules:
                 f"max_length must be an int from 16 to 1048576, got {length!r}"
             )
 
-    def validate(self, url: object) -> str:
-        """Return ``url`` normalised, or raise ``InvalidURL`` saying why it is refused."""
+    def validate(
+        self,
+        url: object,
+        *,
+        own: Iterable[ShortBase] = (),
+        is_link: Callable[[str], bool] = _any_code,
+    ) -> str:
+        """Return ``url`` normalised, or raise ``InvalidURL`` saying why it is refused.
+
+        ``own`` are where the shortener's own links live: a target that opens one of its
+        links (``is_link(code)``; by default any code) is refused, since ``curl -L`` would
+        follow it round and round, counting every lap. The host's other pages stay fine.
+        """
+        result = self._normalise(url)
+        for base in own:
+            code = base.code_in(result)
+            if code is not None and is_link(code):
+                raise InvalidURL(url, OWN_LINK_REASON)
+        return result
+
+    def _normalise(self, url: object) -> str:
         if not isinstance(url, str):
             raise InvalidURL(url, "the URL must be text")
         text = url.strip()
@@ -338,6 +369,58 @@ class URLRules:
         return result
 
 
+def _host_and_path(normal: str) -> tuple[str, str, str]:
+    """Scheme, host (no port, no final dot) and path of a URL in :meth:`URLRules.validate` form."""
+    scheme, sep, rest = normal.partition("://")
+    if not sep:
+        return scheme, "", ""
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found >= 0:
+            end = min(end, found)
+    netloc, tail = rest[:end], rest[end:]
+    host = netloc[: netloc.find("]") + 1] if netloc.startswith("[") else netloc.partition(":")[0]
+    path = tail
+    for mark in "?#":
+        path = path.partition(mark)[0]
+    return scheme, host.rstrip("."), path
+
+
+@dataclass(frozen=True, slots=True)
+class ShortBase:
+    """Where a shortener's links live: a host, and the path prefix they sit under.
+
+    A target opens one of its links if it has that host (any port, http or https: one
+    redirects to the other) and its path is one segment under the prefix.
+    """
+
+    host: str
+    path: str = ""
+
+    @classmethod
+    def parse(cls, base_url: str | None) -> ShortBase | None:
+        """The base of a ``base_url`` such as ``https://s.example/l``; None if it has none."""
+        if not base_url:
+            return None
+        try:
+            normal = _BASE_RULES.validate(base_url)
+        except InvalidURL:  # a request's odd Host header must not break creation
+            return None
+        _, host, path = _host_and_path(normal)
+        return cls(host, path.rstrip("/")) if host else None
+
+    def code_in(self, normal_url: str) -> str | None:
+        """The code a (normalised) URL opens here (``<base>/<code>``), or None if none."""
+        scheme, host, path = _host_and_path(normal_url)
+        if scheme not in _LOOPING_SCHEMES or host != self.host:
+            return None
+        if not path.startswith(self.path + "/"):
+            return None
+        code = unquote(path[len(self.path) + 1 :])
+        return code if code and "/" not in code else None
+
+
 @lru_cache(maxsize=32, typed=True)
 def _rules(schemes: frozenset[str], max_length: int) -> URLRules:
     return URLRules(schemes, max_length)
@@ -358,3 +441,6 @@ def validate_url(
     except TypeError:  # unhashable settings: let URLRules say what is wrong
         rules = URLRules(schemes, max_length)  # type: ignore[arg-type]
     return rules.validate(url)
+
+
+_BASE_RULES: Final = URLRules()

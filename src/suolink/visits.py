@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from .backends.base import RecordsInOneTrip
 from .detect import Client
 from .detect.platforms import BLOCKING_APPS
+from .escapes import is_escape_hop
 from .models import Visit, Visitor
 from .policy import DEFAULT_ANTI_BLOCK, Ruling, Verdict
 from .render import pick_language
@@ -21,6 +22,7 @@ from .render import pick_language
 __all__ = [
     "build_visit",
     "record_in_one_trip",
+    "recorded_outcome",
     "referer_host",
     "storable",
     "takes_one_trip",
@@ -74,6 +76,17 @@ def build_visit(
         visitor_id=visitor_id(key, visitor),
         outcome=outcome,
     )
+
+
+def recorded_outcome(ruling: Ruling, client: Client, visitor: Visitor) -> str | None:
+    """How the visit is recorded (None: not at all): the ruling's outcome, but hops aside.
+
+    A guide view that is the in-app browser's own escape hop (LINE reloading the link with
+    ``openExternalBrowser=1``) was already recorded when the guide page first showed.
+    """
+    if ruling.verdict is Verdict.GUIDE and is_escape_hop(client, visitor.query):
+        return None
+    return ruling.outcome
 
 
 def takes_one_trip(client: Client, visitor: Visitor) -> bool:

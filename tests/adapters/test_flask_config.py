@@ -43,6 +43,7 @@ OBSERVE: dict[str, Callable[[State], Any]] = {
     "password_rate_limit": lambda s: s.api.password_limiter.limit_text,
     "token_rate_limit": lambda s: s.api.token_limiter.limit_text,
     "allowed_hosts": lambda s: s.api.allowed_hosts and s.api.allowed_hosts.patterns,
+    "qr_render_rate_limit": lambda s: s.api.qr_render_limiter.limit_text,
     "url_prefix": lambda s: s.url_prefix,
     "link_prefix": lambda s: s.link_prefix,
 }
@@ -74,6 +75,7 @@ VALUES: dict[str, tuple[Any, str]] = {
     "password_rate_limit": ("3/minute", "3/minute"),
     "token_rate_limit": ("4/minute", "4/minute"),
     "allowed_hosts": (("s.example", "localhost"), "s.example, localhost"),
+    "qr_render_rate_limit": ("5/minute", "5/minute"),
     "url_prefix": ("/s/", "/s/"),
     "link_prefix": ("/l", "/l"),
 }

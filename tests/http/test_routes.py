@@ -132,5 +132,5 @@ def test_handlers_do_not_check_access_themselves() -> None:
         if getattr(value, "__module__", None) == "suolink.http.auth"
     ]
     # page throttles, not access checks
-    assert sorted(from_auth) == ["password_retry_after", "password_tried"]
+    assert sorted(from_auth) == ["password_retry_after", "password_tried", "qr_render_retry_after"]
     assert "authorization" not in inspect.getsource(routes.handlers)

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_UPLOAD",
     "DEFAULT_PASSWORD_RATE_LIMIT",
+    "DEFAULT_QR_RENDER_RATE_LIMIT",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_TOKEN_RATE_LIMIT",
     "HttpApi",
@@ -43,6 +44,8 @@ DEFAULT_PASSWORD_RATE_LIMIT: Final = "10/minute;100/day"  # noqa: S105 - a limit
 DEFAULT_TOKEN_RATE_LIMIT: Final = "20/minute;200/day"  # noqa: S105 - a limit, not a secret
 #: Routes whose answer never depends on the request's host (load balancers probe them).
 _HOST_FREE: Final = frozenset({"health"})
+#: Uncached QR images drawn per client address (each new size or colour is a fresh draw).
+DEFAULT_QR_RENDER_RATE_LIMIT: Final = "30/minute"
 
 
 class HttpApi:
@@ -70,6 +73,7 @@ class HttpApi:
         password_rate_limit: str | None = DEFAULT_PASSWORD_RATE_LIMIT,
         token_rate_limit: str | None = DEFAULT_TOKEN_RATE_LIMIT,
         allowed_hosts: Iterable[str] | None = None,
+        qr_render_rate_limit: str | None = DEFAULT_QR_RENDER_RATE_LIMIT,
     ) -> None:
         self.shortener = shortener
         self._by_name = {row.name: row for row in self.routes}
@@ -99,6 +103,10 @@ class HttpApi:
         #: Hosts a request may name when short URLs follow it (None: any host).
         self.allowed_hosts: AllowedHosts | None = (
             None if allowed_hosts is None else AllowedHosts.of(allowed_hosts)
+        )
+        #: Per-address limit on QR images drawn afresh (cache hits are free; None: off).
+        self.qr_render_limiter: RateLimiter | None = (
+            RateLimiter(qr_render_rate_limit, limit_storage) if qr_render_rate_limit else None
         )
 
     def client_key(self, request: HttpRequest) -> str:

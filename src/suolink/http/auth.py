@@ -42,6 +42,7 @@ __all__ = [
     "password_retry_after",
     "password_tried",
     "privileged",
+    "qr_render_retry_after",
     "requires",
     "token_ok",
 ]
@@ -87,14 +88,15 @@ def requires(action: str | Mapping[str, str] | ActionOf) -> Access:
     """The access a row requires: one action, one per method, or one chosen per request.
 
     ``requires({"GET": "list", "POST": "create"})``: a method the mapping does not name
-    needs the (unknown) action ``""``, which only ``authorize`` or the token grants.
+    needs the (unknown) action ``""``, which only ``authorize`` or the token grants. A
+    HEAD needs what a GET needs.
     """
     if isinstance(action, str):
         name = action
         return Access(lambda request: name)
     if isinstance(action, Mapping):
         by_method = dict(action)
-        return Access(lambda request: by_method.get(request.method, ""))
+        return Access(lambda request: by_method.get(request.action_method, ""))
     return Access(action)
 
 
@@ -179,6 +181,11 @@ def privileged(gate: Gatekeeper, request: HttpRequest, action: str) -> bool | De
     return False if token is None else _token_check(gate, request, token)
 
 
+def _holds_token(gate: Gatekeeper, request: HttpRequest) -> bool:
+    token = bearer_token(request)
+    return token is not None and token_ok(gate.api_token, token)
+
+
 def check(
     gate: Gatekeeper, access: Access, request: HttpRequest, params: Mapping[str, str]
 ) -> Decision | None:
@@ -242,6 +249,24 @@ def password_tried(limiter: WrongTryLimiter | None, store_url: str, key: str) ->
     """Count a wrong password (after it was checked; a right one is never counted)."""
     if limiter is not None:
         limiter.failed(f"password:{store_url}", key)
+
+
+def qr_render_retry_after(
+    limiter: RateLimiter | None,
+    gate: Gatekeeper,
+    store_url: str,
+    request: HttpRequest,
+    client_key: str,
+) -> int | None:
+    """Count one QR image drawn afresh for this address: None, or seconds to wait.
+
+    Holders of the API token are never limited; a public route never asks ``authorize``.
+    ``client_key`` is the address as every limit counts it (``HttpApi.client_key``).
+    Keyed by the store too, so apps sharing one Redis never share counts.
+    """
+    if limiter is None or _holds_token(gate, request):
+        return None
+    return limiter.hit(f"qr-render:{store_url}", client_key)  # a keyed hash, never the IP
 
 
 # -- rate limiting -------------------------------------------------------------------------

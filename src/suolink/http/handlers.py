@@ -22,10 +22,17 @@ from ..qr import parse_options as parse_qr_options
 from ..render import pick_language, render_page
 from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
-from .auth import password_retry_after, password_tried
+from .auth import password_retry_after, password_tried, qr_render_retry_after
 from .openapi import openapi_document
 from .request import HttpRequest, json_body, query_time, visitor_from
-from .responses import html_page, json_response, link_created, openapi_response, qr_image
+from .responses import (
+    html_page,
+    json_response,
+    link_created,
+    openapi_response,
+    qr_image,
+    rate_limited,
+)
 
 if TYPE_CHECKING:
     from .api import HttpApi
@@ -168,13 +175,13 @@ def _create(api: HttpApi, request: HttpRequest) -> Decision:
     strategy = data.pop("strategy", None)
     if strategy is not None and strategy not in ("hashids", "random"):
         raise InvalidOption("strategy", "expected hashids or random")
-    created = api.shortener.shorten(code=code, strategy=strategy, **data)
+    created = api.shortener.shorten(code=code, strategy=strategy, base_url=request.base_url, **data)
     return link_created(_link_json(api, created, request))
 
 
 def link(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     """``GET`` a link, ``PATCH`` its settings, ``DELETE`` it."""
-    if request.method == "GET":
+    if request.action_method == "GET":
         return json_response(200, _link_json(api, api.shortener.get(code), request))
     if request.method == "DELETE":
         if not api.shortener.delete(code):
@@ -182,7 +189,8 @@ def link(api: HttpApi, request: HttpRequest, code: str) -> Decision:
         return Decision(status=204, reason="deleted")
     data = json_body(request, api.max_body_bytes)
     _only(data, _UPDATE_FIELDS)
-    return json_response(200, _link_json(api, api.shortener.update(code, **data), request))
+    changed = api.shortener.update(code, base_url=request.base_url, **data)
+    return json_response(200, _link_json(api, changed, request))
 
 
 def link_stats(api: HttpApi, request: HttpRequest, code: str) -> Decision:
@@ -200,7 +208,7 @@ def decode(api: HttpApi, request: HttpRequest) -> Decision:
         raise InvalidOption("image", "send the picture as a multipart form field named image")
     if not wants_shortening(request):
         return json_response(200, {"payloads": decode_qr(image)})
-    created = api.shortener.shorten_from_image(image)
+    created = api.shortener.shorten_from_image(image, base_url=request.base_url)
     return link_created(_link_json(api, created, request))
 
 
@@ -208,9 +216,32 @@ def decode(api: HttpApi, request: HttpRequest) -> Decision:
 
 
 def _qr(api: HttpApi, request: HttpRequest, code: str, fmt: str) -> Decision:
+    """A link's QR image; drawing a new one counts against the client's render limit."""
     options = parse_qr_options(dict(request.query))
     options["format"] = fmt
+    refused = _qr_render_refusal(api, request, code, options)
+    if refused is not None:
+        return refused
     return qr_image(api.shortener.qr(code, base_url=request.base_url, **options), fmt)
+
+
+def _qr_render_refusal(
+    api: HttpApi, request: HttpRequest, code: str, options: Mapping[str, Any]
+) -> Decision | None:
+    """A 429 when this client has drawn too many uncached images lately; cache hits are free.
+
+    Each new size or colour costs a fresh draw (up to half a second of CPU), so only
+    misses count, per address (token holders never).
+    """
+    limiter = api.qr_render_limiter
+    if limiter is None or not api.shortener.qr_would_draw(
+        code, base_url=request.base_url, **options
+    ):
+        return None
+    retry_after = qr_render_retry_after(
+        limiter, api, api.shortener.storage.url, request, api.client_key(request)
+    )
+    return None if retry_after is None else rate_limited(retry_after, limiter.limit_text)
 
 
 def qr_png(api: HttpApi, request: HttpRequest, code: str) -> Decision:
@@ -237,17 +268,20 @@ def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     creates no limiter state; a right password is never counted as a wrong one.
     """
     visitor = visitor_from(request)
+    # A HEAD gets the answer a GET would, with nothing recorded or counted: link
+    # checkers and mail scanners send HEADs with browser user agents.
+    record = request.method != "HEAD"
     limiter = api.password_limiter
     link = _password_link(api, code) if visitor.password is not None and limiter else None
     if link is None:
-        return api.shortener.resolve(code, visitor, base_url=request.base_url)
+        return api.shortener.resolve(code, visitor, base_url=request.base_url, record=record)
     store = api.shortener.storage.url
     key = f"{link.code}|{api.client_key(request)}"
     retry_after = password_retry_after(limiter, store, key)
     if retry_after is not None:
         lang = pick_language(visitor.accept_language, api.shortener.default_language)
         return password_throttled(code, lang, retry_after)
-    answer = api.shortener.resolve(code, visitor, base_url=request.base_url)
+    answer = api.shortener.resolve(code, visitor, base_url=request.base_url, record=record)
     if answer.reason == Verdict.PASSWORD_WRONG.value:
         password_tried(limiter, store, key)
     return answer

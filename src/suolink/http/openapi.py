@@ -156,6 +156,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 
 _HTML: Final = {"text/html": {"schema": {"type": "string"}}}
+_QR_LIMITED: Final = _json(
+    "Error", "Too many images not yet cached drawn from this address; see Retry-After."
+)
 _CODE_PARAM: Final = {
     "name": "code",
     "in": "path",
@@ -363,6 +366,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "responses": {
                     "200": {"description": "PNG", "content": {"image/png": {}}},
                     **_errors(400, 404, 503),
+                    "429": _QR_LIMITED,
                 },
             }
         },
@@ -373,6 +377,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "responses": {
                     "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
                     **_errors(400, 404, 503),
+                    "429": _QR_LIMITED,
                 },
             }
         },

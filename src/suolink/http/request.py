@@ -23,6 +23,9 @@ VISITOR_HEADERS: Final = frozenset(HINT_HEADERS)
 #: Characters of the user agent and Accept-Language kept (real ones stay well under).
 _MAX_USER_AGENT: Final = 1024
 _MAX_ACCEPT_LANGUAGE: Final = 256
+#: Query pairs a Visitor keeps, and characters of each name and value (escape hops are short).
+_MAX_QUERY_PAIRS: Final = 16
+_MAX_QUERY_TEXT: Final = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +45,15 @@ class HttpRequest:
     #: Shortener has no ``base_url`` of its own.
     base_url: str | None = None
 
+    @property
+    def action_method(self) -> str:
+        """The method that chooses what the request does: a HEAD does what a GET does.
+
+        Access rules and handlers read this; the resolve handler also reads ``method`` so
+        a HEAD (link checkers, mail scanners) is answered like a GET but never recorded.
+        """
+        return "GET" if self.method == "HEAD" else self.method
+
     def header(self, name: str) -> str | None:
         name = name.lower()
         return next((v for k, v in self.headers if k == name), None)
@@ -60,7 +72,8 @@ def visitor_from(request: HttpRequest) -> Visitor:
     """The Visitor for a request: UA, address, the headers detection reads, password.
 
     The password is taken from a POSTed form only, so a page's own GET query can never
-    be mistaken for one.
+    be mistaken for one. The first few query pairs travel along (cut short): the core
+    tells an in-app browser's own escape hop (``?openExternalBrowser=1``) by them.
     """
     return Visitor(
         user_agent=(request.header("user-agent") or "")[:_MAX_USER_AGENT],
@@ -69,6 +82,9 @@ def visitor_from(request: HttpRequest) -> Visitor:
         accept_language=(request.header("accept-language") or "")[:_MAX_ACCEPT_LANGUAGE],
         referer=request.header("referer"),
         password=request.form_value("password") if request.method == "POST" else None,
+        query=tuple(
+            (k[:_MAX_QUERY_TEXT], v[:_MAX_QUERY_TEXT]) for k, v in request.query[:_MAX_QUERY_PAIRS]
+        ),
     )
 
 

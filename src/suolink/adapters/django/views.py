@@ -65,7 +65,7 @@ def http_request(request: DjangoRequest, limit: int) -> HttpRequest | Decision:
         (name.lower(), value) for name, value in request.headers.items() if isinstance(value, str)
     ]
     return HttpRequest(
-        method="GET" if request.method == "HEAD" else str(request.method),
+        method=str(request.method),  # a HEAD stays one: the core records nothing for it
         path=request.path,
         query=tuple((k, v) for k in request.GET for v in request.GET.getlist(k)),
         headers=tuple(headers),
