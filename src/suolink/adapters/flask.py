@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from ..api import LINK_ROUTES, ROUTES, HttpApi, HttpRequest, error_response
 from ..config import OPTIONS, KeyStyle, ServerOptions, from_environ, resolve_options
-from ..models import Decision
+from ..models import Decision, StreamedDecision
 from ..options import protect_rules
 from ..shortener import Shortener
 
@@ -175,7 +175,12 @@ def _blueprint(prefix: str, link_prefix: str) -> flask.Blueprint:
         mount = link_prefix if route.name in LINK_ROUTES else prefix
         rule = (mount + route.pattern.replace("<code>", "<string:code>")).replace("//", "/")
         bp.add_url_rule(
-            rule, endpoint=route.name, view_func=_view(route.name), methods=list(route.methods)
+            rule,
+            endpoint=route.name,
+            view_func=_view(route.name),
+            methods=list(route.methods),
+            # OPTIONS on an API path is the core's (api_fallback), so Allow is the table's
+            provide_automatic_options=not route.pattern.startswith("/api/"),
         )
     return bp
 
@@ -222,7 +227,8 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
 
 
 def _response(decision: Decision) -> flask.Response:
-    return flask.Response(decision.body, status=decision.status, headers=list(decision.headers))
+    body = decision.chunks if isinstance(decision, StreamedDecision) else decision.body
+    return flask.Response(body, status=decision.status, headers=list(decision.headers))
 
 
 def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Flask:

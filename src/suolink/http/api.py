@@ -16,7 +16,7 @@ from ..models import Decision, Visitor
 from ..shortener import Shortener
 from . import auth
 from .auth import Authorize, RateLimiter, limits_storage_url
-from .request import HttpRequest, visitor_from
+from .request import HttpRequest, check_query, visitor_from
 from .responses import error_response, no_route, unavailable
 from .routes import ROUTES, Route
 
@@ -94,6 +94,8 @@ class HttpApi:
             refused = auth.check(self, row.access, request, params)
             if refused is not None:
                 return refused
+            if row.query is not None:
+                check_query(request, row.query)
             answer: Decision = row.handler(self, request, **params)
             return answer
         except BackendUnavailable as exc:
