@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -165,10 +166,10 @@ def test_every_route_is_registered() -> None:
     from suolink.api import ROUTES
 
     for route in ROUTES:
-        kwargs = {"code": "abc"} if "<code>" in route.pattern else {}
-        assert reverse(f"suolink:{route.name}", kwargs=kwargs) == route.pattern.replace(
-            "<code>", "abc"
-        )
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)
+        kwargs = dict.fromkeys(names, "abc")
+        expected = re.sub(r"<(?:\w+:)?\w+>", "abc", route.pattern)
+        assert reverse(f"suolink:{route.name}", kwargs=kwargs) == expected
 
 
 def test_short_urls_carry_the_include_prefix(tmp_path: Path) -> None:
