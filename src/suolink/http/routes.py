@@ -15,7 +15,15 @@ from . import handlers
 from .auth import PUBLIC, Access, page_login, requires
 from .request import HttpRequest
 
-__all__ = ["LINK_ROUTES", "ROUTES", "ROUTES_BY_NAME", "UPLOAD_ROUTES", "Handler", "Route"]
+__all__ = [
+    "LINK_ROUTES",
+    "PAGE_ROUTES",
+    "ROUTES",
+    "ROUTES_BY_NAME",
+    "UPLOAD_ROUTES",
+    "Handler",
+    "Route",
+]
 
 #: ``handler(api, request, **path_params) -> Decision``.
 Handler = Callable[..., Decision]
@@ -134,5 +142,8 @@ ROUTES_BY_NAME: Final[Mapping[str, Route]] = {route.name: route for route in ROU
 #: Routes that live where short links live; the rest (API, web page, stats page) live
 #: under the API prefix. Adapters may mount the two groups under different prefixes.
 LINK_ROUTES: Final = frozenset(route.name for route in ROUTES if route.group == "link")
+#: The HTML pages of the API group (the web page and the stats page); an app that wants
+#: only the API and short links leaves them out (Flask: ``web_page=False``).
+PAGE_ROUTES: Final = frozenset({"index", "stats_page"})
 #: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
 UPLOAD_ROUTES: Final = frozenset(route.name for route in ROUTES if route.upload)
