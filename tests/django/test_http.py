@@ -50,7 +50,7 @@ class DjangoClient:
             headers={"User-Agent": BROWSER, **(headers or {})},
             **extra,
         )
-        return Reply(response.status_code, dict(response.items()), response.content)
+        return Reply(response.status_code, dict(response.items()), _body(response))
 
 
 def suolink_settings(storage: str, **more: Any) -> dict[str, Any]:
@@ -137,7 +137,7 @@ class AsyncDjangoClient(DjangoClient):
             )
 
         response = async_to_sync(send)()
-        return Reply(response.status_code, dict(response.items()), response.content)
+        return Reply(response.status_code, dict(response.items()), _body(response))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
@@ -158,6 +158,13 @@ def test_async_urls_serve_coroutine_views() -> None:
         assert asyncio.iscoroutinefunction(resolve("/abc12").func)
         assert asyncio.iscoroutinefunction(resolve("/api/links").func)
     assert not asyncio.iscoroutinefunction(resolve("/abc12").func)
+
+
+def _body(response: Any) -> bytes:
+    """The body of a plain or a streamed (export) response."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
 
 
 def test_every_route_is_registered() -> None:

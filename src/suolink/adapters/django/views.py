@@ -140,15 +140,21 @@ def _refuse_method(
     return refused
 
 
-def _answer(route: str, request: DjangoRequest, params: dict[str, Any]) -> HttpResponseBase:
-    """Everything a view does, synchronously: parse, handle with the core, respond."""
+def _answer(
+    route: str, request: DjangoRequest, params: dict[str, Any], *, stream: bool = True
+) -> HttpResponseBase:
+    """Everything a view does, synchronously: parse, handle with the core, respond.
+
+    Exports stream unless ``stream`` is false: async views make them in their worker
+    thread, since the storage (the ORM among them) must not be read on the event loop.
+    """
     api = get_api()
     parsed = http_request(request, api.body_limit(route))
     if isinstance(parsed, Decision):
         return response(parsed)
     with current_request(request):
         decision = api.handle(route, parsed, **{k: str(v) for k, v in params.items()})
-    reply = streamed_response(decision)
+    reply = streamed_response(decision) if stream else response(decision)
     if request.method == "HEAD" and isinstance(reply, HttpResponse):
         reply.content = b""
     return reply
@@ -185,7 +191,7 @@ def make_async_view(route: str, methods: tuple[str, ...]) -> Callable[..., Any]:
         refused = _refuse_method(request, allowed, route)
         if refused is not None:
             return refused
-        reply: HttpResponseBase = await answer(route, request, params)
+        reply: HttpResponseBase = await answer(route, request, params, stream=False)
         return reply
 
     view.__name__ = view.__qualname__ = f"suolink_async_{route}"
