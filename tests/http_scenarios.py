@@ -7,10 +7,12 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -549,6 +551,47 @@ def csv_exports(client: HttpClient) -> None:
     assert client.request("GET", "/api/links/one/visits").status == 401
 
 
+#: The modules of the ``qr`` extra; None in ``sys.modules`` makes importing one fail.
+QR_EXTRA_MODULES = ("qrcode", "PIL", "PIL.Image", "PIL.ImageOps", "zxingcpp", "pyzbar")
+
+
+@contextlib.contextmanager
+def without_qr_extra() -> Iterator[None]:
+    """As if ``suolink[qr]`` were not installed: importing its modules fails meanwhile."""
+    saved = {name: sys.modules.get(name, _ABSENT) for name in QR_EXTRA_MODULES}
+    try:
+        sys.modules.update(dict.fromkeys(QR_EXTRA_MODULES))
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is _ABSENT:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+_ABSENT = object()
+
+
+def missing_qr_extra_is_501(client: HttpClient) -> None:
+    """QR images and decoding need the ``qr`` extra: without it a 501 naming it, not a 500."""
+    code = create(client)["code"]
+    body, ctype = multipart("image", "x.png", b"\x89PNG\r\n\x1a\n not really")
+    with without_qr_extra():
+        answers = [
+            client.request("GET", f"/{code}.png"),
+            client.request("GET", f"/{code}.svg"),
+            client.request("POST", "/api/decode", body=body, content_type=ctype, headers=AUTH),
+        ]
+    for reply in answers:
+        assert reply.status == 501, reply.text
+        error = reply.json()["error"]
+        assert error["type"] == "missing_dependency"
+        assert error["extra"] == "qr"
+        assert "suolink[qr]" in error["message"]
+    assert client.request("GET", f"/{code}.png").status == 200  # back once installed
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -570,6 +613,7 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     unknown_query_parameters_are_refused,
     links_search,
     csv_exports,
+    missing_qr_extra_is_501,
 ]
 
 

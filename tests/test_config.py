@@ -103,6 +103,7 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "password_rate_limit": ("3/minute;30/day", "3/minute;30/day", "three/minute"),
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
+    "web_page": ("no", False, "hidden"),
     "use_permissions": ("false", False, "nope"),
     "request_attribute": ("client", "client", "not-an-attr"),
 }
