@@ -36,7 +36,7 @@ from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
-from .render import pick_language
+from .render import language_hint, pick_language
 from .render.pages import PageContext, decision_for
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, aggregate
@@ -379,7 +379,9 @@ class Shortener:
             except (MissingDependencyError, InvalidInput):
                 qr_png = None
         return PageContext(
-            lang=pick_language(visitor.accept_language, override),
+            lang=pick_language(
+                visitor.accept_language, override, ua_hint=language_hint(visitor.user_agent)
+            ),
             client=client,
             code=code,
             short_url=short_url,

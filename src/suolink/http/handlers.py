@@ -22,7 +22,7 @@ from ..models import Decision, Link
 from ..options import SETTING_NAMES
 from ..qr import decode as decode_qr
 from ..qr import parse_options as parse_qr_options
-from ..render import pick_language, render_page
+from ..render import language_hint, pick_language, render_page
 from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
 from .auth import password_retry_after
@@ -85,7 +85,8 @@ def _only(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 
 def _lang(request: HttpRequest) -> str:
-    return pick_language(request.header("accept-language"))
+    hint = language_hint(request.header("user-agent"))
+    return pick_language(request.header("accept-language"), ua_hint=hint)
 
 
 def wants_shortening(request: HttpRequest) -> bool:
