@@ -255,10 +255,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(
-        f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
-        f"{stats.unique_visitors} unique visitors"
-    )
+    from .render.i18n import count_phrase  # pages' plural rules, loaded only for this command
+
+    visits = count_phrase(stats.total, "visit", "visits")
+    people = count_phrase(stats.humans, "person", "people")
+    bots = count_phrase(stats.bots, "bot", "bots")
+    unique = count_phrase(stats.unique_visitors, "unique visitor", "unique visitors")
+    print(f"{stats.code}: {visits} ({people}, {bots}), {unique}")
     for title, counts in (
         ("by outcome", stats.by_outcome),
         ("by app", stats.by_app),

@@ -16,7 +16,7 @@ from ..errors import MissingDependencyError
 
 __all__ = ["missing_modules", "optional", "require"]
 
-_FEATURE = "QR codes"
+_FEATURE = "QR code support"  # "… needs the optional dependency": one subject
 _EXTRA = "qr"
 
 

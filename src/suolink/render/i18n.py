@@ -12,9 +12,11 @@ __all__ = [
     "INSTRUCTIONS",
     "LANGUAGES",
     "MESSAGES",
+    "count_phrase",
     "instruction",
     "language_hint",
     "pick_language",
+    "plural_category",
 ]
 
 _MAX_HEADER = 512
@@ -172,6 +174,19 @@ def _parse(header: str) -> list[tuple[float, int, str]]:
             ranked.append((-quality, index, tag.strip().lower()))
     ranked.sort()
     return ranked
+
+
+def plural_category(lang: str, count: int) -> str:
+    """The CLDR plural category of ``count`` in ``lang``: Chinese has one form (``other``),
+    English says ``one`` for exactly 1 and ``other`` for the rest."""
+    if lang.lower().startswith("zh"):
+        return "other"
+    return "one" if count == 1 else "other"
+
+
+def count_phrase(count: int, one: str, other: str, *, lang: str = "en") -> str:
+    """``"1 bot"``, ``"2 bots"``: the count and its noun in the form ``lang`` needs."""
+    return f"{count} {one if plural_category(lang, count) == 'one' else other}"
 
 
 def language_hint(user_agent: str | None) -> str | None:
