@@ -557,12 +557,20 @@ QR_EXTRA_MODULES = ("qrcode", "PIL", "PIL.Image", "PIL.ImageOps", "zxingcpp", "p
 
 @contextlib.contextmanager
 def without_qr_extra() -> Iterator[None]:
-    """As if ``suolink[qr]`` were not installed: importing its modules fails meanwhile."""
+    """As if ``suolink[qr]`` were not installed: importing its modules fails meanwhile.
+
+    The decoding engines found are cached per process: that cache is emptied on the way
+    in and out, so neither side sees the other's engines.
+    """
+    from suolink.qr.engines import available_engines
+
     saved = {name: sys.modules.get(name, _ABSENT) for name in QR_EXTRA_MODULES}
     try:
+        available_engines.cache_clear()
         sys.modules.update(dict.fromkeys(QR_EXTRA_MODULES))
         yield
     finally:
+        available_engines.cache_clear()
         for name, module in saved.items():
             if module is _ABSENT:
                 sys.modules.pop(name, None)

@@ -42,7 +42,9 @@ def test_the_api_fallback_is_not_documented() -> None:
     assert not any("path:" in path for path in openapi_document(ROUTES)["paths"])
 
 
-@pytest.mark.parametrize("route", [r for r in DOCUMENTED if r.query is not None], ids=str)
+@pytest.mark.parametrize(
+    "route", [r for r in DOCUMENTED if r.query is not None], ids=lambda r: r.name
+)
 def test_documented_query_parameters_are_the_ones_the_route_reads(route: Route) -> None:
     """The row's ``query`` (what is not refused) is what the document lists, per method."""
     item = openapi_document([route])["paths"][_path(route.pattern)]
