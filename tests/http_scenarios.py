@@ -543,6 +543,7 @@ def csv_exports(client: HttpClient) -> None:
     data = as_json.json()
     assert data["code"] == "one"
     assert [v["outcome"] for v in data["visits"]] == ["redirect", "guide"]
+    assert data["total"] == 2
     later = client.request("GET", "/api/links/one/visits?since=2999-01-01T00:00:00Z", headers=AUTH)
     assert later.json()["visits"] == []
     missing = client.request("GET", "/api/links/nosuch/visits?format=csv", headers=AUTH)

@@ -104,20 +104,20 @@ def visits_csv(visits: Iterable[Visit], *, rows: int = _ROWS) -> Iterator[bytes]
 
 
 def visits_json(code: str, visits: Iterable[Visit], *, rows: int = _ROWS) -> Iterator[bytes]:
-    """``{"code": …, "visits": [{…}, …]}`` written a chunk at a time."""
+    """``{"code": …, "visits": [{…}, …], "total": n}`` written a chunk at a time; the
+    count comes last, counted on the way, so it costs nothing."""
     head = json.dumps({"code": code}, ensure_ascii=False, separators=_COMPACT)[:-1]
     yield (head + ',"visits":[').encode("utf-8", "replace")
     parts: list[str] = []
-    first = True
+    total = 0
     for visit in visits:
         data = visit.to_dict()
         data.pop("code", None)
-        parts.append(
-            ("" if first else ",") + json.dumps(data, ensure_ascii=False, separators=_COMPACT)
-        )
-        first = False
+        text = json.dumps(data, ensure_ascii=False, separators=_COMPACT)
+        parts.append("," + text if total else text)
+        total += 1
         if len(parts) >= rows:
             yield "".join(parts).encode("utf-8", "replace")
             parts.clear()
-    parts.append("]}")
+    parts.append(f'],"total":{total}}}')
     yield "".join(parts).encode("utf-8", "replace")

@@ -137,9 +137,10 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
     "VisitExport": {
         "type": "object",
-        "required": ["code", "visits"],
+        "required": ["code", "visits", "total"],
         "properties": {
             "code": {"type": "string"},
+            "total": {"type": "integer", "minimum": 0},
             "visits": {
                 "type": "array",
                 "items": {
