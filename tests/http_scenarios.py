@@ -7,8 +7,12 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -527,6 +531,163 @@ def uncached_qr_renders_are_not_rate_limited(client: HttpClient) -> None:
     assert client.request("GET", f"/{code}.svg?fg=123456", headers=AUTH).status == 200
 
 
+def api_errors_are_json(client: HttpClient) -> None:
+    """Every path under /api answers JSON: 404 for an unknown one, 405 with Allow."""
+    for method in ("GET", "POST", "DELETE"):
+        missing = client.request(method, "/api/nope", headers=AUTH)
+        assert missing.status == 404, (method, missing.text)
+        assert missing.headers["Content-Type"].startswith("application/json")
+        assert missing.json()["error"]["type"] == "not_found"
+    assert client.request("GET", "/api/links/x/y/z", headers=AUTH).status == 404
+    for method, path, allowed in [
+        ("PUT", "/api/links", {"GET", "POST"}),
+        ("POST", "/api/health", {"GET"}),
+        ("PUT", "/api/links/abc", {"GET", "PATCH", "DELETE"}),
+        ("DELETE", "/api/links/abc/visits", {"GET"}),
+    ]:
+        refused = client.request(method, path, headers=AUTH)
+        assert refused.status == 405, (method, path, refused.text)
+        assert refused.headers["Content-Type"].startswith("application/json")
+        assert refused.json()["error"]["type"] == "method_not_allowed"
+        allow = {m.strip() for m in refused.headers["Allow"].split(",")}
+        assert allowed <= allow <= allowed | {"HEAD", "OPTIONS"}, (path, allow)
+    options = client.request("OPTIONS", "/api/links")
+    assert options.status in (200, 204)
+    assert {m.strip() for m in options.headers["Allow"].split(",")} >= {"GET", "POST"}
+    assert "PUT" not in options.headers["Allow"]
+
+
+def unknown_query_parameters_are_refused(client: HttpClient) -> None:
+    code = create(client)["code"]
+    for path in [
+        "/api/links?limit=5&bogus=1",
+        f"/api/links/{code}?expand=1",
+        f"/api/links/{code}/stats?sinse=2024-01-01T00:00:00Z",
+        f"/api/links/{code}/visits?fromat=csv",
+        "/api/health?x=1",
+    ]:
+        reply = client.request("GET", path, headers=AUTH)
+        assert reply.status == 400, (path, reply.text)
+        error = reply.json()["error"]
+        assert error["type"] == "invalid_option"
+        assert error["field"] == path.rsplit("?", 1)[1].split("&")[-1].split("=")[0]
+    # short links keep their query: a campaign's parameters never break a redirect
+    visit = client.request("GET", f"/{code}?utm_source=x", headers={"User-Agent": BROWSER})
+    assert visit.status == 302
+
+
+def links_search(client: HttpClient) -> None:
+    create(client, url="https://example.com/shoes", title="Red Shoes", code="rs")
+    create(client, url="https://example.org/hats", tags=["Summer"], code="hat")
+    create(client, url="https://example.net/x", title="nothing", code="zz")
+
+    def found(q: str, extra: str = "") -> list[str]:
+        reply = client.request("GET", f"/api/links?q={q}{extra}", headers=AUTH)
+        assert reply.status == 200, reply.text
+        return [link["code"] for link in reply.json()["links"]]
+
+    assert found("shoes") == ["rs"]  # URL and title, any case
+    assert found("SUMMER") == ["hat"]  # a tag
+    assert found("zz") == ["zz"]  # the code
+    assert found("example") == ["zz", "hat", "rs"]  # newest first
+    assert found("nowhere") == []
+    first = client.request("GET", "/api/links?q=example&limit=2", headers=AUTH).json()
+    assert [link["code"] for link in first["links"]] == ["zz", "hat"]
+    rest = found("example", f"&limit=2&cursor={first['next_cursor']}")
+    assert rest == ["rs"]
+    too_long = client.request("GET", "/api/links?q=" + "x" * 201, headers=AUTH)
+    assert too_long.status == 400
+    assert too_long.json()["error"]["field"] == "q"
+
+
+def csv_exports(client: HttpClient) -> None:
+    create(client, url="https://example.com/1", title="=HYPERLINK(1)", code="one", tags=["a", "b"])
+    create(client, url="https://example.com/2", code="two")
+    listing = client.request("GET", "/api/links?format=csv", headers=AUTH)
+    assert listing.status == 200, listing.text
+    assert listing.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(listing.text)))
+    assert rows[0][:3] == ["code", "short_url", "url"]
+    assert [row[0] for row in rows[1:]] == ["two", "one"]
+    one = dict(zip(rows[0], rows[2], strict=True))
+    assert one["title"] == "'=HYPERLINK(1)"  # never a formula in a spreadsheet
+    assert one["tags"] == "a b"
+    assert one["short_url"].endswith("/one")
+    searched = client.request("GET", "/api/links?format=csv&q=example.com/2", headers=AUTH)
+    assert [row[0] for row in csv.reader(io.StringIO(searched.text))][1:] == ["two"]
+    assert client.request("GET", "/api/links?format=xml", headers=AUTH).status == 400
+    assert client.request("GET", "/api/links?format=csv").status == 401
+    client.request("GET", "/one", headers={"User-Agent": BROWSER})
+    client.request("GET", "/one", headers={"User-Agent": WECHAT})
+    visits = client.request("GET", "/api/links/one/visits?format=csv", headers=AUTH)
+    assert visits.status == 200, visits.text
+    assert visits.headers["Content-Type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(visits.text)))
+    assert [row["outcome"] for row in table] == ["redirect", "guide"]
+    assert table[1]["app"] == "wechat"
+    as_json = client.request("GET", "/api/links/one/visits", headers=AUTH)
+    assert as_json.headers["Content-Type"].startswith("application/json")
+    data = as_json.json()
+    assert data["code"] == "one"
+    assert [v["outcome"] for v in data["visits"]] == ["redirect", "guide"]
+    assert data["total"] == 2
+    later = client.request("GET", "/api/links/one/visits?since=2999-01-01T00:00:00Z", headers=AUTH)
+    assert later.json()["visits"] == []
+    missing = client.request("GET", "/api/links/nosuch/visits?format=csv", headers=AUTH)
+    assert missing.status == 404
+    assert missing.json()["error"]["type"] == "link_not_found"
+    assert client.request("GET", "/api/links/one/visits").status == 401
+
+
+#: The modules of the ``qr`` extra; None in ``sys.modules`` makes importing one fail.
+QR_EXTRA_MODULES = ("qrcode", "PIL", "PIL.Image", "PIL.ImageOps", "zxingcpp", "pyzbar")
+
+
+@contextlib.contextmanager
+def without_qr_extra() -> Iterator[None]:
+    """As if ``suolink[qr]`` were not installed: importing its modules fails meanwhile.
+
+    The decoding engines found are cached per process: that cache is emptied on the way
+    in and out, so neither side sees the other's engines.
+    """
+    from suolink.qr.engines import available_engines
+
+    saved = {name: sys.modules.get(name, _ABSENT) for name in QR_EXTRA_MODULES}
+    try:
+        available_engines.cache_clear()
+        sys.modules.update(dict.fromkeys(QR_EXTRA_MODULES))
+        yield
+    finally:
+        available_engines.cache_clear()
+        for name, module in saved.items():
+            if module is _ABSENT:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+_ABSENT = object()
+
+
+def missing_qr_extra_is_501(client: HttpClient) -> None:
+    """QR images and decoding need the ``qr`` extra: without it a 501 naming it, not a 500."""
+    code = create(client)["code"]
+    body, ctype = multipart("image", "x.png", b"\x89PNG\r\n\x1a\n not really")
+    with without_qr_extra():
+        answers = [
+            client.request("GET", f"/{code}.png"),
+            client.request("GET", f"/{code}.svg"),
+            client.request("POST", "/api/decode", body=body, content_type=ctype, headers=AUTH),
+        ]
+    for reply in answers:
+        assert reply.status == 501, reply.text
+        error = reply.json()["error"]
+        assert error["type"] == "missing_dependency"
+        assert error["extra"] == "qr"
+        assert "suolink[qr]" in error["message"]
+    assert client.request("GET", f"/{code}.png").status == 200  # back once installed
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -548,6 +709,11 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     a_link_to_its_own_short_url_is_accepted,
     a_line_visitor_is_recorded_as_two_guide_views,
     uncached_qr_renders_are_not_rate_limited,
+    api_errors_are_json,
+    unknown_query_parameters_are_refused,
+    links_search,
+    csv_exports,
+    missing_qr_extra_is_501,
 ]
 
 

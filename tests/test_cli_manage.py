@@ -392,7 +392,7 @@ def test_stats_all_streams_a_line_per_link(links: str, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "plain: 0 visits (0 people, 0 bots), 0 unique visitors",
-        "spring: 2 visits (2 people, 0 bots), 1 unique visitors",
+        "spring: 2 visits (2 people, 0 bots), 1 unique visitor",
         "old: 0 visits (0 people, 0 bots), 0 unique visitors",
     ]
     assert captured.err == ""  # no progress bar when stderr is not a terminal

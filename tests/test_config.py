@@ -107,6 +107,7 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "qr_render_rate_limit": ("5/minute", "5/minute", "five/minute"),
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
+    "web_page": ("no", False, "hidden"),
     "use_permissions": ("false", False, "nope"),
     "request_attribute": ("client", "client", "not-an-attr"),
 }

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suolink.api import ROUTES, HttpApi, HttpRequest
-from suolink.models import Visitor
+from suolink.models import StreamedDecision, Visitor
 from suolink.options import SETTING_NAMES
 from suolink.shortener import Shortener
 
@@ -106,7 +106,22 @@ headers = st.lists(
     max_size=6,
 )
 query_names = st.sampled_from(
-    ["limit", "cursor", "tag", "since", "until", "size", "scale", "fg", "bg", "ec", "shorten"]
+    [
+        "limit",
+        "cursor",
+        "tag",
+        "since",
+        "until",
+        "size",
+        "scale",
+        "fg",
+        "bg",
+        "ec",
+        "shorten",
+        "q",
+        "format",
+        "bogus",
+    ]
 )
 routes = st.sampled_from(ROUTES)
 
@@ -140,7 +155,7 @@ def test_http_surface_never_raises_nor_answers_5xx(
     pattern: str = route.pattern  # type: ignore[attr-defined]
     request = HttpRequest(
         method=method,
-        path=pattern.replace("<code>", code),
+        path=pattern.replace("<code>", code).replace("<path:rest>", code),
         query=tuple(query),
         headers=(("content-type", content_type), *header_list),
         body=body,
@@ -149,9 +164,11 @@ def test_http_surface_never_raises_nor_answers_5xx(
         files=() if image is None else (("image", image),),
         base_url="https://s.example",
     )
-    params = {"code": code} if "<code>" in pattern else {}
+    params = {p: code for p in ("code", "rest") if f"{p}>" in pattern}
     decision = APIS[api].handle(name, request, **params)
     assert 100 <= decision.status < 500, (decision.status, decision.body[:300])
+    if isinstance(decision, StreamedDecision):  # an export: making it must not raise either
+        decision.collect()
 
 
 visitor_headers = st.lists(st.tuples(header_names, nasty), max_size=5)

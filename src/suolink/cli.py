@@ -553,10 +553,13 @@ def _cmd_toggle(args: argparse.Namespace) -> int:
 
 
 def _print_stats(stats: Any) -> None:
-    write_line(
-        f"{stats.code}: {stats.total} visits ({stats.humans} people, {stats.bots} bots), "
-        f"{stats.unique_visitors} unique visitors"
-    )
+    from .render.i18n import count_phrase  # pages' plural rules, loaded only for this command
+
+    visits = count_phrase(stats.total, "visit", "visits")
+    people = count_phrase(stats.humans, "person", "people")
+    bots = count_phrase(stats.bots, "bot", "bots")
+    unique = count_phrase(stats.unique_visitors, "unique visitor", "unique visitors")
+    write_line(f"{stats.code}: {visits} ({people}, {bots}), {unique}")
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

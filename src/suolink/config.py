@@ -554,6 +554,14 @@ OPTIONS: Final[Mapping[str, Option]] = {
             shown_default="url_prefix",
         ),
         Option(
+            "web_page",
+            "adapter",
+            BOOLEAN,
+            True,
+            "mount the web page and the stats page (false: only the API and short links)",
+            adapters=frozenset({"flask"}),
+        ),
+        Option(
             "use_permissions",
             "adapter",
             BOOLEAN,

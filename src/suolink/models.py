@@ -7,7 +7,7 @@ never be changed behind its back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ __all__ = [
     "LinkPage",
     "PageDecision",
     "Redirect",
+    "StreamedDecision",
     "Visit",
     "VisitResult",
     "Visitor",
@@ -291,3 +292,18 @@ class PageDecision(Decision):
         from .http.responses import html_page  # models is the lowest layer: no import cycle
 
         return html_page(status, html, reason=reason, nonce=nonce, extra_headers=extra_headers)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamedDecision(Decision):
+    """An answer whose body is made a chunk at a time (exports); ``body`` stays empty.
+
+    Adapters that can stream send ``chunks`` as they come; :meth:`collect` joins them for
+    those that cannot. The iterator is one-shot: send the answer once.
+    """
+
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()), compare=False)
+
+    def collect(self) -> bytes:
+        """The whole body at once (for adapters and tests that cannot stream)."""
+        return b"".join(self.chunks)

@@ -37,8 +37,9 @@ from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
-from .render import pick_language
+from .render import language_hint, pick_language
 from .render.pages import PageContext, decision_for
+from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
 
@@ -205,22 +206,37 @@ class Shortener:
         return self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
 
     def list(
-        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        tag: str | None = None,
+        q: str | None = None,
     ) -> LinkPage:
-        """Links newest first, a page at a time (pass back ``next_cursor``)."""
+        """Links newest first, a page at a time (pass back ``next_cursor``).
+
+        ``q`` keeps links whose code, URL, title or a tag contains it (any case). It is a
+        scan (:mod:`suolink.search`): a page may come back short with a cursor to go on.
+        """
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidOption("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
-        return self.storage.list(cursor=cursor, limit=limit, tag=tag)
+        needle = check_query(q)
+        if needle is None:
+            return self.storage.list(cursor=cursor, limit=limit, tag=tag)
+        return search_page(self.storage, needle, cursor=cursor, limit=limit, tag=tag)
 
-    def iter_links(self, *, tag: str | None = None) -> Iterator[Link]:
-        """Every link, newest first, paging through the backend."""
-        cursor: str | None = None
-        while True:
-            page = self.storage.list(cursor=cursor, limit=MAX_PAGE_SIZE, tag=tag)
-            yield from page.links
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_links(
+        self, *, tag: str | None = None, q: str | None = None, cursor: str | None = None
+    ) -> Iterator[Link]:
+        """Every link (matching ``q`` if given), newest first, paging through the backend."""
+        return search_links(self.storage, check_query(q), cursor=cursor, tag=tag)
+
+    def visits(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Visit]:
+        """A link's recorded visits, oldest first, within ``[since, until)``."""
+        link = self.get(code)
+        return iter(self.storage.visits(link.code, since=since, until=until))
 
     def stats(
         self, code: str, *, since: datetime | None = None, until: datetime | None = None
@@ -429,7 +445,9 @@ class Shortener:
             except (MissingDependencyError, InvalidInput):
                 qr_png = None
         return PageContext(
-            lang=pick_language(visitor.accept_language, override),
+            lang=pick_language(
+                visitor.accept_language, override, ua_hint=language_hint(visitor.user_agent)
+            ),
             client=client,
             code=code,
             short_url=short_url,

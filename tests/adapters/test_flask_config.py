@@ -46,6 +46,7 @@ OBSERVE: dict[str, Callable[[State], Any]] = {
     "qr_render_rate_limit": lambda s: s.api.qr_render_limiter.limit_text,
     "url_prefix": lambda s: s.url_prefix,
     "link_prefix": lambda s: s.link_prefix,
+    "web_page": lambda s: any(r.name == "index" for r in s.api.routes),
 }
 
 #: A value other than the default for each option: (as code gives it, as text gives it).
@@ -78,6 +79,7 @@ VALUES: dict[str, tuple[Any, str]] = {
     "qr_render_rate_limit": ("5/minute", "5/minute"),
     "url_prefix": ("/s/", "/s/"),
     "link_prefix": ("/l", "/l"),
+    "web_page": (False, "false"),
 }
 #: Options every app of these tests gets (so nothing lands in ./suolink.db).
 BASE: dict[str, str] = {"storage": "memory://", "allow_anonymous": "1"}

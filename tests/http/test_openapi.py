@@ -8,11 +8,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import suolink
 from suolink import openapi as old_openapi
 from suolink.http import HttpApi
 from suolink.http.openapi import openapi_document
-from suolink.http.routes import ROUTES
+from suolink.http.routes import ROUTES, Route
 from tests.http.conftest import request
 
 
@@ -20,16 +22,36 @@ def _path(pattern: str, prefix: str = "") -> str:
     return (prefix + pattern.replace("<code>", "{code}")) or "/"
 
 
+DOCUMENTED = [r for r in ROUTES if r.documented]
+
+
 def test_the_document_lists_every_route_and_method() -> None:
     doc = openapi_document(ROUTES)
-    assert list(doc["paths"]) == [_path(r.pattern) for r in ROUTES]
-    for route in ROUTES:
+    assert list(doc["paths"]) == [_path(r.pattern) for r in DOCUMENTED]
+    for route in DOCUMENTED:
         item = doc["paths"][_path(route.pattern)]
         assert set(item) == {m.lower() for m in route.methods}, route.name
         for method, op in item.items():
             assert op["operationId"] == f"{route.name}_{method}"
             names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
             assert names == (["code"] if "<code>" in route.pattern else [])
+
+
+def test_the_api_fallback_is_not_documented() -> None:
+    assert [r.name for r in ROUTES if not r.documented] == ["api_fallback"]
+    assert not any("path:" in path for path in openapi_document(ROUTES)["paths"])
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in DOCUMENTED if r.query is not None], ids=lambda r: r.name
+)
+def test_documented_query_parameters_are_the_ones_the_route_reads(route: Route) -> None:
+    """The row's ``query`` (what is not refused) is what the document lists, per method."""
+    item = openapi_document([route])["paths"][_path(route.pattern)]
+    documented: set[str] = set()
+    for op in item.values():
+        documented |= {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+    assert documented == route.query
 
 
 def test_only_the_routes_handed_over_are_documented() -> None:
@@ -42,7 +64,7 @@ def test_link_routes_take_the_link_prefix_and_the_rest_the_api_prefix() -> None:
     doc = openapi_document(
         ROUTES, server_url="https://x.example", api_prefix="/a", link_prefix="/s/"
     )
-    expected = [_path(r.pattern, "/s" if r.group == "link" else "/a") for r in ROUTES]
+    expected = [_path(r.pattern, "/s" if r.group == "link" else "/a") for r in DOCUMENTED]
     assert list(doc["paths"]) == expected
     assert doc["servers"] == [{"url": "https://x.example"}]
 

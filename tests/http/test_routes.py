@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 
 import pytest
@@ -21,8 +22,10 @@ EXPECTED = [
     ("links", "/api/links", ("GET", "POST")),
     ("link", "/api/links/<code>", ("GET", "PATCH", "DELETE")),
     ("link_stats", "/api/links/<code>/stats", ("GET",)),
+    ("link_visits", "/api/links/<code>/visits", ("GET",)),
     ("decode", "/api/decode", ("POST",)),
     ("stats_page", "/stats/<code>", ("GET", "POST")),
+    ("api_fallback", "/api/<path:rest>", ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
     ("qr_png", "/<code>.png", ("GET",)),
     ("qr_svg", "/<code>.svg", ("GET",)),
     ("resolve", "/<code>", ("GET", "POST")),
@@ -35,6 +38,7 @@ ACTIONS = {
     ("link", "PATCH"): "update",
     ("link", "DELETE"): "delete",
     ("link_stats", "GET"): "stats",
+    ("link_visits", "GET"): "stats",
     ("decode", "POST"): "decode",
     ("stats_page", "GET"): "stats",
     ("stats_page", "POST"): "stats",
@@ -63,7 +67,7 @@ def test_the_catch_all_comes_last() -> None:
 def test_every_row_has_a_handler_taking_its_path_parameters(route: routes.Route) -> None:
     assert callable(route.handler)
     params = list(inspect.signature(route.handler).parameters)
-    expected = ["api", "request"] + (["code"] if "<code>" in route.pattern else [])
+    expected = ["api", "request", *re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)]
     assert params == expected
     assert route.access is not None
 
@@ -98,7 +102,7 @@ def test_the_guard_runs_before_every_protected_handler(
     api = make_api(api_token=TOKEN, authorize=authorize)
     for method in route.methods:
         asked.clear()
-        params = {"code": "nosuch"} if "<code>" in route.pattern else {}
+        params = dict.fromkeys(re.findall(r"<(?:\w+:)?(\w+)>", route.pattern), "nosuch")
         decision = api.handle(route.name, json_request(method, b"{}", token=None), **params)
         expected = ACTIONS.get((route.name, method))
         if expected is None:

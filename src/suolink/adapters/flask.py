@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -19,7 +20,8 @@ from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
 
 try:
     import flask
-    from werkzeug.exceptions import RequestEntityTooLarge
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+    from werkzeug.routing import Map, MapAdapter
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
@@ -32,14 +34,18 @@ from ..config import (
     resolve_options,
     warn_if_no_secret,
 )
-from ..models import Decision
+from ..http.routes import PAGE_ROUTES, Route
+from ..http.startup import startup_warnings
+from ..models import Decision, StreamedDecision
 from ..options import protect_rules
 from ..shortener import Shortener
 
 if TYPE_CHECKING:
     from ..backends.base import Storage
 
-__all__ = ["Suolink", "create_app", "get_shortener", "protect_request"]
+__all__ = ["Suolink", "create_app", "get_shortener", "protect_request", "shadowed_routes"]
+
+log = logging.getLogger("suolink.flask")
 
 log = logging.getLogger("suolink.flask")
 
@@ -95,14 +101,14 @@ class Suolink:
         prefix: str = settings.get("url_prefix")
         link_prefix: str | None = settings.get("link_prefix")
         link_prefix = prefix if link_prefix is None else link_prefix
+        mounted = tuple(r for r in ROUTES if settings.get("web_page") or r.name not in PAGE_ROUTES)
+        api.routes = mounted  # the OpenAPI document lists what is mounted, nothing more
         app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix, settings)
-        if shortener.base_url is None and api.allowed_hosts is None:
-            log.warning(
-                "no base_url and no allowed_hosts: short URLs, Location headers and QR codes "
-                "follow each request's Host header; set SUOLINK_BASE_URL or "
-                "SUOLINK_ALLOWED_HOSTS in production"
-            )
-        app.register_blueprint(_blueprint(prefix, link_prefix))
+        app.register_blueprint(_blueprint(mounted, prefix, link_prefix))
+        for message in shadowed_routes(app):
+            warnings.warn(message, UserWarning, stacklevel=2)
+        for message in startup_warnings(api):
+            log.warning("suolink: %s", message)
 
     @staticmethod
     def state(app: flask.Flask | None = None) -> _State:
@@ -187,13 +193,76 @@ def get_shortener(app: flask.Flask | None = None) -> Shortener:
     return Suolink.state(app).shortener
 
 
-def _blueprint(prefix: str, link_prefix: str) -> flask.Blueprint:
+#: A code no one would choose, to probe which rule a short link's path reaches.
+_PROBE_CODE: Final = "Zq9xProbe"
+
+
+def shadowed_routes(app: flask.Flask) -> list[str]:
+    """Host routes and suolink routes that answer the same path, so one hides the other.
+
+    Each host rule is probed with its own path (static rules) or with a short link's
+    path (rules with placeholders); when suolink also answers it, the rule Werkzeug
+    picks hides the other. ``Suolink(app)`` warns with these; call it again after
+    registering more routes.
+    """
+    state = Suolink.state(app)
+    ours = [r for r in app.url_map.iter_rules() if r.endpoint.startswith(EXTENSION_KEY + ".")]
+    if not ours:
+        return []
+    suolink_only = Map([r.empty() for r in ours]).bind("localhost")
+    everything = app.url_map.bind("localhost")
+    short_link = f"{state.link_prefix.rstrip('/')}/{_PROBE_CODE}"
+    found: list[str] = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(EXTENSION_KEY + ".") or rule.endpoint == "static":
+            continue
+        path = short_link if rule.arguments else rule.rule
+        method = "GET" if rule.methods is None or "GET" in rule.methods else min(rule.methods)
+        theirs = _match(Map([rule.empty()]).bind("localhost"), path, method)
+        mine = _match(suolink_only, path, method)
+        if theirs is None or mine is None:
+            continue
+        winner = _match(everything, path, method)
+        mine = mine.removeprefix(EXTENSION_KEY + ".")
+        if winner == rule.endpoint:
+            found.append(
+                f"the route {rule.rule} ({rule.endpoint}) hides suolink's {mine!r} route at "
+                f"{path}; "
+                "mount suolink under a prefix (url_prefix, link_prefix)"
+                + ("" if rule.arguments else " or reserve that code")
+            )
+        else:
+            found.append(
+                f"suolink's {mine!r} route answers {path}, so the route {rule.rule} "
+                f"({rule.endpoint}) is never reached; mount suolink under a prefix "
+                "(url_prefix, link_prefix)"
+            )
+    return found
+
+
+def _match(adapter: MapAdapter, path: str, method: str) -> str | None:
+    """The endpoint ``adapter`` routes ``path`` to, or None if it routes it nowhere."""
+    try:
+        endpoint, _ = adapter.match(path, method=method)
+    except HTTPException:
+        return None
+    except Exception:  # a redirect for a missing slash, a converter refusing
+        return None
+    return str(endpoint)
+
+
+def _blueprint(routes: tuple[Route, ...], prefix: str, link_prefix: str) -> flask.Blueprint:
     bp = flask.Blueprint("suolink", __name__)
-    for route in ROUTES:
+    for route in routes:
         mount = link_prefix if route.name in LINK_ROUTES else prefix
         rule = (mount + route.pattern.replace("<code>", "<string:code>")).replace("//", "/")
         bp.add_url_rule(
-            rule, endpoint=route.name, view_func=_view(route.name), methods=list(route.methods)
+            rule,
+            endpoint=route.name,
+            view_func=_view(route.name),
+            methods=list(route.methods),
+            # OPTIONS on an API path is the core's (api_fallback), so Allow is the table's
+            provide_automatic_options=not route.pattern.startswith("/api/"),
         )
     return bp
 
@@ -240,7 +309,8 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
 
 
 def _response(decision: Decision) -> flask.Response:
-    return flask.Response(decision.body, status=decision.status, headers=list(decision.headers))
+    body = decision.chunks if isinstance(decision, StreamedDecision) else decision.body
+    return flask.Response(body, status=decision.status, headers=list(decision.headers))
 
 
 def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Flask:

@@ -18,7 +18,7 @@ from ..shortener import Shortener
 from . import auth
 from .auth import Authorize, RateLimiter, WrongTryLimiter, address_of, limits_storage_url
 from .hosts import AllowedHosts
-from .request import HttpRequest, visitor_from
+from .request import HttpRequest, check_query, visitor_from
 from .responses import error_response, host_refused, no_route, unavailable, vary_on_host
 from .routes import ROUTES, Route
 
@@ -135,6 +135,8 @@ class HttpApi:
             refused = auth.check(self, row.access, request, params)
             if refused is not None:
                 return refused
+            if row.query is not None:
+                check_query(request, row.query)
             answer: Decision = row.handler(self, request, **params)
             return vary_on_host(answer) if request.base_url else answer
         except BackendUnavailable as exc:

@@ -8,27 +8,35 @@ the answer with :mod:`suolink.http.responses`. Library errors propagate to
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from ..errors import BodyTooLarge, InvalidCode, InvalidOption, InvalidURL, LinkNotFound
+from ..exports import EXPORT_FORMATS, links_csv, visits_csv, visits_json
 from ..models import Decision, Link
 from ..options import SETTING_NAMES
 from ..policy import Verdict
 from ..qr import decode as decode_qr
 from ..qr import parse_options as parse_qr_options
-from ..render import pick_language, render_page
+from ..render import language_hint, pick_language, render_page
 from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
 from .auth import password_retry_after, password_tried, qr_render_retry_after
 from .openapi import openapi_document
 from .request import HttpRequest, json_body, query_time, visitor_from
 from .responses import (
+    allowed_methods,
+    export,
     html_page,
     json_response,
     link_created,
+    method_not_allowed,
+    no_route,
     openapi_response,
     qr_image,
     rate_limited,
@@ -38,11 +46,13 @@ if TYPE_CHECKING:
     from .api import HttpApi
 
 __all__ = [
+    "api_fallback",
     "decode",
     "health",
     "index",
     "link",
     "link_stats",
+    "link_visits",
     "links",
     "openapi",
     "qr_png",
@@ -77,7 +87,8 @@ def _only(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 
 def _lang(request: HttpRequest) -> str:
-    return pick_language(request.header("accept-language"))
+    hint = language_hint(request.header("user-agent"))
+    return pick_language(request.header("accept-language"), ua_hint=hint)
 
 
 def wants_shortening(request: HttpRequest) -> bool:
@@ -143,18 +154,36 @@ def openapi(api: HttpApi, request: HttpRequest) -> Decision:
     return openapi_response(doc)
 
 
+def _format(request: HttpRequest, allowed: tuple[str, ...]) -> str:
+    """The ``format`` query argument, one of ``allowed`` (the first is the default)."""
+    fmt = request.arg("format") or allowed[0]
+    if fmt not in allowed:
+        raise InvalidOption("format", f"expected one of {', '.join(allowed)}")
+    return fmt
+
+
+def _limit(request: HttpRequest, default: int | None) -> int | None:
+    limit_text = request.arg("limit")
+    if limit_text is None:
+        return default
+    # isdigit() alone accepts "²" and "٣"; int() refuses 5,000-digit numbers.
+    if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 9):
+        raise InvalidOption("limit", "expected a whole number")
+    return int(limit_text)
+
+
 def links(api: HttpApi, request: HttpRequest) -> Decision:
-    """``GET``: one page of links (newest first); ``POST``: create one."""
+    """``GET``: one page of links (newest first; ``q`` searches, ``format=csv`` exports);
+    ``POST``: create one."""
     if request.method == "POST":
         return _create(api, request)
-    limit_text = request.arg("limit")
-    limit = 50
-    if limit_text is not None:
-        # isdigit() alone accepts "²" and "٣"; int() refuses 5,000-digit numbers.
-        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 9):
-            raise InvalidOption("limit", "expected a whole number")
-        limit = int(limit_text)
-    page = api.shortener.list(cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"))
+    if _format(request, ("json", "csv")) == "csv":
+        return _links_csv(api, request)
+    limit = _limit(request, 50)
+    assert limit is not None  # a default was given
+    page = api.shortener.list(
+        cursor=request.arg("cursor"), limit=limit, tag=request.arg("tag"), q=request.arg("q")
+    )
     return json_response(
         200,
         {
@@ -162,6 +191,26 @@ def links(api: HttpApi, request: HttpRequest) -> Decision:
             "next_cursor": page.next_cursor,
         },
     )
+
+
+def _links_csv(api: HttpApi, request: HttpRequest) -> Decision:
+    """Every matching link as CSV (from ``cursor``, at most ``limit`` if given), streamed."""
+    limit = _limit(request, None)
+    if limit is not None and limit < 1:
+        raise InvalidOption("limit", "expected a whole number from 1")
+    found = api.shortener.iter_links(
+        tag=request.arg("tag"), q=request.arg("q"), cursor=request.arg("cursor")
+    )
+    if limit is not None:
+        found = itertools.islice(found, limit)
+    short_url = functools.partial(api.shortener.short_url, base_url=request.base_url)
+    return export(_primed(links_csv(found, short_url)), "csv", "links")
+
+
+def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Make the first chunk now, so a bad cursor or a store that is down is an error answer."""
+    first = next(chunks, b"")
+    return itertools.chain((first,), chunks)
 
 
 def _create(api: HttpApi, request: HttpRequest) -> Decision:
@@ -197,6 +246,33 @@ def link_stats(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     since = query_time(request, "since")
     until = query_time(request, "until")
     return json_response(200, api.shortener.stats(code, since=since, until=until).to_dict())
+
+
+def link_visits(api: HttpApi, request: HttpRequest, code: str) -> Decision:
+    """A link's visits, oldest first, as ``json`` (default) or ``csv``, streamed."""
+    fmt = _format(request, EXPORT_FORMATS[::-1])
+    found = api.shortener.visits(
+        code, since=query_time(request, "since"), until=query_time(request, "until")
+    )
+    chunks = visits_csv(found) if fmt == "csv" else visits_json(code, found)
+    return export(_primed(chunks), fmt, f"{code}-visits")
+
+
+def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:
+    """Any other path under the API prefix: 405 if a route has it (``Allow`` lists its
+    methods), else 404, both in JSON like every API error."""
+    path = "/api/" + rest
+    for row in api.routes:
+        if row.documented and row.group == "api" and _pattern(row.pattern).fullmatch(path):
+            if request.method == "OPTIONS":
+                return allowed_methods(row.methods)
+            return method_not_allowed(row.methods)
+    return no_route(path)
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"<\w+>", "[^/]+", re.escape(pattern)))
 
 
 def decode(api: HttpApi, request: HttpRequest) -> Decision:

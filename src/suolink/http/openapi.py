@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._version import __version__
 from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
+from ..search import MAX_QUERY_LENGTH
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -51,6 +52,10 @@ SCHEMAS: Final[dict[str, Any]] = {
                     "message": {"type": "string"},
                     "field": {"type": "string", "description": "The input field at fault."},
                     "retry_after": {"type": "integer", "description": "Seconds (429 only)."},
+                    "extra": {
+                        "type": "string",
+                        "description": "The extra to install (501 missing_dependency only).",
+                    },
                 },
             }
         },
@@ -130,6 +135,26 @@ SCHEMAS: Final[dict[str, Any]] = {
         "required": ["payloads"],
         "properties": {"payloads": _STRINGS},
     },
+    "VisitExport": {
+        "type": "object",
+        "required": ["code", "visits", "total"],
+        "properties": {
+            "code": {"type": "string"},
+            "total": {"type": "integer", "minimum": 0},
+            "visits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "outcome"],
+                    "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "outcome": {"type": "string"},
+                        "is_bot": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -150,6 +175,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "The alias is taken.",
         413: "The body or upload is too large.",
         429: "Too many requests from this address (anonymous, or wrong tokens); see Retry-After.",
+        501: "An optional part is not installed (`missing_dependency`; `error.extra` names it).",
         503: "The link store is unavailable; see Retry-After.",
     }
     return {str(s): _json("Error", words[s]) for s in statuses}
@@ -216,7 +242,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                             }
                         },
                     },
-                    **_errors(503),
+                    **_errors(400, 503),
                 },
             }
         },
@@ -227,7 +253,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                     "200": {
                         "description": "OpenAPI 3.1",
                         "content": {_JSON: {"schema": {"type": "object"}}},
-                    }
+                    },
+                    **_errors(400),
                 },
             }
         },
@@ -254,8 +281,32 @@ def _operations() -> dict[str, dict[str, Any]]:
                         "schema": {"type": "string"},
                         "description": "Only links with this tag.",
                     },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": MAX_QUERY_LENGTH},
+                        "description": "Only links whose code, URL, title or a tag contains "
+                        "this (any case). A scan: a page may be short and still have a "
+                        "`next_cursor`.",
+                    },
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["json", "csv"]},
+                        "description": "`csv`: every matching link (from `cursor`, at most "
+                        "`limit`), streamed.",
+                    },
                 ],
-                "responses": {"200": _json("LinkList", "A page of links."), **_errors(*_MANAGE)},
+                "responses": {
+                    "200": {
+                        "description": "A page of links, or the CSV export.",
+                        "content": {
+                            _JSON: {"schema": _ref("LinkList")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(*_MANAGE),
+                },
             },
             "post": {
                 "summary": "Create a short link",
@@ -302,6 +353,37 @@ def _operations() -> dict[str, dict[str, Any]]:
                     for n in ("since", "until")
                 ],
                 "responses": {"200": _json("Stats", "The counts."), **_errors(*_MANAGE)},
+            }
+        },
+        "link_visits": {
+            "get": {
+                "summary": "Export a link's visits, oldest first (JSON or CSV, streamed)",
+                "security": _AUTH,
+                "parameters": [
+                    *(
+                        {
+                            "name": n,
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                        }
+                        for n in ("since", "until")
+                    ),
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["json", "csv"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The visits.",
+                        "content": {
+                            _JSON: {"schema": _ref("VisitExport")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(*_MANAGE),
+                },
             }
         },
         "stats_page": {
@@ -355,7 +437,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "responses": {
                     "200": _json("Payloads", "The texts of the codes found."),
                     "201": _json("Link", "Shortened (with ?shorten=1)."),
-                    **_errors(400, 401, 403, 409, 413, 429, 503),
+                    **_errors(400, 401, 403, 409, 413, 429, 501, 503),
                 },
             }
         },
@@ -365,7 +447,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "parameters": _QR_PARAMS,
                 "responses": {
                     "200": {"description": "PNG", "content": {"image/png": {}}},
-                    **_errors(400, 404, 503),
+                    **_errors(400, 404, 501, 503),
                     "429": _QR_LIMITED,
                 },
             }
@@ -376,7 +458,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "parameters": _QR_PARAMS,
                 "responses": {
                     "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
-                    **_errors(400, 404, 503),
+                    **_errors(400, 404, 501, 503),
                     "429": _QR_LIMITED,
                 },
             }
@@ -423,6 +505,8 @@ def openapi_document(
     operations = _operations()
     paths: dict[str, Any] = {}
     for route in routes:
+        if not route.documented:
+            continue
         ops = operations[route.name]
         item: dict[str, Any] = {}
         for method in route.methods:

@@ -15,7 +15,14 @@ from ..detect.core import HINT_HEADERS
 from ..errors import BodyTooLarge, InvalidOption
 from ..models import Headers, Visitor
 
-__all__ = ["VISITOR_HEADERS", "HttpRequest", "json_body", "query_time", "visitor_from"]
+__all__ = [
+    "VISITOR_HEADERS",
+    "HttpRequest",
+    "check_query",
+    "json_body",
+    "query_time",
+    "visitor_from",
+]
 
 #: Request headers a Visitor keeps: the hints detection reads. Pages read nothing else
 #: from headers (language and referer travel in their own Visitor fields).
@@ -104,6 +111,13 @@ def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidOption("body", "expected a JSON object")
     return data
+
+
+def check_query(request: HttpRequest, allowed: frozenset[str]) -> None:
+    """Refuse a query parameter the route does not read, naming it (as unknown fields are)."""
+    unknown = sorted({name for name, _ in request.query} - allowed)
+    if unknown:
+        raise InvalidOption(unknown[0], "unknown query parameter")
 
 
 def query_time(request: HttpRequest, name: str) -> datetime | None:

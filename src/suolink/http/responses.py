@@ -9,25 +9,31 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any, Final
 
-from ..errors import InvalidCode, InvalidOption, InvalidURL, SuolinkError
-from ..models import Decision, Headers, PageDecision, Redirect
+from ..errors import InvalidCode, InvalidOption, InvalidURL, MissingDependencyError, SuolinkError
+from ..models import Decision, Headers, PageDecision, Redirect, StreamedDecision
 
 __all__ = [
     "BAD_HOST",
     "FORBIDDEN",
+    "METHOD_NOT_ALLOWED",
+    "MISSING_DEPENDENCY",
     "NOT_FOUND",
     "RATE_LIMITED",
     "UNAUTHORIZED",
+    "allowed_methods",
     "error_json",
     "error_response",
     "error_type",
+    "export",
     "host_refused",
     "html_page",
     "json_response",
     "link_created",
+    "method_not_allowed",
     "no_route",
     "no_token_configured",
     "openapi_response",
@@ -46,6 +52,9 @@ UNAUTHORIZED: Final = "unauthorized"
 FORBIDDEN: Final = "forbidden"
 RATE_LIMITED: Final = "rate_limited"
 BAD_HOST: Final = "bad_host"
+METHOD_NOT_ALLOWED: Final = "method_not_allowed"
+#: A feature whose optional extra is not installed (501, ``error.extra`` names it).
+MISSING_DEPENDENCY: Final = "missing_dependency"
 
 _JSON_HEADERS: Final[Headers] = (
     ("Content-Type", "application/json; charset=utf-8"),
@@ -99,13 +108,40 @@ def error_response(exc: SuolinkError) -> Decision:
         extra["field"] = "url"
     elif isinstance(exc, InvalidCode):
         extra["field"] = "code"
+    elif isinstance(exc, MissingDependencyError):
+        # the server lacks a part, the request is fine: 501, as for an unimplemented method
+        extra["extra"] = exc.extra
+        return error_json(501, MISSING_DEPENDENCY, str(exc), **extra)
     status = exc.http_status if 400 <= exc.http_status < 600 else 500
     return error_json(status, error_type(exc), str(exc), **extra)
 
 
-def no_route() -> Decision:
-    """What a route name the table does not know answers."""
-    return error_json(404, NOT_FOUND, "no route")
+def no_route(path: str | None = None) -> Decision:
+    """What a path (or route name) the table does not know answers: JSON, never a page."""
+    message = "no route" if path is None else f"no API route at {path}"
+    return error_json(404, NOT_FOUND, message)
+
+
+def _allow(allowed: Iterable[str]) -> list[str]:
+    methods = set(allowed)
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()) | {"OPTIONS"})
+
+
+def allowed_methods(allowed: Iterable[str]) -> Decision:
+    """204 answering ``OPTIONS``: ``Allow`` lists the methods the path takes."""
+    return Decision(status=204, headers=(("Allow", ", ".join(_allow(allowed))),), reason="options")
+
+
+def method_not_allowed(allowed: Iterable[str]) -> Decision:
+    """405 for a known path asked with another method; ``Allow`` lists the methods it takes."""
+    methods = _allow(allowed)
+    return error_json(
+        405,
+        METHOD_NOT_ALLOWED,
+        f"this path takes {', '.join(methods)}",
+        extra_headers=(("Allow", ", ".join(methods)),),
+        allowed=methods,
+    )
 
 
 def link_created(link_json: dict[str, Any]) -> Decision:
@@ -247,6 +283,20 @@ def qr_image(image: bytes, fmt: str) -> Decision:
         ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
     )
     return Decision(status=200, headers=headers, body=image, reason="qr")
+
+
+_EXPORT_TYPES: Final = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
+
+
+def export(chunks: Iterator[bytes], fmt: str, filename: str) -> StreamedDecision:
+    """A download built a chunk at a time (``csv`` or ``json``); adapters stream it."""
+    headers: Headers = (
+        ("Content-Type", _EXPORT_TYPES[fmt]),
+        ("Content-Disposition", f'attachment; filename="{filename}.{fmt}"'),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    )
+    return StreamedDecision(status=200, headers=headers, chunks=chunks, reason="export")
 
 
 def openapi_response(document: dict[str, Any]) -> Decision:

@@ -15,7 +15,15 @@ from . import handlers
 from .auth import PUBLIC, Access, page_login, requires
 from .request import HttpRequest
 
-__all__ = ["LINK_ROUTES", "ROUTES", "ROUTES_BY_NAME", "UPLOAD_ROUTES", "Handler", "Route"]
+__all__ = [
+    "LINK_ROUTES",
+    "PAGE_ROUTES",
+    "ROUTES",
+    "ROUTES_BY_NAME",
+    "UPLOAD_ROUTES",
+    "Handler",
+    "Route",
+]
 
 #: ``handler(api, request, **path_params) -> Decision``.
 Handler = Callable[..., Decision]
@@ -29,6 +37,10 @@ class Route:
     (the root, or the host's link prefix), ``"api"`` routes under the API prefix.
     ``upload`` routes take an image body (``max_upload_bytes``); ``plain_errors`` routes
     are opened by visitors, so a failing store answers them in plain text, not JSON.
+    ``query`` names the query parameters the route reads; any other is refused with a 400
+    naming it, as unknown body fields are (None: not checked, e.g. pages and short links,
+    whose URLs may carry a campaign's own parameters). ``documented`` routes appear in
+    the OpenAPI document (the API's fallback does not).
     """
 
     name: str
@@ -39,6 +51,14 @@ class Route:
     group: Literal["link", "api"] = "api"
     upload: bool = False
     plain_errors: bool = False
+    query: frozenset[str] | None = None
+    documented: bool = True
+
+
+_NO_QUERY: Final[frozenset[str]] = frozenset()
+#: Every method the API fallback answers (HEAD comes with GET in the frameworks);
+#: ``OPTIONS`` on an API path is answered there, from the table, with its ``Allow``.
+FALLBACK_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _decode_action(request: HttpRequest) -> str:
@@ -48,14 +68,15 @@ def _decode_action(request: HttpRequest) -> str:
 #: The whole HTTP surface; adapters register exactly these, in this order.
 ROUTES: Final[tuple[Route, ...]] = (
     Route("index", "/", ("GET",), handlers.index),
-    Route("health", "/api/health", ("GET",), handlers.health),
-    Route("openapi", "/api/openapi.json", ("GET",), handlers.openapi),
+    Route("health", "/api/health", ("GET",), handlers.health, query=_NO_QUERY),
+    Route("openapi", "/api/openapi.json", ("GET",), handlers.openapi, query=_NO_QUERY),
     Route(
         "links",
         "/api/links",
         ("GET", "POST"),
         handlers.links,
         access=requires({"GET": "list", "POST": "create"}),
+        query=frozenset({"limit", "cursor", "tag", "q", "format"}),
     ),
     Route(
         "link",
@@ -63,6 +84,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET", "PATCH", "DELETE"),
         handlers.link,
         access=requires({"GET": "read", "PATCH": "update", "DELETE": "delete"}),
+        query=_NO_QUERY,
     ),
     Route(
         "link_stats",
@@ -70,6 +92,15 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET",),
         handlers.link_stats,
         access=requires("stats"),
+        query=frozenset({"since", "until"}),
+    ),
+    Route(
+        "link_visits",
+        "/api/links/<code>/visits",
+        ("GET",),
+        handlers.link_visits,
+        access=requires("stats"),
+        query=frozenset({"since", "until", "format"}),
     ),
     Route(
         "decode",
@@ -78,6 +109,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         handlers.decode,
         access=requires(_decode_action),
         upload=True,
+        query=frozenset({"shorten"}),
     ),
     Route(
         "stats_page",
@@ -85,6 +117,14 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET", "POST"),
         handlers.stats_page,
         access=page_login("stats", handlers.stats_login),
+    ),
+    # after every API row: any other path under /api/ gets a JSON 404 or 405, not a page
+    Route(
+        "api_fallback",
+        "/api/<path:rest>",
+        FALLBACK_METHODS,
+        handlers.api_fallback,
+        documented=False,
     ),
     Route("qr_png", "/<code>.png", ("GET",), handlers.qr_png, group="link"),
     Route("qr_svg", "/<code>.svg", ("GET",), handlers.qr_svg, group="link"),
@@ -102,5 +142,8 @@ ROUTES_BY_NAME: Final[Mapping[str, Route]] = {route.name: route for route in ROU
 #: Routes that live where short links live; the rest (API, web page, stats page) live
 #: under the API prefix. Adapters may mount the two groups under different prefixes.
 LINK_ROUTES: Final = frozenset(route.name for route in ROUTES if route.group == "link")
+#: The HTML pages of the API group (the web page and the stats page); an app that wants
+#: only the API and short links leaves them out (Flask: ``web_page=False``).
+PAGE_ROUTES: Final = frozenset({"index", "stats_page"})
 #: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
 UPLOAD_ROUTES: Final = frozenset(route.name for route in ROUTES if route.upload)

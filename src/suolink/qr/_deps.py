@@ -7,13 +7,16 @@ Each helper imports its module on first use and turns an ``ImportError`` into
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from types import ModuleType
+from typing import Final
 
 from ..errors import MissingDependencyError
 
-__all__ = ["optional", "require"]
+__all__ = ["missing_modules", "optional", "require"]
 
-_FEATURE = "QR codes"
+_FEATURE = "QR code support"  # "… needs the optional dependency": one subject
 _EXTRA = "qr"
 
 
@@ -32,3 +35,25 @@ def optional(module: str) -> ModuleType | None:
     except (ImportError, OSError):
         # pyzbar raises ImportError when libzbar is missing, ctypes may raise OSError.
         return None
+
+
+#: What the ``qr`` extra brings: drawing needs all of the first two, reading one of the last.
+_DRAW: Final = ("qrcode", "PIL")
+_READ: Final = ("zxingcpp", "pyzbar")
+
+
+def _importable(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None  # None: import blocked (as if not installed)
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_modules() -> tuple[str, ...]:
+    """The modules of the ``qr`` extra that are not installed, without importing any."""
+    missing = [name for name in _DRAW if not _importable(name)]
+    if not any(_importable(name) for name in _READ):
+        missing.append(_READ[0])
+    return tuple(missing)

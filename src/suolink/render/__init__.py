@@ -11,9 +11,16 @@ from typing import Any
 
 import jinja2
 
-from .i18n import DEFAULT_LANGUAGE, LANGUAGES, MESSAGES, pick_language
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, MESSAGES, language_hint, pick_language
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MESSAGES", "pick_language", "render_page"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "MESSAGES",
+    "language_hint",
+    "pick_language",
+    "render_page",
+]
 
 
 @lru_cache(maxsize=1)

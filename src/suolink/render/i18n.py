@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from ..languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -11,11 +12,16 @@ __all__ = [
     "INSTRUCTIONS",
     "LANGUAGES",
     "MESSAGES",
+    "count_phrase",
     "instruction",
+    "language_hint",
     "pick_language",
+    "plural_category",
 ]
 
 _MAX_HEADER = 512
+#: ``Language/zh_CN`` and its kin in in-app browsers' user agents.
+_UA_LANGUAGE: Final = re.compile(r"\b[Ll]anguage/([A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{1,8}){0,3})")
 
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "zh-CN": {
@@ -170,13 +176,47 @@ def _parse(header: str) -> list[tuple[float, int, str]]:
     return ranked
 
 
-def pick_language(accept_language: str | None, override: str | None = None) -> str:
-    """``zh-CN`` or ``en``: the override if it is supported, else the visitor's first match."""
+def plural_category(lang: str, count: int) -> str:
+    """The CLDR plural category of ``count`` in ``lang``: Chinese has one form (``other``),
+    English says ``one`` for exactly 1 and ``other`` for the rest."""
+    if lang.lower().startswith("zh"):
+        return "other"
+    return "one" if count == 1 else "other"
+
+
+def count_phrase(count: int, one: str, other: str, *, lang: str = "en") -> str:
+    """``"1 bot"``, ``"2 bots"``: the count and its noun in the form ``lang`` needs."""
+    return f"{count} {one if plural_category(lang, count) == 'one' else other}"
+
+
+def language_hint(user_agent: str | None) -> str | None:
+    """The app's own language from its user agent (WeChat ``Language/zh_CN``, Alipay
+    ``Language/zh-Hans``, DingTalk ``language/zh-Hans-CN``), or None."""
+    found = _UA_LANGUAGE.search((user_agent or "")[: _MAX_HEADER * 2])
+    return found.group(1) if found else None
+
+
+def _supported(tag: str) -> str | None:
+    tag = tag.strip().lower().replace("_", "-")
+    if tag == "zh" or tag.startswith("zh-"):
+        return "zh-CN"
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    return None
+
+
+def pick_language(
+    accept_language: str | None, override: str | None = None, *, ua_hint: str | None = None
+) -> str:
+    """``zh-CN`` or ``en``: the override if supported, else the visitor's first match in
+    Accept-Language, else the app's hint from its user agent (:func:`language_hint`:
+    in-app browsers often send no Accept-Language), else the default."""
     if override in LANGUAGES:
         return override
     for _, _, tag in _parse(accept_language or ""):
-        if tag == "zh" or tag.startswith("zh-"):
-            return "zh-CN"
-        if tag == "en" or tag.startswith("en-"):
-            return "en"
+        found = _supported(tag)
+        if found is not None:
+            return found
+    if ua_hint:
+        return _supported(ua_hint) or DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE

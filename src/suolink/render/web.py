@@ -6,6 +6,7 @@ everything is rendered through the same autoescaping Jinja2 environment.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -14,6 +15,7 @@ from ..models import Link
 from ..stats import LinkStats
 from . import render_page
 from .chart import visits_chart
+from .i18n import plural_category
 
 __all__ = [
     "ALLOW_CHOICES",
@@ -154,9 +156,13 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.wrong": "That token is not right.",
         "stats.target": "Target",
         "stats.total": "Visits",
+        "stats.total.one": "Visit",
         "stats.humans": "People",
+        "stats.humans.one": "Person",
         "stats.bots": "Bots",
+        "stats.bots.one": "Bot",
         "stats.unique": "Unique visitors",
+        "stats.unique.one": "Unique visitor",
         "stats.redirects": "Redirected",
         "stats.chart": "Visits per day",
         "stats.by_app": "By app",
@@ -176,6 +182,13 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
 
 def _words(lang: str) -> Mapping[str, str]:
     return WEB_MESSAGES.get(lang, WEB_MESSAGES["en"])
+
+
+def counted(lang: str, key: str, count: int) -> str:
+    """The label for ``count`` things: ``key.one`` / ``key.other`` if the language has
+    that form (:func:`~suolink.render.i18n.plural_category`), else ``key``."""
+    words = _words(lang)
+    return words.get(f"{key}.{plural_category(lang, count)}", words[key])
 
 
 def _choices(names: tuple[str, ...], lang: str, ticked: frozenset[str]) -> list[dict[str, Any]]:
@@ -238,6 +251,7 @@ def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> 
         link=link,
         short_url=short_url,
         stats=stats,
+        n=functools.partial(counted, lang),
         wrong=False,
         chart=visits_chart(stats.by_day, title=words["stats.chart"]),
         tables=[(name, rows) for name, rows in tables if rows],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class DjangoClient:
             headers={"User-Agent": BROWSER, **(headers or {})},
             **extra,
         )
-        return Reply(response.status_code, dict(response.items()), response.content)
+        return Reply(response.status_code, dict(response.items()), _body(response))
 
 
 def suolink_settings(storage: str, **more: Any) -> dict[str, Any]:
@@ -145,7 +146,7 @@ class AsyncDjangoClient(DjangoClient):
             )
 
         response = async_to_sync(send)()
-        return Reply(response.status_code, dict(response.items()), response.content)
+        return Reply(response.status_code, dict(response.items()), _body(response))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
@@ -169,16 +170,23 @@ def test_async_urls_serve_coroutine_views() -> None:
     assert not asyncio.iscoroutinefunction(resolve("/abc12").func)
 
 
+def _body(response: Any) -> bytes:
+    """The body of a plain or a streamed (export) response."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
+
+
 def test_every_route_is_registered() -> None:
     from django.urls import reverse
 
     from suolink.api import ROUTES
 
     for route in ROUTES:
-        kwargs = {"code": "abc"} if "<code>" in route.pattern else {}
-        assert reverse(f"suolink:{route.name}", kwargs=kwargs) == route.pattern.replace(
-            "<code>", "abc"
-        )
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)
+        kwargs = dict.fromkeys(names, "abc")
+        expected = re.sub(r"<(?:\w+:)?\w+>", "abc", route.pattern)
+        assert reverse(f"suolink:{route.name}", kwargs=kwargs) == expected
 
 
 def test_short_urls_carry_the_include_prefix(tmp_path: Path) -> None:

@@ -10,22 +10,33 @@ create links, ``view_link`` read and list them, and so on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest as DjangoRequest
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from ...api import HttpApi, HttpRequest, error_response
 from ...errors import BodyTooLarge, InvalidOption
-from ...models import Decision, Visitor
+from ...http.responses import allowed_methods, method_not_allowed
+from ...http.routes import ROUTES_BY_NAME
+from ...models import Decision, StreamedDecision, Visitor
 from .state import current_request, get_api
 
-__all__ = ["base_url", "http_request", "make_async_view", "make_view", "response", "visitor_for"]
+__all__ = [
+    "base_url",
+    "http_request",
+    "make_async_view",
+    "make_view",
+    "response",
+    "streamed_response",
+    "visitor_for",
+]
 
 
 def base_url(request: DjangoRequest) -> str:
@@ -92,7 +103,21 @@ def visitor_for(request: DjangoRequest) -> Visitor:
 
 def response(decision: Decision) -> HttpResponse:
     """``decision`` as a Django response, status, headers and body sent as they are."""
-    reply = HttpResponse(decision.body, status=decision.status)
+    body = decision.collect() if isinstance(decision, StreamedDecision) else decision.body
+    return _headed(HttpResponse(body, status=decision.status), decision)
+
+
+def streamed_response(decision: Decision) -> HttpResponseBase:
+    """Like :func:`response`, but an export's chunks are streamed as they are made."""
+    if not isinstance(decision, StreamedDecision):
+        return response(decision)
+    return _headed(StreamingHttpResponse(decision.chunks, status=decision.status), decision)
+
+
+_Reply = TypeVar("_Reply", bound=HttpResponseBase)
+
+
+def _headed(reply: _Reply, decision: Decision) -> _Reply:
     if not any(name.lower() == "content-type" for name, _ in decision.headers):
         del reply["Content-Type"]
     for name, value in decision.headers:
@@ -100,24 +125,38 @@ def response(decision: Decision) -> HttpResponse:
     return reply
 
 
-def _refuse_method(request: DjangoRequest, allowed: frozenset[str]) -> HttpResponse | None:
+def _refuse_method(
+    request: DjangoRequest, allowed: frozenset[str], route: str = ""
+) -> HttpResponse | None:
+    """405 for a method the route does not take: JSON for API paths, as the core answers."""
     if request.method in allowed:
         return None
+    row = ROUTES_BY_NAME.get(route)
+    if row is not None and row.pattern.startswith("/api/"):
+        if request.method == "OPTIONS":
+            return response(allowed_methods(row.methods))
+        return response(method_not_allowed(row.methods))
     refused = HttpResponse(status=405)
     refused["Allow"] = ", ".join(sorted(allowed))
     return refused
 
 
-def _answer(route: str, request: DjangoRequest, params: dict[str, Any]) -> HttpResponse:
-    """Everything a view does, synchronously: parse, handle with the core, respond."""
+def _answer(
+    route: str, request: DjangoRequest, params: dict[str, Any], *, stream: bool = True
+) -> HttpResponseBase:
+    """Everything a view does, synchronously: parse, handle with the core, respond.
+
+    Exports stream unless ``stream`` is false: async views make them in their worker
+    thread, since the storage (the ORM among them) must not be read on the event loop.
+    """
     api = get_api()
     parsed = http_request(request, api.body_limit(route))
     if isinstance(parsed, Decision):
         return response(parsed)
     with current_request(request):
         decision = api.handle(route, parsed, **{k: str(v) for k, v in params.items()})
-    reply = response(decision)
-    if request.method == "HEAD":
+    reply = streamed_response(decision) if stream else response(decision)
+    if request.method == "HEAD" and isinstance(reply, HttpResponse):
         reply.content = b""
     return reply
 
@@ -126,16 +165,16 @@ def _allowed(methods: tuple[str, ...]) -> frozenset[str]:
     return frozenset(methods) | ({"HEAD"} if "GET" in methods else set())
 
 
-def make_view(route: str, methods: tuple[str, ...]) -> Callable[..., HttpResponse]:
+def make_view(route: str, methods: tuple[str, ...]) -> Callable[..., HttpResponseBase]:
     """The view for the route named ``route`` of :data:`suolink.api.ROUTES`."""
     allowed = _allowed(methods)
 
     @csrf_exempt  # the API authenticates with tokens; visitor forms carry no session
-    def view(request: DjangoRequest, **params: Any) -> HttpResponse:
-        return _refuse_method(request, allowed) or _answer(route, request, params)
+    def view(request: DjangoRequest, **params: Any) -> HttpResponseBase:
+        return _refuse_method(request, allowed, route) or _answer(route, request, params)
 
     view.__name__ = view.__qualname__ = f"suolink_{route}"
-    made: Callable[..., HttpResponse] = view
+    made: Callable[..., HttpResponseBase] = view
     return made
 
 
@@ -149,11 +188,11 @@ def make_async_view(route: str, methods: tuple[str, ...]) -> Callable[..., Any]:
     answer = sync_to_async(_answer)
 
     @csrf_exempt
-    async def view(request: DjangoRequest, **params: Any) -> HttpResponse:
-        refused = _refuse_method(request, allowed)
+    async def view(request: DjangoRequest, **params: Any) -> HttpResponseBase:
+        refused = _refuse_method(request, allowed, route)
         if refused is not None:
             return refused
-        reply: HttpResponse = await answer(route, request, params)
+        reply: HttpResponseBase = await answer(route, request, params, stream=False)
         return reply
 
     view.__name__ = view.__qualname__ = f"suolink_async_{route}"
