@@ -279,19 +279,12 @@ class PageDecision(Decision):
     html: str = ""
 
     @classmethod
-    def html_page(
-        cls,
-        status: int,
-        html: str,
-        *,
-        reason: str,
-        nonce: str | None = None,
-        extra_headers: Headers = (),
-    ) -> PageDecision:
-        """Kept for callers; built by :func:`suolink.http.responses.html_page`."""
+    def html_page(cls, status: int, html: str, **options: Any) -> PageDecision:
+        """Kept for callers: :func:`suolink.http.responses.html_page` (``reason``, ``nonce``,
+        ``extra_headers``) builds it."""
         from .http.responses import html_page  # models is the lowest layer: no import cycle
 
-        return html_page(status, html, reason=reason, nonce=nonce, extra_headers=extra_headers)
+        return html_page(status, html, **options)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

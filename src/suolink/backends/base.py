@@ -25,7 +25,11 @@ __all__ = [
     "SharesRateLimits",
     "StatsCounts",
     "Storage",
+    "When",
 ]
+
+#: A moment bounding a window of visits, or None for no bound.
+When = datetime | None
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -90,12 +94,7 @@ class Storage(Protocol):
         ...
 
     def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``."""
         ...

@@ -11,7 +11,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from ._common import (
     visit_dimensions,
     visitor_key,
 )
-from .base import DEFAULT_PAGE_SIZE, TOP, StatsCounts
+from .base import DEFAULT_PAGE_SIZE, TOP, StatsCounts, When
 
 __all__ = ["MemoryStorage"]
 
@@ -230,12 +230,7 @@ class MemoryStorage:
         )
 
     def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``."""
         low, high = check_window(since, until)

@@ -44,7 +44,7 @@ from ._common import (
     to_micros,
     visit_pages,
 )
-from .base import DEFAULT_PAGE_SIZE
+from .base import DEFAULT_PAGE_SIZE, When
 
 __all__ = [
     "PLAIN_VISIT_FIELDS",
@@ -444,12 +444,7 @@ class RelationalStorage(ABC, Generic[Tx]):
             return VisitResult(allowed=True, visits=current)
 
     def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``.
 

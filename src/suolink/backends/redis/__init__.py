@@ -60,7 +60,7 @@ from .._common import (
     visit_dimensions,
     visitor_key,
 )
-from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, StatsCounts
+from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, StatsCounts, When
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
@@ -551,12 +551,7 @@ class RedisStorage:
         return link, VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
 
     def visits(
-        self,
-        code: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``.
 
