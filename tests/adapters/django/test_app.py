@@ -88,11 +88,17 @@ def test_manage_py_suolink_shorten_and_stats(tmp_path: Path) -> None:
 
     with override_settings(SUOLINK={"STORAGE": store_url(tmp_path), "SECRET": "s"}):
         out = StringIO()
-        call_command("suolink", "shorten", "https://example.com/cmd", "--tag", "cli", stdout=out)
+        err = StringIO()
+        call_command(
+            "suolink", "shorten", "https://example.com/cmd", "--tag", "cli", stdout=out, stderr=err
+        )
         made = json.loads(out.getvalue())
         assert made["url"] == "https://example.com/cmd"
         assert made["tags"] == ["cli"]
-        assert "short_url" not in made  # no request, no BASE_URL: nowhere to point
+        assert made["has_password"] is False
+        # No request and no BASE_URL: the path the URLconf serves it at, and a hint.
+        assert made["short_url"].endswith("/" + made["code"])
+        assert "--base-url" in err.getvalue()
         out = StringIO()
         call_command(
             "suolink",

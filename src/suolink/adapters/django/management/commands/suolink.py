@@ -48,11 +48,28 @@ class Command(BaseCommand):
                 )
                 data = link.to_dict()
                 data.pop("password_hash", None)
+                data["has_password"] = link.has_password  # the API's link shape
                 base_url = options.get("base_url")
                 if base_url or shortener.base_url:
                     data["short_url"] = shortener.short_url(link, base_url=base_url)
+                else:  # the path the project's URLconf serves it at, and how to say more
+                    data["short_url"] = _link_path(link.code)
+                    self.stderr.write(
+                        "no base URL is configured: give --base-url or set "
+                        "SUOLINK['BASE_URL'] to print the full short URL"
+                    )
             else:
                 data = shortener.stats(options["code"]).to_dict()
         except SuolinkError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _link_path(code: str) -> str:
+    """The short link's path under the prefix the project included suolink's URLs at."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return str(reverse("suolink:resolve", kwargs={"code": code}))
+    except NoReverseMatch:
+        return f"/{code}"
