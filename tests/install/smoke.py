@@ -134,10 +134,15 @@ def check_core() -> None:
 
 def check_cli() -> None:
     """The ``suolink`` console script exists and works on SQLite with no extra."""
-    env = {**os.environ, "SUOLINK_STORAGE": "sqlite:///cli.db", "SUOLINK_SECRET": "smoke"}
+    env = {
+        **os.environ,
+        "SUOLINK_STORAGE": "sqlite:///cli.db",
+        "SUOLINK_SECRET": "smoke",
+        "SUOLINK_BASE_URL": "https://s.example",
+    }
     run = [str(BIN / "suolink"), "shorten", "https://example.com/cli", "--code", "cli-1"]
     out = subprocess.run(run, capture_output=True, text=True, env=env, check=True).stdout
-    assert out.strip() == "http://127.0.0.1:8000/cli-1", out
+    assert out.strip() == "https://s.example/cli-1", out
     bad = subprocess.run(
         [str(BIN / "suolink"), "shorten", "javascript:alert(1)"],
         capture_output=True,
