@@ -30,7 +30,8 @@ def day_series(by_day: Mapping[str, int], *, max_days: int = MAX_DAYS) -> list[t
     if not days:
         return []
     last = max(days)
-    first = max(min(days), last - timedelta(days=max_days - 1))
+    # Ordinals, not timedelta: a window reaching before 0001-01-01 must not overflow.
+    first = max(min(days), date.fromordinal(max(1, last.toordinal() - (max_days - 1))))
     span = (last - first).days + 1
     return [
         ((first + timedelta(days=i)).isoformat(), days.get(first + timedelta(days=i), 0))
