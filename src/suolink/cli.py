@@ -15,7 +15,7 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._version import __version__
 from .codes import CodeStrategy
@@ -23,6 +23,9 @@ from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, w
 from .errors import InvalidOption, SuolinkError
 from .models import Link
 from .terminal import is_terminal, progress, safe_text, to_json, write_line
+
+if TYPE_CHECKING:
+    from .shortener import Shortener
 
 __all__ = ["main"]
 
@@ -511,10 +514,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
         raise CommandError("nothing to change: give a setting (see suolink update --help)")
     with _shortener(args) as shortener:
         link = shortener.update(args.code, **settings)
-        if args.json:
-            _print_json(_link_json(shortener, link))
-        else:
-            write_line(f"updated {link.code}: {', '.join(sorted(settings))}")
+        _print_changed(args, shortener, link, f"updated {link.code}: {', '.join(sorted(settings))}")
     return 0
 
 
@@ -545,11 +545,18 @@ def _cmd_toggle(args: argparse.Namespace) -> int:
     disabled = args.command == "disable"
     with _shortener(args) as shortener:
         link = shortener.update(args.code, disabled=disabled)
-        if args.json:
-            _print_json(_link_json(shortener, link))
-        else:
-            write_line(f"{link.code} {'disabled' if disabled else 'enabled'}")
+        _print_changed(
+            args, shortener, link, f"{link.code} {'disabled' if disabled else 'enabled'}"
+        )
     return 0
+
+
+def _print_changed(args: argparse.Namespace, shortener: Shortener, link: Link, line: str) -> None:
+    """A changed link: its JSON (the API's shape) with ``--json``, else one line."""
+    if args.json:
+        _print_json(_link_json(shortener, link))
+    else:
+        write_line(line)
 
 
 def _print_stats(stats: Any) -> None:

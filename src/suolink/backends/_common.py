@@ -27,6 +27,7 @@ __all__ = [
     "MIN_MICROS",
     "VISIT_CHUNK",
     "check_limit",
+    "check_list_args",
     "check_tag",
     "check_window",
     "code_ok",
@@ -135,6 +136,13 @@ def check_limit(limit: object, *, maximum: int | None = MAX_PAGE_SIZE) -> int:
     if maximum is not None and limit > maximum:
         raise InvalidOption("limit", f"must be at most {maximum}")
     return limit
+
+
+def check_list_args(cursor: object, limit: object, tag: object) -> tuple[int, str] | None:
+    """``list()``'s arguments checked in every backend's order; the key after ``cursor``."""
+    check_limit(limit)
+    check_tag(tag)
+    return None if cursor is None else decode_cursor(cursor)
 
 
 def check_tag(tag: object) -> str | None:

@@ -19,9 +19,8 @@ from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotF
 from ..models import Link, LinkPage, Visit, VisitResult
 from ._common import (
     check_limit,
-    check_tag,
+    check_list_args,
     check_window,
-    decode_cursor,
     encode_cursor,
     link_key,
     normalise_changes,
@@ -147,9 +146,7 @@ class MemoryStorage:
         self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
     ) -> LinkPage:
         """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
-        check_limit(limit)
-        check_tag(tag)
-        after = None if cursor is None else decode_cursor(cursor)
+        after = check_list_args(cursor, limit, tag)
         with self._lock:
             self._check_open()
             keys = self._order if tag is None else self._by_tag.get(tag, [])

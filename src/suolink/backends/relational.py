@@ -32,10 +32,9 @@ from ._common import (
     MIN_MICROS,
     Position,
     check_limit,
-    check_tag,
+    check_list_args,
     check_window,
     code_ok,
-    decode_cursor,
     encode_cursor,
     link_key,
     normalise_changes,
@@ -410,9 +409,7 @@ class RelationalStorage(ABC, Generic[Tx]):
         self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
     ) -> LinkPage:
         """Links newest first, ``limit`` at a time, only those tagged ``tag`` if given."""
-        check_limit(limit)
-        check_tag(tag)
-        after = None if cursor is None else decode_cursor(cursor)
+        after = check_list_args(cursor, limit, tag)
         with self._read("list links") as tx:
             rows = self._page(tx, after, tag, limit + 1)
         links = tuple(self._to_link(row) for row in rows[:limit])

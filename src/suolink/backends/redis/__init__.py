@@ -48,10 +48,9 @@ from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Link, LinkPage, Visit, VisitResult
 from .._common import (
     check_limit,
-    check_tag,
+    check_list_args,
     check_window,
     code_ok,
-    decode_cursor,
     encode_cursor,
     normalise_changes,
     normalise_link,
@@ -436,9 +435,7 @@ class RedisStorage:
         Index entries whose link is gone (expired, or a cluster step still on its way)
         are skipped, so a page never shows a link that ``get`` would not return.
         """
-        check_limit(limit)
-        check_tag(tag)
-        after = None if cursor is None else decode_cursor(cursor)
+        after = check_list_args(cursor, limit, tag)
         index = f"{self._index_base}:a" if tag is None else f"{self._index_base}:t:{tag}"
         upper = "+" if after is None else "(" + time_key(after[0]) + after[1]
         found: builtins.list[Link] = []
