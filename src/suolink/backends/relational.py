@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -41,18 +41,27 @@ from ._common import (
     normalise_link,
     normalise_visit,
     to_micros,
+    visit_dimensions,
     visit_pages,
+    visitor_key,
 )
 from .base import DEFAULT_PAGE_SIZE, When
 
 __all__ = [
+    "ALL_TIME",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "PEOPLE",
     "PLAIN_VISIT_FIELDS",
     "Classify",
     "Derived",
     "LinkTable",
     "RelationalStorage",
     "Row",
+    "count_cells",
+    "day_bounds",
     "visit_from_row",
+    "visit_row",
     "visit_values",
     "wrap_errors",
 ]
@@ -219,6 +228,60 @@ def visit_from_row(row: Row, *, code: str, at: datetime) -> Visit:
     values = {name: row[name] for name in PLAIN_VISIT_FIELDS}
     values["is_bot"] = bool(values["is_bot"])
     return Visit(code=code, at=at, **values)
+
+
+def visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
+    """A ``visits`` row by column name: the time in two columns, the user agent by id."""
+    values = visit_values(visit)
+    del values["user_agent"]
+    return {
+        "code": visit.code,
+        "at": visit.at.isoformat(),
+        "at_us": to_micros(visit.at),
+        "ua_id": ua_id,
+        **values,
+    }
+
+
+# ------------------------------------------------------------ counts kept at write time
+# The SQL backends that keep aggregates (``KeepsAggregates``) share one layout: a
+# ``visit_counts`` table of visits per (link, dimension, UTC day, value) and a
+# ``visitor_counts`` table of people's visits per (link, visitor).
+
+#: The ``visit_counts`` dimension holding a link's number of distinct people (day ``''``),
+#: bumped when a person's first visit is counted: unique visitors in one row read.
+PEOPLE = "people"
+FIRST_DAY, LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
+ALL_TIME = ""  # the "day" of whole-history counts: below every window's first day
+
+
+def _utc_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def count_cells(visit: Visit) -> tuple[list[tuple[str, str, str, str]], str | None]:
+    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for.
+
+    Each dimension is counted on the visit's UTC day and on the day ``''`` (all time),
+    so whole-history stats read one row per value instead of one per value and day.
+    """
+    day = _utc_day(visit.at)
+    code = visit.code
+    cells = [(code, "total", day, "")]
+    for dim, value in visit_dimensions(visit):
+        cells += ((code, dim, day, value), (code, dim, ALL_TIME, value))
+    who = None if visit.is_bot else visitor_key(visit)
+    if who is not None:
+        cells.append((code, "visitor", day, who))
+    return cells, who
+
+
+def day_bounds(since: date | None, until: date | None) -> tuple[str, str]:
+    """``[since, until)`` as the ``day`` column's text bounds (None: unbounded)."""
+    return (
+        FIRST_DAY if since is None else since.isoformat(),
+        LAST_DAY if until is None else until.isoformat(),
+    )
 
 
 # -------------------------------------------------------------------------- storage

@@ -55,16 +55,21 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..errors import BackendError, BackendUnavailable, ConfigurationError
 from ..models import Link, Visit
 from . import redact_url
-from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
+from ._common import Position, code_ok, to_micros
 from .base import DIMENSIONS, TOP, StatsCounts
+from .relational import ALL_TIME as _ALL_TIME
+from .relational import FIRST_DAY as _FIRST_DAY
+from .relational import PEOPLE as _PEOPLE
 from .relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
     RelationalStorage,
     visit_from_row,
-    visit_values,
 )
+from .relational import count_cells as _count_cells
+from .relational import day_bounds as _day_bounds
+from .relational import visit_row as _visit_row
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
 
@@ -391,43 +396,10 @@ _COUNT_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
     "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n"
 )
-#: The ``visit_counts`` dimension holding a link's number of distinct people (day ``''``),
-#: bumped when a person's first visit is counted: unique visitors in one row read.
-_PEOPLE = "people"
-_FIRST_DAY, _LAST_DAY = "0000", "9999-99-99"  # below and above every ISO date
-_ALL_TIME = ""  # the "day" of whole-history counts: below every window's first day
-
-
-def _utc_day(moment: datetime) -> str:
-    return moment.astimezone(UTC).date().isoformat()
-
-
-def _count_cells(visit: Visit) -> tuple[list[tuple[str, str, str, str]], str | None]:
-    """The ``visit_counts`` cells one visit adds 1 to, and the person it counts for.
-
-    Each dimension is counted on the visit's UTC day and on the day ``''`` (all time),
-    so whole-history stats read one row per value instead of one per value and day.
-    """
-    day = _utc_day(visit.at)
-    code = visit.code
-    cells = [(code, "total", day, "")]
-    for dim, value in visit_dimensions(visit):
-        cells += ((code, dim, day, value), (code, dim, _ALL_TIME, value))
-    who = None if visit.is_bot else visitor_key(visit)
-    if who is not None:
-        cells.append((code, "visitor", day, who))
-    return cells, who
 
 
 def _row_visit(row: dict[str, Any]) -> Visit:
     return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
-
-
-def _day_bounds(since: date | None, until: date | None) -> tuple[str, str]:
-    return (
-        _FIRST_DAY if since is None else since.isoformat(),
-        _LAST_DAY if until is None else until.isoformat(),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,18 +436,6 @@ class _LinkSQL:
             update=f"UPDATE links SET {changed} WHERE code = :code",  # noqa: S608
             pages=pages,
         )
-
-
-def _visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
-    values = visit_values(visit)
-    del values["user_agent"]
-    return {
-        "code": visit.code,
-        "at": visit.at.isoformat(),
-        "at_us": to_micros(visit.at),
-        "ua_id": ua_id,
-        **values,
-    }
 
 
 # --------------------------------------------------------------------------- URL
