@@ -61,8 +61,16 @@ BACKENDS: list[Backend] = [
         lambda request, tmp: request.getfixturevalue("redis_cluster_url_factory")(),
         capabilities=REDIS_CAPABILITIES,
     ),
-    Backend("django", lambda request, tmp: django_store_url(tmp)),
-    Backend("django-postgres", lambda request, tmp: django_postgres_store_url()),
+    Backend(
+        "django",
+        lambda request, tmp: django_store_url(tmp),
+        capabilities=frozenset({"keeps_aggregates"}),
+    ),
+    Backend(
+        "django-postgres",
+        lambda request, tmp: django_postgres_store_url(),
+        capabilities=frozenset({"keeps_aggregates"}),
+    ),
 ]
 
 BACKEND_PARAMS = [pytest.param(b, id=b.name, marks=b.marks) for b in BACKENDS]

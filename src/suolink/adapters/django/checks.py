@@ -86,7 +86,7 @@ def _django_storage_checks(url: str) -> list[checks.CheckMessage]:
 
     found: list[checks.CheckMessage] = []
     try:
-        alias = _parse_url(url)
+        alias, _ = _parse_url(url)
     except SuolinkError as exc:
         return [checks.Error(str(exc), id="suolink.E002", obj="settings.SUOLINK")]
     if alias not in connections:

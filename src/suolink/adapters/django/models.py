@@ -1,11 +1,13 @@
-"""ORM models behind the ``django://`` backend: links, their tags, visits, a counter, tombstones.
+"""ORM models behind ``django://``: links, tags, visits, counts, a counter, tombstones.
 
 They mirror the SQLite backend's tables, so the same contract holds: ``created_us``
 (microseconds since the epoch) keeps listing order and cursors exact in every database
 (``*_offset`` keeps the UTC offset each time was given in; the DateTimeFields are for
 the admin),
 ``LinkTag`` makes the tag filter an indexed lookup, and ``visits`` is only ever
-changed with ``F()`` expressions.
+changed with ``F()`` expressions. ``VisitCount`` and ``VisitorCount`` are the counts
+kept at write time (``KeepsAggregates``, migration ``0004_aggregates``) and a visit
+points at its ``UserAgent``, stored once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,20 @@ from django.db import models
 
 from ...models import AntiBlockMode
 
-__all__ = ["Counter", "Link", "LinkTag", "Tombstone", "Visit"]
+__all__ = [
+    "Counter",
+    "Link",
+    "LinkTag",
+    "Tombstone",
+    "UserAgent",
+    "Visit",
+    "VisitCount",
+    "VisitorCount",
+]
+
+#: Length of the hex digests (BLAKE2b, 16 bytes) that unique constraints index in place
+#: of free text: a PostgreSQL b-tree entry cannot hold a few kilobytes of text.
+DIGEST_LENGTH = 32
 
 
 class Link(models.Model):
@@ -80,6 +95,21 @@ class LinkTag(models.Model):
         return str(self.tag)
 
 
+class UserAgent(models.Model):
+    """A user agent, stored once: visits share a few hundred of them, ~1 KB each."""
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=DIGEST_LENGTH, unique=True)
+    text = models.TextField()
+
+    class Meta:
+        db_table = "suolink_user_agent"
+        verbose_name = "user agent"
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
 class Visit(models.Model):
     """One recorded click (a row per :class:`suolink.models.Visit`)."""
 
@@ -91,7 +121,9 @@ class Visit(models.Model):
     at_us = models.BigIntegerField()
     at_offset = models.IntegerField(default=0)
     ip = models.TextField(null=True, blank=True)
-    user_agent = models.TextField(blank=True)
+    ua = models.ForeignKey(
+        UserAgent, on_delete=models.PROTECT, related_name="+", db_column="ua_id", db_index=False
+    )
     referer = models.TextField(null=True, blank=True)
     app = models.TextField(null=True, blank=True)
     os = models.TextField(null=True, blank=True)
@@ -105,10 +137,66 @@ class Visit(models.Model):
     class Meta:
         db_table = "suolink_visit"
         verbose_name = "visit"
-        indexes = (models.Index(fields=["link", "at_us", "id"], name="suolink_visit_by_code"),)
+        indexes = (
+            models.Index(fields=["link", "at_us", "id"], name="suolink_visit_by_code"),
+            models.Index(fields=["at_us"], name="suolink_visit_by_time"),  # for retention
+        )
 
     def __str__(self) -> str:
         return f"{self.link_id} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class VisitCount(models.Model):
+    """Visits of a link per (dimension, UTC day, value), bumped as each visit is recorded.
+
+    ``day`` is an ISO date, or ``""`` for the whole history; see
+    :func:`suolink.backends.relational.count_cells` for the cells one visit adds 1 to.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="+", db_column="code", db_index=False
+    )
+    dimension = models.CharField(max_length=16)
+    day = models.CharField(max_length=10)
+    value = models.TextField()
+    value_digest = models.CharField(max_length=DIGEST_LENGTH)
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "suolink_visit_count"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["link", "dimension", "day", "value_digest"], name="suolink_visit_count_cell"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.dimension} {self.day} {self.value} = {self.n}"
+
+
+class VisitorCount(models.Model):
+    """A person's counted visits of a link over its whole history (top visitors)."""
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="+", db_column="code", db_index=False
+    )
+    visitor = models.TextField()
+    visitor_digest = models.CharField(max_length=DIGEST_LENGTH)
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "suolink_visitor_count"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["link", "visitor_digest"], name="suolink_visitor_count_person"
+            ),
+        )
+        indexes = (models.Index(fields=["link", "-n"], name="suolink_visitor_count_by_n"),)
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.visitor} = {self.n}"
 
 
 class Counter(models.Model):

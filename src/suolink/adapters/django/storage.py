@@ -12,35 +12,75 @@ Checks, paging and error handling come from
 query per primitive. Columns are named after the fields in :mod:`suolink.fields`, and
 fields without a column of their own live in ``extra``.
 
+Stats come from counts kept at write time (``KeepsAggregates``), as on SQLite: the
+transaction that records a visit also bumps its cells in ``suolink_visit_count`` (visits
+per link, dimension, UTC day and value) and ``suolink_visitor_count`` (a person's visits
+of a link), each one upsert; a user agent is stored once in ``suolink_user_agent``.
+``django://<alias>?retention_days=N`` drops raw visits older than N days a small batch
+at a time while recording; the counts stay.
+
 Django must be set up first; if it is not and ``DJANGO_SETTINGS_MODULE`` is set (a
 worker process, a script), opening the store calls ``django.setup()``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...backends import redact_url
-from ...backends._common import Position, to_micros
+from ...backends._common import Position, code_ok, to_micros
+from ...backends.base import DIMENSIONS, TOP, StatsCounts
 from ...backends.relational import (
+    ALL_TIME,
+    PEOPLE,
     Derived,
     LinkTable,
     RelationalStorage,
     Row,
+    count_cells,
+    day_bounds,
     visit_from_row,
     visit_values,
 )
+from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
 
-__all__ = ["DjangoStorage"]
+__all__ = ["DjangoStorage", "backfill_aggregates", "restore_user_agents"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400_000_000
+#: Seconds between retention steps while the previous step found nothing more to drop.
+_RETENTION_PAUSE = 1.0
+#: Rows read per step by the 0005 backfill.
+_BACKFILL_PAGE = 2000
+
+# One statement per count cell on the databases with ``INSERT … ON CONFLICT`` (SQLite,
+# PostgreSQL); the others update, then insert, in a savepoint.
+_UPSERT_VENDORS = frozenset({"sqlite", "postgresql"})
+_COUNT_CELL = (
+    "INSERT INTO suolink_visit_count (code, dimension, day, value, value_digest, n) "
+    "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (code, dimension, day, value_digest) "
+    "DO UPDATE SET n = suolink_visit_count.n + 1"
+)
+_COUNT_VISITOR = (
+    "INSERT INTO suolink_visitor_count (code, visitor, visitor_digest, n) "
+    "VALUES (%s, %s, %s, 1) ON CONFLICT (code, visitor_digest) "
+    "DO UPDATE SET n = suolink_visitor_count.n + 1 RETURNING n"
+)
+
+
+def digest(text: str) -> str:
+    """The key a unique constraint indexes in place of ``text`` (any length fits)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _ensure_django() -> None:
@@ -60,17 +100,30 @@ def _ensure_django() -> None:
     django.setup()
 
 
-def _parse_url(url: str) -> str:
-    """The database alias named by a ``django://`` URL (``default`` when none)."""
+def _parse_url(url: str) -> tuple[str, int]:
+    """The database alias (``default`` when none) and ``retention_days`` of a URL."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "django":
         raise ConfigurationError(f"not a django:// URL: {redact_url(url)!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if parts.path not in ("", "/") or parts.fragment:
         raise ConfigurationError(
             f"django URLs name only a database alias: django:// or django://<alias>, "
             f"not {redact_url(url)!r}"
         )
-    return unquote(parts.netloc) or "default"
+    retention = 0
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name != "retention_days":
+            raise ConfigurationError(
+                f"unknown django:// option {name!r} in {redact_url(url)!r} "
+                "(known options: retention_days)"
+            )
+        retention = int(value) if value.isascii() and value.isdigit() else -1
+        if not 0 <= retention <= MAX_RETENTION_DAYS:
+            raise ConfigurationError(
+                f"django:// retention_days must be a whole number from 0 to "
+                f"{MAX_RETENTION_DAYS}, not {value!r}"
+            )
+    return unquote(parts.netloc) or "default", retention
 
 
 def _from_micros(us: int, offset: int | None = 0) -> datetime:
@@ -139,6 +192,9 @@ class _Tables:
     visits = _Rows("Visit")
     counters = _Rows("Counter")
     tombstones = _Rows("Tombstone")
+    user_agents = _Rows("UserAgent")
+    visit_counts = _Rows("VisitCount")
+    visitor_counts = _Rows("VisitorCount")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -149,13 +205,16 @@ class DjangoStorage(RelationalStorage[_Tables]):
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
     checks the alias exists but does not connect, so it is safe at import time.
+    ``?retention_days=N`` (0 to 36,500; 0 keeps every raw visit) drops raw visits older
+    than N days, as ``sqlite://`` does.
     """
 
     _check_hint = " (did you run manage.py migrate suolink?)"
 
     def __init__(self, url: str = "django://") -> None:
         self.url = redact_url(url)
-        self.alias = _parse_url(url)
+        self.alias, self.retention_days = _parse_url(url)
+        self._retention_due = 0.0  # time.monotonic() of the next retention step
         _ensure_django()
         from django.db import IntegrityError, connections
         from django.db.models import JSONField
@@ -237,6 +296,8 @@ class DjangoStorage(RelationalStorage[_Tables]):
 
     def _delete_link(self, tx: _Tables, code: str) -> bool:
         tx.visits.filter(link_id=code).delete()
+        tx.visit_counts.filter(link_id=code).delete()
+        tx.visitor_counts.filter(link_id=code).delete()
         self._delete_tags(tx, code)
         deleted, _ = tx.links.filter(code=code).delete()
         return bool(deleted)
@@ -291,12 +352,143 @@ class DjangoStorage(RelationalStorage[_Tables]):
         return None if current is None else int(current)
 
     def _insert_visit(self, tx: _Tables, visit: Visit) -> None:
+        """Insert the raw visit and add it to the counts, in the caller's transaction."""
+        values = visit_values(visit)
+        values["ua_id"] = self._user_agent_id(tx, values.pop("user_agent"))
         tx.visits.create(
             link_id=visit.code,
             at=_stored_time(visit.at) or _EPOCH,
             at_us=to_micros(visit.at),
             at_offset=_offset(visit.at),
-            **visit_values(visit),
+            **values,
+        )
+        cells, who = count_cells(visit)
+        self._bump_cells(tx, cells)
+        if who is not None and self._bump_visitor(tx, visit.code, who) == 1:
+            self._bump_cells(tx, [(visit.code, PEOPLE, ALL_TIME, "")])
+        if self.retention_days:
+            self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
+
+    def _user_agent_id(self, tx: _Tables, text: str) -> int:
+        """The id of ``text`` in ``suolink_user_agent``, inserted if new."""
+        from django.db import IntegrityError, transaction
+
+        key = digest(text)
+        found = tx.user_agents.filter(digest=key).values_list("id", flat=True).first()
+        if found is None:
+            try:  # a concurrent writer may insert it first: the unique digest settles it
+                with transaction.atomic(using=tx.alias):
+                    found = tx.user_agents.create(digest=key, text=text).id
+            except IntegrityError:
+                found = tx.user_agents.filter(digest=key).values_list("id", flat=True).get()
+        return int(found)
+
+    def _bump_cells(self, tx: _Tables, cells: Sequence[tuple[str, str, str, str]]) -> None:
+        """Add 1 to each ``(code, dimension, day, value)`` cell, creating missing ones."""
+        from django.db import IntegrityError, connections, transaction
+        from django.db.models import F
+
+        if self._vendor in _UPSERT_VENDORS:
+            with connections[tx.alias].cursor() as cursor:
+                cursor.executemany(_COUNT_CELL, [(*cell, digest(cell[3])) for cell in cells])
+            return
+        for code, dimension, day, value in cells:
+            key = {"link_id": code, "dimension": dimension, "day": day}
+            cell = tx.visit_counts.filter(value_digest=digest(value), **key)
+            if cell.update(n=F("n") + 1):
+                continue
+            try:
+                with transaction.atomic(using=tx.alias):
+                    tx.visit_counts.create(value=value, value_digest=digest(value), n=1, **key)
+            except IntegrityError:
+                cell.update(n=F("n") + 1)
+
+    def _bump_visitor(self, tx: _Tables, code: str, who: str) -> int:
+        """Add 1 to the person's visits of ``code``: their count after it."""
+        from django.db import IntegrityError, connections, transaction
+        from django.db.models import F
+
+        if self._vendor in _UPSERT_VENDORS:
+            with connections[tx.alias].cursor() as cursor:
+                cursor.execute(_COUNT_VISITOR, (code, who, digest(who)))
+                return int(cursor.fetchone()[0])
+        person = tx.visitor_counts.filter(link_id=code, visitor_digest=digest(who))
+        if not person.update(n=F("n") + 1):
+            try:
+                with transaction.atomic(using=tx.alias):
+                    tx.visitor_counts.create(
+                        link_id=code, visitor=who, visitor_digest=digest(who), n=1
+                    )
+                return 1
+            except IntegrityError:
+                person.update(n=F("n") + 1)
+        return int(person.values_list("n", flat=True).get())
+
+    def _drop_old_visits(self, tx: _Tables, before_us: int) -> None:
+        """One retention step: up to ``RETENTION_BATCH`` raw visits older than ``before_us``.
+
+        Runs at most once a second while there is nothing left to drop, and on every
+        write while there is, so a backlog drains in short steps (the counts stay).
+        """
+        now = time.monotonic()
+        if now < self._retention_due:
+            return
+        old = tx.visits.filter(at_us__lt=before_us).order_by("at_us")
+        ids = list(old.values_list("id", flat=True)[:RETENTION_BATCH])
+        dropped, _ = tx.visits.filter(id__in=ids).delete() if ids else (0, {})
+        self._retention_due = now if dropped >= RETENTION_BATCH else now + _RETENTION_PAUSE
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts:
+        """Sums of the count tables over the UTC days ``[since, until)``.
+
+        The whole history reads the all-time cells and the per-link visitor counts (top
+        ten by their index); a window sums the per-day cells instead.
+        """
+        from django.db.models import Sum
+
+        self._check_open()
+        if not code_ok(code):
+            return StatsCounts()
+        low, high = day_bounds(since, until)
+        whole = since is None and until is None
+        dims: dict[str, dict[str, int]] = {}
+        with self._read("read visit counts") as tx:
+            cells = tx.visit_counts.filter(link_id=code).annotate(day_key=self._code_order("day"))
+            in_window = cells.filter(day_key__gte=low, day_key__lt=high)
+            by_day = dict(in_window.filter(dimension="total").values_list("day", "n"))
+            dimension_cells = cells.filter(day=ALL_TIME) if whole else in_window
+            for dim, value, n in (
+                dimension_cells.filter(dimension__in=DIMENSIONS)
+                .values("dimension", "value")
+                .annotate(total=Sum("n"))
+                .values_list("dimension", "value", "total")
+            ):
+                dims.setdefault(dim, {})[value] = int(n)
+            if whole:
+                people = cells.filter(dimension=PEOPLE, day=ALL_TIME, value="")
+                unique = people.values_list("n", flat=True).first() or 0
+                top = list(
+                    tx.visitor_counts.filter(link_id=code)
+                    .annotate(visitor_key=self._code_order("visitor"))
+                    .order_by("-n", "visitor_key")
+                    .values_list("visitor", "n")[:TOP]
+                )
+            else:
+                counted = list(
+                    in_window.filter(dimension="visitor")
+                    .values("value")
+                    .annotate(total=Sum("n"))
+                    .values_list("value", "total")
+                )
+                unique = len(counted)
+                top = sorted(counted, key=lambda row: (-row[1], row[0]))[:TOP]
+        return StatsCounts(
+            by_day={day: int(n) for day, n in by_day.items()},
+            dimensions=dims,
+            unique_visitors=int(unique),
+            top_visitors=[(str(who), int(n)) for who, n in top],
         )
 
     def _visit_page(
@@ -307,6 +499,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
         return list(
             tx.visits.filter(link_id=code, at_us__gte=low, at_us__lt=high)
             .filter(Q(at_us__gt=after[0]) | Q(at_us=after[0], id__gt=after[1]))
+            .select_related("ua")
             .order_by("at_us", "id")[:size]
         )
 
@@ -315,7 +508,7 @@ class DjangoStorage(RelationalStorage[_Tables]):
 
     def _to_visit(self, row: Any) -> Visit:
         return visit_from_row(
-            vars(row),
+            {**vars(row), "user_agent": row.ua.text},
             code=row.link_id,
             at=_from_micros(row.at_us, row.at_offset),
         )
@@ -331,3 +524,77 @@ class DjangoStorage(RelationalStorage[_Tables]):
         connection = connections[self.alias]
         if not connection.in_atomic_block:
             connection.close()
+
+
+# -------------------------------------------------------------------------- migration 0005
+
+
+def backfill_aggregates(apps: Any, alias: str) -> None:
+    """Intern the user agents of the visits on ``alias`` and count them (migration 0005).
+
+    ``apps`` is the migration's app registry (historical models: ``Visit`` still has
+    its ``user_agent`` text). Visits are read a page at a time by id, never with a
+    cursor left open over a table being written.
+    """
+    visits = apps.get_model("suolink", "Visit").objects.using(alias)
+    user_agents = apps.get_model("suolink", "UserAgent").objects.using(alias)
+    ua_ids: dict[str, int] = {}
+    days: Counter[tuple[str, str, str, str]] = Counter()
+    people: Counter[tuple[str, str]] = Counter()
+    last = 0
+    while page := list(visits.filter(id__gt=last).order_by("id")[:_BACKFILL_PAGE]):
+        last = page[-1].id
+        by_agent: dict[int, list[int]] = {}
+        for row in page:
+            if (ua_id := ua_ids.get(row.user_agent)) is None:
+                ua = user_agents.create(digest=digest(row.user_agent), text=row.user_agent)
+                ua_id = ua_ids[row.user_agent] = ua.id
+            by_agent.setdefault(ua_id, []).append(row.id)
+            visit = visit_from_row(
+                vars(row), code=row.link_id, at=_from_micros(row.at_us, row.at_offset)
+            )
+            cells, who = count_cells(visit)
+            days.update(cells)
+            if who is not None:
+                people[visit.code, who] += 1
+        for ua_id, ids in by_agent.items():
+            visits.filter(id__in=ids).update(ua_id=ua_id)
+    for code, n in Counter(code for code, _ in people).items():
+        days[code, PEOPLE, ALL_TIME, ""] = n
+    counts = apps.get_model("suolink", "VisitCount").objects.using(alias)
+    counts.bulk_create(
+        (
+            counts.model(
+                link_id=code, dimension=dim, day=day, value=value, value_digest=digest(value), n=n
+            )
+            for (code, dim, day, value), n in days.items()
+        ),
+        batch_size=1000,
+    )
+    visitors = apps.get_model("suolink", "VisitorCount").objects.using(alias)
+    visitors.bulk_create(
+        (
+            visitors.model(link_id=code, visitor=who, visitor_digest=digest(who), n=n)
+            for (code, who), n in people.items()
+        ),
+        batch_size=1000,
+    )
+
+
+def restore_user_agents(apps: Any, alias: str) -> None:
+    """Give each visit its user agent text back (migration 0005 reversed)."""
+    visits = apps.get_model("suolink", "Visit").objects.using(alias)
+    texts = dict(
+        apps.get_model("suolink", "UserAgent").objects.using(alias).values_list("id", "text")
+    )
+    last = 0
+    while page := list(
+        visits.filter(id__gt=last).order_by("id").values_list("id", "ua_id")[:_BACKFILL_PAGE]
+    ):
+        last = page[-1][0]
+        by_agent: dict[int, list[int]] = {}
+        for visit_id, ua_id in page:
+            if ua_id is not None:
+                by_agent.setdefault(ua_id, []).append(visit_id)
+        for ua_id, ids in by_agent.items():
+            visits.filter(id__in=ids).update(user_agent=texts[ua_id])
