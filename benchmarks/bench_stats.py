@@ -1,4 +1,4 @@
-"""How long ``Shortener.stats`` takes on a SQLite link with many visits, and what they cost.
+"""How long ``Shortener.stats`` takes on a link with many visits (SQLite, Django), and the cost.
 
 For each size in ``--sizes`` (default 100k and 1M visits on one link) it builds a fresh
 SQLite file: the visits are written straight into ``visits``, ``user_agents``,
@@ -15,6 +15,11 @@ SQLite file: the visits are written straight into ``visits``, ``user_agents``,
   ``--v4-up-to``, default 100k) for the previous one (migration 4: the full user agent
   in every visit row, no counts);
 * **record_visit/s**: ``--writes`` visits recorded one by one on the big file.
+
+``--backends sqlite,django`` (the default) measures both: ``django`` is the
+``django://`` ORM backend on a SQLite database, its tables made by the app's migrations
+and filled the same way (``suolink_visit``, ``suolink_user_agent``,
+``suolink_visit_count``, ``suolink_visitor_count``); it has no "previous schema" figure.
 
 Run ``python benchmarks/bench_stats.py`` (about a minute on two cores); ``--quick`` for
 a smoke run. Results are printed and written as JSON to ``benchmarks/results/``.
@@ -41,7 +46,8 @@ from typing import Any
 
 import suolink
 from suolink.backends._common import to_micros
-from suolink.backends.sqlite import SQLiteStorage, _count_cells, migrate
+from suolink.backends.relational import PEOPLE, count_cells
+from suolink.backends.sqlite import SQLiteStorage, migrate
 from suolink.models import Link, Visit
 from suolink.shortener import Shortener
 from suolink.stats import aggregate
@@ -148,7 +154,7 @@ def build(path: Path, code: str, size: int, seed: int, *, schema: int | None) ->
                 conn.execute(
                     "INSERT INTO user_agents (id, text) VALUES (?, ?)", (ua_id, visit.user_agent)
                 )
-            counted, who = _count_cells(visit)
+            counted, who = count_cells(visit)
             cells.update(counted)
             if who is not None:
                 people[who] += 1
@@ -194,6 +200,7 @@ def run_size(folder: Path, size: int, args: argparse.Namespace) -> dict[str, Any
     old_path = folder / f"stats-{size}-v4.db"
     setup = build(path, code, size, args.seed, schema=None)
     out: dict[str, Any] = {
+        "backend": "sqlite",
         "visits": size,
         "setup_s": round(setup, 1),
         "bytes_per_visit": round(path.stat().st_size / size),
@@ -204,30 +211,157 @@ def run_size(folder: Path, size: int, args: argparse.Namespace) -> dict[str, Any
         old_path.unlink()
     storage = SQLiteStorage(f"sqlite:///{path}")
     try:
-        shortener = Shortener(storage, secret=SECRET)
-        stats, times = timed(lambda: shortener.stats(code), args.repeat)
-        out["stats_ms"] = {
-            "first": round(times[0], 1),
-            "median": round(statistics.median(times), 1),
-            "max": round(max(times), 1),
-        }
-        month = END - timedelta(days=30)
-        month = month.replace(hour=0, minute=0, second=0, microsecond=0)
-        _, times = timed(lambda: shortener.stats(code, since=month), args.repeat)
-        out["stats_30_days_ms"] = {
-            "median": round(statistics.median(times), 1),
-            "max": round(max(times), 1),
-        }
-        assert stats.total == size
-        if size <= args.raw_up_to:
-            raw, times = timed(lambda: aggregate(code, storage.visits(code)), 1)
-            out["raw_scan_ms"] = round(times[0], 1)
-            assert raw == stats, "stats from counts differ from the raw scan"
-        visit = next(visits(code, 1, args.seed + 1))
-        began = time.perf_counter()
-        for i in range(args.writes):
-            storage.record_visit(replace(visit, at=END + timedelta(seconds=i)), count=False)
-        out["record_visit_per_s"] = round(args.writes / (time.perf_counter() - began))
+        measure(storage, code, size, args, out)
+    finally:
+        storage.close()
+    path.unlink()
+    return out
+
+
+def measure(
+    storage: Any, code: str, size: int, args: argparse.Namespace, out: dict[str, Any]
+) -> None:
+    """Time stats (whole history, last 30 days), the raw scan and writes into ``out``."""
+    shortener = Shortener(storage, secret=SECRET)
+    stats, times = timed(lambda: shortener.stats(code), args.repeat)
+    out["stats_ms"] = {
+        "first": round(times[0], 1),
+        "median": round(statistics.median(times), 1),
+        "max": round(max(times), 1),
+    }
+    month = END - timedelta(days=30)
+    month = month.replace(hour=0, minute=0, second=0, microsecond=0)
+    _, times = timed(lambda: shortener.stats(code, since=month), args.repeat)
+    out["stats_30_days_ms"] = {
+        "median": round(statistics.median(times), 1),
+        "max": round(max(times), 1),
+    }
+    assert stats.total == size
+    if size <= args.raw_up_to:
+        raw, times = timed(lambda: aggregate(code, storage.visits(code)), 1)
+        out["raw_scan_ms"] = round(times[0], 1)
+        assert raw == stats, "stats from counts differ from the raw scan"
+    visit = next(visits(code, 1, args.seed + 1))
+    began = time.perf_counter()
+    for i in range(args.writes):
+        storage.record_visit(replace(visit, at=END + timedelta(seconds=i)), count=False)
+    out["record_visit_per_s"] = round(args.writes / (time.perf_counter() - began))
+
+
+# -------------------------------------------------------------------------- django://
+
+
+def _django_alias(path: Path) -> str:
+    """A database alias on the SQLite file ``path``, Django set up (once) to hold it."""
+    import django
+    from django.conf import settings
+    from django.db import connections
+
+    if not settings.configured:
+        settings.configure(
+            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+            INSTALLED_APPS=["suolink.adapters.django"],
+            USE_TZ=True,
+            SUOLINK={"SECRET": SECRET},
+        )
+        django.setup()
+    alias = f"bench_{path.stem.replace('-', '_')}"
+    config = {  # as docs/django.md recommends for SQLite
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+    connections.configure_settings({**settings.DATABASES, alias: config})
+    settings.DATABASES[alias] = config
+    connections.settings[alias] = config
+    return alias
+
+
+def build_django(path: Path, code: str, size: int, seed: int) -> tuple[str, float]:
+    """A ``django://`` SQLite database with one link and ``size`` visits: alias, seconds.
+
+    The tables come from the app's migrations and the link from ``DjangoStorage.create``;
+    visits, user agents and counts are written with ``executemany``, exactly the rows
+    ``record_visit`` would have written.
+    """
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    from suolink.adapters.django.storage import DjangoStorage, digest
+
+    began = time.perf_counter()
+    alias = _django_alias(path)
+    executor = MigrationExecutor(connections[alias])
+    executor.migrate(executor.loader.graph.leaf_nodes("suolink"))
+    store = DjangoStorage(f"django://{alias}")
+    store.create(Link(code=code, url="https://example.com/landing", created_at=END))
+    store.close()
+    connections[alias].close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("UPDATE suolink_link SET visits = ? WHERE code = ?", (size, code))
+    ua_ids: dict[str, int] = {}
+    cells: Counter[tuple[str, str, str, str]] = Counter()
+    people: Counter[str] = Counter()
+    batch: list[tuple[Any, ...]] = []
+    insert = (
+        "INSERT INTO suolink_visit (code, at, at_us, at_offset, ip, ua_id, referer, app, os,"
+        " device, is_bot, language, visitor_id, browser, outcome)"
+        f" VALUES ({', '.join('?' * 15)})"
+    )
+    for visit in visits(code, size, seed):
+        ua_id = ua_ids.get(visit.user_agent)
+        if ua_id is None:
+            ua_id = ua_ids[visit.user_agent] = len(ua_ids) + 1
+            conn.execute(
+                "INSERT INTO suolink_user_agent (id, digest, text) VALUES (?, ?, ?)",
+                (ua_id, digest(visit.user_agent), visit.user_agent),
+            )
+        counted, who = count_cells(visit)
+        cells.update(counted)
+        if who is not None:
+            people[who] += 1
+        row = _visit_row(visit, ua_id)
+        at = visit.at.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+        batch.append((row[0], at, row[2], 0, *row[3:]))
+        if len(batch) >= 20_000:
+            conn.executemany(insert, batch)
+            batch.clear()
+    conn.executemany(insert, batch)
+    cells[code, PEOPLE, "", ""] = len(people)  # the distinct-people count record_visit keeps
+    conn.executemany(
+        "INSERT INTO suolink_visit_count (code, dimension, day, value, value_digest, n)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(*cell, digest(cell[3]), n) for cell, n in cells.items()],
+    )
+    conn.executemany(
+        "INSERT INTO suolink_visitor_count (code, visitor, visitor_digest, n) VALUES (?, ?, ?, ?)",
+        [(code, who, digest(who), n) for who, n in people.items()],
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return alias, time.perf_counter() - began
+
+
+def run_size_django(folder: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    from suolink.adapters.django.storage import DjangoStorage
+
+    code = "big"
+    path = folder / f"django-{size}.db"
+    alias, setup = build_django(path, code, size, args.seed)
+    out: dict[str, Any] = {
+        "backend": "django (SQLite)",
+        "visits": size,
+        "setup_s": round(setup, 1),
+        "bytes_per_visit": round(path.stat().st_size / size),
+    }
+    storage = DjangoStorage(f"django://{alias}")
+    try:
+        measure(storage, code, size, args, out)
     finally:
         storage.close()
     path.unlink()
@@ -242,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--v4-up-to", type=int, default=100_000)
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--backends", default="sqlite,django", help="sqlite, django or both")
     parser.add_argument("--quick", action="store_true", help="sizes 1k and 10k")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
@@ -257,10 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(meta))
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        for size in sizes:
-            result = run_size(Path(folder), size, args)
-            print(json.dumps(result))
-            results.append(result)
+        for backend in args.backends.split(","):
+            run = {"sqlite": run_size, "django": run_size_django}[backend.strip()]
+            for size in sizes:
+                result = run(Path(folder), size, args)
+                print(json.dumps(result), flush=True)
+                results.append(result)
     day = datetime.now(UTC).date().isoformat()
     output = args.output or RESULTS_DIR / f"stats-{day}{'-quick' if args.quick else ''}.json"
     output.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
