@@ -4,8 +4,9 @@ Any route, method, path parameter, query, headers and body — including deep JS
 surrogates, huge numbers, hostile headers — gets a 2xx, 3xx or 4xx ``Decision``. The
 same over ``Shortener.resolve`` for any ``Visitor``.
 
-``SUOLINK_NEVER_5XX_EXAMPLES`` raises the example count (the one-off run of 1,000,000
-examples reported in the notes used it).
+``SUOLINK_NEVER_5XX_EXAMPLES`` raises the example count; ``scripts/never_5xx_shards.py``
+splits a large count (the one-off run of 1,000,000 examples per property reported in the
+notes) into seeded shards.
 """
 
 from __future__ import annotations
