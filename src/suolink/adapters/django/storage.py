@@ -54,7 +54,7 @@ from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
 
-__all__ = ["DjangoStorage", "backfill_aggregates", "restore_user_agents"]
+__all__ = ["DjangoStorage", "backfill_aggregates", "digest", "restore_user_agents"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
