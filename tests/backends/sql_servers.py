@@ -65,7 +65,9 @@ class MariaDB:
         install = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
         if not Path(self.mariadbd).exists() or not Path(install).exists():
             raise RuntimeError("no MariaDB binaries (apt-get install mariadb-server)")
-        self.folder = Path(tempfile.mkdtemp(prefix="suolink-mariadb-"))
+        # On tmpfs when there is one: every DDL statement syncs files, 30-70 ms on a disk.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
+        self.folder = Path(tempfile.mkdtemp(prefix="suolink-mariadb-", dir=shm))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         subprocess.run(
@@ -76,7 +78,8 @@ class MariaDB:
 
     @property
     def url(self) -> str:
-        return f"mysql://root@127.0.0.1:{self.port}/mysql"
+        # No TLS on this server: PyMySQL would build a TLS context (40 ms) per connection.
+        return f"mysql://root@127.0.0.1:{self.port}/mysql?ssl_disabled=true"
 
     def start(self) -> None:
         log = open(self.folder / "log", "ab")  # noqa: SIM115 - the server writes it
@@ -87,7 +90,8 @@ class MariaDB:
              "--user=root", "--skip-grant-tables", "--skip-name-resolve", "--skip-log-bin",
              "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
              "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=32M",
-             "--max-connections=500", "--character-set-server=utf8mb4"],
+             "--max-connections=500", "--character-set-server=utf8mb4",
+             "--innodb-file-per-table=0", "--innodb-flush-method=O_DIRECT_NO_FSYNC"],
             stdout=log, stderr=log, env=_ENV,
         )  # fmt: skip
         log.close()
@@ -201,17 +205,17 @@ def mariadb_store_url() -> str:
 
     base = mariadb_server_url()
     name = _unique("suolink")
-    server, _, _ = base.rpartition("/")
     parts = urlsplit(base)
     conn = pymysql.connect(
         host=parts.hostname,
         port=parts.port or 3306,
         user=parts.username or "root",
         password=parts.password or "",
+        ssl_disabled=True,
     )
     try:
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     finally:
         conn.close()
-    return f"{server}/{name}"
+    return parts._replace(path=f"/{name}").geturl()

@@ -43,8 +43,11 @@ _PASSED = {
     "postgresql": frozenset(
         {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "target_session_attrs"}
     ),
-    "mysql": frozenset({"ssl_ca", "ssl_cert", "ssl_key", "ssl_check_hostname"}),
+    "mysql": frozenset({"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_identity", "ssl_disabled"}),
 }
+_YES_NO = frozenset({"true", "false", "1", "0", "yes", "no"})
+#: PyMySQL's options that are booleans: ``?ssl_disabled=true`` (TLS is tried by default).
+_BOOLEANS = {"ssl_disabled": _YES_NO, "ssl_verify_identity": _YES_NO}
 _SCHEMA_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -64,7 +67,7 @@ class SQLOptions:
     pool_recycle: float = 3600.0
     #: PostgreSQL only: the schema holding suolink's tables (created if missing).
     schema: str | None = None
-    passed: dict[str, str] = field(default_factory=dict)
+    passed: dict[str, str | bool] = field(default_factory=dict)
 
 
 def parse_url(url: str) -> SQLOptions:
@@ -94,7 +97,7 @@ def parse_url(url: str) -> SQLOptions:
         raise ConfigurationError(f"malformed options in {scheme} URL: {parts.query!r}") from exc
     values: dict[str, float | int] = dict(DEFAULTS)
     schema: str | None = None
-    passed: dict[str, str] = {}
+    passed: dict[str, str | bool] = {}
     for name, value in pairs:
         if name in _INT_RANGES:
             low, high = _INT_RANGES[name]
@@ -119,6 +122,10 @@ def parse_url(url: str) -> SQLOptions:
                     f"postgresql schema must be 1 to 63 of a-z, 0-9 and _: {value!r}"
                 )
             schema = value
+        elif name in _BOOLEANS and family == "mysql":
+            if value.lower() not in _BOOLEANS[name]:
+                raise ConfigurationError(f"{scheme} {name} must be true or false: {value!r}")
+            passed[name] = value.lower() in ("true", "1", "yes")
         elif name in _PASSED[family] or (family == "postgresql" and name == "host"):
             passed[name] = value
         else:
