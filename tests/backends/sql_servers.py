@@ -82,6 +82,10 @@ class MariaDB:
         # No TLS on this server: PyMySQL would build a TLS context (40 ms) per connection.
         return f"mysql://root@127.0.0.1:{self.port}/mysql?ssl_disabled=true"
 
+    def database(self, name: str) -> str:
+        """Create the database ``name``; the URL of a store in it."""
+        return create_database(self.url, name)
+
     def start(self) -> None:
         log = open(self.folder / "log", "ab")  # noqa: SIM115 - the server writes it
         self.process = subprocess.Popen(
@@ -200,11 +204,14 @@ def postgres_store_url() -> str:
 
 def mariadb_store_url() -> str:
     """A fresh, empty ``mysql://`` store: a new database on the test server."""
+    return create_database(mariadb_server_url(), _unique("suolink"))
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create the database ``name`` on the MySQL server of ``server_url``; its URL."""
     import pymysql
 
-    base = mariadb_server_url()
-    name = _unique("suolink")
-    parts = urlsplit(base)
+    parts = urlsplit(server_url)
     conn = pymysql.connect(
         host=parts.hostname,
         port=parts.port or 3306,
