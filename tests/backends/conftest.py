@@ -69,7 +69,7 @@ BACKENDS: list[Backend] = [
     Backend(
         "postgresql",
         lambda request, tmp: postgres_store_url(),
-        capabilities=SQL_CAPABILITIES,
+        capabilities=SQL_CAPABILITIES | {"records_in_one_trip"},
     ),
     Backend(
         "mariadb",

@@ -27,10 +27,10 @@ BUILTIN_BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "redis+unix": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "redis+cluster": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "django": ("suolink.adapters.django.storage:DjangoStorage", "django", "django"),
-    "postgresql": ("suolink.backends.sql:SQLStorage", "postgres", "sqlalchemy psycopg"),
-    "postgres": ("suolink.backends.sql:SQLStorage", "postgres", "sqlalchemy psycopg"),
-    "mysql": ("suolink.backends.sql:SQLStorage", "mysql", "sqlalchemy pymysql"),
-    "mariadb": ("suolink.backends.sql:SQLStorage", "mysql", "sqlalchemy pymysql"),
+    "postgresql": ("suolink.backends.sql.postgres:PostgreSQLStorage", "postgres", "sqlalchemy psycopg"),
+    "postgres": ("suolink.backends.sql.postgres:PostgreSQLStorage", "postgres", "sqlalchemy psycopg"),
+    "mysql": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
+    "mariadb": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
 }
 
 ENTRY_POINT_GROUP = "suolink.backends"

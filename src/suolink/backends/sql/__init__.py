@@ -38,18 +38,16 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
     tuple_,
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 
-from ...errors import BackendError, BackendUnavailable, InvalidCode, LinkNotFound
+from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit, VisitResult
 from .. import redact_url
-from .._common import Position, code_ok, normalise_visit, to_micros
+from .._common import Position, code_ok, to_micros
 from ..base import DIMENSIONS, TOP, StatsCounts
 from ..relational import (
     ALL_TIME,
@@ -59,15 +57,13 @@ from ..relational import (
     Derived,
     LinkTable,
     RelationalStorage,
-    count_cells,
     day_bounds,
     visit_from_row,
-    visit_row,
 )
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
-__all__ = ["SQLStorage"]
+__all__ = ["EMPTY_KEY", "SQLStorage"]
 
 T = TypeVar("T")
 
@@ -79,76 +75,32 @@ _UA_CACHE = 4096
 _TRIES = 5
 _RETRY_STATES = frozenset({"40001", "40P01"})  # PostgreSQL: serialization, deadlock
 _RETRY_ERRNOS = frozenset({1213, 1205})  # MySQL: deadlock, lock wait timeout
-_EMPTY_KEY = s.key_hash("")
-
-_VISIT_COLUMNS = (
-    "code",
-    "at",
-    "at_us",
-    "ua_id",
-    *(c for c in PLAIN_VISIT_FIELDS if c != "user_agent"),
-)
-
-#: The PostgreSQL statement recording a visit: ``gate`` counts it (or, for bots and
-#: previews, only locks the link); everything after reads from ``gate``, so nothing is
-#: written when the gate lets nothing through.
-_PG_RECORD = """
-WITH gate AS ({gate}),
-visit AS (
-    INSERT INTO visits ({columns})
-    SELECT {values} FROM gate
-),
-cells AS (
-    INSERT INTO visit_counts (code, dimension, day, value_key, value, n)
-    SELECT CAST(:code AS text), c.dimension, c.day, c.value_key, c.value, 1
-    FROM gate, unnest(CAST(:dims AS text[]), CAST(:days AS text[]),
-                      CAST(:keys AS bytea[]), CAST(:vals AS text[]))
-         AS c(dimension, day, value_key, value)
-    ON CONFLICT (code, dimension, day, value_key) DO UPDATE SET n = visit_counts.n + 1
-),
-person AS (
-    INSERT INTO visitor_counts (code, visitor_key, visitor, n)
-    SELECT CAST(:code AS text), CAST(:who_key AS bytea), CAST(:who AS text), 1
-    FROM gate WHERE CAST(:who AS text) IS NOT NULL
-    ON CONFLICT (code, visitor_key) DO UPDATE SET n = visitor_counts.n + 1
-    RETURNING n
-),
-people AS (
-    INSERT INTO visit_counts (code, dimension, day, value_key, value, n)
-    SELECT CAST(:code AS text), :people, :all_time, CAST(:empty_key AS bytea), '', 1
-    FROM person WHERE n = 1
-    ON CONFLICT (code, dimension, day, value_key) DO UPDATE SET n = visit_counts.n + 1
-)
-SELECT visits FROM gate
-"""
-_PG_CASTS = {"at_us": "bigint", "ua_id": "bigint", "is_bot": "integer"}
-_PG_GATES = {
-    True: "UPDATE links SET visits = visits + 1 WHERE code = CAST(:code AS text) "
-    "AND (max_visits IS NULL OR visits < max_visits) RETURNING visits",
-    False: "SELECT visits FROM links WHERE code = CAST(:code AS text) FOR UPDATE",
-}
-
-
-def _pg_record(count: bool) -> Any:
-    columns = ", ".join(_VISIT_COLUMNS)
-    values = ", ".join(f"CAST(:v_{c} AS {_PG_CASTS.get(c, 'text')})" for c in _VISIT_COLUMNS)
-    sql = _PG_RECORD.format(gate=_PG_GATES[count], columns=columns, values=values)
-    return text(sql)
+#: The ``value_key`` of an empty value (the ``people`` cell, the day totals).
+EMPTY_KEY = s.key_hash("")
 
 
 class SQLStorage(RelationalStorage[Connection]):
-    """A ``Storage`` on PostgreSQL or MySQL/MariaDB: ``SQLStorage("postgresql://…/suolink")``.
+    """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
+
+    :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
+    :class:`~.mysql.MySQLStorage` (``mysql://``, ``mariadb://``) record a visit each the
+    fastest way its engine allows.
 
     Opening connects and migrates; errors then are ``BackendUnavailable`` (no server)
     or ``BackendError`` (not a suolink database, or a newer one).
     """
 
     _conflict = (sa_exc.IntegrityError,)
+    #: The URL family this class serves: ``"postgresql"`` or ``"mysql"``.
+    family: str
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         self.options: SQLOptions = parse_url(url)
-        self.family = self.options.family
+        if self.options.family != self.family:
+            raise ConfigurationError(
+                f"{type(self).__name__} serves {self.family} URLs, not {self.url!r}"
+            )
         self._postgres = self.family == "postgresql"
         self._table = LinkTable(derived=_DERIVED)
         self._link_columns = [s.links.c[name] for name in self._table.columns()]
@@ -158,7 +110,6 @@ class SQLStorage(RelationalStorage[Connection]):
         self._ua_ids: dict[str, int] = {}
         self._engine = self._create_engine()
         self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._pg_record = {count: _pg_record(count) for count in (True, False)}
         with self._errors("open"), self._engine.connect() as conn:
             s.migrate(conn, lock_name=self._lock_name(), schema=self.options.schema)
 
@@ -241,9 +192,6 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        code = link.code if isinstance(link, Link) else None
-        if not self._postgres and isinstance(code, str) and len(code) > s.MAX_CODE_CHARS:
-            raise InvalidCode(code, f"must be at most {s.MAX_CODE_CHARS} characters")
         return self._retrying(lambda: RelationalStorage.create(self, link))
 
     def delete(self, code: str, *, tombstone: bool = True) -> bool:
@@ -251,44 +199,8 @@ class SQLStorage(RelationalStorage[Connection]):
         return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
-        """Count and record ``visit`` atomically, unless ``max_visits`` is reached.
-
-        PostgreSQL: one statement (one round trip). MySQL: one transaction.
-        """
-        if not self._postgres:
-            return self._retrying(lambda: RelationalStorage.record_visit(self, visit, count=count))
-        visit = normalise_visit(visit)
-        return self._retrying(lambda: self._pg_record_visit(visit, count))
-
-    def _pg_record_visit(self, visit: Visit, count: bool) -> VisitResult:
-        with self._read("record a visit") as conn:
-            params = self._pg_params(conn, visit)  # autocommit: a new user agent is kept
-            counted = conn.execute(self._pg_record[count], params).scalar()
-            if counted is not None:
-                return VisitResult(allowed=True, visits=int(counted))
-            current = self._visit_count(conn, visit.code, lock=False)
-        if current is None:
-            raise LinkNotFound(visit.code)
-        return VisitResult(allowed=False, visits=current)
-
-    def _pg_params(self, conn: Connection, visit: Visit) -> dict[str, Any]:
-        row = visit_row(visit, self._user_agent_id(conn, visit.user_agent, committed=True))
-        cells, who = count_cells(visit)
-        params: dict[str, Any] = {f"v_{c}": row[c] for c in _VISIT_COLUMNS}
-        params["v_is_bot"] = int(visit.is_bot)
-        params.update(
-            code=visit.code,
-            dims=[dim for _, dim, _, _ in cells],
-            days=[day for _, _, day, _ in cells],
-            keys=[s.key_hash(value) for _, _, _, value in cells],
-            vals=[value for _, _, _, value in cells],
-            who=who,
-            who_key=None if who is None else s.key_hash(who),
-            people=PEOPLE,
-            all_time=ALL_TIME,
-            empty_key=_EMPTY_KEY,
-        )
-        return params
+        """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
+        return self._retrying(lambda: RelationalStorage.record_visit(self, visit, count=count))
 
     # -- primitives of RelationalStorage ---------------------------------------------
 
@@ -428,36 +340,6 @@ class SQLStorage(RelationalStorage[Connection]):
             self._ua_ids.clear()
         self._ua_ids[ua] = ua_id
 
-    def _insert_visit(self, tx: Connection, visit: Visit) -> None:
-        """Insert the raw visit and add it to the counts, in the caller's transaction.
-
-        MySQL's way (``ON DUPLICATE KEY UPDATE``); PostgreSQL records in one statement.
-        """
-        tx.execute(s.visits.insert(), visit_row(visit, self._user_agent_id(tx, visit.user_agent)))
-        cells, who = count_cells(visit)
-        rows = [
-            {"code": code, "dimension": dim, "day": day, "value_key": s.key_hash(value),
-             "value": value, "n": 1}
-            for code, dim, day, value in cells
-        ]  # fmt: skip
-        vc = mysql_dialect.insert(s.visit_counts)
-        bump = {"n": s.visit_counts.c.n + vc.inserted.n}  # n + 1: no bound parameter
-        tx.execute(vc.values(rows).on_duplicate_key_update(bump))
-        if who is None:
-            return
-        person = mysql_dialect.insert(s.visitor_counts).values(
-            code=visit.code, visitor_key=s.key_hash(who), visitor=who, n=1
-        )
-        result = tx.execute(
-            person.on_duplicate_key_update(n=s.visitor_counts.c.n + person.inserted.n)
-        )
-        if result.rowcount == 1:  # inserted (2: an existing row was updated)
-            people = vc.values(
-                code=visit.code, dimension=PEOPLE, day=ALL_TIME, value_key=_EMPTY_KEY,
-                value="", n=1,
-            )  # fmt: skip
-            tx.execute(people.on_duplicate_key_update(bump))
-
     def counts(
         self, code: str, *, since: date | None = None, until: date | None = None
     ) -> StatsCounts:
@@ -497,7 +379,7 @@ class SQLStorage(RelationalStorage[Connection]):
                         vc.code == code,
                         vc.dimension == PEOPLE,
                         vc.day == ALL_TIME,
-                        vc.value_key == _EMPTY_KEY,
+                        vc.value_key == EMPTY_KEY,
                     )
                 ).scalar()
                 top = [
