@@ -27,8 +27,16 @@ BUILTIN_BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "redis+unix": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "redis+cluster": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "django": ("suolink.adapters.django.storage:DjangoStorage", "django", "django"),
-    "postgresql": ("suolink.backends.sql.postgres:PostgreSQLStorage", "postgres", "sqlalchemy psycopg"),
-    "postgres": ("suolink.backends.sql.postgres:PostgreSQLStorage", "postgres", "sqlalchemy psycopg"),
+    "postgresql": (
+        "suolink.backends.sql.postgres:PostgreSQLStorage",
+        "postgres",
+        "sqlalchemy psycopg",
+    ),
+    "postgres": (
+        "suolink.backends.sql.postgres:PostgreSQLStorage",
+        "postgres",
+        "sqlalchemy psycopg",
+    ),
     "mysql": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
     "mariadb": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
 }
