@@ -194,6 +194,15 @@ class SQLStorage(RelationalStorage[Connection]):
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
         return self._retrying(lambda: RelationalStorage.create(self, link))
 
+    def next_id(self) -> int:
+        """A number never handed out before: one ``UPDATE`` on the counter row, autocommitted.
+
+        The statement is atomic on its own, so no transaction (and no round trip to open
+        and commit one) is needed around it.
+        """
+        with self._read("count") as conn:
+            return self._next_id(conn)
+
     def delete(self, code: str, *, tombstone: bool = True) -> bool:
         """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction."""
         return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
