@@ -110,7 +110,7 @@ export SUOLINK_SMOKE_REDIS_SERVER PYTHON
 # binaries are installed: started by the tests' helper, stopped when this script ends.
 servers_log="$out/logs/sql-servers.log"
 mkfifo "$out/sql-servers.fifo"
-(cd "$root" && "$BUILD_PYTHON" -m tests.install.sql_servers >"$out/sql-servers.fifo" 2>"$servers_log") &
+(cd "$root" && exec "$BUILD_PYTHON" -m tests.install.sql_servers >"$out/sql-servers.fifo" 2>"$servers_log") &
 servers_pid=$!
 trap 'kill "$servers_pid" 2>/dev/null || true; wait "$servers_pid" 2>/dev/null || true' EXIT
 { read -r SUOLINK_SMOKE_POSTGRES_URL; read -r SUOLINK_SMOKE_MYSQL_URL; } <"$out/sql-servers.fifo" || true
