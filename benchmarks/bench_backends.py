@@ -129,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
         results[name] = {**asdict(timing), "creates_per_second": created}
         print(
-            f"{name:<11} {timing.per_second:>8,.0f} redirects/s   median {timing.median_us:>7.1f} µs"
+            f"{name:<11} {timing.per_second:>8,.0f} redirects/s"
+            f"   median {timing.median_us:>7.1f} µs"
             f"   p99 {timing.p99_us:>8.1f} µs   cpu {timing.cpu_share:.2f}"
             f"   (create {created:,.0f}/s)"
         )
     if "sqlite" in results:
         base = results["sqlite"]["per_second"]
-        for name, figures in results.items():
+        for figures in results.values():
             figures["vs_sqlite"] = round(figures["per_second"] / base, 2)
         print("vs SQLite: " + ", ".join(f"{n} {f['vs_sqlite']}x" for n, f in results.items()))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
