@@ -12,6 +12,10 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 # installed (they are on Debian with the postgresql package); otherwise those tests skip.
 SUOLINK_TEST_POSTGRES ?= start
 export SUOLINK_TEST_POSTGRES
+# The mysql:// backend runs on a throwaway MariaDB server (Debian's mariadb-server,
+# installed by system-deps); without its binaries those rows skip.
+SUOLINK_TEST_MARIADB ?= start
+export SUOLINK_TEST_MARIADB
 
 .PHONY: run test lint typecheck docs unit wheel-test browser test-postgres bench system-deps clean
 

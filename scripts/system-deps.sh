@@ -11,6 +11,8 @@ ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 # postgresql: a throwaway server for the Django ORM backend's PostgreSQL tests.
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || packages+=(postgresql)
+# mariadb-server: a throwaway server for the mysql:// backend's rows (tests/backends/sql_servers.py).
+[ -x /usr/sbin/mariadbd ] || packages+=(mariadb-server)
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

@@ -4,7 +4,7 @@
 # tests/install/smoke.py and the doc examples that extra can run (tests/docs/examples.py)
 # there, two extras at a time.
 #
-#   scripts/wheel-smoke.sh                 # bare flask django qr redis detect flask,qr all
+#   scripts/wheel-smoke.sh                 # bare flask django qr redis postgres mysql detect flask,qr all
 #   EXTRAS="bare flask" scripts/wheel-smoke.sh
 #
 # Environments live in build/wheel-smoke/venvs/<extra>-<key>, where <key> hashes the
@@ -22,7 +22,7 @@ out="$root/build/wheel-smoke"
 PYTHON=${PYTHON:-python3}
 BUILD_PYTHON=${BUILD_PYTHON:-$root/.venv/bin/python}
 JOBS=${JOBS:-2}
-EXTRAS=${EXTRAS:-bare flask django qr redis detect flask,qr all}
+EXTRAS=${EXTRAS:-bare flask django qr redis postgres mysql detect flask,qr all}
 
 if [[ "${1:-}" == "--one" ]]; then
     extra=$2 wheel=$3 key=$4
@@ -105,6 +105,17 @@ print(path if path and path.exists() else shutil.which("valkey-server") or shuti
 EOF
 )
 export SUOLINK_SMOKE_REDIS_SERVER PYTHON
+
+# Throwaway PostgreSQL and MariaDB servers for the postgres and mysql extras, when their
+# binaries are installed: started by the tests' helper, stopped when this script ends.
+servers_log="$out/logs/sql-servers.log"
+mkfifo "$out/sql-servers.fifo"
+(cd "$root" && exec "$BUILD_PYTHON" -m tests.install.sql_servers >"$out/sql-servers.fifo" 2>"$servers_log") &
+servers_pid=$!
+trap 'kill "$servers_pid" 2>/dev/null || true; wait "$servers_pid" 2>/dev/null || true' EXIT
+{ read -r SUOLINK_SMOKE_POSTGRES_URL; read -r SUOLINK_SMOKE_MYSQL_URL; } <"$out/sql-servers.fifo" || true
+rm -f "$out/sql-servers.fifo"
+export SUOLINK_SMOKE_POSTGRES_URL SUOLINK_SMOKE_MYSQL_URL
 
 status=0
 printf '%s\n' $EXTRAS | xargs -P "$JOBS" -I{} bash "$0" --one {} "$wheel" "$key" || status=$?

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -281,3 +282,15 @@ def test_serve_without_a_secret_warns_once_on_stderr(
     monkeypatch.setenv("SUOLINK_SECRET", "s")
     assert main(["serve", "--storage", db]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_migrate_creates_and_migrates_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "new.db"
+    assert main(["migrate", "--storage", f"sqlite:///{db}"]) == 0
+    assert "schema up to date" in capsys.readouterr().out
+    assert db.exists()
+    assert main(["migrate", "--storage", f"sqlite:///{db}", "--json"]) == 0  # again: a no-op
+    assert '"migrated": true' in capsys.readouterr().out
+    assert main(["migrate", "--storage", "nosuch://x"]) == 1

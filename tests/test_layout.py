@@ -56,6 +56,10 @@ TESTED_IN: dict[str, str] = {
     "backends/base.py": "tests/backends/test_capabilities.py",
     "backends/memory.py": "tests/backends/test_contract.py",
     "backends/redis/_options.py": "tests/backends/test_redis.py",
+    "backends/sql/_options.py": "tests/backends/test_sql.py",
+    "backends/sql/mysql.py": "tests/backends/test_sql.py",
+    "backends/sql/postgres.py": "tests/backends/test_sql.py",
+    "backends/sql/schema.py": "tests/backends/test_sql.py",
     # Detection is tested through detect(), over the user-agent corpus.
     "detect/bots.py": "tests/detect/test_hardening.py",
     "detect/client.py": "tests/detect/test_detect.py",

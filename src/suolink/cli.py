@@ -302,6 +302,13 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--all", action="store_true", help="one summary line (or JSON line) per link, streamed"
     )
+
+    _subparser(
+        commands,
+        "migrate",
+        "bring the storage's schema up to date (serving does this too)",
+        options_for(_SERVE_ADAPTER),
+    )
     return parser
 
 
@@ -396,6 +403,23 @@ def _state(link: Link, now: Any) -> str:
 
 
 # -- commands ----------------------------------------------------------------------------
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    """Opening a store applies its missing migrations; then it must answer ``check()``."""
+    from .backends import open_storage
+
+    url = args.storage or _environ().get("storage") or DEFAULT_STORAGE
+    storage = open_storage(url)
+    try:
+        storage.check()
+    finally:
+        storage.close()
+    if args.json:
+        _print_json({"storage": storage.url, "migrated": True})
+    else:
+        write_line(f"{storage.url}: schema up to date")
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -712,6 +736,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qr": _cmd_qr,
     "decode": _cmd_decode,
     "stats": _cmd_stats,
+    "migrate": _cmd_migrate,
 }
 
 

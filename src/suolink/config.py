@@ -357,7 +357,8 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "shortener",
             STORAGE,
             "sqlite:///suolink.db",
-            "where links live: a storage URL such as sqlite:///path or redis://host:port/db",
+            "where links live: a storage URL such as sqlite:///path, redis://host:port/db "
+            "or postgresql://host/db",
         ),
         Option(
             "secret",

@@ -20,6 +20,8 @@ from suolink.backends import Storage, open_storage
 from tests.adapters.django.project import postgres_store_url as django_postgres_store_url
 from tests.adapters.django.project import store_url as django_store_url
 
+from .sql_servers import mariadb_store_url, postgres_store_url
+
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
 
@@ -38,6 +40,7 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
+SQL_CAPABILITIES = frozenset({"keeps_aggregates"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -70,6 +73,16 @@ BACKENDS: list[Backend] = [
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
         capabilities=frozenset({"keeps_aggregates"}),
+    ),
+    Backend(
+        "postgresql",
+        lambda request, tmp: postgres_store_url(),
+        capabilities=SQL_CAPABILITIES | {"records_in_one_trip"},
+    ),
+    Backend(
+        "mariadb",
+        lambda request, tmp: mariadb_store_url(),
+        capabilities=SQL_CAPABILITIES,
     ),
 ]
 
@@ -134,6 +147,8 @@ def reset_counter(store: Storage) -> None:
     from suolink.adapters.django.storage import DjangoStorage
     from suolink.backends.memory import MemoryStorage
     from suolink.backends.redis import RedisStorage
+    from suolink.backends.sql import SQLStorage
+    from suolink.backends.sql.schema import counters
     from suolink.backends.sqlite import SQLiteStorage
 
     if isinstance(store, MemoryStorage):
@@ -144,6 +159,9 @@ def reset_counter(store: Storage) -> None:
     elif isinstance(store, DjangoStorage):
         with store._write("reset the counter") as tables:
             tables.counters.filter(name="links").delete()
+    elif isinstance(store, SQLStorage):
+        with store._write("reset the counter") as conn:
+            conn.execute(counters.update().where(counters.c.name == "links").values(value=0))
     elif isinstance(store, RedisStorage):
         store._write("reset the counter", lambda client: client.delete(store._ids_key))
         store._block_next, store._block_end = 0, -1

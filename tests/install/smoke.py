@@ -2,7 +2,8 @@
 
 Run by ``scripts/wheel-smoke.sh`` with the Python of a fresh virtual environment that has
 the built wheel installed with one extra: ``python smoke.py EXTRA`` where EXTRA is
-``bare``, ``flask``, ``django``, ``qr``, ``redis``, ``detect``, ``all`` or several
+``bare``, ``flask``, ``django``, ``qr``, ``redis``, ``postgres``, ``mysql``, ``detect``,
+``all`` or several
 joined by commas (``flask,qr``). It uses only
 the standard library and what the extra installs (no pytest), runs in a temporary folder,
 and exits non-zero at the first failed check, printing which one and its traceback.
@@ -27,7 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-EXTRAS = ("flask", "django", "qr", "redis", "detect")
+EXTRAS = ("flask", "django", "qr", "redis", "postgres", "mysql", "detect")
 SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -331,6 +332,48 @@ def check_no_redis() -> None:
     expect_missing("redis", lambda: Shortener("redis+cluster://127.0.0.1:1"))
 
 
+def _check_sql(scheme: str, variable: str) -> None:
+    """An unreachable server is ``BackendUnavailable``; a real one (``variable``) works."""
+    from suolink import BackendUnavailable, Shortener, Visitor
+    from suolink.backends import open_storage
+
+    try:
+        open_storage(f"{scheme}://127.0.0.1:1/suolink?connect_timeout=1")
+    except BackendUnavailable:
+        pass
+    else:
+        raise AssertionError(f"a {scheme} URL with nothing behind it must be BackendUnavailable")
+    url = os.environ.get(variable)
+    if not url:
+        print(f"  (no {variable}: the real-server part is skipped)")
+        return
+    with Shortener(url, secret="smoke") as shortener:
+        link = shortener.shorten(f"https://example.com/{scheme}")
+        decision = shortener.resolve(link.code, Visitor(user_agent=SAFARI))
+        assert decision.status == 302, decision
+        assert shortener.stats(link.code).redirects == 1
+
+
+def check_postgres() -> None:
+    _check_sql("postgresql", "SUOLINK_SMOKE_POSTGRES_URL")
+
+
+def check_no_postgres() -> None:
+    from suolink.backends import open_storage
+
+    expect_missing("postgres", lambda: open_storage("postgresql://127.0.0.1:1/suolink"))
+
+
+def check_mysql() -> None:
+    _check_sql("mysql", "SUOLINK_SMOKE_MYSQL_URL")
+
+
+def check_no_mysql() -> None:
+    from suolink import Shortener
+
+    expect_missing("mysql", lambda: Shortener("mariadb://127.0.0.1:1/suolink"))
+
+
 def run_checks(extra: str) -> list[tuple[str, Callable[[], None]]]:
     """The checks for an environment installed with ``extra``, in order."""
     have = installed(extra)
@@ -340,7 +383,7 @@ def run_checks(extra: str) -> list[tuple[str, Callable[[], None]]]:
         ("core: the suolink command", check_cli),
         ("detect", lambda: check_detect_core("detect" in have)),
     ]
-    for name in ("flask", "django", "qr", "redis"):
+    for name in ("flask", "django", "qr", "redis", "postgres", "mysql"):
         present, absent = globals()[f"check_{name}"], globals()[f"check_no_{name}"]
         if name in have:
             checks.append((f"{name}: works", present))

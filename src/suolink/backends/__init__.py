@@ -1,4 +1,4 @@
-"""Storage backends, chosen by URL scheme: ``memory://``, ``sqlite:///path``, ``redis://``.
+"""Storage backends by URL scheme: ``memory://``, ``sqlite:///path``, ``redis://``, ``postgresql://``.
 
 Built-in backends are named here as "module:Class" strings and imported only when
 used, so a missing driver costs nothing until its backend is asked for. Third-party
@@ -18,7 +18,7 @@ from .base import Storage
 
 __all__ = ["BUILTIN_BACKENDS", "Storage", "open_storage", "redact_url"]
 
-#: scheme -> ("module:Class", extra that installs its driver, driver module)
+#: scheme -> ("module:Class", extra that installs its driver, driver modules (space-separated))
 BUILTIN_BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "memory": ("suolink.backends.memory:MemoryStorage", None, None),
     "sqlite": ("suolink.backends.sqlite:SQLiteStorage", None, None),
@@ -27,6 +27,18 @@ BUILTIN_BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "redis+unix": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "redis+cluster": ("suolink.backends.redis:RedisStorage", "redis", "redis"),
     "django": ("suolink.adapters.django.storage:DjangoStorage", "django", "django"),
+    "postgresql": (
+        "suolink.backends.sql.postgres:PostgreSQLStorage",
+        "postgres",
+        "sqlalchemy psycopg",
+    ),
+    "postgres": (
+        "suolink.backends.sql.postgres:PostgreSQLStorage",
+        "postgres",
+        "sqlalchemy psycopg",
+    ),
+    "mysql": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
+    "mariadb": ("suolink.backends.sql.mysql:MySQLStorage", "mysql", "sqlalchemy pymysql"),
 }
 
 ENTRY_POINT_GROUP = "suolink.backends"
@@ -44,12 +56,12 @@ def redact_url(url: str) -> str:
 def _load(scheme: str) -> Callable[[str], Storage]:
     if scheme in BUILTIN_BACKENDS:
         target, extra, driver = BUILTIN_BACKENDS[scheme]
-        if driver is not None:
+        for needed in (driver or "").split():
             try:
-                importlib.import_module(driver)
+                importlib.import_module(needed)
             except ImportError as exc:
                 raise MissingDependencyError(
-                    f"the {scheme}:// backend", extra or scheme, module=driver
+                    f"the {scheme}:// backend", extra or scheme, module=needed
                 ) from exc
         module_name, _, class_name = target.partition(":")
         try:

@@ -1,0 +1,461 @@
+"""``postgresql://`` and ``mysql://`` / ``mariadb://``: links on a database server.
+
+SQLAlchemy 2 Core over psycopg 3 (the ``postgres`` extra) or PyMySQL (the ``mysql``
+extra), with a pool of connections per process; no ORM session anywhere. The logic is
+the shared :class:`~suolink.backends.relational.RelationalStorage`; this module supplies
+its primitives as Core statements on the tables of :mod:`.schema`.
+
+* Atomic as on SQLite: ``create`` inserts and lets the primary key refuse a taken
+  code; visits are counted with ``UPDATE … SET visits = visits + 1 WHERE … AND
+  (max_visits IS NULL OR visits < max_visits)`` (``RETURNING`` on PostgreSQL,
+  ``LAST_INSERT_ID(expr)`` read from the same reply on MySQL); ``next_id`` likewise.
+* On PostgreSQL a visit, its counts and its person are recorded by **one statement**
+  (data-modifying ``WITH`` queries behind the counting ``UPDATE``): one round trip,
+  atomic without a transaction around it. MySQL has no such statement: there it is one
+  transaction of a few statements.
+* Every write that touches a link's visits locks the link's row first, so writers of
+  one link take turns and never deadlock on its counts.
+* Schema migrations (own ``schema_version`` table, see :mod:`.schema`) run when the
+  store is opened, under a server lock.
+* A lost server is ``BackendUnavailable`` (HTTP 503); the pool drops the dead
+  connections, so the first calls after the server returns succeed again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql as pg_dialect
+
+from ...errors import BackendError, BackendUnavailable, ConfigurationError
+from ...models import Link, Visit, VisitResult
+from .. import redact_url
+from .._common import Position, code_ok, to_micros
+from ..base import DIMENSIONS, TOP, StatsCounts
+from ..relational import (
+    ALL_TIME,
+    FIRST_DAY,
+    PEOPLE,
+    PLAIN_VISIT_FIELDS,
+    Derived,
+    LinkTable,
+    RelationalStorage,
+    day_bounds,
+    visit_from_row,
+)
+from . import schema as s
+from ._options import SQLOptions, parse_url
+
+__all__ = ["EMPTY_KEY", "SQLStorage"]
+
+T = TypeVar("T")
+
+#: Columns of ``links`` that are not ``Link`` fields.
+_DERIVED = (Derived("created_us", "created_at", to_micros),)
+#: How many user agents' ids a process remembers (ids never change once committed).
+_UA_CACHE = 4096
+#: Tries of a write the server aborted to break a deadlock or a serialisation conflict.
+_TRIES = 5
+_RETRY_STATES = frozenset({"40001", "40P01"})  # PostgreSQL: serialization, deadlock
+_RETRY_ERRNOS = frozenset({1213, 1205})  # MySQL: deadlock, lock wait timeout
+#: The ``value_key`` of an empty value (the ``people`` cell, the day totals).
+EMPTY_KEY = s.key_hash("")
+
+
+class SQLStorage(RelationalStorage[Connection]):
+    """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
+
+    :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
+    :class:`~.mysql.MySQLStorage` (``mysql://``, ``mariadb://``) record a visit each the
+    fastest way its engine allows.
+
+    Opening connects and migrates; errors then are ``BackendUnavailable`` (no server)
+    or ``BackendError`` (not a suolink database, or a newer one).
+    """
+
+    _conflict = (sa_exc.IntegrityError,)
+    #: The URL family this class serves: ``"postgresql"`` or ``"mysql"``.
+    family: str
+
+    def __init__(self, url: str) -> None:
+        self.url = redact_url(url)
+        self.options: SQLOptions = parse_url(url)
+        if self.options.family != self.family:
+            raise ConfigurationError(
+                f"{type(self).__name__} serves {self.family} URLs, not {self.url!r}"
+            )
+        self._postgres = self.family == "postgresql"
+        self._table = LinkTable(derived=_DERIVED)
+        self._link_columns = [s.links.c[name] for name in self._table.columns()]
+        self._closed = False
+        self._pid = os.getpid()
+        self._fork_lock = threading.Lock()
+        self._ua_ids: dict[str, int] = {}
+        self._engine = self._create_engine()
+        self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        with self._errors("open"), self._engine.connect() as conn:
+            s.migrate(conn, lock_name=self._lock_name(), schema=self.options.schema)
+
+    def __repr__(self) -> str:
+        return f"SQLStorage({self.url!r})"
+
+    # -- connections ---------------------------------------------------------------
+
+    def _create_engine(self) -> Engine:
+        opts = self.options
+        connect_args: dict[str, Any] = {"connect_timeout": int(opts.connect_timeout)}
+        if self._postgres:
+            if opts.schema is not None:
+                connect_args["options"] = f"-c search_path={opts.schema}"
+        else:
+            connect_args["charset"] = "utf8mb4"
+        connect_args.update(opts.passed)
+        return create_engine(
+            opts.driver_url,
+            pool_size=opts.pool_size,
+            max_overflow=opts.max_overflow,
+            pool_timeout=opts.pool_timeout,
+            pool_recycle=opts.pool_recycle,
+            connect_args=connect_args,
+            isolation_level="READ COMMITTED",
+        )
+
+    def _lock_name(self) -> str:
+        database = self._engine.url.database or ""
+        return f"suolink-migrate:{database}:{self.options.schema or ''}"
+
+    def _after_fork(self) -> None:
+        """A forked child must never use its parent's pooled connections."""
+        if os.getpid() != self._pid:
+            with self._fork_lock:
+                if os.getpid() != self._pid:
+                    self._engine.dispose(close=False)
+                    self._pid = os.getpid()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        self._after_fork()
+        with self._auto.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        self._after_fork()
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _classify(self, exc: Exception) -> type[BackendError] | None:
+        if isinstance(
+            exc,
+            sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | sa_exc.TimeoutError
+            | sa_exc.DisconnectionError,
+        ):
+            return BackendUnavailable
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            return BackendError
+        return None
+
+    def _describe(self, doing: str) -> str:
+        name = "PostgreSQL" if self._postgres else "MySQL"
+        return f"{name} could not {doing} ({self.url})"
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, again if the server aborted it to break a deadlock."""
+        for attempt in range(_TRIES):
+            try:
+                return call()
+            except BackendError as exc:
+                if attempt + 1 == _TRIES or not _retryable(exc.original):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- the Storage protocol, where this backend does better than the base ---------------
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
+        return self._retrying(lambda: RelationalStorage.create(self, link))
+
+    def next_id(self) -> int:
+        """A number never handed out before: one ``UPDATE`` on the counter row, autocommitted.
+
+        The statement is atomic on its own, so no transaction (and no round trip to open
+        and commit one) is needed around it.
+        """
+        with self._read("count") as conn:
+            return self._next_id(conn)
+
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction."""
+        return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
+
+    def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
+        """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
+        return self._retrying(lambda: RelationalStorage.record_visit(self, visit, count=count))
+
+    # -- primitives of RelationalStorage ---------------------------------------------
+
+    def _select_link(self, tx: Connection, code: str, *, for_update: bool = False) -> Any | None:
+        query = select(*self._link_columns).where(s.links.c.code == code)
+        if for_update:
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def _to_link(self, row: Any) -> Link:
+        return self._table.link(row._mapping)
+
+    def _insert_link(self, tx: Connection, link: Link) -> None:
+        tx.execute(s.links.insert(), self._table.values(link))
+
+    def _update_link(self, tx: Connection, link: Link) -> None:
+        changed = self._table.values(link, update=True)
+        tx.execute(update(s.links).where(s.links.c.code == link.code).values(**changed))
+
+    def _insert_tags(self, tx: Connection, code: str, tags: Sequence[str], created_us: int) -> None:
+        if tags:
+            rows = [
+                {"code": code, "tag_key": s.key_hash(tag), "tag": tag, "created_us": created_us}
+                for tag in tags
+            ]
+            tx.execute(s.link_tags.insert(), rows)
+
+    def _delete_tags(self, tx: Connection, code: str) -> None:
+        tx.execute(delete(s.link_tags).where(s.link_tags.c.code == code))
+
+    def _delete_link(self, tx: Connection, code: str) -> bool:
+        # The link's row first: record_visit locks it before the counts, so must this.
+        existed = tx.execute(delete(s.links).where(s.links.c.code == code)).rowcount > 0
+        for table in (s.visits, s.visit_counts, s.visitor_counts, s.link_tags):
+            tx.execute(delete(table).where(table.c.code == code))
+        return existed
+
+    def _is_tombstoned(self, tx: Connection, code: str) -> bool:
+        query = select(literal(1)).where(s.tombstones.c.code == code)
+        return tx.execute(query).first() is not None
+
+    def _insert_tombstone(self, tx: Connection, code: str, deleted_at: datetime) -> None:
+        values = {"code": code, "deleted_at": deleted_at.isoformat()}
+        if self._postgres:
+            tx.execute(pg_dialect.insert(s.tombstones).values(values).on_conflict_do_nothing())
+        else:
+            tx.execute(s.tombstones.insert().prefix_with("IGNORE").values(values))
+
+    def _page(
+        self, tx: Connection, after: tuple[int, str] | None, tag: str | None, size: int
+    ) -> list[Any]:
+        if tag is None:
+            query = select(*self._link_columns)
+            key = (s.links.c.created_us, s.links.c.code)
+        else:
+            t = s.link_tags
+            query = (
+                select(*self._link_columns)
+                .join_from(t, s.links, s.links.c.code == t.c.code)
+                .where(t.c.tag_key == s.key_hash(tag))
+            )
+            key = (t.c.created_us, t.c.code)
+        if after is not None:
+            query = query.where(
+                tuple_(*key) < tuple_(literal(after[0]), literal(after[1], s.Key()))
+            )
+        query = query.order_by(key[0].desc(), key[1].desc()).limit(size)
+        return list(tx.execute(query))
+
+    def _next_id(self, tx: Connection) -> int:
+        c = s.counters.c
+        if self._postgres:
+            query = (
+                update(s.counters).where(c.name == "links").values(value=c.value + 1)
+                .returning(c.value)
+            )  # fmt: skip
+            return int(tx.execute(query).scalar_one())
+        result = tx.execute(
+            update(s.counters)
+            .where(c.name == "links")
+            .values(value=func.last_insert_id(c.value + 1))
+        )
+        return int(result.lastrowid)
+
+    def _count_visit(self, tx: Connection, code: str) -> int | None:
+        c = s.links.c
+        limit = (c.max_visits.is_(None)) | (c.visits < c.max_visits)
+        if self._postgres:
+            query = (
+                update(s.links).where(c.code == code, limit).values(visits=c.visits + 1)
+                .returning(c.visits)
+            )  # fmt: skip
+            found = tx.execute(query).scalar()
+            return None if found is None else int(found)
+        result = tx.execute(
+            update(s.links)
+            .where(c.code == code, limit)
+            .values(visits=func.last_insert_id(c.visits + 1))
+        )
+        return int(result.lastrowid) if result.rowcount else None
+
+    def _visit_count(self, tx: Connection, code: str, *, lock: bool = True) -> int | None:
+        query = select(s.links.c.visits).where(s.links.c.code == code)
+        if lock:  # bots' visits take the link's lock before its counts, as counted ones do
+            query = query.with_for_update()
+        found = tx.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def _user_agent_id(self, tx: Connection, ua: str, *, committed: bool = False) -> int:
+        """The id of ``ua`` in ``user_agents``, inserted if new; remembered once committed.
+
+        ``committed``: ``tx`` commits each statement, so a new row is there for good.
+        """
+        known = self._ua_ids.get(ua)
+        if known is not None:
+            return known
+        key = s.key_hash(ua)
+        t = s.user_agents
+        if self._postgres:
+            inserted = tx.execute(
+                pg_dialect.insert(t).values(hash=key, text=ua).on_conflict_do_nothing()
+                .returning(t.c.id)
+            ).scalar()  # fmt: skip
+        else:
+            result = tx.execute(t.insert().prefix_with("IGNORE").values(hash=key, text=ua))
+            inserted = result.lastrowid if result.rowcount else None
+        if inserted is not None:
+            if committed:
+                self._remember(ua, int(inserted))
+            return int(inserted)
+        found = int(tx.execute(select(t.c.id).where(t.c.hash == key)).scalar_one())
+        self._remember(ua, found)
+        return found
+
+    def _remember(self, ua: str, ua_id: int) -> None:
+        if len(self._ua_ids) >= _UA_CACHE:
+            self._ua_ids.clear()
+        self._ua_ids[ua] = ua_id
+
+    def counts(
+        self, code: str, *, since: date | None = None, until: date | None = None
+    ) -> StatsCounts:
+        """Sums of ``visit_counts`` and ``visitor_counts`` over ``[since, until)`` UTC days."""
+        self._check_open()
+        if not code_ok(code):
+            return StatsCounts()
+        low, high = day_bounds(since, until)
+        whole = since is None and until is None
+        vc, pc = s.visit_counts.c, s.visitor_counts.c
+        dims: dict[str, dict[str, int]] = {}
+        with self._read("read visit counts") as tx:
+            by_day = {
+                day: int(n)
+                for day, n in tx.execute(
+                    select(vc.day, vc.n).where(
+                        vc.code == code, vc.dimension == "total", vc.day >= low, vc.day < high
+                    )
+                )
+            }
+            first, last = (ALL_TIME, FIRST_DAY) if whole else (low, high)
+            summed = (
+                select(vc.dimension, vc.value, func.sum(vc.n))
+                .where(
+                    vc.code == code,
+                    vc.dimension.in_(DIMENSIONS),
+                    vc.day >= first,
+                    vc.day < last,
+                )
+                .group_by(vc.dimension, vc.value_key, vc.value)
+            )
+            for dim, value, n in tx.execute(summed):
+                dims.setdefault(dim, {})[value] = int(n)
+            if whole:
+                unique = tx.execute(
+                    select(vc.n).where(
+                        vc.code == code,
+                        vc.dimension == PEOPLE,
+                        vc.day == ALL_TIME,
+                        vc.value_key == EMPTY_KEY,
+                    )
+                ).scalar()
+                top = [
+                    (str(who), int(n))
+                    for who, n in tx.execute(
+                        select(pc.visitor, pc.n)
+                        .where(pc.code == code)
+                        .order_by(pc.n.desc(), pc.visitor)
+                        .limit(TOP)
+                    )
+                ]
+                unique_count = int(unique or 0)
+            else:
+                people = [
+                    (str(who), int(n))
+                    for who, n in tx.execute(
+                        select(vc.value, func.sum(vc.n))
+                        .where(
+                            vc.code == code,
+                            vc.dimension == "visitor",
+                            vc.day >= low,
+                            vc.day < high,
+                        )
+                        .group_by(vc.value_key, vc.value)
+                    )
+                ]
+                unique_count = len(people)
+                top = sorted(people, key=lambda row: (-row[1], row[0]))[:TOP]
+        return StatsCounts(
+            by_day=by_day, dimensions=dims, unique_visitors=unique_count, top_visitors=top
+        )
+
+    def _visit_page(
+        self, tx: Connection, code: str, low: int, high: int, after: Position, size: int
+    ) -> list[Any]:
+        v, u = s.visits.c, s.user_agents.c
+        query = (
+            select(*(v[c] for c in ("id", "code", "at", "at_us")),
+                   *(u.text.label("user_agent") if c == "user_agent" else v[c]
+                     for c in PLAIN_VISIT_FIELDS))
+            .join_from(s.visits, s.user_agents, u.id == v.ua_id)
+            .where(v.code == code, v.at_us >= low, v.at_us < high,
+                   tuple_(v.at_us, v.id) > tuple_(literal(after[0]), literal(after[1])))
+            .order_by(v.at_us, v.id)
+            .limit(size)
+        )  # fmt: skip
+        return [row._mapping for row in tx.execute(query)]
+
+    def _visit_position(self, row: Any) -> Position:
+        return (int(row["at_us"]), int(row["id"]))
+
+    def _to_visit(self, row: Any) -> Visit:
+        return visit_from_row(row, code=row["code"], at=datetime.fromisoformat(row["at"]))
+
+    def _probe(self, tx: Connection) -> None:
+        tx.execute(select(func.max(s.schema_version.c.version))).scalar()
+
+    def close(self) -> None:
+        """Close the pool's connections; later calls raise ``BackendUnavailable``."""
+        self._closed = True
+        self._engine.dispose()
+
+
+def _retryable(original: BaseException | None) -> bool:
+    """True if the server aborted the statement to break a deadlock (try it again)."""
+    orig = getattr(original, "orig", None)
+    if getattr(orig, "sqlstate", None) in _RETRY_STATES:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRY_ERRNOS

@@ -1,0 +1,337 @@
+"""The tables of the PostgreSQL and MySQL/MariaDB backends, and their migrations.
+
+The layout is SQLite's (schema version 6 there): ``links`` with a column per field of
+:data:`suolink.fields.COLUMN_FIELDS` plus ``extra``; ``link_tags``; ``tombstones``;
+``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
+write-time counts ``visit_counts`` and ``visitor_counts``. Two differences, both for
+the engines' index size limits: text that is part of a key beyond the code (a tag, a
+counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of it (:func:`key_hash`),
+the text itself kept beside; and the code, every key and every sort by text compare
+bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY`` on MySQL), so code
+``a`` is never ``A`` or ``a ``, and listings sort by code point as in every backend.
+
+Migrations are suolink's own, not Alembic: the ``schema_version`` table and its story
+are SQLite's (each applied version listed, a newer database refused), so one
+``suolink migrate`` works the same everywhere, and no migration environment ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
+
+from ...errors import BackendError
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Key",
+    "counters",
+    "key_hash",
+    "link_tags",
+    "links",
+    "metadata",
+    "migrate",
+    "schema_version",
+    "tombstones",
+    "user_agents",
+    "visit_counts",
+    "visitor_counts",
+    "visits",
+]
+
+#: The longest code the MySQL column holds, in characters (PostgreSQL has no limit).
+MAX_CODE_CHARS = 255
+
+
+class Key(TypeDecorator[str]):
+    """Text compared and sorted by code point: ``COLLATE "C"`` text, or UTF-8 bytes in MySQL.
+
+    MySQL's text collations ignore trailing spaces (``'a' = 'a '``) or case; its
+    ``VARBINARY`` compares bytes, and UTF-8 byte order is code point order.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__()
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            if self.length is None:
+                return dialect.type_descriptor(mysql.MEDIUMBLOB())
+            return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        return dialect.type_descriptor(Text(collation="C"))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name in ("mysql", "mariadb"):
+            return value.encode("utf-8")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value).decode("utf-8")
+        return value  # type: ignore[no-any-return]
+
+
+def _long_text() -> TypeEngine[str]:
+    """Text of any length: ``text`` on PostgreSQL, ``MEDIUMTEXT`` (16 MiB) on MySQL."""
+    return Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+def _hash() -> TypeEngine[bytes]:
+    return LargeBinary().with_variant(mysql.BINARY(16), "mysql", "mariadb")
+
+
+def key_hash(value: str) -> bytes:
+    """The 16-byte key of a text in ``link_tags``, ``visit_counts`` and ``visitor_counts``."""
+    return hashlib.blake2b(value.encode("utf-8"), digest_size=16).digest()
+
+
+def _code() -> Column[str]:
+    return Column("code", Key(MAX_CODE_CHARS), nullable=False)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", String(40), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("code", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("url", _long_text(), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_at", String(40)),
+    Column("max_visits", BigInteger),
+    Column("password_hash", _long_text()),
+    Column("anti_block", _long_text()),
+    Column("anti_block_mode", String(40), nullable=False),
+    Column("allow", _long_text()),
+    Column("deny", _long_text(), nullable=False),
+    Column("targets", _long_text(), nullable=False),
+    Column("title", _long_text()),
+    Column("tags", _long_text(), nullable=False),
+    Column("disabled", Integer, nullable=False),
+    Column("visits", BigInteger, nullable=False),
+    Column("language", _long_text()),
+    Column("extra", _long_text(), nullable=False),
+    Index("links_by_created", "created_us", "code"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+link_tags = Table(
+    "link_tags",
+    metadata,
+    _code(),
+    Column("tag_key", _hash(), nullable=False),
+    Column("tag", _long_text(), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("code", "tag_key"),
+    Index("link_tags_by_tag", "tag_key", "created_us", "code"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("code", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("deleted_at", String(40), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+user_agents = Table(
+    "user_agents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("hash", _hash(), nullable=False, unique=True),
+    Column("text", _long_text(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _code(),
+    Column("at", String(40), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("ip", _long_text()),
+    Column("ua_id", BigInteger, nullable=False),
+    Column("referer", _long_text()),
+    Column("app", _long_text()),
+    Column("os", _long_text()),
+    Column("device", _long_text()),
+    Column("is_bot", Integer, nullable=False),
+    Column("language", _long_text()),
+    Column("visitor_id", _long_text()),
+    Column("browser", _long_text()),
+    Column("outcome", _long_text(), nullable=False),
+    Index("visits_by_code", "code", "at_us"),
+    Index("visits_by_time", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+visit_counts = Table(
+    "visit_counts",
+    metadata,
+    _code(),
+    Column("dimension", String(16), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("value_key", _hash(), nullable=False),
+    Column("value", _long_text(), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("code", "dimension", "day", "value_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+visitor_counts = Table(
+    "visitor_counts",
+    metadata,
+    _code(),
+    Column("visitor_key", _hash(), nullable=False),
+    Column("visitor", Key(), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("code", "visitor_key"),
+    Index("visitor_counts_by_n", "code", "n"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
+# -------------------------------------------------------------------------- migrations
+
+Migration = Callable[[Connection], None]
+
+
+def _v1(conn: Connection) -> None:
+    """Every table as SQLite's schema version 6 has it (see the module docstring)."""
+    tables = [links, counters, link_tags, tombstones, user_agents, visits]
+    metadata.create_all(conn, tables=[*tables, visit_counts, visitor_counts])
+    conn.execute(counters.insert().values(name="links", value=0))
+
+
+#: (version, what it does, step): applied in order, each recorded in ``schema_version``.
+#: Add new ones at the end and never edit a released one.
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """The newest applied migration, 0 for an empty database."""
+    if not conn.dialect.has_table(conn, "schema_version"):
+        return 0
+    found = conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar()
+    return int(found or 0)
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise BackendError(
+            f"the database has schema version {version}, newer than this suolink knows "
+            f"({SCHEMA_VERSION}); upgrade suolink"
+        )
+
+
+def migrate(
+    conn: Connection,
+    *,
+    lock_name: str,
+    schema: str | None = None,
+    target: int = SCHEMA_VERSION,
+) -> int:
+    """Bring the database on ``conn`` forward to ``target``; the version it is at.
+
+    Processes starting together take turns on a server lock named ``lock_name`` (a
+    transaction advisory lock on PostgreSQL, ``GET_LOCK`` on MySQL), so each migration
+    is applied once. PostgreSQL applies them in one transaction (creating ``schema``
+    first if one is named); MySQL commits each DDL statement on its own, so there a
+    migration is recorded right after it ran.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": lock_name})
+        if schema is not None:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    else:
+        got = conn.execute(text("SELECT GET_LOCK(:name, 60)"), {"name": lock_name}).scalar()
+        if got != 1:
+            raise BackendError(f"could not take the migration lock {lock_name!r} in 60 s")
+    try:
+        current = current_version(conn)
+        _refuse_newer(current)
+        if current < target and current == 0:
+            metadata.create_all(conn, tables=[schema_version])
+        for version, description, step in MIGRATIONS:
+            if current < version <= target:
+                step(conn)
+                conn.execute(
+                    schema_version.insert().values(
+                        version=version,
+                        description=description,
+                        applied_at=datetime.now(UTC).isoformat(),
+                    )
+                )
+                if not postgres:
+                    conn.commit()
+                current = version
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        if not postgres:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": lock_name})
+            conn.commit()
+    return current

@@ -1,0 +1,268 @@
+"""What the PostgreSQL and MySQL/MariaDB backend does beyond the contract suite.
+
+The contract, capability, state-machine and concurrency suites run on both engines as
+rows of ``tests/backends/conftest.py``; here: URL parsing, a missing driver, schema
+versions, MySQL's byte-exact codes, and the outage test (a server killed mid-load →
+``BackendUnavailable``, a 503 over HTTP, and recovery when it returns).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from suolink.backends import Storage, open_storage
+from suolink.backends.sql import SQLStorage
+from suolink.backends.sql._options import parse_url
+from suolink.backends.sql.schema import SCHEMA_VERSION, schema_version
+from suolink.errors import (
+    BackendError,
+    BackendUnavailable,
+    CodeTaken,
+    ConfigurationError,
+    InvalidCode,
+    MissingDependencyError,
+)
+from suolink.models import Link, Visit
+
+from .sql_servers import MariaDB, Postgres, mariadb_store_url, postgres_store_url
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+# ------------------------------------------------------------------ URLs, no server
+
+
+@pytest.mark.parametrize(
+    ("url", "family", "driver"),
+    [
+        ("postgresql://u:p@db.example:5433/links", "postgresql", "postgresql+psycopg"),
+        ("postgres://db.example/links?schema=suolink", "postgresql", "postgresql+psycopg"),
+        ("mysql://u:p@db.example/links?pool_size=20", "mysql", "mysql+pymysql"),
+        ("mariadb://db.example:3307/links?ssl_disabled=true", "mysql", "mariadb+pymysql"),
+    ],
+)
+def test_urls_name_the_dialect_and_driver(url: str, family: str, driver: str) -> None:
+    options = parse_url(url)
+    assert options.family == family
+    assert options.driver_url.startswith(driver + "://")
+    assert "?" not in options.driver_url  # suolink's options never reach the driver URL
+
+
+def test_options_are_read_and_checked() -> None:
+    options = parse_url("mysql://h/db?pool_size=3&max_overflow=0&pool_timeout=1.5&ssl_disabled=1")
+    assert (options.pool_size, options.max_overflow, options.pool_timeout) == (3, 0, 1.5)
+    assert options.passed == {"ssl_disabled": True}
+    assert parse_url("postgresql://h/db?sslmode=require").passed == {"sslmode": "require"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:///db",  # no host
+        "postgresql://h",  # no database
+        "postgresql://h/",
+        "mysql://h/db?pool_size=0",
+        "mysql://h/db?pool_size=x",
+        "mysql://h/db?pool_timeout=-1",
+        "mysql://h/db?nonsense=1",
+        "mysql://h/db?schema=x",  # PostgreSQL only
+        "postgresql://h/db?schema=Bad-Name",
+        "postgresql://h/db?ssl_disabled=true",  # MySQL's option
+        "mysql://h/db?ssl_disabled=maybe",
+        "mysql://h:99999/db",
+        "mysql://h/db#frag",
+        "mysql://h/db?a",
+    ],
+)
+def test_bad_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        parse_url(url)
+
+
+def test_the_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        open_storage("mysql://u:s3cret@h/db?nonsense=1")
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("postgresql://h/db", "psycopg", "postgres"),
+        ("mysql://h/db", "pymysql", "mysql"),
+        ("mariadb://h/db", "sqlalchemy", "mysql"),
+    ],
+)
+def test_a_missing_driver_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, url: str, module: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(MissingDependencyError) as caught:
+        open_storage(url)
+    assert caught.value.extra == extra
+    assert f"suolink[{extra}]" in str(caught.value)
+
+
+def test_an_unreachable_server_is_backend_unavailable() -> None:
+    with pytest.raises(BackendUnavailable):
+        open_storage("postgresql://127.0.0.1:1/db?connect_timeout=1")
+    with pytest.raises(BackendUnavailable):
+        open_storage("mysql://127.0.0.1:1/db?connect_timeout=1&ssl_disabled=true")
+
+
+# ------------------------------------------------------------------ on each engine
+
+ENGINES: dict[str, Callable[[], str]] = {
+    "postgresql": postgres_store_url,
+    "mariadb": mariadb_store_url,
+}
+
+
+@pytest.fixture(params=list(ENGINES))
+def store_url(request: pytest.FixtureRequest) -> str:
+    return ENGINES[request.param]()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SQLStorage]:
+    opened = open_storage(store_url)
+    assert isinstance(opened, SQLStorage)
+    yield opened
+    opened.close()
+
+
+def test_opening_again_migrates_nothing_and_a_newer_schema_is_refused(
+    store: SQLStorage, store_url: str
+) -> None:
+    with store._write("read versions") as conn:
+        versions = [row[0] for row in conn.execute(schema_version.select())]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    again = open_storage(store_url)  # already migrated: opens as is
+    again.close()
+    with store._write("pretend a newer suolink ran") as conn:
+        conn.execute(
+            schema_version.insert().values(
+                version=SCHEMA_VERSION + 1, description="future", applied_at=T0.isoformat()
+            )
+        )
+    with pytest.raises(BackendError, match="newer than this suolink knows"):
+        open_storage(store_url)
+
+
+def test_codes_compare_by_code_point_not_by_collation(store: SQLStorage) -> None:
+    """MySQL's text collations would call these equal (case, trailing space, accents)."""
+    codes = ["a", "A", "a ", "á", "ä", "ß", "ss"]
+    for code in codes:
+        store.create(Link(code=code, url=f"https://e.com/{code}", created_at=T0))
+    with pytest.raises(CodeTaken):
+        store.create(Link(code="a", url="https://e.com/again"))
+    assert [link.code for link in store.list(limit=100).links] == sorted(codes, reverse=True)
+    for code in codes:
+        assert store.get(code).url == f"https://e.com/{code}"  # type: ignore[union-attr]
+
+
+def test_tags_and_visitors_longer_than_an_index_entry(store: SQLStorage) -> None:
+    tag, visitor = "标签" * 2000, "v" * 5000
+    store.create(Link(code="long", url="https://e.com", tags=(tag,)))
+    assert [link.code for link in store.list(tag=tag).links] == ["long"]
+    assert store.list(tag=tag[:-1]).links == ()
+    store.record_visit(Visit(code="long", at=T0, visitor_id=visitor, referer="r" * 5000))
+    counts = store.counts("long")
+    assert counts.top_visitors == [(visitor, 1)]
+    assert counts.dimensions["referer"] == {"r" * 5000: 1}
+
+
+def test_mysql_refuses_codes_longer_than_its_column() -> None:
+    store = open_storage(mariadb_store_url())
+    try:
+        with pytest.raises(InvalidCode):
+            store.create(Link(code="x" * 256, url="https://e.com"))
+        store.create(Link(code="码" * 255, url="https://e.com"))
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------ outages
+
+SERVERS = {"postgresql": Postgres, "mariadb": MariaDB}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", list(SERVERS))
+def test_killing_the_server_mid_load_then_restarting_it(engine: str) -> None:
+    """Visits fail as ``BackendUnavailable`` (503 over HTTP) while the server is gone, then
+    recover on the same store object; nothing acknowledged is lost or counted twice."""
+    try:
+        server = SERVERS[engine]()
+    except (RuntimeError, OSError) as exc:
+        pytest.skip(f"no {engine} binaries: {exc}")
+    server.start()
+    url = server.url + ("&" if "?" in server.url else "?") + "connect_timeout=1&pool_timeout=2"
+    store = open_storage(url)
+    try:
+        _outage(store, server, engine)
+    finally:
+        store.close()
+        server.remove()
+
+
+def _outage(store: Storage, server: Postgres | MariaDB, engine: str) -> None:
+    from suolink.adapters.flask import create_app
+
+    store.create(Link(code="k", url="https://e.com/k"))
+    app = create_app(storage=store, secret="s" * 32)
+    client = app.test_client()
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def visit_forever() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                result = store.record_visit(Visit(code="k", at=T0, user_agent=f"ua-{i}"))
+                outcomes.append("ok" if result.allowed else "refused")
+            except BackendUnavailable as exc:
+                outcomes.append("down" if exc.http_status == 503 else "odd")
+                time.sleep(0.01)
+            except BaseException as exc:  # surfaces in the assertions below
+                outcomes.append(f"error:{type(exc).__name__}:{exc}")
+                return
+
+    worker = threading.Thread(target=visit_forever)
+    worker.start()
+    mark = 0
+    try:
+        _wait(lambda: outcomes.count("ok") >= 30)
+        server.stop()
+        _wait(lambda: outcomes.count("down") >= 10)
+        answer = client.get("/k")
+        assert answer.status_code == 503, (engine, answer.status_code)
+        server.start()  # same port, same data, same storage object
+        mark = len(outcomes)
+        _wait(lambda: outcomes[mark:].count("ok") >= 20)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert set(outcomes) <= {"ok", "down"}, sorted(set(outcomes))
+    assert outcomes.count("down") >= 10, "visits did not fail while the server was down"
+    assert outcomes[mark:].count("ok") >= 20, "visits did not come back after the restart"
+    assert client.get("/k").status_code < 500
+    link = store.get("k")
+    assert link is not None
+    agents = [v.user_agent for v in store.visits("k") if v.user_agent.startswith("ua-")]
+    assert len(agents) == len(set(agents)), "a visit was recorded twice"
+    # At most the visit in flight when the server died was stored without its answer.
+    assert outcomes.count("ok") <= len(agents) <= outcomes.count("ok") + 1
+    assert link.visits - len(agents) in (0, 1)  # (1: the HTTP visit, if it was counted)
+
+
+def _wait(done: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
