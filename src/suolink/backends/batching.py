@@ -1,0 +1,343 @@
+"""Group commit: many threads' visits written in one transaction (or one pipeline).
+
+A backend hands a :class:`GroupCommit` the function that writes a batch, ``write(items)
+-> results``, one result (or exception) per item in order. Two ways to submit:
+
+* :meth:`GroupCommit.submit` (the default, *durable* mode): the caller waits until the
+  batch holding its item is written and gets its own result or exception. The first
+  waiting thread writes (the leader); items that arrive meanwhile form the next batch,
+  so batches grow with the load and a lone caller never waits for a timer.
+* :meth:`GroupCommit.submit_later` (*background* mode): the item is queued and the call
+  returns at once; a flusher thread writes every ``batch_ms`` or ``batch_size`` items.
+  What a crash loses is what was queued: at most ``batch_ms`` plus one write's worth.
+
+:meth:`GroupCommit.close` writes whatever is queued before it returns; queued items of
+a process that is exiting are written by an ``atexit`` hook.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from ..errors import BackendUnavailable, ConfigurationError
+
+__all__ = [
+    "BACKGROUND",
+    "DURABLE",
+    "BatchOptions",
+    "GroupCommit",
+    "parse_batch_option",
+]
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Mode = Literal["durable", "background"]
+DURABLE: Mode = "durable"
+BACKGROUND: Mode = "background"
+
+#: Storage URL options this module reads (``?visits=background&batch_ms=2``).
+OPTION_NAMES = ("visits", "batch_ms", "batch_size")
+MAX_BATCH_SIZE = 10_000
+MAX_BATCH_MS = 10_000.0
+#: Background items queued beyond this make the caller wait for a write (back-pressure).
+MAX_QUEUED = 100_000
+#: Seconds between attempts while a background write keeps failing "not now".
+_RETRY_PAUSES = (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How visits are batched: the mode, and when a batch is written.
+
+    ``batch_ms`` is how long a batch may gather before it is written: in background
+    mode the flusher's period (default 2 ms), in durable mode an optional extra wait
+    for more visits (default 0: a batch is what arrived while the last one was written).
+    ``batch_size`` caps a batch (default 256).
+    """
+
+    mode: Mode = DURABLE
+    batch_ms: float | None = None
+    batch_size: int = 256
+
+    @property
+    def delay(self) -> float:
+        """Seconds a batch gathers before it is written."""
+        if self.batch_ms is not None:
+            return self.batch_ms / 1000
+        return 0.002 if self.mode == BACKGROUND else 0.0
+
+    def with_option(self, name: str, value: str) -> BatchOptions:
+        """These options with one URL option applied; ``ConfigurationError`` if bad."""
+        return parse_batch_option(self, name, value)
+
+
+def parse_batch_option(options: BatchOptions, name: str, value: str) -> BatchOptions:
+    """``options`` with the URL option ``name=value`` applied (names in ``OPTION_NAMES``)."""
+    if name == "visits":
+        if value not in (DURABLE, BACKGROUND):
+            raise ConfigurationError(f"visits must be 'durable' or 'background', not {value!r}")
+        return BatchOptions(value, options.batch_ms, options.batch_size)
+    if name == "batch_ms":
+        try:
+            ms = float(value)
+        except ValueError:
+            ms = -1.0
+        if not 0 <= ms <= MAX_BATCH_MS:  # also refuses nan
+            raise ConfigurationError(f"batch_ms must be 0 to {MAX_BATCH_MS:g}: {value!r}")
+        return BatchOptions(options.mode, ms, options.batch_size)
+    if name == "batch_size":
+        size = int(value) if value.isascii() and value.isdigit() else 0
+        if not 1 <= size <= MAX_BATCH_SIZE:
+            raise ConfigurationError(f"batch_size must be 1 to {MAX_BATCH_SIZE}: {value!r}")
+        return BatchOptions(options.mode, options.batch_ms, size)
+    raise ConfigurationError(f"not a batching option: {name!r}")
+
+
+class _Slot(Generic[Item, Result]):
+    """One submitted item and, once written, its result or exception."""
+
+    __slots__ = ("done", "error", "item", "result")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.done = False
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+
+
+Write = Callable[[Sequence[Item]], Sequence["Result | BaseException"]]
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Items from many threads written together by ``write``; see the module docstring.
+
+    ``write`` gets up to ``batch_size`` items and returns one result or exception per
+    item; an exception it raises is every item's. Thread-safe; a forked child starts
+    empty (it never writes its parent's queue).
+    """
+
+    def __init__(
+        self, write: Write[Item, Result], options: BatchOptions, *, name: str = "suolink"
+    ) -> None:
+        self._write = write
+        self.options = options
+        self._delay = options.delay
+        self._size = options.batch_size
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[_Slot[Item, Result]] = []  # durable, not yet taken by a leader
+        self._queued: list[Item] = []  # background
+        self._leading = False
+        self._closed = False
+        self._pid = os.getpid()
+        self._flusher: threading.Thread | None = None
+        self._flushing = False  # the flusher is writing a batch taken from _queued
+        #: Background items given up on (a write failed for good); for tests and logs.
+        self.lost = 0
+        _OPEN.add(self)
+
+    # -- durable ---------------------------------------------------------------------
+
+    def submit(self, item: Item) -> Result:
+        """Write ``item`` in the next batch and return its result (or raise its error)."""
+        slot: _Slot[Item, Result] = _Slot(item)
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            self._check_open()
+            self._waiting.append(slot)
+            if self._leading and len(self._waiting) >= self._size:
+                cond.notify_all()  # a gathering leader has a full batch
+            while not slot.done:
+                if self._leading:
+                    cond.wait()
+                    continue
+                self._lead()
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
+
+    def _lead(self) -> None:
+        """Take a batch of waiting items and write it (called holding the lock)."""
+        cond = self._cond
+        self._leading = True
+        try:
+            if self._delay and len(self._waiting) < self._size:
+                deadline = time.monotonic() + self._delay
+                while len(self._waiting) < self._size:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    cond.wait(left)
+            batch = self._waiting[: self._size]
+            del self._waiting[: self._size]
+            cond.release()
+            try:
+                self._write_slots(batch)
+            finally:
+                cond.acquire()
+        finally:
+            self._leading = False
+            cond.notify_all()
+
+    def _write_slots(self, batch: list[_Slot[Item, Result]]) -> None:
+        try:
+            results = self._write([slot.item for slot in batch])
+            if len(results) != len(batch):
+                raise AssertionError(f"{self._name}: {len(results)} results for {len(batch)}")
+        except BaseException as exc:  # every item's error, the waiters re-raise it
+            for slot in batch:
+                slot.error, slot.done = exc, True
+            return
+        for slot, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                slot.error = result
+            else:
+                slot.result = result
+            slot.done = True
+
+    # -- background ------------------------------------------------------------------
+
+    def submit_later(self, item: Item) -> None:
+        """Queue ``item`` for the flusher thread and return at once.
+
+        With :data:`MAX_QUEUED` items already queued (the store is slow or down), the
+        caller waits for a write instead, so memory stays bounded.
+        """
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            self._check_open()
+            if len(self._queued) < MAX_QUEUED:
+                self._queued.append(item)
+                if self._flusher is None:
+                    self._start_flusher()
+                elif len(self._queued) >= self._size:
+                    cond.notify_all()
+                return
+        self.submit(item)  # back-pressure: wait like the durable mode
+
+    def _start_flusher(self) -> None:
+        thread = threading.Thread(
+            target=self._flush_forever, name=f"{self._name}-flusher", daemon=True
+        )
+        self._flusher = thread
+        thread.start()
+
+    def _flush_forever(self) -> None:
+        cond = self._cond
+        with cond:
+            while True:
+                while not self._queued and not self._closed:
+                    cond.wait()
+                if not self._queued:
+                    return  # closed and drained
+                if self._delay and not self._closed and len(self._queued) < self._size:
+                    deadline = time.monotonic() + self._delay
+                    while len(self._queued) < self._size and not self._closed:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        cond.wait(left)
+                batch = self._queued[: self._size]
+                del self._queued[: self._size]
+                self._flushing = True
+                cond.release()
+                try:
+                    self._write_background(batch)
+                finally:
+                    cond.acquire()
+                    self._flushing = False
+                    cond.notify_all()
+
+    def _write_background(self, batch: list[Item]) -> None:
+        """Write a background batch, retrying while the store says "not now"."""
+        pauses = iter(_RETRY_PAUSES)
+        while True:
+            try:
+                results = self._write(batch)
+            except BackendUnavailable as exc:
+                pause = next(pauses, None)
+                if pause is None or self._closed:
+                    self._give_up(len(batch), exc)
+                    return
+                time.sleep(pause)
+                continue
+            except Exception as exc:
+                self._give_up(len(batch), exc)
+                return
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:  # a link deleted since its visit was queued: nothing to count
+                log.debug("%s: %d queued visits not recorded: %s", self._name, len(failed), failed)
+            return
+
+    def _give_up(self, count: int, exc: BaseException) -> None:
+        self.lost += count
+        log.error("%s: %d queued visits could not be written: %s", self._name, count, exc)
+
+    # -- both --------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Items submitted and not yet written."""
+        with self._cond:
+            return len(self._waiting) + len(self._queued)
+
+    def flush(self) -> None:
+        """Return once every item queued before this call is written (or given up)."""
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            if self._flusher is None:
+                return
+            cond.notify_all()
+            while (self._queued or self._flushing) and self._flusher.is_alive():
+                cond.wait(0.1)
+
+    def close(self) -> None:
+        """Write what is queued, stop the flusher; later submits raise ``BackendUnavailable``."""
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            flusher = self._flusher
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join(timeout=30)
+        _OPEN.discard(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendUnavailable(f"{self._name}: the storage is closed")
+
+    def _check_pid(self) -> None:
+        """In a forked child: drop the parent's queue and flusher (the parent writes them)."""
+        if os.getpid() == self._pid:
+            return
+        self._pid = os.getpid()
+        self._waiting, self._queued = [], []
+        self._leading = self._flushing = False
+        self._flusher = None
+        self._cond = threading.Condition(threading.Lock())
+
+
+#: Every open GroupCommit, flushed when the interpreter exits normally.
+_OPEN: weakref.WeakSet[GroupCommit[Any, Any]] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for group in list(_OPEN):
+        try:
+            group.flush()
+        except Exception:  # pragma: no cover - a store gone at exit: logged, not raised
+            log.exception("suolink: queued visits could not be written at exit")
