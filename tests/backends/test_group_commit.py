@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from suolink.backends import Storage, open_storage
 from suolink.backends.base import KeepsAggregates
+from suolink.backends.sqlite import SQLiteStorage
 from suolink.errors import BackendError, LinkNotFound
 from suolink.models import Link, Visit, VisitResult
 
@@ -184,3 +187,105 @@ def test_a_refused_batch_fails_every_waiting_visit_and_stores_none(
     assert list(store.visits("ro")) == []
     # and once the store takes writes again, visits are recorded as usual
     assert store.record_visit(_visit("ro", 99)).allowed
+
+
+# -- SQLite: a batch's set-wise statements give what one transaction per visit gives --
+
+_ZONES = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
+_visits = st.builds(
+    lambda code, day, hour, zone, bot, app, os, referer, who, count: (
+        Visit(
+            code=code,
+            at=datetime(2026, 5, 1 + day, hour, 30, tzinfo=UTC).astimezone(zone),
+            user_agent=f"agent {app} {os}",
+            ip=None if who is None else f"10.0.0.{who}",
+            visitor_id=None if who is None or who % 2 else f"v{who}",
+            is_bot=bot,
+            app=app,
+            os=os,
+            referer=referer,
+            outcome="redirect" if count else "guide",
+        ),
+        count,
+    ),
+    code=st.sampled_from(["x", "y", "limited", "nope"]),
+    day=st.integers(0, 1),
+    hour=st.integers(0, 23),
+    zone=st.sampled_from(_ZONES),
+    bot=st.booleans(),
+    app=st.sampled_from([None, "wechat"]),
+    os=st.sampled_from([None, "ios"]),
+    referer=st.sampled_from([None, "example.org"]),
+    who=st.one_of(st.none(), st.integers(0, 5)),
+    count=st.booleans(),
+)
+
+
+def _alike(**fields: object) -> tuple[Visit, bool]:
+    """Visits equal but for ``fields``: they must still be counted apart where they differ."""
+    base: dict[str, Any] = {"code": "x", "at": T0, "user_agent": "u", "visitor_id": "p"}
+    return Visit(**{**base, **fields}), True
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_visits, min_size=1, max_size=60))
+@example(
+    items=[
+        _alike(),
+        _alike(referer="example.org"),
+        _alike(app="wechat"),
+        _alike(os="ios", visitor_id="q"),
+        _alike(device="phone", visitor_id=None, ip="10.0.0.1"),
+        _alike(browser="safari"),
+        _alike(is_bot=True, app="googlebot"),
+        _alike(outcome="guide"),
+        _alike(at=T0.astimezone(timezone(timedelta(hours=-14)))),
+        _alike(code="limited"),
+        _alike(code="limited"),
+        _alike(code="limited"),
+        _alike(code="limited"),
+        _alike(code="nope"),
+    ]
+)
+def test_a_sqlite_batch_equals_one_transaction_per_visit(
+    items: list[tuple[Visit, bool]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("batch")
+    batched = SQLiteStorage(f"sqlite:///{folder / 'batched.db'}")
+    alone = SQLiteStorage(f"sqlite:///{folder / 'alone.db'}")
+    try:
+        for store in (batched, alone):
+            store.create(Link(code="x", url="https://example.com/x"))
+            store.create(Link(code="y", url="https://example.com/y"))
+            store.create(Link(code="limited", url="https://example.com/l", max_visits=3))
+        together = batched._write_visits(items)
+        alone._visit_batches = None  # the reference: one transaction per visit, as before
+        one_by_one: list[object] = []
+        for visit, count in items:
+            try:
+                one_by_one.append(alone.record_visit(visit, count=count))
+            except LinkNotFound as exc:
+                one_by_one.append(exc)
+        assert [_shown(r) for r in together] == [_shown(r) for r in one_by_one]
+        for code in ("x", "y", "limited"):
+            assert batched.get(code).visits == alone.get(code).visits  # type: ignore[union-attr]
+            assert _rows(batched, code) == _rows(alone, code)
+            for since, until in ((None, None), (date(2026, 5, 2), None), (None, date(2026, 5, 3))):
+                assert batched.counts(code, since=since, until=until) == alone.counts(
+                    code, since=since, until=until
+                )
+    finally:
+        batched.close()
+        alone.close()
+
+
+def _shown(result: object) -> object:
+    return repr(result) if isinstance(result, Exception) else result
+
+
+def _rows(store: SQLiteStorage, code: str) -> list[tuple[object, ...]]:
+    return sorted(
+        (v.at, *(repr(x) for x in (v.user_agent, v.ip, v.visitor_id, v.is_bot, v.app, v.os)))
+        + (repr(v.referer), v.outcome, repr(v.device), repr(v.browser))
+        for v in store.visits(code)
+    )

@@ -49,8 +49,9 @@ BACKGROUND: Mode = "background"
 OPTION_NAMES = ("visits", "batch_ms", "batch_size")
 MAX_BATCH_SIZE = 10_000
 MAX_BATCH_MS = 10_000.0
-#: Background items queued beyond this make the caller wait for a write (back-pressure).
-MAX_QUEUED = 100_000
+#: Background batches that may wait in the queue: beyond ``QUEUED_BATCHES * batch_size``
+#: queued items a caller waits for the flusher (back-pressure), which bounds the loss.
+QUEUED_BATCHES = 4
 #: Seconds between attempts while a background write keeps failing "not now".
 _RETRY_PAUSES = (0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -133,6 +134,7 @@ class GroupCommit(Generic[Item, Result]):
         self.options = options
         self._delay = options.delay
         self._size = options.batch_size
+        self._max_queued = QUEUED_BATCHES * options.batch_size
         self._name = name
         self._cond = threading.Condition(threading.Lock())
         self._waiting: list[_Slot[Item, Result]] = []  # durable, not yet taken by a leader
@@ -211,21 +213,23 @@ class GroupCommit(Generic[Item, Result]):
     def submit_later(self, item: Item) -> None:
         """Queue ``item`` for the flusher thread and return at once.
 
-        With :data:`MAX_QUEUED` items already queued (the store is slow or down), the
-        caller waits for a write instead, so memory stays bounded.
+        With ``QUEUED_BATCHES * batch_size`` items already queued (the store is slower
+        than the callers, or down), the caller first waits for the flusher to take a
+        batch: what a crash can lose stays bounded, and so does memory.
         """
         self._check_pid()
         cond = self._cond
         with cond:
             self._check_open()
-            if len(self._queued) < MAX_QUEUED:
-                self._queued.append(item)
-                if self._flusher is None:
-                    self._start_flusher()
-                elif len(self._queued) >= self._size:
-                    cond.notify_all()
-                return
-        self.submit(item)  # back-pressure: wait like the durable mode
+            if self._flusher is None:
+                self._start_flusher()
+            while len(self._queued) >= self._max_queued:
+                cond.notify_all()
+                cond.wait()
+                self._check_open()
+            self._queued.append(item)
+            if len(self._queued) >= self._size:
+                cond.notify_all()
 
     def _start_flusher(self) -> None:
         thread = threading.Thread(
@@ -252,6 +256,7 @@ class GroupCommit(Generic[Item, Result]):
                 batch = self._queued[: self._size]
                 del self._queued[: self._size]
                 self._flushing = True
+                cond.notify_all()  # callers waiting for room in the queue
                 cond.release()
                 try:
                     self._write_background(batch)

@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -372,6 +373,17 @@ _INSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
     f"VALUES ({', '.join(':' + c for c in _STORED_VISIT_COLUMNS)})"
 )
+#: ``_INSERT_VISIT`` with its values by position, for batches: code, at, at_us, then
+#: the plain fields in ``PLAIN_VISIT_FIELDS`` order with ``ua_id`` for the user agent.
+_INSERT_VISIT_ROW = (
+    f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join('?' * len(_STORED_VISIT_COLUMNS))})"
+)
+_PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
+_UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
+#: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
+#: these (and link and day) add to the same count cells.
+_COUNTED_GETTER = attrgetter("outcome", "is_bot", "app", "os", "device", "browser", "referer")
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -940,25 +952,63 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         return out
 
     def _insert_visits(self, tx: sqlite3.Connection, visits: Sequence[Visit]) -> None:
-        """Insert raw visits and add them to the counts, each count cell written once."""
+        """Insert raw visits and add them to the counts, each count cell written once.
+
+        Visits alike in everything counted (link, day, dimensions) are counted as one
+        group, so the cost per visit is one row and a dictionary step.
+        """
         if not visits:
             return
         user_agents: dict[str, int] = {}
-        rows = []
-        cells: Counter[tuple[str, str, str, str]] = Counter()
-        people: Counter[tuple[str, str]] = Counter()
+        days: dict[date, str] = {}
+        rows: list[tuple[Any, ...]] = []
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        people: Counter[tuple[str, str, str]] = Counter()
         for visit in visits:
-            ua = user_agents.get(visit.user_agent)
+            at = visit.at
+            text = visit.user_agent
+            ua = user_agents.get(text)
             if ua is None:
-                ua = user_agents[visit.user_agent] = _user_agent_id(tx, visit.user_agent)
-            rows.append(_visit_row(visit, ua))
-            visit_cells, who = _count_cells(visit)
-            cells.update(visit_cells)
+                ua = user_agents[text] = _user_agent_id(tx, text)
+            plain = _PLAIN_GETTER(visit)
+            rows.append(
+                (
+                    visit.code,
+                    at.isoformat(),
+                    to_micros(at),
+                    *plain[:_UA_AT],
+                    ua,
+                    *plain[_UA_AT + 1 :],
+                )
+            )
+            if at.tzinfo is UTC:
+                day = days.get(at.date())
+                if day is None:
+                    day = days[at.date()] = at.date().isoformat()
+            else:
+                day = _utc_day(at)
+            key = (visit.code, day, *_COUNTED_GETTER(visit))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [visit, 1]
+            else:
+                group[1] += 1
+            who = None if visit.is_bot else visitor_key(visit)
             if who is not None:
-                people[visit.code, who] += 1
-        tx.executemany(_INSERT_VISIT, rows)
+                people[visit.code, day, who] += 1
+        tx.executemany(_INSERT_VISIT_ROW, rows)
+        cells: Counter[tuple[str, str, str, str]] = Counter()
+        for (code, day, *_), (sample, n) in groups.items():
+            cells[code, "total", day, ""] += n
+            for dim, value in visit_dimensions(sample):
+                cells[code, dim, day, value] += n
+                cells[code, dim, _ALL_TIME, value] += n
+        per_person: Counter[tuple[str, str]] = Counter()
+        for (code, day, who), n in people.items():
+            cells[code, "visitor", day, who] += n
+            per_person[code, who] += n
         newcomers: Counter[str] = Counter()
-        for (code, who), n in people.items():
+        for (code, who), n in per_person.items():
             if tx.execute(_ADD_VISITOR, (code, who, n)).fetchone()[0] == n:
                 newcomers[code] += 1
         for code, n in newcomers.items():
