@@ -411,7 +411,7 @@ _ADD_CELL = (
 )
 _ADD_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?) "
-    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n RETURNING n"
+    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
 )
 #: The ``visit_counts`` dimension holding a link's number of distinct people (day ``''``),
 #: bumped when a person's first visit is counted: unique visitors in one row read.
@@ -1007,12 +1007,9 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         for (code, day, who), n in people.items():
             cells[code, "visitor", day, who] += n
             per_person[code, who] += n
-        newcomers: Counter[str] = Counter()
-        for (code, who), n in per_person.items():
-            if tx.execute(_ADD_VISITOR, (code, who, n)).fetchone()[0] == n:
-                newcomers[code] += 1
-        for code, n in newcomers.items():
-            cells[code, _PEOPLE, _ALL_TIME, ""] += n
+        for code, _who in _new_people(tx, per_person):
+            cells[code, _PEOPLE, _ALL_TIME, ""] += 1
+        tx.executemany(_ADD_VISITOR, [(*person, n) for person, n in per_person.items()])
         tx.executemany(_ADD_CELL, [(*cell, n) for cell, n in cells.items()])
         if self.retention_days:
             latest = max(to_micros(visit.at) for visit in visits)
@@ -1121,6 +1118,28 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
+
+
+def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (link, person) pairs of ``people`` not yet in ``visitor_counts`` (in a write)."""
+    by_code: dict[str, list[str]] = {}
+    for code, who in people:
+        by_code.setdefault(code, []).append(who)
+    new: list[tuple[str, str]] = []
+    for code, everyone in by_code.items():
+        for start in range(0, len(everyone), 500):
+            chunk = everyone[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            known = {
+                row[0]
+                for row in tx.execute(
+                    "SELECT visitor FROM visitor_counts "  # noqa: S608 - placeholders only
+                    f"WHERE code = ? AND visitor IN ({marks})",
+                    (code, *chunk),
+                )
+            }
+            new += [(code, who) for who in chunk if who not in known]
+    return new
 
 
 def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:
