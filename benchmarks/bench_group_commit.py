@@ -221,8 +221,12 @@ def bench_loss(base: str, folder: Path, options: str, links: int, run_s: float) 
     child = ctx.Process(target=_loss_child, args=(_with(url, options), codes, answered, ready))
     child.start()
     ready.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while answered.value == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the child is answering: start the clock
+    first = answered.value
     time.sleep(run_s)
-    before = answered.value
+    before = answered.value - first
     os.kill(child.pid or 0, signal.SIGKILL)
     child.join()
     total = answered.value

@@ -105,15 +105,21 @@ def parse_batch_option(options: BatchOptions, name: str, value: str) -> BatchOpt
 
 
 class _Slot(Generic[Item, Result]):
-    """One submitted item and, once written, its result or exception."""
+    """One submitted item: its result or exception once written, and its waiter's lock.
 
-    __slots__ = ("done", "error", "item", "result")
+    The lock is taken when the slot is made; releasing it wakes the one thread waiting
+    on it, either because its item is written (``done``) or to make it the next leader.
+    """
+
+    __slots__ = ("done", "error", "item", "result", "wake")
 
     def __init__(self, item: Item) -> None:
         self.item = item
         self.done = False
         self.result: Result | None = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 Write = Callable[[Sequence[Item]], Sequence["Result | BaseException"]]
@@ -124,7 +130,8 @@ class GroupCommit(Generic[Item, Result]):
 
     ``write`` gets up to ``batch_size`` items and returns one result or exception per
     item; an exception it raises is every item's. Thread-safe; a forked child starts
-    empty (it never writes its parent's queue).
+    empty (it never writes its parent's queue). Each waiting thread is woken exactly
+    once: when its item is written, or to lead the next batch.
     """
 
     def __init__(
@@ -138,6 +145,7 @@ class GroupCommit(Generic[Item, Result]):
         self._name = name
         self._cond = threading.Condition(threading.Lock())
         self._waiting: list[_Slot[Item, Result]] = []  # durable, not yet taken by a leader
+        self._full = threading.Event()  # a gathering leader's batch is full
         self._queued: list[Item] = []  # background
         self._leading = False
         self._closed = False
@@ -154,59 +162,58 @@ class GroupCommit(Generic[Item, Result]):
         """Write ``item`` in the next batch and return its result (or raise its error)."""
         slot: _Slot[Item, Result] = _Slot(item)
         self._check_pid()
-        cond = self._cond
-        with cond:
+        with self._cond:
             self._check_open()
             self._waiting.append(slot)
-            if self._leading and len(self._waiting) >= self._size:
-                cond.notify_all()  # a gathering leader has a full batch
-            while not slot.done:
-                if self._leading:
-                    cond.wait()
-                    continue
-                self._lead()
+            follow = self._leading
+            self._leading = True
+            if follow and len(self._waiting) >= self._size:
+                self._full.set()
+        if follow:
+            slot.wake.acquire()  # written, or handed the lead
+        if not slot.done:
+            self._lead(slot)
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]
 
-    def _lead(self) -> None:
-        """Take a batch of waiting items and write it (called holding the lock)."""
-        cond = self._cond
-        self._leading = True
-        try:
-            if self._delay and len(self._waiting) < self._size:
-                deadline = time.monotonic() + self._delay
-                while len(self._waiting) < self._size:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    cond.wait(left)
-            batch = self._waiting[: self._size]
-            del self._waiting[: self._size]
-            cond.release()
-            try:
-                self._write_slots(batch)
-            finally:
-                cond.acquire()
-        finally:
-            self._leading = False
-            cond.notify_all()
+    def _lead(self, own: _Slot[Item, Result]) -> None:
+        """Write batches until ``own`` is written, then hand the lead to a waiter."""
+        while True:
+            if self._delay:
+                with self._cond:
+                    gather = len(self._waiting) < self._size
+                    self._full.clear()
+                if gather:
+                    self._full.wait(self._delay)
+            with self._cond:
+                batch = self._waiting[: self._size]
+                del self._waiting[: self._size]
+            self._write_slots(batch, own)
+            if own.done:
+                break
+        with self._cond:
+            if self._waiting:
+                self._waiting[0].wake.release()  # it leads next (_leading stays True)
+            else:
+                self._leading = False
 
-    def _write_slots(self, batch: list[_Slot[Item, Result]]) -> None:
+    def _write_slots(self, batch: list[_Slot[Item, Result]], own: _Slot[Item, Result]) -> None:
+        """Write ``batch``, give each slot its result and wake its waiter (not ``own``)."""
         try:
             results = self._write([slot.item for slot in batch])
             if len(results) != len(batch):
                 raise AssertionError(f"{self._name}: {len(results)} results for {len(batch)}")
         except BaseException as exc:  # every item's error, the waiters re-raise it
-            for slot in batch:
-                slot.error, slot.done = exc, True
-            return
+            results = [exc] * len(batch)
         for slot, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 slot.error = result
             else:
                 slot.result = result
             slot.done = True
+            if slot is not own:
+                slot.wake.release()
 
     # -- background ------------------------------------------------------------------
 
@@ -333,6 +340,7 @@ class GroupCommit(Generic[Item, Result]):
         self._leading = self._flushing = False
         self._flusher = None
         self._cond = threading.Condition(threading.Lock())
+        self._full = threading.Event()
 
 
 #: Every open GroupCommit, flushed when the interpreter exits normally.
