@@ -438,13 +438,21 @@ class RelationalStorage(ABC, Generic[Tx]):
             with self._write("record a visit") as tx:
                 return self._record_one(tx, visit, count)
         if batches.options.mode == BACKGROUND:
-            link = self.get(visit.code)
+            link = self._recent_link(visit.code)
             if link is None:
                 raise LinkNotFound(visit.code)
             if not count or link.max_visits is None:
                 batches.submit_later((visit, count))
                 return VisitResult(allowed=True, visits=link.visits + count)
         return batches.submit((visit, count))
+
+    def _recent_link(self, code: str) -> Link | None:
+        """The link, as recently read as the backend can give it cheaply (background mode).
+
+        It decides only whether a visit may be queued (no ``max_visits``); the batch that
+        writes it checks the limit again. The default reads it.
+        """
+        return self.get(code)
 
     def _record_one(self, tx: Tx, visit: Visit, count: bool) -> VisitResult:
         """Record one visit inside ``tx``; ``LinkNotFound`` before writing anything."""

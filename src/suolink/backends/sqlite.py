@@ -805,6 +805,11 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
                 cache[code] = found
         return found
 
+    def _recent_link(self, code: str) -> Link | None:
+        """The cached link without asking ``data_version`` again (the redirect just did)."""
+        link = self._cache.get(code)
+        return self.get(code) if link is None else link
+
     def _current_cache(self, conn: _Connection) -> dict[str, Link | None]:
         """The cache for the database as it is now (a new, empty one after any commit)."""
         with self._watch_lock:
