@@ -284,8 +284,7 @@ def _shown(result: object) -> object:
 
 
 def _rows(store: SQLiteStorage, code: str) -> list[tuple[object, ...]]:
+    shown = ("user_agent", "ip", "visitor_id", "is_bot", "app", "os", "referer", "device")
     return sorted(
-        (v.at, *(repr(x) for x in (v.user_agent, v.ip, v.visitor_id, v.is_bot, v.app, v.os)))
-        + (repr(v.referer), v.outcome, repr(v.device), repr(v.browser))
-        for v in store.visits(code)
+        (v.at, v.outcome, *(repr(getattr(v, name)) for name in shown)) for v in store.visits(code)
     )
