@@ -199,3 +199,14 @@ def test_storage_urls_take_the_batching_options(tmp_path: object) -> None:
         open_storage(f"sqlite:///{tmp_path}/y.db?batch_size=0")
     with pytest.raises(ConfigurationError, match="visits"):
         open_storage("redis://localhost/0?visits=later")
+
+
+def test_in_background_mode_a_waiting_caller_is_not_held_for_the_period() -> None:
+    options = BatchOptions(mode="background", batch_ms=10_000)
+    assert options.delay == 10.0  # the flusher's period
+    assert options.leader_delay == 0.0  # a max_visits visit is written at once
+    group: GroupCommit[int, int] = GroupCommit(Recorder(), options)
+    done = threading.Event()
+    threading.Thread(target=lambda: (group.submit(1), done.set())).start()
+    assert done.wait(timeout=5)  # not held for the 10 s period
+    group.close()

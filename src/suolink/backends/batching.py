@@ -72,10 +72,19 @@ class BatchOptions:
 
     @property
     def delay(self) -> float:
-        """Seconds a batch gathers before it is written."""
+        """Seconds a batch gathers before it is written (the flusher's, in background mode)."""
         if self.batch_ms is not None:
             return self.batch_ms / 1000
         return 0.002 if self.mode == BACKGROUND else 0.0
+
+    @property
+    def leader_delay(self) -> float:
+        """Seconds a waiting caller's batch gathers: ``batch_ms`` in durable mode only.
+
+        In background mode the visits that must wait (a ``max_visits`` link) are few and
+        are written at once, never held for the flusher's period.
+        """
+        return self.delay if self.mode == DURABLE else 0.0
 
     def with_option(self, name: str, value: str) -> BatchOptions:
         """These options with one URL option applied; ``ConfigurationError`` if bad."""
@@ -139,7 +148,8 @@ class GroupCommit(Generic[Item, Result]):
     ) -> None:
         self._write = write
         self.options = options
-        self._delay = options.delay
+        self._delay = options.leader_delay  # a durable leader's gathering time
+        self._period = options.delay  # the background flusher's
         self._size = options.batch_size
         self._max_queued = QUEUED_BATCHES * options.batch_size
         self._name = name
@@ -253,8 +263,8 @@ class GroupCommit(Generic[Item, Result]):
                     cond.wait()
                 if not self._queued:
                     return  # closed and drained
-                if self._delay and not self._closed and len(self._queued) < self._size:
-                    deadline = time.monotonic() + self._delay
+                if self._period and not self._closed and len(self._queued) < self._size:
+                    deadline = time.monotonic() + self._period
                     while len(self._queued) < self._size and not self._closed:
                         left = deadline - time.monotonic()
                         if left <= 0:
