@@ -7,9 +7,13 @@ can see the batches the machinery formed; the storage contract suite
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -188,7 +192,7 @@ def test_options_and_their_defaults() -> None:
     assert options.with_option("batch_size", "9").batch_size == 9
 
 
-def test_storage_urls_take_the_batching_options(tmp_path: object) -> None:
+def test_storage_urls_take_the_batching_options(tmp_path: Path) -> None:
     store = open_storage(f"sqlite:///{tmp_path}/x.db?visits=background&batch_ms=3&batch_size=8")
     try:
         batches = store._visit_batches  # type: ignore[attr-defined]
@@ -210,3 +214,28 @@ def test_in_background_mode_a_waiting_caller_is_not_held_for_the_period() -> Non
     threading.Thread(target=lambda: (group.submit(1), done.set())).start()
     assert done.wait(timeout=5)  # not held for the 10 s period
     group.close()
+
+
+EXITS_WITHOUT_CLOSE = """
+import sys
+from datetime import UTC, datetime
+from suolink.backends import open_storage
+from suolink.models import Link, Visit
+
+store = open_storage(sys.argv[1] + "?visits=background&batch_ms=10000")
+store.create(Link(code="x", url="https://example.com/"))
+for n in range(50):
+    store.record_visit(Visit(code="x", at=datetime.now(UTC), user_agent=f"u{n}"))
+# no close(): the atexit hook writes the queue (the flusher would wait 10 s)
+"""
+
+
+def test_a_process_that_exits_without_closing_writes_its_queue(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'exit.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", EXITS_WITHOUT_CLOSE, url], check=True, env=env)
+    store = open_storage(url)
+    try:
+        assert len(list(store.visits("x"))) == 50
+    finally:
+        store.close()

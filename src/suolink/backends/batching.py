@@ -9,7 +9,8 @@ A backend hands a :class:`GroupCommit` the function that writes a batch, ``write
   so batches grow with the load and a lone caller never waits for a timer.
 * :meth:`GroupCommit.submit_later` (*background* mode): the item is queued and the call
   returns at once; a flusher thread writes every ``batch_ms`` or ``batch_size`` items.
-  What a crash loses is what was queued: at most ``batch_ms`` plus one write's worth.
+  What a crash loses is what was queued: at most ``QUEUED_BATCHES * batch_size`` items
+  plus the batch being written, since a caller finding the queue full waits for room.
 
 :meth:`GroupCommit.close` writes whatever is queued before it returns; queued items of
 a process that is exiting are written by an ``atexit`` hook.
@@ -162,6 +163,7 @@ class GroupCommit(Generic[Item, Result]):
         self._pid = os.getpid()
         self._flusher: threading.Thread | None = None
         self._flushing = False  # the flusher is writing a batch taken from _queued
+        self._hurry = False  # flush() asked: write what is queued without waiting
         #: Background items given up on (a write failed for good); for tests and logs.
         self.lost = 0
         _OPEN.add(self)
@@ -263,15 +265,16 @@ class GroupCommit(Generic[Item, Result]):
                     cond.wait()
                 if not self._queued:
                     return  # closed and drained
-                if self._period and not self._closed and len(self._queued) < self._size:
-                    deadline = time.monotonic() + self._period
-                    while len(self._queued) < self._size and not self._closed:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        cond.wait(left)
+                deadline = time.monotonic() + self._period
+                while len(self._queued) < self._size and not (self._closed or self._hurry):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    cond.wait(left)
                 batch = self._queued[: self._size]
                 del self._queued[: self._size]
+                if not self._queued:
+                    self._hurry = False
                 self._flushing = True
                 cond.notify_all()  # callers waiting for room in the queue
                 cond.release()
@@ -322,6 +325,7 @@ class GroupCommit(Generic[Item, Result]):
         with cond:
             if self._flusher is None:
                 return
+            self._hurry = bool(self._queued)  # no waiting out the period
             cond.notify_all()
             while (self._queued or self._flushing) and self._flusher.is_alive():
                 cond.wait(0.1)
