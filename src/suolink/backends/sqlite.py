@@ -991,7 +991,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
                 if day is None:
                     day = days[at.date()] = at.date().isoformat()
             else:
-                day = _utc_day(at)
+                day = at.astimezone(UTC).date().isoformat()
             key = (visit.code, day, *_COUNTED_GETTER(visit))
             group = groups.get(key)
             if group is None:
