@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,49 @@ def reset_counter(store: Storage) -> None:
         store._block_next, store._block_end = 0, -1
     else:  # pragma: no cover - a new row in BACKENDS needs a branch here
         raise AssertionError(f"no counter reset for {type(store).__name__}")
+
+
+#: Rows whose store batches visits (group commit): their URLs take ``visits``,
+#: ``batch_ms`` and ``batch_size`` (see ``suolink.backends.batching``).
+BATCHING = ("sqlite", "redis", "redis-cluster")
+BATCHING_PARAMS = [p for p, b in zip(BACKEND_PARAMS, BACKENDS, strict=True) if b.name in BATCHING]
+
+
+def with_query(url: str, **options: object) -> str:
+    """``url`` with more query options (after the ones it may already have)."""
+    from urllib.parse import urlencode
+
+    return url + ("&" if "?" in url else "?") + urlencode(options)
+
+
+@contextmanager
+def refused_writes(store: Storage) -> Iterator[None]:
+    """Make the store refuse every write for a moment, as a real server or file would.
+
+    SQLite: another connection holds the write lock (open the store with a short
+    ``timeout``). Redis: ``min-replicas-to-write 1`` on a server with no replica, so
+    every write is refused with ``NOREPLICAS``.
+    """
+    import sqlite3
+
+    from suolink.backends.redis import RedisStorage
+    from suolink.backends.sqlite import SQLiteStorage
+
+    if isinstance(store, SQLiteStorage):
+        holder = sqlite3.connect(store.path, timeout=5, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    elif isinstance(store, RedisStorage):
+        client = store._client
+        extra: dict[str, Any] = {"target_nodes": "all"} if store.cluster else {}
+        client.config_set("min-replicas-to-write", 1, **extra)
+        try:
+            yield
+        finally:
+            client.config_set("min-replicas-to-write", 0, **extra)
+    else:  # pragma: no cover - a new row in BATCHING needs a branch here
+        raise AssertionError(f"no way to refuse writes on {type(store).__name__}")

@@ -629,3 +629,58 @@ def test_a_database_whose_folder_is_gone_fails_its_health_check_clearly(
         storage.create(Link(code="x", url="https://e.com"))
     finally:
         storage.close()
+
+
+# -- the link cache: never older than the last commit, from any connection or process ---
+
+
+def test_the_link_cache_sees_every_change_made_through_another_store(db: Path) -> None:
+    url = f"sqlite:///{db}"
+    reader, writer = SQLiteStorage(url), SQLiteStorage(url)
+    try:
+        assert reader.get("c") is None  # cached as "no such link"
+        writer.create(Link(code="c", url="https://example.com/1"))
+        assert reader.get("c") is not None
+        assert reader.get("c") is reader.get("c")  # served from the cache while unchanged
+        writer.update("c", {"url": "https://example.com/2"})
+        assert reader.get("c").url == "https://example.com/2"  # type: ignore[union-attr]
+        writer.record_visit(Visit(code="c", at=datetime.now(UTC), user_agent="u"))
+        assert reader.get("c").visits == 1  # type: ignore[union-attr]
+        writer.delete("c")
+        assert reader.get("c") is None
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_the_link_cache_sees_a_change_by_plain_sqlite(db: Path) -> None:
+    store = SQLiteStorage(f"sqlite:///{db}")
+    try:
+        store.create(Link(code="c", url="https://example.com/1"))
+        assert store.get("c").disabled is False  # type: ignore[union-attr]
+        with raw(db) as conn:
+            conn.execute("UPDATE links SET disabled = 1 WHERE code = 'c'")
+        assert store.get("c").disabled is True  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def _update_in_a_child(url: str) -> None:
+    store = SQLiteStorage(url)
+    store.update("c", {"title": "from another process"})
+    store.close()
+
+
+def test_the_link_cache_sees_a_change_by_another_process(db: Path) -> None:
+    url = f"sqlite:///{db}"
+    store = SQLiteStorage(url)
+    try:
+        store.create(Link(code="c", url="https://example.com/1"))
+        assert store.get("c").title is None  # type: ignore[union-attr]
+        child = multiprocessing.get_context("spawn").Process(target=_update_in_a_child, args=(url,))
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert store.get("c").title == "from another process"  # type: ignore[union-attr]
+    finally:
+        store.close()

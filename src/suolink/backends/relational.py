@@ -13,6 +13,7 @@ new setting needs no migration) and the backend's derived columns (``created_us`
 
 from __future__ import annotations
 
+import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +47,7 @@ from ._common import (
     visitor_key,
 )
 from .base import DEFAULT_PAGE_SIZE, When
+from .batching import BACKGROUND, BatchOptions, GroupCommit
 
 __all__ = [
     "ALL_TIME",
@@ -487,21 +489,100 @@ class RelationalStorage(ABC, Generic[Tx]):
             return self._next_id(tx)
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
-        """Count and record ``visit`` in one transaction, unless ``max_visits`` is reached."""
+        """Count and record ``visit`` in one transaction, unless ``max_visits`` is reached.
+
+        With group commit on (:meth:`_batch_visits`), concurrent visits share one
+        transaction; in background mode a visit that cannot be refused is queued and
+        answered at once (see :mod:`suolink.backends.batching`).
+        """
         visit = normalise_visit(visit)
-        with self._write("record a visit") as tx:
-            if count:
-                counted = self._count_visit(tx, visit.code)
-                if counted is not None:
-                    self._insert_visit(tx, visit)
-                    return VisitResult(allowed=True, visits=counted)
-            current = self._visit_count(tx, visit.code)
-            if current is None:
+        batches = self._visit_batches
+        if batches is None:
+            with self._write("record a visit") as tx:
+                return self._record_one(tx, visit, count)
+        if batches.options.mode == BACKGROUND:
+            link = self._recent_link(visit.code)
+            if link is None:
                 raise LinkNotFound(visit.code)
-            if count:  # the link exists, so it is at its limit
-                return VisitResult(allowed=False, visits=current)
-            self._insert_visit(tx, visit)
-            return VisitResult(allowed=True, visits=current)
+            if not count or link.max_visits is None:
+                batches.submit_later((visit, count))
+                return VisitResult(allowed=True, visits=link.visits + count)
+        return batches.submit((visit, count))
+
+    def _recent_link(self, code: str) -> Link | None:
+        """The link, as recently read as the backend can give it cheaply (background mode).
+
+        It decides only whether a visit may be queued (no ``max_visits``); the batch that
+        writes it checks the limit again. The default reads it.
+        """
+        return self.get(code)
+
+    def _record_one(self, tx: Tx, visit: Visit, count: bool) -> VisitResult:
+        """Record one visit inside ``tx``; ``LinkNotFound`` before writing anything."""
+        if count:
+            counted = self._count_visit(tx, visit.code)
+            if counted is not None:
+                self._insert_visit(tx, visit)
+                return VisitResult(allowed=True, visits=counted)
+        current = self._visit_count(tx, visit.code)
+        if current is None:
+            raise LinkNotFound(visit.code)
+        if count:  # the link exists, so it is at its limit
+            return VisitResult(allowed=False, visits=current)
+        self._insert_visit(tx, visit)
+        return VisitResult(allowed=True, visits=current)
+
+    # -- group commit ----------------------------------------------------------------------
+
+    #: Set by :meth:`_batch_visits`: concurrent visits then share one transaction.
+    _visit_batches: GroupCommit[tuple[Visit, bool], VisitResult] | None = None
+
+    def _batch_visits(self, options: BatchOptions) -> None:
+        """Record visits by group commit from now on (a backend calls it when opened)."""
+        self._visit_batches = GroupCommit(self._write_visits, options, name=self._describe("batch"))
+
+    def _record_batch(
+        self, tx: Tx, items: Sequence[tuple[Visit, bool]]
+    ) -> builtins.list[VisitResult | Exception]:
+        """Record ``items`` in order inside ``tx``: what one ``record_visit`` each would give.
+
+        A backend may override it with set-wise statements; a visit of no link gets
+        ``LinkNotFound`` and writes nothing.
+        """
+        out: builtins.list[VisitResult | Exception] = []
+        for visit, count in items:
+            try:
+                out.append(self._record_one(tx, visit, count))
+            except LinkNotFound as exc:
+                out.append(exc)
+        return out
+
+    def _write_visits(
+        self, items: Sequence[tuple[Visit, bool]]
+    ) -> Sequence[VisitResult | Exception]:
+        """One batch in one transaction; if the store refuses it for a reason other than
+        "not now", each visit alone, so one bad visit cannot fail its neighbours."""
+        try:
+            with self._write("record visits") as tx:
+                return self._record_batch(tx, items)
+        except BackendUnavailable:
+            raise
+        except BackendError:
+            if len(items) == 1:
+                raise
+        out: builtins.list[VisitResult | Exception] = []
+        for visit, count in items:
+            try:
+                with self._write("record a visit") as tx:
+                    out.append(self._record_one(tx, visit, count))
+            except (BackendError, LinkNotFound) as exc:
+                out.append(exc)
+        return out
+
+    def _stop_batching(self) -> None:
+        """Write every pending visit (called by ``close`` before connections go)."""
+        if self._visit_batches is not None:
+            self._visit_batches.close()
 
     def visits(
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None

@@ -49,14 +49,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import BackendError, BackendUnavailable, ConfigurationError
-from ..models import Link, Visit
+from ..errors import BackendError, BackendUnavailable, ConfigurationError, LinkNotFound
+from ..models import Link, Visit, VisitResult
 from . import redact_url
-from ._common import Position, code_ok, to_micros
+from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
 from .base import DIMENSIONS, TOP, StatsCounts
+from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
+from .batching import BatchOptions
 from .relational import ALL_TIME as _ALL_TIME
 from .relational import FIRST_DAY as _FIRST_DAY
 from .relational import PEOPLE as _PEOPLE
@@ -375,6 +378,17 @@ _INSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
     f"VALUES ({', '.join(':' + c for c in _STORED_VISIT_COLUMNS)})"
 )
+#: ``_INSERT_VISIT`` with its values by position, for batches: code, at, at_us, then
+#: the plain fields in ``PLAIN_VISIT_FIELDS`` order with ``ua_id`` for the user agent.
+_INSERT_VISIT_ROW = (
+    f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join('?' * len(_STORED_VISIT_COLUMNS))})"
+)
+_PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
+_UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
+#: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
+#: these (and link and day) add to the same count cells.
+_COUNTED_GETTER = attrgetter("outcome", "is_bot", "app", "os", "device", "browser", "referer")
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -396,6 +410,18 @@ _COUNT_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
     "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n"
 )
+_ADD_CELL = (
+    "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + excluded.n"
+)
+_ADD_VISITOR = (
+    "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?) "
+    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
+)
+#: Links (or "no such link") kept by one process's link cache before it starts again.
+LINK_CACHE_SIZE = 10_000
+_DATA_VERSION = "PRAGMA data_version"
+_MISS = object()
 
 
 def _row_visit(row: dict[str, Any]) -> Visit:
@@ -441,6 +467,9 @@ class _LinkSQL:
 # --------------------------------------------------------------------------- URL
 
 
+_NO_BATCH_OPTIONS = BatchOptions()
+
+
 @dataclass(frozen=True, slots=True)
 class _Options:
     """What a ``sqlite://`` URL says."""
@@ -449,6 +478,7 @@ class _Options:
     timeout: float = DEFAULT_TIMEOUT
     synchronous: str = "normal"
     retention_days: int = 0
+    batch: BatchOptions = _NO_BATCH_OPTIONS
 
 
 def _parse_url(url: str) -> _Options:
@@ -472,6 +502,7 @@ def _parse_url(url: str) -> _Options:
             raise ConfigurationError("sqlite file path contains a NUL character")
         path = os.path.abspath(path)
     timeout, synchronous, retention = DEFAULT_TIMEOUT, "normal", 0
+    batch = BatchOptions()
     try:
         options = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
@@ -495,12 +526,14 @@ def _parse_url(url: str) -> _Options:
                     f"sqlite retention_days must be a whole number from 0 to "
                     f"{MAX_RETENTION_DAYS}: {value!r}"
                 )
+        elif name in BATCH_OPTION_NAMES:
+            batch = batch.with_option(name, value)
         else:
             raise ConfigurationError(
-                f"unknown sqlite option {name!r}; "
-                "known options: timeout, synchronous, retention_days"
+                f"unknown sqlite option {name!r}; known options: timeout, synchronous, "
+                f"retention_days, {', '.join(BATCH_OPTION_NAMES)}"
             )
-    return _Options(path, timeout, synchronous, retention)
+    return _Options(path, timeout, synchronous, retention, batch)
 
 
 class _Connection(sqlite3.Connection):
@@ -566,6 +599,15 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             self._local.conn = conn
         self._migrated = conn.identity  # the file the migrations were applied to
         self._conns.add(conn)
+        # The link cache: valid while PRAGMA data_version on one connection that never
+        # writes (the watch) stays the same, i.e. no connection anywhere committed.
+        self._watch: _Connection | None = None
+        self._watch_pid = 0
+        self._watch_lock = threading.Lock()
+        self._cache: dict[str, Link | None] = {}
+        self._cache_version: tuple[int, int] = (-1, -1)
+        self._watch_generation = 0
+        self._batch_visits(options.batch)
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.url!r})"
@@ -697,6 +739,61 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
     def _describe(self, doing: str) -> str:
         return f"SQLite could not {doing} ({self.url})"
 
+    # -- the link cache ---------------------------------------------------------------
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None: from the cache while nothing changed.
+
+        Any commit by any connection, in this process or another, changes the watch
+        connection's ``PRAGMA data_version``, which empties the cache: a cached link is
+        never older than the last commit before the call.
+        """
+        if self._shared is not None or not code_ok(code):
+            return super().get(code)
+        with self._errors("read a link"):
+            conn = self._thread_connection()
+            cache = self._current_cache(conn)
+            link = cache.get(code, _MISS)
+            if link is not _MISS:
+                return link  # type: ignore[return-value]
+            row = self._select_link(conn, code)
+        found = None if row is None else self._to_link(row)
+        with self._watch_lock:
+            if self._cache is cache:  # nothing committed since the version was read
+                if len(cache) >= LINK_CACHE_SIZE:
+                    cache.clear()
+                cache[code] = found
+        return found
+
+    def _recent_link(self, code: str) -> Link | None:
+        """The cached link without asking ``data_version`` again (the redirect just did)."""
+        link = self._cache.get(code)
+        return self.get(code) if link is None else link
+
+    def _current_cache(self, conn: _Connection) -> dict[str, Link | None]:
+        """The cache for the database as it is now (a new, empty one after any commit)."""
+        with self._watch_lock:
+            watch = self._watch
+            if watch is None or watch.identity != conn.identity or self._watch_pid != self._pid:
+                watch = self._open_watch(conn)
+            version = (self._watch_generation, watch.execute(_DATA_VERSION).fetchone()[0])
+            if version != self._cache_version:
+                self._cache = {}
+                self._cache_version = version
+            return self._cache
+
+    def _open_watch(self, conn: _Connection) -> _Connection:
+        """(Re)open the watch connection on the file ``conn`` has open (under the lock)."""
+        old = self._watch
+        if old is not None and self._watch_pid == os.getpid():
+            with suppress(sqlite3.Error):
+                old.close()
+        watch = self._connect()
+        watch.identity = conn.identity
+        self._watch, self._watch_pid = watch, self._pid
+        self._watch_generation += 1
+        return watch
+
     # -- primitives of RelationalStorage ---------------------------------------------
 
     def _select_link(
@@ -774,6 +871,114 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             tx.execute(_COUNT_CELL, (visit.code, _PEOPLE, _ALL_TIME, ""))
         if self.retention_days:
             self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
+
+    def _record_batch(
+        self, tx: sqlite3.Connection, items: Sequence[tuple[Visit, bool]]
+    ) -> list[VisitResult | Exception]:
+        """A batch of visits in set-wise statements, as one ``record_visit`` each would do.
+
+        Per link: one read of the count and limit, one ``UPDATE`` adding the visits the
+        limit lets through (first come, first counted). Counts of every visit that is
+        recorded are summed per cell first, so each cell is written once per batch.
+        """
+        codes = list(dict.fromkeys(visit.code for visit, _ in items))
+        state: dict[str, list[int | None]] = {}
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for code, visits, limit in tx.execute(
+                f"SELECT code, visits, max_visits FROM links WHERE code IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                state[code] = [visits, limit]
+        added: Counter[str] = Counter()
+        out: list[VisitResult | Exception] = []
+        recorded: list[Visit] = []
+        for visit, count in items:
+            link = state.get(visit.code)
+            if link is None:
+                out.append(LinkNotFound(visit.code))
+                continue
+            visits, limit = link
+            assert visits is not None  # a NOT NULL column
+            if count:
+                if limit is not None and visits >= limit:
+                    out.append(VisitResult(allowed=False, visits=visits))
+                    continue
+                link[0] = visits = visits + 1
+                added[visit.code] += 1
+            out.append(VisitResult(allowed=True, visits=visits))
+            recorded.append(visit)
+        tx.executemany(
+            "UPDATE links SET visits = visits + ? WHERE code = ?",
+            [(n, code) for code, n in added.items()],
+        )
+        self._insert_visits(tx, recorded)
+        return out
+
+    def _insert_visits(self, tx: sqlite3.Connection, visits: Sequence[Visit]) -> None:
+        """Insert raw visits and add them to the counts, each count cell written once.
+
+        Visits alike in everything counted (link, day, dimensions) are counted as one
+        group, so the cost per visit is one row and a dictionary step.
+        """
+        if not visits:
+            return
+        user_agents: dict[str, int] = {}
+        days: dict[date, str] = {}
+        rows: list[tuple[Any, ...]] = []
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        people: Counter[tuple[str, str, str]] = Counter()
+        for visit in visits:
+            at = visit.at
+            text = visit.user_agent
+            ua = user_agents.get(text)
+            if ua is None:
+                ua = user_agents[text] = _user_agent_id(tx, text)
+            plain = _PLAIN_GETTER(visit)
+            rows.append(
+                (
+                    visit.code,
+                    at.isoformat(),
+                    to_micros(at),
+                    *plain[:_UA_AT],
+                    ua,
+                    *plain[_UA_AT + 1 :],
+                )
+            )
+            if at.tzinfo is UTC:
+                day = days.get(at.date())
+                if day is None:
+                    day = days[at.date()] = at.date().isoformat()
+            else:
+                day = at.astimezone(UTC).date().isoformat()
+            key = (visit.code, day, *_COUNTED_GETTER(visit))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [visit, 1]
+            else:
+                group[1] += 1
+            who = None if visit.is_bot else visitor_key(visit)
+            if who is not None:
+                people[visit.code, day, who] += 1
+        tx.executemany(_INSERT_VISIT_ROW, rows)
+        cells: Counter[tuple[str, str, str, str]] = Counter()
+        for (code, day, *_), (sample, n) in groups.items():
+            cells[code, "total", day, ""] += n
+            for dim, value in visit_dimensions(sample):
+                cells[code, dim, day, value] += n
+                cells[code, dim, _ALL_TIME, value] += n
+        per_person: Counter[tuple[str, str]] = Counter()
+        for (code, day, who), n in people.items():
+            cells[code, "visitor", day, who] += n
+            per_person[code, who] += n
+        for code, _who in _new_people(tx, per_person):
+            cells[code, _PEOPLE, _ALL_TIME, ""] += 1
+        tx.executemany(_ADD_VISITOR, [(*person, n) for person, n in per_person.items()])
+        tx.executemany(_ADD_CELL, [(*cell, n) for cell, n in cells.items()])
+        if self.retention_days:
+            latest = max(to_micros(visit.at) for visit in visits)
+            self._drop_old_visits(tx, latest - self.retention_days * _DAY_US)
 
     def _drop_old_visits(self, tx: sqlite3.Connection, before_us: int) -> None:
         """One retention step: up to ``RETENTION_BATCH`` raw visits older than ``before_us``.
@@ -864,16 +1069,42 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
 
     def close(self) -> None:
-        """Close every thread's connection; later calls raise ``BackendUnavailable``."""
-        with self._state_lock, self._shared_lock:
+        """Write pending visits, close every connection; later calls: ``BackendUnavailable``."""
+        self._stop_batching()
+        with self._state_lock, self._shared_lock, self._watch_lock:
             self._closed = True
             conns = list(self._conns)
+            if self._watch is not None and self._watch_pid == os.getpid():
+                conns.append(self._watch)
+            self._watch = None
             self._conns = weakref.WeakSet()
             self._shared = None
             self._local = threading.local()
         for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
+
+
+def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (link, person) pairs of ``people`` not yet in ``visitor_counts`` (in a write)."""
+    by_code: dict[str, list[str]] = {}
+    for code, who in people:
+        by_code.setdefault(code, []).append(who)
+    new: list[tuple[str, str]] = []
+    for code, everyone in by_code.items():
+        for start in range(0, len(everyone), 500):
+            chunk = everyone[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            known = {
+                row[0]
+                for row in tx.execute(
+                    "SELECT visitor FROM visitor_counts "  # noqa: S608 - placeholders only
+                    f"WHERE code = ? AND visitor IN ({marks})",
+                    (code, *chunk),
+                )
+            }
+            new += [(code, who) for who in chunk if who not in known]
+    return new
 
 
 def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:

@@ -60,6 +60,7 @@ from .._common import (
     visitor_key,
 )
 from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, StatsCounts, When
+from ..batching import BACKGROUND, GroupCommit
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
@@ -67,6 +68,8 @@ __all__ = ["RedisStorage", "parse_url", "time_key"]
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+#: One visit script to run: its keys and arguments.
+_VisitCall = tuple[tuple[str, ...], builtins.list[str]]
 _OFFSET = 2**63
 _VISIT_CHUNK = 500
 _MAX_PENDING = 10_000
@@ -177,6 +180,10 @@ class RedisStorage:
         self._block_end = -1
         self._pending: list[tuple[str, str, str, str, str]] = []
         self._client: Any = self._connect()
+        #: Concurrent visit scripts sent together in one pipeline (one round trip).
+        self._visit_batches: GroupCommit[_VisitCall, Any] = GroupCommit(
+            self._run_visits, opts.batch, name=f"Redis visits ({self.url})"
+        )
 
     def __repr__(self) -> str:
         return f"RedisStorage({self.url!r})"
@@ -519,11 +526,19 @@ class RedisStorage:
         ]
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
-        """Check the limit, count and record ``visit`` in one script (one round trip)."""
+        """Check the limit, count and record ``visit`` in one script (one round trip).
+
+        Concurrent calls share one pipeline. In background mode a visit that is not
+        counted (bots, previews, guide views) is queued and answered at once.
+        """
         visit = normalise_visit(visit)
-        args = self._visit_args(visit, count, fast=False)
-        keys = self._keys(visit.code)
-        reply = self._write("record a visit", lambda c: self._scripts["visit"](c, keys, args))
+        call = (self._keys(visit.code), self._visit_args(visit, count, fast=False))
+        batches = self._visit_batches
+        if not count and batches.options.mode == BACKGROUND:
+            self._live()
+            batches.submit_later(call)
+            return VisitResult(allowed=True, visits=0)
+        reply = batches.submit(call)
         if reply[0] == -1:
             raise LinkNotFound(visit.code)
         return VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
@@ -535,17 +550,47 @@ class RedisStorage:
 
         The three answers are those of :class:`~suolink.backends.base.RecordsInOneTrip`;
         "open" is the link hash's ``o`` flag, kept by ``refresh_open`` in ``lib.lua``.
+        Concurrent calls share one pipeline; the answer waits for its reply.
         """
         visit = normalise_visit(visit)
-        args = self._visit_args(visit, count, fast=True)
-        keys = self._keys(visit.code)
-        reply = self._write("record a visit", lambda c: self._scripts["visit"](c, keys, args))
+        call = (self._keys(visit.code), self._visit_args(visit, count, fast=True))
+        reply = self._visit_batches.submit(call)
         if reply[0] == -1:
             return None, None
         link = _to_link(reply[2])
         if reply[0] == 2:
             return link, None
         return link, VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
+
+    def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
+        """Run a batch of visit scripts in one pipeline; each keeps its own atomicity.
+
+        A script the server has not cached (``NOSCRIPT``) is sent again in full on its
+        own; a script that failed gets its error, the others their replies.
+        """
+        client = self._live()
+        script = self._scripts["visit"]
+        if len(calls) == 1:
+            keys, args = calls[0]
+            with self._errors("record a visit"):
+                return [script(client, keys, args)]
+        with self._errors("record visits"):
+            pipe = client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            replies = builtins.list(pipe.execute(raise_on_error=False))
+        out: builtins.list[Any] = []
+        for (keys, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                try:
+                    with self._errors("record a visit"):
+                        reply = script(client, keys, args)
+                except BackendError as exc:
+                    reply = exc
+            elif isinstance(reply, _DRIVER_ERRORS):
+                reply = self._wrap(reply, "record a visit")
+            out.append(reply)
+        return out
 
     def visits(
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
@@ -657,7 +702,9 @@ class RedisStorage:
         self._read("be reached", lambda c: c.ping())
 
     def close(self) -> None:
-        """Close every pooled connection; later calls raise ``BackendUnavailable``."""
+        """Send pending visits, close the connections; later calls: ``BackendUnavailable``."""
+        if not self._closed:
+            self._visit_batches.close()
         with self._lock:
             if self._closed:
                 return

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from ...errors import ConfigurationError
 from .. import redact_url
+from ..batching import OPTION_NAMES as BATCH_OPTION_NAMES
+from ..batching import BatchOptions
 
 __all__ = ["DEFAULTS", "RedisOptions", "parse_url", "rate_limit_url", "shown_url"]
 
@@ -46,6 +48,9 @@ _FLOAT_RANGES: dict[str, tuple[float, float]] = {
 _CERT_REQS = ("none", "optional", "required")
 
 
+_NO_BATCH_OPTIONS = BatchOptions()
+
+
 @dataclass(frozen=True)
 class RedisOptions:
     """Everything a ``RedisStorage`` needs to connect, from its URL."""
@@ -68,6 +73,8 @@ class RedisOptions:
     visit_days: int = 0
     ssl_cert_reqs: str = "required"
     ssl_ca_certs: str = ""
+    #: How visits are pipelined (``visits``, ``batch_ms``, ``batch_size``).
+    batch: BatchOptions = _NO_BATCH_OPTIONS
 
 
 def shown_url(url: str) -> str:
@@ -131,12 +138,16 @@ def parse_url(url: str) -> RedisOptions:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise ConfigurationError(f"malformed options in redis URL {shown!r}") from exc
+    batch = _NO_BATCH_OPTIONS
     for name, value in pairs:
+        if name in BATCH_OPTION_NAMES:
+            batch = batch.with_option(name, value)
+            continue
         if name not in DEFAULTS:
-            known = ", ".join(sorted(DEFAULTS))
+            known = ", ".join(sorted((*DEFAULTS, *BATCH_OPTION_NAMES)))
             raise ConfigurationError(f"unknown redis option {name!r}; known options: {known}")
         values[name] = value
-    opts: dict[str, object] = {}
+    opts: dict[str, object] = {"batch": batch}
     for name, (low, high) in _INT_RANGES.items():
         if name in values:
             try:

@@ -1,0 +1,370 @@
+"""Group commit: many threads' visits written in one transaction (or one pipeline).
+
+A backend hands a :class:`GroupCommit` the function that writes a batch, ``write(items)
+-> results``, one result (or exception) per item in order. Two ways to submit:
+
+* :meth:`GroupCommit.submit` (the default, *durable* mode): the caller waits until the
+  batch holding its item is written and gets its own result or exception. The first
+  waiting thread writes (the leader); items that arrive meanwhile form the next batch,
+  so batches grow with the load and a lone caller never waits for a timer.
+* :meth:`GroupCommit.submit_later` (*background* mode): the item is queued and the call
+  returns at once; a flusher thread writes every ``batch_ms`` or ``batch_size`` items.
+  What a crash loses is what was queued: at most ``QUEUED_BATCHES * batch_size`` items
+  plus the batch being written, since a caller finding the queue full waits for room.
+
+:meth:`GroupCommit.close` writes whatever is queued before it returns; queued items of
+a process that is exiting are written by an ``atexit`` hook.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from ..errors import BackendUnavailable, ConfigurationError
+
+__all__ = [
+    "BACKGROUND",
+    "DURABLE",
+    "BatchOptions",
+    "GroupCommit",
+    "parse_batch_option",
+]
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Mode = Literal["durable", "background"]
+DURABLE: Mode = "durable"
+BACKGROUND: Mode = "background"
+
+#: Storage URL options this module reads (``?visits=background&batch_ms=2``).
+OPTION_NAMES = ("visits", "batch_ms", "batch_size")
+MAX_BATCH_SIZE = 10_000
+MAX_BATCH_MS = 10_000.0
+#: Background batches that may wait in the queue: beyond ``QUEUED_BATCHES * batch_size``
+#: queued items a caller waits for the flusher (back-pressure), which bounds the loss.
+QUEUED_BATCHES = 4
+#: Seconds between attempts while a background write keeps failing "not now".
+_RETRY_PAUSES = (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How visits are batched: the mode, and when a batch is written.
+
+    ``batch_ms`` is how long a batch may gather before it is written: in background
+    mode the flusher's period (default 2 ms), in durable mode an optional extra wait
+    for more visits (default 0: a batch is what arrived while the last one was written).
+    ``batch_size`` caps a batch (default 256).
+    """
+
+    mode: Mode = DURABLE
+    batch_ms: float | None = None
+    batch_size: int = 256
+
+    @property
+    def delay(self) -> float:
+        """Seconds a batch gathers before it is written (the flusher's, in background mode)."""
+        if self.batch_ms is not None:
+            return self.batch_ms / 1000
+        return 0.002 if self.mode == BACKGROUND else 0.0
+
+    @property
+    def leader_delay(self) -> float:
+        """Seconds a waiting caller's batch gathers: ``batch_ms`` in durable mode only.
+
+        In background mode the visits that must wait (a ``max_visits`` link) are few and
+        are written at once, never held for the flusher's period.
+        """
+        return self.delay if self.mode == DURABLE else 0.0
+
+    def with_option(self, name: str, value: str) -> BatchOptions:
+        """These options with one URL option applied; ``ConfigurationError`` if bad."""
+        return parse_batch_option(self, name, value)
+
+
+def parse_batch_option(options: BatchOptions, name: str, value: str) -> BatchOptions:
+    """``options`` with the URL option ``name=value`` applied (names in ``OPTION_NAMES``)."""
+    if name == "visits":
+        if value not in (DURABLE, BACKGROUND):
+            raise ConfigurationError(f"visits must be 'durable' or 'background', not {value!r}")
+        return BatchOptions(value, options.batch_ms, options.batch_size)
+    if name == "batch_ms":
+        try:
+            ms = float(value)
+        except ValueError:
+            ms = -1.0
+        if not 0 <= ms <= MAX_BATCH_MS:  # also refuses nan
+            raise ConfigurationError(f"batch_ms must be 0 to {MAX_BATCH_MS:g}: {value!r}")
+        return BatchOptions(options.mode, ms, options.batch_size)
+    if name == "batch_size":
+        size = int(value) if value.isascii() and value.isdigit() else 0
+        if not 1 <= size <= MAX_BATCH_SIZE:
+            raise ConfigurationError(f"batch_size must be 1 to {MAX_BATCH_SIZE}: {value!r}")
+        return BatchOptions(options.mode, options.batch_ms, size)
+    raise ConfigurationError(f"not a batching option: {name!r}")
+
+
+class _Slot(Generic[Item, Result]):
+    """One submitted item: its result or exception once written, and its waiter's lock.
+
+    The lock is taken when the slot is made; releasing it wakes the one thread waiting
+    on it, either because its item is written (``done``) or to make it the next leader.
+    """
+
+    __slots__ = ("done", "error", "item", "result", "wake")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.done = False
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
+Write = Callable[[Sequence[Item]], Sequence["Result | BaseException"]]
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Items from many threads written together by ``write``; see the module docstring.
+
+    ``write`` gets up to ``batch_size`` items and returns one result or exception per
+    item; an exception it raises is every item's. Thread-safe; a forked child starts
+    empty (it never writes its parent's queue). Each waiting thread is woken exactly
+    once: when its item is written, or to lead the next batch.
+    """
+
+    def __init__(
+        self, write: Write[Item, Result], options: BatchOptions, *, name: str = "suolink"
+    ) -> None:
+        self._write = write
+        self.options = options
+        self._delay = options.leader_delay  # a durable leader's gathering time
+        self._period = options.delay  # the background flusher's
+        self._size = options.batch_size
+        self._max_queued = QUEUED_BATCHES * options.batch_size
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[_Slot[Item, Result]] = []  # durable, not yet taken by a leader
+        self._full = threading.Event()  # a gathering leader's batch is full
+        self._queued: list[Item] = []  # background
+        self._leading = False
+        self._closed = False
+        self._pid = os.getpid()
+        self._flusher: threading.Thread | None = None
+        self._flushing = False  # the flusher is writing a batch taken from _queued
+        self._hurry = False  # flush() asked: write what is queued without waiting
+        #: Background items given up on (a write failed for good); for tests and logs.
+        self.lost = 0
+        _OPEN.add(self)
+
+    # -- durable ---------------------------------------------------------------------
+
+    def submit(self, item: Item) -> Result:
+        """Write ``item`` in the next batch and return its result (or raise its error)."""
+        slot: _Slot[Item, Result] = _Slot(item)
+        self._check_pid()
+        with self._cond:
+            self._check_open()
+            self._waiting.append(slot)
+            follow = self._leading
+            self._leading = True
+            if follow and len(self._waiting) >= self._size:
+                self._full.set()
+        if follow:
+            slot.wake.acquire()  # written, or handed the lead
+        if not slot.done:
+            self._lead(slot)
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
+
+    def _lead(self, own: _Slot[Item, Result]) -> None:
+        """Write batches until ``own`` is written, then hand the lead to a waiter."""
+        while True:
+            if self._delay:
+                with self._cond:
+                    gather = len(self._waiting) < self._size
+                    self._full.clear()
+                if gather:
+                    self._full.wait(self._delay)
+            with self._cond:
+                batch = self._waiting[: self._size]
+                del self._waiting[: self._size]
+            self._write_slots(batch, own)
+            if own.done:
+                break
+        with self._cond:
+            if self._waiting:
+                self._waiting[0].wake.release()  # it leads next (_leading stays True)
+            else:
+                self._leading = False
+
+    def _write_slots(self, batch: list[_Slot[Item, Result]], own: _Slot[Item, Result]) -> None:
+        """Write ``batch``, give each slot its result and wake its waiter (not ``own``)."""
+        try:
+            results = self._write([slot.item for slot in batch])
+            if len(results) != len(batch):
+                raise AssertionError(f"{self._name}: {len(results)} results for {len(batch)}")
+        except BaseException as exc:  # every item's error, the waiters re-raise it
+            results = [exc] * len(batch)
+        for slot, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                slot.error = result
+            else:
+                slot.result = result
+            slot.done = True
+            if slot is not own:
+                slot.wake.release()
+
+    # -- background ------------------------------------------------------------------
+
+    def submit_later(self, item: Item) -> None:
+        """Queue ``item`` for the flusher thread and return at once.
+
+        With ``QUEUED_BATCHES * batch_size`` items already queued (the store is slower
+        than the callers, or down), the caller first waits for the flusher to take a
+        batch: what a crash can lose stays bounded, and so does memory.
+        """
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            self._check_open()
+            if self._flusher is None:
+                self._start_flusher()
+            while len(self._queued) >= self._max_queued:
+                cond.notify_all()
+                cond.wait()
+                self._check_open()
+            self._queued.append(item)
+            if len(self._queued) >= self._size:
+                cond.notify_all()
+
+    def _start_flusher(self) -> None:
+        thread = threading.Thread(
+            target=self._flush_forever, name=f"{self._name}-flusher", daemon=True
+        )
+        self._flusher = thread
+        thread.start()
+
+    def _flush_forever(self) -> None:
+        cond = self._cond
+        with cond:
+            while True:
+                while not self._queued and not self._closed:
+                    cond.wait()
+                if not self._queued:
+                    return  # closed and drained
+                deadline = time.monotonic() + self._period
+                while len(self._queued) < self._size and not (self._closed or self._hurry):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    cond.wait(left)
+                batch = self._queued[: self._size]
+                del self._queued[: self._size]
+                if not self._queued:
+                    self._hurry = False
+                self._flushing = True
+                cond.notify_all()  # callers waiting for room in the queue
+                cond.release()
+                try:
+                    self._write_background(batch)
+                finally:
+                    cond.acquire()
+                    self._flushing = False
+                    cond.notify_all()
+
+    def _write_background(self, batch: list[Item]) -> None:
+        """Write a background batch, retrying while the store says "not now"."""
+        pauses = iter(_RETRY_PAUSES)
+        while True:
+            try:
+                results = self._write(batch)
+            except BackendUnavailable as exc:
+                pause = next(pauses, None)
+                if pause is None or self._closed:
+                    self._give_up(len(batch), exc)
+                    return
+                time.sleep(pause)
+                continue
+            except Exception as exc:
+                self._give_up(len(batch), exc)
+                return
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:  # a link deleted since its visit was queued: nothing to count
+                log.debug("%s: %d queued visits not recorded: %s", self._name, len(failed), failed)
+            return
+
+    def _give_up(self, count: int, exc: BaseException) -> None:
+        self.lost += count
+        log.error("%s: %d queued visits could not be written: %s", self._name, count, exc)
+
+    # -- both --------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Items submitted and not yet written."""
+        with self._cond:
+            return len(self._waiting) + len(self._queued)
+
+    def flush(self) -> None:
+        """Return once every item queued before this call is written (or given up)."""
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            if self._flusher is None:
+                return
+            self._hurry = bool(self._queued)  # no waiting out the period
+            cond.notify_all()
+            while (self._queued or self._flushing) and self._flusher.is_alive():
+                cond.wait(0.1)
+
+    def close(self) -> None:
+        """Write what is queued, stop the flusher; later submits raise ``BackendUnavailable``."""
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            flusher = self._flusher
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join(timeout=30)
+        _OPEN.discard(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendUnavailable(f"{self._name}: the storage is closed")
+
+    def _check_pid(self) -> None:
+        """In a forked child: drop the parent's queue and flusher (the parent writes them)."""
+        if os.getpid() == self._pid:
+            return
+        self._pid = os.getpid()
+        self._waiting, self._queued = [], []
+        self._leading = self._flushing = False
+        self._flusher = None
+        self._cond = threading.Condition(threading.Lock())
+        self._full = threading.Event()
+
+
+#: Every open GroupCommit, flushed when the interpreter exits normally.
+_OPEN: weakref.WeakSet[GroupCommit[Any, Any]] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for group in list(_OPEN):
+        try:
+            group.flush()
+        except Exception:  # pragma: no cover - a store gone at exit: logged, not raised
+            log.exception("suolink: queued visits could not be written at exit")

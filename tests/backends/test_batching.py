@@ -1,0 +1,241 @@
+"""The group-commit machinery on its own: who gets which result, batches, flushing.
+
+The writes here are plain functions that record what they were given, so each test
+can see the batches the machinery formed; the storage contract suite
+(``test_group_commit.py``) runs it against real stores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suolink.backends import open_storage
+from suolink.backends.batching import BatchOptions, GroupCommit, parse_batch_option
+from suolink.errors import BackendUnavailable, ConfigurationError
+
+
+class Recorder:
+    """A write that doubles each item, remembers its batches and may fail or stall."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.pause = pause
+        self.gate = threading.Event()
+        self.gate.set()
+        self.failures: list[BaseException] = []
+
+    def __call__(self, items: Sequence[int]) -> list[int | BaseException]:
+        self.gate.wait(timeout=30)
+        if self.failures:
+            raise self.failures.pop(0)
+        if self.pause:
+            time.sleep(self.pause)
+        self.batches.append(list(items))
+        return [ValueError(item) if item < 0 else item * 2 for item in items]
+
+
+def _together(count: int, work: object) -> list[object]:
+    """Call ``work(i)`` from ``count`` threads released at once; results or exceptions."""
+    go = threading.Barrier(count)
+    out: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        go.wait(timeout=30)
+        try:
+            out[i] = work(i)  # type: ignore[operator]
+        except Exception as exc:
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return out
+
+
+def test_each_caller_gets_its_own_result() -> None:
+    write = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions())
+    assert group.submit(21) == 42
+    with pytest.raises(ValueError, match="-3"):
+        group.submit(-3)
+
+
+def test_concurrent_callers_share_batches_of_at_most_batch_size() -> None:
+    write = Recorder(pause=0.02)
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions(batch_size=4))
+    results = _together(16, group.submit)
+    assert results == [i * 2 for i in range(16)]
+    assert sorted(i for batch in write.batches for i in batch) == list(range(16))
+    assert max(len(batch) for batch in write.batches) <= 4
+    assert len(write.batches) < 16  # the callers that waited went in together
+
+
+def test_one_bad_item_fails_alone_but_a_failed_write_fails_its_whole_batch() -> None:
+    write = Recorder(pause=0.02)
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions())
+    results = _together(6, lambda i: group.submit(-1 if i == 0 else i))
+    assert isinstance(results[0], ValueError)
+    assert results[1:] == [2, 4, 6, 8, 10]
+    write.failures.append(BackendUnavailable("disk full"))
+    write.gate.clear()
+    waiting = threading.Thread(target=lambda: results.append(_caught(group.submit, 1)))
+    waiting.start()
+    time.sleep(0.05)  # the first caller leads and stalls; the others queue behind it
+    late = [threading.Thread(target=lambda: results.append(_caught(group.submit, 2)))]
+    late[0].start()
+    write.gate.set()
+    waiting.join(timeout=30)
+    late[0].join(timeout=30)
+    assert isinstance(results[6], BackendUnavailable)  # the batch that failed
+    assert results[7] == 4  # the next batch is written as usual
+
+
+def _caught(call: object, item: int) -> object:
+    try:
+        return call(item)  # type: ignore[operator]
+    except Exception as exc:
+        return exc
+
+
+def test_a_durable_leader_may_gather_for_batch_ms() -> None:
+    write = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions(batch_ms=200, batch_size=4))
+    results = _together(4, group.submit)
+    assert results == [0, 2, 4, 6]
+    assert [sorted(batch) for batch in write.batches] == [[0, 1, 2, 3]]  # one batch
+
+
+def test_background_items_return_at_once_and_close_writes_them() -> None:
+    write = Recorder()
+    write.gate.clear()  # the flusher stalls: nothing can be written yet
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions(mode="background"))
+    for i in range(100):
+        group.submit_later(i)  # returns although nothing is written
+    assert group.pending > 0
+    write.gate.set()
+    group.close()
+    assert sorted(i for batch in write.batches for i in batch) == list(range(100))
+    assert group.pending == 0
+    with pytest.raises(BackendUnavailable):
+        group.submit_later(1)
+    with pytest.raises(BackendUnavailable):
+        group.submit(1)
+
+
+def test_background_retries_while_the_store_says_not_now() -> None:
+    write = Recorder()
+    write.failures += [BackendUnavailable("busy"), BackendUnavailable("busy")]
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions(mode="background"))
+    group.submit_later(5)
+    group.flush()
+    assert write.batches == [[5]]
+    assert group.lost == 0
+    write.failures.append(RuntimeError("broken for good"))
+    group.submit_later(6)
+    group.close()
+    assert group.lost == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    items=st.lists(st.integers(min_value=-5, max_value=1000), min_size=1, max_size=40),
+    size=st.integers(min_value=1, max_value=8),
+)
+def test_whatever_the_batching_every_caller_gets_the_answer_to_its_own_item(
+    items: list[int], size: int
+) -> None:
+    group: GroupCommit[int, int] = GroupCommit(Recorder(), BatchOptions(batch_size=size))
+    results = _together(len(items), lambda i: group.submit(items[i]))
+    for item, result in zip(items, results, strict=True):
+        if item < 0:
+            assert isinstance(result, ValueError)
+        else:
+            assert result == item * 2
+    group.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("visits", "sometimes"),
+        ("batch_ms", "-1"),
+        ("batch_ms", "nan"),
+        ("batch_ms", "1e9"),
+        ("batch_size", "0"),
+        ("batch_size", "many"),
+        ("batch_size", "100000"),
+        ("batch_colour", "red"),
+    ],
+)
+def test_bad_options_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError):
+        parse_batch_option(BatchOptions(), name, value)
+
+
+def test_options_and_their_defaults() -> None:
+    assert BatchOptions().delay == 0.0  # durable: no timer, batches form under load
+    assert BatchOptions(mode="background").delay == 0.002
+    options = BatchOptions().with_option("visits", "background").with_option("batch_ms", "7")
+    assert options == BatchOptions(mode="background", batch_ms=7.0)
+    assert options.with_option("batch_size", "9").batch_size == 9
+
+
+def test_storage_urls_take_the_batching_options(tmp_path: Path) -> None:
+    store = open_storage(f"sqlite:///{tmp_path}/x.db?visits=background&batch_ms=3&batch_size=8")
+    try:
+        batches = store._visit_batches  # type: ignore[attr-defined]
+        assert batches.options == BatchOptions("background", 3.0, 8)
+    finally:
+        store.close()
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        open_storage(f"sqlite:///{tmp_path}/y.db?batch_size=0")
+    with pytest.raises(ConfigurationError, match="visits"):
+        open_storage("redis://localhost/0?visits=later")
+
+
+def test_in_background_mode_a_waiting_caller_is_not_held_for_the_period() -> None:
+    options = BatchOptions(mode="background", batch_ms=10_000)
+    assert options.delay == 10.0  # the flusher's period
+    assert options.leader_delay == 0.0  # a max_visits visit is written at once
+    group: GroupCommit[int, int] = GroupCommit(Recorder(), options)
+    done = threading.Event()
+    threading.Thread(target=lambda: (group.submit(1), done.set())).start()
+    assert done.wait(timeout=5)  # not held for the 10 s period
+    group.close()
+
+
+EXITS_WITHOUT_CLOSE = """
+import sys
+from datetime import UTC, datetime
+from suolink.backends import open_storage
+from suolink.models import Link, Visit
+
+store = open_storage(sys.argv[1] + "?visits=background&batch_ms=10000")
+store.create(Link(code="x", url="https://example.com/"))
+for n in range(50):
+    store.record_visit(Visit(code="x", at=datetime.now(UTC), user_agent=f"u{n}"))
+# no close(): the atexit hook writes the queue (the flusher would wait 10 s)
+"""
+
+
+def test_a_process_that_exits_without_closing_writes_its_queue(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'exit.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", EXITS_WITHOUT_CLOSE, url], check=True, env=env)
+    store = open_storage(url)
+    try:
+        assert len(list(store.visits("x"))) == 50
+    finally:
+        store.close()
