@@ -1,0 +1,139 @@
+"""The hot resolve path: ``Shortener.resolve`` on ``memory://``, one core, and guide pages.
+
+Two figures, each over a tight loop on one thread (calls over wall time):
+
+* **redirects**: ordinary browser visitors (Safari on iOS/macOS, Chrome on Android and
+  Windows; the detection cache warm) opening codes drawn from ``--links`` stored links;
+  every visit is recorded and counted. Every answer is checked to be a redirect.
+* **guide pages, first view**: WeChat and QQ visitors opening links none has opened
+  before, so the page is made for each link the first time (its QR code included).
+  Every answer is checked to be the guide page.
+
+``--profile`` runs the redirect loop under cProfile and prints the top functions.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --profile --calls 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_core import BROWSER_VISITORS, BULK_ID_OFFSET, IN_APP_VISITORS, SECRET, machine_info
+
+from suolink.models import Link, Redirect, utcnow
+from suolink.shortener import Shortener
+
+
+def _fill(shortener: Shortener, count: int, start: int = 0) -> list[str]:
+    """``count`` plain links created through the storage; their codes."""
+    encode = shortener.codes.codec.encode
+    base = utcnow()
+    codes = []
+    for n in range(start, start + count):
+        code = encode(BULK_ID_OFFSET + n)
+        shortener.storage.create(
+            Link(
+                code=code,
+                url=f"https://shop.example.com/item/{n}?utm_source=wechat",
+                created_at=base + timedelta(microseconds=n),
+            )
+        )
+        codes.append(code)
+    return codes
+
+
+def bench_redirects(calls: int, links: int, *, profile: bool) -> float:
+    """Redirects per second on ``memory://`` (visits recorded and counted)."""
+    shortener = Shortener("memory://", secret=SECRET, base_url="https://s.example")
+    codes = _fill(shortener, links)
+    visitors = BROWSER_VISITORS
+    pairs = [(codes[i % links], visitors[i % len(visitors)]) for i in range(calls)]
+    resolve = shortener.resolve
+    for code, visitor in pairs[:2000]:  # warm the detection cache and every code path
+        resolve(code, visitor)
+    gc.collect()
+    gc.disable()
+    try:
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started = time.perf_counter()
+        for code, visitor in pairs:
+            resolve(code, visitor)
+        elapsed = time.perf_counter() - started
+        if profile:
+            profiler.disable()
+    finally:
+        gc.enable()
+    last = resolve(pairs[-1][0], pairs[-1][1])
+    if not isinstance(last, Redirect):
+        raise SystemExit(f"expected a redirect, got {last!r}")
+    recorded = sum(shortener.get(code).visits for code in codes)
+    if recorded != calls + 2001:
+        raise SystemExit(f"{recorded} visits counted for {calls + 2001} redirects")
+    if profile:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return calls / elapsed
+
+
+def bench_guide_first_view(pages: int) -> tuple[float, float]:
+    """Guide pages/s and median µs when each link is opened for the first time."""
+    shortener = Shortener("memory://", secret=SECRET, base_url="https://s.example")
+    codes = _fill(shortener, pages + 50)
+    for i, code in enumerate(codes[:50]):  # warm templates and detection
+        shortener.resolve(code, IN_APP_VISITORS[i % 2])
+    durations = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for i, code in enumerate(codes[50:]):
+        t0 = clock()
+        decision = shortener.resolve(code, IN_APP_VISITORS[i % 2])
+        durations.append(clock() - t0)
+        if decision.reason != "guide":
+            raise SystemExit(f"expected the guide page, got {decision.reason}")
+    elapsed = time.perf_counter() - started
+    durations.sort()
+    return pages / elapsed, durations[len(durations) // 2] / 1000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=300_000, help="timed redirects")
+    parser.add_argument("--links", type=int, default=10_000, help="links stored")
+    parser.add_argument("--pages", type=int, default=2_000, help="guide pages, first views")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
+    parser.add_argument("--profile", action="store_true", help="cProfile the redirect loop")
+    args = parser.parse_args(argv)
+    info = machine_info()
+    print(f"{info['date']}  {info['cpu']} ×{info['cores']}  {info['python']}  git {info['git']}")
+    if args.profile:
+        bench_redirects(args.calls, args.links, profile=True)
+        return 0
+    rates = [bench_redirects(args.calls, args.links, profile=False) for _ in range(args.repeat)]
+    print(
+        f"redirects, memory://, {args.links:,} links: best {max(rates):,.0f}/s "
+        f"({1e6 / max(rates):.2f} µs each); runs: " + ", ".join(f"{r:,.0f}" for r in rates)
+    )
+    if args.pages:
+        guide = [bench_guide_first_view(args.pages) for _ in range(args.repeat)]
+        best = max(guide)
+        print(
+            f"guide pages, first view: best {best[0]:,.0f}/s, median {best[1]:.0f} µs; runs: "
+            + ", ".join(f"{r:,.0f}/s" for r, _ in guide)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
