@@ -46,7 +46,7 @@ from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
 from .render import language_hint, pick_language
-from .render.pages import PageContext, decision_for
+from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
@@ -365,7 +365,8 @@ class Shortener:
             short_url = self.short_url(code, base_url=base_url)
         except ConfigurationError:
             short_url = f"/{code}"
-        return decision_for(ruling, self._page_context(ruling, code, short_url, visitor, client))
+        context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
+        return decision_for(ruling, context)
 
     def protect(
         self,
@@ -484,20 +485,34 @@ class Shortener:
         return self._qr_cache
 
     def _page_context(
-        self, ruling: Ruling, code: str, short_url: str, visitor: Visitor, client: Client
+        self,
+        ruling: Ruling,
+        code: str,
+        short_url: str,
+        visitor: Visitor,
+        client: Client,
+        *,
+        qr_route: bool = False,
     ) -> PageContext:
         """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
 
-        A QR code that cannot be drawn (no imaging extra, a URL too long) is left out.
+        With ``qr_route`` (a link's own guide page) the QR is an image of the link's
+        ``<code>.png`` route beside the page, drawn and cached when the browser asks for
+        it: making the page never waits for a drawing (3 ms). Otherwise (``protect``) it
+        is drawn inline. A QR code that cannot be drawn (no imaging extra, a URL too
+        long) is left out.
         """
         link = ruling.link
         override = link.language if link is not None and link.language else self.default_language
-        qr_png = None
+        qr_png = qr_src = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
-            try:
-                qr_png = self._qr_images().encode(short_url, size=168, border=2)
-            except (MissingDependencyError, InvalidInput):
-                qr_png = None
+            if qr_route:
+                qr_src = guide_qr_src(code, short_url)
+            else:
+                try:
+                    qr_png = self._qr_images().encode(short_url, **GUIDE_QR)
+                except (MissingDependencyError, InvalidInput):
+                    qr_png = None
         return PageContext(
             lang=pick_language(
                 visitor.accept_language, override, ua_hint=language_hint(visitor.user_agent)
@@ -507,6 +522,7 @@ class Shortener:
             short_url=short_url,
             redirect_status=self.redirect_status,
             qr_png=qr_png,
+            qr_src=qr_src,
         )
 
     # -- housekeeping ---------------------------------------------------------------------
