@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..detect import Client
@@ -25,7 +25,7 @@ from .phrases import place, places
 __all__ = ["GUIDE_QR", "PageContext", "decision_for", "guide_qr_src", "password_throttled"]
 
 #: How the guide page's QR code is drawn (168 px, a 2-module quiet zone).
-GUIDE_QR: Final = {"size": 168, "border": 2}
+GUIDE_QR: Final[dict[str, Any]] = {"size": 168, "border": 2}
 #: Longest short URL (UTF-8 bytes) the guide page shows as a QR code: at 168 px, every
 #: code up to version 22 (1,000 bytes at level M) has a pixel per module at least.
 GUIDE_QR_MAX_BYTES: Final = 1000
