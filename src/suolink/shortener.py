@@ -24,7 +24,7 @@ from .backends.base import (
     Storage,
 )
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .detect import Client, detect
+from .detect import Client, default_detector
 from .detect.platforms import normalize_platforms
 from .errors import (
     CodeSpaceExhausted,
@@ -141,6 +141,7 @@ class Shortener:
         storage_now = self.storage
         self._one_trip = storage_now if isinstance(storage_now, RecordsInOneTrip) else None
         self._in_process = storage_now if isinstance(storage_now, HoldsLinksInProcess) else None
+        self._detect = default_detector().detect  # what ``detect`` calls, one call fewer
         self._plans = RedirectPlans(
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
@@ -342,7 +343,7 @@ class Shortener:
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
-        client = detect(visitor.user_agent, visitor.headers)
+        client = self._detect(visitor.user_agent, visitor.headers)
         if record and self._in_process is not None and now.tzinfo is UTC:
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
             if planned is not None:
@@ -390,7 +391,7 @@ class Shortener:
         fields = self._validate(settings)
         page_url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
         link = Link(code="-", url=page_url or "about:blank", **fields)
-        client = detect(visitor.user_agent, visitor.headers)
+        client = self._detect(visitor.user_agent, visitor.headers)
         ruling = decide(link, client, now=self.clock(), bot_action=self.bot_action)
         if ruling.verdict not in _PROTECT_PAGES:
             return None
@@ -415,13 +416,7 @@ class Shortener:
         if answer is None:
             return None
         record = visits.build_record(
-            link.code,
-            visitor,
-            answer.fields,
-            at=now,
-            outcome=answer.outcome,
-            key=self._visitor_ids,
-            store_ip=self.store_ip,
+            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead

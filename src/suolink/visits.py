@@ -85,8 +85,11 @@ class KeyedHash:
 
     def visitor_id(self, ip: str | None, user_agent: str) -> str:
         """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
-        message = f"{ip or ''}\n{user_agent}".encode("utf-8", "surrogatepass")
-        return self.hexdigest(message)[:16]
+        inner = self._inner.copy()
+        inner.update(f"{ip or ''}\n{user_agent}".encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:16]
 
 
 def visitor_id(key: bytes | KeyedHash, visitor: Visitor) -> str:
@@ -110,9 +113,7 @@ def build_visit(
     The IP is kept only if ``store_ip``; the referer only as its host name.
     """
     hasher = key if isinstance(key, KeyedHash) else KeyedHash(key)
-    record = build_record(
-        code, visitor, client_fields(client), at=at, outcome=outcome, key=hasher, store_ip=store_ip
-    )
+    record = build_record(code, visitor, client_fields(client), at, outcome, hasher, store_ip)
     return Visit.from_record(record)
 
 
@@ -136,14 +137,14 @@ def build_record(
     code: str,
     visitor: Visitor,
     fields: ClientFields,
-    *,
     at: datetime,
     outcome: str,
     key: KeyedHash,
     store_ip: bool,
 ) -> VisitRecord:
     """:func:`build_visit` as a :data:`~suolink.models.VisitRecord` (every text storable),
-    from the visitor's :func:`client_fields`."""
+    from the visitor's :func:`client_fields`. Arguments by position: it is on every
+    redirect, where keywords cost."""
     referer = visitor.referer
     user_agent = visitor.user_agent
     app, os_name, device, is_bot, browser = fields

@@ -208,7 +208,8 @@ class MemoryStorage:
         """
         code = record[0]
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise BackendUnavailable("the memory:// storage is closed")
             link = self._links.get(code)
             if link is None:
                 return None
