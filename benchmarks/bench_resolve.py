@@ -136,11 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.sqlite:
         with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{Path(folder) / 'bench.db'}"
             calls = max(1, args.calls // 10)
             runs = [
-                bench_redirects(calls, args.links, profile=False, storage=url)
-                for _ in range(args.repeat)
+                bench_redirects(
+                    calls, args.links, profile=False, storage=f"sqlite:///{folder}/run{n}.db"
+                )
+                for n in range(args.repeat)
             ]
         wall, cpu = max(r[0] for r in runs), max(r[1] for r in runs)
         print(
