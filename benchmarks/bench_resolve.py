@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
+import os
 import pstats
 import sys
 import tempfile
@@ -27,10 +29,18 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import BROWSER_VISITORS, BULK_ID_OFFSET, IN_APP_VISITORS, SECRET, machine_info
+from bench_core import (
+    BROWSER_VISITORS,
+    BULK_ID_OFFSET,
+    IN_APP_VISITORS,
+    RESULTS_DIR,
+    SECRET,
+    machine_info,
+)
 
 from suolink.models import Link, Redirect, utcnow
 from suolink.shortener import Shortener
@@ -64,7 +74,8 @@ def bench_redirects(
     visitors = BROWSER_VISITORS
     pairs = [(codes[i % links], visitors[i % len(visitors)]) for i in range(calls)]
     resolve = shortener.resolve
-    for code, visitor in pairs[:2000]:  # warm the detection cache and every code path
+    warm = pairs[:2000]
+    for code, visitor in warm:  # warm the detection cache and every code path
         resolve(code, visitor)
     gc.collect()
     gc.disable()
@@ -84,8 +95,8 @@ def bench_redirects(
     if not isinstance(last, Redirect):
         raise SystemExit(f"expected a redirect, got {last!r}")
     recorded = sum(shortener.get(code).visits for code in codes)
-    if recorded != calls + 2001:
-        raise SystemExit(f"{recorded} visits counted for {calls + 2001} redirects")
+    if recorded != calls + len(warm) + 1:
+        raise SystemExit(f"{recorded} visits counted for {calls + len(warm) + 1} redirects")
     if profile:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return calls / elapsed, calls / cpu
@@ -121,19 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite", action="store_true", help="redirects on SQLite (a temporary file) too"
     )
+    parser.add_argument("--output", type=Path, help="JSON file (default: results/resolve-…)")
     args = parser.parse_args(argv)
     info = machine_info()
     print(f"{info['date']}  {info['cpu']} ×{info['cores']}  {info['python']}  git {info['git']}")
+    print(f"load average at start: {info['load_average_at_start']}")
     if args.profile:
         bench_redirects(args.calls, args.links, profile=True)
         return 0
+    results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
     runs = [bench_redirects(args.calls, args.links, profile=False) for _ in range(args.repeat)]
-    wall, cpu = max(r[0] for r in runs), max(r[1] for r in runs)
-    print(
-        f"redirects, memory://, {args.links:,} links: best {wall:,.0f}/s over wall time "
-        f"({1e6 / wall:.2f} µs each), {cpu:,.0f}/s over CPU time ({1e6 / cpu:.2f} µs); "
-        "runs (wall/cpu): " + ", ".join(f"{w:,.0f}/{c:,.0f}" for w, c in runs)
-    )
+    results["memory_redirects"] = _rates(f"redirects, memory://, {args.links:,} links", runs)
     if args.sqlite:
         with tempfile.TemporaryDirectory() as folder:
             calls = max(1, args.calls // 10)
@@ -143,19 +152,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 for n in range(args.repeat)
             ]
-        wall, cpu = max(r[0] for r in runs), max(r[1] for r in runs)
-        print(
-            f"redirects, sqlite, {args.links:,} links, {calls:,} calls: best {wall:,.0f}/s "
-            f"over wall time, {cpu:,.0f}/s over CPU time"
-        )
+        results["sqlite_redirects"] = _rates(f"redirects, sqlite, {calls:,} calls", runs)
     if args.pages:
         guide = [bench_guide_first_view(args.pages) for _ in range(args.repeat)]
-        best = max(guide)
+        results["guide_first_view"] = {
+            "pages_per_second": round(max(r for r, _ in guide)),
+            "median_us": round(min(m for _, m in guide), 1),
+        }
         print(
-            f"guide pages, first view: best {best[0]:,.0f}/s, median {best[1]:.0f} µs; runs: "
-            + ", ".join(f"{r:,.0f}/s" for r, _ in guide)
+            f"guide pages, first view: best {max(r for r, _ in guide):,.0f}/s, "
+            f"median {min(m for _, m in guide):.0f} µs; runs: "
+            + ", ".join(f"{r:,.0f}/s ({m:.0f} µs)" for r, m in guide)
         )
+    load = os.getloadavg()
+    results["load_average_at_end"] = [round(x, 2) for x in load]
+    print(f"load average at end: {results['load_average_at_end']}")
+    output = args.output or RESULTS_DIR / f"resolve-{info['date'][:10]}-{info['git']}.json"
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {output}")
     return 0
+
+
+def _rates(label: str, runs: list[tuple[float, float]]) -> dict[str, Any]:
+    wall, cpu = max(r[0] for r in runs), max(r[1] for r in runs)
+    print(
+        f"{label}: best {wall:,.0f}/s over wall time ({1e6 / wall:.2f} µs each), "
+        f"{cpu:,.0f}/s over CPU time ({1e6 / cpu:.2f} µs); runs (wall/cpu): "
+        + ", ".join(f"{w:,.0f}/{c:,.0f}" for w, c in runs)
+    )
+    return {
+        "per_second_wall": round(wall),
+        "per_second_cpu": round(cpu),
+        "runs": [[round(w), round(c)] for w, c in runs],
+    }
 
 
 if __name__ == "__main__":
