@@ -50,7 +50,9 @@ def test_guide_page_is_self_contained_small_and_strict(shortener: Shortener) -> 
     html = page.body.decode()
     assert len(page.body) < 20_000
     assert "在 Safari 中打开" in html
-    assert "data:image/png;base64," in html  # the short link's own QR code, inline
+    # The short link's own QR code: its image route beside the page, drawn when asked for.
+    assert f'<img class="qr" src="./{link.code}.png?size=168&amp;border=2"' in html
+    assert "img-src data: 'self'" in header(page, "Content-Security-Policy")
     csp = header(page, "Content-Security-Policy")
     nonce = re.search(r"'nonce-([^']+)'", csp)
     assert nonce is not None
@@ -61,6 +63,43 @@ def test_guide_page_is_self_contained_small_and_strict(shortener: Shortener) -> 
     assert header(page, "Referrer-Policy")
     assert not re.search(r"(src|href)=\"(https?:)?//", html.replace(shortener.short_url(link), ""))
     assert "<link" not in html
+
+
+def test_the_guide_qr_image_is_the_short_link_drawn_by_its_own_route() -> None:
+    """The page links the image; the route beside it draws the short URL at the page's size."""
+    import html as html_lib
+
+    from suolink.http import HttpApi, HttpRequest
+    from suolink.qr import decode
+
+    with Shortener("memory://", secret="s") as shortener:
+        api = HttpApi(shortener)
+        code = shortener.shorten("https://example.com/").code
+        wechat = (("user-agent", ALL["wechat_ios"]),)
+        base = "https://mounted.example/s"
+        request = HttpRequest(method="GET", headers=wechat, base_url=base)
+        page = api.handle("resolve", request, code=code)
+        src = re.search(r'<img class="qr" src="([^"]+)"', page.body.decode())
+        assert src is not None
+        path, _, query = html_lib.unescape(src.group(1)).partition("?")
+        assert path == f"./{code}.png"
+        pairs = tuple(tuple(pair.split("=")) for pair in query.split("&"))
+        image = api.handle(
+            "qr_png", HttpRequest(method="GET", query=pairs, base_url=base), code=code
+        )
+        assert image.status == 200
+        assert decode(image.body) == [f"{base}/{code}"]
+        assert shortener.qr(code, base_url=base, size=168, border=2) == image.body
+
+
+def test_the_guide_shows_no_qr_without_the_qr_extra(shortener: Shortener) -> None:
+    from tests.http_scenarios import without_qr_extra
+
+    link = shortener.shorten("https://example.com/")
+    with without_qr_extra():
+        page = visit(shortener, link.code, "wechat_ios")
+    assert page.reason == "guide"
+    assert 'class="qr"' not in page.body.decode()
 
 
 def test_guide_words_follow_app_os_and_language(shortener: Shortener) -> None:

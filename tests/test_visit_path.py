@@ -8,13 +8,26 @@ and Django in ``tests/http_scenarios.py``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suolink import InvalidURL, Visitor
 from suolink.http import HttpApi, HttpRequest
 from suolink.shortener import Shortener
+from suolink.visits import (
+    MAX_STORED_TEXT,
+    KeyedHash,
+    referer_host,
+    storable,
+    storable_agent,
+    visitor_id,
+)
 from tests.clients import ALL
 
 CHROME = ALL["chrome_android"]
@@ -208,3 +221,58 @@ def test_qr_render_limit_is_off_with_none() -> None:
         for i in range(40):
             request = HttpRequest(method="GET", query=(("fg", f"{i:06x}"),))
             assert api.handle("qr_png", request, code=code).status == 200
+
+
+# -- issue 14: the visit path's shortcuts give what the long way gives -------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.binary(max_size=200), ip=st.none() | st.text(max_size=40), agent=st.text(max_size=300)
+)
+def test_keyed_hash_visitor_ids_equal_hmac_sha256(key: bytes, ip: str | None, agent: str) -> None:
+    """Ids stay what they were before the key schedule was kept: old visits still match."""
+    message = f"{ip or ''}\n{agent}".encode("utf-8", "surrogatepass")
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+    hasher = KeyedHash(key)
+    assert hasher.hexdigest(message) == expected
+    assert hasher.visitor_id(ip, agent) == expected[:16]
+    assert visitor_id(key, Visitor(user_agent=agent, ip=ip)) == expected[:16]
+
+
+@settings(max_examples=300, deadline=None)
+@given(agent=st.text(max_size=1100) | st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_kept_user_agent_is_the_storable_prefix(agent: str) -> None:
+    assert storable_agent(agent) == (storable(agent[:MAX_STORED_TEXT]) or "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(referer=st.text(max_size=60) | st.from_regex(r"https?://[a-zA-Z0-9.\[\]:@-]{0,30}/?.{0,20}"))
+def test_the_kept_referer_host_is_what_urlsplit_reads(referer: str) -> None:
+    try:
+        expected = storable(urlsplit(referer[:MAX_STORED_TEXT]).hostname)
+    except ValueError:
+        expected = None
+    assert referer_host(referer) == expected
+    assert referer_host(referer) == expected  # and again, from the cache
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.text(max_size=80)
+    | st.lists(
+        st.tuples(
+            st.sampled_from(["zh", "zh-CN", "en-GB", "fr", "EN", "zh_TW", "*", ""]),
+            st.sampled_from(["", ";q=0", ";q=0.5", ";q=x", ";q=1"]),
+        ),
+        max_size=5,
+    ).map(lambda parts: ",".join(tag + q for tag, q in parts))
+)
+def test_the_visitor_language_is_parsed_as_before(header: str) -> None:
+    from suolink.render.i18n import DEFAULT_LANGUAGE, _parse, _supported, pick_language
+
+    expected = next(
+        (found for _, _, tag in _parse(header) if (found := _supported(tag)) is not None),
+        DEFAULT_LANGUAGE,
+    )
+    assert pick_language(header) == expected

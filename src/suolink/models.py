@@ -23,6 +23,7 @@ __all__ = [
     "Redirect",
     "StreamedDecision",
     "Visit",
+    "VisitRecord",
     "VisitResult",
     "Visitor",
     "utcnow",
@@ -208,6 +209,58 @@ class Visit:
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
+    def from_record(cls, record: VisitRecord) -> Visit:
+        """The visit a :data:`VisitRecord` holds (its values in field order)."""
+        (
+            code,
+            at,
+            ip,
+            user_agent,
+            referer,
+            app,
+            os,
+            device,
+            is_bot,
+            language,
+            vid,
+            browser,
+            outcome,
+        ) = record
+        return cls(
+            code=code,
+            at=at,
+            ip=ip,
+            user_agent=user_agent,
+            referer=referer,
+            app=app,
+            os=os,
+            device=device,
+            is_bot=is_bot,
+            language=language,
+            visitor_id=vid,
+            browser=browser,
+            outcome=outcome,
+        )
+
+    def to_record(self) -> VisitRecord:
+        """This visit as a :data:`VisitRecord`."""
+        return (
+            self.code,
+            self.at,
+            self.ip,
+            self.user_agent,
+            self.referer,
+            self.app,
+            self.os,
+            self.device,
+            self.is_bot,
+            self.language,
+            self.visitor_id,
+            self.browser,
+            self.outcome,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Visit:
         return cls(
             code=data["code"],
@@ -224,6 +277,25 @@ class Visit:
             browser=data.get("browser"),
             outcome=data.get("outcome") or "redirect",
         )
+
+
+VisitRecord = tuple[
+    str,  # code
+    datetime,  # at
+    str | None,  # ip
+    str,  # user_agent
+    str | None,  # referer
+    str | None,  # app
+    str | None,  # os
+    str | None,  # device
+    bool,  # is_bot
+    str | None,  # language
+    str | None,  # visitor_id
+    str | None,  # browser
+    str,  # outcome
+]
+"""A :class:`Visit`'s values as a plain tuple in field order: what the redirect path builds
+and an in-process backend appends (a tuple is made ten times faster than the dataclass)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from .detect import Client
@@ -96,8 +97,13 @@ _APP_BOUND: Final = APP_IDS | frozenset(
 )
 
 
+@lru_cache(maxsize=1024)
 def browser_twin(client: Client) -> Client:
-    """The same visitor in their system browser: where the guide page sends them."""
+    """The same visitor in their system browser: where the guide page sends them.
+
+    Cached: a few kinds of in-app client make nearly all guide views, and a copy of a
+    client costs more than looking it up.
+    """
     return replace(
         client,
         app=None,

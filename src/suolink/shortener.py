@@ -11,14 +11,20 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Unpack
 
 from . import visits
 from .backends import open_storage
-from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RecordsInOneTrip, Storage
+from .backends.base import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    HoldsLinksInProcess,
+    RecordsInOneTrip,
+    Storage,
+)
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .detect import Client, detect
+from .detect import Client, default_detector
 from .detect.platforms import normalize_platforms
 from .errors import (
     CodeSpaceExhausted,
@@ -31,14 +37,16 @@ from .errors import (
     MissingDependencyError,
 )
 from .fields import Action
+from .http.responses import redirect
 from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
+from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
 from .render import language_hint, pick_language
-from .render.pages import PageContext, decision_for
+from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
@@ -119,6 +127,7 @@ class Shortener:
             if secret
             else secrets.token_bytes(32)
         )
+        self._visitor_ids = visits.KeyedHash(self._visitor_key)
         self._address_key = (
             hmac.new(secret.encode(), b"suolink/rate-limit/v1", hashlib.sha256).digest()
             if secret
@@ -127,6 +136,17 @@ class Shortener:
         self.clock = clock
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
+        # The storage is fixed, so what it can do is asked once (a Protocol isinstance
+        # check costs microseconds).
+        storage_now = self.storage
+        self._one_trip = storage_now if isinstance(storage_now, RecordsInOneTrip) else None
+        self._in_process = storage_now if isinstance(storage_now, HoldsLinksInProcess) else None
+        self._detect = default_detector().detect  # what ``detect`` calls, one call fewer
+        self._plans = RedirectPlans(
+            check_code=self.codes.check_code,
+            redirect_status=redirect_status,
+            bot_action=self.bot_action,
+        )
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -323,7 +343,11 @@ class Shortener:
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
-        client = detect(visitor.user_agent, visitor.headers)
+        client = self._detect(visitor.user_agent, visitor.headers)
+        if record and self._in_process is not None and now.tzinfo is UTC:
+            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
+            if planned is not None:
+                return planned
         ruling = self._resolve_in_one_trip(code, visitor, client, now) if record else None
         if ruling is None:
             link = self._lookup(code)
@@ -336,11 +360,14 @@ class Shortener:
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
+        if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
+            return redirect(ruling.location, self.redirect_status)  # no page, no context
         try:
             short_url = self.short_url(code, base_url=base_url)
         except ConfigurationError:
             short_url = f"/{code}"
-        return decision_for(ruling, self._page_context(ruling, code, short_url, visitor, client))
+        context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
+        return decision_for(ruling, context)
 
     def protect(
         self,
@@ -364,13 +391,36 @@ class Shortener:
         fields = self._validate(settings)
         page_url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
         link = Link(code="-", url=page_url or "about:blank", **fields)
-        client = detect(visitor.user_agent, visitor.headers)
+        client = self._detect(visitor.user_agent, visitor.headers)
         ruling = decide(link, client, now=self.clock(), bot_action=self.bot_action)
         if ruling.verdict not in _PROTECT_PAGES:
             return None
         return decision_for(
             ruling, self._page_context(ruling, link.code, page_url, visitor, client)
         )
+
+    def _redirect_as_planned(
+        self,
+        storage: HoldsLinksInProcess,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+    ) -> Decision | None:
+        """The redirect of a planned link (:mod:`suolink.plans`), its visit appended as a
+        record built here; None: "take the full path" (no link, a page, a limit reached)."""
+        link = storage.peek(code)
+        if link is None:
+            return None
+        answer = self._plans.answer(link, client, now)
+        if answer is None:
+            return None
+        record = visits.build_record(
+            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+        )
+        if storage.append_visit(record, count=answer.count) is not True:
+            return None  # deleted meanwhile, or refused: the policy says what instead
+        return answer.decision
 
     def _resolve_in_one_trip(
         self, code: str, visitor: Visitor, client: Client, now: datetime
@@ -380,8 +430,8 @@ class Shortener:
         See :mod:`suolink.visits`: tried only for visitors no client rule can stop, and
         the backend records only if no link setting could refuse. None: "ask the policy".
         """
-        storage = self.storage
-        if not isinstance(storage, RecordsInOneTrip) or not visits.takes_one_trip(client, visitor):
+        storage = self._one_trip
+        if storage is None or not visits.takes_one_trip(client, visitor):
             return None
         try:
             checked = self.codes.check_code(code)
@@ -399,7 +449,7 @@ class Shortener:
 
     def visitor_id(self, visitor: Visitor) -> str:
         """A keyed hash of IP and user agent: tells repeat visitors apart, reveals neither."""
-        return visits.visitor_id(self._visitor_key, visitor)
+        return visits.visitor_id(self._visitor_ids, visitor)
 
     def address_id(self, address: str) -> str:
         """A keyed hash of a client address: rate limits count per address, store no IP.
@@ -419,7 +469,7 @@ class Shortener:
             client,
             at=now,
             outcome=outcome,
-            key=self._visitor_key,
+            key=self._visitor_ids,
             store_ip=self.store_ip,
         )
 
@@ -430,20 +480,34 @@ class Shortener:
         return self._qr_cache
 
     def _page_context(
-        self, ruling: Ruling, code: str, short_url: str, visitor: Visitor, client: Client
+        self,
+        ruling: Ruling,
+        code: str,
+        short_url: str,
+        visitor: Visitor,
+        client: Client,
+        *,
+        qr_route: bool = False,
     ) -> PageContext:
         """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
 
-        A QR code that cannot be drawn (no imaging extra, a URL too long) is left out.
+        With ``qr_route`` (a link's own guide page) the QR is an image of the link's
+        ``<code>.png`` route beside the page, drawn and cached when the browser asks for
+        it: making the page never waits for a drawing (3 ms). Otherwise (``protect``) it
+        is drawn inline. A QR code that cannot be drawn (no imaging extra, a URL too
+        long) is left out.
         """
         link = ruling.link
         override = link.language if link is not None and link.language else self.default_language
-        qr_png = None
+        qr_png = qr_src = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
-            try:
-                qr_png = self._qr_images().encode(short_url, size=168, border=2)
-            except (MissingDependencyError, InvalidInput):
-                qr_png = None
+            if qr_route:
+                qr_src = guide_qr_src(code, short_url)
+            else:
+                try:
+                    qr_png = self._qr_images().encode(short_url, **GUIDE_QR)
+                except (MissingDependencyError, InvalidInput):
+                    qr_png = None
         return PageContext(
             lang=pick_language(
                 visitor.accept_language, override, ua_hint=language_hint(visitor.user_agent)
@@ -453,6 +517,7 @@ class Shortener:
             short_url=short_url,
             redirect_status=self.redirect_status,
             qr_png=qr_png,
+            qr_src=qr_src,
         )
 
     # -- housekeeping ---------------------------------------------------------------------

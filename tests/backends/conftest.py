@@ -48,7 +48,7 @@ BACKENDS: list[Backend] = [
         "memory",
         lambda request, tmp: "memory://",
         shared=False,
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process"}),
     ),
     Backend(
         "sqlite",

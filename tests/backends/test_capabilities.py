@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from suolink.backends import Storage
 from suolink.backends.base import (
     CAPABILITIES,
+    HoldsLinksInProcess,
     KeepsAggregates,
     RecordsInOneTrip,
     SharesRateLimits,
@@ -207,6 +208,77 @@ def test_one_trip_sees_settings_changed_by_update(storage: Storage) -> None:
         storage.update("u", changes)
         _, result = one_trip.get_and_record(_visit("u"))
         assert (result is not None) == recorded, changes
+
+
+# ------------------------------------------------------------------ holds_links_in_process
+
+
+def _in_process(storage: Storage) -> HoldsLinksInProcess:
+    assert isinstance(storage, HoldsLinksInProcess)
+    return storage
+
+
+@claiming("holds_links_in_process")
+def test_peek_is_the_same_object_until_the_link_changes(storage: Storage) -> None:
+    held = _in_process(storage)
+    assert held.peek("p") is None
+    stored = storage.create(_link("p", title="one"))
+    first = held.peek("p")
+    assert first == stored
+    storage.record_visit(_visit("p"))
+    assert held.peek("p") is first  # a visit is not a change of the link
+    storage.update("p", {"title": "two"})
+    second = held.peek("p")
+    assert second is not first
+    assert second is not None
+    assert second.title == "two"
+    storage.delete("p", tombstone=False)
+    assert held.peek("p") is None
+    storage.create(_link("p"))
+    assert held.peek("p") not in (None, first, second)
+
+
+@claiming("holds_links_in_process")
+@pytest.mark.parametrize("count", [True, False])
+def test_append_visit_records_as_record_visit_would(storage: Storage, count: bool) -> None:
+    """Twin links: visits appended as records and recorded as ``Visit`` read back equal."""
+    held = _in_process(storage)
+    storage.create(_link("fast", max_visits=2))
+    storage.create(_link("slow", max_visits=2))
+    templates = [
+        _visit("", T0 + timedelta(hours=1), os="ios", device="mobile", visitor_id="v1"),
+        _visit("", T0, referer="example.org", language="zh-CN", visitor_id="v2"),
+        _visit("", T0 + timedelta(days=1), is_bot=True, outcome="bot"),
+    ]
+    for template in templates:
+        recorded = held.append_visit(replace(template, code="fast").to_record(), count=count)
+        expected = storage.record_visit(replace(template, code="slow"), count=count)
+        assert recorded is expected.allowed
+    fast_link, slow_link = storage.get("fast"), storage.get("slow")
+    assert fast_link is not None
+    assert slow_link is not None
+    assert fast_link.visits == slow_link.visits == (2 if count else 0)
+    assert [replace(v, code="") for v in storage.visits("fast")] == [
+        replace(v, code="") for v in storage.visits("slow")
+    ]
+    assert isinstance(storage, KeepsAggregates)
+    fast, slow = storage.counts("fast"), storage.counts("slow")
+    assert fast == slow
+    assert fast is not None
+    assert sum(fast.by_day.values()) == (2 if count else 3)
+
+
+@claiming("holds_links_in_process")
+def test_append_visit_to_no_link_records_nothing(storage: Storage) -> None:
+    held = _in_process(storage)
+    assert held.append_visit(_visit("gone").to_record()) is None
+    storage.create(_link("gone"))
+    assert held.append_visit(_visit("gone").to_record()) is True
+    assert storage.delete("gone", tombstone=False)
+    assert held.append_visit(_visit("gone").to_record()) is None
+    storage.create(_link("gone"))  # the code again: the old link's visits are not its own
+    assert list(storage.visits("gone")) == []
+    assert storage.get("gone").visits == 0  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------ keeps_aggregates

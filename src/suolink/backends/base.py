@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..models import Link, LinkPage, Visit, VisitResult
+from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
 
 __all__ = [
     "CAPABILITIES",
@@ -20,6 +20,7 @@ __all__ = [
     "DIMENSIONS",
     "MAX_PAGE_SIZE",
     "TOP",
+    "HoldsLinksInProcess",
     "KeepsAggregates",
     "RecordsInOneTrip",
     "SharesRateLimits",
@@ -133,6 +134,25 @@ class RecordsInOneTrip(Protocol):
         ...
 
 
+@runtime_checkable
+class HoldsLinksInProcess(Protocol):
+    """A backend whose links live in this process and change only through its own methods
+    (``memory://``): a stored link is then a stable object, and the Shortener may keep work
+    done for it (rulings, redirects) for as long as :meth:`peek` returns that same object.
+    """
+
+    def peek(self, code: str) -> Link | None:
+        """The stored link itself, the same object until it is updated or deleted; None if
+        there is none. Its ``visits`` is not kept current: read counts with ``get``."""
+        ...
+
+    def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
+        """``record_visit`` for a visit suolink built itself (every text storable, an aware
+        time): nothing is checked again. True if recorded, False if ``max_visits`` refused
+        it, None if there is no such link (nothing recorded)."""
+        ...
+
+
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
 DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer")
 #: How many entries the top-visitors and top-referers lists hold.
@@ -190,6 +210,7 @@ class SharesRateLimits(Protocol):
 
 #: Every optional capability by name, for the contract table and documentation.
 CAPABILITIES: dict[str, type] = {
+    "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
     "records_in_one_trip": RecordsInOneTrip,
     "shares_rate_limits": SharesRateLimits,

@@ -1,7 +1,12 @@
 """``memory://``: links kept in this process only, for tests, demos and one-worker apps.
 
-Thread-safe: one lock guards every read and write, so each method is atomic exactly as
-the ``Storage`` contract asks. Nothing is shared between processes or survives a restart.
+Thread-safe: one lock guards every write and every read of more than one dict entry, so
+each method is atomic exactly as the ``Storage`` contract asks. Nothing is shared between
+processes or survives a restart.
+
+A redirect only appends its visit (a compact record) to a pending list; visits are put in
+order and added to the daily counts when they are next read (``visits``, ``counts``), so
+the redirect path does the least it can.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
-from ..models import Link, LinkPage, Visit, VisitResult
+from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
 from ._common import (
     check_limit,
     check_list_args,
@@ -64,6 +69,7 @@ class MemoryStorage:
         self._by_tag: dict[str, list[_Key]] = {}  # tag -> keys, ascending
         self._visits: dict[str, list[tuple[int, int, Visit]]] = {}  # (at_us, seq, visit)
         self._visit_seq = 0
+        self._pending: list[Visit | VisitRecord] = []  # recorded, not yet in _visits/_days
         self._counter = 0
         self._tombstones: set[str] = set()  # codes deleted for good
         self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
@@ -110,6 +116,15 @@ class MemoryStorage:
                 return None
             return replace(link, visits=self._counts[code])
 
+    def peek(self, code: str) -> Link | None:
+        """The stored link itself (``visits`` left at 0), the same object until it changes.
+
+        One dict read, atomic without the lock; for the Shortener's redirect path.
+        """
+        if self._closed:
+            raise BackendUnavailable("the memory:// storage is closed")
+        return self._links.get(code) if type(code) is str else None
+
     def update(self, code: str, changes: Mapping[str, Any]) -> Link:
         """Apply ``changes`` atomically and return the result; ``LinkNotFound`` if absent."""
         checked = normalise_changes(changes)
@@ -130,6 +145,7 @@ class MemoryStorage:
         """Remove the link and its visits, leaving a ``tombstone``; True if it existed."""
         with self._lock:
             self._check_open()
+            self._fold()  # its pending visits go with it, not to a later link of that code
             link = self._links.pop(code, None) if isinstance(code, str) else None
             if link is None:
                 return False
@@ -181,10 +197,46 @@ class MemoryStorage:
                     return VisitResult(allowed=False, visits=visits)
                 visits += 1
                 self._counts[code] = visits
-            self._visit_seq += 1
-            insort(self._visits.setdefault(code, []), (to_micros(visit.at), self._visit_seq, visit))
-            self._count(visit)
+            self._pending.append(visit)
             return VisitResult(allowed=True, visits=visits)
+
+    def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
+        """Record a visit suolink built itself, unchecked; False if ``max_visits`` refused it.
+
+        None (nothing recorded) if the link is gone. The record is folded into the ordered
+        visits and the daily counts when they are next read.
+        """
+        code = record[0]
+        with self._lock:
+            if self._closed:
+                raise BackendUnavailable("the memory:// storage is closed")
+            link = self._links.get(code)
+            if link is None:
+                return None
+            if count:
+                visits = self._counts[code]
+                if link.max_visits is not None and visits >= link.max_visits:
+                    return False
+                self._counts[code] = visits + 1
+            self._pending.append(record)
+            return True
+
+    def _fold(self) -> None:
+        """Put the pending visits in order and into the daily counts (under the lock)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        for item in pending:
+            visit = item if isinstance(item, Visit) else Visit.from_record(item)
+            self._visit_seq += 1
+            entry = (to_micros(visit.at), self._visit_seq, visit)
+            entries = self._visits.setdefault(visit.code, [])
+            if not entries or entries[-1] < entry:
+                entries.append(entry)
+            else:
+                insort(entries, entry)
+            self._count(visit)
 
     def _count(self, visit: Visit) -> None:
         """Add ``visit`` to its day's counts (under the lock)."""
@@ -204,6 +256,7 @@ class MemoryStorage:
         """The counts kept by :meth:`record_visit`, summed over ``[since, until)`` UTC days."""
         with self._lock:
             self._check_open()
+            self._fold()
             days = dict(self._days.get(code, {})) if isinstance(code, str) else {}
             everyone = Counter(self._visitors.get(code, ())) if isinstance(code, str) else None
         by_day: dict[str, int] = {}
@@ -235,6 +288,7 @@ class MemoryStorage:
             check_limit(limit, maximum=None)
         with self._lock:
             self._check_open()
+            self._fold()
             recorded = list(self._visits.get(code, ())) if isinstance(code, str) else []
         start = 0 if low is None else bisect_left(recorded, (low,))
         end = len(recorded) if high is None else bisect_left(recorded, (high,))
@@ -256,6 +310,7 @@ class MemoryStorage:
             self._order.clear()
             self._by_tag.clear()
             self._visits.clear()
+            self._pending.clear()
             self._tombstones.clear()
             self._days.clear()
             self._visitors.clear()

@@ -28,6 +28,8 @@ MAX_UA_LENGTH: Final = 1024
 DEFAULT_CACHE_SIZE: Final = 4096
 _MAX_HINT_LENGTH: Final = 128
 _MAX_HEADERS: Final = 200
+#: Header pairs a request may carry and still be kept in the front cache.
+_MAX_FRONT_HEADERS: Final = 16
 
 #: Request headers detection reads (lower case), in the order they are keyed.
 HINT_HEADERS: Final = (
@@ -446,6 +448,12 @@ class Detector:
                 return _UNKNOWN
 
         self._analyse = lru_cache(maxsize=self.cache_size)(analyse) if self.cache_size else analyse
+        #: In front of that cache: a request's own (user agent, header pairs), as a
+        #: :class:`~suolink.models.Visitor` holds them, straight to the answer, so a repeat
+        #: visitor costs one dict lookup rather than a hint scan and an LRU update.
+        self._front: dict[tuple[str, tuple[object, ...]], Client] | None = (
+            {} if self.cache_size else None
+        )
 
     @property
     def resolver(self) -> str:
@@ -458,6 +466,31 @@ class Detector:
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> Client:
         """The :class:`Client` for this user agent and request headers; never raises."""
+        front = self._front
+        if (
+            front is not None
+            and type(user_agent) is str
+            and (headers is None or type(headers) is tuple)
+            and len(user_agent) <= self.max_length
+        ):
+            key = (user_agent, headers or ())
+            try:
+                found = front.get(key)
+            except TypeError:  # pairs that are not hashable: detect without the front cache
+                return self._detect(user_agent, headers)
+            if found is None and len(key[1]) <= _MAX_FRONT_HEADERS:
+                found = self._detect(user_agent, headers)
+                if len(front) >= self.cache_size:
+                    front.clear()  # the LRU cache behind still holds the analyses
+                front[key] = found
+            return found if found is not None else self._detect(user_agent, headers)
+        return self._detect(user_agent, headers)
+
+    def _detect(
+        self,
+        user_agent: str | None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+    ) -> Client:
         try:
             if type(user_agent) is not str:
                 user_agent = user_agent if isinstance(user_agent, str) else ""
@@ -469,6 +502,8 @@ class Detector:
 
     def cache_clear(self) -> None:
         """Forget every cached result."""
+        if self._front is not None:
+            self._front.clear()
         clear = getattr(self._analyse, "cache_clear", None)
         if clear is not None:
             clear()

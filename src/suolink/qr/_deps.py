@@ -14,7 +14,7 @@ from typing import Final
 
 from ..errors import MissingDependencyError
 
-__all__ = ["missing_modules", "optional", "require"]
+__all__ = ["can_draw", "missing_modules", "optional", "require"]
 
 _FEATURE = "QR code support"  # "… needs the optional dependency": one subject
 _EXTRA = "qr"
@@ -57,3 +57,9 @@ def missing_modules() -> tuple[str, ...]:
     if not any(_importable(name) for name in _READ):
         missing.append(_READ[0])
     return tuple(missing)
+
+
+def can_draw() -> bool:
+    """True if the modules drawing needs can be imported: imported on the first call (a
+    search of the path each time would cost more than a page), a dict lookup after."""
+    return all(optional(name) is not None for name in _DRAW)

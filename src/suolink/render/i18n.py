@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from ..languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -205,6 +206,17 @@ def _supported(tag: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _first_supported(header: str) -> str | None:
+    """The first supported language of an Accept-Language header, parsed once per value
+    (browsers send a handful of distinct ones)."""
+    for _, _, tag in _parse(header):
+        found = _supported(tag)
+        if found is not None:
+            return found
+    return None
+
+
 def pick_language(
     accept_language: str | None, override: str | None = None, *, ua_hint: str | None = None
 ) -> str:
@@ -213,10 +225,9 @@ def pick_language(
     in-app browsers often send no Accept-Language), else the default."""
     if override in LANGUAGES:
         return override
-    for _, _, tag in _parse(accept_language or ""):
-        found = _supported(tag)
-        if found is not None:
-            return found
+    found = _first_supported(accept_language[:_MAX_HEADER]) if accept_language else None
+    if found is not None:
+        return found
     if ua_hint:
         return _supported(ua_hint) or DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE

@@ -9,18 +9,35 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any, Final
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..detect import Client
 from ..escapes import escape_url
 from ..http.responses import html_page, redirect
 from ..models import Decision, Link, PageDecision
 from ..policy import Ruling, Verdict
+from ..qr._deps import can_draw
 from . import render_page
 from .i18n import MESSAGES, instruction
 from .phrases import place, places
 
-__all__ = ["PageContext", "decision_for", "password_throttled"]
+__all__ = ["GUIDE_QR", "PageContext", "decision_for", "guide_qr_src", "password_throttled"]
+
+#: How the guide page's QR code is drawn (168 px, a 2-module quiet zone).
+GUIDE_QR: Final[dict[str, Any]] = {"size": 168, "border": 2}
+#: Longest short URL (UTF-8 bytes) the guide page shows as a QR code: at 168 px, every
+#: code up to version 22 (1,000 bytes at level M) has a pixel per module at least.
+GUIDE_QR_MAX_BYTES: Final = 1000
+
+
+def guide_qr_src(code: str, short_url: str) -> str | None:
+    """The guide page's QR image: the link's own ``<code>.png`` route, relative to the
+    page (so it works under any mount prefix); None if it could not be drawn."""
+    if not can_draw() or len(short_url.encode("utf-8", "replace")) > GUIDE_QR_MAX_BYTES:
+        return None
+    query = urlencode(GUIDE_QR)
+    return f"./{quote(code, safe='')}.png?{query}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +49,8 @@ class PageContext:
     code: str
     short_url: str
     redirect_status: int = 302
-    qr_png: bytes | None = None
+    qr_png: bytes | None = None  #: drawn inline, as a data: URI
+    qr_src: str | None = None  #: or an image URL on this site (wins over ``qr_png``)
 
 
 def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
@@ -40,8 +58,8 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
     app_name = ctx.client.app_name(ctx.lang)
     lead = words["guide.lead"].format(app=app_name) if app_name else words["guide.lead_generic"]
     nonce = secrets.token_urlsafe(16)
-    qr = None
-    if ctx.qr_png is not None:
+    qr = ctx.qr_src
+    if qr is None and ctx.qr_png is not None:
         qr = "data:image/png;base64," + base64.b64encode(ctx.qr_png).decode()
     script_config = {
         "shortUrl": ctx.short_url,

@@ -1,0 +1,191 @@
+"""The hot resolve path: ``Shortener.resolve`` on ``memory://``, one core, and guide pages.
+
+Two figures, each over a tight loop on one thread (calls over wall time):
+
+* **redirects**: ordinary browser visitors (Safari on iOS/macOS, Chrome on Android and
+  Windows; the detection cache warm) opening codes drawn from ``--links`` stored links;
+  every visit is recorded and counted. Every answer is checked to be a redirect.
+* **guide pages, first view**: WeChat and QQ visitors opening links none has opened
+  before, so the page is made for each link the first time (its QR code included).
+  Every answer is checked to be the guide page.
+
+``--profile`` runs the redirect loop under cProfile and prints the top functions.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --profile --calls 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_core import (
+    BROWSER_VISITORS,
+    BULK_ID_OFFSET,
+    IN_APP_VISITORS,
+    RESULTS_DIR,
+    SECRET,
+    machine_info,
+)
+
+from suolink.models import Link, Redirect, utcnow
+from suolink.shortener import Shortener
+
+
+def _fill(shortener: Shortener, count: int, start: int = 0) -> list[str]:
+    """``count`` plain links created through the storage; their codes."""
+    encode = shortener.codes.codec.encode
+    base = utcnow()
+    codes = []
+    for n in range(start, start + count):
+        code = encode(BULK_ID_OFFSET + n)
+        shortener.storage.create(
+            Link(
+                code=code,
+                url=f"https://shop.example.com/item/{n}?utm_source=wechat",
+                created_at=base + timedelta(microseconds=n),
+            )
+        )
+        codes.append(code)
+    return codes
+
+
+def bench_redirects(
+    calls: int, links: int, *, profile: bool, storage: str = "memory://"
+) -> tuple[float, float]:
+    """Redirects per second (visits recorded and counted), over wall time and over this
+    process's CPU time (the fairer figure on a shared machine)."""
+    shortener = Shortener(storage, secret=SECRET, base_url="https://s.example")
+    codes = _fill(shortener, links)
+    visitors = BROWSER_VISITORS
+    pairs = [(codes[i % links], visitors[i % len(visitors)]) for i in range(calls)]
+    resolve = shortener.resolve
+    warm = pairs[:2000]
+    for code, visitor in warm:  # warm the detection cache and every code path
+        resolve(code, visitor)
+    gc.collect()
+    gc.disable()
+    try:
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for code, visitor in pairs:
+            resolve(code, visitor)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if profile:
+            profiler.disable()
+    finally:
+        gc.enable()
+    last = resolve(pairs[-1][0], pairs[-1][1])
+    if not isinstance(last, Redirect):
+        raise SystemExit(f"expected a redirect, got {last!r}")
+    recorded = sum(shortener.get(code).visits for code in codes)
+    if recorded != calls + len(warm) + 1:
+        raise SystemExit(f"{recorded} visits counted for {calls + len(warm) + 1} redirects")
+    if profile:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return calls / elapsed, calls / cpu
+
+
+def bench_guide_first_view(pages: int) -> tuple[float, float]:
+    """Guide pages/s and median µs when each link is opened for the first time."""
+    shortener = Shortener("memory://", secret=SECRET, base_url="https://s.example")
+    codes = _fill(shortener, pages + 50)
+    for i, code in enumerate(codes[:50]):  # warm templates and detection
+        shortener.resolve(code, IN_APP_VISITORS[i % 2])
+    durations = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for i, code in enumerate(codes[50:]):
+        t0 = clock()
+        decision = shortener.resolve(code, IN_APP_VISITORS[i % 2])
+        durations.append(clock() - t0)
+        if decision.reason != "guide":
+            raise SystemExit(f"expected the guide page, got {decision.reason}")
+    elapsed = time.perf_counter() - started
+    durations.sort()
+    return pages / elapsed, durations[len(durations) // 2] / 1000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=300_000, help="timed redirects")
+    parser.add_argument("--links", type=int, default=10_000, help="links stored")
+    parser.add_argument("--pages", type=int, default=2_000, help="guide pages, first views")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
+    parser.add_argument("--profile", action="store_true", help="cProfile the redirect loop")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="redirects on SQLite (a temporary file) too"
+    )
+    parser.add_argument("--output", type=Path, help="JSON file (default: results/resolve-…)")
+    args = parser.parse_args(argv)
+    info = machine_info()
+    print(f"{info['date']}  {info['cpu']} ×{info['cores']}  {info['python']}  git {info['git']}")
+    print(f"load average at start: {info['load_average_at_start']}")
+    if args.profile:
+        bench_redirects(args.calls, args.links, profile=True)
+        return 0
+    results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
+    runs = [bench_redirects(args.calls, args.links, profile=False) for _ in range(args.repeat)]
+    results["memory_redirects"] = _rates(f"redirects, memory://, {args.links:,} links", runs)
+    if args.sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            calls = max(1, args.calls // 10)
+            runs = [
+                bench_redirects(
+                    calls, args.links, profile=False, storage=f"sqlite:///{folder}/run{n}.db"
+                )
+                for n in range(args.repeat)
+            ]
+        results["sqlite_redirects"] = _rates(f"redirects, sqlite, {calls:,} calls", runs)
+    if args.pages:
+        guide = [bench_guide_first_view(args.pages) for _ in range(args.repeat)]
+        results["guide_first_view"] = {
+            "pages_per_second": round(max(r for r, _ in guide)),
+            "median_us": round(min(m for _, m in guide), 1),
+        }
+        print(
+            f"guide pages, first view: best {max(r for r, _ in guide):,.0f}/s, "
+            f"median {min(m for _, m in guide):.0f} µs; runs: "
+            + ", ".join(f"{r:,.0f}/s ({m:.0f} µs)" for r, m in guide)
+        )
+    load = os.getloadavg()
+    results["load_average_at_end"] = [round(x, 2) for x in load]
+    print(f"load average at end: {results['load_average_at_end']}")
+    output = args.output or RESULTS_DIR / f"resolve-{info['date'][:10]}-{info['git']}.json"
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {output}")
+    return 0
+
+
+def _rates(label: str, runs: list[tuple[float, float]]) -> dict[str, Any]:
+    wall, cpu = max(r[0] for r in runs), max(r[1] for r in runs)
+    print(
+        f"{label}: best {wall:,.0f}/s over wall time ({1e6 / wall:.2f} µs each), "
+        f"{cpu:,.0f}/s over CPU time ({1e6 / cpu:.2f} µs); runs (wall/cpu): "
+        + ", ".join(f"{w:,.0f}/{c:,.0f}" for w, c in runs)
+    )
+    return {
+        "per_second_wall": round(wall),
+        "per_second_cpu": round(cpu),
+        "runs": [[round(w), round(c)] for w, c in runs],
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
