@@ -24,6 +24,7 @@ from .startup import startup_warnings
 
 __all__ = ["Mounted", "body_too_large", "mount", "page_visitor"]
 
+
 @dataclass(frozen=True, slots=True)
 class Mounted:
     """A Shortener and its HttpApi, the routes they answer and the prefixes they live under."""
