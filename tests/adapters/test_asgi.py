@@ -25,6 +25,7 @@ from tests.http_scenarios import (
     HOST_SCENARIOS,
     SCENARIOS,
     TOKEN,
+    WECHAT,
     HttpClient,
     Reply,
     without_qr_extra,
@@ -323,3 +324,106 @@ def test_unknown_method_on_a_short_link_is_405() -> None:
         api = client.put("/api/links", headers=AUTH)
         assert api.status_code == 405
         assert api.json()["error"]["type"]
+
+
+# -- mounted in FastAPI --------------------------------------------------------------------
+
+#: Scenarios whose answers name no absolute API path, rerun with the app mounted at /s.
+PREFIXED = [
+    s
+    for s in SCENARIOS
+    if s.__name__
+    in {"create_then_redirect", "password_form", "qr_images", "decode_upload", "patch_and_delete"}
+]
+
+
+def fastapi_host(links: Starlette) -> Any:
+    """A FastAPI app with suolink mounted at ``/s`` and a page of its own behind ``protect``."""
+    from fastapi import Depends, FastAPI
+
+    from suolink.adapters.asgi import ProtectedPage, protect, protected_page_handler
+
+    host = FastAPI(exception_handlers={ProtectedPage: protected_page_handler})
+    host.mount("/s", links)
+
+    @host.get("/promo", dependencies=[Depends(protect(links, anti_block=["wechat"]))])
+    def promo() -> dict[str, str]:
+        return {"page": "promo"}
+
+    @host.get("/members", dependencies=[Depends(protect(links, allow=["wechat"]))])
+    def members() -> dict[str, str]:
+        return {"page": "members"}
+
+    return host
+
+
+@pytest.mark.parametrize("scenario", PREFIXED, ids=lambda s: s.__name__)
+def test_scenario_mounted_in_fastapi(
+    tmp_path: Path, scenario: Callable[[HttpClient], None]
+) -> None:
+    links = create_app(f"sqlite:///{tmp_path / 'm.db'}", api_token=TOKEN, secret="s")
+    for client in client_for(fastapi_host(links), prefix="/s"):
+        scenario(client)
+
+
+def test_short_urls_and_qr_codes_carry_the_mount_path() -> None:
+    from suolink.qr import decode
+
+    links = create_app("memory://", api_token=TOKEN, secret="s")
+    with TestClient(fastapi_host(links), base_url="http://localhost") as client:
+        made = client.post("/s/api/links", json={"url": "https://example.com/m"}, headers=AUTH)
+        data = made.json()
+        assert data["short_url"] == f"http://localhost/s/{data['code']}"
+        png = client.get(f"/s/{data['code']}.png")
+        assert decode(png.content) == [data["short_url"]]
+        hop = client.get(f"/s/{data['code']}", follow_redirects=False)
+        assert hop.headers["location"] == "https://example.com/m"
+        paths = client.get("/s/api/openapi.json").json()["paths"]
+        assert "/s/api/links" in paths
+        assert "/s/{code}" in paths
+        assert client.get("/promo").json() == {"page": "promo"}  # the host's routes still work
+
+
+def test_protect_dependency_guides_blocking_apps_and_refuses_others() -> None:
+    links = create_app("memory://", api_token=TOKEN, secret="s")
+    with TestClient(fastapi_host(links), base_url="http://localhost") as client:
+        browser = client.get("/promo", headers={"User-Agent": BROWSER})
+        assert browser.json() == {"page": "promo"}
+        guide = client.get("/promo?ref=1", headers={"User-Agent": WECHAT})
+        assert guide.status_code == 200
+        assert guide.headers["content-type"].startswith("text/html")
+        assert "http://localhost/promo?ref=1" in guide.text  # the page's own address
+        assert "content-security-policy" in guide.headers
+        refused = client.get("/members", headers={"User-Agent": BROWSER})
+        assert refused.status_code == 403
+        assert client.get("/members", headers={"User-Agent": WECHAT}).status_code == 200
+
+
+def test_protect_checks_its_rules_when_it_is_made() -> None:
+    from suolink.adapters.asgi import protect
+    from suolink.errors import InvalidOption
+
+    links = create_app("memory://", secret="s")
+    with pytest.raises(InvalidOption):
+        protect(links, anti_block=["not-an-app"])
+
+
+def test_protect_request_for_plain_starlette_routes() -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Mount, Route
+
+    from suolink.adapters.asgi import protect_request
+
+    links = create_app("memory://", secret="s")
+
+    def page(request: Request) -> Response:
+        answer = protect_request(request, links, anti_block=["wechat"])
+        return answer or PlainTextResponse("page")
+
+    host = Starlette(routes=[Route("/page", page), Mount("/s", links)])
+    with TestClient(host) as client:
+        assert client.get("/page", headers={"User-Agent": BROWSER}).text == "page"
+        guided = client.get("/page", headers={"User-Agent": WECHAT})
+        assert guided.status_code == 200
+        assert guided.text != "page"
