@@ -427,3 +427,62 @@ def test_protect_request_for_plain_starlette_routes() -> None:
         guided = client.get("/page", headers={"User-Agent": WECHAT})
         assert guided.status_code == 200
         assert guided.text != "page"
+
+
+def test_uvicorn_factory_serves_it_on_loopback(tmp_path: Path) -> None:
+    """``uvicorn --factory suolink.adapters.asgi:create_app``, configured by the environment."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx2 as httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = f"sqlite:///{tmp_path / 'u.db'}"
+    env = {
+        **os.environ,
+        "SUOLINK_STORAGE": db,
+        "SUOLINK_SECRET": "s",
+        "SUOLINK_API_TOKEN": TOKEN,
+        "SUOLINK_BASE_URL": "https://s.example",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "suolink.adapters.asgi:create_app"]
+    log = tmp_path / "uvicorn.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), "--no-access-log"], stdout=out, stderr=out, env=env
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/api/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(log.read_text()) from None
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, headers={"User-Agent": BROWSER}) as client:
+            made = client.post("/api/links", json={"url": "https://example.com/u"}, headers=AUTH)
+            data = made.json()
+            assert data["short_url"] == f"https://s.example/{data['code']}"
+            hop = client.get(f"/{data['code']}")
+            assert (hop.status_code, hop.headers["location"]) == (302, "https://example.com/u")
+            assert client.head(f"/{data['code']}").status_code == 302
+            png = client.get(f"/{data['code']}.png")
+            assert png.headers["content-type"] == "image/png"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Application shutdown complete" in log.read_text()
+    with Shortener(db, secret="s") as shortener:
+        assert shortener.get(data["code"]).visits == 1  # the HEAD recorded nothing
