@@ -486,3 +486,29 @@ def test_uvicorn_factory_serves_it_on_loopback(tmp_path: Path) -> None:
     assert "Application shutdown complete" in log.read_text()
     with Shortener(db, secret="s") as shortener:
         assert shortener.get(data["code"]).visits == 1  # the HEAD recorded nothing
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/abcde", "/api", "/stats", "/abcde.png", "/abcde.svg", "/", "/api/links", "/abc/de",
+     "/x/abcde", "/x/", "/x", "/%E7%9F%AD", "/a.b.c", "/abcde?x=1"],
+)  # fmt: skip
+@pytest.mark.parametrize("prefixes", [{}, {"url_prefix": "/x"}, {"link_prefix": "/x"}])
+def test_the_short_link_fast_path_answers_as_the_router_would(
+    path: str, prefixes: dict[str, str]
+) -> None:
+    """``SuolinkApp`` sends some GETs straight to ``resolve``; the router must agree."""
+    answers = []
+    for fast in (True, False):
+        shortener = Shortener("memory://", secret="s")
+        shortener.shorten("https://example.com/f", code="abcde")
+        app = create_app(shortener=shortener, api_token=TOKEN, **prefixes)
+        if not fast:
+            app.short_links = None  # type: ignore[attr-defined]
+        with TestClient(app, base_url="http://localhost") as client:
+            reply = client.get(path, headers={"User-Agent": BROWSER}, follow_redirects=False)
+        kind = reply.headers.get("content-type", "")
+        body = b"(page)" if kind.startswith("text/html") else reply.content  # nonces differ
+        answers.append((reply.status_code, reply.headers.get("location"), kind, body))
+        shortener.close()
+    assert answers[0] == answers[1]

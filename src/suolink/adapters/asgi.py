@@ -12,12 +12,14 @@ waits for SQLite's disk or Redis's network (and concurrent visits can share a co
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ProtectedPage",
+    "SuolinkApp",
     "create_app",
     "get_shortener",
     "protect",
@@ -65,6 +68,13 @@ _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-
 _NO_BODY: Final = frozenset({"GET", "HEAD"})
 
 
+#: Worker threads per app for the core's storage work: enough for a commit group's worth
+#: of redirects waiting at once, few enough that the GIL is not fought over.
+THREADS: Final = 32
+#: Distinct (scheme, Host, root_path) base URLs remembered per app (then forgotten at once).
+_BASE_URLS: Final = 256
+
+
 @dataclass(frozen=True, slots=True)
 class _State:
     """One app's parts, in ``app.state.suolink``; two apps in one process keep their own."""
@@ -74,12 +84,22 @@ class _State:
     inline: bool
     #: Close the Shortener at lifespan shutdown (it was built here, not handed in).
     owns_shortener: bool
+    #: Where the core runs when not inline; its threads start on first use.
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(THREADS, thread_name_prefix="suolink")
+    )
+    #: Base URLs already worked out, by (scheme, Host header, server, root_path).
+    base_urls: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
-    async def run(self, call: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:
-        """``call(*args, **kwargs)``, off the event loop unless the store is in-process."""
+    async def run(self, call: Callable[..., _Result], *args: Any) -> _Result:
+        """``call(*args)``, off the event loop unless the store is in-process.
+
+        A plain executor, not ``anyio.to_thread``: measured 4-7x cheaper per call when
+        requests overlap (``benchmarks/README.md``), which is the redirect's whole budget.
+        """
         if self.inline:
-            return call(*args, **kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
+            return call(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call, *args)
 
 
 def create_app(
@@ -104,10 +124,11 @@ def create_app(
         inline=isinstance(parts.shortener.storage, MemoryStorage),
         owns_shortener=shortener is None,
     )
+    endpoints = {route.name: _Endpoint(state, route.name) for route in parts.routes}
     routes = [
         StarletteRoute(
             _starlette_path(parts.path(route)),
-            endpoint=_Endpoint(state, route.name),
+            endpoint=endpoints[route.name],
             methods=list(route.methods),
             name=f"suolink:{route.name}",
         )
@@ -119,10 +140,40 @@ def create_app(
         yield
         if state.owns_shortener:
             await anyio.to_thread.run_sync(state.parts.shortener.close)
+        state.executor.shutdown(wait=False)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = SuolinkApp(routes=routes, lifespan=lifespan)
     app.state.suolink = state
+    app.short_links = (parts.link_prefix + "/", endpoints["resolve"])
     return app
+
+
+class SuolinkApp(Starlette):
+    """The Starlette app :func:`create_app` makes; a visit to a short link skips the router.
+
+    ``GET``/``HEAD`` of ``<link prefix>/<code>`` (one path segment, no dot) can only be
+    the ``resolve`` route, whatever else is mounted, so it goes straight to its endpoint:
+    the most common request does not try a dozen patterns and two middlewares first.
+    """
+
+    #: The short links' path prefix and the endpoint that resolves them.
+    short_links: tuple[str, _Endpoint] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.short_links
+        if fast is not None and scope["type"] == "http" and scope["method"] in _NO_BODY:
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            prefix, endpoint = fast
+            if path.startswith(prefix):
+                code = path[len(prefix) :]
+                if code and "/" not in code and "." not in code:
+                    scope["path_params"] = {"code": code}
+                    await endpoint(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
 
 
 def _starlette_path(pattern: str) -> str:
@@ -154,12 +205,13 @@ class _Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
-        request = await _http_request(scope, receive, self.limit, state.parts.link_prefix)
+        request = await _http_request(scope, receive, self.limit, state)
         if isinstance(request, Decision):
             decision = request
         else:
             params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
-            decision = await state.run(state.parts.api.handle, self.route, request, **params)
+            handle = functools.partial(state.parts.api.handle, self.route, request, **params)
+            decision = await state.run(handle)
         await _send(decision, scope["method"] == "HEAD", send, state)
 
 
@@ -184,14 +236,28 @@ async def _capped_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
             return
 
 
-def _base_url(scope: Scope, link_prefix: str) -> str:
-    """Scheme, host and the mount's ``root_path``, then where short links live in the app."""
-    root = URL(scope={**scope, "path": scope.get("root_path", ""), "query_string": b""})
-    return str(root).rstrip("/") + link_prefix
+def _base_url(scope: Scope, headers: tuple[tuple[str, str], ...], state: _State) -> str:
+    """Scheme, host and the mount's ``root_path``, then where short links live in the app.
+
+    Worked out by Starlette's ``URL`` (which falls back to the server's address for a
+    malformed Host) once per distinct request origin, then remembered.
+    """
+    host = next((v for k, v in headers if k == "host"), None)
+    root_path = scope.get("root_path", "")
+    server = scope.get("server")
+    key = (scope.get("scheme"), host, tuple(server) if server else None, root_path)
+    known = state.base_urls.get(key)
+    if known is None:
+        root = URL(scope={**scope, "path": root_path, "query_string": b""})
+        known = str(root).rstrip("/") + state.parts.link_prefix
+        if len(state.base_urls) >= _BASE_URLS:
+            state.base_urls.clear()
+        state.base_urls[key] = known
+    return known
 
 
 async def _http_request(
-    scope: Scope, receive: Receive, limit: int, link_prefix: str
+    scope: Scope, receive: Receive, limit: int, state: _State
 ) -> HttpRequest | Decision:
     """The core's view of the request, or the 4xx Decision if its body is refused."""
     method: str = scope["method"]
@@ -224,7 +290,7 @@ async def _http_request(
         remote_addr=client[0] if client else None,
         form=form,
         files=files,
-        base_url=_base_url(scope, link_prefix),
+        base_url=_base_url(scope, headers, state),
     )
 
 
