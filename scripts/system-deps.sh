@@ -11,6 +11,8 @@ ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 # postgresql: a throwaway server for the Django ORM backend's PostgreSQL tests.
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || packages+=(postgresql)
+# wrk: the HTTP load generator of benchmarks/bench_http.py (the tests do not need it).
+command -v wrk >/dev/null 2>&1 || packages+=(wrk)
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

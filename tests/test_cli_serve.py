@@ -190,12 +190,26 @@ def test_a_bad_setting_fails_before_any_worker_starts(
 
 
 def test_the_default_worker_count_is_the_cpus_this_process_may_use(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: started.append(kw))
+    db = f"sqlite:///{tmp_path / 'n.db'}"
+    assert main(["serve", "--storage", db, "--secret", "s"]) == 0
+    assert started[0]["workers"] == len(os.sched_getaffinity(0))
+
+
+def test_memory_storage_is_served_by_one_worker(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[dict[str, object]] = []
     monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: started.append(kw))
     assert main(["serve", "--storage", "memory://", "--secret", "s"]) == 0
-    assert started[0]["workers"] == len(os.sched_getaffinity(0))
+    assert started[0]["workers"] == 1  # its links live in one process
+    capsys.readouterr()
+    assert main(["serve", "--storage", "memory://", "--secret", "s", "--workers", "2"]) == 1
+    assert "memory:// is not shared between worker processes" in capsys.readouterr().err
+    assert len(started) == 1
 
 
 def test_a_worker_app_reads_the_environment_quietly(

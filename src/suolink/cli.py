@@ -498,10 +498,17 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise MissingDependencyError("suolink serve", "asgi", module="uvicorn")
     from .adapters.asgi import create_app, get_shortener
+    from .backends.memory import MemoryStorage
 
     app = create_app(**given)
     storage = get_shortener(app).storage
-    workers = args.workers or _cpu_count()
+    workers = args.workers or (1 if isinstance(storage, MemoryStorage) else _cpu_count())
+    if workers > 1 and isinstance(storage, MemoryStorage):
+        get_shortener(app).close()
+        raise CommandError(
+            "memory:// is not shared between worker processes (each would have its own "
+            "links): use --workers 1, or a shared store such as sqlite:///path or redis://"
+        )
     # what the workers' create_app() reads, on top of the environment it inherits
     environ = {OPTIONS[name].env: _env_text(value) for name, value in given.items()}
     environ[OPTIONS["storage"].env] = storage.url
