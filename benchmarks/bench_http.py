@@ -241,8 +241,9 @@ def running(server: Server, port: int, folder: Path) -> Iterator[subprocess.Pope
 
 
 def wrk(url: str, seconds: float, script: Path, threads: int, connections: int) -> dict[str, Any]:
+    duration = f"-d{max(1, round(seconds))}s"
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script),
+        ["wrk", f"-t{threads}", f"-c{connections}", duration, "-s", str(script),
          "-H", f"User-Agent: {CHROME}", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
@@ -281,9 +282,7 @@ def redis_server(folder: Path) -> Iterator[str | None]:
         server.stop()
 
 
-def measure(
-    server: Server, folder: Path, args: argparse.Namespace, script: Path
-) -> dict[str, Any]:
+def measure(server: Server, folder: Path, args: argparse.Namespace, script: Path) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/{CODE}"
     before = server.visits()
