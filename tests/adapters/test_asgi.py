@@ -512,3 +512,14 @@ def test_the_short_link_fast_path_answers_as_the_router_would(
         answers.append((reply.status_code, reply.headers.get("location"), kind, body))
         shortener.close()
     assert answers[0] == answers[1]
+
+
+def test_a_host_may_serve_its_shortener_again_after_a_lifespan(tmp_path: Path) -> None:
+    shortener = Shortener(f"sqlite:///{tmp_path / 'again.db'}", secret="s")  # worker threads
+    shortener.shorten("https://example.com/again", code="again")
+    app = create_app(shortener=shortener)
+    for _ in range(2):  # the second lifespan finds the app as the first left it
+        with TestClient(app) as client:
+            hop = client.get("/again", headers={"User-Agent": BROWSER}, follow_redirects=False)
+            assert hop.status_code == 302
+    shortener.close()

@@ -140,7 +140,7 @@ def create_app(
         yield
         if state.owns_shortener:
             await anyio.to_thread.run_sync(state.parts.shortener.close)
-        state.executor.shutdown(wait=False)
+        # the executor stays: a host may serve an app it handed a Shortener to again
 
     app = SuolinkApp(routes=routes, lifespan=lifespan)
     app.state.suolink = state
