@@ -146,6 +146,7 @@ def test_the_flask_app_is_still_served_and_stops_on_sigterm(tmp_path: Path) -> N
         assert status_of(f"{base}/{code}") == (302, "https://example.com/flask")
         assert stop(proc) == 0
     assert "Flask server" in log.read_text()
+    assert "GET /" not in log.read_text()  # no access log unless --access-log
 
 
 def test_flask_takes_no_workers(capsys: pytest.CaptureFixture[str]) -> None:

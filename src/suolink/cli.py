@@ -456,8 +456,12 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
             "--workers needs the ASGI app (--app asgi); run the Flask app under a WSGI "
             "server such as gunicorn for more processes"
         )
+    import logging
+
     app = create_app(given.pop("storage"), **given)
     _banner(given["base_url"], Suolink.state(app).options.get("storage"), "Flask server")
+    if not args.access_log:  # werkzeug logs each request at INFO
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with _stopped_by_sigterm():
         app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     Suolink.state(app).shortener.close()
