@@ -13,6 +13,8 @@ ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || packages+=(postgresql)
 # mariadb-server: a throwaway server for the mysql:// backend's rows (tests/backends/sql_servers.py).
 [ -x /usr/sbin/mariadbd ] || packages+=(mariadb-server)
+# wrk: the HTTP load generator of benchmarks/bench_http.py (the tests do not need it).
+command -v wrk >/dev/null 2>&1 || packages+=(wrk)
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

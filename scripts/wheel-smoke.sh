@@ -4,7 +4,7 @@
 # tests/install/smoke.py and the doc examples that extra can run (tests/docs/examples.py)
 # there, two extras at a time.
 #
-#   scripts/wheel-smoke.sh                 # bare flask django qr redis postgres mysql detect flask,qr all
+#   scripts/wheel-smoke.sh                 # bare flask django asgi qr redis postgres mysql detect flask,qr all
 #   EXTRAS="bare flask" scripts/wheel-smoke.sh
 #
 # Environments live in build/wheel-smoke/venvs/<extra>-<key>, where <key> hashes the
@@ -22,7 +22,7 @@ out="$root/build/wheel-smoke"
 PYTHON=${PYTHON:-python3}
 BUILD_PYTHON=${BUILD_PYTHON:-$root/.venv/bin/python}
 JOBS=${JOBS:-2}
-EXTRAS=${EXTRAS:-bare flask django qr redis postgres mysql detect flask,qr all}
+EXTRAS=${EXTRAS:-bare flask django asgi qr redis postgres mysql detect flask,qr all}
 
 if [[ "${1:-}" == "--one" ]]; then
     extra=$2 wheel=$3 key=$4
@@ -50,7 +50,7 @@ if [[ "${1:-}" == "--one" ]]; then
         # The doc examples this install can run (the dev environment runs them all).
         case "$extra" in
             bare) docs_extras=core ;;
-            all) docs_extras=flask,django,qr,redis,detect ;;
+            all) docs_extras=flask,django,asgi,qr,redis,detect ;;
             *) docs_extras=$extra ;;
         esac
         echo "doc examples with suolink[$docs_extras]:"

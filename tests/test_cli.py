@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from suolink import cli
 from suolink.cli import main
 
 
@@ -271,10 +272,8 @@ def test_commands_that_make_no_codes_do_not_warn_about_the_secret(
 def test_serve_without_a_secret_warns_once_on_stderr(
     db: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flask
-
     monkeypatch.delenv("SUOLINK_SECRET", raising=False)
-    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: None)
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: None)
     assert main(["serve", "--storage", db]) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from suolink import cli
 from suolink.cli import main
 from suolink.config import OPTIONS, options_for
 
@@ -77,14 +78,15 @@ def test_serve_banner_redacts_the_storage_password(
     pytest.importorskip("redis")
     started: list[dict[str, object]] = []
     # Only the blocking server loop is replaced; the app is built as `suolink serve` builds it.
-    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: started.append(kw))
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: started.append(kw))
     monkeypatch.setenv("SUOLINK_STORAGE", "redis://:hunter2@127.0.0.1:1/0")
     monkeypatch.setenv("SUOLINK_SECRET", "hunter2-secret")
     assert main(["serve", "--port", "9"]) == 0
     out = capsys.readouterr().out
     assert "storage redis://:***@127.0.0.1:1/0" in out
     assert "hunter2" not in out
-    assert started == [{"host": "127.0.0.1", "port": 9, "debug": False, "use_reloader": False}]
+    ((options,),) = [started]
+    assert (options["host"], options["port"], options["access_log"]) == ("127.0.0.1", 9, False)
 
 
 def test_a_misspelt_variable_is_one_warning_line(

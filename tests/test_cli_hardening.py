@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from suolink import cli
 from suolink.cli import main
 from suolink.models import Visit
 from suolink.shortener import Shortener
@@ -72,8 +73,7 @@ def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
 def test_token_and_secret_flags_show_in_ps(
     db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    flask = pytest.importorskip("flask")
-    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: None)
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: None)
     assert main(["serve", "--storage", db, "--secret", "s3"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -85,8 +85,7 @@ def test_token_and_secret_flags_show_in_ps(
 def test_serve_warns_about_the_token_flag_and_a_missing_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    flask = pytest.importorskip("flask")
-    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: None)
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: None)
     monkeypatch.delenv("SUOLINK_SECRET", raising=False)
     monkeypatch.setenv("SUOLINK_STORAGE", "memory://")
     assert main(["serve", "--token", "hunter2"]) == 0

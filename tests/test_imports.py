@@ -34,6 +34,7 @@ DJANGO_SETUP = (
 OPTIONAL = {
     "suolink.adapters.flask": {"flask", "werkzeug", "limits"},
     "suolink.adapters.django": {"django", "asgiref", "limits"},
+    "suolink.adapters.asgi": {"starlette", "anyio", "multipart", "python_multipart", "limits"},
     "suolink.backends.redis": {"redis"},
 }
 _MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")

@@ -51,6 +51,15 @@ def test_flask_adapter_without_flask_names_the_extra(monkeypatch: pytest.MonkeyP
         importlib.import_module("suolink.adapters.flask")
 
 
+def test_asgi_adapter_without_starlette_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "starlette" or m.startswith("starlette.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # imported already by other tests
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    monkeypatch.delitem(sys.modules, "suolink.adapters.asgi", raising=False)
+    with pytest.raises(MissingDependencyError, match=r"suolink\[asgi\]"):
+        importlib.import_module("suolink.adapters.asgi")
+
+
 def test_third_party_backend_from_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[str] = []
 

@@ -8,11 +8,14 @@ everything printed goes through :mod:`suolink.terminal`, which escapes control c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import importlib.util
 import itertools
 import os
 import sys
 import textwrap
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
-from .errors import InvalidOption, SuolinkError
+from .errors import InvalidOption, MissingDependencyError, SuolinkError
 from .models import Link
 from .terminal import is_terminal, progress, safe_text, to_json, write_line
 
@@ -33,7 +36,11 @@ DEFAULT_STORAGE = OPTIONS["storage"].default
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: The options ``suolink serve`` passes on to the web app.
-_SERVE_ADAPTER = "flask"
+_SERVE_ADAPTER = "asgi"
+#: The apps ``suolink serve --app`` runs: the ASGI app under uvicorn, or Flask's own server.
+_SERVE_APPS = ("asgi", "flask")
+#: Seconds in-flight requests get to finish after SIGTERM before uvicorn stops waiting.
+_GRACEFUL_SECONDS = 30
 _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
@@ -233,6 +240,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let anyone create links without a token (public shortener)",
     )
+    serve.add_argument(
+        "--app",
+        choices=_SERVE_APPS,
+        help="asgi: the Starlette app under uvicorn (the default when suolink[asgi] is "
+        "installed); flask: the Flask app on Flask's own threaded server (one process)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="worker processes of the ASGI server (default: the number of CPUs)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
 
     shorten = _subparser(commands, "shorten", "make a short link and print it", shortener_options)
     shorten.add_argument("url", help="the long URL")
@@ -423,21 +443,173 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    base_url = str(args.base_url or _environ().get("base_url") or f"http://{args.host}:{args.port}")
+    given = {
+        "storage": args.storage,  # the app reads the SUOLINK_* environment for the rest
+        "secret": args.secret,
+        "base_url": base_url,
+        "api_token": args.token,
+        "allow_anonymous": args.allow_anonymous or None,
+    }
+    kind = args.app or _default_app()
+    if kind == "flask":
+        return _serve_flask(args, given)
+    return _serve_asgi(args, {k: v for k, v in given.items() if v is not None})
+
+
+def _default_app() -> str:
+    """``asgi`` when its extra is installed; else ``flask`` if that one is (older installs)."""
+    if all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn")):
+        return "asgi"
+    return "flask" if importlib.util.find_spec("flask") else "asgi"
+
+
+def _banner(base_url: str, storage: object, how: str) -> None:
+    write_line(
+        f"suolink {__version__} serving on {base_url}/ "
+        f"(storage {OPTIONS['storage'].show(storage)}, {how})"
+    )
+    sys.stdout.flush()
+
+
+def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     from .adapters.flask import Suolink, create_app
 
-    base_url = str(args.base_url or _environ().get("base_url") or f"http://{args.host}:{args.port}")
-    app = create_app(
-        args.storage,  # create_app reads the SUOLINK_* environment for anything not given
-        secret=args.secret,
-        base_url=base_url,
-        api_token=args.token,
-        allow_anonymous=args.allow_anonymous or None,
-    )
-    storage = OPTIONS["storage"].show(Suolink.state(app).options.get("storage"))
-    write_line(f"suolink {__version__} serving on {base_url}/ (storage {storage})")
-    sys.stdout.flush()
-    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    if args.workers not in (None, 1):
+        raise CommandError(
+            "--workers needs the ASGI app (--app asgi); run the Flask app under a WSGI "
+            "server such as gunicorn for more processes"
+        )
+    import logging
+
+    app = create_app(given.pop("storage"), **given)
+    _banner(given["base_url"], Suolink.state(app).options.get("storage"), "Flask server")
+    if not args.access_log:  # werkzeug logs each request at INFO
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with _stopped_by_sigterm():
+        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    Suolink.state(app).shortener.close()
     return 0
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: leave the server loop and close the store."""
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM ends the block quietly (and the command exits 0)."""
+    import signal
+
+    def stop(*_: object) -> None:
+        raise _Stop
+
+    if threading.current_thread() is not threading.main_thread():  # no signals there
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """The ASGI app under uvicorn: N workers, graceful SIGTERM, the store closed at exit.
+
+    The app is built here once, so a bad setting fails before any worker starts and
+    warnings are said once; workers build their own from the same settings, which reach
+    them as ``SUOLINK_*`` variables (never as arguments other users could read in ``ps``).
+    """
+    if importlib.util.find_spec("uvicorn") is None:
+        raise MissingDependencyError("suolink serve", "asgi", module="uvicorn")
+    from .adapters.asgi import create_app, get_shortener
+    from .backends.memory import MemoryStorage
+
+    app = create_app(**given)
+    storage = get_shortener(app).storage
+    workers = args.workers or (1 if isinstance(storage, MemoryStorage) else _cpu_count())
+    if workers > 1 and isinstance(storage, MemoryStorage):
+        get_shortener(app).close()
+        raise CommandError(
+            "memory:// is not shared between worker processes (each would have its own "
+            "links): use --workers 1, or a shared store such as sqlite:///path or redis://"
+        )
+    # what the workers' create_app() reads, on top of the environment it inherits
+    environ = {OPTIONS[name].env: _env_text(value) for name, value in given.items()}
+    environ[OPTIONS["storage"].env] = storage.url
+    options: dict[str, Any] = {
+        "factory": workers > 1,
+        "host": args.host,
+        "port": args.port,
+        "workers": workers,
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": _GRACEFUL_SECONDS,
+        "proxy_headers": False,  # the client is the peer unless a proxy is trusted
+        "server_header": False,
+        "lifespan": "on",
+    }
+    if workers > 1:
+        get_shortener(app).close()  # the parent only supervises
+    plural = "s" if workers > 1 else ""
+    _banner(given["base_url"], storage.url, f"uvicorn, {workers} worker{plural}")
+    _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    return 0
+
+
+def _env_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_uvicorn(app: Any, environ: dict[str, str], **options: Any) -> None:
+    """Serve until SIGTERM or SIGINT; in-flight requests finish and lifespan closes stores.
+
+    ``environ`` is set first, for the workers uvicorn starts. uvicorn raises the signal
+    again once it has shut down gracefully; a SIGTERM handler of our own turns that into
+    a normal return, so a stopped server exits 0.
+    """
+    import signal
+
+    import uvicorn
+
+    os.environ.update(environ)
+    if threading.current_thread() is not threading.main_thread():  # no signals there
+        uvicorn.run(app, **options)
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        uvicorn.run(app, **options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _asgi_worker() -> Any:
+    """A worker's app (``uvicorn --factory``): the parent already said every warning."""
+    import logging
+
+    from .adapters.asgi import create_app
+
+    startup = logging.getLogger("suolink.asgi")
+    level = startup.level
+    startup.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return create_app()
+    finally:
+        startup.setLevel(level)
 
 
 def _cmd_shorten(args: argparse.Namespace) -> int:

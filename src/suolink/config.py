@@ -560,7 +560,7 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             True,
             "mount the web page and the stats page (false: only the API and short links)",
-            adapters=frozenset({"flask"}),
+            adapters=_WEB,
         ),
         Option(
             "use_permissions",

@@ -2,7 +2,7 @@
 
 Run by ``scripts/wheel-smoke.sh`` with the Python of a fresh virtual environment that has
 the built wheel installed with one extra: ``python smoke.py EXTRA`` where EXTRA is
-``bare``, ``flask``, ``django``, ``qr``, ``redis``, ``postgres``, ``mysql``, ``detect``,
+``bare``, ``flask``, ``django``, ``asgi``, ``qr``, ``redis``, ``postgres``, ``mysql``, ``detect``,
 ``all`` or several
 joined by commas (``flask,qr``). It uses only
 the standard library and what the extra installs (no pytest), runs in a temporary folder,
@@ -14,6 +14,7 @@ naming the extra, never with an ``ImportError`` from deep inside.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
@@ -24,11 +25,12 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-EXTRAS = ("flask", "django", "qr", "redis", "postgres", "mysql", "detect")
+EXTRAS = ("flask", "django", "asgi", "qr", "redis", "postgres", "mysql", "detect")
 SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -196,7 +198,7 @@ def check_flask() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(BIN / "suolink"), "serve", "--port", str(port), "--token", "s3cret"]
-    command += ["--storage", "sqlite:///serve.db", "--secret", "smoke"]
+    command += ["--storage", "sqlite:///serve.db", "--secret", "smoke", "--app", "flask"]
     with running(command) as (process, log):
         try:
             health = json.loads(wait_for(f"{base}/api/health", process))
@@ -270,6 +272,67 @@ def check_django() -> None:
 
 def check_no_django() -> None:
     expect_missing("django", lambda: __import__("suolink.adapters.django"))
+
+
+def check_asgi() -> None:
+    """``suolink serve`` runs the ASGI app under uvicorn: it serves, and SIGTERM exits 0."""
+    import signal
+
+    from suolink.adapters.asgi import create_app
+
+    create_app("memory://", secret="smoke", api_token="s3cret")  # imports and builds alone
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "suolink"), "serve", "--port", str(port), "--workers", "2"]
+    command += ["--storage", "sqlite:///asgi.db"]
+    env = {**os.environ, "SUOLINK_SECRET": "smoke", "SUOLINK_API_TOKEN": "s3cret"}
+    log = Path.cwd() / "asgi-serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert json.loads(wait_for(f"{base}/api/health", process)) == {"status": "ok"}
+        request = urllib.request.Request(
+            f"{base}/api/links",
+            data=json.dumps({"url": "https://example.com/asgi"}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer s3cret"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as reply:  # loopback only
+            code = json.loads(reply.read())["code"]
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None
+
+        hop = urllib.request.Request(f"{base}/{code}", headers={"User-Agent": SAFARI})
+        answer: tuple[int, str] | None = None
+        try:
+            urllib.request.build_opener(NoRedirect).open(hop, timeout=5)  # loopback only
+        except urllib.error.HTTPError as exc:
+            answer = (exc.code, exc.headers["Location"])
+        assert answer == (302, "https://example.com/asgi"), answer
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text(errors="replace")
+    except BaseException:
+        print(log.read_text(errors="replace"), file=sys.stderr)
+        raise
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "uvicorn, 2 workers" in log.read_text(errors="replace")
+
+
+def check_no_asgi(has_flask: bool) -> None:
+    expect_missing("asgi", lambda: __import__("suolink.adapters.asgi"))
+    if has_flask:
+        return  # `suolink serve` falls back to the Flask app (checked by check_flask)
+    env = {**os.environ, "SUOLINK_SECRET": "smoke", "SUOLINK_STORAGE": "memory://"}
+    result = subprocess.run(
+        [str(BIN / "suolink"), "serve"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 1, result
+    assert "pip install 'suolink[asgi]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def check_qr() -> None:
@@ -383,8 +446,10 @@ def run_checks(extra: str) -> list[tuple[str, Callable[[], None]]]:
         ("core: the suolink command", check_cli),
         ("detect", lambda: check_detect_core("detect" in have)),
     ]
-    for name in ("flask", "django", "qr", "redis", "postgres", "mysql"):
+    for name in ("flask", "django", "asgi", "qr", "redis", "postgres", "mysql"):
         present, absent = globals()[f"check_{name}"], globals()[f"check_no_{name}"]
+        if name == "asgi":
+            absent = functools.partial(check_no_asgi, "flask" in have)
         if name in have:
             checks.append((f"{name}: works", present))
         else:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ..errors import BodyTooLarge, ConfigurationError, MissingDependencyError
+from ..errors import ConfigurationError, MissingDependencyError
 
 try:
     import flask
@@ -25,17 +25,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
-from ..api import LINK_ROUTES, ROUTES, HttpApi, HttpRequest, error_response
-from ..config import (
-    OPTIONS,
-    KeyStyle,
-    ServerOptions,
-    from_environ,
-    resolve_options,
-    warn_if_no_secret,
-)
-from ..http.routes import PAGE_ROUTES, Route
-from ..http.startup import startup_warnings
+from ..api import HttpApi, HttpRequest
+from ..config import OPTIONS, KeyStyle, ServerOptions, from_environ, resolve_options
+from ..http.mounting import Mounted, body_too_large, mount, page_visitor
 from ..models import Decision, StreamedDecision
 from ..options import protect_rules
 from ..shortener import Shortener
@@ -44,8 +36,6 @@ if TYPE_CHECKING:
     from ..backends.base import Storage
 
 __all__ = ["Suolink", "create_app", "get_shortener", "protect_request", "shadowed_routes"]
-
-log = logging.getLogger("suolink.flask")
 
 log = logging.getLogger("suolink.flask")
 
@@ -94,21 +84,13 @@ class Suolink:
             adapter=ADAPTER,
             unknown="warn",
         )
-        settings = given.over(config)
-        shortener = self._shortener or Shortener(**settings.shortener_kwargs())
-        warn_if_no_secret(shortener.secret, setting="SUOLINK_SECRET", stacklevel=2)
-        api = HttpApi(shortener, **settings.api_kwargs())
-        prefix: str = settings.get("url_prefix")
-        link_prefix: str | None = settings.get("link_prefix")
-        link_prefix = prefix if link_prefix is None else link_prefix
-        mounted = tuple(r for r in ROUTES if settings.get("web_page") or r.name not in PAGE_ROUTES)
-        api.routes = mounted  # the OpenAPI document lists what is mounted, nothing more
-        app.extensions[EXTENSION_KEY] = _State(shortener, api, prefix, link_prefix, settings)
-        app.register_blueprint(_blueprint(mounted, prefix, link_prefix))
+        parts = mount(given.over(config), shortener=self._shortener, log=log)
+        app.extensions[EXTENSION_KEY] = _State(
+            parts.shortener, parts.api, parts.url_prefix, parts.link_prefix, parts.options
+        )
+        app.register_blueprint(_blueprint(parts))
         for message in shadowed_routes(app):
             warnings.warn(message, UserWarning, stacklevel=2)
-        for message in startup_warnings(api):
-            log.warning("suolink: %s", message)
 
     @staticmethod
     def state(app: flask.Flask | None = None) -> _State:
@@ -170,13 +152,7 @@ def protect_request(
 ) -> flask.Response | None:
     """The current request under a link's rules: a response to send instead, or None."""
     req = flask.request
-    visitor = HttpApi.visitor(
-        HttpRequest(
-            method="GET",  # the page's own form fields are never taken for a link password
-            headers=tuple((k.lower(), v) for k, v in req.headers.items()),
-            remote_addr=req.remote_addr,
-        )
-    )
+    visitor = page_visitor(req.headers.items(), req.remote_addr)
     decision = Suolink.state().shortener.protect(
         visitor,
         url=req.url,
@@ -251,11 +227,10 @@ def _match(adapter: MapAdapter, path: str, method: str) -> str | None:
     return str(endpoint)
 
 
-def _blueprint(routes: tuple[Route, ...], prefix: str, link_prefix: str) -> flask.Blueprint:
+def _blueprint(parts: Mounted) -> flask.Blueprint:
     bp = flask.Blueprint("suolink", __name__)
-    for route in routes:
-        mount = link_prefix if route.name in LINK_ROUTES else prefix
-        rule = (mount + route.pattern.replace("<code>", "<string:code>")).replace("//", "/")
+    for route in parts.routes:
+        rule = parts.path(route).replace("<code>", "<string:code>")
         bp.add_url_rule(
             rule,
             endpoint=route.name,
@@ -282,7 +257,7 @@ def _view(route: str) -> Any:
 def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
     req = flask.request
     if req.content_length is not None and req.content_length > limit:
-        return error_response(BodyTooLarge(f"the request body is larger than {limit:,} bytes"))
+        return body_too_large(limit)
     req.max_content_length = limit  # bounds chunked bodies and form parsing too
     form: tuple[tuple[str, str], ...] = ()
     files: tuple[tuple[str, bytes], ...] = ()
@@ -294,7 +269,7 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
         else:
             body = req.stream.read(limit + 1)
     except RequestEntityTooLarge:
-        return error_response(BodyTooLarge(f"the request body is larger than {limit:,} bytes"))
+        return body_too_large(limit)
     return HttpRequest(
         method=req.method,
         path=req.path,
