@@ -275,6 +275,16 @@ BAD_VALUES: dict[str, list[object]] = {
     "tags": [5, ["a b"], [str(i) for i in range(rules.MAX_TAGS + 1)]],
     "disabled": [None, "yes", 1],
     "language": ["fr", 5],
+    "og_title": [5, "x" * (rules.MAX_TITLE_LENGTH + 1), "a\nb"],
+    "og_description": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\x00b"],
+    "og_image": [
+        5,
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "ftp://example.com/a.png",
+        "https://user:pw@example.com/a.png",
+        "https://",
+    ],
 }
 
 

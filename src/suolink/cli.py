@@ -164,6 +164,9 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--max-visits", type=int, help="visits allowed before the link ends")
     parser.add_argument("--password", help="password visitors must type")
     parser.add_argument("--title", help="a title shown on pages")
+    parser.add_argument("--og-title", help="title of the preview card chat apps draw")
+    parser.add_argument("--og-description", help="text of the preview card")
+    parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
     parser.add_argument(
         "--tag",
         action="append",
@@ -378,6 +381,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "allow": args.allow,
         "deny": args.deny,
         "targets": _targets(args.target) or None,
+        "og_title": args.og_title,
+        "og_description": args.og_description,
+        "og_image": args.og_image,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url

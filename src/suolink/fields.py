@@ -401,6 +401,25 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="Language of the link's pages (null: the visitor's).",
         inputs=(Input(rules.LANGUAGE),),
     ),
+    # -- integrations: preview cards (Open Graph for link-preview fetchers) ------------
+    LinkField(
+        "og_title",
+        TEXT.optional(),
+        doc="Title of the preview card chat apps draw (null: the link's title).",
+        inputs=(Input(rules.OG_TITLE),),
+    ),
+    LinkField(
+        "og_description",
+        TEXT.optional(),
+        doc="Text of the preview card (null: the target's host on open links).",
+        inputs=(Input(rules.OG_DESCRIPTION),),
+    ),
+    LinkField(
+        "og_image",
+        TEXT.optional(),
+        doc="Picture of the preview card, an http(s) URL.",
+        inputs=(Input(rules.OG_IMAGE),),
+    ),
 )
 
 

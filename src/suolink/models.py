@@ -82,6 +82,10 @@ class Link:
     disabled: bool = False
     visits: int = field(default=0, metadata=_KEPT)
     language: str | None = None
+    # -- integrations: preview cards ------------------------------------------------
+    og_title: str | None = None
+    og_description: str | None = None
+    og_image: str | None = None
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.

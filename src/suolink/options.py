@@ -65,6 +65,10 @@ class LinkSettings(TypedDict, total=False):
     tags: Iterable[str] | str | None
     language: str | None
     disabled: bool
+    # integrations: preview cards
+    og_title: str | None
+    og_description: str | None
+    og_image: str | None
 
 
 class LinkChanges(LinkSettings, total=False):

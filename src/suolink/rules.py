@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .errors import InvalidOption
+from .errors import InvalidOption, InvalidURL
 from .languages import LANGUAGES
 from .models import AntiBlockMode
 from .passwords import hash_password
+from .urls import validate_url
 
 __all__ = [
     "ANTI_BLOCK_MODE",
@@ -28,11 +29,15 @@ __all__ = [
     "LANGUAGE",
     "MAX_EXPIRES_IN",
     "MAX_MAX_VISITS",
+    "MAX_OG_DESCRIPTION_LENGTH",
     "MAX_PASSWORD_LENGTH",
     "MAX_PLATFORMS",
     "MAX_TAGS",
     "MAX_TITLE_LENGTH",
     "MAX_VISITS",
+    "OG_DESCRIPTION",
+    "OG_IMAGE",
+    "OG_TITLE",
     "OMIT",
     "OPTIONAL_PLATFORMS",
     "PASSWORD",
@@ -51,6 +56,7 @@ __all__ = [
 MAX_MAX_VISITS: Final = 1_000_000_000
 MAX_PASSWORD_LENGTH: Final = 128
 MAX_TITLE_LENGTH: Final = 200
+MAX_OG_DESCRIPTION_LENGTH: Final = 500
 MAX_TAGS: Final = 20
 MAX_PLATFORMS: Final = 64
 #: The longest ``expires_in``, in seconds: 100 years.
@@ -203,17 +209,40 @@ def _password(value: object, ctx: Context) -> str | None:
     return hash_password(value)
 
 
-def _title(value: object, ctx: Context) -> str | None:
+def _line(value: object, ctx: Context, longest: int) -> str | None:
+    """One line of text (a title): stripped, at most ``longest`` characters, None if empty."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidOption(ctx.name, "expected text")
     value = _unicode(value, ctx).strip()
-    if len(value) > MAX_TITLE_LENGTH:
-        raise InvalidOption(ctx.name, f"at most {MAX_TITLE_LENGTH} characters")
+    if len(value) > longest:
+        raise InvalidOption(ctx.name, f"at most {longest} characters")
     if _CONTROL.search(value):
         raise InvalidOption(ctx.name, "must not contain control characters or line breaks")
     return value or None
+
+
+def _title(value: object, ctx: Context) -> str | None:
+    return _line(value, ctx, MAX_TITLE_LENGTH)
+
+
+def _og_description(value: object, ctx: Context) -> str | None:
+    return _line(value, ctx, MAX_OG_DESCRIPTION_LENGTH)
+
+
+def _og_image(value: object, ctx: Context) -> str | None:
+    """An http(s) picture URL, whatever schemes the Shortener allows for targets.
+
+    Checked by the target rules' own parser (no credentials, no control characters), but
+    not refused for pointing at this Shortener: a link's own QR picture is a fine card.
+    """
+    if value is None:
+        return None
+    try:
+        return validate_url(value)
+    except InvalidURL as exc:
+        raise InvalidOption(ctx.name, f"must be an http(s) URL: {exc.reason}") from None
 
 
 def _tags(value: object, ctx: Context) -> tuple[str, ...]:
@@ -333,6 +362,13 @@ ANTI_BLOCK_MODE: Final = Rule(
     {"type": ["string", "null"], "enum": [*(m.value for m in AntiBlockMode), None]},
 )
 TITLE: Final = Rule(_title, {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH})
+OG_TITLE: Final = Rule(_title, {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH})
+OG_DESCRIPTION: Final = Rule(
+    _og_description, {"type": ["string", "null"], "maxLength": MAX_OG_DESCRIPTION_LENGTH}
+)
+OG_IMAGE: Final = Rule(
+    _og_image, {"type": ["string", "null"], "format": "uri", "pattern": "^https?://"}
+)
 TAGS: Final = Rule(
     _tags,
     {

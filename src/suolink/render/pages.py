@@ -72,12 +72,18 @@ def _denied_message(link: Link, ctx: PageContext) -> str:
 
 
 def _preview(link: Link, ctx: PageContext) -> PageDecision:
-    """Open Graph for link-preview fetchers; the target shows only on open, public links."""
-    title = link.title or MESSAGES[ctx.lang]["preview.title"]
+    """Open Graph for link-preview fetchers: the owner's card (``og_*``) where set, else
+    the title and, on open public links only, the target's host."""
+    title = link.og_title or link.title or MESSAGES[ctx.lang]["preview.title"]
     public = link.allow is None and link.password_hash is None and not link.deny
-    description = urlsplit(link.url).hostname if public else None
+    description = link.og_description or (urlsplit(link.url).hostname if public else None)
     html = render_page(
-        "preview", lang=ctx.lang, title=title, description=description, short_url=ctx.short_url
+        "preview",
+        lang=ctx.lang,
+        title=title,
+        description=description,
+        image=link.og_image,
+        short_url=ctx.short_url,
     )
     return html_page(200, html, reason=Verdict.PREVIEW.value)
 
