@@ -63,6 +63,11 @@ links = st.builds(
     disabled=st.booleans(),
     visits=st.integers(0, 2**63 - 1),
     language=st.none() | text,
+    og_title=st.none() | text,
+    og_image=st.none() | text,
+    split=st.lists(
+        st.tuples(text, text, st.integers(0, 2**63 - 1)), max_size=3, unique_by=lambda t: t[0]
+    ).map(tuple),
 )
 
 
@@ -284,6 +289,19 @@ BAD_VALUES: dict[str, list[object]] = {
         "ftp://example.com/a.png",
         "https://user:pw@example.com/a.png",
         "https://",
+    ],
+    "split": [
+        "https://e.com/",
+        {"https://e.com/": 1},
+        [{"url": "https://e.com/", "weight": -1}],
+        [{"url": "https://e.com/", "weight": 1.5}],
+        [{"url": "https://e.com/", "weight": True}],
+        [{"url": "https://e.com/", "weight": 0}],
+        [{"url": "https://e.com/", "name": "a b"}],
+        [{"url": "https://e.com/", "name": "x"}, {"url": "https://f.com/", "name": "x"}],
+        [{"url": "https://e.com/", "colour": "red"}],
+        [("https://e.com/", 1, 2)],
+        [{"url": "https://e.com/"}] * (rules.MAX_ARMS + 1),
     ],
 }
 

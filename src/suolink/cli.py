@@ -168,6 +168,14 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--og-description", help="text of the preview card")
     parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
     parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="WEIGHT=URL",
+        help="a weighted arm of an A/B split (repeatable; arms are named a, b, c …)"
+        + ("; replaces the link's split" if update else ""),
+    )
+    parser.add_argument(
         "--tag",
         action="append",
         default=[],
@@ -367,6 +375,17 @@ def _targets(pairs: list[str]) -> dict[str, str]:
     return targets
 
 
+def _split(arms: list[str]) -> list[tuple[str, int]]:
+    """``--split WEIGHT=URL`` flags as ``(url, weight)`` arms."""
+    out: list[tuple[str, int]] = []
+    for arm in arms:
+        weight, sep, url = arm.partition("=")
+        if not sep or not weight.strip().isdigit() or not url.strip():
+            raise InvalidOption("split", f"{arm[:60]!r}: write WEIGHT=URL, e.g. 3=https://…")
+        out.append((url.strip(), int(weight)))
+    return out
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """The link settings the flags give (only those given, for ``update``)."""
     given = {
@@ -384,6 +403,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "og_title": args.og_title,
         "og_description": args.og_description,
         "og_image": args.og_image,
+        "split": _split(args.split) or None,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
@@ -593,6 +613,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by device", stats.by_device),
         ("by browser", stats.by_browser),
         ("by referer", dict(stats.top_referers)),
+        ("by country", stats.by_country),
+        ("by split arm", stats.by_arm),
         ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):

@@ -86,6 +86,8 @@ class Link:
     og_title: str | None = None
     og_description: str | None = None
     og_image: str | None = None
+    # -- integrations: weighted targets (A/B split): (arm name, URL, weight) ----------
+    split: tuple[tuple[str, str, int], ...] = ()
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.
@@ -191,7 +193,9 @@ class Visit:
     ``visitor_id`` is a keyed hash of IP and user agent, so repeat visitors can be told
     apart without storing who they are; ``ip`` is kept only if the host app opts in.
     ``outcome`` says what the visitor got: ``redirect``, ``guide``, ``denied``,
-    ``preview`` or ``bot``; only redirects count towards ``max_visits``.
+    ``preview`` or ``bot``; only redirects count towards ``max_visits``. ``country``
+    (ISO 3166-1 alpha-2), ``region`` and ``city`` come from the GeoIP database, when one is
+    configured; ``arm`` names the weighted-split arm a redirect was sent to.
     """
 
     code: str
@@ -207,6 +211,11 @@ class Visit:
     visitor_id: str | None = None
     browser: str | None = None
     outcome: str = "redirect"
+    # -- integrations: GeoIP and weighted targets ----------------------------------------
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    arm: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
@@ -227,6 +236,10 @@ class Visit:
             visitor_id=data.get("visitor_id"),
             browser=data.get("browser"),
             outcome=data.get("outcome") or "redirect",
+            country=data.get("country"),
+            region=data.get("region"),
+            city=data.get("city"),
+            arm=data.get("arm"),
         )
 
 

@@ -69,6 +69,8 @@ class LinkSettings(TypedDict, total=False):
     og_title: str | None
     og_description: str | None
     og_image: str | None
+    # integrations: weighted targets
+    split: Iterable[Mapping[str, Any] | tuple[str, int]] | None
 
 
 class LinkChanges(LinkSettings, total=False):

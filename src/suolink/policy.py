@@ -12,7 +12,7 @@ its :class:`Ruling` into a page or a redirect. The order is fixed and documented
 6. password
 7. other bots: refused on links with a visit limit (they must not use it up, nor pass
    it for free); otherwise redirected or refused by the Shortener's ``bot_action``
-8. the target: the first per-platform target that matches, else the link's URL
+8. the target: see :mod:`suolink.targets` (platform, country, weighted split, URL)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .detect.platforms import APP_IDS
 from .escapes import Escape, choose_escape
 from .models import AntiBlockMode, Link
 from .passwords import verify_password
+from .targets import pick_target
 
 __all__ = [
     "DEFAULT_ANTI_BLOCK",
@@ -72,7 +73,8 @@ class Ruling:
 
     ``location`` is where a redirect goes; ``escape`` is what the guide page tries
     automatically; ``outcome`` is how the visit is recorded (``None``: not at all) and
-    ``count`` whether it counts towards ``max_visits``.
+    ``count`` whether it counts towards ``max_visits``; ``arm`` the split arm that chose
+    ``location`` (recorded with the visit).
     """
 
     verdict: Verdict
@@ -81,6 +83,7 @@ class Ruling:
     escape: Escape | None = None
     outcome: str | None = None
     count: bool = False
+    arm: str | None = None
 
 
 def is_allowed(link: Link, client: Client) -> bool:
@@ -129,8 +132,14 @@ def decide(
     now: datetime,
     password: str | None = None,
     bot_action: BotAction = BotAction.REDIRECT,
+    visitor_id: str | None = None,
+    country: str | None = None,
 ) -> Ruling:
-    """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``."""
+    """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``.
+
+    ``visitor_id`` (the keyed id of :mod:`suolink.visits`) keeps a visitor on one split arm;
+    ``country`` is where the GeoIP lookup places them (None: unknown).
+    """
     if link is None or link.disabled:
         return Ruling(Verdict.NOT_FOUND, link)
     if link.is_expired(now):
@@ -152,7 +161,9 @@ def decide(
     if client.is_bot:
         if bot_action is BotAction.DENY or link.max_visits is not None:
             return Ruling(Verdict.BOT_DENIED, link, outcome="bot")
-        location = link.target_for(client.platforms)
-        return Ruling(Verdict.REDIRECT, link, location, outcome="bot")
-    location = link.target_for(client.platforms)
-    return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)
+        target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+        return Ruling(Verdict.REDIRECT, link, target.url, outcome="bot", arm=target.arm)
+    target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+    return Ruling(
+        Verdict.REDIRECT, link, target.url, outcome="redirect", count=True, arm=target.arm
+    )

@@ -27,6 +27,7 @@ __all__ = [
     "EXPIRES_IN",
     "FLAG",
     "LANGUAGE",
+    "MAX_ARMS",
     "MAX_EXPIRES_IN",
     "MAX_MAX_VISITS",
     "MAX_OG_DESCRIPTION_LENGTH",
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_TAGS",
     "MAX_TITLE_LENGTH",
     "MAX_VISITS",
+    "MAX_WEIGHT",
     "OG_DESCRIPTION",
     "OG_IMAGE",
     "OG_TITLE",
@@ -43,6 +45,7 @@ __all__ = [
     "PASSWORD",
     "PLATFORMS",
     "PLATFORM_PATTERN",
+    "SPLIT",
     "TAGS",
     "TAG_PATTERN",
     "TARGETS",
@@ -57,6 +60,10 @@ MAX_MAX_VISITS: Final = 1_000_000_000
 MAX_PASSWORD_LENGTH: Final = 128
 MAX_TITLE_LENGTH: Final = 200
 MAX_OG_DESCRIPTION_LENGTH: Final = 500
+MAX_ARMS: Final = 20
+MAX_WEIGHT: Final = 1_000_000
+ARM_PATTERN: Final = r"[A-Za-z0-9_.-]{1,32}"
+_ARM = re.compile(ARM_PATTERN)
 MAX_TAGS: Final = 20
 MAX_PLATFORMS: Final = 64
 #: The longest ``expires_in``, in seconds: 100 years.
@@ -283,6 +290,47 @@ def _targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _arm(item: object, position: int, ctx: Context) -> tuple[str, str, int]:
+    """One arm of a split: ``{"url", "weight"?, "name"?}`` or a ``(url, weight)`` pair."""
+    if isinstance(item, Mapping):
+        unknown = set(item) - {"url", "weight", "name"}
+        if unknown:
+            raise InvalidOption(ctx.name, f"an arm has url, weight and name, not {sorted(unknown)}")
+        url, weight, name = item.get("url"), item.get("weight", 1), item.get("name")
+    elif isinstance(item, tuple | list) and len(item) == 2:
+        (url, weight), name = item, None
+    else:
+        raise InvalidOption(ctx.name, 'each arm is {"url": ..., "weight": ..., "name": ...}')
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise InvalidOption(ctx.name, "an arm's weight is a whole number")
+    if not 0 <= weight <= MAX_WEIGHT:
+        raise InvalidOption(ctx.name, f"an arm's weight is from 0 to {MAX_WEIGHT:,}")
+    if name is None:
+        name = chr(ord("a") + position)  # a, b, c … (MAX_ARMS keeps it a letter)
+    if not isinstance(name, str) or not _ARM.fullmatch(name):
+        raise InvalidOption(
+            ctx.name, f"{str(name)[:40]!r}: an arm's name is 1-32 letters, digits, '.', '-', '_'"
+        )
+    return name, ctx.validate_url(url), weight
+
+
+def _split(value: object, ctx: Context) -> tuple[tuple[str, str, int], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidOption(ctx.name, 'expected a list of arms {"url": ..., "weight": ...}')
+    items = list(value)
+    if len(items) > MAX_ARMS:
+        raise InvalidOption(ctx.name, f"at most {MAX_ARMS} arms")
+    arms = [_arm(item, i, ctx) for i, item in enumerate(items)]
+    names = [name for name, _, _ in arms]
+    if len(set(names)) != len(names):
+        raise InvalidOption(ctx.name, "two arms have the same name")
+    if arms and sum(weight for _, _, weight in arms) == 0:
+        raise InvalidOption(ctx.name, "at least one arm needs a weight above 0")
+    return tuple(arms)
+
+
 def _anti_block_mode(value: object, ctx: Context) -> AntiBlockMode:
     if value is None:
         return AntiBlockMode.AUTO
@@ -378,5 +426,23 @@ TAGS: Final = Rule(
     },
 )
 LANGUAGE: Final = Rule(_language, {"type": ["string", "null"], "enum": [*LANGUAGES, None]})
+SPLIT: Final = Rule(
+    _split,
+    {
+        "type": ["array", "null"],
+        "maxItems": MAX_ARMS,
+        "items": {
+            "type": "object",
+            "required": ["url"],
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "weight": {"type": "integer", "minimum": 0, "maximum": MAX_WEIGHT, "default": 1},
+                "name": {"type": "string", "pattern": _anchored(ARM_PATTERN)},
+            },
+        },
+        "description": "Weighted arms; each visitor always gets the same one (null: none).",
+    },
+)
 #: True or false (null is refused: a flag has no "unset").
 FLAG: Final = Rule(_flag, {"type": "boolean"})

@@ -328,11 +328,16 @@ class Shortener:
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
-                link, client, now=now, password=visitor.password, bot_action=self.bot_action
+                link,
+                client,
+                now=now,
+                password=visitor.password,
+                bot_action=self.bot_action,
+                visitor_id=self.visitor_id(visitor) if link is not None and link.split else None,
             )
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
-                visit = self._visit(link.code, visitor, client, now, outcome)
+                visit = self._visit(link.code, visitor, client, now, outcome, arm=ruling.arm)
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
@@ -411,7 +416,14 @@ class Shortener:
         return hmac.new(self._address_key, message, hashlib.sha256).hexdigest()[:32]
 
     def _visit(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        outcome: str,
+        *,
+        arm: str | None = None,
     ) -> Visit:
         return visits.build_visit(
             code,
@@ -421,6 +433,7 @@ class Shortener:
             outcome=outcome,
             key=self._visitor_key,
             store_ip=self.store_ip,
+            arm=arm,
         )
 
     def _qr_images(self) -> QRCache:

@@ -55,6 +55,7 @@ def build_visit(
     outcome: str,
     key: bytes,
     store_ip: bool,
+    arm: str | None = None,
 ) -> Visit:
     """The record of ``visitor`` opening ``code``: detection results, never raw secrets.
 
@@ -75,6 +76,7 @@ def build_visit(
         language=pick_language(visitor.accept_language),
         visitor_id=visitor_id(key, visitor),
         outcome=outcome,
+        arm=arm,
     )
 
 

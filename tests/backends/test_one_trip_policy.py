@@ -167,6 +167,11 @@ def settings_(draw: st.DrawFn) -> dict[str, Any]:
             (platform, f"https://t.example/{platform}")
             for platform in draw(st.lists(st.sampled_from(PLATFORMS), max_size=3, unique=True))
         ),
+        "split": draw(
+            sometimes(
+                st.just((("a", "https://t.example/a", 1), ("b", "https://t.example/b", 2))), ()
+            )
+        ),
     }
 
 
@@ -195,7 +200,8 @@ def could_refuse(link: Link, at: datetime) -> bool:
 
     Each is a step of :func:`suolink.policy.decide` that depends on more than the count:
     disabled (1), expired (2), allow and deny lists (3), anti-block apps other than the
-    preset's, whose visitors never take the one trip (5), and a password (6).
+    preset's, whose visitors never take the one trip (5), and a password (6). A weighted
+    split refuses no one, but its arm (recorded with the visit) is the policy's to choose.
     """
     return (
         link.disabled
@@ -204,6 +210,7 @@ def could_refuse(link: Link, at: datetime) -> bool:
         or link.allow is not None
         or bool(link.deny)
         or (link.anti_block is not None and link.anti_block_mode is not AntiBlockMode.OFF)
+        or bool(link.split)
     )
 
 

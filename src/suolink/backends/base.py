@@ -134,7 +134,7 @@ class RecordsInOneTrip(Protocol):
 
 
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
-DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer")
+DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm")
 #: How many entries the top-visitors and top-referers lists hold.
 TOP = 10
 

@@ -188,6 +188,14 @@ _V5 = _statements(
 )
 
 
+_V7 = _statements(
+    "ALTER TABLE visits ADD COLUMN country TEXT",
+    "ALTER TABLE visits ADD COLUMN region TEXT",
+    "ALTER TABLE visits ADD COLUMN city TEXT",
+    "ALTER TABLE visits ADD COLUMN arm TEXT",
+)
+
+
 _VISIT_TEXT_COLUMNS = (
     "ip",
     "referer",
@@ -257,13 +265,25 @@ def _v6(conn: sqlite3.Connection) -> None:
 
 
 def _backfill_counts(conn: sqlite3.Connection) -> None:
-    """Count the visits recorded before migration 6, as ``record_visit`` now does."""
+    """Count the visits recorded before migration 6, as ``record_visit`` now does.
+
+    Reads only the columns ``visits`` had then (later migrations add the others, which
+    such visits lack: their fields stay None).
+    """
     days: Counter[tuple[str, str, str, str]] = Counter()
     people: Counter[tuple[str, str]] = Counter()
-    cursor = conn.execute(_SELECT_ALL_VISITS)
+    present = {row[1] for row in conn.execute("PRAGMA table_info(visits)")} | {"user_agent"}
+    columns = tuple(c for c in _SELECTED_VISIT_COLUMNS if c in present)
+    select = (
+        "SELECT "  # noqa: S608 - constant column names
+        + ", ".join("u.text" if c == "user_agent" else f"v.{c}" for c in columns)
+        + " FROM visits AS v JOIN user_agents AS u ON u.id = v.ua_id ORDER BY v.id"
+    )
+    cursor = conn.execute(select)
     while rows := cursor.fetchmany(5000):
         for row in rows:
-            visit = _row_visit(dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)))
+            fields = dict.fromkeys(_SELECTED_VISIT_COLUMNS) | dict(zip(columns, row, strict=True))
+            visit = _row_visit(fields)
             cells, who = _count_cells(visit)
             days.update(cells)
             if who is not None:
@@ -292,6 +312,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
     (5, "tombstones: deleted codes that are never handed out again", _V5),
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
+    (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -381,8 +402,6 @@ _SELECT_VISITS = (
     "WHERE v.code = ? AND v.at_us >= ? AND v.at_us < ? AND (v.at_us, v.id) > (?, ?) "
     "ORDER BY v.at_us, v.id LIMIT ?"
 )
-#: Every visit in the file, for migration 6's backfill.
-_SELECT_ALL_VISITS = f"{_SELECT_VISIT_FROM} ORDER BY v.id"
 _COUNT_CELL = (
     "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
     "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"

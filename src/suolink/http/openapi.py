@@ -37,6 +37,8 @@ _COUNT_FIELDS: Final = (
     "by_bot",
     "by_browser",
     "by_outcome",
+    "by_country",
+    "by_arm",
 )
 
 SCHEMAS: Final[dict[str, Any]] = {
@@ -110,10 +112,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             "bots": {"type": "integer"},
             "unique_visitors": {"type": "integer"},
             "redirects": {"type": "integer"},
-            **dict.fromkeys(
-                ("by_app", "by_os", "by_device", "by_day", "by_bot", "by_browser", "by_outcome"),
-                _COUNTS,
-            ),
+            **dict.fromkeys(_COUNT_FIELDS, _COUNTS),
             "top_visitors": {
                 "type": "array",
                 "items": {

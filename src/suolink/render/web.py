@@ -112,6 +112,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_browser": "按浏览器",
         "stats.by_outcome": "按结果",
         "stats.by_bot": "机器人（单独统计）",
+        "stats.by_country": "按国家/地区",
+        "stats.by_arm": "按分流",
         "stats.top": "访问最多的访客",
         "stats.visitor": "访客（匿名编号）",
         "stats.visits": "次数",
@@ -171,6 +173,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_browser": "By browser",
         "stats.by_outcome": "By outcome",
         "stats.by_bot": "Bots (counted apart)",
+        "stats.by_country": "By country",
+        "stats.by_arm": "By split arm",
         "stats.top": "Top visitors",
         "stats.visitor": "Visitor (anonymous id)",
         "stats.visits": "Visits",
@@ -242,6 +246,12 @@ def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> 
         (words["stats.by_browser"], _rows(stats.by_browser, lang)),
         (words["stats.by_outcome"], _rows(stats.by_outcome, lang)),
         (words["stats.by_bot"], _rows(stats.by_bot, lang)),
+    ]
+    # Shown only when there is something: most links have no GeoIP nor split.
+    tables += [
+        (words[key], _rows(counts, lang))
+        for key, counts in (("stats.by_country", stats.by_country), ("stats.by_arm", stats.by_arm))
+        if counts
     ]
     return render_page(
         "stats",
