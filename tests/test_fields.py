@@ -290,6 +290,9 @@ BAD_VALUES: dict[str, list[object]] = {
         "https://user:pw@example.com/a.png",
         "https://",
     ],
+    "allow_countries": [5, ["China"], ["C1"], [str(i) for i in range(rules.MAX_COUNTRIES + 1)]],
+    "deny_countries": [5, [1], ["cnn"]],
+    "geo_targets": [["CN"], {"CHN": "https://e.com/"}, {1: "https://e.com/"}],
     "split": [
         "https://e.com/",
         {"https://e.com/": 1},

@@ -451,6 +451,14 @@ OPTIONS: Final[Mapping[str, Option]] = {
             False,
             "let a deleted link's code be claimed again (else it stays retired for good)",
         ),
+        Option(
+            "geoip_db",
+            "shortener",
+            NON_EMPTY,
+            None,
+            "a MaxMind-format .mmdb file: visits gain country, region and city (geo extra)",
+            shown_default="none (no GeoIP)",
+        ),
         # -- HttpApi -------------------------------------------------------------------
         Option(
             "api_token",

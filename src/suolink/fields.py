@@ -474,6 +474,27 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="Weighted arms (A/B split): each visitor is sent to one, always the same.",
         inputs=(Input(rules.SPLIT),),
     ),
+    # -- integrations: GeoIP rules -------------------------------------------------------
+    LinkField(
+        "allow_countries",
+        STRING_SET.optional(),
+        doc="Countries allowed, ISO 3166-1 alpha-2 (null: every one; needs a GeoIP database).",
+        inputs=(Input(rules.OPTIONAL_COUNTRIES),),
+    ),
+    LinkField(
+        "deny_countries",
+        STRING_SET,
+        default=frozenset(),
+        doc="Countries refused, ISO 3166-1 alpha-2.",
+        inputs=(Input(rules.COUNTRIES),),
+    ),
+    LinkField(
+        "geo_targets",
+        PAIRS,
+        default=(),
+        doc="Country -> URL for its visitors (after per-platform targets).",
+        inputs=(Input(rules.GEO_TARGETS),),
+    ),
 )
 
 

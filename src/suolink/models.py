@@ -88,6 +88,10 @@ class Link:
     og_image: str | None = None
     # -- integrations: weighted targets (A/B split): (arm name, URL, weight) ----------
     split: tuple[tuple[str, str, int], ...] = ()
+    # -- integrations: GeoIP rules (ISO 3166-1 alpha-2 countries) ----------------------
+    allow_countries: frozenset[str] | None = None
+    deny_countries: frozenset[str] = frozenset()
+    geo_targets: tuple[tuple[str, str], ...] = ()
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.

@@ -71,6 +71,10 @@ class LinkSettings(TypedDict, total=False):
     og_image: str | None
     # integrations: weighted targets
     split: Iterable[Mapping[str, Any] | tuple[str, int]] | None
+    # integrations: GeoIP rules
+    allow_countries: Iterable[str] | str | None
+    deny_countries: Iterable[str] | str | None
+    geo_targets: Mapping[str, str] | None
 
 
 class LinkChanges(LinkSettings, total=False):

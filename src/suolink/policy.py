@@ -5,7 +5,9 @@ its :class:`Ruling` into a page or a redirect. The order is fixed and documented
 
 1. not found / disabled
 2. expired, then out of visits
-3. access rules (``allow``, then ``deny``)
+3. access rules (``allow``, then ``deny``; then ``allow_countries``, ``deny_countries``
+   for the country the GeoIP lookup placed the visitor in: unknown is refused by an
+   allow list and let through by a deny list)
 4. link-preview fetchers (a small Open Graph page)
 5. anti-block (the "open in your browser" guide inside apps that block links), only
    when the system browser the guide sends the visitor to may open the link itself
@@ -36,6 +38,7 @@ __all__ = [
     "Ruling",
     "Verdict",
     "browser_twin",
+    "country_allowed",
     "decide",
     "is_allowed",
     "needs_guide",
@@ -93,6 +96,13 @@ def is_allowed(link: Link, client: Client) -> bool:
     return not client.matches(link.deny)
 
 
+def country_allowed(link: Link, country: str | None) -> bool:
+    """True if the link's country rules let a visitor from ``country`` (None: unknown) in."""
+    if link.allow_countries is not None and country not in link.allow_countries:
+        return False
+    return country is None or country not in link.deny_countries
+
+
 #: Platform ids that belong to the app a visitor is in rather than to their device.
 _APP_BOUND: Final = APP_IDS | frozenset(
     {"in_app", "webview", "miniprogram", "blocking_apps", "china_apps"}
@@ -146,7 +156,7 @@ def decide(
         return Ruling(Verdict.EXPIRED, link)
     if link.is_exhausted:
         return Ruling(Verdict.EXHAUSTED, link)
-    if not is_allowed(link, client):
+    if not is_allowed(link, client) or not country_allowed(link, country):
         return Ruling(Verdict.DENIED, link, outcome="denied")
     if client.is_preview:
         return Ruling(Verdict.PREVIEW, link, outcome="preview")

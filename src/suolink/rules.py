@@ -23,11 +23,15 @@ from .urls import validate_url
 
 __all__ = [
     "ANTI_BLOCK_MODE",
+    "COUNTRIES",
+    "COUNTRY_PATTERN",
     "EXPIRES_AT",
     "EXPIRES_IN",
     "FLAG",
+    "GEO_TARGETS",
     "LANGUAGE",
     "MAX_ARMS",
+    "MAX_COUNTRIES",
     "MAX_EXPIRES_IN",
     "MAX_MAX_VISITS",
     "MAX_OG_DESCRIPTION_LENGTH",
@@ -41,6 +45,7 @@ __all__ = [
     "OG_IMAGE",
     "OG_TITLE",
     "OMIT",
+    "OPTIONAL_COUNTRIES",
     "OPTIONAL_PLATFORMS",
     "PASSWORD",
     "PLATFORMS",
@@ -60,6 +65,9 @@ MAX_MAX_VISITS: Final = 1_000_000_000
 MAX_PASSWORD_LENGTH: Final = 128
 MAX_TITLE_LENGTH: Final = 200
 MAX_OG_DESCRIPTION_LENGTH: Final = 500
+MAX_COUNTRIES: Final = 300
+COUNTRY_PATTERN: Final = r"[A-Z]{2}"
+_COUNTRY = re.compile(COUNTRY_PATTERN)
 MAX_ARMS: Final = 20
 MAX_WEIGHT: Final = 1_000_000
 ARM_PATTERN: Final = r"[A-Za-z0-9_.-]{1,32}"
@@ -290,6 +298,45 @@ def _targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _country(value: object, ctx: Context) -> str:
+    """An ISO 3166-1 alpha-2 code, upper-cased (``cn`` is ``CN``)."""
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value.strip().upper()):
+        shown = value[:40] if isinstance(value, str) else value
+        raise InvalidOption(ctx.name, f"{shown!r} is not a two-letter country code (ISO 3166-1)")
+    return value.strip().upper()
+
+
+def _countries(value: object, ctx: Context) -> frozenset[str]:
+    names = _as_list(ctx.name, value)
+    if len(names) > MAX_COUNTRIES:
+        raise InvalidOption(ctx.name, f"at most {MAX_COUNTRIES} countries")
+    return frozenset(_country(name, ctx) for name in names)
+
+
+def _optional_countries(value: object, ctx: Context) -> frozenset[str] | None:
+    return None if value is None else _countries(value, ctx)
+
+
+def _country_set(value: object, ctx: Context) -> frozenset[str]:
+    return frozenset() if value is None else _countries(value, ctx)
+
+
+def _geo_targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidOption(ctx.name, "expected a mapping of country code to URL")
+    if len(value) > MAX_COUNTRIES:
+        raise InvalidOption(ctx.name, f"at most {MAX_COUNTRIES} countries")
+    out: dict[str, str] = {}
+    for country, url in value.items():
+        code = _country(country, ctx)
+        if code in out:
+            raise InvalidOption(ctx.name, f"names {code} twice")
+        out[code] = ctx.validate_url(url)
+    return tuple(out.items())
+
+
 def _arm(item: object, position: int, ctx: Context) -> tuple[str, str, int]:
     """One arm of a split: ``{"url", "weight"?, "name"?}`` or a ``(url, weight)`` pair."""
     if isinstance(item, Mapping):
@@ -426,6 +473,25 @@ TAGS: Final = Rule(
     },
 )
 LANGUAGE: Final = Rule(_language, {"type": ["string", "null"], "enum": [*LANGUAGES, None]})
+_COUNTRY_LIST: Final = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+    "maxItems": MAX_COUNTRIES,
+    "description": "ISO 3166-1 alpha-2 country codes (case does not matter).",
+}
+#: Countries, or null (every country).
+OPTIONAL_COUNTRIES: Final = Rule(_optional_countries, _COUNTRY_LIST)
+#: Countries; null is the empty set.
+COUNTRIES: Final = Rule(_country_set, _COUNTRY_LIST)
+GEO_TARGETS: Final = Rule(
+    _geo_targets,
+    {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "string", "format": "uri"},
+        "maxProperties": MAX_COUNTRIES,
+        "description": "Country code -> URL for visitors from that country.",
+    },
+)
 SPLIT: Final = Rule(
     _split,
     {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +32,7 @@ from .errors import (
     MissingDependencyError,
 )
 from .fields import Action
+from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
 from .policy import BotAction, Ruling, Verdict, decide
@@ -81,6 +83,7 @@ class Shortener:
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -124,6 +127,9 @@ class Shortener:
             if secret
             else secrets.token_bytes(32)
         )
+        #: Where visitors are (country, region, city), or None: no GeoIP database.
+        self.geoip: PlaceFinder | None = open_geoip(geoip_db)
+        self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
         self.clock = clock
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
@@ -324,7 +330,8 @@ class Shortener:
         """
         now = self.clock()
         client = detect(visitor.user_agent, visitor.headers)
-        ruling = self._resolve_in_one_trip(code, visitor, client, now) if record else None
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
+        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if record else None
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
@@ -334,10 +341,13 @@ class Shortener:
                 password=visitor.password,
                 bot_action=self.bot_action,
                 visitor_id=self.visitor_id(visitor) if link is not None and link.split else None,
+                country=place.country,
             )
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
-                visit = self._visit(link.code, visitor, client, now, outcome, arm=ruling.arm)
+                visit = self._visit(
+                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
@@ -378,7 +388,7 @@ class Shortener:
         )
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime
+        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -392,7 +402,7 @@ class Shortener:
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect")
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
         return visits.record_in_one_trip(storage, visit, client)
 
     def _lookup(self, code: str) -> Link | None:
@@ -424,6 +434,7 @@ class Shortener:
         outcome: str,
         *,
         arm: str | None = None,
+        place: Place = NOWHERE,
     ) -> Visit:
         return visits.build_visit(
             code,
@@ -434,6 +445,7 @@ class Shortener:
             key=self._visitor_key,
             store_ip=self.store_ip,
             arm=arm,
+            place=place,
         )
 
     def _qr_images(self) -> QRCache:
@@ -510,9 +522,11 @@ class Shortener:
         self.storage.check()
 
     def close(self) -> None:
-        """Close the storage; the Shortener is not used afterwards."""
+        """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
             self.storage.close()
+            if self._owns_geoip and isinstance(self.geoip, GeoIP):
+                self.geoip.close()
 
     def __enter__(self) -> Shortener:
         return self

@@ -61,6 +61,10 @@ def pick_target(
         for platform, url in link.targets:
             if platform in wanted:
                 return Target(url)
+    if country and link.geo_targets:
+        for place, url in link.geo_targets:
+            if place == country:
+                return Target(url)
     if link.split:
         name, url = choose_arm(link.split, link.code, visitor_id)
         return Target(url, name)

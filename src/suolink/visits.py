@@ -15,9 +15,11 @@ from .backends.base import RecordsInOneTrip
 from .detect import Client
 from .detect.platforms import BLOCKING_APPS
 from .escapes import is_escape_hop
+from .geoip import NOWHERE, Place
 from .models import Visit, Visitor
 from .policy import DEFAULT_ANTI_BLOCK, Ruling, Verdict
 from .render import pick_language
+from .targets import pick_target
 
 __all__ = [
     "build_visit",
@@ -56,6 +58,7 @@ def build_visit(
     key: bytes,
     store_ip: bool,
     arm: str | None = None,
+    place: Place = NOWHERE,
 ) -> Visit:
     """The record of ``visitor`` opening ``code``: detection results, never raw secrets.
 
@@ -76,6 +79,9 @@ def build_visit(
         language=pick_language(visitor.accept_language),
         visitor_id=visitor_id(key, visitor),
         outcome=outcome,
+        country=place.country,
+        region=place.region,
+        city=place.city,
         arm=arm,
     )
 
@@ -119,7 +125,8 @@ def record_in_one_trip(storage: RecordsInOneTrip, visit: Visit, client: Client) 
         return None
     if not result.allowed:
         return Ruling(Verdict.EXHAUSTED, link)
-    location = link.target_for(client.platforms)
+    # Links with a split never take this path (the backend leaves them to the policy).
+    location = pick_target(link, client.platforms, country=visit.country).url
     return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)
 
 

@@ -15,7 +15,7 @@ from ..detect import Client
 from ..escapes import escape_url
 from ..http.responses import html_page, redirect
 from ..models import Decision, Link, PageDecision
-from ..policy import Ruling, Verdict
+from ..policy import Ruling, Verdict, is_allowed
 from . import render_page
 from .i18n import MESSAGES, instruction
 from .phrases import place, places
@@ -65,6 +65,8 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
 
 def _denied_message(link: Link, ctx: PageContext) -> str:
     words = MESSAGES[ctx.lang]
+    if is_allowed(link, ctx.client):  # the platform rules let them in: their country did not
+        return words["denied.country"]
     if link.allow is not None and not ctx.client.matches(link.allow):
         return words["denied.only"].format(places=places(link.allow, ctx.lang))
     blocked = sorted(link.deny & ctx.client.platforms)
