@@ -94,6 +94,7 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "bot_action": ("deny", "deny", "block"),
     "store_ip": ("yes", True, "maybe"),
     "reuse_deleted_codes": ("true", True, "sometimes"),
+    "templates_dir": ("/srv/templates", "/srv/templates", None),
     "geoip_db": ("/srv/geo/City.mmdb", "/srv/geo/City.mmdb", None),
     "api_token": ("tok", "tok", None),
     "authorize": ("tests.test_config:allow_all", allow_all, "tests.nowhere:allow_all"),

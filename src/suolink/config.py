@@ -452,6 +452,14 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "let a deleted link's code be claimed again (else it stays retired for good)",
         ),
         Option(
+            "templates_dir",
+            "shortener",
+            NON_EMPTY,
+            None,
+            "a folder of Jinja templates overriding the built-in pages (guide.html, …)",
+            shown_default="none (the built-in pages)",
+        ),
+        Option(
             "geoip_db",
             "shortener",
             NON_EMPTY,

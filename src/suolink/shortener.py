@@ -39,7 +39,7 @@ from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
-from .render import language_hint, pick_language
+from .render import language_hint, pick_language, template_dirs
 from .render.pages import PageContext, decision_for
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
@@ -84,6 +84,7 @@ class Shortener:
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
+        templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -129,6 +130,8 @@ class Shortener:
         )
         #: Where visitors are (country, region, city), or None: no GeoIP database.
         self.geoip: PlaceFinder | None = open_geoip(geoip_db)
+        #: The host's template folders (``templates_dir``), searched before the built-in.
+        self.template_dirs = template_dirs(templates_dir)
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
         self.clock = clock
         self._close_lock = threading.Lock()
@@ -478,6 +481,7 @@ class Shortener:
             short_url=short_url,
             redirect_status=self.redirect_status,
             qr_png=qr_png,
+            template_dirs=self.template_dirs,
         )
 
     # -- housekeeping ---------------------------------------------------------------------

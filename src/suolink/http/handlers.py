@@ -107,6 +107,7 @@ def index(api: HttpApi, request: HttpRequest) -> Decision:
         anonymous=api.allow_anonymous,
         nonce=nonce,
         link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
+        template_dirs=api.shortener.template_dirs,
     )
     return html_page(200, html, reason="index", nonce=nonce)
 
@@ -123,9 +124,11 @@ def stats_page(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     try:
         link = api.shortener.get(code)
     except (LinkNotFound, InvalidCode):
-        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
+        html = render_page("not_found", lang=lang, template_dirs=api.shortener.template_dirs)
+        return html_page(404, html, reason="not_found")
     html = render_stats(
         lang=lang,
+        template_dirs=api.shortener.template_dirs,
         link=link,
         short_url=api.shortener.short_url(link, base_url=request.base_url),
         stats=api.shortener.stats(link.code),
@@ -356,7 +359,9 @@ def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     retry_after = password_retry_after(limiter, store, key)
     if retry_after is not None:
         lang = pick_language(visitor.accept_language, api.shortener.default_language)
-        return password_throttled(code, lang, retry_after)
+        return password_throttled(
+            code, lang, retry_after, template_dirs=api.shortener.template_dirs
+        )
     answer = api.shortener.resolve(code, visitor, base_url=request.base_url, record=record)
     if answer.reason == Verdict.PASSWORD_WRONG.value:
         password_tried(limiter, store, key)

@@ -33,6 +33,8 @@ class PageContext:
     short_url: str
     redirect_status: int = 302
     qr_png: bytes | None = None
+    #: The host's template folders, searched before the built-in ones.
+    template_dirs: tuple[str, ...] = ()
 
 
 def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
@@ -53,6 +55,7 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
     html = render_page(
         "guide",
         lang=ctx.lang,
+        template_dirs=ctx.template_dirs,
         lead=lead,
         step=instruction(ctx.lang, ctx.client.app, ctx.client.os),
         short_url=ctx.short_url,
@@ -82,6 +85,7 @@ def _preview(link: Link, ctx: PageContext) -> PageDecision:
     html = render_page(
         "preview",
         lang=ctx.lang,
+        template_dirs=ctx.template_dirs,
         title=title,
         description=description,
         image=link.og_image,
@@ -93,12 +97,17 @@ def _preview(link: Link, ctx: PageContext) -> PageDecision:
 def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
     """The response for ``ruling``: a redirect, or one of the visitor pages."""
     link, verdict, lang = ruling.link, ruling.verdict, ctx.lang
+    dirs = ctx.template_dirs
     if verdict is Verdict.REDIRECT and ruling.location is not None:
         return redirect(ruling.location, ctx.redirect_status)
     if link is None or verdict is Verdict.NOT_FOUND:
-        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
+        return html_page(
+            404, render_page("not_found", lang=lang, template_dirs=dirs), reason="not_found"
+        )
     if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
-        html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
+        html = render_page(
+            "expired", lang=lang, template_dirs=dirs, exhausted=verdict is Verdict.EXHAUSTED
+        )
         return html_page(410, html, reason=verdict.value)
     if verdict is Verdict.GUIDE:
         return _guide(ruling, ctx)
@@ -110,11 +119,12 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
             if verdict is Verdict.BOT_DENIED
             else _denied_message(link, ctx)
         )
-        html = render_page("denied", lang=lang, message=message)
+        html = render_page("denied", lang=lang, template_dirs=dirs, message=message)
         return html_page(403, html, reason=verdict.value)
     html = render_page(
         "password",
         lang=lang,
+        template_dirs=dirs,
         title=link.title,
         action=f"./{ctx.code}",
         wrong=verdict is Verdict.PASSWORD_WRONG,
@@ -123,10 +133,18 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
     return html_page(401, html, reason=verdict.value)
 
 
-def password_throttled(code: str, lang: str, retry_after: int) -> PageDecision:
+def password_throttled(
+    code: str, lang: str, retry_after: int, *, template_dirs: tuple[str, ...] = ()
+) -> PageDecision:
     """The password page again, 429, saying when the visitor may try once more."""
     html = render_page(
-        "password", lang=lang, title=None, action=f"./{code}", wrong=False, retry_after=retry_after
+        "password",
+        lang=lang,
+        template_dirs=template_dirs,
+        title=None,
+        action=f"./{code}",
+        wrong=False,
+        retry_after=retry_after,
     )
     return html_page(
         429, html, reason="password_throttled", extra_headers=(("Retry-After", str(retry_after)),)

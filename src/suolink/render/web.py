@@ -201,7 +201,14 @@ def _choices(names: tuple[str, ...], lang: str, ticked: frozenset[str]) -> list[
     ]
 
 
-def render_index(*, lang: str, anonymous: bool, nonce: str, link_base: str | None = None) -> str:
+def render_index(
+    *,
+    lang: str,
+    anonymous: bool,
+    nonce: str,
+    link_base: str | None = None,
+    template_dirs: tuple[str, ...] = (),
+) -> str:
     """The home page: shorten, scan, upload, anti-block and access choices.
 
     ``link_base`` is the path short links (and their QR images) live under on this host;
@@ -215,6 +222,7 @@ def render_index(*, lang: str, anonymous: bool, nonce: str, link_base: str | Non
     return render_page(
         "index",
         lang=lang,
+        template_dirs=template_dirs,
         w=words.__getitem__,
         anonymous=anonymous,
         nonce=nonce,
@@ -229,14 +237,29 @@ def _rows(counts: Mapping[str, int], lang: str) -> list[tuple[str, int, float]]:
     return [(display_name(k, lang), v, 100.0 * v / top) for k, v in counts.items()]
 
 
-def render_stats_login(*, lang: str, code: str, wrong: bool) -> str:
+def render_stats_login(
+    *, lang: str, code: str, wrong: bool, template_dirs: tuple[str, ...] = ()
+) -> str:
     """The token form shown before a link's stats."""
     return render_page(
-        "stats", lang=lang, w=_words(lang).__getitem__, code=code, stats=None, wrong=wrong
+        "stats",
+        lang=lang,
+        template_dirs=template_dirs,
+        w=_words(lang).__getitem__,
+        code=code,
+        stats=None,
+        wrong=wrong,
     )
 
 
-def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> str:
+def render_stats(
+    *,
+    lang: str,
+    link: Link,
+    short_url: str,
+    stats: LinkStats,
+    template_dirs: tuple[str, ...] = (),
+) -> str:
     """A link's stats page: totals, an SVG chart by day, tables by platform, bots apart."""
     words = _words(lang)
     tables = [
@@ -256,6 +279,7 @@ def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> 
     return render_page(
         "stats",
         lang=lang,
+        template_dirs=template_dirs,
         w=words.__getitem__,
         code=link.code,
         link=link,
