@@ -21,8 +21,10 @@ from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, SuolinkError
-from .models import Link
-from .terminal import is_terminal, progress, safe_text, to_json, write_line
+from .exports import archive_csv, archive_json
+from .imports import IMPORT_FORMATS, import_records, read_file
+from .models import Link, Visit
+from .terminal import Progress, is_terminal, progress, safe_text, to_json, write_line
 
 if TYPE_CHECKING:
     from .shortener import Shortener
@@ -313,6 +315,31 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--all", action="store_true", help="one summary line (or JSON line) per link, streamed"
     )
+
+    imports = _subparser(
+        commands,
+        "import",
+        "import links from a file (suolink, Shlink, YOURLS, Kutt)",
+        shortener_options,
+    )
+    imports.add_argument("file", help="the export to read (CSV or JSON)")
+    imports.add_argument(
+        "--format",
+        choices=IMPORT_FORMATS,
+        default="auto",
+        help="the file's format (default: told from its content)",
+    )
+
+    export = _subparser(
+        commands,
+        "export",
+        "write every link and its visits (CSV or JSON)",
+        shortener_options,
+        json=False,
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
+    export.add_argument("-o", "--output", help="write here (default: standard output)")
+    export.add_argument("--no-visits", action="store_true", help="links only")
     return parser
 
 
@@ -729,6 +756,43 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    records = list(read_file(args.file, args.format))
+    with _shortener(args) as shortener, Progress("importing", len(records)) as bar:
+        report = import_records(shortener, records, on_record=bar.advance)
+    for code, reason in report.skipped:
+        write_line(f"skipped {code}: {reason}", stream=sys.stderr)
+    summary = {"created": report.created, "visits": report.visits, "skipped": len(report.skipped)}
+    if args.json:
+        _print_json(summary)
+    else:
+        write_line(
+            f"imported {report.created} links ({report.visits} visits); "
+            f"skipped {len(report.skipped)}"
+        )
+    return 0 if not report.skipped else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with _shortener(args) as shortener:
+
+        def items() -> Iterator[tuple[Link, Iterable[Visit]]]:
+            for link in shortener.iter_links():
+                yield link, () if args.no_visits else shortener.visits(link.code)
+
+        chunks = archive_csv(items()) if args.format == "csv" else archive_json(items())
+        if args.output in (None, "-"):
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+        else:
+            with open(args.output, "wb") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "shorten": _cmd_shorten,
@@ -740,6 +804,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qr": _cmd_qr,
     "decode": _cmd_decode,
     "stats": _cmd_stats,
+    "import": _cmd_import,
+    "export": _cmd_export,
 }
 
 

@@ -521,6 +521,45 @@ class Shortener:
             if base is not None
         )
 
+    # -- imports (suolink.imports) ---------------------------------------------------------
+
+    def restore(self, link: Link, visits: Iterable[Visit] = ()) -> int:
+        """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
+
+        The code, creation time and every setting are kept (the code and URL are checked
+        again); redirects count as they did. Everything is checked before anything is
+        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        """
+        from dataclasses import replace
+
+        from .backends._common import normalise_visit
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
+        self.storage.create(replace(link, code=code, url=url, visits=0))
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
+
+    def restore_from(
+        self,
+        url: str,
+        *,
+        code: str | None = None,
+        created_at: datetime | None = None,
+        **settings: Any,
+    ) -> Link:
+        """A link from another shortener's export: checked as ``shorten`` checks it, its
+        code and (past, timezone-aware) creation time kept when given."""
+        if code is None:
+            return self.shorten(url, **settings)
+        fields = self._validate({"url": url, **settings}, alias=code)
+        now = self.clock()
+        when = created_at if created_at is not None and created_at.utcoffset() is not None else now
+        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
+        return self.storage.create(link)
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""
         self.storage.check()
