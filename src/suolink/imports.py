@@ -157,7 +157,7 @@ def _own_json(text: str) -> Iterator[Record]:
         raise InvalidOption("file", "not a suolink archive")
     for item in data.get("links") or ():
         if not isinstance(item, dict) or not isinstance(item.get("link"), dict):
-            raise InvalidOption("file", "an archive entry is {\"link\": {…}, \"visits\": […]}")
+            raise InvalidOption("file", 'an archive entry is {"link": {…}, "visits": […]}')
         yield _archived(item["link"], item.get("visits") or ())
 
 
