@@ -293,6 +293,9 @@ BAD_VALUES: dict[str, list[object]] = {
     "allow_countries": [5, ["China"], ["C1"], [str(i) for i in range(rules.MAX_COUNTRIES + 1)]],
     "deny_countries": [5, [1], ["cnn"]],
     "geo_targets": [["CN"], {"CHN": "https://e.com/"}, {1: "https://e.com/"}],
+    "warning": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\nb"],
+    "abuse_status": [404, "451", True, 451.0],
+    "abuse_message": [5, "a\x00b"],
     "split": [
         "https://e.com/",
         {"https://e.com/": 1},

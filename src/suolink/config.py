@@ -460,6 +460,28 @@ OPTIONS: Final[Mapping[str, Option]] = {
             shown_default="none (the built-in pages)",
         ),
         Option(
+            "blocklist",
+            "shortener",
+            NON_EMPTY,
+            None,
+            "a file of domains refused as targets, one a line (read again when it changes)",
+            shown_default="none",
+        ),
+        Option(
+            "check_url",
+            "shortener",
+            CALLABLE,
+            None,
+            "check_url(url) -> allow, warn or refuse new targets; or its import path",
+        ),
+        Option(
+            "check_on_resolve",
+            "shortener",
+            BOOLEAN,
+            False,
+            "ask the blocklist and check_url again on every redirect (451 if refused)",
+        ),
+        Option(
             "geoip_db",
             "shortener",
             NON_EMPTY,

@@ -495,6 +495,25 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="Country -> URL for its visitors (after per-platform targets).",
         inputs=(Input(rules.GEO_TARGETS),),
     ),
+    # -- integrations: abuse ---------------------------------------------------------------
+    LinkField(
+        "warning",
+        TEXT.optional(),
+        doc="Shown on an interstitial before the redirect ('this link leads to …, continue?').",
+        inputs=(Input(rules.MESSAGE),),
+    ),
+    LinkField(
+        "abuse_status",
+        INT.optional(),
+        doc="Disabled for abuse: 451 or 410 with abuse_message (null: not disabled).",
+        inputs=(Input(rules.ABUSE_STATUS),),
+    ),
+    LinkField(
+        "abuse_message",
+        TEXT.optional(),
+        doc="The operator's words on the page of a link disabled for abuse.",
+        inputs=(Input(rules.MESSAGE),),
+    ),
 )
 
 

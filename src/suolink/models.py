@@ -92,6 +92,10 @@ class Link:
     allow_countries: frozenset[str] | None = None
     deny_countries: frozenset[str] = frozenset()
     geo_targets: tuple[tuple[str, str], ...] = ()
+    # -- integrations: abuse (an interstitial; a link disabled for abuse) --------------
+    warning: str | None = None
+    abuse_status: int | None = None
+    abuse_message: str | None = None
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.

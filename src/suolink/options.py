@@ -75,6 +75,10 @@ class LinkSettings(TypedDict, total=False):
     allow_countries: Iterable[str] | str | None
     deny_countries: Iterable[str] | str | None
     geo_targets: Mapping[str, str] | None
+    # integrations: abuse
+    warning: str | None
+    abuse_status: int | None
+    abuse_message: str | None
 
 
 class LinkChanges(LinkSettings, total=False):

@@ -3,14 +3,15 @@
 ``decide`` never touches storage or the network and never raises; the Shortener turns
 its :class:`Ruling` into a page or a redirect. The order is fixed and documented:
 
-1. not found / disabled
+1. not found / disabled; disabled for abuse (``abuse_status``: 451 or 410)
 2. expired, then out of visits
 3. access rules (``allow``, then ``deny``; then ``allow_countries``, ``deny_countries``
    for the country the GeoIP lookup placed the visitor in: unknown is refused by an
    allow list and let through by a deny list)
 4. link-preview fetchers (a small Open Graph page)
 5. anti-block (the "open in your browser" guide inside apps that block links), only
-   when the system browser the guide sends the visitor to may open the link itself
+   when the system browser the guide sends the visitor to may open the link itself;
+   then a link's ``warning``: an interstitial for people who have not said "continue"
 6. password
 7. other bots: refused on links with a visit limit (they must not use it up, nor pass
    it for free); otherwise redirected or refused by the Shortener's ``bot_action``
@@ -56,6 +57,8 @@ class Verdict(StrEnum):
     EXHAUSTED = "exhausted"
     DENIED = "denied"
     PREVIEW = "preview"
+    BLOCKED = "blocked"
+    WARNING = "warning"
     GUIDE = "guide"
     PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a verdict name, not a secret
     PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a verdict name, not a secret
@@ -87,6 +90,8 @@ class Ruling:
     outcome: str | None = None
     count: bool = False
     arm: str | None = None
+    #: The words of a refusal or warning that came from an abuse check, not the link.
+    message: str | None = None
 
 
 def is_allowed(link: Link, client: Client) -> bool:
@@ -144,14 +149,18 @@ def decide(
     bot_action: BotAction = BotAction.REDIRECT,
     visitor_id: str | None = None,
     country: str | None = None,
+    confirmed: bool = False,
 ) -> Ruling:
     """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``.
 
     ``visitor_id`` (the keyed id of :mod:`suolink.visits`) keeps a visitor on one split arm;
-    ``country`` is where the GeoIP lookup places them (None: unknown).
+    ``country`` is where the GeoIP lookup places them (None: unknown); ``confirmed``:
+    they said "continue" on the link's warning interstitial.
     """
     if link is None or link.disabled:
         return Ruling(Verdict.NOT_FOUND, link)
+    if link.abuse_status is not None:
+        return Ruling(Verdict.BLOCKED, link)
     if link.is_expired(now):
         return Ruling(Verdict.EXPIRED, link)
     if link.is_exhausted:
@@ -163,6 +172,9 @@ def decide(
     if needs_guide(link, client):
         escape = choose_escape(client) if link.anti_block_mode is AntiBlockMode.AUTO else None
         return Ruling(Verdict.GUIDE, link, escape=escape, outcome="guide")
+    if link.warning is not None and not confirmed and not client.is_bot:
+        target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+        return Ruling(Verdict.WARNING, link, target.url, outcome="warning")
     if link.password_hash is not None:
         if password is None:
             return Ruling(Verdict.PASSWORD_REQUIRED, link)

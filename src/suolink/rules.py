@@ -22,6 +22,7 @@ from .passwords import hash_password
 from .urls import validate_url
 
 __all__ = [
+    "ABUSE_STATUS",
     "ANTI_BLOCK_MODE",
     "COUNTRIES",
     "COUNTRY_PATTERN",
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_TITLE_LENGTH",
     "MAX_VISITS",
     "MAX_WEIGHT",
+    "MESSAGE",
     "OG_DESCRIPTION",
     "OG_IMAGE",
     "OG_TITLE",
@@ -244,6 +246,14 @@ def _title(value: object, ctx: Context) -> str | None:
 
 def _og_description(value: object, ctx: Context) -> str | None:
     return _line(value, ctx, MAX_OG_DESCRIPTION_LENGTH)
+
+
+def _abuse_status(value: object, ctx: Context) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value not in (410, 451):
+        raise InvalidOption(ctx.name, "expected 451 (unavailable for legal reasons) or 410 (gone)")
+    return int(value)
 
 
 def _og_image(value: object, ctx: Context) -> str | None:
@@ -492,6 +502,11 @@ GEO_TARGETS: Final = Rule(
         "description": "Country code -> URL for visitors from that country.",
     },
 )
+#: A line an operator or owner writes for visitors (a warning, an abuse notice).
+MESSAGE: Final = Rule(
+    _og_description, {"type": ["string", "null"], "maxLength": MAX_OG_DESCRIPTION_LENGTH}
+)
+ABUSE_STATUS: Final = Rule(_abuse_status, {"type": ["integer", "null"], "enum": [451, 410, None]})
 SPLIT: Final = Rule(
     _split,
     {

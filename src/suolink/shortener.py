@@ -16,12 +16,15 @@ from datetime import datetime
 from typing import Any, Final, Unpack
 
 from . import visits
+from .abuse import AbuseGuard, UrlChecker
+from .abuse import Action as AbuseAction
 from .backends import open_storage
 from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RecordsInOneTrip, Storage
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, detect
 from .detect.platforms import normalize_platforms
 from .errors import (
+    BlockedURL,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
@@ -85,6 +88,9 @@ class Shortener:
         reuse_deleted_codes: bool = False,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+        blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
+        check_url: UrlChecker | str | None = None,
+        check_on_resolve: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -132,6 +138,10 @@ class Shortener:
         self.geoip: PlaceFinder | None = open_geoip(geoip_db)
         #: The host's template folders (``templates_dir``), searched before the built-in.
         self.template_dirs = template_dirs(templates_dir)
+        #: The abuse rules: a domain blocklist and the host's ``check_url`` hook.
+        self.abuse = AbuseGuard(
+            blocklist=blocklist, check_url=check_url, check_on_resolve=check_on_resolve
+        )
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
         self.clock = clock
         self._close_lock = threading.Lock()
@@ -334,7 +344,10 @@ class Shortener:
         now = self.clock()
         client = detect(visitor.user_agent, visitor.headers)
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if record else None
+        judged = self.abuse.check_on_resolve and self.abuse.active
+        confirmed = ("continue", "1") in visitor.query
+        one_trip = record and not judged
+        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
@@ -345,7 +358,10 @@ class Shortener:
                 bot_action=self.bot_action,
                 visitor_id=self.visitor_id(visitor) if link is not None and link.split else None,
                 country=place.country,
+                confirmed=confirmed,
             )
+            if judged:
+                ruling = self._judge_visit(ruling, client, confirmed)
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
@@ -359,6 +375,23 @@ class Shortener:
         except ConfigurationError:
             short_url = f"/{code}"
         return decision_for(ruling, self._page_context(ruling, code, short_url, visitor, client))
+
+    def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
+        """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
+        if ruling.verdict is not Verdict.REDIRECT or ruling.location is None:
+            return ruling
+        verdict = self.abuse.check(ruling.location)
+        if verdict.action is AbuseAction.REFUSE:
+            return Ruling(Verdict.BLOCKED, ruling.link, message=verdict.reason or None)
+        if verdict.action is AbuseAction.WARN and not confirmed and not client.is_bot:
+            return Ruling(
+                Verdict.WARNING,
+                ruling.link,
+                ruling.location,
+                outcome="warning",
+                message=verdict.reason or None,
+            )
+        return ruling
 
     def protect(
         self,
@@ -502,13 +535,29 @@ class Shortener:
         def validate_url(url: object) -> str:
             return self.url_rules.validate(url, own=own, is_link=is_link)
 
-        return validate_settings(
+        fields = validate_settings(
             settings,
             now=self.clock(),
             validate_url=validate_url,
             check_platforms=normalize_platforms,
             action=action,
         )
+        if self.abuse.active:
+            self._judge_targets(fields)
+        return fields
+
+    def _judge_targets(self, fields: dict[str, Any]) -> None:
+        """Ask the abuse rules about every URL the settings hold: refuse, or warn visitors."""
+        urls = [fields["url"]] if fields.get("url") else []
+        urls += [url for _, url in fields.get("targets") or ()]
+        urls += [url for _, url in fields.get("geo_targets") or ()]
+        urls += [url for _, url, _ in fields.get("split") or ()]
+        for url in urls:
+            verdict = self.abuse.check(url)
+            if verdict.action is AbuseAction.REFUSE:
+                raise BlockedURL(url, verdict.reason or "the target is not allowed here")
+            if verdict.action is AbuseAction.WARN and fields.get("warning") is None:
+                fields["warning"] = verdict.reason
 
     def _is_link(self, code: str) -> bool:
         return self._lookup(code) is not None

@@ -170,6 +170,8 @@ def settings_(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "allow_countries": draw(sometimes(st.just(frozenset({"CN", "US"})))),
         "deny_countries": draw(sometimes(st.just(frozenset({"CN"})), frozenset())),
+        "warning": draw(sometimes(st.just("careful"))),
+        "abuse_status": draw(sometimes(st.sampled_from([451, 410]))),
         "geo_targets": draw(sometimes(st.just((("CN", "https://t.example/cn"),)), ())),
         "split": draw(
             sometimes(
@@ -220,6 +222,8 @@ def could_refuse(link: Link, at: datetime) -> bool:
         or bool(link.split)
         or link.allow_countries is not None
         or bool(link.deny_countries)
+        or link.warning is not None
+        or link.abuse_status is not None
     )
 
 

@@ -94,6 +94,13 @@ def _preview(link: Link, ctx: PageContext) -> PageDecision:
     return html_page(200, html, reason=Verdict.PREVIEW.value)
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
 def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
     """The response for ``ruling``: a redirect, or one of the visitor pages."""
     link, verdict, lang = ruling.link, ruling.verdict, ctx.lang
@@ -109,6 +116,22 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
             "expired", lang=lang, template_dirs=dirs, exhausted=verdict is Verdict.EXHAUSTED
         )
         return html_page(410, html, reason=verdict.value)
+    if verdict is Verdict.BLOCKED:
+        message = ruling.message or link.abuse_message or MESSAGES[lang]["blocked.text"]
+        html = render_page("blocked", lang=lang, template_dirs=dirs, message=message)
+        return html_page(link.abuse_status or 451, html, reason=verdict.value)
+    if verdict is Verdict.WARNING:
+        target = ruling.location or link.url
+        html = render_page(
+            "warning",
+            lang=lang,
+            template_dirs=dirs,
+            host=_host(target),
+            target=target,
+            message=ruling.message or link.warning,
+            action=f"./{ctx.code}?continue=1",
+        )
+        return html_page(200, html, reason=verdict.value)
     if verdict is Verdict.GUIDE:
         return _guide(ruling, ctx)
     if verdict is Verdict.PREVIEW:
@@ -126,7 +149,8 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
         lang=lang,
         template_dirs=dirs,
         title=link.title,
-        action=f"./{ctx.code}",
+        # a warned link's visitor said "continue" before being asked for the password
+        action=f"./{ctx.code}?continue=1" if link.warning is not None else f"./{ctx.code}",
         wrong=verdict is Verdict.PASSWORD_WRONG,
         retry_after=None,
     )
