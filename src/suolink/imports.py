@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from .errors import CodeTaken, InvalidInput, InvalidOption, SuolinkError
+from .errors import CodeTaken, InvalidInput, InvalidOption
 from .exports import ARCHIVE_FORMAT, archive_row_values
 from .fields import link_from_json
 from .models import Link, Visit
@@ -302,33 +302,81 @@ def _rows(text: str) -> Iterator[dict[str, str]]:
 # -- storing -------------------------------------------------------------------------------
 
 
+#: Archived links restored per transaction where the backend can batch them.
+BATCH: Final = 500
+
+
+def _skip(report: ImportReport, record: Record, reason: str) -> None:
+    report.skipped.append((record.code or record.url[:60], reason))
+
+
+def _restore_batch(shortener: Shortener, batch: list[Record], report: ImportReport) -> None:
+    """Archived records in one call; a batch the checks refuse is retried one by one."""
+    try:
+        items = [record.restored() for record in batch]
+        made: list[bool] = shortener.restore_many(items)
+    except (InvalidInput, KeyError, TypeError, ValueError):
+        for record in batch:  # find the bad one(s): each alone, all or nothing
+            _restore_one(shortener, record, report)
+        return
+    for record, (_, visits), ok in zip(batch, items, made, strict=True):
+        if ok:
+            report.created += 1
+            report.visits += len(visits)
+        else:
+            _skip(report, record, str(CodeTaken(record.code or "")))
+
+
+def _restore_one(shortener: Shortener, record: Record, report: ImportReport) -> None:
+    try:
+        report.visits += shortener.restore(*record.restored())
+        report.created += 1
+    except (InvalidInput, CodeTaken) as exc:
+        _skip(report, record, str(exc))
+    except (KeyError, TypeError, ValueError) as exc:
+        _skip(report, record, f"malformed record: {exc}")
+
+
 def import_records(
     shortener: Shortener,
     records: Iterable[Record],
     *,
     on_record: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Store ``records`` one by one: each link created whole (with its visits) or refused.
+    """Store ``records``: each link created whole (with its visits) or refused.
 
     A refused link (a taken code, a URL the rules refuse, a malformed record) is listed
     in the report with the reason, and the import goes on. Storage failures stop it.
+    Archived links go :data:`BATCH` at a time through ``Shortener.restore_many``.
     """
     report = ImportReport()
+    batch: list[Record] = []
+
+    def flush() -> None:
+        if batch:
+            _restore_batch(shortener, batch, report)
+            for _ in batch:
+                if on_record is not None:
+                    on_record()
+            batch.clear()
+
     for record in records:
+        if record.link_data is not None:
+            batch.append(record)
+            if len(batch) >= BATCH:
+                flush()
+            continue
+        flush()
         try:
-            if record.link_data is not None:
-                report.visits += shortener.restore(*record.restored())
-            else:
-                shortener.restore_from(
-                    record.url, code=record.code, created_at=record.created_at, **record.settings
-                )
+            shortener.restore_from(
+                record.url, code=record.code, created_at=record.created_at, **record.settings
+            )
             report.created += 1
         except (InvalidInput, CodeTaken) as exc:
-            report.skipped.append((record.code or record.url[:60], str(exc)))
+            _skip(report, record, str(exc))
         except (KeyError, TypeError, ValueError) as exc:
-            report.skipped.append((record.code or record.url[:60], f"malformed record: {exc}"))
-        except SuolinkError:
-            raise
+            _skip(report, record, f"malformed record: {exc}")
         if on_record is not None:
             on_record()
+    flush()
     return report

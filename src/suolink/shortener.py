@@ -6,6 +6,7 @@ created or opened is decided here (and in the pure modules it calls).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import os
@@ -19,7 +20,13 @@ from . import visits
 from .abuse import AbuseGuard, UrlChecker
 from .abuse import Action as AbuseAction
 from .backends import open_storage
-from .backends.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RecordsInOneTrip, Storage
+from .backends.base import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    RecordsInOneTrip,
+    RestoresInBatches,
+    Storage,
+)
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, detect
 from .detect.platforms import normalize_platforms
@@ -590,6 +597,37 @@ class Shortener:
         for visit in replay:
             self.storage.record_visit(visit, count=visit.outcome == "redirect")
         return len(replay)
+
+    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+        """:meth:`restore` for many links; per item, True if made, False if its code is taken.
+
+        One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
+        each link still all or nothing; elsewhere one :meth:`restore` after another. A
+        link or visit the checks refuse raises before anything is stored.
+        """
+        from dataclasses import replace
+
+        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
+        for link, recorded in items:
+            code = self.codes.check_code(link.code)
+            url = self.url_rules.validate(link.url)
+            checked.append(
+                (
+                    replace(link, code=code, url=url, visits=0),
+                    [replace(visit, code=code) for visit in recorded],
+                )
+            )
+        if isinstance(self.storage, RestoresInBatches):
+            return self.storage.restore_many(checked)
+        made: builtins.list[bool] = []
+        for link, recorded in checked:
+            try:
+                self.restore(link, recorded)
+            except CodeTaken:
+                made.append(False)
+            else:
+                made.append(True)
+        return made
 
     def restore_from(
         self,

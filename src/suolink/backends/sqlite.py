@@ -52,10 +52,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import BackendError, BackendUnavailable, ConfigurationError
+from ..errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
 from ..models import Link, Visit
 from . import redact_url
-from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
+from ._common import (
+    Position,
+    code_ok,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+    visit_dimensions,
+    visitor_key,
+)
 from .base import DIMENSIONS, TOP, StatsCounts
 from .relational import (
     PLAIN_VISIT_FIELDS,
@@ -811,6 +819,40 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
         ).fetchall()
         return int(rows[0][0])
+
+    def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
+        """Archived links and their visits in one transaction, a savepoint per link.
+
+        See :class:`~suolink.backends.base.RestoresInBatches`.
+        """
+        checked = [
+            (normalise_link(link), [normalise_visit(visit) for visit in visits])
+            for link, visits in items
+        ]
+        for link, visits in checked:
+            if any(visit.code != link.code for visit in visits):
+                raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
+        made: list[bool] = []
+        with self._write("restore links") as tx:
+            for link, visits in checked:
+                tx.execute("SAVEPOINT restore_one")
+                try:
+                    self._insert_link(tx, link)
+                    if self._is_tombstoned(tx, link.code):
+                        raise sqlite3.IntegrityError("tombstone")
+                except sqlite3.IntegrityError:
+                    tx.execute("ROLLBACK TO restore_one")
+                    tx.execute("RELEASE restore_one")
+                    made.append(False)
+                    continue
+                tags = sorted(set(link.tags))
+                self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
+                for visit in visits:
+                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                        self._insert_visit(tx, visit)
+                tx.execute("RELEASE restore_one")
+                made.append(True)
+        return made
 
     def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
         rows = tx.execute(
