@@ -688,6 +688,50 @@ def missing_qr_extra_is_501(client: HttpClient) -> None:
     assert client.request("GET", f"/{code}.png").status == 200  # back once installed
 
 
+def bulk_create(client: HttpClient) -> None:
+    """Each item made or refused on its own, results in order; nothing half-written."""
+    before = snapshot(client)
+    items: list[Any] = [
+        {"url": "https://example.com/bulk-1", "title": "one", "tags": ["bulk"]},
+        {"url": "javascript:alert(1)"},
+        {"url": "https://example.com/bulk-3", "code": "bulk-three"},
+        {"url": "https://example.com/bulk-4", "code": "bulk-three"},  # taken by the item above
+        {"url": "https://example.com/bulk-5", "max_visits": 0},
+        "not an object",
+        {"url": "https://example.com/bulk-7", "colour": "red"},
+    ]
+    reply = post_json(client, "/api/links/bulk", {"links": items})
+    assert reply.status == 200, reply.text
+    data = reply.json()
+    assert (data["created"], data["failed"]) == (2, 5)
+    results = data["results"]
+    assert [r["index"] for r in results] == list(range(len(items)))
+    assert [r["ok"] for r in results] == [True, False, True, False, False, False, False]
+    assert results[0]["link"]["title"] == "one"
+    assert results[2]["link"]["code"] == "bulk-three"
+    assert results[1]["error"]["type"] == "invalid_url"
+    assert (results[3]["status"], results[3]["error"]["type"]) == (409, "code_taken")
+    assert results[4]["error"]["field"] == "max_visits"
+    assert results[6]["error"]["field"] == "colour"
+    after = {link["code"] for link in snapshot(client)["links"]}
+    made = {results[0]["link"]["code"], "bulk-three"}
+    assert after - {link["code"] for link in before["links"]} == made
+    # The whole body is refused only when it is not a list of at most 100 objects.
+    assert post_json(client, "/api/links/bulk", {"links": []}).status == 400
+    many = [{"url": f"https://example.com/{i}"} for i in range(101)]
+    too_many = post_json(client, "/api/links/bulk", {"links": many})
+    assert too_many.status == 400
+    assert too_many.json()["error"]["field"] == "links"
+    assert post_json(client, "/api/links/bulk", [items[0]]).status == 400
+    anonymous = client.request(
+        "POST",
+        "/api/links/bulk",
+        body=json.dumps({"links": items[:1]}).encode(),
+        content_type="application/json",
+    )
+    assert anonymous.status == 401
+
+
 SCENARIOS: list[Callable[[HttpClient], None]] = [
     create_then_redirect,
     create_requires_token,
@@ -714,6 +758,7 @@ SCENARIOS: list[Callable[[HttpClient], None]] = [
     links_search,
     csv_exports,
     missing_qr_extra_is_501,
+    bulk_create,
 ]
 
 

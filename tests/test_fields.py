@@ -63,6 +63,11 @@ links = st.builds(
     disabled=st.booleans(),
     visits=st.integers(0, 2**63 - 1),
     language=st.none() | text,
+    og_title=st.none() | text,
+    og_image=st.none() | text,
+    split=st.lists(
+        st.tuples(text, text, st.integers(0, 2**63 - 1)), max_size=3, unique_by=lambda t: t[0]
+    ).map(tuple),
 )
 
 
@@ -275,6 +280,35 @@ BAD_VALUES: dict[str, list[object]] = {
     "tags": [5, ["a b"], [str(i) for i in range(rules.MAX_TAGS + 1)]],
     "disabled": [None, "yes", 1],
     "language": ["fr", 5],
+    "og_title": [5, "x" * (rules.MAX_TITLE_LENGTH + 1), "a\nb"],
+    "og_description": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\x00b"],
+    "og_image": [
+        5,
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "ftp://example.com/a.png",
+        "https://user:pw@example.com/a.png",
+        "https://",
+    ],
+    "allow_countries": [5, ["China"], ["C1"], [str(i) for i in range(rules.MAX_COUNTRIES + 1)]],
+    "deny_countries": [5, [1], ["cnn"]],
+    "geo_targets": [["CN"], {"CHN": "https://e.com/"}, {1: "https://e.com/"}],
+    "warning": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\nb"],
+    "abuse_status": [404, "451", True, 451.0],
+    "abuse_message": [5, "a\x00b"],
+    "split": [
+        "https://e.com/",
+        {"https://e.com/": 1},
+        [{"url": "https://e.com/", "weight": -1}],
+        [{"url": "https://e.com/", "weight": 1.5}],
+        [{"url": "https://e.com/", "weight": True}],
+        [{"url": "https://e.com/", "weight": 0}],
+        [{"url": "https://e.com/", "name": "a b"}],
+        [{"url": "https://e.com/", "name": "x"}, {"url": "https://f.com/", "name": "x"}],
+        [{"url": "https://e.com/", "colour": "red"}],
+        [("https://e.com/", 1, 2)],
+        [{"url": "https://e.com/"}] * (rules.MAX_ARMS + 1),
+    ],
 }
 
 

@@ -24,8 +24,10 @@ from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
 from .errors import InvalidOption, MissingDependencyError, SuolinkError
-from .models import Link
-from .terminal import is_terminal, progress, safe_text, to_json, write_line
+from .exports import archive_csv, archive_json
+from .imports import IMPORT_FORMATS, import_records, read_file
+from .models import Link, Visit
+from .terminal import Progress, is_terminal, progress, safe_text, to_json, write_line
 
 if TYPE_CHECKING:
     from .shortener import Shortener
@@ -171,6 +173,17 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--max-visits", type=int, help="visits allowed before the link ends")
     parser.add_argument("--password", help="password visitors must type")
     parser.add_argument("--title", help="a title shown on pages")
+    parser.add_argument("--og-title", help="title of the preview card chat apps draw")
+    parser.add_argument("--og-description", help="text of the preview card")
+    parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="WEIGHT=URL",
+        help="a weighted arm of an A/B split (repeatable; arms are named a, b, c …)"
+        + ("; replaces the link's split" if update else ""),
+    )
     parser.add_argument(
         "--tag",
         action="append",
@@ -329,6 +342,30 @@ def _parser() -> argparse.ArgumentParser:
         "bring the storage's schema up to date (serving does this too)",
         options_for(_SERVE_ADAPTER),
     )
+    imports = _subparser(
+        commands,
+        "import",
+        "import links from a file (suolink, Shlink, YOURLS, Kutt)",
+        shortener_options,
+    )
+    imports.add_argument("file", help="the export to read (CSV or JSON)")
+    imports.add_argument(
+        "--format",
+        choices=IMPORT_FORMATS,
+        default="auto",
+        help="the file's format (default: told from its content)",
+    )
+
+    export = _subparser(
+        commands,
+        "export",
+        "write every link and its visits (CSV or JSON)",
+        shortener_options,
+        json=False,
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
+    export.add_argument("-o", "--output", help="write here (default: standard output)")
+    export.add_argument("--no-visits", action="store_true", help="links only")
     return parser
 
 
@@ -391,6 +428,17 @@ def _targets(pairs: list[str]) -> dict[str, str]:
     return targets
 
 
+def _split(arms: list[str]) -> list[tuple[str, int]]:
+    """``--split WEIGHT=URL`` flags as ``(url, weight)`` arms."""
+    out: list[tuple[str, int]] = []
+    for arm in arms:
+        weight, sep, url = arm.partition("=")
+        if not sep or not weight.strip().isdigit() or not url.strip():
+            raise InvalidOption("split", f"{arm[:60]!r}: write WEIGHT=URL, e.g. 3=https://…")
+        out.append((url.strip(), int(weight)))
+    return out
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """The link settings the flags give (only those given, for ``update``)."""
     given = {
@@ -405,6 +453,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "allow": args.allow,
         "deny": args.deny,
         "targets": _targets(args.target) or None,
+        "og_title": args.og_title,
+        "og_description": args.og_description,
+        "og_image": args.og_image,
+        "split": _split(args.split) or None,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
@@ -783,6 +835,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by device", stats.by_device),
         ("by browser", stats.by_browser),
         ("by referer", dict(stats.top_referers)),
+        ("by country", stats.by_country),
+        ("by split arm", stats.by_arm),
         ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):
@@ -897,6 +951,43 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    records = list(read_file(args.file, args.format))
+    with _shortener(args) as shortener, Progress("importing", len(records)) as bar:
+        report = import_records(shortener, records, on_record=bar.advance)
+    for code, reason in report.skipped:
+        write_line(f"skipped {code}: {reason}", stream=sys.stderr)
+    summary = {"created": report.created, "visits": report.visits, "skipped": len(report.skipped)}
+    if args.json:
+        _print_json(summary)
+    else:
+        write_line(
+            f"imported {report.created} links ({report.visits} visits); "
+            f"skipped {len(report.skipped)}"
+        )
+    return 0 if not report.skipped else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with _shortener(args) as shortener:
+
+        def items() -> Iterator[tuple[Link, Iterable[Visit]]]:
+            for link in shortener.iter_links():
+                yield link, () if args.no_visits else shortener.visits(link.code)
+
+        chunks = archive_csv(items()) if args.format == "csv" else archive_json(items())
+        if args.output in (None, "-"):
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+        else:
+            with open(args.output, "wb") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "shorten": _cmd_shorten,
@@ -909,6 +1000,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "decode": _cmd_decode,
     "stats": _cmd_stats,
     "migrate": _cmd_migrate,
+    "import": _cmd_import,
+    "export": _cmd_export,
 }
 
 

@@ -9,6 +9,7 @@
     │   └── MissingDependencyError      an optional extra is not installed
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
+    │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
     │   ├── InvalidCode                 code or alias refused (.code, .reason)
     │   ├── InvalidOption               a link setting refused (.option, .reason)
     │   ├── QRDecodeError               image unreadable as an image (.reason)
@@ -33,6 +34,7 @@ from datetime import datetime
 __all__ = [
     "BackendError",
     "BackendUnavailable",
+    "BlockedURL",
     "BodyTooLarge",
     "CodeSpaceExhausted",
     "CodeTaken",
@@ -131,6 +133,12 @@ class InvalidURL(InvalidInput):
     def __init__(self, url: object, reason: str) -> None:
         self.url = url if isinstance(url, str) else repr(url)
         super().__init__(f"invalid URL: {reason}", reason=reason)
+
+
+class BlockedURL(InvalidURL):
+    """The target is refused by the operator's abuse rules (blocklist or ``check_url``)."""
+
+    http_status = 403
 
 
 class InvalidCode(InvalidInput):

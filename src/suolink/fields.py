@@ -39,6 +39,7 @@ __all__ = [
     "LINK_FIELDS",
     "MODE",
     "PAIRS",
+    "SPLIT",
     "STRING_SET",
     "STRING_TUPLE",
     "TEXT",
@@ -139,6 +140,21 @@ def _check_pairs(name: str, value: object) -> tuple[tuple[str, str], ...]:
             raise InvalidOption(name, f"names the platform {platform[:40]!r} twice")
         out[platform] = check_text(name, item[1])
     return tuple(out.items())
+
+
+def _check_split(name: str, value: object) -> tuple[tuple[str, str, int], ...]:
+    """Arms as ``(name, url, weight)`` triples, names unique (stats are kept per name)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidOption(name, "must be a list of (arm, URL, weight) triples")
+    out: list[tuple[str, str, int]] = []
+    for item in value:
+        if not isinstance(item, tuple | list) or len(item) != 3:
+            raise InvalidOption(name, "must be a list of (arm, URL, weight) triples")
+        arm, url = check_text(name, item[0]), check_text(name, item[1])
+        if any(arm == seen for seen, _, _ in out):
+            raise InvalidOption(name, f"names the arm {arm[:40]!r} twice")
+        out.append((arm, url, _check_int64(name, item[2])))
+    return tuple(out)
 
 
 # -- codecs ----------------------------------------------------------------------------
@@ -252,6 +268,36 @@ PAIRS: Final = Codec(
     to_sql=lambda pairs: dumps([list(pair) for pair in pairs]),
     from_sql=lambda text: tuple((k, v) for k, v in json.loads(text)),
     schema={"type": "object", "additionalProperties": {"type": "string"}},
+)
+
+
+def _split_to_json(arms: tuple[tuple[str, str, int], ...]) -> list[dict[str, Any]]:
+    return [{"name": arm, "url": url, "weight": weight} for arm, url, weight in arms]
+
+
+def _split_from_json(value: Any) -> tuple[tuple[str, str, int], ...]:
+    return tuple((str(d["name"]), str(d["url"]), int(d["weight"])) for d in value)
+
+
+SPLIT: Final = Codec(
+    "split",
+    _check_split,
+    to_json=_split_to_json,
+    from_json=_split_from_json,
+    to_sql=lambda arms: dumps(_split_to_json(arms)),
+    from_sql=lambda text: _split_from_json(json.loads(text)),
+    schema={
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["name", "url", "weight"],
+            "properties": {
+                "name": {"type": "string"},
+                "url": {"type": "string"},
+                "weight": {"type": "integer"},
+            },
+        },
+    },
 )
 
 
@@ -400,6 +446,73 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         column=True,
         doc="Language of the link's pages (null: the visitor's).",
         inputs=(Input(rules.LANGUAGE),),
+    ),
+    # -- integrations: preview cards (Open Graph for link-preview fetchers) ------------
+    LinkField(
+        "og_title",
+        TEXT.optional(),
+        doc="Title of the preview card chat apps draw (null: the link's title).",
+        inputs=(Input(rules.OG_TITLE),),
+    ),
+    LinkField(
+        "og_description",
+        TEXT.optional(),
+        doc="Text of the preview card (null: the target's host on open links).",
+        inputs=(Input(rules.OG_DESCRIPTION),),
+    ),
+    LinkField(
+        "og_image",
+        TEXT.optional(),
+        doc="Picture of the preview card, an http(s) URL.",
+        inputs=(Input(rules.OG_IMAGE),),
+    ),
+    # -- integrations: weighted targets ----------------------------------------------
+    LinkField(
+        "split",
+        SPLIT,
+        default=(),
+        doc="Weighted arms (A/B split): each visitor is sent to one, always the same.",
+        inputs=(Input(rules.SPLIT),),
+    ),
+    # -- integrations: GeoIP rules -------------------------------------------------------
+    LinkField(
+        "allow_countries",
+        STRING_SET.optional(),
+        doc="Countries allowed, ISO 3166-1 alpha-2 (null: every one; needs a GeoIP database).",
+        inputs=(Input(rules.OPTIONAL_COUNTRIES),),
+    ),
+    LinkField(
+        "deny_countries",
+        STRING_SET,
+        default=frozenset(),
+        doc="Countries refused, ISO 3166-1 alpha-2.",
+        inputs=(Input(rules.COUNTRIES),),
+    ),
+    LinkField(
+        "geo_targets",
+        PAIRS,
+        default=(),
+        doc="Country -> URL for its visitors (after per-platform targets).",
+        inputs=(Input(rules.GEO_TARGETS),),
+    ),
+    # -- integrations: abuse ---------------------------------------------------------------
+    LinkField(
+        "warning",
+        TEXT.optional(),
+        doc="Shown on an interstitial before the redirect ('this link leads to …, continue?').",
+        inputs=(Input(rules.MESSAGE),),
+    ),
+    LinkField(
+        "abuse_status",
+        INT.optional(),
+        doc="Disabled for abuse: 451 or 410 with abuse_message (null: not disabled).",
+        inputs=(Input(rules.ABUSE_STATUS),),
+    ),
+    LinkField(
+        "abuse_message",
+        TEXT.optional(),
+        doc="The operator's words on the page of a link disabled for abuse.",
+        inputs=(Input(rules.MESSAGE),),
     ),
 )
 

@@ -83,6 +83,20 @@ class Link:
     disabled: bool = False
     visits: int = field(default=0, metadata=_KEPT)
     language: str | None = None
+    # -- integrations: preview cards ------------------------------------------------
+    og_title: str | None = None
+    og_description: str | None = None
+    og_image: str | None = None
+    # -- integrations: weighted targets (A/B split): (arm name, URL, weight) ----------
+    split: tuple[tuple[str, str, int], ...] = ()
+    # -- integrations: GeoIP rules (ISO 3166-1 alpha-2 countries) ----------------------
+    allow_countries: frozenset[str] | None = None
+    deny_countries: frozenset[str] = frozenset()
+    geo_targets: tuple[tuple[str, str], ...] = ()
+    # -- integrations: abuse (an interstitial; a link disabled for abuse) --------------
+    warning: str | None = None
+    abuse_status: int | None = None
+    abuse_message: str | None = None
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.
@@ -188,7 +202,9 @@ class Visit:
     ``visitor_id`` is a keyed hash of IP and user agent, so repeat visitors can be told
     apart without storing who they are; ``ip`` is kept only if the host app opts in.
     ``outcome`` says what the visitor got: ``redirect``, ``guide``, ``denied``,
-    ``preview`` or ``bot``; only redirects count towards ``max_visits``.
+    ``preview`` or ``bot``; only redirects count towards ``max_visits``. ``country``
+    (ISO 3166-1 alpha-2), ``region`` and ``city`` come from the GeoIP database, when one is
+    configured; ``arm`` names the weighted-split arm a redirect was sent to.
     """
 
     code: str
@@ -204,6 +220,11 @@ class Visit:
     visitor_id: str | None = None
     browser: str | None = None
     outcome: str = "redirect"
+    # -- integrations: GeoIP and weighted targets ----------------------------------------
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    arm: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
@@ -225,6 +246,10 @@ class Visit:
             vid,
             browser,
             outcome,
+            country,
+            region,
+            city,
+            arm,
         ) = record
         return cls(
             code=code,
@@ -240,6 +265,10 @@ class Visit:
             visitor_id=vid,
             browser=browser,
             outcome=outcome,
+            country=country,
+            region=region,
+            city=city,
+            arm=arm,
         )
 
     def to_record(self) -> VisitRecord:
@@ -258,6 +287,10 @@ class Visit:
             self.visitor_id,
             self.browser,
             self.outcome,
+            self.country,
+            self.region,
+            self.city,
+            self.arm,
         )
 
     @classmethod
@@ -276,6 +309,10 @@ class Visit:
             visitor_id=data.get("visitor_id"),
             browser=data.get("browser"),
             outcome=data.get("outcome") or "redirect",
+            country=data.get("country"),
+            region=data.get("region"),
+            city=data.get("city"),
+            arm=data.get("arm"),
         )
 
 
@@ -293,6 +330,10 @@ VisitRecord = tuple[
     str | None,  # visitor_id
     str | None,  # browser
     str,  # outcome
+    str | None,  # country
+    str | None,  # region
+    str | None,  # city
+    str | None,  # arm
 ]
 """A :class:`Visit`'s values as a plain tuple in field order: what the redirect path builds
 and an in-process backend appends (a tuple is made ten times faster than the dataclass)."""

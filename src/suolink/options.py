@@ -65,6 +65,20 @@ class LinkSettings(TypedDict, total=False):
     tags: Iterable[str] | str | None
     language: str | None
     disabled: bool
+    # integrations: preview cards
+    og_title: str | None
+    og_description: str | None
+    og_image: str | None
+    # integrations: weighted targets
+    split: Iterable[Mapping[str, Any] | tuple[str, int]] | None
+    # integrations: GeoIP rules
+    allow_countries: Iterable[str] | str | None
+    deny_countries: Iterable[str] | str | None
+    geo_targets: Mapping[str, str] | None
+    # integrations: abuse
+    warning: str | None
+    abuse_status: int | None
+    abuse_message: str | None
 
 
 class LinkChanges(LinkSettings, total=False):

@@ -8,7 +8,8 @@ the ruling, the redirect sent and what the visit keeps of the client are kept pe
 client). A changed link is a new object: its old plan is simply not used again.
 
 Only links whose ruling depends on nothing but the client are planned: none disabled,
-with a password or a visit limit (the count decides those). An expiry is checked on every
+with a password or a visit limit (the count decides those), a split, country rules or an
+abuse mark (the visitor's id or country decides those). An expiry is checked on every
 use. Only redirects are answered from a plan; pages are rendered per visitor as usual.
 """
 
@@ -98,6 +99,10 @@ class RedirectPlans:
 
     def _plan(self, link: Link) -> _Plan | None:
         if link.disabled or link.password_hash is not None or link.max_visits is not None:
+            return None
+        if link.split or link.geo_targets or link.allow_countries is not None:
+            return None  # the visitor's id or country decides, not the client alone
+        if link.deny_countries or link.warning is not None or link.abuse_status is not None:
             return None
         try:
             self._check_code(link.code)

@@ -3,16 +3,19 @@
 ``decide`` never touches storage or the network and never raises; the Shortener turns
 its :class:`Ruling` into a page or a redirect. The order is fixed and documented:
 
-1. not found / disabled
+1. not found / disabled; disabled for abuse (``abuse_status``: 451 or 410)
 2. expired, then out of visits
-3. access rules (``allow``, then ``deny``)
+3. access rules (``allow``, then ``deny``; then ``allow_countries``, ``deny_countries``
+   for the country the GeoIP lookup placed the visitor in: unknown is refused by an
+   allow list and let through by a deny list)
 4. link-preview fetchers (a small Open Graph page)
 5. anti-block (the "open in your browser" guide inside apps that block links), only
-   when the system browser the guide sends the visitor to may open the link itself
+   when the system browser the guide sends the visitor to may open the link itself;
+   then a link's ``warning``: an interstitial for people who have not said "continue"
 6. password
 7. other bots: refused on links with a visit limit (they must not use it up, nor pass
    it for free); otherwise redirected or refused by the Shortener's ``bot_action``
-8. the target: the first per-platform target that matches, else the link's URL
+8. the target: see :mod:`suolink.targets` (platform, country, weighted split, URL)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .detect.platforms import APP_IDS
 from .escapes import Escape, choose_escape
 from .models import AntiBlockMode, Link
 from .passwords import verify_password
+from .targets import pick_target
 
 __all__ = [
     "DEFAULT_ANTI_BLOCK",
@@ -36,6 +40,7 @@ __all__ = [
     "Ruling",
     "Verdict",
     "browser_twin",
+    "country_allowed",
     "decide",
     "is_allowed",
     "needs_guide",
@@ -53,6 +58,8 @@ class Verdict(StrEnum):
     EXHAUSTED = "exhausted"
     DENIED = "denied"
     PREVIEW = "preview"
+    BLOCKED = "blocked"
+    WARNING = "warning"
     GUIDE = "guide"
     PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a verdict name, not a secret
     PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a verdict name, not a secret
@@ -73,7 +80,8 @@ class Ruling:
 
     ``location`` is where a redirect goes; ``escape`` is what the guide page tries
     automatically; ``outcome`` is how the visit is recorded (``None``: not at all) and
-    ``count`` whether it counts towards ``max_visits``.
+    ``count`` whether it counts towards ``max_visits``; ``arm`` the split arm that chose
+    ``location`` (recorded with the visit).
     """
 
     verdict: Verdict
@@ -82,6 +90,9 @@ class Ruling:
     escape: Escape | None = None
     outcome: str | None = None
     count: bool = False
+    arm: str | None = None
+    #: The words of a refusal or warning that came from an abuse check, not the link.
+    message: str | None = None
 
 
 def is_allowed(link: Link, client: Client) -> bool:
@@ -89,6 +100,13 @@ def is_allowed(link: Link, client: Client) -> bool:
     if link.allow is not None and not client.matches(link.allow):
         return False
     return not client.matches(link.deny)
+
+
+def country_allowed(link: Link, country: str | None) -> bool:
+    """True if the link's country rules let a visitor from ``country`` (None: unknown) in."""
+    if link.allow_countries is not None and country not in link.allow_countries:
+        return False
+    return country is None or country not in link.deny_countries
 
 
 #: Platform ids that belong to the app a visitor is in rather than to their device.
@@ -135,21 +153,34 @@ def decide(
     now: datetime,
     password: str | None = None,
     bot_action: BotAction = BotAction.REDIRECT,
+    visitor_id: str | None = None,
+    country: str | None = None,
+    confirmed: bool = False,
 ) -> Ruling:
-    """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``."""
+    """The ruling for ``client`` opening ``link`` at ``now`` having typed ``password``.
+
+    ``visitor_id`` (the keyed id of :mod:`suolink.visits`) keeps a visitor on one split arm;
+    ``country`` is where the GeoIP lookup places them (None: unknown); ``confirmed``:
+    they said "continue" on the link's warning interstitial.
+    """
     if link is None or link.disabled:
         return Ruling(Verdict.NOT_FOUND, link)
+    if link.abuse_status is not None:
+        return Ruling(Verdict.BLOCKED, link)
     if link.is_expired(now):
         return Ruling(Verdict.EXPIRED, link)
     if link.is_exhausted:
         return Ruling(Verdict.EXHAUSTED, link)
-    if not is_allowed(link, client):
+    if not is_allowed(link, client) or not country_allowed(link, country):
         return Ruling(Verdict.DENIED, link, outcome="denied")
     if client.is_preview:
         return Ruling(Verdict.PREVIEW, link, outcome="preview")
     if needs_guide(link, client):
         escape = choose_escape(client) if link.anti_block_mode is AntiBlockMode.AUTO else None
         return Ruling(Verdict.GUIDE, link, escape=escape, outcome="guide")
+    if link.warning is not None and not confirmed and not client.is_bot:
+        target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+        return Ruling(Verdict.WARNING, link, target.url, outcome="warning")
     if link.password_hash is not None:
         if password is None:
             return Ruling(Verdict.PASSWORD_REQUIRED, link)
@@ -158,7 +189,9 @@ def decide(
     if client.is_bot:
         if bot_action is BotAction.DENY or link.max_visits is not None:
             return Ruling(Verdict.BOT_DENIED, link, outcome="bot")
-        location = link.target_for(client.platforms)
-        return Ruling(Verdict.REDIRECT, link, location, outcome="bot")
-    location = link.target_for(client.platforms)
-    return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)
+        target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+        return Ruling(Verdict.REDIRECT, link, target.url, outcome="bot", arm=target.arm)
+    target = pick_target(link, client.platforms, country=country, visitor_id=visitor_id)
+    return Ruling(
+        Verdict.REDIRECT, link, target.url, outcome="redirect", count=True, arm=target.arm
+    )

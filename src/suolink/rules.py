@@ -15,29 +15,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .errors import InvalidOption
+from .errors import InvalidOption, InvalidURL
 from .languages import LANGUAGES
 from .models import AntiBlockMode
 from .passwords import hash_password
+from .urls import validate_url
 
 __all__ = [
+    "ABUSE_STATUS",
     "ANTI_BLOCK_MODE",
+    "COUNTRIES",
+    "COUNTRY_PATTERN",
     "EXPIRES_AT",
     "EXPIRES_IN",
     "FLAG",
+    "GEO_TARGETS",
     "LANGUAGE",
+    "MAX_ARMS",
+    "MAX_COUNTRIES",
     "MAX_EXPIRES_IN",
     "MAX_MAX_VISITS",
+    "MAX_OG_DESCRIPTION_LENGTH",
     "MAX_PASSWORD_LENGTH",
     "MAX_PLATFORMS",
     "MAX_TAGS",
     "MAX_TITLE_LENGTH",
     "MAX_VISITS",
+    "MAX_WEIGHT",
+    "MESSAGE",
+    "OG_DESCRIPTION",
+    "OG_IMAGE",
+    "OG_TITLE",
     "OMIT",
+    "OPTIONAL_COUNTRIES",
     "OPTIONAL_PLATFORMS",
     "PASSWORD",
     "PLATFORMS",
     "PLATFORM_PATTERN",
+    "SPLIT",
     "TAGS",
     "TAG_PATTERN",
     "TARGETS",
@@ -51,6 +66,14 @@ __all__ = [
 MAX_MAX_VISITS: Final = 1_000_000_000
 MAX_PASSWORD_LENGTH: Final = 128
 MAX_TITLE_LENGTH: Final = 200
+MAX_OG_DESCRIPTION_LENGTH: Final = 500
+MAX_COUNTRIES: Final = 300
+COUNTRY_PATTERN: Final = r"[A-Z]{2}"
+_COUNTRY = re.compile(COUNTRY_PATTERN)
+MAX_ARMS: Final = 20
+MAX_WEIGHT: Final = 1_000_000
+ARM_PATTERN: Final = r"[A-Za-z0-9_.-]{1,32}"
+_ARM = re.compile(ARM_PATTERN)
 MAX_TAGS: Final = 20
 MAX_PLATFORMS: Final = 64
 #: The longest ``expires_in``, in seconds: 100 years.
@@ -203,17 +226,48 @@ def _password(value: object, ctx: Context) -> str | None:
     return hash_password(value)
 
 
-def _title(value: object, ctx: Context) -> str | None:
+def _line(value: object, ctx: Context, longest: int) -> str | None:
+    """One line of text (a title): stripped, at most ``longest`` characters, None if empty."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidOption(ctx.name, "expected text")
     value = _unicode(value, ctx).strip()
-    if len(value) > MAX_TITLE_LENGTH:
-        raise InvalidOption(ctx.name, f"at most {MAX_TITLE_LENGTH} characters")
+    if len(value) > longest:
+        raise InvalidOption(ctx.name, f"at most {longest} characters")
     if _CONTROL.search(value):
         raise InvalidOption(ctx.name, "must not contain control characters or line breaks")
     return value or None
+
+
+def _title(value: object, ctx: Context) -> str | None:
+    return _line(value, ctx, MAX_TITLE_LENGTH)
+
+
+def _og_description(value: object, ctx: Context) -> str | None:
+    return _line(value, ctx, MAX_OG_DESCRIPTION_LENGTH)
+
+
+def _abuse_status(value: object, ctx: Context) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value not in (410, 451):
+        raise InvalidOption(ctx.name, "expected 451 (unavailable for legal reasons) or 410 (gone)")
+    return int(value)
+
+
+def _og_image(value: object, ctx: Context) -> str | None:
+    """An http(s) picture URL, whatever schemes the Shortener allows for targets.
+
+    Checked by the target rules' own parser (no credentials, no control characters), but
+    not refused for pointing at this Shortener: a link's own QR picture is a fine card.
+    """
+    if value is None:
+        return None
+    try:
+        return validate_url(value)
+    except InvalidURL as exc:
+        raise InvalidOption(ctx.name, f"must be an http(s) URL: {exc.reason}") from None
 
 
 def _tags(value: object, ctx: Context) -> tuple[str, ...]:
@@ -252,6 +306,86 @@ def _targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
         (name,) = _platforms([platform], ctx)
         out.append((name, ctx.validate_url(url)))
     return tuple(out)
+
+
+def _country(value: object, ctx: Context) -> str:
+    """An ISO 3166-1 alpha-2 code, upper-cased (``cn`` is ``CN``)."""
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value.strip().upper()):
+        shown = value[:40] if isinstance(value, str) else value
+        raise InvalidOption(ctx.name, f"{shown!r} is not a two-letter country code (ISO 3166-1)")
+    return value.strip().upper()
+
+
+def _countries(value: object, ctx: Context) -> frozenset[str]:
+    names = _as_list(ctx.name, value)
+    if len(names) > MAX_COUNTRIES:
+        raise InvalidOption(ctx.name, f"at most {MAX_COUNTRIES} countries")
+    return frozenset(_country(name, ctx) for name in names)
+
+
+def _optional_countries(value: object, ctx: Context) -> frozenset[str] | None:
+    return None if value is None else _countries(value, ctx)
+
+
+def _country_set(value: object, ctx: Context) -> frozenset[str]:
+    return frozenset() if value is None else _countries(value, ctx)
+
+
+def _geo_targets(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidOption(ctx.name, "expected a mapping of country code to URL")
+    if len(value) > MAX_COUNTRIES:
+        raise InvalidOption(ctx.name, f"at most {MAX_COUNTRIES} countries")
+    out: dict[str, str] = {}
+    for country, url in value.items():
+        code = _country(country, ctx)
+        if code in out:
+            raise InvalidOption(ctx.name, f"names {code} twice")
+        out[code] = ctx.validate_url(url)
+    return tuple(out.items())
+
+
+def _arm(item: object, position: int, ctx: Context) -> tuple[str, str, int]:
+    """One arm of a split: ``{"url", "weight"?, "name"?}`` or a ``(url, weight)`` pair."""
+    if isinstance(item, Mapping):
+        unknown = set(item) - {"url", "weight", "name"}
+        if unknown:
+            raise InvalidOption(ctx.name, f"an arm has url, weight and name, not {sorted(unknown)}")
+        url, weight, name = item.get("url"), item.get("weight", 1), item.get("name")
+    elif isinstance(item, tuple | list) and len(item) == 2:
+        (url, weight), name = item, None
+    else:
+        raise InvalidOption(ctx.name, 'each arm is {"url": ..., "weight": ..., "name": ...}')
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise InvalidOption(ctx.name, "an arm's weight is a whole number")
+    if not 0 <= weight <= MAX_WEIGHT:
+        raise InvalidOption(ctx.name, f"an arm's weight is from 0 to {MAX_WEIGHT:,}")
+    if name is None:
+        name = chr(ord("a") + position)  # a, b, c … (MAX_ARMS keeps it a letter)
+    if not isinstance(name, str) or not _ARM.fullmatch(name):
+        raise InvalidOption(
+            ctx.name, f"{str(name)[:40]!r}: an arm's name is 1-32 letters, digits, '.', '-', '_'"
+        )
+    return name, ctx.validate_url(url), weight
+
+
+def _split(value: object, ctx: Context) -> tuple[tuple[str, str, int], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidOption(ctx.name, 'expected a list of arms {"url": ..., "weight": ...}')
+    items = list(value)
+    if len(items) > MAX_ARMS:
+        raise InvalidOption(ctx.name, f"at most {MAX_ARMS} arms")
+    arms = [_arm(item, i, ctx) for i, item in enumerate(items)]
+    names = [name for name, _, _ in arms]
+    if len(set(names)) != len(names):
+        raise InvalidOption(ctx.name, "two arms have the same name")
+    if arms and sum(weight for _, _, weight in arms) == 0:
+        raise InvalidOption(ctx.name, "at least one arm needs a weight above 0")
+    return tuple(arms)
 
 
 def _anti_block_mode(value: object, ctx: Context) -> AntiBlockMode:
@@ -333,6 +467,13 @@ ANTI_BLOCK_MODE: Final = Rule(
     {"type": ["string", "null"], "enum": [*(m.value for m in AntiBlockMode), None]},
 )
 TITLE: Final = Rule(_title, {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH})
+OG_TITLE: Final = Rule(_title, {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH})
+OG_DESCRIPTION: Final = Rule(
+    _og_description, {"type": ["string", "null"], "maxLength": MAX_OG_DESCRIPTION_LENGTH}
+)
+OG_IMAGE: Final = Rule(
+    _og_image, {"type": ["string", "null"], "format": "uri", "pattern": "^https?://"}
+)
 TAGS: Final = Rule(
     _tags,
     {
@@ -342,5 +483,47 @@ TAGS: Final = Rule(
     },
 )
 LANGUAGE: Final = Rule(_language, {"type": ["string", "null"], "enum": [*LANGUAGES, None]})
+_COUNTRY_LIST: Final = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+    "maxItems": MAX_COUNTRIES,
+    "description": "ISO 3166-1 alpha-2 country codes (case does not matter).",
+}
+#: Countries, or null (every country).
+OPTIONAL_COUNTRIES: Final = Rule(_optional_countries, _COUNTRY_LIST)
+#: Countries; null is the empty set.
+COUNTRIES: Final = Rule(_country_set, _COUNTRY_LIST)
+GEO_TARGETS: Final = Rule(
+    _geo_targets,
+    {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "string", "format": "uri"},
+        "maxProperties": MAX_COUNTRIES,
+        "description": "Country code -> URL for visitors from that country.",
+    },
+)
+#: A line an operator or owner writes for visitors (a warning, an abuse notice).
+MESSAGE: Final = Rule(
+    _og_description, {"type": ["string", "null"], "maxLength": MAX_OG_DESCRIPTION_LENGTH}
+)
+ABUSE_STATUS: Final = Rule(_abuse_status, {"type": ["integer", "null"], "enum": [451, 410, None]})
+SPLIT: Final = Rule(
+    _split,
+    {
+        "type": ["array", "null"],
+        "maxItems": MAX_ARMS,
+        "items": {
+            "type": "object",
+            "required": ["url"],
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "weight": {"type": "integer", "minimum": 0, "maximum": MAX_WEIGHT, "default": 1},
+                "name": {"type": "string", "pattern": _anchored(ARM_PATTERN)},
+            },
+        },
+        "description": "Weighted arms; each visitor always gets the same one (null: none).",
+    },
+)
 #: True or false (null is refused: a flag has no "unset").
 FLAG: Final = Rule(_flag, {"type": "boolean"})

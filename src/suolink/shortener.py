@@ -6,8 +6,10 @@ created or opened is decided here (and in the pure modules it calls).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -15,18 +17,22 @@ from datetime import UTC, datetime
 from typing import Any, Final, Unpack
 
 from . import visits
+from .abuse import AbuseGuard, UrlChecker
+from .abuse import Action as AbuseAction
 from .backends import open_storage
 from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
     RecordsInOneTrip,
+    RestoresInBatches,
     Storage,
 )
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, default_detector
 from .detect.platforms import normalize_platforms
 from .errors import (
+    BlockedURL,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
@@ -37,6 +43,7 @@ from .errors import (
     MissingDependencyError,
 )
 from .fields import Action
+from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
 from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
@@ -45,7 +52,7 @@ from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
 from .qr import decode as decode_qr
 from .qr.images import ImageSource
-from .render import language_hint, pick_language
+from .render import language_hint, pick_language, template_dirs
 from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
@@ -89,6 +96,11 @@ class Shortener:
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
+        templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+        blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
+        check_url: UrlChecker | str | None = None,
+        check_on_resolve: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -133,6 +145,15 @@ class Shortener:
             if secret
             else secrets.token_bytes(32)
         )
+        #: Where visitors are (country, region, city), or None: no GeoIP database.
+        self.geoip: PlaceFinder | None = open_geoip(geoip_db)
+        #: The host's template folders (``templates_dir``), searched before the built-in.
+        self.template_dirs = template_dirs(templates_dir)
+        #: The abuse rules: a domain blocklist and the host's ``check_url`` hook.
+        self.abuse = AbuseGuard(
+            blocklist=blocklist, check_url=check_url, check_on_resolve=check_on_resolve
+        )
+        self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
         self.clock = clock
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
@@ -344,19 +365,40 @@ class Shortener:
         """
         now = self.clock()
         client = self._detect(visitor.user_agent, visitor.headers)
-        if record and self._in_process is not None and now.tzinfo is UTC:
+        judged = self.abuse.check_on_resolve and self.abuse.active
+        if (
+            record
+            and self._in_process is not None
+            and now.tzinfo is UTC
+            and self.geoip is None
+            and not judged
+        ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
             if planned is not None:
                 return planned
-        ruling = self._resolve_in_one_trip(code, visitor, client, now) if record else None
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
+        confirmed = ("continue", "1") in visitor.query
+        one_trip = record and not judged
+        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
-                link, client, now=now, password=visitor.password, bot_action=self.bot_action
+                link,
+                client,
+                now=now,
+                password=visitor.password,
+                bot_action=self.bot_action,
+                visitor_id=self.visitor_id(visitor) if link is not None and link.split else None,
+                country=place.country,
+                confirmed=confirmed,
             )
+            if judged:
+                ruling = self._judge_visit(ruling, client, confirmed)
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
-                visit = self._visit(link.code, visitor, client, now, outcome)
+                visit = self._visit(
+                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
@@ -368,6 +410,23 @@ class Shortener:
             short_url = f"/{code}"
         context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
         return decision_for(ruling, context)
+
+    def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
+        """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
+        if ruling.verdict is not Verdict.REDIRECT or ruling.location is None:
+            return ruling
+        verdict = self.abuse.check(ruling.location)
+        if verdict.action is AbuseAction.REFUSE:
+            return Ruling(Verdict.BLOCKED, ruling.link, message=verdict.reason or None)
+        if verdict.action is AbuseAction.WARN and not confirmed and not client.is_bot:
+            return Ruling(
+                Verdict.WARNING,
+                ruling.link,
+                ruling.location,
+                outcome="warning",
+                message=verdict.reason or None,
+            )
+        return ruling
 
     def protect(
         self,
@@ -423,7 +482,7 @@ class Shortener:
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime
+        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -437,7 +496,7 @@ class Shortener:
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect")
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
         return visits.record_in_one_trip(storage, visit, client)
 
     def _lookup(self, code: str) -> Link | None:
@@ -461,7 +520,15 @@ class Shortener:
         return hmac.new(self._address_key, message, hashlib.sha256).hexdigest()[:32]
 
     def _visit(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, outcome: str
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        outcome: str,
+        *,
+        arm: str | None = None,
+        place: Place = NOWHERE,
     ) -> Visit:
         return visits.build_visit(
             code,
@@ -471,6 +538,8 @@ class Shortener:
             outcome=outcome,
             key=self._visitor_ids,
             store_ip=self.store_ip,
+            arm=arm,
+            place=place,
         )
 
     def _qr_images(self) -> QRCache:
@@ -518,6 +587,7 @@ class Shortener:
             redirect_status=self.redirect_status,
             qr_png=qr_png,
             qr_src=qr_src,
+            template_dirs=self.template_dirs,
         )
 
     # -- housekeeping ---------------------------------------------------------------------
@@ -538,13 +608,29 @@ class Shortener:
         def validate_url(url: object) -> str:
             return self.url_rules.validate(url, own=own, is_link=is_link)
 
-        return validate_settings(
+        fields = validate_settings(
             settings,
             now=self.clock(),
             validate_url=validate_url,
             check_platforms=normalize_platforms,
             action=action,
         )
+        if self.abuse.active:
+            self._judge_targets(fields)
+        return fields
+
+    def _judge_targets(self, fields: dict[str, Any]) -> None:
+        """Ask the abuse rules about every URL the settings hold: refuse, or warn visitors."""
+        urls = [fields["url"]] if fields.get("url") else []
+        urls += [url for _, url in fields.get("targets") or ()]
+        urls += [url for _, url in fields.get("geo_targets") or ()]
+        urls += [url for _, url, _ in fields.get("split") or ()]
+        for url in urls:
+            verdict = self.abuse.check(url)
+            if verdict.action is AbuseAction.REFUSE:
+                raise BlockedURL(url, verdict.reason or "the target is not allowed here")
+            if verdict.action is AbuseAction.WARN and fields.get("warning") is None:
+                fields["warning"] = verdict.reason
 
     def _is_link(self, code: str) -> bool:
         return self._lookup(code) is not None
@@ -557,14 +643,86 @@ class Shortener:
             if base is not None
         )
 
+    # -- imports (suolink.imports) ---------------------------------------------------------
+
+    def restore(self, link: Link, visits: Iterable[Visit] = ()) -> int:
+        """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
+
+        The code, creation time and every setting are kept (the code and URL are checked
+        again); redirects count as they did. Everything is checked before anything is
+        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        """
+        from dataclasses import replace
+
+        from .backends._common import normalise_visit
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
+        self.storage.create(replace(link, code=code, url=url, visits=0))
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
+
+    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+        """:meth:`restore` for many links; per item, True if made, False if its code is taken.
+
+        One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
+        each link still all or nothing; elsewhere one :meth:`restore` after another. A
+        link or visit the checks refuse raises before anything is stored.
+        """
+        from dataclasses import replace
+
+        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
+        for link, recorded in items:
+            code = self.codes.check_code(link.code)
+            url = self.url_rules.validate(link.url)
+            checked.append(
+                (
+                    replace(link, code=code, url=url, visits=0),
+                    [replace(visit, code=code) for visit in recorded],
+                )
+            )
+        if isinstance(self.storage, RestoresInBatches):
+            return self.storage.restore_many(checked)
+        made: builtins.list[bool] = []
+        for link, recorded in checked:
+            try:
+                self.restore(link, recorded)
+            except CodeTaken:
+                made.append(False)
+            else:
+                made.append(True)
+        return made
+
+    def restore_from(
+        self,
+        url: str,
+        *,
+        code: str | None = None,
+        created_at: datetime | None = None,
+        **settings: Any,
+    ) -> Link:
+        """A link from another shortener's export: checked as ``shorten`` checks it, its
+        code and (past, timezone-aware) creation time kept when given."""
+        if code is None:
+            return self.shorten(url, **settings)
+        fields = self._validate({"url": url, **settings}, alias=code)
+        now = self.clock()
+        when = created_at if created_at is not None and created_at.utcoffset() is not None else now
+        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
+        return self.storage.create(link)
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""
         self.storage.check()
 
     def close(self) -> None:
-        """Close the storage; the Shortener is not used afterwards."""
+        """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
             self.storage.close()
+            if self._owns_geoip and isinstance(self.geoip, GeoIP):
+                self.geoip.close()
 
     def __enter__(self) -> Shortener:
         return self

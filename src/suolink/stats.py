@@ -50,6 +50,10 @@ class LinkStats:
     by_outcome: dict[str, int] = field(default_factory=dict)
     top_visitors: list[tuple[str, int]] = field(default_factory=list)
     top_referers: list[tuple[str, int]] = field(default_factory=list)
+    #: People by country (GeoIP; visits without a country are left out).
+    by_country: dict[str, int] = field(default_factory=dict)
+    #: People by weighted-split arm (redirects a split sent on; others are left out).
+    by_arm: dict[str, int] = field(default_factory=dict)
 
     @property
     def redirects(self) -> int:
@@ -73,6 +77,8 @@ class LinkStats:
             "redirects": self.redirects,
             "top_visitors": [{"visitor": who, "visits": n} for who, n in self.top_visitors],
             "top_referers": [{"referer": r, "visits": n} for r, n in self.top_referers],
+            "by_country": self.by_country,
+            "by_arm": self.by_arm,
         }
 
 
@@ -92,6 +98,8 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
     referers: Counter[str] = Counter()
     browsers: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    arms: Counter[str] = Counter()
     for visit in visits:
         total += 1
         day = visit.at.astimezone(tz or UTC).date().isoformat()
@@ -110,6 +118,10 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
             visitors[who] += 1
         if visit.referer:
             referers[visit.referer] += 1
+        if visit.country:
+            countries[visit.country] += 1
+        if visit.arm:
+            arms[visit.arm] += 1
     return LinkStats(
         code=code,
         total=total,
@@ -125,6 +137,8 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
         by_outcome=dict(ranked(outcomes)),
         top_visitors=ranked(visitors, _TOP),
         top_referers=ranked(referers, _TOP),
+        by_country=dict(ranked(countries)),
+        by_arm=dict(ranked(arms)),
     )
 
 
@@ -157,6 +171,8 @@ def from_counts(code: str, counts: StatsCounts) -> LinkStats:
         by_outcome=dict(ranked(dims.get("outcome", {}))),
         top_visitors=ranked(dict(counts.top_visitors), _TOP),
         top_referers=ranked(dims.get("referer", {}), _TOP),
+        by_country=dict(ranked(dims.get("country", {}))),
+        by_arm=dict(ranked(dims.get("arm", {}))),
     )
 
 

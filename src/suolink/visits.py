@@ -16,9 +16,11 @@ from .backends.base import RecordsInOneTrip
 from .detect import Client
 from .detect.platforms import BLOCKING_APPS
 from .escapes import is_escape_hop
+from .geoip import NOWHERE, Place
 from .models import Visit, Visitor, VisitRecord
 from .policy import DEFAULT_ANTI_BLOCK, Ruling, Verdict
 from .render import pick_language
+from .targets import pick_target
 
 __all__ = [
     "ClientFields",
@@ -103,13 +105,17 @@ def build_visit(
     outcome: str,
     key: bytes | KeyedHash,
     store_ip: bool,
+    arm: str | None = None,
+    place: Place = NOWHERE,
 ) -> Visit:
     """The record of ``visitor`` opening ``code``: detection results, never raw secrets.
 
     The IP is kept only if ``store_ip``; the referer only as its host name.
     """
     hasher = key if isinstance(key, KeyedHash) else KeyedHash(key)
-    record = build_record(code, visitor, client_fields(client), at, outcome, hasher, store_ip)
+    record = build_record(
+        code, visitor, client_fields(client), at, outcome, hasher, store_ip, place, arm
+    )
     return Visit.from_record(record)
 
 
@@ -137,6 +143,8 @@ def build_record(
     outcome: str,
     key: KeyedHash,
     store_ip: bool,
+    place: Place = NOWHERE,
+    arm: str | None = None,
 ) -> VisitRecord:
     """:func:`build_visit` as a :data:`~suolink.models.VisitRecord` (every text storable),
     from the visitor's :func:`client_fields`. Arguments by position: it is on every
@@ -158,6 +166,10 @@ def build_record(
         key.visitor_id(visitor.ip, user_agent),
         browser,
         outcome,
+        place.country,
+        place.region,
+        place.city,
+        arm,
     )
 
 
@@ -200,7 +212,8 @@ def record_in_one_trip(storage: RecordsInOneTrip, visit: Visit, client: Client) 
         return None
     if not result.allowed:
         return Ruling(Verdict.EXHAUSTED, link)
-    location = link.target_for(client.platforms)
+    # Links with a split never take this path (the backend leaves them to the policy).
+    location = pick_target(link, client.platforms, country=visit.country).url
     return Ruling(Verdict.REDIRECT, link, location, outcome="redirect", count=True)
 
 

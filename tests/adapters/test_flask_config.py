@@ -12,6 +12,7 @@ import pytest
 from suolink.adapters.flask import Suolink, create_app, get_shortener
 from suolink.config import OPTIONS, options_for
 from suolink.errors import InvalidOption, InvalidSetting
+from tests import geodb
 from tests.test_config import allow_all
 
 State = Any
@@ -33,6 +34,11 @@ OBSERVE: dict[str, Callable[[State], Any]] = {
     "bot_action": lambda s: s.shortener.bot_action,
     "store_ip": lambda s: s.shortener.store_ip,
     "reuse_deleted_codes": lambda s: s.shortener.reuse_deleted_codes,
+    "templates_dir": lambda s: s.shortener.template_dirs,
+    "blocklist": lambda s: s.shortener.abuse.blocklist and s.shortener.abuse.blocklist.path,
+    "check_url": lambda s: s.shortener.abuse.check_url,
+    "check_on_resolve": lambda s: s.shortener.abuse.check_on_resolve,
+    "geoip_db": lambda s: s.shortener.geoip and s.shortener.geoip.lookup("1.2.3.4").country,
     "api_token": lambda s: s.api.api_token,
     "authorize": lambda s: s.api.authorize,
     "allow_anonymous": lambda s: s.api.allow_anonymous,
@@ -66,6 +72,11 @@ VALUES: dict[str, tuple[Any, str]] = {
     "bot_action": ("deny", "deny"),
     "store_ip": (True, "yes"),
     "reuse_deleted_codes": (True, "yes"),
+    "templates_dir": ("{tmp}", "{tmp}"),
+    "blocklist": ("{tmp}/blocklist.txt", "{tmp}/blocklist.txt"),
+    "check_url": (allow_all, "tests.test_config:allow_all"),
+    "check_on_resolve": (True, "yes"),
+    "geoip_db": ("{tmp}/city.mmdb", "{tmp}/city.mmdb"),
     "api_token": ("tok", "tok"),
     "authorize": (allow_all, "tests.test_config:allow_all"),
     "allow_anonymous": (False, "0"),
@@ -104,6 +115,10 @@ def test_argument_config_and_environment_agree(
     code, text = VALUES[name]
     if isinstance(code, str):
         code, text = code.format(tmp=tmp_path), text.format(tmp=tmp_path)
+    if name == "geoip_db":
+        geodb.build(tmp_path / "city.mmdb")
+    if name == "blocklist":
+        (tmp_path / "blocklist.txt").write_text("bad.example\n")
     option = OPTIONS[name]
 
     plain = flask.Flask("plain")

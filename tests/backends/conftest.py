@@ -53,7 +53,7 @@ BACKENDS: list[Backend] = [
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "restores_in_batches"}),
     ),
     Backend(
         "redis",

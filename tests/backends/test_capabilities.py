@@ -21,9 +21,11 @@ from suolink.backends.base import (
     HoldsLinksInProcess,
     KeepsAggregates,
     RecordsInOneTrip,
+    RestoresInBatches,
     SharesRateLimits,
     StatsCounts,
 )
+from suolink.errors import InvalidOption
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.stats import aggregate, from_counts, link_stats
 
@@ -410,3 +412,43 @@ def test_rate_limit_url_lets_two_limiters_share_counts(
     assert not two.hit(three_a_minute, "create", key)  # the counts are one
     assert not one.hit(three_a_minute, "create", key)
     assert two.hit(three_a_minute, "create", "another-key")
+
+
+# -- restores_in_batches ------------------------------------------------------------------
+
+
+@claiming("restores_in_batches")
+def test_restore_many_is_create_and_record_visit_per_link(storage: Storage) -> None:
+    """Twin stores: one restored in a batch, one by create + record_visit; equal after."""
+    batch = cast(RestoresInBatches, storage)
+    storage.create(_link("taken"))
+    limited = _link("limited", max_visits=2, tags=("x", "y"))
+    items = [
+        (_link("plain", title="t"), [_visit("plain"), _visit("plain", outcome="guide")]),
+        (_link("taken"), [_visit("taken")]),
+        (limited, [_visit("limited", T0 + timedelta(seconds=i)) for i in range(3)]),
+    ]
+    assert batch.restore_many(items) == [True, False, True]
+    assert storage.get("taken") == _link("taken")  # the taken code's link untouched
+    assert list(storage.visits("taken")) == []
+    plain = storage.get("plain")
+    assert plain is not None
+    assert plain.visits == 1
+    assert [v.outcome for v in storage.visits("plain")] == ["redirect", "guide"]
+    after = storage.get("limited")
+    assert after is not None
+    assert after.visits == 2  # the third redirect was past max_visits, as record_visit
+    assert len(list(storage.visits("limited"))) == 2
+    assert storage.list(tag="y").links == (after,)
+
+
+@claiming("restores_in_batches")
+def test_restore_many_checks_everything_first(storage: Storage) -> None:
+    batch = cast(RestoresInBatches, storage)
+    bad = [(_link("one"), []), (_link("two"), [_visit("one")])]  # a visit of another link
+    with pytest.raises(InvalidOption):
+        batch.restore_many(bad)
+    with pytest.raises(InvalidOption):
+        batch.restore_many([(_link("three", title="a\x00b"), [])])
+    assert storage.get("one") is None
+    assert storage.get("three") is None

@@ -52,6 +52,10 @@ def rich_link(code: str = "Rich1") -> Link:
         tags=("季度", "b", "a", "b"),
         disabled=True,
         language="zh-CN",
+        og_title="卡片 <b>",
+        og_description="说明 \U0001f600",
+        og_image="https://cdn.example/card.png",
+        split=(("a", "https://a.example/", 3), ("实验-b", "https://b.example/?q=1", 0)),
     )
 
 

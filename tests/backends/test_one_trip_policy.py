@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from suolink.backends import Storage
 from suolink.backends.base import RecordsInOneTrip
 from suolink.detect import Client, detect
+from suolink.geoip import NOWHERE, Place
 from suolink.models import AntiBlockMode, Link, Visit, Visitor
 from suolink.passwords import hash_password
 from suolink.policy import Ruling, Verdict, decide
@@ -167,6 +168,16 @@ def settings_(draw: st.DrawFn) -> dict[str, Any]:
             (platform, f"https://t.example/{platform}")
             for platform in draw(st.lists(st.sampled_from(PLATFORMS), max_size=3, unique=True))
         ),
+        "allow_countries": draw(sometimes(st.just(frozenset({"CN", "US"})))),
+        "deny_countries": draw(sometimes(st.just(frozenset({"CN"})), frozenset())),
+        "warning": draw(sometimes(st.just("careful"))),
+        "abuse_status": draw(sometimes(st.sampled_from([451, 410]))),
+        "geo_targets": draw(sometimes(st.just((("CN", "https://t.example/cn"),)), ())),
+        "split": draw(
+            sometimes(
+                st.just((("a", "https://t.example/a", 1), ("b", "https://t.example/b", 2))), ()
+            )
+        ),
     }
 
 
@@ -179,6 +190,8 @@ class Case:
     created_with: dict[str, Any] | None
     visits_before: int
     visitor: Visitor
+    #: Where the GeoIP lookup placed the visitor.
+    place: Place = NOWHERE
 
 
 CASES = st.builds(
@@ -187,6 +200,7 @@ CASES = st.builds(
     created_with=st.none() | settings_(),
     visits_before=st.integers(0, 3),
     visitor=visitors(),
+    place=st.sampled_from([NOWHERE, Place("CN"), Place("US", "California", "San Jose")]),
 )
 
 
@@ -195,7 +209,8 @@ def could_refuse(link: Link, at: datetime) -> bool:
 
     Each is a step of :func:`suolink.policy.decide` that depends on more than the count:
     disabled (1), expired (2), allow and deny lists (3), anti-block apps other than the
-    preset's, whose visitors never take the one trip (5), and a password (6).
+    preset's, whose visitors never take the one trip (5), and a password (6). A weighted
+    split refuses no one, but its arm (recorded with the visit) is the policy's to choose.
     """
     return (
         link.disabled
@@ -204,6 +219,11 @@ def could_refuse(link: Link, at: datetime) -> bool:
         or link.allow is not None
         or bool(link.deny)
         or (link.anti_block is not None and link.anti_block_mode is not AntiBlockMode.OFF)
+        or bool(link.split)
+        or link.allow_countries is not None
+        or bool(link.deny_countries)
+        or link.warning is not None
+        or link.abuse_status is not None
     )
 
 
@@ -239,11 +259,20 @@ def _check(storage: Storage, case: Case) -> None:
     logged = len(list(storage.visits(before.code)))
     note(f"link={before!r}\nclient={client!r}")
     visit = build_visit(
-        before.code, visitor, client, at=NOW, outcome="redirect", key=b"k", store_ip=False
+        before.code,
+        visitor,
+        client,
+        at=NOW,
+        outcome="redirect",
+        key=b"k",
+        store_ip=False,
+        place=case.place,
     )
     if takes_one_trip(client, visitor):
         ruling = record_in_one_trip(storage, visit, client)  # exactly the Shortener's path
-        policy = decide(before, client, now=visit.at, password=visitor.password)
+        policy = decide(
+            before, client, now=visit.at, password=visitor.password, country=visit.country
+        )
         note(f"one trip: {ruling!r}\npolicy: {policy!r}")
         left_alone = ruling is None
         counted = ruling is not None and ruling.verdict is Verdict.REDIRECT

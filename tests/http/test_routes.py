@@ -20,6 +20,7 @@ EXPECTED = [
     ("health", "/api/health", ("GET",)),
     ("openapi", "/api/openapi.json", ("GET",)),
     ("links", "/api/links", ("GET", "POST")),
+    ("links_bulk", "/api/links/bulk", ("POST",)),
     ("link", "/api/links/<code>", ("GET", "PATCH", "DELETE")),
     ("link_stats", "/api/links/<code>/stats", ("GET",)),
     ("link_visits", "/api/links/<code>/visits", ("GET",)),
@@ -34,6 +35,7 @@ EXPECTED = [
 ACTIONS = {
     ("links", "GET"): "list",
     ("links", "POST"): "create",
+    ("links_bulk", "POST"): "create",
     ("link", "GET"): "read",
     ("link", "PATCH"): "update",
     ("link", "DELETE"): "delete",

@@ -44,6 +44,8 @@ PAGES = [
     (Verdict.BOT_DENIED, 403, "denied.bot"),
     (Verdict.PASSWORD_REQUIRED, 401, "password.text"),
     (Verdict.PASSWORD_WRONG, 401, "password.wrong"),
+    (Verdict.BLOCKED, 451, "blocked.title"),
+    (Verdict.WARNING, 200, "warning.title"),
 ]
 
 

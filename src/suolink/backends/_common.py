@@ -220,7 +220,10 @@ def normalise_visit(visit: object) -> Visit:
     check_text("user_agent", visit.user_agent)
     BOOL.check("is_bot", visit.is_bot)
     check_text("outcome", visit.outcome)
-    for name in ("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"):
+    for name in (
+        *("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"),
+        *("country", "region", "city", "arm"),
+    ):
         _OPTIONAL_TEXT.check(name, getattr(visit, name))
     return visit
 
@@ -248,4 +251,8 @@ def visit_dimensions(visit: Visit) -> list[tuple[str, str]]:
     ]
     if visit.referer:
         out.append(("referer", visit.referer))
+    if visit.country:
+        out.append(("country", visit.country))
+    if visit.arm:
+        out.append(("arm", visit.arm))
     return out

@@ -7,7 +7,7 @@ processes can never hand out one code twice or count one visit twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +23,7 @@ __all__ = [
     "HoldsLinksInProcess",
     "KeepsAggregates",
     "RecordsInOneTrip",
+    "RestoresInBatches",
     "SharesRateLimits",
     "StatsCounts",
     "Storage",
@@ -154,7 +155,7 @@ class HoldsLinksInProcess(Protocol):
 
 
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
-DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer")
+DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm")
 #: How many entries the top-visitors and top-referers lists hold.
 TOP = 10
 
@@ -208,10 +209,29 @@ class SharesRateLimits(Protocol):
         ...
 
 
+@runtime_checkable
+class RestoresInBatches(Protocol):
+    """A backend that can restore many archived links in one transaction (imports).
+
+    Each link is created with its visits as ``create`` and ``record_visit`` would have
+    (redirects counted, up to ``max_visits``), all or nothing per link: a taken code
+    undoes only that link. One commit for the batch instead of one per write.
+    """
+
+    def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
+        """Store each ``(link, visits)``; per item, True if made, False if its code is taken.
+
+        Links and visits are checked first (``InvalidOption`` naming the bad one, nothing
+        stored).
+        """
+        ...
+
+
 #: Every optional capability by name, for the contract table and documentation.
 CAPABILITIES: dict[str, type] = {
     "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
     "records_in_one_trip": RecordsInOneTrip,
+    "restores_in_batches": RestoresInBatches,
     "shares_rate_limits": SharesRateLimits,
 }

@@ -53,10 +53,24 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import BackendError, BackendUnavailable, ConfigurationError, LinkNotFound
+from ..errors import (
+    BackendError,
+    BackendUnavailable,
+    ConfigurationError,
+    InvalidOption,
+    LinkNotFound,
+)
 from ..models import Link, Visit, VisitResult
 from . import redact_url
-from ._common import Position, code_ok, to_micros, visit_dimensions, visitor_key
+from ._common import (
+    Position,
+    code_ok,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+    visit_dimensions,
+    visitor_key,
+)
 from .base import DIMENSIONS, TOP, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
@@ -196,6 +210,14 @@ _V5 = _statements(
 )
 
 
+_V7 = _statements(
+    "ALTER TABLE visits ADD COLUMN country TEXT",
+    "ALTER TABLE visits ADD COLUMN region TEXT",
+    "ALTER TABLE visits ADD COLUMN city TEXT",
+    "ALTER TABLE visits ADD COLUMN arm TEXT",
+)
+
+
 _VISIT_TEXT_COLUMNS = (
     "ip",
     "referer",
@@ -265,13 +287,25 @@ def _v6(conn: sqlite3.Connection) -> None:
 
 
 def _backfill_counts(conn: sqlite3.Connection) -> None:
-    """Count the visits recorded before migration 6, as ``record_visit`` now does."""
+    """Count the visits recorded before migration 6, as ``record_visit`` now does.
+
+    Reads only the columns ``visits`` had then (later migrations add the others, which
+    such visits lack: their fields stay None).
+    """
     days: Counter[tuple[str, str, str, str]] = Counter()
     people: Counter[tuple[str, str]] = Counter()
-    cursor = conn.execute(_SELECT_ALL_VISITS)
+    present = {row[1] for row in conn.execute("PRAGMA table_info(visits)")} | {"user_agent"}
+    columns = tuple(c for c in _SELECTED_VISIT_COLUMNS if c in present)
+    select = (
+        "SELECT "  # noqa: S608 - constant column names
+        + ", ".join("u.text" if c == "user_agent" else f"v.{c}" for c in columns)
+        + " FROM visits AS v JOIN user_agents AS u ON u.id = v.ua_id ORDER BY v.id"
+    )
+    cursor = conn.execute(select)
     while rows := cursor.fetchmany(5000):
         for row in rows:
-            visit = _row_visit(dict(zip(_SELECTED_VISIT_COLUMNS, row, strict=True)))
+            fields = dict.fromkeys(_SELECTED_VISIT_COLUMNS) | dict(zip(columns, row, strict=True))
+            visit = _row_visit(fields)
             cells, who = _count_cells(visit)
             days.update(cells)
             if who is not None:
@@ -300,6 +334,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "links: extra, a JSON object of the fields without a column of their own", _V4),
     (5, "tombstones: deleted codes that are never handed out again", _V5),
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
+    (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -400,8 +435,6 @@ _SELECT_VISITS = (
     "WHERE v.code = ? AND v.at_us >= ? AND v.at_us < ? AND (v.at_us, v.id) > (?, ?) "
     "ORDER BY v.at_us, v.id LIMIT ?"
 )
-#: Every visit in the file, for migration 6's backfill.
-_SELECT_ALL_VISITS = f"{_SELECT_VISIT_FROM} ORDER BY v.id"
 _COUNT_CELL = (
     "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
     "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"
@@ -849,6 +882,40 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
         ).fetchall()
         return int(rows[0][0])
+
+    def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
+        """Archived links and their visits in one transaction, a savepoint per link.
+
+        See :class:`~suolink.backends.base.RestoresInBatches`.
+        """
+        checked = [
+            (normalise_link(link), [normalise_visit(visit) for visit in visits])
+            for link, visits in items
+        ]
+        for link, visits in checked:
+            if any(visit.code != link.code for visit in visits):
+                raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
+        made: list[bool] = []
+        with self._write("restore links") as tx:
+            for link, visits in checked:
+                tx.execute("SAVEPOINT restore_one")
+                try:
+                    self._insert_link(tx, link)
+                    if self._is_tombstoned(tx, link.code):
+                        raise sqlite3.IntegrityError("tombstone")
+                except sqlite3.IntegrityError:
+                    tx.execute("ROLLBACK TO restore_one")
+                    tx.execute("RELEASE restore_one")
+                    made.append(False)
+                    continue
+                tags = sorted(set(link.tags))
+                self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
+                for visit in visits:
+                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                        self._insert_visit(tx, visit)
+                tx.execute("RELEASE restore_one")
+                made.append(True)
+        return made
 
     def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
         rows = tx.execute(

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import re
 import secrets
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from ..errors import BodyTooLarge, InvalidCode, InvalidOption, InvalidURL, LinkNotFound
+from ..errors import (
+    BodyTooLarge,
+    InvalidCode,
+    InvalidOption,
+    InvalidURL,
+    LinkNotFound,
+    SuolinkError,
+)
 from ..exports import EXPORT_FORMATS, links_csv, visits_csv, visits_json
 from ..models import Decision, Link
 from ..options import SETTING_NAMES
@@ -31,6 +39,7 @@ from .openapi import openapi_document
 from .request import HttpRequest, json_body, query_time, visitor_from
 from .responses import (
     allowed_methods,
+    error_response,
     export,
     html_page,
     json_response,
@@ -54,6 +63,7 @@ __all__ = [
     "link_stats",
     "link_visits",
     "links",
+    "links_bulk",
     "openapi",
     "qr_png",
     "qr_svg",
@@ -107,6 +117,7 @@ def index(api: HttpApi, request: HttpRequest) -> Decision:
         anonymous=api.allow_anonymous,
         nonce=nonce,
         link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
+        template_dirs=api.shortener.template_dirs,
     )
     return html_page(200, html, reason="index", nonce=nonce)
 
@@ -123,9 +134,11 @@ def stats_page(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     try:
         link = api.shortener.get(code)
     except (LinkNotFound, InvalidCode):
-        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
+        html = render_page("not_found", lang=lang, template_dirs=api.shortener.template_dirs)
+        return html_page(404, html, reason="not_found")
     html = render_stats(
         lang=lang,
+        template_dirs=api.shortener.template_dirs,
         link=link,
         short_url=api.shortener.short_url(link, base_url=request.base_url),
         stats=api.shortener.stats(link.code),
@@ -214,7 +227,12 @@ def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _create(api: HttpApi, request: HttpRequest) -> Decision:
-    data = json_body(request, api.max_body_bytes)
+    created = _create_one(api, request, json_body(request, api.max_body_bytes))
+    return link_created(_link_json(api, created, request))
+
+
+def _create_one(api: HttpApi, request: HttpRequest, data: dict[str, Any]) -> Link:
+    """One link from a ``NewLink`` body (``POST /api/links`` and each bulk item)."""
     _only(data, _CREATE_FIELDS)
     if "url" not in data:
         raise InvalidURL("", "the url field is required")
@@ -224,8 +242,43 @@ def _create(api: HttpApi, request: HttpRequest) -> Decision:
     strategy = data.pop("strategy", None)
     if strategy is not None and strategy not in ("hashids", "random"):
         raise InvalidOption("strategy", "expected hashids or random")
-    created = api.shortener.shorten(code=code, strategy=strategy, base_url=request.base_url, **data)
-    return link_created(_link_json(api, created, request))
+    return api.shortener.shorten(code=code, strategy=strategy, base_url=request.base_url, **data)
+
+
+#: The most links one ``POST /api/links/bulk`` may create.
+MAX_BULK: Final = 100
+
+
+def links_bulk(api: HttpApi, request: HttpRequest) -> Decision:
+    """``POST``: up to :data:`MAX_BULK` links, each made or refused on its own.
+
+    Each item is one ``shorten``: stored whole or not at all, whatever the others do. The
+    answer lists every item's result in order (200 even if some were refused); only a
+    body that is not a list of at most ``MAX_BULK`` objects is refused as a whole.
+    """
+    data = json_body(request, api.max_body_bytes)
+    _only(data, frozenset({"links"}))
+    items = data.get("links")
+    if not isinstance(items, list) or not items:
+        raise InvalidOption("links", "expected a non-empty list of links")
+    if len(items) > MAX_BULK:
+        raise InvalidOption("links", f"at most {MAX_BULK} links per call")
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise InvalidOption("links", "each link is a JSON object")
+            made = _create_one(api, request, dict(item))
+        except SuolinkError as exc:
+            answer = error_response(exc)
+            error = json.loads(answer.body)["error"]
+            results.append({"index": index, "ok": False, "status": answer.status, "error": error})
+        else:
+            results.append({"index": index, "ok": True, "link": _link_json(api, made, request)})
+    created = sum(1 for result in results if result["ok"])
+    return json_response(
+        200, {"created": created, "failed": len(results) - created, "results": results}
+    )
 
 
 def link(api: HttpApi, request: HttpRequest, code: str) -> Decision:
@@ -356,7 +409,9 @@ def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     retry_after = password_retry_after(limiter, store, key)
     if retry_after is not None:
         lang = pick_language(visitor.accept_language, api.shortener.default_language)
-        return password_throttled(code, lang, retry_after)
+        return password_throttled(
+            code, lang, retry_after, template_dirs=api.shortener.template_dirs
+        )
     answer = api.shortener.resolve(code, visitor, base_url=request.base_url, record=record)
     if answer.reason == Verdict.PASSWORD_WRONG.value:
         password_tried(limiter, store, key)

@@ -37,6 +37,8 @@ _COUNT_FIELDS: Final = (
     "by_bot",
     "by_browser",
     "by_outcome",
+    "by_country",
+    "by_arm",
 )
 
 SCHEMAS: Final[dict[str, Any]] = {
@@ -100,6 +102,28 @@ SCHEMAS: Final[dict[str, Any]] = {
             },
         },
     },
+    "BulkResults": {
+        "type": "object",
+        "required": ["created", "failed", "results"],
+        "properties": {
+            "created": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "ok"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "ok": {"type": "boolean"},
+                        "link": {"$ref": "#/components/schemas/Link"},
+                        "status": {"type": "integer"},
+                        "error": {"$ref": "#/components/schemas/Error/properties/error"},
+                    },
+                },
+            },
+        },
+    },
     "Stats": {
         "type": "object",
         "required": ["code", "total", "humans", "bots", "by_day"],
@@ -110,10 +134,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             "bots": {"type": "integer"},
             "unique_visitors": {"type": "integer"},
             "redirects": {"type": "integer"},
-            **dict.fromkeys(
-                ("by_app", "by_os", "by_device", "by_day", "by_bot", "by_browser", "by_outcome"),
-                _COUNTS,
-            ),
+            **dict.fromkeys(_COUNT_FIELDS, _COUNTS),
             "top_visitors": {
                 "type": "array",
                 "items": {
@@ -322,6 +343,41 @@ def _operations() -> dict[str, dict[str, Any]]:
                     **_errors(400, 401, 403, 409, 413, 429, 503),
                 },
             },
+        },
+        "links_bulk": {
+            "post": {
+                "summary": "Create up to 100 links, each made or refused on its own",
+                "description": "Each item is stored whole or not at all; the answer lists "
+                "every item's result in order (200 even when some were refused).",
+                "security": [*_AUTH, {}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["links"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "links": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 100,
+                                        "items": _ref("NewLink"),
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Every item's result, in order.",
+                        "content": {_JSON: {"schema": _ref("BulkResults")}},
+                    },
+                    **_errors(400, 401, 403, 413, 429, 503),
+                },
+            }
         },
         "link": {
             "get": {

@@ -78,6 +78,15 @@ ROUTES: Final[tuple[Route, ...]] = (
         access=requires({"GET": "list", "POST": "create"}),
         query=frozenset({"limit", "cursor", "tag", "q", "format"}),
     ),
+    # before "link": "bulk" is no code
+    Route(
+        "links_bulk",
+        "/api/links/bulk",
+        ("POST",),
+        handlers.links_bulk,
+        access=requires("create"),
+        query=_NO_QUERY,
+    ),
     Route(
         "link",
         "/api/links/<code>",

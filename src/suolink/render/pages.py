@@ -16,7 +16,7 @@ from ..detect import Client
 from ..escapes import escape_url
 from ..http.responses import html_page, redirect
 from ..models import Decision, Link, PageDecision
-from ..policy import Ruling, Verdict
+from ..policy import Ruling, Verdict, is_allowed
 from ..qr._deps import can_draw
 from . import render_page
 from .i18n import MESSAGES, instruction
@@ -51,6 +51,8 @@ class PageContext:
     redirect_status: int = 302
     qr_png: bytes | None = None  #: drawn inline, as a data: URI
     qr_src: str | None = None  #: or an image URL on this site (wins over ``qr_png``)
+    #: The host's template folders, searched before the built-in ones.
+    template_dirs: tuple[str, ...] = ()
 
 
 def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
@@ -71,6 +73,7 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
     html = render_page(
         "guide",
         lang=ctx.lang,
+        template_dirs=ctx.template_dirs,
         lead=lead,
         step=instruction(ctx.lang, ctx.client.app, ctx.client.os),
         short_url=ctx.short_url,
@@ -83,6 +86,8 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
 
 def _denied_message(link: Link, ctx: PageContext) -> str:
     words = MESSAGES[ctx.lang]
+    if is_allowed(link, ctx.client):  # the platform rules let them in: their country did not
+        return words["denied.country"]
     if link.allow is not None and not ctx.client.matches(link.allow):
         return words["denied.only"].format(places=places(link.allow, ctx.lang))
     blocked = sorted(link.deny & ctx.client.platforms)
@@ -90,26 +95,61 @@ def _denied_message(link: Link, ctx: PageContext) -> str:
 
 
 def _preview(link: Link, ctx: PageContext) -> PageDecision:
-    """Open Graph for link-preview fetchers; the target shows only on open, public links."""
-    title = link.title or MESSAGES[ctx.lang]["preview.title"]
+    """Open Graph for link-preview fetchers: the owner's card (``og_*``) where set, else
+    the title and, on open public links only, the target's host."""
+    title = link.og_title or link.title or MESSAGES[ctx.lang]["preview.title"]
     public = link.allow is None and link.password_hash is None and not link.deny
-    description = urlsplit(link.url).hostname if public else None
+    description = link.og_description or (urlsplit(link.url).hostname if public else None)
     html = render_page(
-        "preview", lang=ctx.lang, title=title, description=description, short_url=ctx.short_url
+        "preview",
+        lang=ctx.lang,
+        template_dirs=ctx.template_dirs,
+        title=title,
+        description=description,
+        image=link.og_image,
+        short_url=ctx.short_url,
     )
     return html_page(200, html, reason=Verdict.PREVIEW.value)
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
 
 
 def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
     """The response for ``ruling``: a redirect, or one of the visitor pages."""
     link, verdict, lang = ruling.link, ruling.verdict, ctx.lang
+    dirs = ctx.template_dirs
     if verdict is Verdict.REDIRECT and ruling.location is not None:
         return redirect(ruling.location, ctx.redirect_status)
     if link is None or verdict is Verdict.NOT_FOUND:
-        return html_page(404, render_page("not_found", lang=lang), reason="not_found")
+        return html_page(
+            404, render_page("not_found", lang=lang, template_dirs=dirs), reason="not_found"
+        )
     if verdict in (Verdict.EXPIRED, Verdict.EXHAUSTED):
-        html = render_page("expired", lang=lang, exhausted=verdict is Verdict.EXHAUSTED)
+        html = render_page(
+            "expired", lang=lang, template_dirs=dirs, exhausted=verdict is Verdict.EXHAUSTED
+        )
         return html_page(410, html, reason=verdict.value)
+    if verdict is Verdict.BLOCKED:
+        message = ruling.message or link.abuse_message or MESSAGES[lang]["blocked.text"]
+        html = render_page("blocked", lang=lang, template_dirs=dirs, message=message)
+        return html_page(link.abuse_status or 451, html, reason=verdict.value)
+    if verdict is Verdict.WARNING:
+        target = ruling.location or link.url
+        html = render_page(
+            "warning",
+            lang=lang,
+            template_dirs=dirs,
+            host=_host(target),
+            target=target,
+            message=ruling.message or link.warning,
+            action=f"./{ctx.code}?continue=1",
+        )
+        return html_page(200, html, reason=verdict.value)
     if verdict is Verdict.GUIDE:
         return _guide(ruling, ctx)
     if verdict is Verdict.PREVIEW:
@@ -120,23 +160,33 @@ def decision_for(ruling: Ruling, ctx: PageContext) -> Decision:
             if verdict is Verdict.BOT_DENIED
             else _denied_message(link, ctx)
         )
-        html = render_page("denied", lang=lang, message=message)
+        html = render_page("denied", lang=lang, template_dirs=dirs, message=message)
         return html_page(403, html, reason=verdict.value)
     html = render_page(
         "password",
         lang=lang,
+        template_dirs=dirs,
         title=link.title,
-        action=f"./{ctx.code}",
+        # a warned link's visitor said "continue" before being asked for the password
+        action=f"./{ctx.code}?continue=1" if link.warning is not None else f"./{ctx.code}",
         wrong=verdict is Verdict.PASSWORD_WRONG,
         retry_after=None,
     )
     return html_page(401, html, reason=verdict.value)
 
 
-def password_throttled(code: str, lang: str, retry_after: int) -> PageDecision:
+def password_throttled(
+    code: str, lang: str, retry_after: int, *, template_dirs: tuple[str, ...] = ()
+) -> PageDecision:
     """The password page again, 429, saying when the visitor may try once more."""
     html = render_page(
-        "password", lang=lang, title=None, action=f"./{code}", wrong=False, retry_after=retry_after
+        "password",
+        lang=lang,
+        template_dirs=template_dirs,
+        title=None,
+        action=f"./{code}",
+        wrong=False,
+        retry_after=retry_after,
     )
     return html_page(
         429, html, reason="password_throttled", extra_headers=(("Retry-After", str(retry_after)),)

@@ -112,6 +112,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_browser": "按浏览器",
         "stats.by_outcome": "按结果",
         "stats.by_bot": "机器人（单独统计）",
+        "stats.by_country": "按国家/地区",
+        "stats.by_arm": "按分流",
         "stats.top": "访问最多的访客",
         "stats.visitor": "访客（匿名编号）",
         "stats.visits": "次数",
@@ -171,6 +173,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_browser": "By browser",
         "stats.by_outcome": "By outcome",
         "stats.by_bot": "Bots (counted apart)",
+        "stats.by_country": "By country",
+        "stats.by_arm": "By split arm",
         "stats.top": "Top visitors",
         "stats.visitor": "Visitor (anonymous id)",
         "stats.visits": "Visits",
@@ -197,7 +201,14 @@ def _choices(names: tuple[str, ...], lang: str, ticked: frozenset[str]) -> list[
     ]
 
 
-def render_index(*, lang: str, anonymous: bool, nonce: str, link_base: str | None = None) -> str:
+def render_index(
+    *,
+    lang: str,
+    anonymous: bool,
+    nonce: str,
+    link_base: str | None = None,
+    template_dirs: tuple[str, ...] = (),
+) -> str:
     """The home page: shorten, scan, upload, anti-block and access choices.
 
     ``link_base`` is the path short links (and their QR images) live under on this host;
@@ -211,6 +222,7 @@ def render_index(*, lang: str, anonymous: bool, nonce: str, link_base: str | Non
     return render_page(
         "index",
         lang=lang,
+        template_dirs=template_dirs,
         w=words.__getitem__,
         anonymous=anonymous,
         nonce=nonce,
@@ -225,14 +237,29 @@ def _rows(counts: Mapping[str, int], lang: str) -> list[tuple[str, int, float]]:
     return [(display_name(k, lang), v, 100.0 * v / top) for k, v in counts.items()]
 
 
-def render_stats_login(*, lang: str, code: str, wrong: bool) -> str:
+def render_stats_login(
+    *, lang: str, code: str, wrong: bool, template_dirs: tuple[str, ...] = ()
+) -> str:
     """The token form shown before a link's stats."""
     return render_page(
-        "stats", lang=lang, w=_words(lang).__getitem__, code=code, stats=None, wrong=wrong
+        "stats",
+        lang=lang,
+        template_dirs=template_dirs,
+        w=_words(lang).__getitem__,
+        code=code,
+        stats=None,
+        wrong=wrong,
     )
 
 
-def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> str:
+def render_stats(
+    *,
+    lang: str,
+    link: Link,
+    short_url: str,
+    stats: LinkStats,
+    template_dirs: tuple[str, ...] = (),
+) -> str:
     """A link's stats page: totals, an SVG chart by day, tables by platform, bots apart."""
     words = _words(lang)
     tables = [
@@ -243,9 +270,16 @@ def render_stats(*, lang: str, link: Link, short_url: str, stats: LinkStats) -> 
         (words["stats.by_outcome"], _rows(stats.by_outcome, lang)),
         (words["stats.by_bot"], _rows(stats.by_bot, lang)),
     ]
+    # Shown only when there is something: most links have no GeoIP nor split.
+    tables += [
+        (words[key], _rows(counts, lang))
+        for key, counts in (("stats.by_country", stats.by_country), ("stats.by_arm", stats.by_arm))
+        if counts
+    ]
     return render_page(
         "stats",
         lang=lang,
+        template_dirs=template_dirs,
         w=words.__getitem__,
         code=link.code,
         link=link,

@@ -133,6 +133,11 @@ class Visit(models.Model):
     visitor_id = models.TextField(null=True, blank=True)
     browser = models.TextField(null=True, blank=True)
     outcome = models.CharField(max_length=16, default="redirect")
+    # integrations: GeoIP and weighted targets
+    country = models.TextField(null=True, blank=True)
+    region = models.TextField(null=True, blank=True)
+    city = models.TextField(null=True, blank=True)
+    arm = models.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "suolink_visit"

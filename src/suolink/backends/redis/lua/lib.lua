@@ -18,12 +18,20 @@ end
 
 -- "o" is 1 when no link setting can refuse a visitor, so the fast path may record:
 -- enabled, no password, no allow or deny list, and anti-block by the preset or off
--- (the caller uses the fast path only for people outside the preset's apps).
+-- (the caller uses the fast path only for people outside the preset's apps); and no
+-- weighted split (the arm, recorded with the visit, is chosen by the policy), and no
+-- country rules (the visitor's country is the policy's to judge), no warning
+-- interstitial and not disabled for abuse.
+-- A field absent from the hash (a link older than it) reads as false: its default.
 local function refresh_open(key)
   local f = redis.call(
-    'HMGET', key, 'disabled', 'password_hash', 'allow', 'deny', 'anti_block', 'anti_block_mode')
+    'HMGET', key, 'disabled', 'password_hash', 'allow', 'deny', 'anti_block', 'anti_block_mode',
+    'split', 'allow_countries', 'deny_countries', 'warning', 'abuse_status')
   local open = f[1] == 'false' and f[2] == 'null' and f[3] == 'null' and f[4] == '[]'
     and (f[5] == 'null' or f[6] == '"off"')
+    and (not f[7] or f[7] == '[]') and (not f[8] or f[8] == 'null')
+    and (not f[9] or f[9] == '[]') and (not f[10] or f[10] == 'null')
+    and (not f[11] or f[11] == 'null')
   redis.call('HSET', key, 'o', open and '1' or '0')
 end
 

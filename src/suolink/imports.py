@@ -1,0 +1,382 @@
+"""Reading links from files: suolink's own archive, and the exports of Shlink, YOURLS and Kutt.
+
+:func:`read_file` turns a file into :class:`Record` values, one per link, whatever its
+format (told by :func:`detect_format` from the content, or named). A record of
+suolink's own archive (:mod:`suolink.exports`) holds the whole ``Link`` and its visits and
+is restored exactly; a record of another shortener holds what that one knows (code,
+URL, title, tags, creation and expiry), checked by the same rules as ``shorten``.
+:func:`import_records` stores them one by one: each link is created whole or refused
+whole, and the report says which and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from .errors import CodeTaken, InvalidInput, InvalidOption
+from .exports import ARCHIVE_FORMAT, archive_row_values
+from .fields import link_from_json
+from .models import Link, Visit
+
+if TYPE_CHECKING:
+    from .shortener import Shortener
+
+__all__ = [
+    "IMPORT_FORMATS",
+    "ImportReport",
+    "Record",
+    "detect_format",
+    "import_records",
+    "read_file",
+    "read_text",
+]
+
+#: Formats :func:`read_text` understands (``auto``: told from the content).
+IMPORT_FORMATS: Final = ("auto", "suolink-json", "suolink-csv", "shlink", "yourls", "kutt")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One link to import: a whole ``Link`` (own archive) or settings (another shortener)."""
+
+    code: str | None
+    url: str
+    #: A whole link from suolink's own archive (its JSON form), restored as it is, and
+    #: its visits; read by :meth:`restored` so a malformed one refuses only this record.
+    link_data: Mapping[str, Any] | None = None
+    visit_data: tuple[Mapping[str, Any], ...] = ()
+    #: ``shorten`` settings from another shortener's export.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    def restored(self) -> tuple[Link, list[Visit]]:
+        """The archived link and visits (``KeyError``/``TypeError``/``ValueError`` if bad)."""
+        if self.link_data is None:
+            raise ValueError("not an archived link")
+        link = link_from_json(self.link_data)
+        visits = [Visit.from_dict({**data, "code": link.code}) for data in self.visit_data]
+        return link, visits
+
+
+def _archived(link: Mapping[str, Any], visits: Iterable[Mapping[str, Any]]) -> Record:
+    code, url = link.get("code"), link.get("url")
+    return Record(
+        code if isinstance(code, str) else None,
+        url if isinstance(url, str) else "",
+        link_data=link,
+        visit_data=tuple(visits),
+    )
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did: links created, refused (with the reason), visits restored."""
+
+    created: int = 0
+    visits: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+# -- telling formats apart ----------------------------------------------------------------
+
+
+def detect_format(text: str) -> str:
+    """The format of an export, from its first bytes and shape."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            raise InvalidOption("file", "starts like JSON but is not valid JSON") from None
+        return _json_kind(data)
+    header = next(csv.reader(io.StringIO(stripped)), [])
+    names = {name.strip().lower() for name in header}
+    if "record" in names and "url" in names:
+        return "suolink-csv"
+    if {"longurl", "shorturl"} & names or "long url" in names or "shortcode" in names:
+        return "shlink"
+    headerless = len(header) >= 2 and header[1].strip().lower().startswith(("http:", "https:"))
+    if "keyword" in names or headerless:  # YOURLS: keyword, url, title, timestamp, ip, clicks
+        return "yourls"
+    raise InvalidOption("file", "not a format suolink imports (see IMPORT_FORMATS)")
+
+
+def _json_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        if data.get("format") == ARCHIVE_FORMAT:
+            return "suolink-json"
+        if "shortUrls" in data:
+            return "shlink"
+        if isinstance(data.get("links"), dict):
+            return "yourls"
+        items = data.get("data")
+    else:
+        items = data
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        if "longUrl" in items[0]:
+            return "shlink"
+        if "target" in items[0]:
+            return "kutt"
+    raise InvalidOption("file", "a JSON file of no format suolink imports")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def read_file(path: str | Path, fmt: str = "auto") -> Iterator[Record]:
+    """The records of the export at ``path`` (UTF-8, a BOM allowed)."""
+    return read_text(Path(path).read_text(encoding="utf-8-sig"), fmt)
+
+
+def read_text(text: str, fmt: str = "auto") -> Iterator[Record]:
+    """The records of an export held in ``text``."""
+    if fmt not in IMPORT_FORMATS:
+        raise InvalidOption("format", f"expected one of {', '.join(IMPORT_FORMATS)}")
+    kind = detect_format(text) if fmt == "auto" else fmt
+    readers: dict[str, Callable[[str], Iterator[Record]]] = {
+        "suolink-json": _own_json,
+        "suolink-csv": _own_csv,
+        "shlink": _shlink,
+        "yourls": _yourls,
+        "kutt": _kutt,
+    }
+    return readers[kind](text)
+
+
+def _own_json(text: str) -> Iterator[Record]:
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("format") != ARCHIVE_FORMAT:
+        raise InvalidOption("file", "not a suolink archive")
+    for item in data.get("links") or ():
+        if not isinstance(item, dict) or not isinstance(item.get("link"), dict):
+            raise InvalidOption("file", 'an archive entry is {"link": {…}, "visits": […]}')
+        yield _archived(item["link"], item.get("visits") or ())
+
+
+def _own_csv(text: str) -> Iterator[Record]:
+    reader = csv.DictReader(io.StringIO(text))
+    current: dict[str, Any] | None = None
+    visits: list[dict[str, Any]] = []
+    for row in reader:
+        try:
+            kind, values = archive_row_values(row)
+        except ValueError as exc:
+            raise InvalidOption("file", f"line {reader.line_num}: {exc}") from None
+        if kind == "link":
+            if current is not None:
+                yield _archived(current, visits)
+            current, visits = values, []
+        elif current is not None and values["code"] == current.get("code"):
+            visits.append(values)
+        else:
+            raise InvalidOption("file", f"line {reader.line_num}: a visit without its link")
+    if current is not None:
+        yield _archived(current, visits)
+
+
+def _code_of(short_url: object) -> str | None:
+    if not isinstance(short_url, str) or not short_url:
+        return None
+    path = urlsplit(short_url).path if "://" in short_url else short_url
+    return path.rstrip("/").rsplit("/", 1)[-1] or None
+
+
+def _time(value: object) -> datetime | None:
+    """An export's time: ISO 8601, or YOURLS' ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _foreign(
+    code: object, url: object, *, title: object = None, tags: object = None, **extra: Any
+) -> Record:
+    settings: dict[str, Any] = {k: v for k, v in extra.items() if k != "created_at" and v}
+    if isinstance(title, str) and title.strip():
+        settings["title"] = title.strip()[:200]
+    if tags:
+        settings["tags"] = tags
+    return Record(
+        code if isinstance(code, str) and code else None,
+        url if isinstance(url, str) else "",
+        settings=settings,
+        created_at=_time(extra.get("created_at")),
+    )
+
+
+def _shlink(text: str) -> Iterator[Record]:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("{", "[")):
+        data = json.loads(stripped)
+        if isinstance(data, dict):
+            data = data.get("shortUrls", data)
+            data = data.get("data", []) if isinstance(data, dict) else data
+        for item in data if isinstance(data, list) else ():
+            meta = item.get("meta") or {}
+            yield _foreign(
+                item.get("shortCode") or _code_of(item.get("shortUrl")),
+                item.get("longUrl"),
+                title=item.get("title"),
+                tags=item.get("tags") or None,
+                created_at=item.get("dateCreated"),
+                max_visits=meta.get("maxVisits"),
+                expires_at=_future(meta.get("validUntil")),
+            )
+        return
+    for row in _rows(text):
+        tags = row.get("tags") or ""
+        yield _foreign(
+            row.get("shortcode") or _code_of(row.get("shorturl") or row.get("short url")),
+            row.get("longurl") or row.get("long url"),
+            title=row.get("title"),
+            tags=[t for t in tags.replace("|", ",").split(",") if t.strip()] or None,
+            created_at=row.get("createdat") or row.get("datecreated") or row.get("created at"),
+        )
+
+
+def _yourls(text: str) -> Iterator[Record]:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{"):
+        links = json.loads(stripped).get("links") or {}
+        for item in links.values():
+            yield _foreign(
+                _code_of(item.get("shorturl")),
+                item.get("url"),
+                title=item.get("title"),
+                created_at=item.get("timestamp"),
+            )
+        return
+    rows = list(csv.reader(io.StringIO(stripped)))
+    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if "keyword" not in header:  # no header line: keyword, url, title, timestamp, ip, clicks
+        header = ["keyword", "url", "title", "timestamp", "ip", "clicks"]
+    else:
+        rows = rows[1:]
+    for cells in rows:
+        row = dict(zip(header, cells, strict=False))
+        yield _foreign(
+            row.get("keyword"),
+            row.get("url"),
+            title=row.get("title"),
+            created_at=row.get("timestamp"),
+        )
+
+
+def _kutt(text: str) -> Iterator[Record]:
+    data = json.loads(text)
+    items = data.get("data", []) if isinstance(data, dict) else data
+    for item in items if isinstance(items, list) else ():
+        yield _foreign(
+            item.get("address"),
+            item.get("target"),
+            title=item.get("description"),
+            created_at=item.get("created_at"),
+            expires_at=_future(item.get("expire_in")),
+        )
+
+
+def _future(value: object) -> str | None:
+    """An expiry worth keeping: a time with a zone that is still ahead (past ones drop)."""
+    moment = _time(value)
+    return moment.isoformat() if moment is not None and moment > datetime.now(UTC) else None
+
+
+def _rows(text: str) -> Iterator[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    for row in reader:
+        yield {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+
+
+# -- storing -------------------------------------------------------------------------------
+
+
+#: Archived links restored per transaction where the backend can batch them.
+BATCH: Final = 500
+
+
+def _skip(report: ImportReport, record: Record, reason: str) -> None:
+    report.skipped.append((record.code or record.url[:60], reason))
+
+
+def _restore_batch(shortener: Shortener, batch: list[Record], report: ImportReport) -> None:
+    """Archived records in one call; a batch the checks refuse is retried one by one."""
+    try:
+        items = [record.restored() for record in batch]
+        made: list[bool] = shortener.restore_many(items)
+    except (InvalidInput, KeyError, TypeError, ValueError):
+        for record in batch:  # find the bad one(s): each alone, all or nothing
+            _restore_one(shortener, record, report)
+        return
+    for record, (_, visits), ok in zip(batch, items, made, strict=True):
+        if ok:
+            report.created += 1
+            report.visits += len(visits)
+        else:
+            _skip(report, record, str(CodeTaken(record.code or "")))
+
+
+def _restore_one(shortener: Shortener, record: Record, report: ImportReport) -> None:
+    try:
+        report.visits += shortener.restore(*record.restored())
+        report.created += 1
+    except (InvalidInput, CodeTaken) as exc:
+        _skip(report, record, str(exc))
+    except (KeyError, TypeError, ValueError) as exc:
+        _skip(report, record, f"malformed record: {exc}")
+
+
+def import_records(
+    shortener: Shortener,
+    records: Iterable[Record],
+    *,
+    on_record: Callable[[], None] | None = None,
+) -> ImportReport:
+    """Store ``records``: each link created whole (with its visits) or refused.
+
+    A refused link (a taken code, a URL the rules refuse, a malformed record) is listed
+    in the report with the reason, and the import goes on. Storage failures stop it.
+    Archived links go :data:`BATCH` at a time through ``Shortener.restore_many``.
+    """
+    report = ImportReport()
+    batch: list[Record] = []
+
+    def flush() -> None:
+        if batch:
+            _restore_batch(shortener, batch, report)
+            for _ in batch:
+                if on_record is not None:
+                    on_record()
+            batch.clear()
+
+    for record in records:
+        if record.link_data is not None:
+            batch.append(record)
+            if len(batch) >= BATCH:
+                flush()
+            continue
+        flush()
+        try:
+            shortener.restore_from(
+                record.url, code=record.code, created_at=record.created_at, **record.settings
+            )
+            report.created += 1
+        except (InvalidInput, CodeTaken) as exc:
+            _skip(report, record, str(exc))
+        except (KeyError, TypeError, ValueError) as exc:
+            _skip(report, record, f"malformed record: {exc}")
+        if on_record is not None:
+            on_record()
+    flush()
+    return report
