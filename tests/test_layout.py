@@ -30,8 +30,6 @@ TESTED_IN: dict[str, str] = {
     "http/hosts.py": "tests/http/test_hardening.py",
     "http/startup.py": "tests/adapters/test_flask_manners.py",
     "search.py": "tests/http_scenarios.py",
-    # tests/test_imports.py checks that every module imports alone; bulk import is here.
-    "imports.py": "tests/test_bulk_import.py",
     # The Django app: its parts are tested together, as Django assembles them.
     "adapters/django/forms.py": "tests/adapters/django/test_admin.py",
     "adapters/django/summary.py": "tests/adapters/django/test_admin.py",

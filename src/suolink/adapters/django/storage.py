@@ -41,6 +41,7 @@ from ...backends.base import DIMENSIONS, TOP, StatsCounts
 from ...backends.relational import (
     ALL_TIME,
     PEOPLE,
+    PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
     RelationalStorage,
@@ -550,8 +551,10 @@ def backfill_aggregates(apps: Any, alias: str) -> None:
                 ua = user_agents.create(digest=digest(row.user_agent), text=row.user_agent)
                 ua_id = ua_ids[row.user_agent] = ua.id
             by_agent.setdefault(ua_id, []).append(row.id)
+            # Fields added by later migrations are absent from the historical model: None.
+            values = {**dict.fromkeys(PLAIN_VISIT_FIELDS), **vars(row)}
             visit = visit_from_row(
-                vars(row), code=row.link_id, at=_from_micros(row.at_us, row.at_offset)
+                values, code=row.link_id, at=_from_micros(row.at_us, row.at_offset)
             )
             cells, who = count_cells(visit)
             days.update(cells)
