@@ -453,14 +453,20 @@ PASSWORD: Final = Rule(
 OPTIONAL_PLATFORMS: Final = Rule(_optional_platforms, _PLATFORM_LIST)
 #: Platforms; null is the empty set.
 PLATFORMS: Final = Rule(_platform_set, _PLATFORM_LIST)
-TARGETS: Final = Rule(
-    _targets,
-    {
+
+
+def _url_map(most: int, description: str) -> dict[str, Any]:
+    """The schema of a key -> target URL object (per platform, per country)."""
+    return {
         "type": ["object", "null"],
         "additionalProperties": {"type": "string", "format": "uri"},
-        "maxProperties": MAX_PLATFORMS,
-        "description": "Platform id -> URL for visitors of that platform.",
-    },
+        "maxProperties": most,
+        "description": description,
+    }
+
+
+TARGETS: Final = Rule(
+    _targets, _url_map(MAX_PLATFORMS, "Platform id -> URL for visitors of that platform.")
 )
 ANTI_BLOCK_MODE: Final = Rule(
     _anti_block_mode,
@@ -494,13 +500,7 @@ OPTIONAL_COUNTRIES: Final = Rule(_optional_countries, _COUNTRY_LIST)
 #: Countries; null is the empty set.
 COUNTRIES: Final = Rule(_country_set, _COUNTRY_LIST)
 GEO_TARGETS: Final = Rule(
-    _geo_targets,
-    {
-        "type": ["object", "null"],
-        "additionalProperties": {"type": "string", "format": "uri"},
-        "maxProperties": MAX_COUNTRIES,
-        "description": "Country code -> URL for visitors from that country.",
-    },
+    _geo_targets, _url_map(MAX_COUNTRIES, "Country code -> URL for visitors from that country.")
 )
 #: A line an operator or owner writes for visitors (a warning, an abuse notice).
 MESSAGE: Final = Rule(
