@@ -78,6 +78,16 @@ _OPEN = (
     "disabled = :not_disabled AND password_hash IS NULL AND allow IS NULL "
     "AND deny = :no_deny AND (anti_block IS NULL OR anti_block_mode = :mode_off) "
     "AND (expires_at IS NULL OR CAST(expires_at AS timestamptz) > CAST(:at_tz AS timestamptz))"
+    # Settings kept in ``extra`` that the policy must judge (a split's arm, countries,
+    # an abuse mark): the link is open only while each is unset or empty.
+    + "".join(
+        f" AND COALESCE(CAST(extra AS jsonb) -> '{name}', 'null') IN ('null', '[]', '{{}}')"
+        for name in ("split", "deny_countries")
+    )
+    + "".join(
+        f" AND COALESCE(CAST(extra AS jsonb) -> '{name}', 'null') = 'null'"
+        for name in ("allow_countries", "warning", "abuse_status")
+    )
 )
 _OPEN_PARAMS = {
     "not_disabled": FIELD_BY_NAME["disabled"].codec.to_sql(False),

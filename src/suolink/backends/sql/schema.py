@@ -1,7 +1,8 @@
 """The tables of the PostgreSQL and MySQL/MariaDB backends, and their migrations.
 
-The layout is SQLite's (schema version 6 there): ``links`` with a column per field of
-:data:`suolink.fields.COLUMN_FIELDS` plus ``extra``; ``link_tags``; ``tombstones``;
+The layout is SQLite's (schema version 7 there, visits with their GeoIP place and split
+arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` plus
+``extra``; ``link_tags``; ``tombstones``;
 ``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
 write-time counts ``visit_counts`` and ``visitor_counts``. Two differences, both for
 the engines' index size limits: text that is part of a key beyond the code (a tag, a
@@ -214,6 +215,10 @@ visits = Table(
     Column("visitor_id", _long_text()),
     Column("browser", _long_text()),
     Column("outcome", _long_text(), nullable=False),
+    Column("country", _long_text()),
+    Column("region", _long_text()),
+    Column("city", _long_text()),
+    Column("arm", _long_text()),
     Index("visits_by_code", "code", "at_us"),
     Index("visits_by_time", "at_us"),
     mysql_charset="utf8mb4",
@@ -254,7 +259,7 @@ Migration = Callable[[Connection], None]
 
 
 def _v1(conn: Connection) -> None:
-    """Every table as SQLite's schema version 6 has it (see the module docstring)."""
+    """Every table as SQLite's schema version 7 has it (see the module docstring)."""
     tables = [links, counters, link_tags, tombstones, user_agents, visits]
     metadata.create_all(conn, tables=[*tables, visit_counts, visitor_counts])
     conn.execute(counters.insert().values(name="links", value=0))
