@@ -503,9 +503,7 @@ GEO_TARGETS: Final = Rule(
     _geo_targets, _url_map(MAX_COUNTRIES, "Country code -> URL for visitors from that country.")
 )
 #: A line an operator or owner writes for visitors (a warning, an abuse notice).
-MESSAGE: Final = Rule(
-    _og_description, {"type": ["string", "null"], "maxLength": MAX_OG_DESCRIPTION_LENGTH}
-)
+MESSAGE: Final = OG_DESCRIPTION  # the same rule: one line of text, at most that long
 ABUSE_STATUS: Final = Rule(_abuse_status, {"type": ["integer", "null"], "enum": [451, 410, None]})
 SPLIT: Final = Rule(
     _split,
