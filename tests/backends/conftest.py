@@ -53,7 +53,9 @@ BACKENDS: list[Backend] = [
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches"}),
+        capabilities=frozenset(
+            {"keeps_aggregates", "restores_in_batches", "holds_links_in_process"}
+        ),
     ),
     Backend(
         "redis",
