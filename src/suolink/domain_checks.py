@@ -50,6 +50,8 @@ __all__ = [
     "PeriodicChecks",
     "RecordsChecks",
     "check_domains",
+    "make_checkers",
+    "periodic_checks",
     "worst",
 ]
 
@@ -469,6 +471,48 @@ class PeriodicChecks:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def make_checkers(
+    factory: Callable[[], DomainChecker | Iterable[DomainChecker]] | None,
+) -> list[DomainChecker]:
+    """The checkers the ``domain_checker`` option makes (default: one :class:`HttpChecker`)."""
+    made: object = (factory or HttpChecker)()
+    checkers = [made] if isinstance(made, DomainChecker) else made
+    if not isinstance(checkers, Iterable) or isinstance(checkers, str | bytes):
+        checkers = [checkers]
+    found = list(checkers)
+    if not found or not all(isinstance(c, DomainChecker) for c in found):
+        raise ConfigurationError(
+            "domain_checker must return a DomainChecker (an object with check(domain)) "
+            "or a list of them"
+        )
+    return found
+
+
+def periodic_checks(
+    registry: object,
+    every: float | None,
+    *,
+    checker: Callable[[], DomainChecker | Iterable[DomainChecker]] | None = None,
+    storage_url: str | None = None,
+) -> PeriodicChecks | None:
+    """The periodic checks an app runs (``check_domains_every``), not started; None if off.
+
+    ``checker`` is the ``domain_checker`` option: a callable returning a checker or a
+    list of them (default: :class:`HttpChecker`). ``storage_url`` names the file lock
+    that keeps one process of a machine checking a shared store (``memory://`` stores
+    are each process's own, so they take none). Off, with a warning, when ``registry``
+    has no domains.
+    """
+    if not every:
+        return None
+    if not isinstance(registry, DomainRegistry):
+        log.warning("domain checks are off: %r keeps no domains", type(registry).__name__)
+        return None
+    checkers = make_checkers(checker)
+    shared = storage_url is not None and not storage_url.startswith("memory:")
+    return PeriodicChecks(registry, checkers, every, lock_name=storage_url if shared else None)
 
 
 def _summary(result: CheckResult) -> str:
