@@ -6,7 +6,8 @@
     ├── ConfigurationError              bad option or setting (programming error)
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
-    │   └── MissingDependencyError      an optional extra is not installed
+    │   ├── MissingDependencyError      an optional extra is not installed
+    │   └── CapabilityMissing           the storage lacks an optional capability; HTTP 501
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
@@ -36,6 +37,7 @@ __all__ = [
     "BackendUnavailable",
     "BlockedURL",
     "BodyTooLarge",
+    "CapabilityMissing",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
@@ -118,6 +120,21 @@ class MissingDependencyError(ConfigurationError):
         super().__init__(
             f"{feature} needs the optional dependency {module or extra!r}: "
             f"pip install 'suolink[{extra}]'"
+        )
+
+
+class CapabilityMissing(ConfigurationError):
+    """The storage backend cannot do what was asked (people stats on a backend without
+    ``tracks_people``); ``.capability`` names what it lacks. Choose another backend."""
+
+    http_status = 501
+
+    def __init__(self, feature: str, capability: str, storage: str) -> None:
+        self.feature = feature
+        self.capability = capability
+        super().__init__(
+            f"{feature} needs a storage backend with the {capability!r} capability; "
+            f"{storage} does not have it"
         )
 
 
