@@ -514,6 +514,19 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="The operator's words on the page of a link disabled for abuse.",
         inputs=(Input(rules.MESSAGE),),
     ),
+    # -- domains ------------------------------------------------------------------------------
+    LinkField(
+        "domain",
+        TEXT.optional(),
+        doc="The short domain the link lives on (null: any; see docs/domains.md).",
+        inputs=(Input(rules.DOMAIN),),
+    ),
+    LinkField(
+        "pool",
+        TEXT.optional(),
+        doc="The pool of short domains the link resolves on and rotates through.",
+        inputs=(Input(rules.POOL),),
+    ),
 )
 
 

@@ -79,6 +79,9 @@ class LinkSettings(TypedDict, total=False):
     warning: str | None
     abuse_status: int | None
     abuse_message: str | None
+    # domains
+    domain: str | None
+    pool: str | None
 
 
 class LinkChanges(LinkSettings, total=False):
