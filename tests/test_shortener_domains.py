@@ -4,7 +4,8 @@ bound to a domain or pool, resolution by host, and rotation away from blocked do
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,8 @@ def test_add_list_remove_and_errors(shortener: Shortener) -> None:
 
 
 def test_marks_and_events(shortener: Shortener, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[dict[str, object]] = []
+    shortener.events.on("domain.state_changed", lambda event: seen.append(dict(event.payload)))
     with caplog.at_level(logging.INFO, logger="suolink.domains"):
         blocked = shortener.mark_blocked("s1.example", ["weixin", "qq"], reason="block page")
     assert blocked.health("wechat") is Health.BLOCKED
@@ -86,6 +89,19 @@ def test_marks_and_events(shortener: Shortener, caplog: pytest.LogCaptureFixture
         shortener.mark_blocked("s1.example", ["nowhere"])
     with pytest.raises(InvalidOption):
         shortener.mark_blocked("s1.example", [])
+    _wait_for(lambda: len(seen) >= 2)
+    assert sorted((p["platform"], p["before"], p["after"]) for p in seen[:2]) == [
+        ("qq", "ok", "blocked"),
+        ("wechat", "ok", "blocked"),
+    ]
+    assert seen[0]["domain"] == "s1.example"
+    assert seen[0]["reason"] == "block page"
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_rotation_moves_new_urls_and_qr_codes(shortener: Shortener) -> None:

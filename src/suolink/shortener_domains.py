@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .backends.base import KeepsDomains, Storage
@@ -40,27 +40,35 @@ from .errors import (
     DomainTaken,
     InvalidOption,
 )
+from .events import Event
 from .http.hosts import host_of
 from .models import Link
 
-__all__ = ["DomainMethods", "Where", "domain_state_changed"]
+__all__ = ["DomainMethods", "Where", "state_change_payloads"]
 
 log = logging.getLogger("suolink.domains")
 
 
-def domain_state_changed(before: Domain, after: Domain, platforms: list[str]) -> None:
-    """The one place a domain's state change is raised as an event (``domain.state_changed``).
-
-    Logged today; the webhooks' event module hooks in here when it lands.
-    """
+def state_change_payloads(
+    before: Domain, after: Domain, platforms: list[str]
+) -> list[dict[str, Any]]:
+    """The ``domain.state_changed`` payloads of one change: one per platform whose state
+    moved (``domain``, ``pool``, ``platform``, ``before``, ``after``, ``reason``, ``since``)."""
+    out: list[dict[str, Any]] = []
     for platform in platforms:
-        log.info(
-            "domain.state_changed %s %s: %s -> %s",
-            after.name,
-            platform,
-            before.health(platform).value,
-            after.health(platform).value,
+        entry = after.states.get(platform)
+        out.append(
+            {
+                "domain": after.name,
+                "pool": after.pool,
+                "platform": platform,
+                "before": before.health(platform).value,
+                "after": after.health(platform).value,
+                "reason": entry.reason if entry is not None else "",
+                "since": entry.since.isoformat() if entry is not None else None,
+            }
         )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,24 @@ class DomainMethods:
     domain_book: DomainBook
     _domain_specs: tuple[DomainSpec, ...]
     _domains_synced: bool
+
+    if TYPE_CHECKING:
+
+        def emit(self, name: str, payload: Mapping[str, Any]) -> Event:
+            """The Shortener's (:mod:`suolink.events`)."""
+
+    def domain_state_changed(self, before: Domain, after: Domain, platforms: list[str]) -> None:
+        """The one place a domain's state change is raised: a ``domain.state_changed``
+        event per platform (hooks and webhooks, :mod:`suolink.events`), and a log line."""
+        for payload in state_change_payloads(before, after, platforms):
+            log.info(
+                "domain.state_changed %s %s: %s -> %s",
+                payload["domain"],
+                payload["platform"],
+                payload["before"],
+                payload["after"],
+            )
+            self.emit("domain.state_changed", payload)
 
     def _init_domains(self, specs: tuple[DomainSpec, ...]) -> None:
         store = self.storage if isinstance(self.storage, KeepsDomains) else None
@@ -250,7 +276,7 @@ class DomainMethods:
         self.domain_book.forget()
         changed = changed_platforms(before, after)
         if changed:
-            domain_state_changed(before, after, changed)
+            self.domain_state_changed(before, after, changed)
         return after
 
     # -- which domain, for a link and a request ------------------------------------------
