@@ -147,6 +147,7 @@ class CapabilityMissing(ConfigurationError):
             f"{storage} does not have it"
         )
 
+
 class DomainsUnsupported(CapabilityMissing):
     """The storage backend keeps no domains (it lacks the ``keeps_domains`` capability)."""
 

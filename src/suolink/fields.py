@@ -528,6 +528,7 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="The campaign the link belongs to (people stats are kept per campaign); fixed "
         "when the link is made.",
         inputs=(Input(rules.CAMPAIGN, update=False),),
+    ),
     # -- domains ------------------------------------------------------------------------------
     LinkField(
         "domain",

@@ -23,9 +23,9 @@ __all__ = [
     "TOP",
     "HoldsLinksInProcess",
     "KeepsAggregates",
+    "KeepsDomains",
     "PeopleTotals",
     "PersonRow",
-    "KeepsDomains",
     "RecordsInOneTrip",
     "RestoresInBatches",
     "SharesRateLimits",
@@ -311,6 +311,8 @@ class TracksPeople(Protocol):
     def forget_recipient(self, recipient: str) -> bool:
         """Delete what is kept about one recipient: their rows, and the ``recipient`` of
         their links (which stay, as anyone's links). True if anything was known."""
+
+
 @runtime_checkable
 class KeepsDomains(Protocol):
     """A backend that stores short domains (:class:`~suolink.domains.Domain`): names,

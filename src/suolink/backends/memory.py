@@ -375,6 +375,7 @@ class MemoryStorage:
                     self._links[code] = replace(link, recipient=None)
                     found = True
             return found
+
     # -- KeepsDomains ----------------------------------------------------------------------
 
     def add_domain(self, domain: Domain) -> Domain:
