@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from suolink.backends import open_storage
-from suolink.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStorage, migrate
+from suolink.backends.sqlite import (
+    LINK_CHECK,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLiteStorage,
+    migrate,
+)
 from suolink.errors import BackendError, BackendUnavailable, ConfigurationError
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.stats import aggregate, link_stats
@@ -706,8 +712,10 @@ def test_visits_by_another_store_leave_peek_alone_and_get_exact(db: Path) -> Non
         assert reader.peek("c") is first  # a visit is not a change of the link
         assert reader.get("c").visits == 1  # type: ignore[union-attr]  # get stays exact
         writer.update("c", {"title": "changed"})
+        time.sleep(2 * LINK_CHECK)  # another store: seen within LINK_CHECK
         assert reader.peek("c").title == "changed"  # type: ignore[union-attr]
         writer.delete("c")
+        time.sleep(2 * LINK_CHECK)
         assert reader.peek("c") is None
     finally:
         reader.close()
@@ -723,10 +731,36 @@ def test_peek_sees_changes_by_plain_sqlite_but_not_counts(store: SQLiteStorage, 
     assert store.get("c").visits == 5  # type: ignore[union-attr]
     with raw(db) as conn:
         conn.execute("UPDATE links SET url = 'https://example.com/2' WHERE code = 'c'")
+    time.sleep(2 * LINK_CHECK)
     assert store.peek("c").url == "https://example.com/2"  # type: ignore[union-attr]
     with raw(db) as conn:
         conn.execute("DELETE FROM links WHERE code = 'c'")
+    time.sleep(2 * LINK_CHECK)
     assert store.peek("c") is None
+
+
+def test_peek_sees_its_own_store_s_changes_at_once_and_others_within_link_check(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import suolink.backends.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "LINK_CHECK", 3600.0)  # only own changes, then
+    url = f"sqlite:///{db}"
+    store, other = SQLiteStorage(url), SQLiteStorage(url)
+    try:
+        store.create(Link(code="c", url="https://example.com/1"))
+        assert store.peek("c").title is None  # type: ignore[union-attr]
+        store.update("c", {"title": "mine"})
+        assert store.peek("c").title == "mine"  # type: ignore[union-attr]  # at once
+        other.update("c", {"title": "theirs"})
+        assert store.peek("c").title == "mine"  # type: ignore[union-attr]  # not asked yet
+        assert store.get("c").title == "theirs"  # type: ignore[union-attr]  # get is exact
+        monkeypatch.setattr(sqlite_backend, "LINK_CHECK", 0.0)
+        store._fresh_until = 0.0  # the window passed
+        assert store.peek("c").title == "theirs"  # type: ignore[union-attr]
+    finally:
+        store.close()
+        other.close()
 
 
 def test_peek_on_a_memory_database_sees_its_own_changes() -> None:

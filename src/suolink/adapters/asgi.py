@@ -49,6 +49,7 @@ from ..backends.base import HoldsLinksInProcess
 from ..backends.batching import CommitWouldWait, deferring
 from ..backends.memory import MemoryStorage
 from ..config import app_options
+from ..domain_checks import periodic_checks
 from ..errors import LinkNotFound, SuolinkError
 from ..http.mounting import Mounted, body_too_large, mount, page_visitor
 from ..http.request import HttpRequest
@@ -144,6 +145,12 @@ def create_app(
         and not (abuse.check_on_resolve and abuse.active),
         owns_shortener=shortener is None,
     )
+    checks = periodic_checks(
+        parts.shortener,
+        settings.get("check_domains_every"),
+        checker=settings.get("domain_checker"),
+        storage_url=parts.shortener.storage.url,
+    )
     endpoints = {route.name: _Endpoint(state, route.name) for route in parts.routes}
     routes = [
         StarletteRoute(
@@ -157,7 +164,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if checks is not None:  # check_domains_every: a daemon thread, stopped first
+            checks.start()
         yield
+        if checks is not None:
+            await anyio.to_thread.run_sync(checks.stop)
         if state.owns_shortener:
             await anyio.to_thread.run_sync(state.parts.shortener.close)
         # the executor stays: a host may serve an app it handed a Shortener to again
