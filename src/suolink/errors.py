@@ -6,7 +6,8 @@
     ├── ConfigurationError              bad option or setting (programming error)
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
-    │   └── MissingDependencyError      an optional extra is not installed
+    │   ├── MissingDependencyError      an optional extra is not installed
+    │   └── CapabilityMissing           the storage cannot do what was asked (.capability); HTTP 501
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
@@ -15,7 +16,9 @@
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
-    │   └── BodyTooLarge                request body over the size cap; HTTP 413
+    │   ├── BodyTooLarge                request body over the size cap; HTTP 413
+    │   └── InvalidClickId              not a click id of this Shortener (forged, malformed)
+    │       └── ClickExpired            a click id older than click_id_ttl; HTTP 410
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
@@ -36,10 +39,13 @@ __all__ = [
     "BackendUnavailable",
     "BlockedURL",
     "BodyTooLarge",
+    "CapabilityMissing",
+    "ClickExpired",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
     "ImageTooLarge",
+    "InvalidClickId",
     "InvalidCode",
     "InvalidInput",
     "InvalidOption",
@@ -121,6 +127,20 @@ class MissingDependencyError(ConfigurationError):
         )
 
 
+class CapabilityMissing(ConfigurationError):
+    """The storage lacks an optional capability a method needs (``.capability`` names it)."""
+
+    http_status = 501
+
+    def __init__(self, feature: str, capability: str, storage: str) -> None:
+        self.feature = feature
+        self.capability = capability
+        super().__init__(
+            f"{feature} needs a storage that {capability.replace('_', ' ')}; "
+            f"{storage} does not (see the capabilities in suolink.backends.base)"
+        )
+
+
 class InvalidInput(SuolinkError):
     """Input from a user was refused; nothing was stored."""
 
@@ -175,6 +195,30 @@ class BodyTooLarge(InvalidInput):
     """A request body is over the size cap; refused before it is parsed."""
 
     http_status = 413
+
+
+class InvalidClickId(InvalidInput):
+    """A click id this Shortener did not make (malformed, or its signature is wrong).
+
+    Forged and garbled ids look the same: nothing about a link is revealed.
+    """
+
+    def __init__(self, reason: str = "not a click id of this site") -> None:
+        super().__init__(f"invalid click id: {reason}", reason=reason)
+
+
+class ClickExpired(InvalidClickId):
+    """A genuine click id past ``click_id_ttl``: too old to report a conversion on."""
+
+    http_status = 410
+
+    def __init__(self, clicked_at: datetime) -> None:
+        self.clicked_at = clicked_at
+        InvalidInput.__init__(
+            self,
+            f"the click id has expired (clicked at {clicked_at.isoformat(timespec='seconds')})",
+            reason="expired",
+        )
 
 
 class CodeTaken(SuolinkError):

@@ -79,6 +79,10 @@ class LinkSettings(TypedDict, total=False):
     warning: str | None
     abuse_status: int | None
     abuse_message: str | None
+    # conversions
+    forward_query: bool | None
+    forward_click_id: bool | None
+    utm: Mapping[str, str] | None
 
 
 class LinkChanges(LinkSettings, total=False):

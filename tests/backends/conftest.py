@@ -48,12 +48,14 @@ BACKENDS: list[Backend] = [
         "memory",
         lambda request, tmp: "memory://",
         shared=False,
-        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process"}),
+        capabilities=frozenset(
+            {"keeps_aggregates", "holds_links_in_process", "records_conversions"}
+        ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches"}),
+        capabilities=frozenset({"keeps_aggregates", "restores_in_batches", "records_conversions"}),
     ),
     Backend(
         "redis",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 
 __all__ = [
     "CAPABILITIES",
@@ -22,6 +22,7 @@ __all__ = [
     "TOP",
     "HoldsLinksInProcess",
     "KeepsAggregates",
+    "RecordsConversions",
     "RecordsInOneTrip",
     "RestoresInBatches",
     "SharesRateLimits",
@@ -227,10 +228,36 @@ class RestoresInBatches(Protocol):
         ...
 
 
+@runtime_checkable
+class RecordsConversions(Protocol):
+    """A backend that keeps conversions (leads, sales, …) reported on a link's clicks.
+
+    Conversions belong to their link: ``delete`` removes them with its visits. A
+    conversion names its link's code, so funnels by a link's recipient or campaign are
+    the per-link funnels of those links added up.
+    """
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless one with its (``click_id``, ``kind``) is stored,
+        atomically (the store's unique key decides, never a read before the write).
+
+        Returns the stored conversion and True if it is new; the one stored first and
+        False if not. Raises ``LinkNotFound`` if ``conversion.code`` has no link.
+        """
+        ...
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first (by ``at``), within ``[since, until)``."""
+        ...
+
+
 #: Every optional capability by name, for the contract table and documentation.
 CAPABILITIES: dict[str, type] = {
     "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
+    "records_conversions": RecordsConversions,
     "records_in_one_trip": RecordsInOneTrip,
     "restores_in_batches": RestoresInBatches,
     "shares_rate_limits": SharesRateLimits,

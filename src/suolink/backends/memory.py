@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
-from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ._common import (
     check_limit,
     check_list_args,
@@ -29,6 +29,7 @@ from ._common import (
     encode_cursor,
     link_key,
     normalise_changes,
+    normalise_conversion,
     normalise_link,
     normalise_visit,
     to_micros,
@@ -74,6 +75,8 @@ class MemoryStorage:
         self._tombstones: set[str] = set()  # codes deleted for good
         self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
         self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
+        # code -> (click id, kind) -> conversion, in the order they were recorded
+        self._conversions: dict[str, dict[tuple[str, str], Conversion]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -155,6 +158,7 @@ class MemoryStorage:
                 self._tombstones.add(code)
             self._days.pop(code, None)
             self._visitors.pop(code, None)
+            self._conversions.pop(code, None)
             self._unindex(link_key(link), link.tags)
             return True
 
@@ -296,6 +300,37 @@ class MemoryStorage:
             end = min(end, start + limit)
         return iter([visit for _, _, visit in recorded[start:end]])
 
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``."""
+        conversion = normalise_conversion(conversion)
+        key = (conversion.click_id, conversion.kind)
+        with self._lock:
+            self._check_open()
+            if conversion.code not in self._links:
+                raise LinkNotFound(conversion.code)
+            kept = self._conversions.setdefault(conversion.code, {})
+            if key in kept:
+                return kept[key], False
+            kept[key] = conversion
+            return conversion, True
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, within ``[since, until)``."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        with self._lock:
+            self._check_open()
+            kept = list(self._conversions.get(code, {}).values()) if isinstance(code, str) else []
+        chosen = [
+            c
+            for c in sorted(kept, key=lambda c: to_micros(c.at))
+            if (low is None or to_micros(c.at) >= low) and (high is None or to_micros(c.at) < high)
+        ]
+        return iter(chosen if limit is None else chosen[:limit])
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` once the storage is closed; memory is otherwise up."""
         with self._lock:
@@ -314,6 +349,7 @@ class MemoryStorage:
             self._tombstones.clear()
             self._days.clear()
             self._visitors.clear()
+            self._conversions.clear()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

@@ -75,15 +75,16 @@ from .base import DIMENSIONS, TOP, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
 from .relational import ALL_TIME as _ALL_TIME
-from .relational import FIRST_DAY as _FIRST_DAY
-from .relational import PEOPLE as _PEOPLE
 from .relational import (
+    CONVERSION_COLUMNS,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
+    RelationalConversions,
     visit_from_row,
 )
+from .relational import FIRST_DAY as _FIRST_DAY
+from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
 from .relational import visit_row as _visit_row
@@ -218,6 +219,24 @@ _V7 = _statements(
 )
 
 
+_V9 = _statements(
+    """CREATE TABLE conversions (
+        id INTEGER PRIMARY KEY,
+        click_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL REFERENCES links (code) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        at_us INTEGER NOT NULL,
+        clicked_at TEXT NOT NULL,
+        visitor_id TEXT,
+        value TEXT,
+        currency TEXT,
+        UNIQUE (click_id, kind)
+    )""",
+    "CREATE INDEX conversions_by_code ON conversions (code, at_us)",
+)
+
+
 _VISIT_TEXT_COLUMNS = (
     "ip",
     "referer",
@@ -335,6 +354,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (5, "tombstones: deleted codes that are never handed out again", _V5),
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
+    (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -591,7 +611,15 @@ def _identity(path: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
+_CONVERSION_LIST = ", ".join(CONVERSION_COLUMNS)
+_INSERT_CONVERSION = (
+    f"INSERT INTO conversions ({_CONVERSION_LIST}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in CONVERSION_COLUMNS)}) "
+    "ON CONFLICT (click_id, kind) DO NOTHING"
+)
+
+
+class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -859,6 +887,7 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM conversions WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
 
@@ -1134,6 +1163,31 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
+
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def _insert_conversion(self, tx: sqlite3.Connection, values: dict[str, Any]) -> bool:
+        cursor = tx.execute(_INSERT_CONVERSION, values)
+        return cursor.rowcount > 0
+
+    def _select_conversion(
+        self, tx: sqlite3.Connection, click_id: str, kind: str
+    ) -> dict[str, Any] | None:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions WHERE click_id = ? AND kind = ?",  # noqa: S608
+            (click_id, kind),
+        ).fetchall()
+        return dict(zip(CONVERSION_COLUMNS, rows[0], strict=True)) if rows else None
+
+    def _conversion_rows(
+        self, tx: sqlite3.Connection, code: str, low: int, high: int
+    ) -> list[dict[str, Any]]:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND at_us >= ? AND at_us < ? ORDER BY at_us, id",
+            (code, low, high),
+        ).fetchall()
+        return [dict(zip(CONVERSION_COLUMNS, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         """Write pending visits, close every connection; later calls: ``BackendUnavailable``."""
