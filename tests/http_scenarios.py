@@ -832,7 +832,9 @@ def conversions_through_the_api(client: HttpClient) -> None:
     hop = client.request("GET", f"/{code}?ref=friend&item=9&continue=1")
     assert hop.status == 302
     location = hop.headers["Location"]
-    assert location.startswith("https://shop.example/p?item=7&utm_source=wechat&ref=friend&sl_click=")
+    assert location.startswith(
+        "https://shop.example/p?item=7&utm_source=wechat&ref=friend&sl_click="
+    )
     click_id = location.split("sl_click=")[1]
     head = client.request("HEAD", f"/{code}")
     assert "sl_click=" not in head.headers.get("Location", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -282,3 +283,24 @@ def test_record_conversion_raises_only_suolink_errors(
         click_id = ClickIds(s._click_ids._key).mint(code, clock.now, None)
     with contextlib.suppress(SuolinkError):
         s.record_conversion(click_id, kind, value, currency)  # type: ignore[arg-type]
+
+
+def test_a_new_conversion_is_an_event_and_a_repeat_is_not() -> None:
+    clock = FakeClock()
+    s = _shortener(clock)
+    seen: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def hook(event: Any) -> None:
+        seen.append(event.payload)
+        done.set()
+
+    s.on("conversion.recorded", hook)
+    code = s.shorten("https://e.com/", forward_click_id=True).code
+    click_id = _click_id(s.resolve(code, CHROME))
+    assert click_id is not None
+    s.record_conversion(click_id, "sale", "5", "USD")
+    s.record_conversion(click_id, "sale", "5", "USD")
+    assert done.wait(5)
+    s.close()
+    assert [(p["code"], p["kind"], p["value"]) for p in seen] == [(code, "sale", "5")]

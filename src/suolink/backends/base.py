@@ -238,8 +238,9 @@ class RecordsConversions(Protocol):
     """
 
     def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
-        """Store ``conversion`` unless one with its (``click_id``, ``kind``) is stored,
-        atomically (the store's unique key decides, never a read before the write).
+        """Store ``conversion`` unless its link has one with its (``click_id``, ``kind``),
+        atomically (the store's unique key decides, never a read before the write). A
+        click id names its link, so this is one conversion per click id and kind.
 
         Returns the stored conversion and True if it is new; the one stored first and
         False if not. Raises ``LinkNotFound`` if ``conversion.code`` has no link.

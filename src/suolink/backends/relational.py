@@ -677,7 +677,7 @@ def conversion_from_row(row: Row) -> Conversion:
 class RelationalConversions(RelationalStorage[Tx]):
     """:class:`~suolink.backends.base.RecordsConversions` over three primitives.
 
-    The unique key on (``click_id``, ``kind``) makes a repeated report a no-op inside
+    The unique key on (``code``, ``click_id``, ``kind``) makes a repeated report a no-op inside
     the insert itself (``ON CONFLICT DO NOTHING`` or the store's equivalent), so two
     workers reporting one sale at once store it once. The link row is read locked in the
     same transaction, so a conversion never outlives a concurrent ``delete``.
@@ -688,8 +688,8 @@ class RelationalConversions(RelationalStorage[Tx]):
         """Insert the row unless its (click id, kind) is stored; True if inserted."""
 
     @abstractmethod
-    def _select_conversion(self, tx: Tx, click_id: str, kind: str) -> Row | None:
-        """The stored row of (``click_id``, ``kind``), or None."""
+    def _select_conversion(self, tx: Tx, code: str, click_id: str, kind: str) -> Row | None:
+        """The stored row of (``code``, ``click_id``, ``kind``), or None."""
 
     @abstractmethod
     def _conversion_rows(self, tx: Tx, code: str, low: int, high: int) -> Sequence[Row]:
@@ -705,7 +705,7 @@ class RelationalConversions(RelationalStorage[Tx]):
                 raise LinkNotFound(checked.code)
             if self._insert_conversion(tx, conversion_values(checked)):
                 return checked, True
-            row = self._select_conversion(tx, checked.click_id, checked.kind)
+            row = self._select_conversion(tx, checked.code, checked.click_id, checked.kind)
         if row is None:  # pragma: no cover - the unique key said it was there
             raise BackendError(self._describe("find a conversion it refused as a repeat"))
         return conversion_from_row(row), False

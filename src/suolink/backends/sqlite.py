@@ -231,7 +231,7 @@ _V9 = _statements(
         visitor_id TEXT,
         value TEXT,
         currency TEXT,
-        UNIQUE (click_id, kind)
+        UNIQUE (code, click_id, kind)
     )""",
     "CREATE INDEX conversions_by_code ON conversions (code, at_us)",
 )
@@ -615,7 +615,7 @@ _CONVERSION_LIST = ", ".join(CONVERSION_COLUMNS)
 _INSERT_CONVERSION = (
     f"INSERT INTO conversions ({_CONVERSION_LIST}) "  # noqa: S608 - constant columns
     f"VALUES ({', '.join(':' + c for c in CONVERSION_COLUMNS)}) "
-    "ON CONFLICT (click_id, kind) DO NOTHING"
+    "ON CONFLICT (code, click_id, kind) DO NOTHING"
 )
 
 
@@ -1171,11 +1171,12 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
         return cursor.rowcount > 0
 
     def _select_conversion(
-        self, tx: sqlite3.Connection, click_id: str, kind: str
+        self, tx: sqlite3.Connection, code: str, click_id: str, kind: str
     ) -> dict[str, Any] | None:
         rows = tx.execute(
-            f"SELECT {_CONVERSION_LIST} FROM conversions WHERE click_id = ? AND kind = ?",  # noqa: S608
-            (click_id, kind),
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND click_id = ? AND kind = ?",
+            (code, click_id, kind),
         ).fetchall()
         return dict(zip(CONVERSION_COLUMNS, rows[0], strict=True)) if rows else None
 
