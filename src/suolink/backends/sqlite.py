@@ -77,14 +77,16 @@ from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
 from .domain_rows import DomainRows
 from .relational import ALL_TIME as _ALL_TIME
-from .relational import FIRST_DAY as _FIRST_DAY
-from .relational import PEOPLE as _PEOPLE
 from .relational import (
+    CONVERSION_COLUMNS,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
     visit_from_row,
 )
+from .relational import FIRST_DAY as _FIRST_DAY
+from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
 from .relational import visit_row as _visit_row
@@ -223,6 +225,24 @@ _V10 = _statements(
     "CREATE TABLE domains (name TEXT PRIMARY KEY NOT NULL, added_us INTEGER NOT NULL,"
     " data TEXT NOT NULL) WITHOUT ROWID",
     "ALTER TABLE visits ADD COLUMN domain TEXT",
+)
+
+
+_V9 = _statements(
+    """CREATE TABLE conversions (
+        id INTEGER PRIMARY KEY,
+        click_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL REFERENCES links (code) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        at_us INTEGER NOT NULL,
+        clicked_at TEXT NOT NULL,
+        visitor_id TEXT,
+        value TEXT,
+        currency TEXT,
+        UNIQUE (code, click_id, kind)
+    )""",
+    "CREATE INDEX conversions_by_code ON conversions (code, at_us)",
 )
 
 
@@ -403,6 +423,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
+    (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -708,7 +729,15 @@ def _identity(path: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage(DomainRows[sqlite3.Connection]):
+_CONVERSION_LIST = ", ".join(CONVERSION_COLUMNS)
+_INSERT_CONVERSION = (
+    f"INSERT INTO conversions ({_CONVERSION_LIST}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in CONVERSION_COLUMNS)}) "
+    "ON CONFLICT (code, click_id, kind) DO NOTHING"
+)
+
+
+class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -987,6 +1016,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection]):
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM people_links WHERE code = ?", (code,))  # people's rows stay
+        tx.execute("DELETE FROM conversions WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
 
@@ -1422,6 +1452,32 @@ class SQLiteStorage(DomainRows[sqlite3.Connection]):
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
+
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def _insert_conversion(self, tx: sqlite3.Connection, values: dict[str, Any]) -> bool:
+        cursor = tx.execute(_INSERT_CONVERSION, values)
+        return cursor.rowcount > 0
+
+    def _select_conversion(
+        self, tx: sqlite3.Connection, code: str, click_id: str, kind: str
+    ) -> dict[str, Any] | None:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND click_id = ? AND kind = ?",
+            (code, click_id, kind),
+        ).fetchall()
+        return dict(zip(CONVERSION_COLUMNS, rows[0], strict=True)) if rows else None
+
+    def _conversion_rows(
+        self, tx: sqlite3.Connection, code: str, low: int, high: int
+    ) -> list[dict[str, Any]]:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND at_us >= ? AND at_us < ? ORDER BY at_us, id",
+            (code, low, high),
+        ).fetchall()
+        return [dict(zip(CONVERSION_COLUMNS, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         """Write pending visits, close every connection; later calls: ``BackendUnavailable``."""
