@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suolink.detect import detect
 from suolink.domain_checks import (
@@ -167,6 +169,25 @@ def test_unknown_name_is_a_dns_failure() -> None:
     bad = HttpChecker().check("a..b")
     assert bad.error is not None
     assert bad.error.startswith("dns")
+
+
+@pytest.mark.parametrize(
+    "hostile", ["a@evil.example", "a/b", "evil.example?x", "a b", "x\ny", "", ":80", "[zz]"]
+)
+def test_names_that_would_move_the_probe_are_refused(hostile: str) -> None:
+    result = HttpChecker().check(hostile)
+    assert result.error is not None
+    assert result.error.startswith("dns: not a valid domain name")
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=150, deadline=None)
+def test_check_never_raises_whatever_the_name(text: str) -> None:
+    dead = "http://127.0.0.1:9/?d={domain}"  # port 9 (discard): refused at once, no DNS
+    result = HttpChecker(url=dead, timeout=1).check(text)
+    assert result.error is not None
+    assert result.error.split(":")[0] in {"dns", "refused", "timeout", "network"}
+    assert set(result.verdicts.values()) == {"suspect"}
 
 
 def test_body_read_is_capped(servers: Servers) -> None:

@@ -21,6 +21,7 @@ import http.client
 import ipaddress
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -67,6 +68,10 @@ _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
 _SCHEMES: Final = frozenset({"http", "https"})
+#: What a domain may be once IDNA-encoded: a host name or address, maybe with a port.
+_NAME: Final = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?"
+)
 #: Seconds one checker may spend on one domain before the runner gives up on it.
 DEFAULT_TIMEOUT: Final = 30.0
 
@@ -699,11 +704,18 @@ class HttpChecker:
 
 
 def _ascii(domain: str) -> str:
-    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure."""
+    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure.
+
+    Only host names, IPv4 and bracketed IPv6 addresses, each with an optional port, get
+    through: nothing that could move the probe URL's host (``a@b``, ``a/b``, ``a?b``).
+    """
     try:
-        return domain.strip().rstrip(".").encode("idna").decode("ascii")
+        name = domain.strip().rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise _Failed("dns", f"not a valid domain name: {domain!r}") from None
+        name = ""
+    if not _NAME.fullmatch(name):
+        raise _Failed("dns", f"not a valid domain name: {domain[:100]!r}")
+    return name
 
 
 def _loopback(name: str) -> bool:
