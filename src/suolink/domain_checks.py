@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from ._version import __version__
 from .detect.platforms import APP_IDS
-from .errors import ConfigurationError
+from .errors import CapabilityMissing, ConfigurationError
 
 __all__ = [
     "BLOCKED",
@@ -526,13 +526,20 @@ def periodic_checks(
     list of them (default: :class:`HttpChecker`). ``storage_url`` names the file lock
     that keeps one process of a machine checking a shared store (``memory://`` stores
     are each process's own, so they take none). Off, with a warning, when ``registry``
-    has no domains.
+    has no domains, or its store keeps none (``CapabilityMissing``).
     """
     if not every:
         return None
     if not isinstance(registry, DomainRegistry):
         log.warning("domain checks are off: %r keeps no domains", type(registry).__name__)
         return None
+    try:
+        registry.domains()
+    except CapabilityMissing as exc:  # a store without domains: say so once, not every round
+        log.warning("domain checks are off: %s", exc)
+        return None
+    except Exception:  # anything else may pass: the rounds will say
+        log.debug("domain checks: the first look at the domains failed", exc_info=True)
     checkers = make_checkers(checker)
     shared = storage_url is not None and not storage_url.startswith("memory:")
     return PeriodicChecks(registry, checkers, every, lock_name=storage_url if shared else None)
