@@ -389,8 +389,11 @@ def test_one_check_per_domain_at_a_time_across_threads() -> None:
 def test_a_check_over_its_deadline_is_suspect_and_keeps_the_domain_claimed() -> None:
     registry = FakeRegistry(["a.test"])
     slow = _Slow()
+    slow.platforms = ("wechat", "qq")  # type: ignore[attr-defined]
     (result,) = check_domains(registry, [slow], timeout=0.2)
     assert result.error == "timeout: the check did not finish"
+    assert result.verdicts == {"wechat": "suspect", "qq": "suspect"}
+    assert registry.states["a.test"] == {"wechat": "suspect", "qq": "suspect"}
     # the hung check still runs: a second round skips the domain rather than doubling up
     (again,) = check_domains(registry, [slow], timeout=0.2)
     assert again.skipped

@@ -129,3 +129,33 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_p
             proc.kill()
             proc.wait()
     assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.slow
+def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Path) -> None:
+    pytest.importorskip("flask")
+    db = f"sqlite:///{tmp_path / 'flask.db'}"
+    port = _free_port()
+    with Shortener(db, secret="s") as shortener:
+        add_domains(shortener, servers)
+    log = tmp_path / "flask.log"
+    env = {**os.environ, "SUOLINK_SECRET": "s", "SUOLINK_CHECK_DOMAINS_EVERY": "1"}
+    command = [sys.executable, "-m", "suolink", "serve", "--app", "flask", "--storage", db]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        started = time.monotonic()
+        with Shortener(db, secret="s") as reader:
+            while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() - started < 30, log.read_text()
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log.read_text()

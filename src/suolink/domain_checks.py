@@ -307,7 +307,7 @@ def _check_one(
         waited = time.monotonic() - started
         result = CheckResult(
             name,
-            dict.fromkeys(_judged(results), SUSPECT),
+            dict.fromkeys(_judged(results) | _declared(checkers), SUSPECT),
             reason=f"the check took longer than {timeout * len(checkers):g}s",
             elapsed=waited,
             error="timeout: the check did not finish",
@@ -317,6 +317,16 @@ def _check_one(
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
     return {p for r in results for p in r.verdicts}
+
+
+def _declared(checkers: Sequence[DomainChecker]) -> set[str]:
+    """The platforms checkers say they judge (``HttpChecker.platforms``), if they say."""
+    found: set[str] = set()
+    for checker in checkers:
+        platforms = getattr(checker, "platforms", ())
+        if isinstance(platforms, tuple | list | frozenset | set):
+            found.update(p for p in platforms if isinstance(p, str))
+    return found
 
 
 def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
