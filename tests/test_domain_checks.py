@@ -70,6 +70,8 @@ def test_an_http_checker_is_a_domain_checker_and_a_fake_registry_a_registry() ->
         {"timeout": 0},
         {"max_body_bytes": 0},
         {"unreachable": "gone"},
+        {"retries": -1},
+        {"retries": 6},
     ],
 )
 def test_bad_checker_options_are_refused(options: dict[str, object]) -> None:
@@ -156,6 +158,15 @@ def test_slow_domain_times_out(servers: Servers) -> None:
     assert time.monotonic() - started < 2
 
 
+def test_a_failed_probe_is_tried_again_once(servers: Servers) -> None:
+    server = servers.servers["error"]
+    before = len(server.hits)
+    checker_for(servers).check("error.test")
+    assert len(server.hits) == before + 2  # the WeChat probe and its retry; QQ not tried
+    checker_for(servers, retries=0).check("error.test")
+    assert len(server.hits) == before + 3
+
+
 def test_error_status_is_suspect(servers: Servers) -> None:
     result = checker_for(servers).check("error.test")
     assert result.error == "status: HTTP 503"
@@ -184,7 +195,7 @@ def test_names_that_would_move_the_probe_are_refused(hostile: str) -> None:
 @settings(max_examples=150, deadline=None)
 def test_check_never_raises_whatever_the_name(text: str) -> None:
     dead = "http://127.0.0.1:9/?d={domain}"  # port 9 (discard): refused at once, no DNS
-    result = HttpChecker(url=dead, timeout=1).check(text)
+    result = HttpChecker(url=dead, timeout=1, retries=0).check(text)
     assert result.error is not None
     assert result.error.split(":")[0] in {"dns", "refused", "timeout", "network"}
     assert set(result.verdicts.values()) == {"suspect"}

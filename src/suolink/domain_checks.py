@@ -68,6 +68,8 @@ _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
 _SCHEMES: Final = frozenset({"http", "https"})
+#: Seconds between a failed probe and its retry.
+_RETRY_PAUSE: Final = 0.2
 #: What a domain may be once IDNA-encoded: a host name or address, maybe with a port.
 _NAME: Final = re.compile(
     r"(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?"
@@ -575,9 +577,10 @@ class _Fetched:
 class _Failed(Exception):
     """The probe failed; ``kind`` is ``dns``, ``tls``, ``refused``, ``timeout``, …"""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, *, retry: bool = True) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+        self.retry = retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,6 +619,8 @@ class HttpChecker:
     max_body_bytes: int = 256 * 1024
     url: str = "{scheme}://{domain}{path}"
     connect_to: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Further tries of a failed probe before its failure is the verdict.
+    retries: int = 1
     #: Each domain's scheme, when ``scheme`` is None (the runner fills it from the registry).
     schemes: Mapping[str, str] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
@@ -630,6 +635,8 @@ class HttpChecker:
             raise ConfigurationError(f"HttpChecker: path must start with '/': {self.path}")
         if self.timeout <= 0 or self.max_body_bytes <= 0:
             raise ConfigurationError("HttpChecker: timeout and max_body_bytes must be positive")
+        if not 0 <= self.retries <= 5:
+            raise ConfigurationError("HttpChecker: retries must be from 0 to 5")
         if self.unreachable not in _RANK:
             raise ConfigurationError(f"HttpChecker: unknown verdict {self.unreachable!r}")
 
@@ -641,7 +648,7 @@ class HttpChecker:
         try:
             probes = self._probes()
             for agent, platforms in probes:
-                fetched = self._fetch(domain, agent)
+                fetched = self._fetch_again(domain, agent)
                 for platform in platforms:
                     found = self._block_text(platform, fetched)
                     verdicts[platform] = BLOCKED if found else OK
@@ -683,10 +690,21 @@ class HttpChecker:
         scheme = self.scheme or self.schemes.get(domain) or ("http" if _loopback(name) else "https")
         return self.url.format(scheme=scheme, domain=name, path=self.path)
 
+    def _fetch_again(self, domain: str, user_agent: str) -> _Fetched:
+        """``_fetch``, tried ``retries`` more times after a failure (a blip is not a verdict)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._fetch(domain, user_agent)
+            except _Failed as failed:
+                if attempt == self.retries or not failed.retry:
+                    raise
+                time.sleep(_RETRY_PAUSE)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _fetch(self, domain: str, user_agent: str) -> _Fetched:
         url = urlsplit(self.probe_url(domain))
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}")
+            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}", retry=False)
         https = url.scheme == "https"
         host = url.hostname
         port = url.port or (443 if https else 80)
@@ -731,7 +749,7 @@ def _ascii(domain: str) -> str:
     except UnicodeError:
         name = ""
     if not _NAME.fullmatch(name):
-        raise _Failed("dns", f"not a valid domain name: {domain[:100]!r}")
+        raise _Failed("dns", f"not a valid domain name: {domain[:100]!r}", retry=False)
     return name
 
 
@@ -770,10 +788,10 @@ def _failures() -> Iterator[None]:
         raise
     except socket.gaierror as exc:
         raise _Failed("dns", exc.strerror or str(exc)) from None
-    except ssl.SSLError as exc:  # includes certificate verification
-        raise _Failed(
-            "tls", getattr(exc, "verify_message", None) or exc.reason or str(exc)
-        ) from None
+    except ssl.SSLCertVerificationError as exc:  # a certificate does not change in 0.2 s
+        raise _Failed("tls", exc.verify_message or str(exc), retry=False) from None
+    except ssl.SSLError as exc:
+        raise _Failed("tls", exc.reason or str(exc)) from None
     except ConnectionRefusedError:
         raise _Failed("refused", "connection refused") from None
     except TimeoutError:
