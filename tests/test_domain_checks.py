@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -478,6 +480,18 @@ def test_periodic_lock_lets_one_loop_of_a_machine_check(tmp_path: object) -> Non
     finally:
         first.stop()
         second.stop()
+
+
+def test_without_a_lock_file_every_process_checks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    registry = FakeRegistry(["a.test"])
+    periodic = PeriodicChecks(registry, [_Verdicts({"wechat": "ok"})], every=10, lock_name="x")
+    assert periodic.run_once() is not None
+    assert periodic.run_once() is not None
+    assert caplog.text.count("no lock file") == 1
+    periodic.stop()
 
 
 def test_periodic_options_are_checked() -> None:

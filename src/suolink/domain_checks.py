@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import IO, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._version import __version__
@@ -383,36 +383,49 @@ class _FileLock:
     """A lock on a file in the temporary folder, held by one process of a machine at a time.
 
     Keeps ``suolink serve --workers N`` from running the periodic checks N times: every
-    worker tries it each round, the one that holds it checks. Without ``fcntl``
-    (Windows) every process holds it.
+    worker tries it each round, the one that holds it checks (and when it dies, another
+    takes over at its next round). The file is the user's own (uid in its name, opened
+    without following links); where it cannot be had (no ``fcntl`` on Windows, a
+    read-only temporary folder) every process holds the lock, as without one.
     """
 
     def __init__(self, name: str) -> None:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        self.path = os.path.join(tempfile.gettempdir(), f"suolink-domain-checks-{digest}.lock")
-        self._file: IO[bytes] | None = None
+        user = getattr(os, "getuid", lambda: "")()
+        self.path = os.path.join(
+            tempfile.gettempdir(), f"suolink-domain-checks-{user}-{digest}.lock"
+        )
+        self._fd: int | None = None
+        self._unavailable = False
 
     def acquire(self) -> bool:
         """True if this process holds the lock (now or already)."""
-        if self._file is not None:
+        if self._fd is not None or self._unavailable:
             return True
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not on POSIX
+            self._unavailable = True
             return True
-        file = open(self.path, "ab")  # noqa: SIM115 - kept open while the lock is held
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            log.warning("domain checks: no lock file (%s); every process will check", exc)
+            self._unavailable = True
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            file.close()
+            os.close(fd)
             return False
-        self._file = file
+        self._fd = fd
         return True
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the flock
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
 
 class PeriodicChecks:
