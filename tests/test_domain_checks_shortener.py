@@ -74,11 +74,11 @@ def test_the_asgi_app_marks_the_blocked_domain_within_one_interval(
     db = f"sqlite:///{tmp_path / 'd.db'}"
     with Shortener(db, secret="s") as shortener:
         add_domains(shortener, servers)
-    app = create_app(db, secret="s", check_domains_every=1)
+    app = create_app(db, secret="s", check_domains_every=3)
     started = time.monotonic()
     with TestClient(app), Shortener(db, secret="s") as reader:
         while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
-            assert time.monotonic() - started < 1.0, "not marked within one interval"
+            assert time.monotonic() - started < 3.0, "not marked within one interval"
             time.sleep(0.05)
         assert reader.domain(name(servers, "healthy")).health() == "ok"
 
@@ -115,7 +115,7 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_p
         with Shortener(db, secret="s") as reader:
             while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
                 assert proc.poll() is None, log.read_text()
-                assert time.monotonic() - started < 30, log.read_text()
+                assert time.monotonic() - started < 60, log.read_text()
                 time.sleep(0.1)
         first = len(healthy.hits)
         time.sleep(5)
@@ -123,7 +123,7 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_p
         # one process checks every 2 s: at most 3 rounds in 5 s (two workers would make 5-6)
         assert 1 <= rounds <= 3, (rounds, log.read_text())
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=40) == 0
+        assert proc.wait(timeout=40) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -150,10 +150,10 @@ def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Pat
         with Shortener(db, secret="s") as reader:
             while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
                 assert proc.poll() is None, log.read_text()
-                assert time.monotonic() - started < 30, log.read_text()
+                assert time.monotonic() - started < 60, log.read_text()
                 time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=40) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
