@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suolink import Shortener
+from suolink.abuse import Action, UrlCheck
 from suolink.cli import main
 from suolink.errors import InvalidOption
 from suolink.exports import archive_csv, archive_json
@@ -257,3 +258,78 @@ def test_cli_export_to_stdout(tmp_path: Path, capsysbinary: pytest.CaptureFixtur
     data = json.load(io.BytesIO(capsysbinary.readouterr().out))
     assert data["format"] == "suolink"
     assert [item["link"]["code"] for item in data["links"]] == ["one"]
+
+
+# -- the batch path and the abuse rules ----------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["memory://", "sqlite"])
+def test_foreign_links_go_in_batches_each_whole(target: str, tmp_path: Path) -> None:
+    rows = ["keyword,url,title,timestamp,ip,clicks"]
+    rows += [
+        f"k{i},https://example.com/{i},T{i},2023-01-02 03:04:05,127.0.0.1,0" for i in range(1200)
+    ]
+    rows += ["k7,https://example.com/again,,2023-01-02 03:04:05,127.0.0.1,0"]  # taken in the file
+    rows += ["bad code!,https://example.com/x,,,,"]
+    url = f"sqlite:///{tmp_path / 'y.db'}" if target == "sqlite" else target
+    shortener = Shortener(url)
+    report = import_records(shortener, read_text("\r\n".join(rows) + "\r\n"))
+    assert report.created == 1200
+    assert sorted(code for code, _ in report.skipped) == ["bad code!", "k7"]
+    assert shortener.get("k7").url == "https://example.com/7"
+    assert shortener.get("k1199").title == "T1199"
+
+
+def test_a_record_without_a_code_gets_one_in_file_order() -> None:
+    text = json.dumps(
+        {
+            "data": [
+                {"target": "https://example.com/a"},
+                {"address": "kb", "target": "https://example.com/b"},
+            ]
+        }
+    )
+    shortener = Shortener("memory://")
+    report = import_records(shortener, read_text(text))
+    assert (report.created, report.skipped) == (2, [])
+    assert {link.url for link in shortener.iter_links()} == {
+        "https://example.com/a",
+        "https://example.com/b",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_the_abuse_rules_judge_imported_links(fmt: str) -> None:
+    source = Shortener("memory://")
+    source.shorten("https://ok.example/", code="ok")
+    source.shorten("https://www.bad.example/x", code="bad")
+    source.shorten("https://ok.example/", code="split", split=[{"url": "https://bad.example/"}])
+    source.shorten("https://casino.example/", code="warned")
+    seen: list[str] = []
+
+    def hook(url: str) -> UrlCheck | None:
+        seen.append(url)
+        return UrlCheck(Action.WARN, "gambling") if "casino" in url else None
+
+    copy = Shortener("memory://", blocklist=["bad.example"], check_url=hook)
+    report = import_records(copy, read_text(archive(source, fmt).decode()))
+    assert report.created == 2
+    assert sorted(code for code, _ in report.skipped) == ["bad", "split"]
+    assert copy.get("warned").warning == "gambling"
+    assert seen.count("https://casino.example/") == 1  # judged once, not again when stored
+    foreign = import_records(
+        copy, read_text(YOURLS_CSV.replace("example.com/yo", "bad.example/yo"))
+    )
+    assert [code for code, _ in foreign.skipped] == ["yo1", "yo2"]
+
+
+@pytest.mark.parametrize("target", ["memory://", "sqlite"])
+def test_a_value_only_the_store_refuses_costs_only_its_link(target: str, tmp_path: Path) -> None:
+    data = json.loads(archive(populated("memory://"), "json"))
+    data["links"][1]["link"]["title"] = "nul \x00 inside"
+    url = f"sqlite:///{tmp_path / 'n.db'}" if target == "sqlite" else target
+    copy = Shortener(url)
+    report = import_records(copy, read_text(json.dumps(data)))
+    assert report.created == 2
+    assert [code for code, _ in report.skipped] == [data["links"][1]["link"]["code"]]
+    assert "NUL" in report.skipped[0][1]

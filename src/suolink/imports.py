@@ -302,39 +302,75 @@ def _rows(text: str) -> Iterator[dict[str, str]]:
 # -- storing -------------------------------------------------------------------------------
 
 
-#: Archived links restored per transaction where the backend can batch them.
+#: Links stored per call (one transaction where the backend ``RestoresInBatches``).
 BATCH: Final = 500
+
+#: What a record that is refused on its own raises: the rules' refusals, and the
+#: malformed values of an archive that no rule names.
+_REFUSED: Final = (InvalidInput, KeyError, TypeError, ValueError)
+
+Checked = tuple[Link, list[Visit]]
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, InvalidInput) else f"malformed record: {exc}"
+
+
+def _checked(shortener: Shortener, record: Record) -> Checked | None:
+    """The record as a checked link and its visits (None: it needs a code made)."""
+    if record.link_data is not None:
+        link, visits = record.restored()
+        return shortener.check_restore(link, visits)
+    if record.code is None:
+        return None
+    link = shortener.foreign_link(
+        record.url, code=record.code, created_at=record.created_at, **record.settings
+    )
+    return link, []
+
+
+class _Batch:
+    """Checked links waiting to be stored together, with the records they came from."""
+
+    def __init__(self, shortener: Shortener, report: ImportReport) -> None:
+        self.shortener = shortener
+        self.report = report
+        self.records: list[Record] = []
+        self.items: list[Checked] = []
+
+    def add(self, record: Record, item: Checked) -> None:
+        self.records.append(record)
+        self.items.append(item)
+        if len(self.items) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        made: list[bool | None]
+        try:
+            made = list(self.shortener.restore_many(self.items, checked=True))
+        except InvalidInput:  # a value the store refuses: find it, each link alone
+            pairs = zip(self.records, self.items, strict=True)
+            made = [self._one(record, item) for record, item in pairs]
+        for record, (_, visits), ok in zip(self.records, self.items, made, strict=True):
+            if ok:
+                self.report.created += 1
+                self.report.visits += len(visits)
+            elif ok is False:
+                _skip(self.report, record, str(CodeTaken(record.code or "")))
+        self.records, self.items = [], []
+
+    def _one(self, record: Record, item: Checked) -> bool | None:
+        try:
+            return self.shortener.restore_many([item], checked=True)[0]
+        except InvalidInput as exc:
+            _skip(self.report, record, str(exc))
+            return None
 
 
 def _skip(report: ImportReport, record: Record, reason: str) -> None:
     report.skipped.append((record.code or record.url[:60], reason))
-
-
-def _restore_batch(shortener: Shortener, batch: list[Record], report: ImportReport) -> None:
-    """Archived records in one call; a batch the checks refuse is retried one by one."""
-    try:
-        items = [record.restored() for record in batch]
-        made: list[bool] = shortener.restore_many(items)
-    except (InvalidInput, KeyError, TypeError, ValueError):
-        for record in batch:  # find the bad one(s): each alone, all or nothing
-            _restore_one(shortener, record, report)
-        return
-    for record, (_, visits), ok in zip(batch, items, made, strict=True):
-        if ok:
-            report.created += 1
-            report.visits += len(visits)
-        else:
-            _skip(report, record, str(CodeTaken(record.code or "")))
-
-
-def _restore_one(shortener: Shortener, record: Record, report: ImportReport) -> None:
-    try:
-        report.visits += shortener.restore(*record.restored())
-        report.created += 1
-    except (InvalidInput, CodeTaken) as exc:
-        _skip(report, record, str(exc))
-    except (KeyError, TypeError, ValueError) as exc:
-        _skip(report, record, f"malformed record: {exc}")
 
 
 def import_records(
@@ -347,36 +383,26 @@ def import_records(
 
     A refused link (a taken code, a URL the rules refuse, a malformed record) is listed
     in the report with the reason, and the import goes on. Storage failures stop it.
-    Archived links go :data:`BATCH` at a time through ``Shortener.restore_many``.
+    Each record is checked on its own, then the links go :data:`BATCH` at a time through
+    ``Shortener.restore_many`` (one transaction each on SQLite); a record without a code
+    is shortened alone, its code made as ``shorten`` makes one.
     """
     report = ImportReport()
-    batch: list[Record] = []
-
-    def flush() -> None:
-        if batch:
-            _restore_batch(shortener, batch, report)
-            for _ in batch:
-                if on_record is not None:
-                    on_record()
-            batch.clear()
-
+    batch = _Batch(shortener, report)
     for record in records:
-        if record.link_data is not None:
-            batch.append(record)
-            if len(batch) >= BATCH:
-                flush()
-            continue
-        flush()
         try:
-            shortener.restore_from(
-                record.url, code=record.code, created_at=record.created_at, **record.settings
-            )
-            report.created += 1
-        except (InvalidInput, CodeTaken) as exc:
+            item = _checked(shortener, record)
+            if item is None:
+                batch.flush()  # keep the file's order: earlier links first
+                shortener.shorten(record.url, **record.settings)
+                report.created += 1
+            else:
+                batch.add(record, item)
+        except CodeTaken as exc:
             _skip(report, record, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            _skip(report, record, f"malformed record: {exc}")
+        except _REFUSED as exc:
+            _skip(report, record, _reason(exc))
         if on_record is not None:
             on_record()
-    flush()
+    batch.flush()
     return report

@@ -452,3 +452,46 @@ def test_restore_many_checks_everything_first(storage: Storage) -> None:
         batch.restore_many([(_link("three", title="a\x00b"), [])])
     assert storage.get("one") is None
     assert storage.get("three") is None
+
+
+@claiming("restores_in_batches")
+def test_restore_many_equals_create_and_record_visit_in_counts(
+    storage_factory: Callable[[], Storage],
+) -> None:
+    """The batch path sums counts set-wise: its stats must be the one-by-one path's,
+    visits differing only in country or split arm included."""
+    batched, twin = storage_factory(), storage_factory()
+    visits = [
+        _visit("geo", T0, country="CN", arm="a", visitor_id="p1"),
+        _visit("geo", T0 + timedelta(seconds=1), country="US", arm="b", visitor_id="p2"),
+        _visit("geo", T0 + timedelta(seconds=2), country="US", arm="a", visitor_id="p1"),
+        _visit("geo", T0 + timedelta(days=1), outcome="guide", visitor_id="p3"),
+        _visit("geo", T0 + timedelta(days=1), is_bot=True, outcome="bot"),
+    ]
+    link = _link("geo", tags=("t",))
+    assert cast(RestoresInBatches, batched).restore_many([(link, visits)]) == [True]
+    twin.create(link)
+    for visit in visits:
+        twin.record_visit(visit, count=visit.outcome == "redirect")
+    assert batched.get("geo") == twin.get("geo")
+    assert list(batched.visits("geo")) == list(twin.visits("geo"))
+    assert link_stats(batched, "geo") == link_stats(twin, "geo")
+    assert link_stats(batched, "geo").by_country == {"CN": 1, "US": 2}  # p1 in both
+
+
+@claiming("restores_in_batches")
+def test_restore_many_refuses_tombstones_and_a_code_twice_in_one_batch(storage: Storage) -> None:
+    batch = cast(RestoresInBatches, storage)
+    storage.create(_link("gone"))
+    storage.delete("gone")
+    items = [
+        (_link("gone"), []),
+        (_link("twice", title="first"), [_visit("twice")]),
+        (_link("twice", title="second"), [_visit("twice"), _visit("twice")]),
+    ]
+    assert batch.restore_many(items) == [False, True, False]
+    assert storage.get("gone") is None
+    twice = storage.get("twice")
+    assert twice is not None
+    assert (twice.title, twice.visits) == ("first", 1)
+    assert len(list(storage.visits("twice"))) == 1
