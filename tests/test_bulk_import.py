@@ -333,3 +333,80 @@ def test_a_value_only_the_store_refuses_costs_only_its_link(target: str, tmp_pat
     assert report.created == 2
     assert [code for code, _ in report.skipped] == [data["links"][1]["link"]["code"]]
     assert "NUL" in report.skipped[0][1]
+
+
+# -- realistic sample files of other shorteners (tests/import_samples/) -----------------
+
+SAMPLES = Path(__file__).parent / "import_samples"
+
+
+def imported(name: str) -> tuple[Shortener, dict[str, str]]:
+    shortener = Shortener("memory://", secret="s")
+    report = import_records(shortener, read_text((SAMPLES / name).read_text("utf-8")))
+    assert report.created == len(list(shortener.iter_links()))
+    return shortener, dict(report.skipped)
+
+
+def test_shlink_api_sample() -> None:
+    assert detect_format((SAMPLES / "shlink-short-urls.json").read_text()) == "shlink"
+    shortener, skipped = imported("shlink-short-urls.json")
+    assert list(skipped) == ["mailto"]  # not a web link
+    steam = shortener.get("12C18")
+    assert (steam.title, steam.tags, steam.max_visits, steam.visits) == (
+        "Welcome to Steam",
+        ("games", "tech"),
+        None,
+        0,  # Shlink's visit counts are not visits suolink can replay
+    )
+    assert steam.created_at == datetime(2016, 8, 21, 18, 34, 16, tzinfo=UTC)
+    app = shortener.get("app-dl")
+    assert dict(app.targets) == {
+        "android": "https://play.google.com/store/apps/details?id=com.example.app",
+        "ios": "https://apps.apple.com/app/id123456789",
+    }
+    assert (app.max_visits, app.title) == (5000, "Get the app — 下载应用")
+    assert app.expires_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert shortener.get("old-promo").expires_at is None  # a past validUntil drops
+
+
+def test_shlink_web_client_csv_sample() -> None:
+    text = (SAMPLES / "shlink-web-client.csv").read_text()
+    assert detect_format(text) == "shlink"
+    shortener, skipped = imported("shlink-web-client.csv")
+    assert list(skipped) == ["docs", "bad url"]
+    assert "reserved" in skipped["docs"]  # suolink's own routes' words stay free
+    spring = shortener.get("spring24")
+    assert (spring.title, spring.tags) == ("Spring sale, 30% off", ("sale", "spring", "2024"))
+    assert spring.url == "https://shop.example.com/spring?ref=short"
+    xmas = shortener.get("xmas")
+    assert xmas.title == '"Quoted" 圣诞快乐'
+    assert xmas.url.startswith("https://example.com/")
+
+
+def test_yourls_export_csv_sample_without_a_header() -> None:
+    assert detect_format((SAMPLES / "yourls-export.csv").read_text()) == "yourls"
+    shortener, skipped = imported("yourls-export.csv")
+    assert list(skipped) == ["js"]
+    assert shortener.get("ozh").title == "Ozh RICHARD, the blog"
+    assert shortener.get("ozh").created_at == datetime(2009, 9, 14, 19, 27, 22, tzinfo=UTC)
+    assert shortener.get("1a").url == "https://example.com/a-long/path?with=query&and=more"
+    assert shortener.get("1a").title is None
+
+
+def test_yourls_api_sample() -> None:
+    shortener, skipped = imported("yourls-api-stats.json")
+    assert skipped == {}
+    assert {link.code for link in shortener.iter_links()} == {"ozh", "wiki"}
+    assert shortener.get("wiki").title == "URL shortening - Wikipedia"
+
+
+def test_kutt_api_sample() -> None:
+    assert detect_format((SAMPLES / "kutt-links.json").read_text()) == "kutt"
+    shortener, skipped = imported("kutt-links.json")
+    assert list(skipped) == ["secret"]  # its password cannot come along: not opened up
+    assert "password" in skipped["secret"]
+    home = shortener.get("kt-home")
+    assert (home.title, home.disabled) == ("Home page", False)
+    assert home.created_at == datetime(2021, 1, 1, tzinfo=UTC)
+    assert shortener.get("launch").expires_at == datetime(2099, 1, 1, tzinfo=UTC)
+    assert shortener.get("spam").disabled  # banned in Kutt stays off

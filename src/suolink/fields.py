@@ -612,9 +612,15 @@ def link_from_json(data: Mapping[str, Any]) -> Link:
 
 def extra_to_json(link: Link) -> str:
     """The ``extra`` JSON object of a SQL row: every field without a column of its own."""
-    if not EXTRA_FIELDS:  # today every field has its column
-        return "{}"
-    return dumps({f.name: f.codec.to_json(getattr(link, f.name)) for f in EXTRA_FIELDS})
+    return dumps({f.name: _extra_value(f, getattr(link, f.name)) for f in EXTRA_FIELDS})
+
+
+def _extra_value(f: LinkField, value: Any) -> Any:
+    """A field's JSON in ``extra``: pairs as a list, not an object, since a ``jsonb``
+    column (Django on PostgreSQL) keeps no key order; ``from_json`` reads both."""
+    if f.codec is PAIRS:
+        return [list(pair) for pair in value]
+    return f.codec.to_json(value)
 
 
 def extra_from_json(text: str | None) -> dict[str, Any]:

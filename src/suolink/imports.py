@@ -56,6 +56,8 @@ class Record:
     #: ``shorten`` settings from another shortener's export.
     settings: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    #: Why this record cannot be imported faithfully (it is skipped with this reason).
+    refused: str | None = None
 
     def restored(self) -> tuple[Link, list[Visit]]:
         """The archived link and visits (``KeyError``/``TypeError``/``ValueError`` if bad)."""
@@ -201,7 +203,13 @@ def _time(value: object) -> datetime | None:
 
 
 def _foreign(
-    code: object, url: object, *, title: object = None, tags: object = None, **extra: Any
+    code: object,
+    url: object,
+    *,
+    title: object = None,
+    tags: object = None,
+    refused: str | None = None,
+    **extra: Any,
 ) -> Record:
     settings: dict[str, Any] = {k: v for k, v in extra.items() if k != "created_at" and v}
     if isinstance(title, str) and title.strip():
@@ -213,7 +221,23 @@ def _foreign(
         url if isinstance(url, str) else "",
         settings=settings,
         created_at=_time(extra.get("created_at")),
+        refused=refused,
     )
+
+
+#: Shlink's ``deviceLongUrls`` keys → suolink's platform targets.
+_SHLINK_DEVICES: Final = {"android": "android", "ios": "ios", "desktop": "desktop"}
+
+
+def _device_targets(value: object) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    targets = {
+        _SHLINK_DEVICES[key]: url
+        for key, url in value.items()
+        if key in _SHLINK_DEVICES and isinstance(url, str) and url
+    }
+    return targets or None
 
 
 def _shlink(text: str) -> Iterator[Record]:
@@ -233,6 +257,7 @@ def _shlink(text: str) -> Iterator[Record]:
                 created_at=item.get("dateCreated"),
                 max_visits=meta.get("maxVisits"),
                 expires_at=_future(meta.get("validUntil")),
+                targets=_device_targets(item.get("deviceLongUrls")),
             )
         return
     for row in _rows(text):
@@ -284,6 +309,12 @@ def _kutt(text: str) -> Iterator[Record]:
             title=item.get("description"),
             created_at=item.get("created_at"),
             expires_at=_future(item.get("expire_in")),
+            disabled=item.get("banned") is True,
+            # Kutt keeps only a hash, not in its export: imported bare, the link would
+            # open for anyone. Set a password on it after the import instead.
+            refused="password-protected in Kutt (the export has no password to keep)"
+            if item.get("password") is True
+            else None,
         )
 
 
@@ -391,6 +422,8 @@ def import_records(
     batch = _Batch(shortener, report)
     for record in records:
         try:
+            if record.refused is not None:
+                raise InvalidOption("record", record.refused)
             item = _checked(shortener, record)
             if item is None:
                 batch.flush()  # keep the file's order: earlier links first
