@@ -42,10 +42,11 @@ from .errors import (
     LinkNotFound,
     MissingDependencyError,
 )
+from .events import Callback, Event, EventBus, check_event_name
 from .fields import Action
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
-from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
+from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
@@ -168,6 +169,8 @@ class Shortener:
             redirect_status=redirect_status,
             bot_action=self.bot_action,
         )
+        #: In-process hooks (:mod:`suolink.events`), run off the request path.
+        self.events = EventBus()
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -191,6 +194,19 @@ class Shortener:
         Shortener's own short links (its ``base_url``, or ``base_url`` here: the one the
         request came in on) is refused, since following it would loop and count.
         """
+        link = self._shorten(url, code=code, strategy=strategy, base_url=base_url, **settings)
+        self._emit_link("link.created", link)
+        return link
+
+    def _shorten(
+        self,
+        url: str,
+        *,
+        code: str | None,
+        strategy: CodeStrategy | str | None,
+        base_url: str | None,
+        **settings: Any,
+    ) -> Link:
         fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
         now = self.clock()
         if code is not None:
@@ -235,7 +251,9 @@ class Shortener:
         if not settings:
             return self.get(checked)
         fields = self._validate(settings, action="update", base_url=base_url)
-        return self.storage.update(checked, fields)
+        link = self.storage.update(checked, fields)
+        self._emit_link("link.updated", link)
+        return link
 
     def delete(self, code: str) -> bool:
         """Delete the link and its visits; False if there was no such link.
@@ -244,7 +262,10 @@ class Shortener:
         lead nowhere rather than to someone else's target. ``reuse_deleted_codes`` frees it.
         """
         checked = self.codes.check_code(code)
-        return self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
+        deleted = self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
+        if deleted:
+            self.emit("link.deleted", {"code": checked})
+        return deleted
 
     def list(
         self,
@@ -402,6 +423,8 @@ class Shortener:
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
+                elif self.events.wanted:
+                    self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
             return redirect(ruling.location, self.redirect_status)  # no page, no context
         try:
@@ -479,6 +502,8 @@ class Shortener:
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
+        if self.events.wanted:
+            self._emit_visit(record)
         return answer.decision
 
     def _resolve_in_one_trip(
@@ -497,7 +522,10 @@ class Shortener:
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
         visit = self._visit(checked, visitor, client, now, "redirect", place=place)
-        return visits.record_in_one_trip(storage, visit, client)
+        ruling = visits.record_in_one_trip(storage, visit, client)
+        if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
+            self._emit_visit(visit)
+        return ruling
 
     def _lookup(self, code: str) -> Link | None:
         try:
@@ -643,6 +671,60 @@ class Shortener:
             if base is not None
         )
 
+    # -- events and hooks (suolink.events) ------------------------------------------------
+
+    def on(self, event: str, callback: Callback) -> Callback:
+        """Call ``callback(event)`` after each ``event`` (a name of
+        :data:`suolink.events.EVENT_TYPES`, or ``*`` for all), in a worker thread.
+
+        ``callback`` may be a plain or an ``async`` function. It never delays or breaks
+        the request that caused the event: it runs later, off the request path; if it
+        raises, the error is logged (``suolink.events``) and counted; if events come
+        faster than callbacks take them, the excess is dropped and counted
+        (``shortener.events.dropped``). Returns ``callback`` (usable as a decorator).
+        """
+        return self.events.on(event, callback)
+
+    def on_visit(self, callback: Callback) -> Callback:
+        """:meth:`on` for ``link.clicked``: every recorded visit (payload: the visit)."""
+        return self.events.on("link.clicked", callback)
+
+    def on_link_created(self, callback: Callback) -> Callback:
+        """:meth:`on` for ``link.created`` (payload: the link as the API shows it)."""
+        return self.events.on("link.created", callback)
+
+    def emit(self, name: str, payload: Mapping[str, Any]) -> Event:
+        """Publish event ``name`` with a JSON-ready ``payload`` to hooks and webhooks.
+
+        For modules that add events (see :mod:`suolink.events`). Returns at once; never
+        raises because of a hook. ``InvalidOption`` for a name not in ``EVENT_TYPES``.
+        """
+        event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
+        self.events.publish(event)
+        return event
+
+    def _emit_link(self, name: str, link: Link) -> None:
+        if self.events.wants(name):
+            self.emit(name, self._link_payload(link))
+
+    def _link_payload(self, link: Link) -> dict[str, Any]:
+        """A link as the API shows it: no password hash; its short URL if one can be made."""
+        data = link.to_dict()
+        data.pop("password_hash", None)
+        data["has_password"] = link.has_password
+        if self.base_url:
+            data["short_url"] = f"{self.base_url}/{link.code}"
+        return data
+
+    def _emit_visit(self, visit: Visit | VisitRecord) -> None:
+        """Hand a recorded visit to the hooks; the event is built in their worker."""
+
+        def make() -> Event:
+            seen = visit if isinstance(visit, Visit) else Visit.from_record(visit)
+            return Event("link.clicked", seen.to_dict(), timestamp=seen.at)
+
+        self.events.publish(make, "link.clicked")
+
     # -- imports (suolink.imports) ---------------------------------------------------------
 
     def restore(self, link: Link, visits: Iterable[Visit] = ()) -> int:
@@ -757,6 +839,7 @@ class Shortener:
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):
                 self.geoip.close()

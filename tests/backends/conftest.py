@@ -41,7 +41,7 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates"})
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
 
 BACKENDS: list[Backend] = [
     Backend(
