@@ -410,3 +410,20 @@ def test_kutt_api_sample() -> None:
     assert home.created_at == datetime(2021, 1, 1, tzinfo=UTC)
     assert shortener.get("launch").expires_at == datetime(2099, 1, 1, tzinfo=UTC)
     assert shortener.get("spam").disabled  # banned in Kutt stays off
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"shortUrls": {"data": [1, "x", None, {"longUrl": 5, "meta": [1], "tags": "t"}]}},
+        {"data": [{"target": 5, "address": ["x"]}, 7]},
+        {"links": {"a": 3, "b": {"url": ["x"], "shorturl": 9}}},
+    ],
+    ids=["shlink", "kutt", "yourls"],
+)
+def test_hostile_entries_are_skipped_not_a_crash(data: object) -> None:
+    shortener = Shortener("memory://")
+    report = import_records(shortener, read_text(json.dumps(data)))
+    assert report.created == 0
+    assert report.skipped
+    assert list(shortener.iter_links()) == []

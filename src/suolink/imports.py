@@ -92,13 +92,24 @@ class ImportReport:
 
 def detect_format(text: str) -> str:
     """The format of an export, from its first bytes and shape."""
+    return _kind(text, _parsed(text))
+
+
+def _parsed(text: str) -> Any:
+    """The JSON value of a file that starts like JSON (parsed once), None for CSV."""
     stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            raise InvalidOption("file", "starts like JSON but is not valid JSON") from None
+    if not stripped.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        raise InvalidOption("file", "starts like JSON but is not valid JSON") from None
+
+
+def _kind(text: str, data: Any) -> str:
+    if data is not None:
         return _json_kind(data)
+    stripped = text.lstrip("\ufeff \t\r\n")
     header = next(csv.reader(io.StringIO(stripped)), [])
     names = {name.strip().lower() for name in header}
     if "record" in names and "url" in names:
@@ -142,19 +153,19 @@ def read_text(text: str, fmt: str = "auto") -> Iterator[Record]:
     """The records of an export held in ``text``."""
     if fmt not in IMPORT_FORMATS:
         raise InvalidOption("format", f"expected one of {', '.join(IMPORT_FORMATS)}")
-    kind = detect_format(text) if fmt == "auto" else fmt
-    readers: dict[str, Callable[[str], Iterator[Record]]] = {
+    data = _parsed(text)  # once: a 100,000-link archive takes seconds to parse
+    kind = _kind(text, data) if fmt == "auto" else fmt
+    readers: dict[str, Callable[[str, Any], Iterator[Record]]] = {
         "suolink-json": _own_json,
         "suolink-csv": _own_csv,
         "shlink": _shlink,
         "yourls": _yourls,
         "kutt": _kutt,
     }
-    return readers[kind](text)
+    return readers[kind](text, data)
 
 
-def _own_json(text: str) -> Iterator[Record]:
-    data = json.loads(text)
+def _own_json(text: str, data: Any) -> Iterator[Record]:
     if not isinstance(data, dict) or data.get("format") != ARCHIVE_FORMAT:
         raise InvalidOption("file", "not a suolink archive")
     for item in data.get("links") or ():
@@ -163,7 +174,7 @@ def _own_json(text: str) -> Iterator[Record]:
         yield _archived(item["link"], item.get("visits") or ())
 
 
-def _own_csv(text: str) -> Iterator[Record]:
+def _own_csv(text: str, data: Any = None) -> Iterator[Record]:
     reader = csv.DictReader(io.StringIO(text))
     current: dict[str, Any] | None = None
     visits: list[dict[str, Any]] = []
@@ -240,15 +251,13 @@ def _device_targets(value: object) -> dict[str, str] | None:
     return targets or None
 
 
-def _shlink(text: str) -> Iterator[Record]:
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith(("{", "[")):
-        data = json.loads(stripped)
+def _shlink(text: str, data: Any) -> Iterator[Record]:
+    if data is not None:
         if isinstance(data, dict):
             data = data.get("shortUrls", data)
             data = data.get("data", []) if isinstance(data, dict) else data
-        for item in data if isinstance(data, list) else ():
-            meta = item.get("meta") or {}
+        for item in _objects(data):
+            meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
             yield _foreign(
                 item.get("shortCode") or _code_of(item.get("shortUrl")),
                 item.get("longUrl"),
@@ -271,11 +280,11 @@ def _shlink(text: str) -> Iterator[Record]:
         )
 
 
-def _yourls(text: str) -> Iterator[Record]:
+def _yourls(text: str, data: Any) -> Iterator[Record]:
     stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{"):
-        links = json.loads(stripped).get("links") or {}
-        for item in links.values():
+    if data is not None:
+        links = (data.get("links") if isinstance(data, dict) else None) or {}
+        for item in _objects(list(links.values()) if isinstance(links, dict) else None):
             yield _foreign(
                 _code_of(item.get("shorturl")),
                 item.get("url"),
@@ -299,10 +308,9 @@ def _yourls(text: str) -> Iterator[Record]:
         )
 
 
-def _kutt(text: str) -> Iterator[Record]:
-    data = json.loads(text)
+def _kutt(text: str, data: Any) -> Iterator[Record]:
     items = data.get("data", []) if isinstance(data, dict) else data
-    for item in items if isinstance(items, list) else ():
+    for item in _objects(items):
         yield _foreign(
             item.get("address"),
             item.get("target"),
@@ -316,6 +324,13 @@ def _kutt(text: str) -> Iterator[Record]:
             if item.get("password") is True
             else None,
         )
+
+
+def _objects(items: object) -> Iterator[dict[str, Any]]:
+    """The entries of an export's list; one that is not an object is a record without a
+    URL (refused, with the others going on)."""
+    for item in items if isinstance(items, list) else ():
+        yield item if isinstance(item, dict) else {}
 
 
 def _future(value: object) -> str | None:

@@ -495,3 +495,46 @@ def test_restore_many_refuses_tombstones_and_a_code_twice_in_one_batch(storage: 
     assert twice is not None
     assert (twice.title, twice.visits) == ("first", 1)
     assert len(list(storage.visits("twice"))) == 1
+
+
+@claiming("restores_in_batches")
+def test_restore_many_falls_back_to_a_savepoint_per_link(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the set-wise insert meets a constraint after all (a code taken meanwhile), the
+    batch is done again link by link: the same links made, nothing of the failed
+    attempt left (the built-in rows' ``_insert_restored``)."""
+    storage.create(_link("taken"))
+    items = [(_link(f"r{i}", tags=("t",)), [_visit(f"r{i}", country="CN")]) for i in range(3)]
+    items.insert(1, (_link("taken", title="again"), []))
+    cls = type(storage)
+    real = cls._insert_restored  # type: ignore[attr-defined]
+    error = _integrity_error(storage)
+
+    def half_then_fail(self: Storage, tx: object, fresh: object) -> None:
+        real(self, tx, fresh)
+        raise error
+
+    monkeypatch.setattr(cls, "_insert_restored", half_then_fail)
+    assert cast(RestoresInBatches, storage).restore_many(items) == [True, False, True, True]
+    assert storage.get("taken") == _link("taken")
+    for i in range(3):
+        got = storage.get(f"r{i}")
+        assert got is not None
+        assert got.visits == 1
+        assert len(list(storage.visits(f"r{i}"))) == 1  # once: the failed attempt undone
+    assert link_stats(storage, "r0").by_country == {"CN": 1}
+    assert len(storage.list(tag="t").links) == 3
+
+
+def _integrity_error(storage: Storage) -> Exception:
+    """The "a constraint said no" of the row's driver."""
+    from suolink.backends.sqlite import SQLiteStorage
+
+    if isinstance(storage, SQLiteStorage):
+        import sqlite3
+
+        return sqlite3.IntegrityError("as if a constraint said no")
+    from sqlalchemy import exc
+
+    return exc.IntegrityError("INSERT", {}, Exception("as if a constraint said no"))

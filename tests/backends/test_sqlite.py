@@ -684,35 +684,3 @@ def test_the_link_cache_sees_a_change_by_another_process(db: Path) -> None:
         assert store.get("c").title == "from another process"  # type: ignore[union-attr]
     finally:
         store.close()
-
-
-def test_restore_many_falls_back_to_a_savepoint_per_link(
-    store: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """If the set-wise insert still meets a constraint, the batch is done link by link:
-    the same links made, nothing of the failed attempt left."""
-    t0 = datetime(2030, 1, 1, tzinfo=UTC)
-    store.create(Link(code="taken", url="https://example.com/taken", created_at=t0))
-    items = [
-        (
-            Link(code=f"r{i}", url=f"https://example.com/{i}", created_at=t0, tags=("t",)),
-            [Visit(code=f"r{i}", at=t0, country="CN")],
-        )
-        for i in range(3)
-    ]
-    items.insert(1, (Link(code="taken", url="https://example.com/again", created_at=t0), []))
-    real = SQLiteStorage._insert_restored
-
-    def half_then_fail(self: SQLiteStorage, tx: sqlite3.Connection, fresh: object) -> None:
-        real(self, tx, fresh)  # type: ignore[arg-type]
-        raise sqlite3.IntegrityError("as if a constraint said no")
-
-    monkeypatch.setattr(SQLiteStorage, "_insert_restored", half_then_fail)
-    assert store.restore_many(items) == [True, False, True, True]
-    assert len(store.list(limit=10).links) == 4
-    for i in range(3):
-        got = store.get(f"r{i}")
-        assert got is not None
-        assert got.visits == 1
-        assert len(list(store.visits(f"r{i}"))) == 1  # once: the failed attempt rolled back
-    assert link_stats(store, "r0").by_country == {"CN": 1}

@@ -259,6 +259,21 @@ def visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
     }
 
 
+def replayed(link: Link, visits: Sequence[Visit]) -> tuple[Link, list[Visit]]:
+    """``link`` with the count its visits give, and the visits ``record_visit`` would keep
+    (a redirect past ``max_visits`` is refused, so not recorded)."""
+    limit = link.max_visits
+    counted = 0
+    kept: list[Visit] = []
+    for visit in visits:
+        if visit.outcome == "redirect":
+            if limit is not None and counted >= limit:
+                continue
+            counted += 1
+        kept.append(visit)
+    return (replace(link, visits=counted) if counted else link), kept
+
+
 # ------------------------------------------------------------ counts kept at write time
 # The SQL backends that keep aggregates (``KeepsAggregates``) share one layout: a
 # ``visit_counts`` table of visits per (link, dimension, UTC day, value) and a

@@ -47,7 +47,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any
@@ -86,6 +86,7 @@ from .relational import (
 )
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
+from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
@@ -1213,21 +1214,6 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
         for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
-
-
-def _replayed(link: Link, visits: Sequence[Visit]) -> tuple[Link, list[Visit]]:
-    """``link`` with the count its visits give, and the visits ``record_visit`` would keep
-    (a redirect past ``max_visits`` is refused, so not recorded)."""
-    limit = link.max_visits
-    counted = 0
-    kept: list[Visit] = []
-    for visit in visits:
-        if visit.outcome == "redirect":
-            if limit is not None and counted >= limit:
-                continue
-            counted += 1
-        kept.append(visit)
-    return (replace(link, visits=counted) if counted else link), kept
 
 
 def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -1,10 +1,12 @@
-"""The bulk import round-trips its own export exactly on every backend: export → import
-into a fresh store → export gives the same bytes (JSON and CSV), with every field of
-every link (geo rules, split arms, abuse marks, preview cards, password hash) and every
-visit (place and arm included), and the same stats."""
+"""Bulk on every backend: ``POST /api/links/bulk`` makes each item whole or not at all,
+and the import round-trips its own export exactly: export → import into a fresh store →
+export gives the same bytes (JSON and CSV), with every field of every link (geo rules,
+split arms, abuse marks, preview cards, password hash) and every visit (place and arm
+included), and the same stats."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from suolink import Shortener
 from suolink.backends import Storage
 from suolink.exports import archive_csv, archive_json
+from suolink.http import HttpApi, HttpRequest
 from suolink.imports import import_records, read_text
 from suolink.models import Link, Visit
 from tests.test_bulk_import import archive, populated
@@ -47,6 +50,45 @@ def source() -> Shortener:
         tags=["geo"],
     )
     return shortener
+
+
+def test_bulk_endpoint_makes_each_item_whole_or_not_at_all(
+    storage_factory: Callable[[], Storage],
+) -> None:
+    shortener = Shortener(storage_factory(), secret="s", base_url="https://s.example")
+    api = HttpApi(shortener, api_token="t")
+    items = [
+        {
+            "url": "https://example.com/1",
+            "code": "b-one",
+            "tags": ["x"],
+            "split": [{"url": "https://a.example/"}],
+        },
+        {"url": "javascript:alert(1)", "code": "b-bad"},
+        {"url": "https://example.com/2", "code": "b-one"},
+        {
+            "url": "https://example.com/3",
+            "og_title": "卡片",
+            "deny_countries": ["KP"],
+            "warning": "w",
+        },
+    ]
+    request = HttpRequest(
+        method="POST",
+        path="/api/links/bulk",
+        headers=(("authorization", "Bearer t"), ("content-type", "application/json")),
+        body=json.dumps({"links": items}).encode(),
+    )
+    answer = api.handle("links_bulk", request)
+    data = json.loads(answer.body)
+    assert (answer.status, data["created"], data["failed"]) == (200, 2, 2)
+    assert [r["ok"] for r in data["results"]] == [True, False, False, True]
+
+    assert shortener.get("b-one").url == "https://example.com/1"  # the second b-one left it
+    assert shortener.storage.get("b-bad") is None
+    made = shortener.get(data["results"][3]["link"]["code"])
+    assert (made.og_title, made.deny_countries, made.warning) == ("卡片", frozenset({"KP"}), "w")
+    assert len(list(shortener.iter_links())) == 2
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
