@@ -12,7 +12,7 @@ import hmac
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Unpack
@@ -1086,51 +1086,80 @@ class Shortener(DomainMethods):
         """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
 
         The code, creation time and every setting are kept (the code and URL are checked
-        again); redirects count as they did. Everything is checked before anything is
-        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        again, and the abuse rules judge its targets as on create); redirects count as
+        they did. Everything is checked before anything is stored, so a bad record
+        stores nothing; ``CodeTaken`` if the code is in use.
         """
-        from dataclasses import replace
+        return self._store_restored(*self.check_restore(link, visits))
 
-        from .backends._common import normalise_visit
-
-        code = self.codes.check_code(link.code)
-        url = self.url_rules.validate(link.url)
-        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
-        self.storage.create(replace(link, code=code, url=url, visits=0))
-        for visit in replay:
-            self.storage.record_visit(visit, count=visit.outcome == "redirect")
-        return len(replay)
-
-    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+    def restore_many(
+        self, items: Iterable[tuple[Link, Iterable[Visit]]], *, checked: bool = False
+    ) -> builtins.list[bool]:
         """:meth:`restore` for many links; per item, True if made, False if its code is taken.
 
         One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
         each link still all or nothing; elsewhere one :meth:`restore` after another. A
-        link or visit the checks refuse raises before anything is stored.
+        link or visit the checks refuse raises before anything is stored. ``checked``:
+        the items come from :meth:`check_restore` or :meth:`foreign_link` (not checked,
+        nor judged by the abuse rules, twice).
         """
-        from dataclasses import replace
-
-        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
-        for link, recorded in items:
-            code = self.codes.check_code(link.code)
-            url = self.url_rules.validate(link.url)
-            checked.append(
-                (
-                    replace(link, code=code, url=url, visits=0),
-                    [replace(visit, code=code) for visit in recorded],
-                )
-            )
+        ready = [
+            (link, list(visits)) if checked else self.check_restore(link, visits)
+            for link, visits in items
+        ]
         if isinstance(self.storage, RestoresInBatches):
-            return self.storage.restore_many(checked)
+            return self.storage.restore_many(ready)
+        from .backends._common import normalise_link, normalise_visit
+
+        for link, recorded in ready:  # what the store would refuse, before storing any
+            normalise_link(link)
+            for visit in recorded:
+                normalise_visit(visit)
         made: builtins.list[bool] = []
-        for link, recorded in checked:
+        for link, recorded in ready:
             try:
-                self.restore(link, recorded)
+                self._store_restored(link, recorded)
             except CodeTaken:
                 made.append(False)
             else:
                 made.append(True)
         return made
+
+    def check_restore(
+        self, link: Link, visits: Iterable[Visit] = ()
+    ) -> tuple[Link, builtins.list[Visit]]:
+        """An archived link checked again (code, URL, the abuse rules on its targets),
+        and its visits under its code: what :meth:`restore` stores. Stores nothing."""
+        from dataclasses import replace
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        if code != link.code or url != link.url:
+            link = replace(link, code=code, url=url)
+        if self.abuse.active:
+            fields: dict[str, Any] = {
+                "url": url,
+                "targets": link.targets,
+                "geo_targets": link.geo_targets,
+                "split": link.split,
+                "warning": link.warning,
+            }
+            self._judge_targets(fields)
+            if fields["warning"] != link.warning:
+                link = replace(link, warning=fields["warning"])
+        return link, [
+            visit if visit.code == code else replace(visit, code=code) for visit in visits
+        ]
+
+    def _store_restored(self, link: Link, visits: Sequence[Visit]) -> int:
+        """A checked link, then its visits (all checked before the link is stored)."""
+        from .backends._common import normalise_visit
+
+        replay = [normalise_visit(visit) for visit in visits]
+        self.storage.create(link)  # its count starts at 0: the replay counts again
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
 
     def restore_from(
         self,
@@ -1144,11 +1173,19 @@ class Shortener(DomainMethods):
         code and (past, timezone-aware) creation time kept when given."""
         if code is None:
             return self.shorten(url, **settings)
+        return self.storage.create(
+            self.foreign_link(url, code=code, created_at=created_at, **settings)
+        )
+
+    def foreign_link(
+        self, url: str, *, code: str, created_at: datetime | None = None, **settings: Any
+    ) -> Link:
+        """The link :meth:`restore_from` would store, checked (as ``shorten`` checks one,
+        abuse rules included) but not stored: for :meth:`restore_many` with ``checked``."""
         fields = self._validate({"url": url, **settings}, alias=code)
         now = self.clock()
         when = created_at if created_at is not None and created_at.utcoffset() is not None else now
-        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
-        return self.storage.create(link)
+        return Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""

@@ -89,6 +89,7 @@ from .relational import FIRST_DAY as _FIRST_DAY
 from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
+from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
@@ -513,7 +514,9 @@ _PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
 _UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
 #: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
 #: these (and link and day) add to the same count cells.
-_COUNTED_GETTER = attrgetter("outcome", "is_bot", "app", "os", "device", "browser", "referer")
+_COUNTED_GETTER = attrgetter(
+    "outcome", "is_bot", "app", "os", "device", "browser", "referer", "country", "arm"
+)
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -1061,8 +1064,13 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         return int(rows[0][0])
 
     def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
-        """Archived links and their visits in one transaction, a savepoint per link.
+        """Archived links and their visits in one transaction, in set-wise statements.
 
+        The codes already in use (links or tombstones) are read first, a chunk at a
+        time; the other links go in with one ``executemany`` each for links, tags and
+        visits (their counts summed as the group commit sums them), each link's count
+        worked out here as ``record_visit`` would (redirects up to ``max_visits``). If a
+        statement still fails, the batch is done again a savepoint per link.
         See :class:`~suolink.backends.base.RestoresInBatches`.
         """
         checked = [
@@ -1072,26 +1080,82 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         for link, visits in checked:
             if any(visit.code != link.code for visit in visits):
                 raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
-        made: list[bool] = []
         with self._write("restore links") as tx:
+            taken = self._taken_codes(tx, [link.code for link, _ in checked])
+            made: list[bool] = []
+            fresh: list[tuple[Link, list[Visit]]] = []
             for link, visits in checked:
-                tx.execute("SAVEPOINT restore_one")
-                try:
-                    self._insert_link(tx, link)
-                    if self._is_tombstoned(tx, link.code):
-                        raise sqlite3.IntegrityError("tombstone")
-                except sqlite3.IntegrityError:
-                    tx.execute("ROLLBACK TO restore_one")
-                    tx.execute("RELEASE restore_one")
+                if link.code in taken:
                     made.append(False)
                     continue
-                tags = sorted(set(link.tags))
-                self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
-                for visit in visits:
-                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
-                        self._insert_visit(tx, visit)
-                tx.execute("RELEASE restore_one")
+                taken.add(link.code)
                 made.append(True)
+                fresh.append(_replayed(link, visits))
+            tx.execute("SAVEPOINT restore_batch")
+            try:
+                self._insert_restored(tx, fresh)
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_batch")
+                tx.execute("RELEASE restore_batch")
+                return self._restore_each(tx, checked)
+            tx.execute("RELEASE restore_batch")
+        return made
+
+    def _taken_codes(self, tx: sqlite3.Connection, codes: Sequence[str]) -> set[str]:
+        """Which of ``codes`` name a link or a tombstone."""
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for table in ("links", "tombstones"):
+                rows = tx.execute(
+                    f"SELECT code FROM {table} WHERE code IN ({marks})",  # noqa: S608 - constant
+                    chunk,
+                ).fetchall()
+                taken.update(row[0] for row in rows)
+        return taken
+
+    def _insert_restored(
+        self, tx: sqlite3.Connection, fresh: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> None:
+        """Links (their counts already set), their tags and visits, a statement each."""
+        values = self._table.values
+        tx.executemany(self._sql.insert, [values(link) for link, _ in fresh])
+        tx.executemany(
+            "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
+            [
+                (link.code, tag, created_us)
+                for link, _ in fresh
+                if link.tags
+                for created_us in (to_micros(link.created_at),)
+                for tag in sorted(set(link.tags))
+            ],
+        )
+        self._insert_visits(tx, [visit for _, visits in fresh for visit in visits])
+
+    def _restore_each(
+        self, tx: sqlite3.Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> list[bool]:
+        """The slow way: a savepoint per link, so one that fails undoes only itself."""
+        made: list[bool] = []
+        for link, visits in checked:
+            tx.execute("SAVEPOINT restore_one")
+            try:
+                self._insert_link(tx, link)
+                if self._is_tombstoned(tx, link.code):
+                    raise sqlite3.IntegrityError("tombstone")
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_one")
+                tx.execute("RELEASE restore_one")
+                made.append(False)
+                continue
+            tags = sorted(set(link.tags))
+            self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
+            for visit in visits:
+                if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                    self._insert_visit(tx, visit)
+            tx.execute("RELEASE restore_one")
+            made.append(True)
         return made
 
     def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
