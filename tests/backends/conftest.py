@@ -68,6 +68,7 @@ BACKENDS: list[Backend] = [
                 "tracks_people",
                 "keeps_domains",
                 "records_conversions",
+                "holds_links_in_process",
             }
         ),
     ),

@@ -143,14 +143,17 @@ class RecordsInOneTrip(Protocol):
 
 @runtime_checkable
 class HoldsLinksInProcess(Protocol):
-    """A backend whose links live in this process and change only through its own methods
-    (``memory://``): a stored link is then a stable object, and the Shortener may keep work
-    done for it (rulings, redirects) for as long as :meth:`peek` returns that same object.
+    """A backend that hands out a link as one object until the link changes, read in this
+    process without a network trip: ``memory://`` (its links live here) and ``sqlite://``
+    (a cache that only link changes, from any process, empty). The Shortener may keep work
+    done for a link (rulings, redirects) for as long as :meth:`peek` returns that same
+    object, and the ASGI app resolves such links on its event loop.
     """
 
     def peek(self, code: str) -> Link | None:
-        """The stored link itself, the same object until it is updated or deleted; None if
-        there is none. Its ``visits`` is not kept current: read counts with ``get``."""
+        """The stored link, the same object until it (or, for a cache, any link) is
+        changed, by any writer; None if there is none. Its ``visits`` is not kept
+        current: read counts with ``get``."""
         ...
 
     def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
