@@ -7,6 +7,7 @@ created or opened is decided here (and in the pure modules it calls).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -51,6 +52,7 @@ from .exports import table_csv
 from .fields import Action
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
+from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .plans import RedirectPlans
@@ -102,6 +104,9 @@ class Shortener:
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        track_people: bool = False,
+        people_cookie: str = DEFAULT_COOKIE,
+        people_cookie_days: int = DEFAULT_COOKIE_DAYS,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
@@ -140,6 +145,17 @@ class Shortener:
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
         self.reuse_deleted_codes = bool(reuse_deleted_codes)
+        #: People across links (docs/people.md): visits carry the visitor cookie's id.
+        self.track_people = bool(track_people)
+        people_key = (
+            hmac.new(secret.encode(), b"suolink/people/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        #: The visitor cookie and hop token of ``track_people``.
+        self.people_ids = PeopleIds(
+            people_key, cookie_name=people_cookie, cookie_days=people_cookie_days
+        )
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -503,8 +519,11 @@ class Shortener:
         now = self.clock()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
+        person = self._person(visitor, client, now, base_url) if record else None
+        visitor = without_hop(visitor)
         if (
-            record
+            person is None
+            and record
             and self._in_process is not None
             and now.tzinfo is UTC
             and self.geoip is None
@@ -516,7 +535,11 @@ class Shortener:
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, person)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             ruling = decide(
@@ -534,7 +557,14 @@ class Shortener:
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    person=person,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -542,13 +572,27 @@ class Shortener:
                 elif self.events.wanted:
                     self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
-            return redirect(ruling.location, self.redirect_status)  # no page, no context
+            answer: Decision = redirect(ruling.location, self.redirect_status)  # no page
+            return answer if person is None else _with_cookie(answer, person)
         try:
             short_url = self.short_url(code, base_url=base_url)
         except ConfigurationError:
             short_url = f"/{code}"
         context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
-        return decision_for(ruling, context)
+        if person is not None and ruling.verdict is Verdict.GUIDE:
+            hop = self.people_ids.hop_url(short_url, person.id, now)
+            context = dataclasses.replace(context, hop_url=hop)
+        answer = decision_for(ruling, context)
+        return answer if person is None else _with_cookie(answer, person)
+
+    def _person(
+        self, visitor: Visitor, client: Client, now: datetime, base_url: str | None
+    ) -> Person | None:
+        """Who this visitor is with ``track_people`` (None: not tracking, or a bot)."""
+        if not self.track_people or client.is_bot or client.is_preview:
+            return None
+        secure = (self.base_url or base_url or "").startswith("https://")
+        return self.people_ids.identify(visitor, now, secure=secure)
 
     def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
         """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
@@ -623,7 +667,13 @@ class Shortener:
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        person: Person | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -637,7 +687,7 @@ class Shortener:
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place, person=person)
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -673,8 +723,9 @@ class Shortener:
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        person: Person | None = None,
     ) -> Visit:
-        return visits.build_visit(
+        visit = visits.build_visit(
             code,
             visitor,
             client,
@@ -685,6 +736,8 @@ class Shortener:
             arm=arm,
             place=place,
         )
+        # With track_people the cookie's id stands for the person, not IP and user agent.
+        return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
 
     def _qr_images(self) -> QRCache:
         """The QR cache, made on first use (most Shorteners never draw one)."""
@@ -931,3 +984,10 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _with_cookie(answer: Decision, person: Person) -> Decision:
+    """``answer`` with the visitor cookie set, if it must be."""
+    if person.set_cookie is None:
+        return answer
+    return dataclasses.replace(answer, headers=(*answer.headers, ("Set-Cookie", person.set_cookie)))

@@ -23,6 +23,7 @@ from tests.http_scenarios import (
     AUTH,
     BROWSER,
     HOST_SCENARIOS,
+    PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
     WECHAT,
@@ -523,3 +524,10 @@ def test_a_host_may_serve_its_shortener_again_after_a_lifespan(tmp_path: Path) -
             hop = client.get("/again", headers={"User-Agent": BROWSER}, follow_redirects=False)
             assert hop.status_code == 302
     shortener.close()
+
+
+@pytest.mark.parametrize("scenario", PEOPLE_SCENARIOS, ids=lambda s: s.__name__)
+def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    app = create_app("memory://", api_token=TOKEN, secret="s", track_people=True)
+    for client in client_for(app):
+        scenario(client)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from ..detect.core import HINT_HEADERS
 from ..errors import BodyTooLarge, InvalidOption
+from ..identity import MAX_COOKIE_HEADER
 from ..models import Headers, Visitor
 
 __all__ = [
@@ -92,6 +93,7 @@ def visitor_from(request: HttpRequest) -> Visitor:
         query=tuple(
             (k[:_MAX_QUERY_TEXT], v[:_MAX_QUERY_TEXT]) for k, v in request.query[:_MAX_QUERY_PAIRS]
         ),
+        cookie=(request.header("cookie") or "")[:MAX_COOKIE_HEADER] or None,
     )
 
 
