@@ -21,9 +21,7 @@ def test_leaderboard_rows_bars_and_escaping(lang: str) -> None:
         PersonRow("<script>x</script>", 4, 1, None, None, reach=2),
         PersonRow("m-2", 1, 1, None, None, reach=0),
     ]
-    html = render_campaign(
-        lang=lang, campaign="spring", rows=rows, totals=PeopleTotals(2, 5, 2)
-    )
+    html = render_campaign(lang=lang, campaign="spring", rows=rows, totals=PeopleTotals(2, 5, 2))
     assert "<script>x" not in html
     assert "&lt;script&gt;x" in html
     assert 'style="width: 100.0%"' in html

@@ -75,6 +75,7 @@ from ._common import (
 from .base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
+from .domain_rows import DomainRows
 from .relational import ALL_TIME as _ALL_TIME
 from .relational import FIRST_DAY as _FIRST_DAY
 from .relational import PEOPLE as _PEOPLE
@@ -82,7 +83,6 @@ from .relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
     visit_from_row,
 )
 from .relational import count_cells as _count_cells
@@ -216,6 +216,13 @@ _V7 = _statements(
     "ALTER TABLE visits ADD COLUMN region TEXT",
     "ALTER TABLE visits ADD COLUMN city TEXT",
     "ALTER TABLE visits ADD COLUMN arm TEXT",
+)
+
+
+_V10 = _statements(
+    "CREATE TABLE domains (name TEXT PRIMARY KEY NOT NULL, added_us INTEGER NOT NULL,"
+    " data TEXT NOT NULL) WITHOUT ROWID",
+    "ALTER TABLE visits ADD COLUMN domain TEXT",
 )
 
 
@@ -396,6 +403,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
+    (10, "domains: short domains, their pools and states; visits: the domain", _V10),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -700,7 +708,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
+class SQLiteStorage(DomainRows[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -990,6 +998,25 @@ class SQLiteStorage(RelationalStorage[sqlite3.Connection]):
             "INSERT OR IGNORE INTO tombstones (code, deleted_at) VALUES (?, ?)",
             (code, deleted_at.isoformat()),
         )
+
+    def _insert_domain(self, tx: sqlite3.Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(
+            "INSERT INTO domains (name, added_us, data) VALUES (?, ?, ?)", (name, added_us, data)
+        )
+
+    def _domain_rows(self, tx: sqlite3.Connection) -> list[str]:
+        rows = tx.execute("SELECT data FROM domains ORDER BY added_us, name").fetchall()
+        return [row[0] for row in rows]
+
+    def _domain_row(self, tx: sqlite3.Connection, name: str) -> str | None:
+        row = tx.execute("SELECT data FROM domains WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _update_domain(self, tx: sqlite3.Connection, name: str, data: str) -> None:
+        tx.execute("UPDATE domains SET data = ? WHERE name = ?", (data, name))
+
+    def _delete_domain(self, tx: sqlite3.Connection, name: str) -> bool:
+        return tx.execute("DELETE FROM domains WHERE name = ?", (name,)).rowcount > 0
 
     def _page(
         self, tx: sqlite3.Connection, after: tuple[int, str] | None, tag: str | None, size: int
