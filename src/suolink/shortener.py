@@ -7,6 +7,7 @@ created or opened is decided here (and in the pure modules it calls).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -57,6 +58,7 @@ from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
+from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .plans import RedirectPlans
@@ -111,6 +113,9 @@ class Shortener(DomainMethods):
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        track_people: bool = False,
+        people_cookie: str = DEFAULT_COOKIE,
+        people_cookie_days: int = DEFAULT_COOKIE_DAYS,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
@@ -154,6 +159,17 @@ class Shortener(DomainMethods):
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
         self.reuse_deleted_codes = bool(reuse_deleted_codes)
+        #: People across links (docs/people.md): visits carry the visitor cookie's id.
+        self.track_people = bool(track_people)
+        people_key = (
+            hmac.new(secret.encode(), b"suolink/people/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        #: The visitor cookie and hop token of ``track_people``.
+        self.people_ids = PeopleIds(
+            people_key, cookie_name=people_cookie, cookie_days=people_cookie_days
+        )
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -581,8 +597,11 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        person = self._person(visitor, client, now, base_url) if record else None
+        visitor = without_hop(visitor)
         if (
-            record
+            person is None
+            and record
             and self._in_process is not None
             and now.tzinfo is UTC
             and self.geoip is None
@@ -594,7 +613,11 @@ class Shortener(DomainMethods):
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, person)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             if link is not None and not self.link_serves(link, where):
@@ -614,7 +637,14 @@ class Shortener(DomainMethods):
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    person=person,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -627,7 +657,8 @@ class Shortener(DomainMethods):
                 # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
                 counted = record and ruling.count
                 location = self._forwarded(location, ruling.link, visitor, now, counted)
-            return redirect(location, self.redirect_status)  # no page, no context
+            answer: Decision = redirect(location, self.redirect_status)  # no page
+            return answer if person is None else _with_cookie(answer, person)
         on = where.domain if where is not None else None
         if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
             return redirect(on.settings.not_found_url, 302)
@@ -648,7 +679,20 @@ class Shortener(DomainMethods):
             qr_platform=platform,
             domain_language=on.settings.language if on is not None else None,
         )
-        return decision_for(ruling, context)
+        if person is not None and ruling.verdict is Verdict.GUIDE:
+            hop = self.people_ids.hop_url(short_url, person.id, now)
+            context = dataclasses.replace(context, hop_url=hop)
+        answer = decision_for(ruling, context)
+        return answer if person is None else _with_cookie(answer, person)
+
+    def _person(
+        self, visitor: Visitor, client: Client, now: datetime, base_url: str | None
+    ) -> Person | None:
+        """Who this visitor is with ``track_people`` (None: not tracking, or a bot)."""
+        if not self.track_people or client.is_bot or client.is_preview:
+            return None
+        secure = (self.base_url or base_url or "").startswith("https://")
+        return self.people_ids.identify(visitor, now, secure=secure)
 
     def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
         """A request on a host that is none of the domains: 404, or the configured redirect."""
@@ -851,7 +895,13 @@ class Shortener(DomainMethods):
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        person: Person | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -865,7 +915,7 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place, person=person)
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -901,8 +951,9 @@ class Shortener(DomainMethods):
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        person: Person | None = None,
     ) -> Visit:
-        return visits.build_visit(
+        visit = visits.build_visit(
             code,
             visitor,
             client,
@@ -913,6 +964,8 @@ class Shortener(DomainMethods):
             arm=arm,
             place=place,
         )
+        # With track_people the cookie's id stands for the person, not IP and user agent.
+        return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
 
     def _qr_images(self) -> QRCache:
         """The QR cache, made on first use (most Shorteners never draw one)."""
@@ -1207,6 +1260,13 @@ class Shortener(DomainMethods):
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _with_cookie(answer: Decision, person: Person) -> Decision:
+    """``answer`` with the visitor cookie set, if it must be."""
+    if person.set_cookie is None:
+        return answer
+    return dataclasses.replace(answer, headers=(*answer.headers, ("Set-Cookie", person.set_cookie)))
 
 
 def _one_platform(name: str | None) -> str | None:

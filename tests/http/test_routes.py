@@ -27,6 +27,11 @@ EXPECTED = [
     ("conversions", "/api/conversions", ("POST",)),
     ("decode", "/api/decode", ("POST",)),
     ("stats_page", "/stats/<code>", ("GET", "POST")),
+    ("campaigns", "/api/campaigns", ("GET",)),
+    ("campaign_recipients", "/api/campaigns/<campaign>/recipients", ("GET",)),
+    ("campaign_visitors", "/api/campaigns/<campaign>/visitors", ("GET",)),
+    ("people_forget", "/api/people/forget", ("POST",)),
+    ("campaign_page", "/campaigns/<campaign>", ("GET", "POST")),
     ("api_fallback", "/api/<path:rest>", ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
     ("qr_png", "/<code>.png", ("GET",)),
     ("qr_svg", "/<code>.svg", ("GET",)),
@@ -46,6 +51,12 @@ ACTIONS = {
     ("decode", "POST"): "decode",
     ("stats_page", "GET"): "stats",
     ("stats_page", "POST"): "stats",
+    ("campaigns", "GET"): "stats",
+    ("campaign_recipients", "GET"): "stats",
+    ("campaign_visitors", "GET"): "stats",
+    ("people_forget", "POST"): "delete",
+    ("campaign_page", "GET"): "stats",
+    ("campaign_page", "POST"): "stats",
 }
 
 

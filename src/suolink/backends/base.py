@@ -308,8 +308,8 @@ class TracksPeople(Protocol):
 
     def forget_visitor(self, visitor: str) -> bool:
         """Delete what is kept about one visitor: their rows, their place in recipients'
-        reach (which drops by one), their id on raw visits and per-link counts. True if
-        anything was known."""
+        reach (which drops by one) and, where the backend can find them (memory, SQL),
+        their id on raw visits and per-link counts. True if anything was known."""
         ...
 
     def forget_recipient(self, recipient: str) -> bool:

@@ -1129,12 +1129,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
     def _insert_link(self, tx: sqlite3.Connection, link: Link) -> None:
         tx.links_changed = True  # type: ignore[attr-defined]
         tx.execute(self._sql.insert, self._table.values(link))
-        if is_people_link(link.campaign, link.recipient):
-            tx.execute(_PUT_PEOPLE_LINK, (link.code, link.campaign, link.recipient))
-            if link.recipient is not None:
-                tx.executemany(
-                    _ADD_RECIPIENT, [(scope, link.recipient) for scope in scopes(link.campaign)]
-                )
+        _link_people(tx, [link])
 
     def _update_link(self, tx: sqlite3.Connection, link: Link) -> None:
         tx.links_changed = True  # type: ignore[attr-defined]
@@ -1263,6 +1258,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         """Links (their counts already set), their tags and visits, a statement each."""
         values = self._table.values
         tx.executemany(self._sql.insert, [values(link) for link, _ in fresh])
+        _link_people(tx, [link for link, _ in fresh])
         tx.executemany(
             "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
             [
@@ -1723,6 +1719,23 @@ def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> lis
             }
             new += [(code, who) for who in chunk if who not in known]
     return new
+
+
+def _link_people(tx: sqlite3.Connection, links: Sequence[Link]) -> None:
+    """New links' campaign and recipient, and their recipients listed with no click yet."""
+    people = [link for link in links if is_people_link(link.campaign, link.recipient)]
+    if not people:
+        return
+    tx.executemany(_PUT_PEOPLE_LINK, [(p.code, p.campaign, p.recipient) for p in people])
+    tx.executemany(
+        _ADD_RECIPIENT,
+        [
+            (scope, link.recipient)
+            for link in people
+            if link.recipient is not None
+            for scope in scopes(link.campaign)
+        ],
+    )
 
 
 def _count_person(
