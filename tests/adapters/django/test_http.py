@@ -317,3 +317,12 @@ def test_middleware_and_protect_decorator(configured: str) -> None:
     assert "http://testserver/download/" in guided.content.decode()
     assert guided.content != b"the download"
     assert client.get("/download/", headers={"User-Agent": BROWSER}).content == b"the download"
+
+
+def test_short_domains(storage: str) -> None:
+    """Issue 16's acceptance through Django with real Host headers (see the scenario)."""
+    from tests.backends.test_domains_acceptance import DOMAINS, scenario
+
+    settings = suolink_settings(storage, DOMAINS=DOMAINS)
+    with override_settings(ALLOWED_HOSTS=["*"], SUOLINK=settings):
+        scenario(DjangoClient())
