@@ -7,7 +7,8 @@
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
     │   ├── MissingDependencyError      an optional extra is not installed
-    │   └── DomainsUnsupported          the storage keeps no domains; HTTP 501
+    │   └── CapabilityMissing           the storage lacks an optional capability; HTTP 501
+    │       └── DomainsUnsupported      the storage keeps no domains
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
@@ -17,7 +18,9 @@
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
-    │   └── BodyTooLarge                request body over the size cap; HTTP 413
+    │   ├── BodyTooLarge                request body over the size cap; HTTP 413
+    │   └── InvalidClickId              not a click id of this Shortener (forged, malformed)
+    │       └── ClickExpired            a click id older than click_id_ttl; HTTP 410
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
     ├── DomainError                     a short domain cannot be used (.domain)
     │   ├── DomainNotFound              no such domain; HTTP 404
@@ -41,6 +44,8 @@ __all__ = [
     "BackendUnavailable",
     "BlockedURL",
     "BodyTooLarge",
+    "CapabilityMissing",
+    "ClickExpired",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
@@ -49,6 +54,7 @@ __all__ = [
     "DomainTaken",
     "DomainsUnsupported",
     "ImageTooLarge",
+    "InvalidClickId",
     "InvalidCode",
     "InvalidDomain",
     "InvalidInput",
@@ -131,10 +137,26 @@ class MissingDependencyError(ConfigurationError):
         )
 
 
-class DomainsUnsupported(ConfigurationError):
-    """The storage backend keeps no domains (it lacks the ``keeps_domains`` capability)."""
+class CapabilityMissing(ConfigurationError):
+    """The storage backend cannot do what was asked (people stats on a backend without
+    ``tracks_people``); ``.capability`` names what it lacks. Choose another backend."""
 
     http_status = 501
+
+    def __init__(self, feature: str, capability: str, storage: str) -> None:
+        self.feature = feature
+        self.capability = capability
+        super().__init__(
+            f"{feature} needs a storage backend with the {capability!r} capability; "
+            f"{storage} does not have it"
+        )
+
+
+class DomainsUnsupported(CapabilityMissing):
+    """The storage backend keeps no domains (it lacks the ``keeps_domains`` capability)."""
+
+    def __init__(self, storage: str) -> None:
+        super().__init__("short domains", "keeps_domains", storage)
 
 
 class InvalidInput(SuolinkError):
@@ -199,6 +221,30 @@ class BodyTooLarge(InvalidInput):
     """A request body is over the size cap; refused before it is parsed."""
 
     http_status = 413
+
+
+class InvalidClickId(InvalidInput):
+    """A click id this Shortener did not make (malformed, or its signature is wrong).
+
+    Forged and garbled ids look the same: nothing about a link is revealed.
+    """
+
+    def __init__(self, reason: str = "not a click id of this site") -> None:
+        super().__init__(f"invalid click id: {reason}", reason=reason)
+
+
+class ClickExpired(InvalidClickId):
+    """A genuine click id past ``click_id_ttl``: too old to report a conversion on."""
+
+    http_status = 410
+
+    def __init__(self, clicked_at: datetime) -> None:
+        self.clicked_at = clicked_at
+        InvalidInput.__init__(
+            self,
+            f"the click id has expired (clicked at {clicked_at.isoformat(timespec='seconds')})",
+            reason="expired",
+        )
 
 
 class CodeTaken(SuolinkError):

@@ -121,9 +121,7 @@ class DomainMethods:
     def _domain_store(self) -> KeepsDomains:
         store = self.storage
         if not isinstance(store, KeepsDomains):
-            raise DomainsUnsupported(
-                f"the storage {store.url} keeps no domains (no keeps_domains capability)"
-            )
+            raise DomainsUnsupported(store.url)
         return store
 
     def _load_domains(self) -> list[Domain]:
