@@ -341,13 +341,6 @@ _DOMAIN_BODY: Final = {
         "settings": {"$ref": "#/components/schemas/Domain/properties/settings"},
     },
 }
-_FOR_PLATFORM: Final = {
-    "name": "for_platform",
-    "in": "query",
-    "schema": {"type": "string"},
-    "description": "Short domains: `short_url` on a domain healthy in this platform "
-    "(wechat, qq, …); default: one no platform blocks.",
-}
 _QR_PARAMS: Final = [
     {
         "name": "platform",
@@ -438,7 +431,6 @@ def _operations() -> dict[str, dict[str, Any]]:
                         "schema": {"type": "string"},
                         "description": "`next_cursor` of the previous page.",
                     },
-                    _FOR_PLATFORM,
                     {
                         "name": "tag",
                         "in": "query",
@@ -526,7 +518,6 @@ def _operations() -> dict[str, dict[str, Any]]:
         "link": {
             "get": {
                 "summary": "One link",
-                "parameters": [_FOR_PLATFORM],
                 "security": _AUTH,
                 "parameters": [_FOR_PLATFORM],
                 "responses": {"200": _json("Link", "The link."), **_errors(*_MANAGE)},
