@@ -41,9 +41,15 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "records_in_one_trip", "shares_rate_limits", "tracks_people"}
+    {
+        "keeps_aggregates",
+        "records_in_one_trip",
+        "shares_rate_limits",
+        "tracks_people",
+        "keeps_domains",
+    }
 )
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "keeps_domains"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -87,12 +93,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_domains"}),
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_domains"}),
     ),
     Backend(
         "postgresql",
