@@ -30,6 +30,7 @@ from .errors import InvalidOption, MissingDependencyError, SuolinkError
 from .exports import archive_csv, archive_json
 from .imports import IMPORT_FORMATS, import_records, read_file
 from .models import Link, Visit
+from .people import row_to_json, totals_to_json
 from .terminal import Progress, is_terminal, progress, safe_text, to_json, write_line
 
 if TYPE_CHECKING:
@@ -282,6 +283,8 @@ def _parser() -> argparse.ArgumentParser:
     shorten.add_argument("--code", help="custom alias instead of a generated code")
     shorten.add_argument("--random", action="store_true", help="random code, not hashids")
     _setting_options(shorten)
+    shorten.add_argument("--recipient", help="your opaque id of the person it is for")
+    shorten.add_argument("--campaign", help="the campaign it belongs to (docs/people.md)")
     _base_url_option(shorten, "", "; without one the code is printed")
 
     links = _subparser(commands, "list", "list links, newest first", shortener_options)
@@ -338,6 +341,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     decode.add_argument(
         "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…; '-' reads stdin"
+    )
+
+    people = _subparser(
+        commands, "people", "show who clicks most in a campaign (docs/people.md)", shortener_options
+    )
+    people.add_argument("--campaign", help="the campaign (default: every campaign)")
+    people.add_argument(
+        "--visitors", action="store_true", help="rank visitors instead of recipients"
+    )
+    people.add_argument(
+        "--min-clicks",
+        type=int,
+        metavar="N",
+        help="only people with N clicks or more (default: 0, or 1 with --csv)",
+    )
+    people.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    people.add_argument(
+        "--csv", action="store_true", help="print the segment as CSV (everyone with N clicks)"
     )
 
     stats = _subparser(commands, "stats", "show a link's visit statistics", shortener_options)
@@ -493,6 +514,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
+    if args.command == "shorten":
+        given["recipient"] = args.recipient
+        given["campaign"] = args.campaign
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -865,6 +889,59 @@ def _print_stats(stats: Any) -> None:
     write_line(f"{stats.code}: {visits} ({people}, {bots}), {unique}")
 
 
+def _cmd_people(args: argparse.Namespace) -> int:
+    """``suolink people``: a campaign's leaderboard, or its segment as CSV."""
+    recipients = not args.visitors
+    with _shortener(args) as shortener:
+        if args.csv:
+            least = 1 if args.min_clicks is None else args.min_clicks
+            out = sys.stdout.buffer
+            for chunk in shortener.people_csv(
+                args.campaign, recipients=recipients, min_clicks=least
+            ):
+                out.write(chunk)
+            out.flush()
+            return 0
+        if recipients:
+            rows = shortener.top_recipients(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+            totals = shortener.people_totals(args.campaign)
+        else:
+            rows = shortener.top_visitors(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+    if args.json:
+        body: dict[str, Any] = {
+            "campaign": args.campaign,
+            "recipients" if recipients else "visitors": [
+                row_to_json(row, recipients=recipients) for row in rows
+            ],
+        }
+        if recipients:
+            body["totals"] = totals_to_json(totals)
+        _print_json(body)
+        return 0
+    if recipients:
+        from .render.i18n import count_phrase
+
+        write_line(
+            f"{args.campaign or 'every campaign'}: "
+            f"{count_phrase(totals.recipients, 'recipient', 'recipients')}, "
+            f"{count_phrase(totals.clicks, 'click', 'clicks')}, reach {totals.reach}, "
+            f"average reach {totals.average_reach:.2f}"
+        )
+        write_line(f"  {'recipient':<24} {'clicks':>7} {'reach':>6} {'links':>6}")
+        for row in rows:
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.reach:>6} {row.links:>6}")
+    else:
+        write_line(f"  {'visitor':<24} {'clicks':>7} {'links':>6}  last seen")
+        for row in rows:
+            last = row.last_seen.isoformat(timespec="seconds") if row.last_seen else ""
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.links:>6}  {last}")
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     if args.all == bool(args.code):
         raise CommandError("give a CODE or --all")
@@ -1054,6 +1131,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qr": _cmd_qr,
     "decode": _cmd_decode,
     "stats": _cmd_stats,
+    "people": _cmd_people,
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,

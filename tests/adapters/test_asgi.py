@@ -23,6 +23,7 @@ from tests.http_scenarios import (
     AUTH,
     BROWSER,
     HOST_SCENARIOS,
+    PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
     WECHAT,
@@ -590,3 +591,10 @@ def test_a_check_url_hook_on_resolve_keeps_links_in_worker_threads(tmp_path: Pat
         check_on_resolve=True,
     )
     assert not app.state.suolink.links_on_loop
+
+
+@pytest.mark.parametrize("scenario", PEOPLE_SCENARIOS, ids=lambda s: s.__name__)
+def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    app = create_app("memory://", api_token=TOKEN, secret="s", track_people=True)
+    for client in client_for(app):
+        scenario(client)

@@ -40,8 +40,16 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
+REDIS_CAPABILITIES = frozenset(
+    {
+        "keeps_aggregates",
+        "records_in_one_trip",
+        "shares_rate_limits",
+        "tracks_people",
+        "keeps_domains",
+    }
+)
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "keeps_domains"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -49,7 +57,13 @@ BACKENDS: list[Backend] = [
         lambda request, tmp: "memory://",
         shared=False,
         capabilities=frozenset(
-            {"keeps_aggregates", "holds_links_in_process", "tracks_people", "keeps_domains"}
+            {
+                "keeps_aggregates",
+                "holds_links_in_process",
+                "tracks_people",
+                "keeps_domains",
+                "records_conversions",
+            }
         ),
     ),
     Backend(
@@ -61,6 +75,7 @@ BACKENDS: list[Backend] = [
                 "restores_in_batches",
                 "tracks_people",
                 "keeps_domains",
+                "records_conversions",
                 "holds_links_in_process",
             }
         ),
@@ -78,12 +93,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_domains"}),
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_domains"}),
     ),
     Backend(
         "postgresql",

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ class SuolinkApp(Starlette):
 
 def _starlette_path(pattern: str) -> str:
     """``/<code>.png`` → ``/{code}.png``, ``/api/<path:rest>`` → ``/api/{rest:path}``."""
-    return pattern.replace("<code>", "{code}").replace("<path:rest>", "{rest:path}")
+    return re.sub(r"<(\w+)>", r"{\1}", pattern.replace("<path:rest>", "{rest:path}"))
 
 
 def _state(app: Any) -> _State:

@@ -56,6 +56,7 @@ from ...models import Link, Visit, VisitResult
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
 from ..base import DIMENSIONS, TOP, StatsCounts
+from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
     FIRST_DAY,
@@ -63,8 +64,8 @@ from ..relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
     day_bounds,
+    replayed,
     visit_from_row,
 )
 from . import schema as s
@@ -98,7 +99,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(RelationalStorage[Connection]):
+class SQLStorage(DomainRows[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -215,7 +216,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        return self._retrying(lambda: RelationalStorage.create(self, link))
+        return self._retrying(lambda: DomainRows.create(self, link))
 
     def next_id(self) -> int:
         """A number never handed out before: one ``UPDATE`` on the counter row, autocommitted.
@@ -228,7 +229,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def delete(self, code: str, *, tombstone: bool = True) -> bool:
         """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction."""
-        return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
+        return self._retrying(lambda: DomainRows.delete(self, code, tombstone=tombstone))
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
         """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
@@ -236,7 +237,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
         def record() -> VisitResult:
             self._drop_old_visits(visit.at)
-            return RelationalStorage.record_visit(self, visit, count=count)
+            return DomainRows.record_visit(self, visit, count=count)
 
         return self._retrying(record)
 
@@ -285,26 +286,79 @@ class SQLStorage(RelationalStorage[Connection]):
         return self._retrying(lambda: self._restore(checked))
 
     def _restore(self, checked: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
-        made: list[bool] = []
+        """The codes in use read a chunk at a time, then the free links and their tags in
+        one ``executemany`` each (the server's round trips are what an import waits
+        for), their visits after them. A batch that still meets a constraint (a code
+        taken meanwhile) is done again a savepoint per link."""
         with self._write("restore links") as tx:
+            taken = self._taken_codes(tx, [link.code for link, _ in checked])
+            made: list[bool] = []
+            fresh: list[tuple[Link, list[Visit]]] = []
             for link, visits in checked:
-                savepoint = tx.begin_nested()
-                try:
-                    self._insert_link(tx, link)
-                except sa_exc.IntegrityError:
-                    savepoint.rollback()
-                    made.append(False)
-                    continue
-                if self._is_tombstoned(tx, link.code):
-                    savepoint.rollback()
-                    made.append(False)
-                    continue
-                self._insert_tags(tx, link.code, sorted(set(link.tags)), to_micros(link.created_at))
-                for visit in visits:
-                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
-                        self._insert_visit(tx, visit)
-                savepoint.commit()
-                made.append(True)
+                made.append(link.code not in taken)
+                if made[-1]:
+                    taken.add(link.code)
+                    fresh.append(replayed(link, visits))
+            savepoint = tx.begin_nested()
+            try:
+                self._insert_restored(tx, fresh)
+            except sa_exc.IntegrityError:
+                savepoint.rollback()
+                return self._restore_each(tx, checked)
+            savepoint.commit()
+        return made
+
+    def _taken_codes(self, tx: Connection, codes: Sequence[str]) -> set[str]:
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            for table in (s.links, s.tombstones):
+                rows = tx.execute(select(table.c.code).where(table.c.code.in_(chunk)))
+                taken.update(row[0] for row in rows)
+        return taken
+
+    def _insert_restored(
+        self, tx: Connection, fresh: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> None:
+        if not fresh:
+            return
+        tx.execute(s.links.insert(), [self._table.values(link) for link, _ in fresh])
+        tags = [
+            {"code": link.code, "tag_key": s.key_hash(tag), "tag": tag, "created_us": created_us}
+            for link, _ in fresh
+            if link.tags
+            for created_us in (to_micros(link.created_at),)
+            for tag in sorted(set(link.tags))
+        ]
+        if tags:
+            tx.execute(s.link_tags.insert(), tags)
+        for _, visits in fresh:
+            for visit in visits:
+                self._insert_visit(tx, visit)
+
+    def _restore_each(
+        self, tx: Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> list[bool]:
+        """A savepoint per link: one that fails undoes only itself."""
+        made: list[bool] = []
+        for link, visits in checked:
+            savepoint = tx.begin_nested()
+            try:
+                self._insert_link(tx, link)
+            except sa_exc.IntegrityError:
+                savepoint.rollback()
+                made.append(False)
+                continue
+            if self._is_tombstoned(tx, link.code):
+                savepoint.rollback()
+                made.append(False)
+                continue
+            self._insert_tags(tx, link.code, sorted(set(link.tags)), to_micros(link.created_at))
+            for visit in visits:
+                if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                    self._insert_visit(tx, visit)
+            savepoint.commit()
+            made.append(True)
         return made
 
     # -- primitives of RelationalStorage ---------------------------------------------
@@ -353,6 +407,24 @@ class SQLStorage(RelationalStorage[Connection]):
             tx.execute(pg_dialect.insert(s.tombstones).values(values).on_conflict_do_nothing())
         else:
             tx.execute(s.tombstones.insert().prefix_with("IGNORE").values(values))
+
+    def _insert_domain(self, tx: Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(s.domains.insert().values(name=name, added_us=added_us, data=data))
+
+    def _domain_rows(self, tx: Connection) -> list[str]:
+        d = s.domains.c
+        return [str(row[0]) for row in tx.execute(select(d.data).order_by(d.added_us, d.name))]
+
+    def _domain_row(self, tx: Connection, name: str) -> str | None:
+        d = s.domains.c
+        found = tx.execute(select(d.data).where(d.name == name).with_for_update()).scalar()
+        return None if found is None else str(found)
+
+    def _update_domain(self, tx: Connection, name: str, data: str) -> None:
+        tx.execute(update(s.domains).where(s.domains.c.name == name).values(data=data))
+
+    def _delete_domain(self, tx: Connection, name: str) -> bool:
+        return tx.execute(delete(s.domains).where(s.domains.c.name == name)).rowcount > 0
 
     def _page(
         self, tx: Connection, after: tuple[int, str] | None, tag: str | None, size: int

@@ -86,7 +86,7 @@ _OPEN = (
     )
     + "".join(
         f" AND COALESCE(CAST(extra AS jsonb) -> '{name}', 'null') = 'null'"
-        for name in ("allow_countries", "warning", "abuse_status")
+        for name in ("allow_countries", "warning", "abuse_status", "domain", "pool")
     )
 )
 _OPEN_PARAMS = {

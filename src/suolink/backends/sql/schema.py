@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     func,
+    inspect,
     select,
     text,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Key",
     "counters",
+    "domains",
     "key_hash",
     "link_tags",
     "links",
@@ -219,8 +221,19 @@ visits = Table(
     Column("region", _long_text()),
     Column("city", _long_text()),
     Column("arm", _long_text()),
+    Column("domain", _long_text()),  # added by migration 2
     Index("visits_by_code", "code", "at_us"),
     Index("visits_by_time", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("name", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("added_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
 )
@@ -265,10 +278,20 @@ def _v1(conn: Connection) -> None:
     conn.execute(counters.insert().values(name="links", value=0))
 
 
+def _v2(conn: Connection) -> None:
+    """Short domains: the ``domains`` table and the domain a visit came in on."""
+    metadata.create_all(conn, tables=[domains])
+    present = {column["name"] for column in inspect(conn).get_columns("visits")}
+    if "domain" not in present:  # a database made by version 1 (v1 makes today's table)
+        column = "domain TEXT" if conn.dialect.name == "postgresql" else "domain MEDIUMTEXT"
+        conn.execute(text(f"ALTER TABLE visits ADD COLUMN {column}"))
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
+    (2, "domains: short domains, their pools and states; visits: the domain", _v2),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
