@@ -6,7 +6,8 @@
     ├── ConfigurationError              bad option or setting (programming error)
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
-    │   └── MissingDependencyError      an optional extra is not installed
+    │   ├── MissingDependencyError      an optional extra is not installed
+    │   └── WebhooksUnsupported         the storage keeps no webhook outbox; HTTP 501
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
@@ -17,6 +18,7 @@
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
     │   └── BodyTooLarge                request body over the size cap; HTTP 413
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
+    ├── EndpointNotFound                no such webhook endpoint (.endpoint_id); HTTP 404
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
     │   └── LinkExpired                 past expiry or out of visits; HTTP 410
@@ -39,6 +41,7 @@ __all__ = [
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
+    "EndpointNotFound",
     "ImageTooLarge",
     "InvalidCode",
     "InvalidInput",
@@ -52,6 +55,7 @@ __all__ = [
     "QRDecodeError",
     "QREncodeError",
     "SuolinkError",
+    "WebhooksUnsupported",
 ]
 
 
@@ -119,6 +123,28 @@ class MissingDependencyError(ConfigurationError):
             f"{feature} needs the optional dependency {module or extra!r}: "
             f"pip install 'suolink[{extra}]'"
         )
+
+
+class WebhooksUnsupported(ConfigurationError):
+    """Webhooks were asked of a storage that keeps no outbox (no ``KeepsOutbox``)."""
+
+    http_status = 501
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"the storage {url} keeps no webhook outbox: use memory://, sqlite://, "
+            "redis://, postgresql://, mysql:// or django://"
+        )
+
+
+class EndpointNotFound(SuolinkError):
+    """No webhook endpoint has this id."""
+
+    http_status = 404
+
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+        super().__init__(f"no webhook endpoint {endpoint_id[:80]!r}")
 
 
 class InvalidInput(SuolinkError):

@@ -12,9 +12,10 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Unpack
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from . import visits
 from .abuse import AbuseGuard, UrlChecker
@@ -24,6 +25,7 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    KeepsOutbox,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
@@ -36,11 +38,13 @@ from .errors import (
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
+    EndpointNotFound,
     InvalidInput,
     InvalidOption,
     InvalidURL,
     LinkNotFound,
     MissingDependencyError,
+    WebhooksUnsupported,
 )
 from .events import Callback, Event, EventBus, check_event_name
 from .fields import Action
@@ -48,6 +52,7 @@ from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
 from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import LinkChanges, LinkSettings, validate_settings
+from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -58,6 +63,10 @@ from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
+from .webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from .webhook_worker import WebhookWorker
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
@@ -171,6 +180,14 @@ class Shortener:
         )
         #: In-process hooks (:mod:`suolink.events`), run off the request path.
         self.events = EventBus()
+        #: Webhook endpoints and the outbox (:mod:`suolink.webhooks`); None if the
+        #: storage keeps no outbox.
+        self.webhooks: Webhooks | None = (
+            Webhooks(storage_now, self.events, self.clock)
+            if isinstance(storage_now, KeepsOutbox)
+            else None
+        )
+        self._webhooks_due = 0.0  # time.monotonic() of the next look at the endpoints
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -385,6 +402,8 @@ class Shortener:
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
+        if self._webhooks_due <= time.monotonic() and self.webhooks is not None:
+            self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
         if (
@@ -701,11 +720,85 @@ class Shortener:
         """
         event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
         self.events.publish(event)
+        if self.webhooks is not None:
+            self.webhooks.publish(event)
         return event
 
     def _emit_link(self, name: str, link: Link) -> None:
-        if self.events.wants(name):
+        hooks = self.webhooks
+        if self.events.wants(name) or (hooks is not None and hooks.wants(name)):
             self.emit(name, self._link_payload(link))
+
+    def _watch_webhooks(self) -> None:
+        """Look at the endpoints again soon, off the request path (a short-lived thread):
+        clicks are collected while an endpoint (added anywhere) wants them."""
+        self._webhooks_due = time.monotonic() + 30.0
+        hooks = self.webhooks
+        if hooks is None:
+            return
+
+        def look() -> None:
+            try:
+                hooks.refresh()
+            except Exception:  # a closed or failing store: the next look tries again
+                return
+
+        threading.Thread(target=look, name="suolink-webhooks-look", daemon=True).start()
+
+    # -- webhooks (suolink.webhooks, suolink.webhook_worker) --------------------------------
+
+    def _outbox(self) -> Webhooks:
+        if self.webhooks is None:
+            raise WebhooksUnsupported(self.storage.url)
+        return self.webhooks
+
+    def add_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = ("*",),
+        secret: str | None = None,
+        *,
+        description: str = "",
+    ) -> Endpoint:
+        """Send ``events`` (names of ``suolink.events.EVENT_TYPES``, ``*``: all) to ``url``,
+        signed with ``secret`` (made if not given: read it from the result once)."""
+        return self._outbox().add(url, events=events, secret=secret, description=description)
+
+    def list_webhooks(self) -> builtins.list[Endpoint]:
+        """Every webhook endpoint, oldest first."""
+        return self._outbox().list()
+
+    def remove_webhook(self, endpoint_id: str) -> None:
+        """Remove an endpoint and its waiting messages; ``EndpointNotFound`` if none."""
+        if not self._outbox().remove(endpoint_id):
+            raise EndpointNotFound(str(endpoint_id))
+
+    def webhook_deliveries(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        """The delivery log, newest first (one endpoint's, or all)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidOption("limit", "must be a whole number from 1 to 1000")
+        return self._outbox().storage.deliveries(endpoint_id=endpoint_id, limit=limit)
+
+    def webhook_dead_letters(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Message]:
+        """Messages given up on, newest first."""
+        return self._outbox().storage.dead_letters(endpoint_id=endpoint_id, limit=limit)
+
+    def run_webhooks(self, **options: Any) -> WebhookWorker:
+        """Start delivering this storage's outbox in a background thread; the worker.
+
+        ``options`` are :class:`~suolink.webhook_worker.WebhookWorker`'s. Stop it with
+        ``worker.stop()`` (in-flight deliveries finish first).
+        """
+        from .webhook_worker import WebhookWorker
+
+        self._outbox()  # WebhooksUnsupported without an outbox
+        worker = WebhookWorker(self.storage, **options)
+        worker.start()
+        return worker
 
     def _link_payload(self, link: Link) -> dict[str, Any]:
         """A link as the API shows it: no password hash; its short URL if one can be made."""
@@ -802,6 +895,9 @@ class Shortener:
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            if self.webhooks is not None:
+                self.events.drain()
+                self.webhooks.flush()
             self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):

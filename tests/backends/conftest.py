@@ -48,12 +48,12 @@ BACKENDS: list[Backend] = [
         "memory",
         lambda request, tmp: "memory://",
         shared=False,
-        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process"}),
+        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process", "keeps_outbox"}),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches"}),
+        capabilities=frozenset({"keeps_aggregates", "restores_in_batches", "keeps_outbox"}),
     ),
     Backend(
         "redis",

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
 from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..outbox import MemoryOutbox
 from ._common import (
     check_limit,
     check_list_args,
@@ -51,8 +52,11 @@ class _Day:
     visitors: Counter[str] = field(default_factory=Counter)
 
 
-class MemoryStorage:
-    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``."""
+class MemoryStorage(MemoryOutbox):
+    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``.
+
+    The webhook outbox (``KeepsOutbox``) lives in this process too: lost on exit.
+    """
 
     def __init__(self, url: str = "memory://") -> None:
         parts = urlsplit(url)
@@ -60,6 +64,7 @@ class MemoryStorage:
             raise ConfigurationError(f"not a memory:// URL: {url!r}")
         if parts.query:
             raise ConfigurationError("memory:// takes no options")
+        MemoryOutbox.__init__(self)
         self.url = "memory://"
         self._lock = threading.Lock()
         self._closed = False
