@@ -26,6 +26,7 @@ from suolink.config import (
     options_for,
     resolve_options,
 )
+from suolink.domain_checks import HttpChecker
 from suolink.errors import ConfigurationError, InvalidSetting
 from suolink.shortener import Shortener
 
@@ -113,6 +114,8 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
     "web_page": ("no", False, "hidden"),
+    "check_domains_every": ("60", 60, "-1"),
+    "domain_checker": ("suolink.domain_checks:HttpChecker", HttpChecker, "tests.nowhere:x"),
     "use_permissions": ("false", False, "nope"),
     "request_attribute": ("client", "client", "not-an-attr"),
 }

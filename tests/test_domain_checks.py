@@ -175,6 +175,19 @@ def test_body_read_is_capped(servers: Servers) -> None:
     assert result.verdicts["wechat"] == "ok"
 
 
+def test_scheme_defaults_to_https_but_http_on_loopback(servers: Servers) -> None:
+    checker = HttpChecker()
+    assert checker.probe_url("s1.example") == "https://s1.example/api/health"
+    assert checker.probe_url("例子.example.") == "https://xn--fsqu00a.example/api/health"
+    assert checker.probe_url("localhost:8000") == "http://localhost:8000/api/health"
+    assert checker.probe_url("[::1]:8000") == "http://[::1]:8000/api/health"
+    port = servers.address("healthy")[1]
+    assert HttpChecker(timeout=1).check(f"127.0.0.1:{port}").verdicts == {
+        "wechat": "ok",
+        "qq": "ok",
+    }
+
+
 def test_url_template_points_at_a_check_service(servers: Servers) -> None:
     checker = checker_for(servers, url="http://healthy.test/check?d={domain}")
     assert checker.probe_url("例子.test") == "http://healthy.test/check?d=xn--fsqu00a.test"
@@ -254,12 +267,12 @@ def test_check_domains_needs_a_checker() -> None:
 
 
 class _Verdicts:
-    def __init__(self, verdicts: dict[str, str], error: str | None = None) -> None:
+    def __init__(self, verdicts: dict[str, str], reason: str = "fixed") -> None:
         self.verdicts = verdicts
-        self.error = error
+        self.reason = reason
 
     def check(self, domain: str) -> CheckResult:
-        return CheckResult(domain, self.verdicts, reason="fixed", error=self.error)  # type: ignore[arg-type]
+        return CheckResult(domain, self.verdicts, reason=self.reason)  # type: ignore[arg-type]
 
 
 def test_several_checkers_combine_to_the_worst_verdict() -> None:
@@ -268,6 +281,23 @@ def test_several_checkers_combine_to_the_worst_verdict() -> None:
     (result,) = check_domains(registry, checkers)
     assert result.verdicts == {"wechat": "blocked", "qq": "suspect"}
     assert registry.states["a.test"] == {"wechat": "blocked", "qq": "suspect"}
+
+
+class _Refusing(FakeRegistry):
+    def mark_ok(self, domain: str, platforms: object = None) -> None:
+        raise ValueError("no such domain")
+
+
+def test_a_registry_refusing_a_verdict_stops_only_that_domain() -> None:
+    registry = _Refusing(["a.test", "b.test"])
+    results = check_domains(registry, [_Verdicts({"wechat": "ok"})])
+    assert [r.error for r in results] == ["apply: ValueError: no such domain"] * 2
+
+
+def test_reasons_reach_the_registry_as_one_short_line() -> None:
+    registry = FakeRegistry(["a.test"])
+    check_domains(registry, [_Verdicts({"wechat": "blocked"}, reason="x\ny" * 400)])
+    assert registry.states["a.test"] == {"wechat": "blocked"}
 
 
 class _Raising:

@@ -601,6 +601,26 @@ OPTIONS: Final[Mapping[str, Option]] = {
             adapters=_WEB,
         ),
         Option(
+            "check_domains_every",
+            "adapter",
+            _integer(0),
+            0,
+            "seconds between health checks of every short domain (0: off); of the "
+            "processes of one machine serving a store, one checks",
+            adapters=frozenset({"asgi"}),
+            shown_default="0 (off)",
+        ),
+        Option(
+            "domain_checker",
+            "adapter",
+            CALLABLE,
+            None,
+            "a callable returning the DomainChecker (or a list of them) the periodic "
+            "checks use; or its import path",
+            adapters=frozenset({"asgi"}),
+            shown_default="the built-in HttpChecker",
+        ),
+        Option(
             "use_permissions",
             "adapter",
             BOOLEAN,

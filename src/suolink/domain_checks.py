@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import ipaddress
 import logging
 import os
 import socket
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any, Final, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -49,6 +50,8 @@ __all__ = [
     "PeriodicChecks",
     "RecordsChecks",
     "check_domains",
+    "make_checkers",
+    "periodic_checks",
     "worst",
 ]
 
@@ -61,6 +64,8 @@ SUSPECT: Final = "suspect"
 #: Verdicts from best to worst; several checkers' verdicts on a platform combine to the worst.
 _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 
+#: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
+_MAX_REASON: Final = 300
 #: Seconds one checker may spend on one domain before the runner gives up on it.
 DEFAULT_TIMEOUT: Final = 30.0
 
@@ -175,22 +180,18 @@ class DomainRegistry(Protocol):
 
     def domains(self) -> Sequence[_Domain]: ...
 
-    def mark_blocked(
-        self, domain: str, *, platforms: Iterable[str] | None = ..., reason: str = ...
-    ) -> Any: ...
+    def mark_blocked(self, domain: str, platforms: Iterable[str], *, reason: str = ...) -> Any: ...
 
-    def mark_suspect(
-        self, domain: str, *, platforms: Iterable[str] | None = ..., reason: str = ...
-    ) -> Any: ...
+    def mark_suspect(self, domain: str, platforms: Iterable[str], *, reason: str = ...) -> Any: ...
 
-    def mark_ok(self, domain: str, *, platforms: Iterable[str] | None = ...) -> Any: ...
+    def mark_ok(self, domain: str, platforms: Iterable[str] | None = ...) -> Any: ...
 
 
 @runtime_checkable
 class RecordsChecks(Protocol):
-    """A registry that keeps each domain's last check (shown by ``suolink domains``)."""
+    """A registry that keeps each domain's last check (``suolink domains`` shows it)."""
 
-    def record_check(self, domain: str, result: CheckResult) -> Any: ...
+    def mark_checked(self, domain: str) -> Any: ...
 
 
 # -- one check per domain at a time ---------------------------------------------------------
@@ -236,7 +237,7 @@ def check_domains(
     thread is left to finish, and the domain stays claimed until it does). A domain
     already being checked elsewhere in the process is skipped. With ``apply`` the
     verdicts go to ``mark_ok``/``mark_suspect``/``mark_blocked`` and, if the registry
-    keeps them, to ``record_check``. Returns the results in the registry's order.
+    keeps it, ``mark_checked``. Returns the results in the registry's order.
     """
     if not checkers:
         raise ConfigurationError("check_domains needs at least one checker")
@@ -288,9 +289,7 @@ def _check_one(
             elapsed=waited,
             error="timeout: the check did not finish",
         )
-    if apply:
-        _apply(registry, result)
-    return result
+    return _apply(registry, result) if apply else result
 
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
@@ -311,19 +310,35 @@ def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
         )
 
 
-def _apply(registry: DomainRegistry, result: CheckResult) -> None:
-    """Verdicts to ``mark_*`` calls (one per verdict), then the check to ``record_check``."""
+def _apply(registry: DomainRegistry, result: CheckResult) -> CheckResult:
+    """Verdicts to ``mark_*`` calls (one per verdict), then ``mark_checked``.
+
+    A registry that refuses (the domain was removed meanwhile, the store is down) makes
+    the result carry an ``apply`` error instead of stopping the other domains' checks.
+    """
     if result.skipped:
-        return
-    reason = result.reason or result.error or "domain check"
-    if blocked := result.platforms(BLOCKED):
-        registry.mark_blocked(result.domain, platforms=blocked, reason=reason)
-    if suspect := result.platforms(SUSPECT):
-        registry.mark_suspect(result.domain, platforms=suspect, reason=reason)
-    if ok := result.platforms(OK):
-        registry.mark_ok(result.domain, platforms=ok)
-    if isinstance(registry, RecordsChecks):
-        registry.record_check(result.domain, result)
+        return result
+    reason = _one_line(result.reason or result.error or "domain check")
+    try:
+        if blocked := result.platforms(BLOCKED):
+            registry.mark_blocked(result.domain, blocked, reason=reason)
+        if suspect := result.platforms(SUSPECT):
+            registry.mark_suspect(result.domain, suspect, reason=reason)
+        if ok := result.platforms(OK):
+            registry.mark_ok(result.domain, ok)
+        if isinstance(registry, RecordsChecks):
+            registry.mark_checked(result.domain)
+    except Exception as exc:
+        log.warning("domain check of %s: could not record the verdicts: %s", result.domain, exc)
+        error = f"apply: {type(exc).__name__}: {exc}"
+        return replace(result, error=f"{result.error}; {error}" if result.error else error)
+    return result
+
+
+def _one_line(text: str, limit: int = _MAX_REASON) -> str:
+    """``text`` as one line of at most ``limit`` characters (what a registry keeps)."""
+    flat = "".join(" " if ord(ch) < 32 or ch == "\x7f" else ch for ch in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # -- the periodic loop ---------------------------------------------------------------------
@@ -458,6 +473,48 @@ class PeriodicChecks:
         self.stop()
 
 
+def make_checkers(
+    factory: Callable[[], DomainChecker | Iterable[DomainChecker]] | None,
+) -> list[DomainChecker]:
+    """The checkers the ``domain_checker`` option makes (default: one :class:`HttpChecker`)."""
+    made: object = (factory or HttpChecker)()
+    checkers = [made] if isinstance(made, DomainChecker) else made
+    if not isinstance(checkers, Iterable) or isinstance(checkers, str | bytes):
+        checkers = [checkers]
+    found = list(checkers)
+    if not found or not all(isinstance(c, DomainChecker) for c in found):
+        raise ConfigurationError(
+            "domain_checker must return a DomainChecker (an object with check(domain)) "
+            "or a list of them"
+        )
+    return found
+
+
+def periodic_checks(
+    registry: object,
+    every: float | None,
+    *,
+    checker: Callable[[], DomainChecker | Iterable[DomainChecker]] | None = None,
+    storage_url: str | None = None,
+) -> PeriodicChecks | None:
+    """The periodic checks an app runs (``check_domains_every``), not started; None if off.
+
+    ``checker`` is the ``domain_checker`` option: a callable returning a checker or a
+    list of them (default: :class:`HttpChecker`). ``storage_url`` names the file lock
+    that keeps one process of a machine checking a shared store (``memory://`` stores
+    are each process's own, so they take none). Off, with a warning, when ``registry``
+    has no domains.
+    """
+    if not every:
+        return None
+    if not isinstance(registry, DomainRegistry):
+        log.warning("domain checks are off: %r keeps no domains", type(registry).__name__)
+        return None
+    checkers = make_checkers(checker)
+    shared = storage_url is not None and not storage_url.startswith("memory:")
+    return PeriodicChecks(registry, checkers, every, lock_name=storage_url if shared else None)
+
+
 def _summary(result: CheckResult) -> str:
     if result.skipped:
         return "skipped"
@@ -497,7 +554,8 @@ class HttpChecker:
 
     With ``send_user_agent`` each platform is probed with its own user agent
     (``user_agents``, default :data:`USER_AGENTS`); otherwise one plain request is
-    judged against every platform's patterns. ``url`` may replace the probe URL with a
+    judged against every platform's patterns. ``scheme`` None means ``https``, but
+    ``http`` for loopback names such as ``127.0.0.1:8000``. ``url`` may replace the probe URL with a
     template (``{scheme}``, ``{domain}``, ``{path}``), e.g. a check service's API.
     ``connect_to`` sends a domain's requests to another ``(host, port)`` (like curl's
     ``--resolve``); the Host header, SNI and certificate check keep the domain's name.
@@ -506,7 +564,7 @@ class HttpChecker:
 
     platforms: tuple[str, ...] = ("wechat", "qq")
     path: str = "/api/health"
-    scheme: Literal["http", "https"] = "https"
+    scheme: Literal["http", "https"] | None = None
     timeout: float = 10.0
     block_patterns: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_BLOCK_PATTERNS)
@@ -523,7 +581,7 @@ class HttpChecker:
         unknown = sorted(set(self.platforms) - APP_IDS)
         if unknown:
             raise ConfigurationError(f"HttpChecker: unknown platforms {', '.join(unknown)}")
-        if self.scheme not in ("http", "https"):
+        if self.scheme not in ("http", "https", None):
             raise ConfigurationError(f"HttpChecker: scheme must be http or https: {self.scheme}")
         if not self.path.startswith("/"):
             raise ConfigurationError(f"HttpChecker: path must start with '/': {self.path}")
@@ -578,7 +636,9 @@ class HttpChecker:
 
     def probe_url(self, domain: str) -> str:
         """The URL probed for ``domain``."""
-        return self.url.format(scheme=self.scheme, domain=_ascii(domain), path=self.path)
+        name = _ascii(domain)
+        scheme = self.scheme or ("http" if _loopback(name) else "https")
+        return self.url.format(scheme=scheme, domain=name, path=self.path)
 
     def _fetch(self, domain: str, user_agent: str) -> _Fetched:
         url = urlsplit(self.probe_url(domain))
@@ -623,6 +683,17 @@ def _ascii(domain: str) -> str:
         return domain.strip().rstrip(".").encode("idna").decode("ascii")
     except UnicodeError:
         raise _Failed("dns", f"not a valid domain name: {domain!r}") from None
+
+
+def _loopback(name: str) -> bool:
+    """True for ``localhost``, ``127.0.0.1:8000``, ``[::1]`` (test domains speak plain HTTP)."""
+    host = urlsplit(f"//{name}").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_capped(response: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:

@@ -7,7 +7,7 @@
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
     │   ├── MissingDependencyError      an optional extra is not installed
-    │   └── WebhooksUnsupported         the storage keeps no webhook outbox; HTTP 501
+    │   └── CapabilityMissing           the storage lacks an optional capability; HTTP 501
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
@@ -38,6 +38,7 @@ __all__ = [
     "BackendUnavailable",
     "BlockedURL",
     "BodyTooLarge",
+    "CapabilityMissing",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
@@ -55,7 +56,6 @@ __all__ = [
     "QRDecodeError",
     "QREncodeError",
     "SuolinkError",
-    "WebhooksUnsupported",
 ]
 
 
@@ -125,18 +125,6 @@ class MissingDependencyError(ConfigurationError):
         )
 
 
-class WebhooksUnsupported(ConfigurationError):
-    """Webhooks were asked of a storage that keeps no outbox (no ``KeepsOutbox``)."""
-
-    http_status = 501
-
-    def __init__(self, url: str) -> None:
-        super().__init__(
-            f"the storage {url} keeps no webhook outbox: use memory://, sqlite://, "
-            "redis://, postgresql://, mysql:// or django://"
-        )
-
-
 class EndpointNotFound(SuolinkError):
     """No webhook endpoint has this id."""
 
@@ -145,6 +133,21 @@ class EndpointNotFound(SuolinkError):
     def __init__(self, endpoint_id: str) -> None:
         self.endpoint_id = endpoint_id
         super().__init__(f"no webhook endpoint {endpoint_id[:80]!r}")
+
+
+class CapabilityMissing(ConfigurationError):
+    """The storage backend cannot do what was asked (people stats on a backend without
+    ``tracks_people``); ``.capability`` names what it lacks. Choose another backend."""
+
+    http_status = 501
+
+    def __init__(self, feature: str, capability: str, storage: str) -> None:
+        self.feature = feature
+        self.capability = capability
+        super().__init__(
+            f"{feature} needs a storage backend with the {capability!r} capability; "
+            f"{storage} does not have it"
+        )
 
 
 class InvalidInput(SuolinkError):

@@ -514,6 +514,21 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="The operator's words on the page of a link disabled for abuse.",
         inputs=(Input(rules.MESSAGE),),
     ),
+    # -- people: who a link was made for, and the campaign it belongs to --------------------
+    LinkField(
+        "recipient",
+        TEXT.optional(),
+        doc="The host's opaque id of the person the link was made for (never a raw phone "
+        "number or a name); fixed when the link is made.",
+        inputs=(Input(rules.RECIPIENT, update=False),),
+    ),
+    LinkField(
+        "campaign",
+        TEXT.optional(),
+        doc="The campaign the link belongs to (people stats are kept per campaign); fixed "
+        "when the link is made.",
+        inputs=(Input(rules.CAMPAIGN, update=False),),
+    ),
 )
 
 

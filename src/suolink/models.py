@@ -97,6 +97,9 @@ class Link:
     warning: str | None = None
     abuse_status: int | None = None
     abuse_message: str | None = None
+    # -- people: per-recipient links grouped by campaign (docs/people.md) ---------------
+    recipient: str | None = None
+    campaign: str | None = None
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.

@@ -24,6 +24,8 @@ from .urls import validate_url
 __all__ = [
     "ABUSE_STATUS",
     "ANTI_BLOCK_MODE",
+    "CAMPAIGN",
+    "CAMPAIGN_PATTERN",
     "COUNTRIES",
     "COUNTRY_PATTERN",
     "EXPIRES_AT",
@@ -52,6 +54,8 @@ __all__ = [
     "PASSWORD",
     "PLATFORMS",
     "PLATFORM_PATTERN",
+    "RECIPIENT",
+    "RECIPIENT_PATTERN",
     "SPLIT",
     "TAGS",
     "TAG_PATTERN",
@@ -82,6 +86,15 @@ TAG_PATTERN: Final = r"[\w.-]{1,32}"
 PLATFORM_PATTERN: Final = r"[a-z0-9_]{1,32}"
 _TAG = re.compile(TAG_PATTERN)
 _PLATFORM = re.compile(PLATFORM_PATTERN)
+#: A recipient id: an opaque token (member id, hashed phone), no spaces or control characters.
+RECIPIENT_PATTERN: Final = r"[\w.:@+=/-]{1,128}"
+#: A campaign name: letters (any script), digits, '.', '-', '_'; it appears in URLs.
+CAMPAIGN_PATTERN: Final = r"[\w.-]{1,64}"
+_RECIPIENT = re.compile(RECIPIENT_PATTERN)
+_CAMPAIGN = re.compile(CAMPAIGN_PATTERN)
+#: What a raw phone number looks like (E.164, or a mainland mobile number): refused as a
+#: recipient id, which must be opaque (docs/people.md).
+_PHONE = re.compile(r"\+?(?:86)?1[3-9]\d{9}|\+\d{7,15}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 PlatformValidator = Callable[[Iterable[str]], frozenset[str]]
@@ -282,6 +295,33 @@ def _tags(value: object, ctx: Context) -> tuple[str, ...]:
                 ctx.name, f"{tag[:40]!r}: a tag is 1-32 letters, digits, '.', '-' or '_'"
             )
     return tuple(tags)
+
+
+def _recipient(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    if not _RECIPIENT.fullmatch(value) or not value.isprintable():
+        raise InvalidOption(
+            ctx.name,
+            "a recipient is 1-128 letters, digits or '.:@+=/-_' (an opaque id, no spaces)",
+        )
+    if _PHONE.fullmatch(value):
+        raise InvalidOption(
+            ctx.name, "looks like a phone number: pass an opaque id or a keyed hash of it"
+        )
+    return value
+
+
+def _campaign(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    if not _CAMPAIGN.fullmatch(value) or not value.isprintable():
+        raise InvalidOption(ctx.name, "a campaign is 1-64 letters, digits, '.', '-' or '_'")
+    return value
 
 
 def _optional_platforms(value: object, ctx: Context) -> frozenset[str] | None:
@@ -525,3 +565,14 @@ SPLIT: Final = Rule(
 )
 #: True or false (null is refused: a flag has no "unset").
 FLAG: Final = Rule(_flag, {"type": "boolean"})
+RECIPIENT: Final = Rule(
+    _recipient,
+    {
+        "type": ["string", "null"],
+        "pattern": _anchored(RECIPIENT_PATTERN),
+        "description": "The host's opaque id of the person (member id, hashed phone).",
+    },
+)
+CAMPAIGN: Final = Rule(
+    _campaign, {"type": ["string", "null"], "pattern": _anchored(CAMPAIGN_PATTERN)}
+)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
-from . import visits
+from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
 from .abuse import Action as AbuseAction
 from .backends import open_storage
@@ -26,15 +26,19 @@ from .backends.base import (
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
     KeepsOutbox,
+    PeopleTotals,
+    PersonRow,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
+    TracksPeople,
 )
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, default_detector
 from .detect.platforms import normalize_platforms
 from .errors import (
     BlockedURL,
+    CapabilityMissing,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
@@ -44,14 +48,14 @@ from .errors import (
     InvalidURL,
     LinkNotFound,
     MissingDependencyError,
-    WebhooksUnsupported,
 )
 from .events import Callback, Event, EventBus, check_event_name
+from .exports import table_csv
 from .fields import Action
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
 from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
-from .options import LinkChanges, LinkSettings, validate_settings
+from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
@@ -339,6 +343,117 @@ class Shortener:
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
         return f"{base}/{code}"
+
+    # -- people across links (docs/people.md) -------------------------------------------
+
+    def shorten_for(
+        self,
+        url: str,
+        recipients: Iterable[str],
+        *,
+        campaign: str | None = None,
+        base_url: str | None = None,
+        **settings: Unpack[CommonSettings],
+    ) -> builtins.list[Link]:
+        """One link to ``url`` per recipient (their opaque ids), sharing ``settings``.
+
+        Every recipient is checked before anything is stored. If storing fails half-way,
+        the links already made are deleted again (their codes freed) and the error is
+        raised: all or nothing, though another reader may see the first links for a
+        moment (no backend holds thousands of creations in one transaction).
+        """
+        wanted = people.check_recipients(recipients)
+        self._validate({"url": url, "campaign": campaign, **settings}, base_url=base_url)
+        made: builtins.list[Link] = []
+        try:
+            for recipient in wanted:
+                made.append(
+                    self.shorten(
+                        url, base_url=base_url, recipient=recipient, campaign=campaign, **settings
+                    )
+                )
+        except BaseException:
+            for link in made:
+                self.storage.delete(link.code, tombstone=False)
+            raise
+        return made
+
+    def top_visitors(
+        self,
+        campaign: str | None = None,
+        *,
+        tag: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        min_clicks: int = 0,
+    ) -> builtins.list[PersonRow]:
+        """Who clicks most across links: visitors of a campaign's links (every campaign's
+        with None), most clicks first, with distinct links and first/last seen.
+
+        Read from the rows the backend keeps; with ``tag`` or ``since`` the links' raw
+        visits are folded instead (links with the tag, else people links; cost grows with
+        their visits).
+        """
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        if tag is None and since is None:
+            return self._people("top visitors").top_visitors(chosen, limit=limit, min_clicks=least)
+        links = (
+            link
+            for link in self.iter_links(tag=tag)
+            if (chosen is None or link.campaign == chosen)
+            and (tag is not None or people.is_people_link(link.campaign, link.recipient))
+        )
+        items = ((link, self.storage.visits(link.code, since=since)) for link in links)
+        return people.fold_visitors(items, limit=limit, min_clicks=least)
+
+    def top_recipients(
+        self, campaign: str | None = None, *, limit: int = 20, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of a campaign's links (every campaign's with None), most clicks on
+        their links first, with reach: distinct visitors other than the recipient."""
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        return self._people("top recipients").top_recipients(chosen, limit=limit, min_clicks=least)
+
+    def people_totals(self, campaign: str | None = None) -> PeopleTotals:
+        """A campaign's recipients, clicks and reach; ``.average_reach`` is its 裂变系数."""
+        return self._people("campaign totals").people_totals(people.check_campaign(campaign))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, by name, with its totals."""
+        return self._people("campaigns").campaigns()
+
+    def people_csv(
+        self, campaign: str | None = None, *, recipients: bool = True, min_clicks: int = 1
+    ) -> Iterator[bytes]:
+        """A segment as CSV: the campaign's recipients (or visitors) with at least
+        ``min_clicks``, most clicks first (formula cells neutralised)."""
+        chosen = people.check_campaign(campaign)
+        least = people.check_min_clicks(min_clicks)
+        store = self._people("people export")
+        if recipients:
+            rows = store.top_recipients(chosen, limit=None, min_clicks=least)
+        else:
+            rows = store.top_visitors(chosen, limit=None, min_clicks=least)
+        columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
+        return table_csv(columns, people.people_rows(rows, recipients=recipients))
+
+    def forget_visitor(self, visitor_id: str) -> bool:
+        """Delete what is kept about one visitor (docs/people.md); True if anything was."""
+        return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Delete what is kept about one recipient; their links stay, made for nobody."""
+        return self._people("forget_recipient").forget_recipient(people.check_id(recipient))
+
+    def _people(self, feature: str) -> TracksPeople:
+        storage = self.storage
+        if not isinstance(storage, TracksPeople):
+            raise CapabilityMissing(feature, "tracks_people", storage.url)
+        return storage
 
     # -- QR codes -----------------------------------------------------------------------
 
@@ -749,7 +864,7 @@ class Shortener:
 
     def _outbox(self) -> Webhooks:
         if self.webhooks is None:
-            raise WebhooksUnsupported(self.storage.url)
+            raise CapabilityMissing("webhooks", "keeps_outbox", self.storage.url)
         return self.webhooks
 
     def add_webhook(
@@ -795,7 +910,7 @@ class Shortener:
         """
         from .webhook_worker import WebhookWorker
 
-        self._outbox()  # WebhooksUnsupported without an outbox
+        self._outbox()  # CapabilityMissing without an outbox
         worker = WebhookWorker(self.storage, **options)
         worker.start()
         return worker

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from ._version import __version__
 from .backends.base import KeepsOutbox, Storage
-from .errors import InvalidOption, WebhooksUnsupported
+from .errors import CapabilityMissing, InvalidOption
 from .outbox import Delivery, Endpoint, Message, Outcome, RetryPolicy, new_id
 from .webhooks import check_public_host, signer
 
@@ -139,7 +139,7 @@ class WebhookWorker:
         else:
             self._owns_storage = False
         if not isinstance(storage, KeepsOutbox):
-            raise WebhooksUnsupported(storage.url)
+            raise CapabilityMissing("webhooks", "keeps_outbox", storage.url)
         if not timeout > 0 or not lease > timeout * 3:
             raise InvalidOption("lease", "must be more than three times the timeout")
         self.storage: KeepsOutbox = storage

@@ -41,19 +41,23 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates"})
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
 
 BACKENDS: list[Backend] = [
     Backend(
         "memory",
         lambda request, tmp: "memory://",
         shared=False,
-        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process", "keeps_outbox"}),
+        capabilities=frozenset(
+            {"keeps_aggregates", "holds_links_in_process", "tracks_people", "keeps_outbox"}
+        ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches", "keeps_outbox"}),
+        capabilities=frozenset(
+            {"keeps_aggregates", "restores_in_batches", "tracks_people", "keeps_outbox"}
+        ),
     ),
     Backend(
         "redis",

@@ -71,11 +71,19 @@ class MariaDB:
         self.folder = Path(tempfile.mkdtemp(prefix="suolink-mariadb-", dir=shm))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        subprocess.run(
-            [install, "--no-defaults", f"--datadir={self.folder / 'data'}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
-            check=True, capture_output=True, timeout=120, env=_ENV,
-        )  # fmt: skip
+        # A private tmpdir: servers bootstrapping at once in the shared /tmp clash on
+        # their temporary tables' names ("Unknown table 'mysql.tmp_user_sys'").
+        (self.folder / "tmp").mkdir()
+        try:
+            subprocess.run(
+                [install, "--no-defaults", f"--datadir={self.folder / 'data'}", "--user=root",
+                 "--auth-root-authentication-method=normal", "--skip-test-db",
+                 f"--tmpdir={self.folder / 'tmp'}"],
+                check=True, capture_output=True, timeout=120, env=_ENV,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
 
     @property
     def url(self) -> str:
@@ -92,6 +100,7 @@ class MariaDB:
             [self.mariadbd, "--no-defaults", f"--datadir={self.folder / 'data'}",
              f"--port={self.port}", "--bind-address=127.0.0.1",
              f"--socket={self.folder / 'sock'}", f"--pid-file={self.folder / 'pid'}",
+             f"--tmpdir={self.folder / 'tmp'}",
              "--user=root", "--skip-grant-tables", "--skip-name-resolve", "--skip-log-bin",
              "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
              "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=32M",

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,7 +29,9 @@ from suolink.errors import (
     MissingDependencyError,
 )
 from suolink.models import Link, Visit
+from suolink.stats import link_stats
 
+from .conftest import with_query
 from .sql_servers import MariaDB, Postgres, mariadb_store_url, postgres_store_url
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -58,6 +60,8 @@ def test_options_are_read_and_checked() -> None:
     assert (options.pool_size, options.max_overflow, options.pool_timeout) == (3, 0, 1.5)
     assert options.passed == {"ssl_disabled": True}
     assert parse_url("postgresql://h/db?sslmode=require").passed == {"sslmode": "require"}
+    assert parse_url("mysql://h/db").retention_days == 0
+    assert parse_url("postgresql://h/db?retention_days=90").retention_days == 90
 
 
 @pytest.mark.parametrize(
@@ -77,6 +81,11 @@ def test_options_are_read_and_checked() -> None:
         "mysql://h:99999/db",
         "mysql://h/db#frag",
         "mysql://h/db?a",
+        "mysql://h/db?retention_days=-1",
+        "postgresql://h/db?retention_days=36501",
+        "postgresql://h/db?retention_days=1.5",
+        "mysql://h/db?retention_days=",
+        "mysql://h/db?retention_days=٣",
     ],
 )
 def test_bad_urls_are_configuration_errors(url: str) -> None:
@@ -177,11 +186,58 @@ def test_tags_and_visitors_longer_than_an_index_entry(store: SQLStorage) -> None
     assert counts.dimensions["referer"] == {"r" * 5000: 1}
 
 
+def test_retention_drops_old_raw_visits_a_batch_at_a_time_and_keeps_the_counts(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``sqlite://?retention_days=N``, on the counted path and PostgreSQL's one trip."""
+    monkeypatch.setattr("suolink.backends.sql.RETENTION_BATCH", 3)
+    monkeypatch.setattr("suolink.backends.sql._RETENTION_PAUSE", 0.0)
+    storage = open_storage(with_query(store_url, retention_days=2))
+    assert isinstance(storage, SQLStorage)
+    try:
+        assert storage.retention_days == 2
+        storage.create(Link(code="old", url="https://e.com"))
+        storage.create(Link(code="new", url="https://e.com"))
+        for i in range(8):  # a backlog of 8 raw visits 10 days old
+            visit = Visit(code="old", at=T0 + timedelta(minutes=i), visitor_id=f"v{i % 3}")
+            storage.record_visit(visit)
+        before = link_stats(storage, "old")
+        assert before.total == 8
+        later = T0 + timedelta(days=10)
+        storage.record_visit(Visit(code="new", at=later))  # a batch of at most 3 goes
+        assert len(list(storage.visits("old"))) == 5
+        one_trip = getattr(storage, "get_and_record", None)
+        for i in range(3):
+            visit = Visit(code="new", at=later + timedelta(seconds=i))
+            if one_trip is not None and i % 2:
+                one_trip(visit)
+            else:
+                storage.record_visit(visit, count=bool(i))
+        assert list(storage.visits("old")) == []
+        assert len(list(storage.visits("new"))) == 4  # within the retention: all kept
+        assert link_stats(storage, "old") == before  # the counts stay
+        assert storage.get("old").visits == 8  # type: ignore[union-attr]
+    finally:
+        storage.close()
+
+
+def test_without_retention_every_raw_visit_stays(store: SQLStorage) -> None:
+    assert store.retention_days == 0
+    store.create(Link(code="k", url="https://e.com"))
+    store.record_visit(Visit(code="k", at=T0))
+    store.record_visit(Visit(code="k", at=T0 + timedelta(days=10_000)))
+    assert len(list(store.visits("k"))) == 2
+
+
 def test_mysql_refuses_codes_longer_than_its_column() -> None:
     store = open_storage(mariadb_store_url())
     try:
         with pytest.raises(InvalidCode):
             store.create(Link(code="x" * 256, url="https://e.com"))
+        with pytest.raises(InvalidCode):  # an import too, before anything is stored
+            store.restore_many([(Link(code="ok", url="https://e.com"), []),
+                                (Link(code="x" * 256, url="https://e.com"), [])])  # fmt: skip
+        assert store.get("ok") is None
         store.create(Link(code="码" * 255, url="https://e.com"))
     finally:
         store.close()

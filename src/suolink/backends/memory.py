@@ -11,6 +11,7 @@ the redirect path does the least it can.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from bisect import bisect_left, insort
 from collections import Counter
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
 from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import MemoryOutbox
+from ..people import PeopleTally
 from ._common import (
     check_limit,
     check_list_args,
@@ -36,7 +38,7 @@ from ._common import (
     visit_dimensions,
     visitor_key,
 )
-from .base import DEFAULT_PAGE_SIZE, TOP, StatsCounts, When
+from .base import DEFAULT_PAGE_SIZE, TOP, PeopleTotals, PersonRow, StatsCounts, When
 
 __all__ = ["MemoryStorage"]
 
@@ -79,6 +81,7 @@ class MemoryStorage(MemoryOutbox):
         self._tombstones: set[str] = set()  # codes deleted for good
         self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
         self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
+        self._people = PeopleTally()  # people across links (TracksPeople), folded with visits
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -110,6 +113,7 @@ class MemoryStorage(MemoryOutbox):
             self._links[stored.code] = stored
             self._counts[stored.code] = 0
             self._index(link_key(stored), stored.tags)
+            self._people.add_link(stored)
         return stored
 
     def get(self, code: str) -> Link | None:
@@ -254,6 +258,9 @@ class MemoryStorage(MemoryOutbox):
         if who:
             day.visitors[who] += 1
             self._visitors.setdefault(visit.code, Counter())[who] += 1
+        link = self._links.get(visit.code)
+        if link is not None and (link.campaign is not None or link.recipient is not None):
+            self._people.add(visit, link.campaign, link.recipient)
 
     def counts(
         self, code: str, *, since: date | None = None, until: date | None = None
@@ -301,6 +308,70 @@ class MemoryStorage(MemoryOutbox):
             end = min(end, start + limit)
         return iter([visit for _, _, visit in recorded[start:end]])
 
+    # -- people across links (TracksPeople) ------------------------------------------
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.top_visitors(campaign, limit=limit, min_clicks=min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.top_recipients(campaign, limit=limit, min_clicks=min_clicks)
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.people_totals(campaign)
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.campaigns()
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's people rows and their id from raw visits and link counts."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            found = self._people.forget_visitor(visitor)
+            for code, entries in self._visits.items():
+                for index, (at_us, seq, visit) in enumerate(entries):
+                    if visit.visitor_id == visitor:
+                        entries[index] = (at_us, seq, replace(visit, visitor_id=None))
+                        found = True
+                counted = self._visitors.get(code)
+                if counted is not None and counted.pop(visitor, None) is not None:
+                    found = True
+                for day in self._days.get(code, {}).values():
+                    day.visitors.pop(visitor, None)
+            return found
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's people rows and clear ``recipient`` on their links."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            found = self._people.forget_recipient(recipient)
+            for code, link in list(self._links.items()):
+                if link.recipient == recipient:
+                    self._links[code] = replace(link, recipient=None)
+                    found = True
+            return found
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` once the storage is closed; memory is otherwise up."""
         with self._lock:
@@ -319,6 +390,7 @@ class MemoryStorage(MemoryOutbox):
             self._tombstones.clear()
             self._days.clear()
             self._visitors.clear()
+            self._people = PeopleTally()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

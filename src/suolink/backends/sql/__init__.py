@@ -17,6 +17,10 @@ its primitives as Core statements on the tables of :mod:`.schema`.
   one link take turns and never deadlock on its counts.
 * Schema migrations (own ``schema_version`` table, see :mod:`.schema`) run when the
   store is opened, under a server lock.
+* ``retention_days=N`` drops raw visits older than N days, a small batch at a time
+  before visits are recorded, as on SQLite; the counts stay.
+* ``restore_many`` (``RestoresInBatches``) restores an import's links and visits in one
+  transaction, a savepoint per link.
 * A lost server is ``BackendUnavailable`` (HTTP 503); the pool drops the dead
   connections, so the first calls after the server returns succeed again.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -33,21 +38,23 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    TextClause,
     create_engine,
     delete,
     func,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 
-from ...errors import BackendError, BackendUnavailable, ConfigurationError
+from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
 from ...models import Link, Visit, VisitResult
 from .. import redact_url
-from .._common import Position, code_ok, to_micros
+from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
 from ..base import DIMENSIONS, TOP, StatsCounts
 from ..relational import (
     ALL_TIME,
@@ -63,7 +70,7 @@ from ..relational import (
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
-__all__ = ["EMPTY_KEY", "SQLStorage"]
+__all__ = ["EMPTY_KEY", "RETENTION_BATCH", "SQLStorage"]
 
 T = TypeVar("T")
 
@@ -77,6 +84,18 @@ _RETRY_STATES = frozenset({"40001", "40P01"})  # PostgreSQL: serialization, dead
 _RETRY_ERRNOS = frozenset({1213, 1205})  # MySQL: deadlock, lock wait timeout
 #: The ``value_key`` of an empty value (the ``people`` cell, the day totals).
 EMPTY_KEY = s.key_hash("")
+#: Raw visits dropped per retention step: small, so no statement holds locks for long.
+RETENTION_BATCH = 200
+#: Seconds between retention steps while the previous step found nothing more to drop.
+_RETENTION_PAUSE = 1.0
+_DAY_US = 86_400_000_000
+#: One retention step: the oldest raw visits before ``:before``, at most ``:n`` of them.
+#: MySQL takes ``ORDER BY … LIMIT`` on a ``DELETE`` but not ``LIMIT`` in an ``IN`` query.
+_DROP_OLD = {
+    "postgresql": "DELETE FROM visits WHERE id IN "
+    "(SELECT id FROM visits WHERE at_us < :before ORDER BY at_us LIMIT :n)",
+    "mysql": "DELETE FROM visits WHERE at_us < :before ORDER BY at_us LIMIT :n",
+}
 
 
 class SQLStorage(RelationalStorage[Connection]):
@@ -108,6 +127,10 @@ class SQLStorage(RelationalStorage[Connection]):
         self._pid = os.getpid()
         self._fork_lock = threading.Lock()
         self._ua_ids: dict[str, int] = {}
+        #: Raw visits older than this many days are dropped while recording (0: never).
+        self.retention_days = self.options.retention_days
+        self._retention_due = 0.0  # time.monotonic() of the next retention step
+        self._drop_old: TextClause = text(_DROP_OLD[self.family])
         self._engine = self._create_engine()
         self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         with self._errors("open"), self._engine.connect() as conn:
@@ -209,7 +232,80 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
         """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
-        return self._retrying(lambda: RelationalStorage.record_visit(self, visit, count=count))
+        visit = normalise_visit(visit)
+
+        def record() -> VisitResult:
+            self._drop_old_visits(visit.at)
+            return RelationalStorage.record_visit(self, visit, count=count)
+
+        return self._retrying(record)
+
+    # -- retention ---------------------------------------------------------------------
+
+    def _drop_old_visits(self, at: datetime) -> None:
+        """One retention step before a visit at ``at`` is recorded (``retention_days``).
+
+        Up to ``RETENTION_BATCH`` raw visits older than ``retention_days`` before ``at``,
+        in their own autocommitted statement: on every visit while a backlog is left, at
+        most once a second once it is gone, so no statement holds locks for long. It
+        runs before the visit is written, so a failure here leaves nothing half done and
+        the call may be tried again. The counts and the links' visit counts stay.
+        """
+        if not self.retention_days:
+            return
+        now = time.monotonic()
+        if now < self._retention_due:
+            return
+        before = to_micros(at) - self.retention_days * _DAY_US
+        with self._read("drop old visits") as conn:
+            dropped = conn.execute(self._drop_old, {"before": before, "n": RETENTION_BATCH})
+            full = dropped.rowcount >= RETENTION_BATCH
+        self._retention_due = now if full else now + _RETENTION_PAUSE
+
+    # -- restores_in_batches -------------------------------------------------------------
+
+    def _check_code(self, code: str) -> None:
+        """Refuse a code this engine cannot store (MySQL: longer than its column)."""
+
+    def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
+        """Archived links and their visits in one transaction, a savepoint per link.
+
+        See :class:`~suolink.backends.base.RestoresInBatches`: each link as ``create``
+        and its visits as ``record_visit`` would store them (redirects counted up to
+        ``max_visits``); a taken or retired code undoes only its own link.
+        """
+        checked = [
+            (normalise_link(link), [normalise_visit(visit) for visit in visits])
+            for link, visits in items
+        ]
+        for link, visits in checked:
+            self._check_code(link.code)
+            if any(visit.code != link.code for visit in visits):
+                raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
+        return self._retrying(lambda: self._restore(checked))
+
+    def _restore(self, checked: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
+        made: list[bool] = []
+        with self._write("restore links") as tx:
+            for link, visits in checked:
+                savepoint = tx.begin_nested()
+                try:
+                    self._insert_link(tx, link)
+                except sa_exc.IntegrityError:
+                    savepoint.rollback()
+                    made.append(False)
+                    continue
+                if self._is_tombstoned(tx, link.code):
+                    savepoint.rollback()
+                    made.append(False)
+                    continue
+                self._insert_tags(tx, link.code, sorted(set(link.tags)), to_micros(link.created_at))
+                for visit in visits:
+                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                        self._insert_visit(tx, visit)
+                savepoint.commit()
+                made.append(True)
+        return made
 
     # -- primitives of RelationalStorage ---------------------------------------------
 
@@ -341,7 +437,8 @@ class SQLStorage(RelationalStorage[Connection]):
                 self._remember(ua, int(inserted))
             return int(inserted)
         found = int(tx.execute(select(t.c.id).where(t.c.hash == key)).scalar_one())
-        self._remember(ua, found)
+        if committed:  # else it may be this transaction's own row, gone if it rolls back
+            self._remember(ua, found)
         return found
 
     def _remember(self, ua: str, ua_id: int) -> None:

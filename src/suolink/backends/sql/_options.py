@@ -31,8 +31,13 @@ DEFAULTS: dict[str, float | int] = {
     "pool_timeout": 5.0,
     "connect_timeout": 5.0,
     "pool_recycle": 3600.0,
+    "retention_days": 0,
 }
-_INT_RANGES = {"pool_size": (1, 1000), "max_overflow": (0, 1000)}
+_INT_RANGES = {
+    "pool_size": (1, 1000),
+    "max_overflow": (0, 1000),
+    "retention_days": (0, 36_500),  # as sqlite:// (0: keep every raw visit)
+}
 _FLOAT_RANGES = {
     "pool_timeout": (0.0, 3600.0),
     "connect_timeout": (1.0, 3600.0),  # libpq and PyMySQL take whole seconds
@@ -65,6 +70,8 @@ class SQLOptions:
     pool_timeout: float = 5.0
     connect_timeout: float = 5.0
     pool_recycle: float = 3600.0
+    #: Raw visits older than this many days are dropped while recording (0: never).
+    retention_days: int = 0
     #: PostgreSQL only: the schema holding suolink's tables (created if missing).
     schema: str | None = None
     passed: dict[str, str | bool] = field(default_factory=dict)
@@ -144,6 +151,7 @@ def parse_url(url: str) -> SQLOptions:
         pool_timeout=float(values["pool_timeout"]),
         connect_timeout=float(values["connect_timeout"]),
         pool_recycle=float(values["pool_recycle"]),
+        retention_days=int(values["retention_days"]),
         schema=schema,
         passed=passed,
     )

@@ -29,9 +29,13 @@ class MySQLStorage(SQLStorage):
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free; codes longer than the column are refused."""
         code = link.code if isinstance(link, Link) else None
-        if isinstance(code, str) and len(code) > s.MAX_CODE_CHARS:
-            raise InvalidCode(code, f"must be at most {s.MAX_CODE_CHARS} characters here")
+        if isinstance(code, str):
+            self._check_code(code)
         return super().create(link)
+
+    def _check_code(self, code: str) -> None:
+        if len(code) > s.MAX_CODE_CHARS:
+            raise InvalidCode(code, f"must be at most {s.MAX_CODE_CHARS} characters here")
 
     def _insert_visit(self, tx: Connection, visit: Visit) -> None:
         """Insert the raw visit and add it to the counts, in the caller's transaction."""

@@ -141,6 +141,7 @@ class PostgreSQLStorage(SQLStorage):
         return self._retrying(lambda: self._record_visit(visit, count))
 
     def _record_visit(self, visit: Visit, count: bool) -> VisitResult:
+        self._drop_old_visits(visit.at)
         with self._read("record a visit") as conn:
             counted = conn.execute(self._record[count], self._params(conn, visit)).scalar()
             if counted is not None:
@@ -163,6 +164,7 @@ class PostgreSQLStorage(SQLStorage):
         return self._retrying(lambda: self._get_and_record(visit, count))
 
     def _get_and_record(self, visit: Visit, count: bool) -> tuple[Link | None, VisitResult | None]:
+        self._drop_old_visits(visit.at)
         with self._read("record a visit") as conn:
             params = self._params(conn, visit)
             params.update(_OPEN_PARAMS, at_tz=visit.at.isoformat())
