@@ -26,6 +26,7 @@ for durable delivery).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -76,6 +77,7 @@ ASYNC_HOOK_TIMEOUT: Final = 30.0
 #: How often timers registered with :meth:`EventBus.every` run, at most (seconds).
 TICK: Final = 1.0
 _STOP: Final = object()
+_WAKE: Final = object()  # a timer was added: stop waiting without a timeout
 
 
 def check_event_name(name: object, *, allow_any: bool = False) -> str:
@@ -170,6 +172,10 @@ class EventBus:
             if ticker not in self._tickers:
                 self._tickers = (*self._tickers, ticker)
             self._start()
+            running = self._thread is not None and self._thread.is_alive()
+        if running:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_WAKE)
 
     def off(self, name: str, callback: Callback) -> bool:
         """Stop calling ``callback`` for ``name``; False if it was not subscribed."""
@@ -263,7 +269,8 @@ class EventBus:
             try:
                 if item is _STOP:
                     return
-                self._dispatch(item)
+                if item is not _WAKE:
+                    self._dispatch(item)
             finally:
                 source.task_done()
             if self._tickers and source.empty():

@@ -37,6 +37,7 @@ from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, default_detector
 from .detect.platforms import normalize_platforms
 from .errors import (
+    BackendError,
     BlockedURL,
     CapabilityMissing,
     CodeSpaceExhausted,
@@ -191,7 +192,7 @@ class Shortener:
             if isinstance(storage_now, KeepsOutbox)
             else None
         )
-        self._webhooks_due = 0.0  # time.monotonic() of the next look at the endpoints
+        self._webhooks_unwatched = True  # until the first visit starts the watch
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -517,7 +518,7 @@ class Shortener:
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
-        if self._webhooks_due <= time.monotonic() and self.webhooks is not None:
+        if self._webhooks_unwatched and self.webhooks is not None:
             self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
@@ -845,20 +846,25 @@ class Shortener:
             self.emit(name, self._link_payload(link))
 
     def _watch_webhooks(self) -> None:
-        """Look at the endpoints again soon, off the request path (a short-lived thread):
-        clicks are collected while an endpoint (added anywhere) wants them."""
-        self._webhooks_due = time.monotonic() + 30.0
+        """From the first visit on, look at the endpoints every 30 s in the hooks' worker
+        (off the request path, stopped by ``close`` before the storage closes): clicks are
+        collected while an endpoint, added by any process, wants them."""
+        self._webhooks_unwatched = False
         hooks = self.webhooks
         if hooks is None:
             return
+        due = [0.0]
 
         def look() -> None:
+            if time.monotonic() < due[0]:
+                return
+            due[0] = time.monotonic() + 30.0
             try:
                 hooks.refresh()
-            except Exception:  # a closed or failing store: the next look tries again
+            except BackendError:  # down or closed: the next look tries again
                 return
 
-        threading.Thread(target=look, name="suolink-webhooks-look", daemon=True).start()
+        self.events.every(look)
 
     # -- webhooks (suolink.webhooks, suolink.webhook_worker) --------------------------------
 

@@ -85,8 +85,9 @@ class SqlOutbox(ABC):
     _claim_lock: str = ""
 
     @abstractmethod
-    def _outbox_tx(self, doing: str) -> AbstractContextManager[Run]:
-        """A transaction (committed on success) running ``:name`` statements."""
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> AbstractContextManager[Run]:
+        """A transaction (committed on success) running ``:name`` statements; a read
+        (``write=False``) need not take a write lock."""
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         """Store a new endpoint."""
@@ -98,7 +99,7 @@ class SqlOutbox(ABC):
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, oldest first."""
-        with self._outbox_tx("read webhook endpoints") as run:
+        with self._outbox_tx("read webhook endpoints", write=False) as run:
             rows = run("SELECT data FROM webhook_endpoints ORDER BY created_us, id", {}).rows
         return [Endpoint.from_json(row[0]) for row in rows]
 
@@ -203,7 +204,7 @@ class SqlOutbox(ABC):
 
     def deliveries(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """The delivery log, newest first."""
-        with self._outbox_tx("read the webhook delivery log") as run:
+        with self._outbox_tx("read the webhook delivery log", write=False) as run:
             rows = run(
                 f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE 1 = 1"  # noqa: S608
                 f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
@@ -213,7 +214,7 @@ class SqlOutbox(ABC):
 
     def dead_letters(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Message]:
         """Dead-lettered messages, newest first."""
-        with self._outbox_tx("read dead webhook messages") as run:
+        with self._outbox_tx("read dead webhook messages", write=False) as run:
             rows = run(
                 f"SELECT {_MESSAGE} FROM webhook_outbox WHERE state = 1"  # noqa: S608
                 f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
@@ -223,7 +224,7 @@ class SqlOutbox(ABC):
 
     def pending(self, endpoint_id: str | None = None) -> int:
         """How many messages wait, in one endpoint's line or in all."""
-        with self._outbox_tx("count waiting webhook messages") as run:
+        with self._outbox_tx("count waiting webhook messages", write=False) as run:
             rows = run(
                 "SELECT COUNT(*) FROM webhook_outbox WHERE state = 0"  # noqa: S608
                 + _where_endpoint(endpoint_id),

@@ -793,14 +793,14 @@ class SQLiteStorage(SqlOutbox, RelationalStorage[sqlite3.Connection]):
         return f"SQLiteStorage({self.url!r})"
 
     @contextmanager
-    def _outbox_tx(self, doing: str) -> Iterator[Run]:
-        """The webhook outbox's statements, in one ``BEGIN IMMEDIATE`` transaction."""
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements, writes in one ``BEGIN IMMEDIATE`` transaction."""
 
         def run(sql: str, params: Mapping[str, Any]) -> Ran:
             cursor = conn.execute(sql, params)
             return Ran(cursor.fetchall(), cursor.rowcount)
 
-        with self._write(doing) as conn:
+        with self._write(doing) if write else self._read(doing) as conn:
             yield run
 
     # -- connections --------------------------------------------------------------
