@@ -188,6 +188,18 @@ def test_scheme_defaults_to_https_but_http_on_loopback(servers: Servers) -> None
     }
 
 
+def test_the_runner_tells_the_checker_each_domains_scheme(servers: Servers) -> None:
+    class _Http(FakeRegistry):
+        def domains(self):  # type: ignore[no-untyped-def]
+            return [type("D", (), {"name": n, "scheme": "http"})() for n in self.names]
+
+    registry = _Http(["healthy.test"])
+    connect_to = {"healthy.test": servers.address("healthy")}
+    (result,) = check_domains(registry, [HttpChecker(timeout=1, connect_to=connect_to)])
+    assert result.error is None  # probed over http, as the domain says, not https
+    assert HttpChecker(schemes={"a.test": "http"}).probe_url("a.test").startswith("http://")
+
+
 def test_url_template_points_at_a_check_service(servers: Servers) -> None:
     checker = checker_for(servers, url="http://healthy.test/check?d={domain}")
     assert checker.probe_url("例子.test") == "http://healthy.test/check?d=xn--fsqu00a.test"

@@ -298,6 +298,8 @@ BAD_VALUES: dict[str, list[object]] = {
     "abuse_message": [5, "a\x00b"],
     "recipient": ["", "a b", "13812345678", "x" * 129, 5, "m\x00"],
     "campaign": ["", "a b", "c" * 65, 5, "a/b"],
+    "domain": [5, "not a host", "s1.example:8000", "ftp://s1.example"],
+    "pool": [5, "", "a b", "x" * 33],
     "split": [
         "https://e.com/",
         {"https://e.com/": 1},

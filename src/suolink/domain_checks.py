@@ -66,6 +66,7 @@ _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
+_SCHEMES: Final = frozenset({"http", "https"})
 #: Seconds one checker may spend on one domain before the runner gives up on it.
 DEFAULT_TIMEOUT: Final = 30.0
 
@@ -241,7 +242,9 @@ def check_domains(
     """
     if not checkers:
         raise ConfigurationError("check_domains needs at least one checker")
-    names = [d.name for d in registry.domains()]
+    domains = registry.domains()
+    names = [d.name for d in domains]
+    checkers = _knowing_schemes(checkers, domains)
     if only is not None:
         wanted = {_key(n) for n in only}
         names = [n for n in names if _key(n) in wanted]
@@ -252,6 +255,21 @@ def check_domains(
         return list(
             pool.map(lambda name: _check_one(registry, name, checkers, timeout, apply), names)
         )
+
+
+def _knowing_schemes(
+    checkers: Sequence[DomainChecker], domains: Sequence[_Domain]
+) -> Sequence[DomainChecker]:
+    """HttpCheckers left to pick the scheme, told each domain's own (``Domain.scheme``)."""
+    schemes = {d.name: s for d in domains if (s := getattr(d, "scheme", None)) in _SCHEMES}
+    if not schemes:
+        return checkers
+    return [
+        replace(c, schemes={**schemes, **c.schemes})
+        if isinstance(c, HttpChecker) and c.scheme is None
+        else c
+        for c in checkers
+    ]
 
 
 def _check_one(
@@ -554,12 +572,13 @@ class HttpChecker:
 
     With ``send_user_agent`` each platform is probed with its own user agent
     (``user_agents``, default :data:`USER_AGENTS`); otherwise one plain request is
-    judged against every platform's patterns. ``scheme`` None means ``https``, but
-    ``http`` for loopback names such as ``127.0.0.1:8000``. ``url`` may replace the probe URL with a
-    template (``{scheme}``, ``{domain}``, ``{path}``), e.g. a check service's API.
-    ``connect_to`` sends a domain's requests to another ``(host, port)`` (like curl's
-    ``--resolve``); the Host header, SNI and certificate check keep the domain's name.
-    Redirects are not followed.
+    judged against every platform's patterns. ``scheme`` None means the domain's own
+    (``Domain.scheme``, which :func:`check_domains` passes in ``schemes``), else
+    ``https``, but ``http`` for loopback names such as ``127.0.0.1:8000``. ``url`` may
+    replace the probe URL with a template (``{scheme}``, ``{domain}``, ``{path}``), e.g.
+    a check service's API. ``connect_to`` sends a domain's requests to another
+    ``(host, port)`` (like curl's ``--resolve``); the Host header, SNI and certificate
+    check keep the domain's name. Redirects are not followed.
     """
 
     platforms: tuple[str, ...] = ("wechat", "qq")
@@ -575,6 +594,8 @@ class HttpChecker:
     max_body_bytes: int = 256 * 1024
     url: str = "{scheme}://{domain}{path}"
     connect_to: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Each domain's scheme, when ``scheme`` is None (the runner fills it from the registry).
+    schemes: Mapping[str, str] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
@@ -637,7 +658,7 @@ class HttpChecker:
     def probe_url(self, domain: str) -> str:
         """The URL probed for ``domain``."""
         name = _ascii(domain)
-        scheme = self.scheme or ("http" if _loopback(name) else "https")
+        scheme = self.scheme or self.schemes.get(domain) or ("http" if _loopback(name) else "https")
         return self.url.format(scheme=scheme, domain=name, path=self.path)
 
     def _fetch(self, domain: str, user_agent: str) -> _Fetched:

@@ -8,16 +8,21 @@
     │   ├── CodeSpaceExhausted          every generated code tried was taken
     │   ├── MissingDependencyError      an optional extra is not installed
     │   └── CapabilityMissing           the storage lacks an optional capability; HTTP 501
+    │       └── DomainsUnsupported      the storage keeps no domains
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
     │   ├── InvalidCode                 code or alias refused (.code, .reason)
     │   ├── InvalidOption               a link setting refused (.option, .reason)
+    │   ├── InvalidDomain               a domain name or its settings refused (.domain)
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
     │   └── BodyTooLarge                request body over the size cap; HTTP 413
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
+    ├── DomainError                     a short domain cannot be used (.domain)
+    │   ├── DomainNotFound              no such domain; HTTP 404
+    │   └── DomainTaken                 the domain is already added; HTTP 409
     ├── EndpointNotFound                no such webhook endpoint (.endpoint_id); HTTP 404
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
@@ -42,9 +47,14 @@ __all__ = [
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
+    "DomainError",
+    "DomainNotFound",
+    "DomainTaken",
+    "DomainsUnsupported",
     "EndpointNotFound",
     "ImageTooLarge",
     "InvalidCode",
+    "InvalidDomain",
     "InvalidInput",
     "InvalidOption",
     "InvalidSetting",
@@ -150,6 +160,13 @@ class CapabilityMissing(ConfigurationError):
         )
 
 
+class DomainsUnsupported(CapabilityMissing):
+    """The storage backend keeps no domains (it lacks the ``keeps_domains`` capability)."""
+
+    def __init__(self, storage: str) -> None:
+        super().__init__("short domains", "keeps_domains", storage)
+
+
 class InvalidInput(SuolinkError):
     """Input from a user was refused; nothing was stored."""
 
@@ -186,6 +203,14 @@ class InvalidOption(InvalidInput):
         super().__init__(f"invalid {option}: {reason}", reason=reason)
 
 
+class InvalidDomain(InvalidInput):
+    """A short domain's name, pool, state or settings was refused; ``.domain`` names it."""
+
+    def __init__(self, domain: object, reason: str) -> None:
+        self.domain = domain
+        super().__init__(f"domain {str(domain)[:80]!r}: {reason}", reason=reason)
+
+
 class QRDecodeError(InvalidInput):
     """The uploaded data could not be read as an image."""
 
@@ -214,6 +239,32 @@ class CodeTaken(SuolinkError):
     def __init__(self, code: str) -> None:
         self.code = code
         super().__init__(f"the code {code!r} is already taken", reason="code taken")
+
+
+class DomainError(SuolinkError):
+    """A short domain cannot be used as asked; ``.domain`` names it."""
+
+    def __init__(self, domain: str, message: str, *, reason: str | None = None) -> None:
+        self.domain = domain
+        super().__init__(message, reason=reason)
+
+
+class DomainNotFound(DomainError):
+    """No short domain has this name."""
+
+    http_status = 404
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain, f"no domain {domain!r}", reason="domain not found")
+
+
+class DomainTaken(DomainError):
+    """The short domain is already added (remove it first to add it again)."""
+
+    http_status = 409
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain, f"the domain {domain!r} is already added", reason="domain taken")
 
 
 class LinkError(SuolinkError):

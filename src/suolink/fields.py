@@ -529,6 +529,19 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         "when the link is made.",
         inputs=(Input(rules.CAMPAIGN, update=False),),
     ),
+    # -- domains ------------------------------------------------------------------------------
+    LinkField(
+        "domain",
+        TEXT.optional(),
+        doc="The short domain the link lives on (null: any; see docs/domains.md).",
+        inputs=(Input(rules.DOMAIN),),
+    ),
+    LinkField(
+        "pool",
+        TEXT.optional(),
+        doc="The pool of short domains the link resolves on and rotates through.",
+        inputs=(Input(rules.POOL),),
+    ),
 )
 
 

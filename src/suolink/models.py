@@ -100,6 +100,9 @@ class Link:
     # -- people: per-recipient links grouped by campaign (docs/people.md) ---------------
     recipient: str | None = None
     campaign: str | None = None
+    # -- domains: the short domain (or pool of domains) the link lives on --------------
+    domain: str | None = None
+    pool: str | None = None
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.

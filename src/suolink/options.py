@@ -76,6 +76,9 @@ class CommonSettings(TypedDict, total=False):
     warning: str | None
     abuse_status: int | None
     abuse_message: str | None
+    # domains
+    domain: str | None
+    pool: str | None
 
 
 class LinkSettings(CommonSettings, total=False):

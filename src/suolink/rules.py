@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .errors import InvalidOption, InvalidURL
+from .domains import check_domain_name, check_pool
+from .errors import InvalidDomain, InvalidOption, InvalidURL
 from .languages import LANGUAGES
 from .models import AntiBlockMode
 from .passwords import hash_password
@@ -28,6 +29,7 @@ __all__ = [
     "CAMPAIGN_PATTERN",
     "COUNTRIES",
     "COUNTRY_PATTERN",
+    "DOMAIN",
     "EXPIRES_AT",
     "EXPIRES_IN",
     "FLAG",
@@ -54,6 +56,7 @@ __all__ = [
     "PASSWORD",
     "PLATFORMS",
     "PLATFORM_PATTERN",
+    "POOL",
     "RECIPIENT",
     "RECIPIENT_PATTERN",
     "SPLIT",
@@ -445,6 +448,24 @@ def _language(value: object, ctx: Context) -> str | None:
     raise InvalidOption(ctx.name, f"expected one of: {', '.join(LANGUAGES)}")
 
 
+def _domain(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_domain_name(value)[0]
+    except InvalidDomain as exc:
+        raise InvalidOption(ctx.name, exc.reason) from None
+
+
+def _pool(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_pool(value)
+    except InvalidDomain as exc:
+        raise InvalidOption(ctx.name, exc.reason) from None
+
+
 def _flag(value: object, ctx: Context) -> bool:
     if not isinstance(value, bool):
         raise InvalidOption(ctx.name, "expected true or false")
@@ -545,6 +566,10 @@ GEO_TARGETS: Final = Rule(
 #: A line an operator or owner writes for visitors (a warning, an abuse notice).
 MESSAGE: Final = OG_DESCRIPTION  # the same rule: one line of text, at most that long
 ABUSE_STATUS: Final = Rule(_abuse_status, {"type": ["integer", "null"], "enum": [451, 410, None]})
+#: A short domain's name (it must be one of the Shortener's domains: checked there).
+DOMAIN: Final = Rule(_domain, {"type": ["string", "null"], "maxLength": 300})
+#: A pool of short domains.
+POOL: Final = Rule(_pool, {"type": ["string", "null"], "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"})
 SPLIT: Final = Rule(
     _split,
     {

@@ -35,7 +35,8 @@ from .backends.base import (
 )
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .detect import Client, default_detector
-from .detect.platforms import normalize_platforms
+from .detect.platforms import PLATFORM_IDS, normalize_platforms
+from .domains import parse_domains
 from .errors import (
     BackendError,
     BlockedURL,
@@ -66,6 +67,7 @@ from .qr.images import ImageSource
 from .render import language_hint, pick_language, template_dirs
 from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
+from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
 from .webhooks import Webhooks
@@ -83,7 +85,7 @@ GENERATION_ATTEMPTS: Final = 16
 _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
 
 
-class Shortener:
+class Shortener(DomainMethods):
     """Create, resolve and manage short links over one storage backend.
 
     ``storage`` is a URL (``sqlite:///suolink.db``, ``memory://``, ``redis://…``) or a
@@ -116,6 +118,8 @@ class Shortener:
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
         check_url: UrlChecker | str | None = None,
         check_on_resolve: bool = False,
+        domains: Iterable[str | Mapping[str, Any]] | str | None = None,
+        unknown_host_redirect: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -170,6 +174,15 @@ class Shortener:
         )
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
         self.clock = clock
+        # -- short domains (shortener_domains.py) --
+        self._init_domains(parse_domains(domains))
+        if unknown_host_redirect is not None and (
+            not isinstance(unknown_host_redirect, str)
+            or not unknown_host_redirect.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError("unknown_host_redirect must be an http:// or https:// URL")
+        #: Where a request on a host that is not one of the domains is sent (None: 404).
+        self.unknown_host_redirect = unknown_host_redirect
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
         # The storage is fixed, so what it can do is asked once (a Protocol isinstance
@@ -230,6 +243,7 @@ class Shortener:
         **settings: Any,
     ) -> Link:
         fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
+        fields = self._bind_domain(fields, settings, creating=True)
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -273,6 +287,7 @@ class Shortener:
         if not settings:
             return self.get(checked)
         fields = self._validate(settings, action="update", base_url=base_url)
+        fields = self._bind_domain(fields, settings, creating=False)
         link = self.storage.update(checked, fields)
         self._emit_link("link.updated", link)
         return link
@@ -333,13 +348,27 @@ class Shortener:
         link = self.get(code)
         return link_stats(self.storage, link.code, since=since, until=until)
 
-    def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
+    def short_url(
+        self,
+        link_or_code: Link | str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+    ) -> str:
         """The public URL of a link: the Shortener's ``base_url`` + ``/`` + code.
 
         ``base_url`` here is the fallback for a Shortener configured without one: adapters
-        pass the request's own base URL.
+        pass the request's own base URL. With short domains, the URL is on the first
+        healthy domain of the link's pool for ``for_platform`` (``wechat``, …; None: a
+        domain no platform blocks), never on the request's host: see docs/domains.md.
         """
         code = link_or_code.code if isinstance(link_or_code, Link) else link_or_code
+        if self.domain_book.all():
+            platform = _one_platform(for_platform)
+            link = link_or_code if isinstance(link_or_code, Link) else self._lookup(code)
+            on_domain = self.domain_url(link, code, base_url=base_url, for_platform=platform)
+            if on_domain is not None:
+                return on_domain
         base = (self.base_url or base_url or "").rstrip("/")
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
@@ -458,22 +487,39 @@ class Shortener:
 
     # -- QR codes -----------------------------------------------------------------------
 
-    def qr(self, code: str, *, base_url: str | None = None, **options: Any) -> bytes:
+    def qr(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bytes:
         """The QR code image of a link's short URL (PNG by default; see ``suolink.qr.encode``).
 
-        Drawn once per (code, options) and kept in a bounded LRU cache.
+        Drawn once per (code, options) and kept in a bounded LRU cache. With short
+        domains the URL is the one :meth:`short_url` gives for ``for_platform``.
         """
         link = self.get(code)
-        return self._qr_images().encode(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().encode(url, **options)
 
-    def qr_would_draw(self, code: str, *, base_url: str | None = None, **options: Any) -> bool:
+    def qr_would_draw(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bool:
         """True if :meth:`qr` with these arguments would draw afresh (not in the cache).
 
         Drawing is the expensive part; the HTTP layer rate-limits only these requests.
         Raises like :meth:`qr` for a missing link or bad options; never draws.
         """
         link = self.get(code)
-        return self._qr_images().would_draw(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().would_draw(url, **options)
 
     def shorten_from_image(
         self, image: ImageSource, *, base_url: str | None = None, **settings: Any
@@ -522,6 +568,9 @@ class Shortener:
             self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
+        where = self.where(base_url)
+        if where is not None and where.domain is None:
+            return self._unknown_host(visitor, client)
         if (
             record
             and self._in_process is not None
@@ -529,7 +578,7 @@ class Shortener:
             and self.geoip is None
             and not judged
         ):
-            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
+            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
             if planned is not None:
                 return planned
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
@@ -538,6 +587,8 @@ class Shortener:
         ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
         if ruling is None:
             link = self._lookup(code)
+            if link is not None and not self.link_serves(link, where):
+                link = None  # bound to another domain or pool: not here
             ruling = decide(
                 link,
                 client,
@@ -562,12 +613,34 @@ class Shortener:
                     self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
             return redirect(ruling.location, self.redirect_status)  # no page, no context
+        on = where.domain if where is not None else None
+        if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
+            return redirect(on.settings.not_found_url, 302)
+        platform = client.app if client.app in PLATFORM_IDS and self.domain_book.all() else None
         try:
-            short_url = self.short_url(code, base_url=base_url)
+            short_url = self.short_url(
+                ruling.link or code, base_url=base_url, for_platform=platform
+            )
         except ConfigurationError:
             short_url = f"/{code}"
-        context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
+        context = self._page_context(
+            ruling,
+            code,
+            short_url,
+            visitor,
+            client,
+            qr_route=True,
+            qr_platform=platform,
+            domain_language=on.settings.language if on is not None else None,
+        )
         return decision_for(ruling, context)
+
+    def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
+        """A request on a host that is none of the domains: 404, or the configured redirect."""
+        if self.unknown_host_redirect is not None:
+            return redirect(self.unknown_host_redirect, 302)
+        ruling = Ruling(Verdict.NOT_FOUND)
+        return decision_for(ruling, self._page_context(ruling, "-", "", visitor, client))
 
     def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
         """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
@@ -623,11 +696,15 @@ class Shortener:
         visitor: Visitor,
         client: Client,
         now: datetime,
+        where: Where | None = None,
     ) -> Decision | None:
         """The redirect of a planned link (:mod:`suolink.plans`), its visit appended as a
-        record built here; None: "take the full path" (no link, a page, a limit reached)."""
+        record built here; None: "take the full path" (no link, a page, a limit reached,
+        a link bound to domains the request did not come in on)."""
         link = storage.peek(code)
         if link is None:
+            return None
+        if where is not None and not self.link_serves(link, where):
             return None
         answer = self._plans.answer(link, client, now)
         if answer is None:
@@ -720,6 +797,8 @@ class Shortener:
         client: Client,
         *,
         qr_route: bool = False,
+        qr_platform: str | None = None,
+        domain_language: str | None = None,
     ) -> PageContext:
         """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
 
@@ -730,11 +809,15 @@ class Shortener:
         long) is left out.
         """
         link = ruling.link
-        override = link.language if link is not None and link.language else self.default_language
+        override = (
+            link.language
+            if link is not None and link.language
+            else domain_language or self.default_language
+        )
         qr_png = qr_src = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
             if qr_route:
-                qr_src = guide_qr_src(code, short_url)
+                qr_src = guide_qr_src(code, short_url, platform=qr_platform)
             else:
                 try:
                     qr_png = self._qr_images().encode(short_url, **GUIDE_QR)
@@ -799,10 +882,15 @@ class Shortener:
         return self._lookup(code) is not None
 
     def _own_bases(self, base_url: str | None) -> tuple[ShortBase, ...]:
-        """Where this Shortener's links live: its ``base_url`` and the request's, if given."""
+        """Where this Shortener's links live: its ``base_url``, the request's, if given,
+        and every short domain."""
         return tuple(
             base
-            for base in (ShortBase.parse(self.base_url), ShortBase.parse(base_url))
+            for base in (
+                ShortBase.parse(self.base_url),
+                ShortBase.parse(base_url),
+                *(ShortBase.parse(origin) for origin in self._domain_origins()),
+            )
             if base is not None
         )
 
@@ -1032,3 +1120,11 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _one_platform(name: str | None) -> str | None:
+    """``for_platform``: one platform id (aliases allowed), or None."""
+    if name is None:
+        return None
+    found = normalize_platforms([name])
+    return next(iter(found))

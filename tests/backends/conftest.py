@@ -49,14 +49,26 @@ BACKENDS: list[Backend] = [
         lambda request, tmp: "memory://",
         shared=False,
         capabilities=frozenset(
-            {"keeps_aggregates", "holds_links_in_process", "tracks_people", "keeps_outbox"}
+            {
+                "keeps_aggregates",
+                "holds_links_in_process",
+                "tracks_people",
+                "keeps_domains",
+                "keeps_outbox",
+            }
         ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
         capabilities=frozenset(
-            {"keeps_aggregates", "restores_in_batches", "tracks_people", "keeps_outbox"}
+            {
+                "keeps_aggregates",
+                "restores_in_batches",
+                "tracks_people",
+                "keeps_domains",
+                "keeps_outbox",
+            }
         ),
     ),
     Backend(

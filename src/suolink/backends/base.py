@@ -7,11 +7,12 @@ processes can never hand out one code twice or count one visit twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..domains import Domain
 from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import Delivery, Endpoint, Message
 
@@ -23,6 +24,7 @@ __all__ = [
     "TOP",
     "HoldsLinksInProcess",
     "KeepsAggregates",
+    "KeepsDomains",
     "KeepsOutbox",
     "PeopleTotals",
     "PersonRow",
@@ -367,6 +369,33 @@ class TracksPeople(Protocol):
     def forget_recipient(self, recipient: str) -> bool:
         """Delete what is kept about one recipient: their rows, and the ``recipient`` of
         their links (which stay, as anyone's links). True if anything was known."""
+
+
+@runtime_checkable
+class KeepsDomains(Protocol):
+    """A backend that stores short domains (:class:`~suolink.domains.Domain`): names,
+    pools and per-platform states, shared by every process using the store.
+
+    Each method is atomic; a domain is one record keyed by its name, listed in the order
+    added.
+    """
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """Store ``domain`` if its name is free; raise ``DomainTaken`` if not."""
+        ...
+
+    def list_domains(self) -> list[Domain]:
+        """Every domain, oldest first (by ``added_at``, then name)."""
+        ...
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Apply ``change`` (pure; it may run more than once) to the stored domain and
+        store the result, atomically; ``(before, after)``. ``DomainNotFound`` if there is
+        no such domain. The name never changes."""
+        ...
+
+    def remove_domain(self, name: str) -> bool:
+        """Forget the domain; True if it existed."""
         ...
 
 
@@ -375,6 +404,7 @@ CAPABILITIES: dict[str, type] = {
     "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
     "keeps_outbox": KeepsOutbox,
+    "keeps_domains": KeepsDomains,
     "records_in_one_trip": RecordsInOneTrip,
     "restores_in_batches": RestoresInBatches,
     "shares_rate_limits": SharesRateLimits,

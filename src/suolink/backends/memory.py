@@ -15,13 +15,21 @@ import builtins
 import threading
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
+from ..domains import Domain
+from ..errors import (
+    BackendUnavailable,
+    CodeTaken,
+    ConfigurationError,
+    DomainNotFound,
+    DomainTaken,
+    LinkNotFound,
+)
 from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import MemoryOutbox
 from ..people import PeopleTally
@@ -82,6 +90,7 @@ class MemoryStorage(MemoryOutbox):
         self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
         self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
         self._people = PeopleTally()  # people across links (TracksPeople), folded with visits
+        self._domains: dict[str, Domain] = {}  # name -> domain (KeepsDomains)
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -372,6 +381,40 @@ class MemoryStorage(MemoryOutbox):
                     found = True
             return found
 
+    # -- KeepsDomains ----------------------------------------------------------------------
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """Store ``domain`` if its name is free; ``DomainTaken`` if not."""
+        with self._lock:
+            self._check_open()
+            if domain.name in self._domains:
+                raise DomainTaken(domain.name)
+            self._domains[domain.name] = domain
+            return domain
+
+    def list_domains(self) -> builtins.list[Domain]:
+        """Every domain, oldest first."""
+        with self._lock:
+            self._check_open()
+            return sorted(self._domains.values(), key=lambda d: (d.added_at, d.name))
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Apply ``change`` to the stored domain under the lock; ``(before, after)``."""
+        with self._lock:
+            self._check_open()
+            before = self._domains.get(name)
+            if before is None:
+                raise DomainNotFound(name)
+            after = replace(change(before), name=before.name)
+            self._domains[name] = after
+            return before, after
+
+    def remove_domain(self, name: str) -> bool:
+        """Forget the domain; True if it existed."""
+        with self._lock:
+            self._check_open()
+            return self._domains.pop(name, None) is not None
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` once the storage is closed; memory is otherwise up."""
         with self._lock:
@@ -391,6 +434,7 @@ class MemoryStorage(MemoryOutbox):
             self._days.clear()
             self._visitors.clear()
             self._people = PeopleTally()
+            self._domains.clear()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

@@ -75,6 +75,7 @@ from ._common import (
 from .base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
+from .domain_rows import DomainRows
 from .relational import ALL_TIME as _ALL_TIME
 from .relational import FIRST_DAY as _FIRST_DAY
 from .relational import PEOPLE as _PEOPLE
@@ -82,7 +83,6 @@ from .relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
     visit_from_row,
 )
 from .relational import count_cells as _count_cells
@@ -253,6 +253,13 @@ _V11 = _statements(
     )""",
     "CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at_us)",
     "CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, seq)",
+)
+
+
+_V10 = _statements(
+    "CREATE TABLE domains (name TEXT PRIMARY KEY NOT NULL, added_us INTEGER NOT NULL,"
+    " data TEXT NOT NULL) WITHOUT ROWID",
+    "ALTER TABLE visits ADD COLUMN domain TEXT",
 )
 
 
@@ -433,6 +440,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
+    (10, "domains: short domains, their pools and states; visits: the domain", _V10),
     (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -738,7 +746,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage(SqlOutbox, RelationalStorage[sqlite3.Connection]):
+class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -1039,6 +1047,25 @@ class SQLiteStorage(SqlOutbox, RelationalStorage[sqlite3.Connection]):
             "INSERT OR IGNORE INTO tombstones (code, deleted_at) VALUES (?, ?)",
             (code, deleted_at.isoformat()),
         )
+
+    def _insert_domain(self, tx: sqlite3.Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(
+            "INSERT INTO domains (name, added_us, data) VALUES (?, ?, ?)", (name, added_us, data)
+        )
+
+    def _domain_rows(self, tx: sqlite3.Connection) -> list[str]:
+        rows = tx.execute("SELECT data FROM domains ORDER BY added_us, name").fetchall()
+        return [row[0] for row in rows]
+
+    def _domain_row(self, tx: sqlite3.Connection, name: str) -> str | None:
+        row = tx.execute("SELECT data FROM domains WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _update_domain(self, tx: sqlite3.Connection, name: str, data: str) -> None:
+        tx.execute("UPDATE domains SET data = ? WHERE name = ?", (data, name))
+
+    def _delete_domain(self, tx: sqlite3.Connection, name: str) -> bool:
+        return tx.execute("DELETE FROM domains WHERE name = ?", (name,)).rowcount > 0
 
     def _page(
         self, tx: sqlite3.Connection, after: tuple[int, str] | None, tag: str | None, size: int
