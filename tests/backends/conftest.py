@@ -41,7 +41,7 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "keeps_outbox"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -84,12 +84,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_outbox"}),
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "keeps_outbox"}),
     ),
     Backend(
         "postgresql",
