@@ -313,6 +313,18 @@ BAD_VALUES: dict[str, list[object]] = {
         [("https://e.com/", 1, 2)],
         [{"url": "https://e.com/"}] * (rules.MAX_ARMS + 1),
     ],
+    "forward_query": ["yes", 1],
+    "forward_click_id": ["no", 0],
+    "utm": [
+        "source=x",
+        ["source", "x"],
+        {"source": 5},
+        {"place": "x"},
+        {1: "x"},
+        {"source": "a", "utm_source": "b"},
+        {"campaign": "x" * 201},
+        {"medium": "a\nb"},
+    ],
 }
 
 

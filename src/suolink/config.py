@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 
 from .backends import redact_url
 from .backends.base import Storage
+from .clicks import DEFAULT_CLICK_ID_TTL
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeStrategy
 from .errors import InvalidSetting
 from .policy import BotAction
@@ -465,6 +466,30 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             False,
             "let a deleted link's code be claimed again (else it stays retired for good)",
+        ),
+        Option(
+            "forward_query",
+            "shortener",
+            BOOLEAN,
+            False,
+            "add a short URL's query to the target (links may say otherwise; the target's "
+            "own parameters win)",
+        ),
+        Option(
+            "forward_click_id",
+            "shortener",
+            BOOLEAN,
+            False,
+            "add a signed click id (sl_click) to the target of counted redirects, for "
+            "record_conversion (links may say otherwise)",
+        ),
+        Option(
+            "click_id_ttl",
+            "shortener",
+            _integer(1),
+            DEFAULT_CLICK_ID_TTL,
+            "seconds a click id may be reported on (record_conversion)",
+            shown_default="2592000 (30 days)",
         ),
         Option(
             "templates_dir",

@@ -18,7 +18,9 @@
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
-    │   └── BodyTooLarge                request body over the size cap; HTTP 413
+    │   ├── BodyTooLarge                request body over the size cap; HTTP 413
+    │   └── InvalidClickId              not a click id of this Shortener (forged, malformed)
+    │       └── ClickExpired            a click id older than click_id_ttl; HTTP 410
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
     ├── DomainError                     a short domain cannot be used (.domain)
     │   ├── DomainNotFound              no such domain; HTTP 404
@@ -44,6 +46,7 @@ __all__ = [
     "BlockedURL",
     "BodyTooLarge",
     "CapabilityMissing",
+    "ClickExpired",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
@@ -53,6 +56,7 @@ __all__ = [
     "DomainsUnsupported",
     "EndpointNotFound",
     "ImageTooLarge",
+    "InvalidClickId",
     "InvalidCode",
     "InvalidDomain",
     "InvalidInput",
@@ -229,6 +233,30 @@ class BodyTooLarge(InvalidInput):
     """A request body is over the size cap; refused before it is parsed."""
 
     http_status = 413
+
+
+class InvalidClickId(InvalidInput):
+    """A click id this Shortener did not make (malformed, or its signature is wrong).
+
+    Forged and garbled ids look the same: nothing about a link is revealed.
+    """
+
+    def __init__(self, reason: str = "not a click id of this site") -> None:
+        super().__init__(f"invalid click id: {reason}", reason=reason)
+
+
+class ClickExpired(InvalidClickId):
+    """A genuine click id past ``click_id_ttl``: too old to report a conversion on."""
+
+    http_status = 410
+
+    def __init__(self, clicked_at: datetime) -> None:
+        self.clicked_at = clicked_at
+        InvalidInput.__init__(
+            self,
+            f"the click id has expired (clicked at {clicked_at.isoformat(timespec='seconds')})",
+            reason="expired",
+        )
 
 
 class CodeTaken(SuolinkError):

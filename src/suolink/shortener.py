@@ -13,8 +13,9 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace as _replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from . import people, visits
@@ -28,12 +29,15 @@ from .backends.base import (
     KeepsOutbox,
     PeopleTotals,
     PersonRow,
+    RecordsConversions,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
     TracksPeople,
 )
+from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
+from .conversions import Funnel, check_amount, check_kind, fold_funnel
 from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
@@ -54,9 +58,10 @@ from .errors import (
 from .events import Callback, Event, EventBus, check_event_name
 from .exports import table_csv
 from .fields import Action
+from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
-from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
+from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
@@ -83,6 +88,8 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 GENERATION_ATTEMPTS: Final = 16
 #: Verdicts ``protect`` answers with a page; any other means "serve the page as usual".
 _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
+#: A click a little before its link's creation is still its own (clocks of workers differ).
+_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 class Shortener(DomainMethods):
@@ -120,6 +127,9 @@ class Shortener(DomainMethods):
         check_on_resolve: bool = False,
         domains: Iterable[str | Mapping[str, Any]] | str | None = None,
         unknown_host_redirect: str | None = None,
+        forward_query: bool = False,
+        forward_click_id: bool = False,
+        click_id_ttl: int = DEFAULT_CLICK_ID_TTL,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -173,6 +183,19 @@ class Shortener(DomainMethods):
             blocklist=blocklist, check_url=check_url, check_on_resolve=check_on_resolve
         )
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
+        #: Defaults of the links' ``forward_query``/``forward_click_id`` (None on a link).
+        self.forward_query = bool(forward_query)
+        self.forward_click_id = bool(forward_click_id)
+        if isinstance(click_id_ttl, bool) or not isinstance(click_id_ttl, int) or click_id_ttl < 1:
+            raise ConfigurationError("click_id_ttl must be a whole number of seconds, 1 or more")
+        # Keyed by the secret, so every worker sharing it accepts the others' click ids;
+        # without a secret only this process's own (and none after a restart).
+        self._click_ids = ClickIds(
+            hmac.new(secret.encode(), b"suolink/click-id/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32),
+            ttl=click_id_ttl,
+        )
         self.clock = clock
         # -- short domains (shortener_domains.py) --
         self._init_domains(parse_domains(domains))
@@ -195,6 +218,8 @@ class Shortener(DomainMethods):
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
             bot_action=self.bot_action,
+            forward_query=self.forward_query,
+            forward_click_id=self.forward_click_id,
         )
         #: In-process hooks (:mod:`suolink.events`), run off the request path.
         self.events = EventBus()
@@ -346,7 +371,11 @@ class Shortener(DomainMethods):
         else by folding raw visits; see :func:`suolink.stats.link_stats`.
         """
         link = self.get(code)
-        return link_stats(self.storage, link.code, since=since, until=until)
+        stats = link_stats(self.storage, link.code, since=since, until=until)
+        if isinstance(self.storage, RecordsConversions):
+            funnel = self._funnel(self.storage, link.code, stats.redirects, since, until)
+            stats = _replace(stats, funnel=funnel)
+        return stats
 
     def short_url(
         self,
@@ -612,7 +641,12 @@ class Shortener(DomainMethods):
                 elif self.events.wanted:
                     self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
-            return redirect(ruling.location, self.redirect_status)  # no page, no context
+            location = ruling.location
+            if ruling.link is not None and self._forwards(ruling.link):
+                # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
+                counted = record and ruling.count
+                location = self._forwarded(location, ruling.link, visitor, now, counted)
+            return redirect(location, self.redirect_status)  # no page, no context
         on = where.domain if where is not None else None
         if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
             return redirect(on.settings.not_found_url, 302)
@@ -641,6 +675,123 @@ class Shortener(DomainMethods):
             return redirect(self.unknown_host_redirect, 302)
         ruling = Ruling(Verdict.NOT_FOUND)
         return decision_for(ruling, self._page_context(ruling, "-", "", visitor, client))
+
+    def _forwards(self, link: Link) -> bool:
+        """True if redirects of ``link`` carry the visitor's query or a click id."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        return query or click
+
+    def _forwarded(
+        self, location: str, link: Link, visitor: Visitor, now: datetime, counted: bool
+    ) -> str:
+        """``location`` with the short URL's query and a fresh click id, as ``link`` says."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        if query and visitor.query:
+            location = with_query(location, visitor.query)
+        if click and counted:
+            click_id = self._click_ids.mint(link.code, now, self.visitor_id(visitor))
+            location = with_click_id(location, click_id)
+        return location
+
+    # -- conversions ----------------------------------------------------------------------
+
+    def record_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> Conversion:
+        """Record what the visitor of a click did next: a ``lead``, a ``sale``, or a kind
+        of the host's own (a short lower-case word), once per (click id, kind).
+
+        ``click_id`` is the ``sl_click`` parameter a redirect of a ``forward_click_id``
+        link handed the landing page. ``value`` (a ``Decimal``, or text such as
+        ``"19.99"``) needs its ``currency`` (ISO 4217, such as ``"CNY"``). Reporting the
+        same click id and kind again returns the conversion stored first and counts
+        nothing. Raises ``InvalidOption`` (bad kind, value or currency),
+        ``InvalidClickId`` (not made by this Shortener's secret), ``ClickExpired`` (older
+        than ``click_id_ttl``), ``LinkNotFound`` (the link was deleted) and
+        ``CapabilityMissing`` (the storage keeps no conversions).
+        """
+        return self.report_conversion(click_id, kind, value, currency)[0]
+
+    def report_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> tuple[Conversion, bool]:
+        """:meth:`record_conversion`, also saying whether it was new (False: a repeat)."""
+        storage = self._conversion_store("record_conversion")
+        checked_kind = check_kind(kind)
+        amount, money = check_amount(value, currency)
+        now = self.clock()
+        click = self._click_ids.check(click_id, now)
+        link = self.storage.get(click.code)
+        if link is None or click.at < link.created_at - _CLOCK_SKEW:
+            raise LinkNotFound(click.code)  # deleted (a later link of its code is another)
+        conversion = Conversion(
+            click_id=click_id,
+            code=click.code,
+            kind=checked_kind,
+            at=now,
+            clicked_at=click.at,
+            visitor_id=click.visitor_id,
+            value=amount,
+            currency=money,
+        )
+        stored, new = storage.record_conversion(conversion)
+        if new and self.wants_event("conversion.recorded"):
+            self.emit("conversion.recorded", stored.to_dict())  # hooks and webhooks
+        return stored, new
+
+    def conversions(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, recorded within ``[since, until)``."""
+        storage = self._conversion_store("conversions")
+        link = self.get(code)
+        return iter(storage.conversions(link.code, since=since, until=until))
+
+    def funnel(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Funnel:
+        """Clicks → leads → sales of one link (``stats(code).funnel`` without the rest).
+
+        With a window, the clicks made in it and the conversions of those clicks.
+        """
+        storage = self._conversion_store("funnel")
+        return self._funnel(
+            storage, code, self.stats(code, since=since, until=until).redirects, since, until
+        )
+
+    def _funnel(
+        self,
+        storage: RecordsConversions,
+        code: str,
+        clicks: int,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Funnel:
+        done = storage.conversions(code, since=since)  # a conversion follows its click
+        if since is not None or until is not None:
+            done = (
+                c
+                for c in done
+                if (since is None or c.clicked_at >= since)
+                and (until is None or c.clicked_at < until)
+            )
+        return fold_funnel(clicks, done)
+
+    def _conversion_store(self, feature: str) -> RecordsConversions:
+        storage = self.storage
+        if not isinstance(storage, RecordsConversions):
+            raise CapabilityMissing(feature, "records_conversions", storage.url)
+        return storage
 
     def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
         """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
@@ -928,9 +1079,14 @@ class Shortener(DomainMethods):
             self.webhooks.publish(event)
         return event
 
-    def _emit_link(self, name: str, link: Link) -> None:
+    def wants_event(self, name: str) -> bool:
+        """True if a hook or a webhook endpoint wants event ``name``: callers that must
+        work to build a payload check this first (reading the endpoints at most every 5 s)."""
         hooks = self.webhooks
-        if self.events.wants(name) or (hooks is not None and hooks.wants(name)):
+        return self.events.wants(name) or (hooks is not None and hooks.wants(name))
+
+    def _emit_link(self, name: str, link: Link) -> None:
+        if self.wants_event(name):
             self.emit(name, self._link_payload(link))
 
     def _watch_webhooks(self) -> None:
@@ -1033,51 +1189,80 @@ class Shortener(DomainMethods):
         """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
 
         The code, creation time and every setting are kept (the code and URL are checked
-        again); redirects count as they did. Everything is checked before anything is
-        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        again, and the abuse rules judge its targets as on create); redirects count as
+        they did. Everything is checked before anything is stored, so a bad record
+        stores nothing; ``CodeTaken`` if the code is in use.
         """
-        from dataclasses import replace
+        return self._store_restored(*self.check_restore(link, visits))
 
-        from .backends._common import normalise_visit
-
-        code = self.codes.check_code(link.code)
-        url = self.url_rules.validate(link.url)
-        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
-        self.storage.create(replace(link, code=code, url=url, visits=0))
-        for visit in replay:
-            self.storage.record_visit(visit, count=visit.outcome == "redirect")
-        return len(replay)
-
-    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+    def restore_many(
+        self, items: Iterable[tuple[Link, Iterable[Visit]]], *, checked: bool = False
+    ) -> builtins.list[bool]:
         """:meth:`restore` for many links; per item, True if made, False if its code is taken.
 
         One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
         each link still all or nothing; elsewhere one :meth:`restore` after another. A
-        link or visit the checks refuse raises before anything is stored.
+        link or visit the checks refuse raises before anything is stored. ``checked``:
+        the items come from :meth:`check_restore` or :meth:`foreign_link` (not checked,
+        nor judged by the abuse rules, twice).
         """
-        from dataclasses import replace
-
-        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
-        for link, recorded in items:
-            code = self.codes.check_code(link.code)
-            url = self.url_rules.validate(link.url)
-            checked.append(
-                (
-                    replace(link, code=code, url=url, visits=0),
-                    [replace(visit, code=code) for visit in recorded],
-                )
-            )
+        ready = [
+            (link, list(visits)) if checked else self.check_restore(link, visits)
+            for link, visits in items
+        ]
         if isinstance(self.storage, RestoresInBatches):
-            return self.storage.restore_many(checked)
+            return self.storage.restore_many(ready)
+        from .backends._common import normalise_link, normalise_visit
+
+        for link, recorded in ready:  # what the store would refuse, before storing any
+            normalise_link(link)
+            for visit in recorded:
+                normalise_visit(visit)
         made: builtins.list[bool] = []
-        for link, recorded in checked:
+        for link, recorded in ready:
             try:
-                self.restore(link, recorded)
+                self._store_restored(link, recorded)
             except CodeTaken:
                 made.append(False)
             else:
                 made.append(True)
         return made
+
+    def check_restore(
+        self, link: Link, visits: Iterable[Visit] = ()
+    ) -> tuple[Link, builtins.list[Visit]]:
+        """An archived link checked again (code, URL, the abuse rules on its targets),
+        and its visits under its code: what :meth:`restore` stores. Stores nothing."""
+        from dataclasses import replace
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        if code != link.code or url != link.url:
+            link = replace(link, code=code, url=url)
+        if self.abuse.active:
+            fields: dict[str, Any] = {
+                "url": url,
+                "targets": link.targets,
+                "geo_targets": link.geo_targets,
+                "split": link.split,
+                "warning": link.warning,
+            }
+            self._judge_targets(fields)
+            if fields["warning"] != link.warning:
+                link = replace(link, warning=fields["warning"])
+        return link, [
+            visit if visit.code == code else replace(visit, code=code) for visit in visits
+        ]
+
+    def _store_restored(self, link: Link, visits: Sequence[Visit]) -> int:
+        """A checked link, then its visits (all checked before the link is stored)."""
+        from .backends._common import normalise_visit
+
+        replay = [normalise_visit(visit) for visit in visits]
+        self.storage.create(link)  # its count starts at 0: the replay counts again
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
 
     def restore_from(
         self,
@@ -1091,11 +1276,19 @@ class Shortener(DomainMethods):
         code and (past, timezone-aware) creation time kept when given."""
         if code is None:
             return self.shorten(url, **settings)
+        return self.storage.create(
+            self.foreign_link(url, code=code, created_at=created_at, **settings)
+        )
+
+    def foreign_link(
+        self, url: str, *, code: str, created_at: datetime | None = None, **settings: Any
+    ) -> Link:
+        """The link :meth:`restore_from` would store, checked (as ``shorten`` checks one,
+        abuse rules included) but not stored: for :meth:`restore_many` with ``checked``."""
         fields = self._validate({"url": url, **settings}, alias=code)
         now = self.clock()
         when = created_at if created_at is not None and created_at.utcoffset() is not None else now
-        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
-        return self.storage.create(link)
+        return Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""

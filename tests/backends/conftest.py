@@ -55,6 +55,7 @@ BACKENDS: list[Backend] = [
                 "tracks_people",
                 "keeps_domains",
                 "keeps_outbox",
+                "records_conversions",
             }
         ),
     ),
@@ -68,6 +69,7 @@ BACKENDS: list[Backend] = [
                 "tracks_people",
                 "keeps_domains",
                 "keeps_outbox",
+                "records_conversions",
             }
         ),
     ),

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..domains import Domain
-from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import Delivery, Endpoint, Message
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "KeepsOutbox",
     "PeopleTotals",
     "PersonRow",
+    "RecordsConversions",
     "RecordsInOneTrip",
     "RestoresInBatches",
     "SharesRateLimits",
@@ -396,6 +397,31 @@ class KeepsDomains(Protocol):
 
     def remove_domain(self, name: str) -> bool:
         """Forget the domain; True if it existed."""
+
+
+@runtime_checkable
+class RecordsConversions(Protocol):
+    """A backend that keeps conversions (leads, sales, …) reported on a link's clicks.
+
+    Conversions belong to their link: ``delete`` removes them with its visits. A
+    conversion names its link's code, so funnels by a link's recipient or campaign are
+    the per-link funnels of those links added up.
+    """
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its link has one with its (``click_id``, ``kind``),
+        atomically (the store's unique key decides, never a read before the write). A
+        click id names its link, so this is one conversion per click id and kind.
+
+        Returns the stored conversion and True if it is new; the one stored first and
+        False if not. Raises ``LinkNotFound`` if ``conversion.code`` has no link.
+        """
+        ...
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first (by ``at``), within ``[since, until)``."""
         ...
 
 
@@ -405,6 +431,7 @@ CAPABILITIES: dict[str, type] = {
     "keeps_aggregates": KeepsAggregates,
     "keeps_outbox": KeepsOutbox,
     "keeps_domains": KeepsDomains,
+    "records_conversions": RecordsConversions,
     "records_in_one_trip": RecordsInOneTrip,
     "restores_in_batches": RestoresInBatches,
     "shares_rate_limits": SharesRateLimits,

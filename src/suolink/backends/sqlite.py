@@ -77,16 +77,19 @@ from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
 from .domain_rows import DomainRows
 from .relational import ALL_TIME as _ALL_TIME
-from .relational import FIRST_DAY as _FIRST_DAY
-from .relational import PEOPLE as _PEOPLE
 from .relational import (
+    CONVERSION_COLUMNS,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
     visit_from_row,
 )
+from .relational import FIRST_DAY as _FIRST_DAY
+from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
+from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
 from .sql_outbox import Ran, Run, SqlOutbox
 
@@ -260,6 +263,24 @@ _V10 = _statements(
     "CREATE TABLE domains (name TEXT PRIMARY KEY NOT NULL, added_us INTEGER NOT NULL,"
     " data TEXT NOT NULL) WITHOUT ROWID",
     "ALTER TABLE visits ADD COLUMN domain TEXT",
+)
+
+
+_V9 = _statements(
+    """CREATE TABLE conversions (
+        id INTEGER PRIMARY KEY,
+        click_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL REFERENCES links (code) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        at_us INTEGER NOT NULL,
+        clicked_at TEXT NOT NULL,
+        visitor_id TEXT,
+        value TEXT,
+        currency TEXT,
+        UNIQUE (code, click_id, kind)
+    )""",
+    "CREATE INDEX conversions_by_code ON conversions (code, at_us)",
 )
 
 
@@ -440,6 +461,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
+    (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
     (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
 )
@@ -530,7 +552,9 @@ _PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
 _UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
 #: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
 #: these (and link and day) add to the same count cells.
-_COUNTED_GETTER = attrgetter("outcome", "is_bot", "app", "os", "device", "browser", "referer")
+_COUNTED_GETTER = attrgetter(
+    "outcome", "is_bot", "app", "os", "device", "browser", "referer", "country", "arm"
+)
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -746,7 +770,17 @@ def _identity(path: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- storage
 
 
-class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
+_CONVERSION_LIST = ", ".join(CONVERSION_COLUMNS)
+_INSERT_CONVERSION = (
+    f"INSERT INTO conversions ({_CONVERSION_LIST}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in CONVERSION_COLUMNS)}) "
+    "ON CONFLICT (code, click_id, kind) DO NOTHING"
+)
+
+
+class SQLiteStorage(
+    SqlOutbox, DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]
+):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -1036,6 +1070,7 @@ class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM people_links WHERE code = ?", (code,))  # people's rows stay
+        tx.execute("DELETE FROM conversions WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
 
@@ -1080,8 +1115,13 @@ class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
         return int(rows[0][0])
 
     def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
-        """Archived links and their visits in one transaction, a savepoint per link.
+        """Archived links and their visits in one transaction, in set-wise statements.
 
+        The codes already in use (links or tombstones) are read first, a chunk at a
+        time; the other links go in with one ``executemany`` each for links, tags and
+        visits (their counts summed as the group commit sums them), each link's count
+        worked out here as ``record_visit`` would (redirects up to ``max_visits``). If a
+        statement still fails, the batch is done again a savepoint per link.
         See :class:`~suolink.backends.base.RestoresInBatches`.
         """
         checked = [
@@ -1091,26 +1131,82 @@ class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
         for link, visits in checked:
             if any(visit.code != link.code for visit in visits):
                 raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
-        made: list[bool] = []
         with self._write("restore links") as tx:
+            taken = self._taken_codes(tx, [link.code for link, _ in checked])
+            made: list[bool] = []
+            fresh: list[tuple[Link, list[Visit]]] = []
             for link, visits in checked:
-                tx.execute("SAVEPOINT restore_one")
-                try:
-                    self._insert_link(tx, link)
-                    if self._is_tombstoned(tx, link.code):
-                        raise sqlite3.IntegrityError("tombstone")
-                except sqlite3.IntegrityError:
-                    tx.execute("ROLLBACK TO restore_one")
-                    tx.execute("RELEASE restore_one")
+                if link.code in taken:
                     made.append(False)
                     continue
-                tags = sorted(set(link.tags))
-                self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
-                for visit in visits:
-                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
-                        self._insert_visit(tx, visit)
-                tx.execute("RELEASE restore_one")
+                taken.add(link.code)
                 made.append(True)
+                fresh.append(_replayed(link, visits))
+            tx.execute("SAVEPOINT restore_batch")
+            try:
+                self._insert_restored(tx, fresh)
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_batch")
+                tx.execute("RELEASE restore_batch")
+                return self._restore_each(tx, checked)
+            tx.execute("RELEASE restore_batch")
+        return made
+
+    def _taken_codes(self, tx: sqlite3.Connection, codes: Sequence[str]) -> set[str]:
+        """Which of ``codes`` name a link or a tombstone."""
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for table in ("links", "tombstones"):
+                rows = tx.execute(
+                    f"SELECT code FROM {table} WHERE code IN ({marks})",  # noqa: S608 - constant
+                    chunk,
+                ).fetchall()
+                taken.update(row[0] for row in rows)
+        return taken
+
+    def _insert_restored(
+        self, tx: sqlite3.Connection, fresh: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> None:
+        """Links (their counts already set), their tags and visits, a statement each."""
+        values = self._table.values
+        tx.executemany(self._sql.insert, [values(link) for link, _ in fresh])
+        tx.executemany(
+            "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
+            [
+                (link.code, tag, created_us)
+                for link, _ in fresh
+                if link.tags
+                for created_us in (to_micros(link.created_at),)
+                for tag in sorted(set(link.tags))
+            ],
+        )
+        self._insert_visits(tx, [visit for _, visits in fresh for visit in visits])
+
+    def _restore_each(
+        self, tx: sqlite3.Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> list[bool]:
+        """The slow way: a savepoint per link, so one that fails undoes only itself."""
+        made: list[bool] = []
+        for link, visits in checked:
+            tx.execute("SAVEPOINT restore_one")
+            try:
+                self._insert_link(tx, link)
+                if self._is_tombstoned(tx, link.code):
+                    raise sqlite3.IntegrityError("tombstone")
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_one")
+                tx.execute("RELEASE restore_one")
+                made.append(False)
+                continue
+            tags = sorted(set(link.tags))
+            self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
+            for visit in visits:
+                if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                    self._insert_visit(tx, visit)
+            tx.execute("RELEASE restore_one")
+            made.append(True)
         return made
 
     def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
@@ -1471,6 +1567,32 @@ class SQLiteStorage(SqlOutbox, DomainRows[sqlite3.Connection]):
 
     def _probe(self, tx: sqlite3.Connection) -> None:
         tx.execute("SELECT MAX(version) FROM schema_version").fetchall()
+
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def _insert_conversion(self, tx: sqlite3.Connection, values: dict[str, Any]) -> bool:
+        cursor = tx.execute(_INSERT_CONVERSION, values)
+        return cursor.rowcount > 0
+
+    def _select_conversion(
+        self, tx: sqlite3.Connection, code: str, click_id: str, kind: str
+    ) -> dict[str, Any] | None:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND click_id = ? AND kind = ?",
+            (code, click_id, kind),
+        ).fetchall()
+        return dict(zip(CONVERSION_COLUMNS, rows[0], strict=True)) if rows else None
+
+    def _conversion_rows(
+        self, tx: sqlite3.Connection, code: str, low: int, high: int
+    ) -> list[dict[str, Any]]:
+        rows = tx.execute(
+            f"SELECT {_CONVERSION_LIST} FROM conversions "  # noqa: S608 - constant columns
+            "WHERE code = ? AND at_us >= ? AND at_us < ? ORDER BY at_us, id",
+            (code, low, high),
+        ).fetchall()
+        return [dict(zip(CONVERSION_COLUMNS, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         """Write pending visits, close every connection; later calls: ``BackendUnavailable``."""

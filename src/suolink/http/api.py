@@ -147,11 +147,11 @@ class HttpApi:
         row = self._by_name.get(route)
         if row is None:
             return no_route()
-        if row.name not in _HOST_FREE and not self.host_allowed(request):
-            if self.shortener.domain_book.all():
-                return self._unknown_host(request)
-            return host_refused(plain=row.group == "link")
         try:
+            if row.name not in _HOST_FREE and not self.host_allowed(request):
+                if self.shortener.domain_book.all():
+                    return self._unknown_host(request)
+                return host_refused(plain=row.group == "link")
             refused = auth.check(self, row.access, request, params)
             if refused is not None:
                 return refused

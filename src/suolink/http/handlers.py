@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "api_fallback",
+    "conversions",
     "decode",
     "health",
     "index",
@@ -311,6 +312,25 @@ def link_visits(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     )
     chunks = visits_csv(found) if fmt == "csv" else visits_json(code, found)
     return export(_primed(chunks), fmt, f"{code}-visits")
+
+
+#: The fields of a conversion report (``POST /api/conversions``).
+CONVERSION_FIELDS: Final = frozenset({"click_id", "kind", "value", "currency"})
+
+
+def conversions(api: HttpApi, request: HttpRequest) -> Decision:
+    """Record a conversion on a click id: 201 when new, 200 with the first one if repeated."""
+    body = json_body(request, api.max_body_bytes)
+    unknown = sorted(str(name) for name in body if name not in CONVERSION_FIELDS)
+    if unknown:
+        raise InvalidOption(unknown[0][:64], "unknown field")
+    if "click_id" not in body:
+        raise InvalidOption("click_id", "required: the sl_click value the landing page got")
+    kind = body.get("kind", "lead")
+    conversion, new = api.shortener.report_conversion(
+        body["click_id"], kind, body.get("value"), body.get("currency")
+    )
+    return json_response(201 if new else 200, {**conversion.to_dict(), "created": new})
 
 
 def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:

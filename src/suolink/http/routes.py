@@ -112,6 +112,14 @@ ROUTES: Final[tuple[Route, ...]] = (
         query=frozenset({"since", "until", "format"}),
     ),
     Route(
+        "conversions",
+        "/api/conversions",
+        ("POST",),
+        handlers.conversions,
+        access=requires("convert"),
+        query=_NO_QUERY,
+    ),
+    Route(
         "decode",
         "/api/decode",
         ("POST",),

@@ -5,12 +5,13 @@ arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` 
 ``extra``; ``link_tags``; ``tombstones``;
 ``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
 write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQLite's 11)
-the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``. Two differences, both for
-the engines' index size limits: text that is part of a key beyond the code (a tag, a
-counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of it (:func:`key_hash`),
-the text itself kept beside; and the code, every key and every sort by text compare
-bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY`` on MySQL), so code
-``a`` is never ``A`` or ``a ``, and listings sort by code point as in every backend.
+the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
+Two differences, both for the engines' index size limits: text that is part of a key
+beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
+it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
+sort by text compare bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY``
+on MySQL), so code ``a`` is never ``A`` or ``a ``, and listings sort by code point as in
+every backend.
 
 Migrations are suolink's own, not Alembic: the ``schema_version`` table and its story
 are SQLite's (each applied version listed, a newer database refused), so one
