@@ -27,6 +27,9 @@ EXPECTED = [
     ("conversions", "/api/conversions", ("POST",)),
     ("decode", "/api/decode", ("POST",)),
     ("stats_page", "/stats/<code>", ("GET", "POST")),
+    ("webhooks", "/api/webhooks", ("GET", "POST")),
+    ("webhook", "/api/webhooks/<code>", ("DELETE",)),
+    ("webhook_deliveries", "/api/webhooks/<code>/deliveries", ("GET",)),
     ("api_fallback", "/api/<path:rest>", ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
     ("qr_png", "/<code>.png", ("GET",)),
     ("qr_svg", "/<code>.svg", ("GET",)),
@@ -46,6 +49,10 @@ ACTIONS = {
     ("decode", "POST"): "decode",
     ("stats_page", "GET"): "stats",
     ("stats_page", "POST"): "stats",
+    ("webhooks", "GET"): "webhooks",
+    ("webhooks", "POST"): "webhooks",
+    ("webhook", "DELETE"): "webhooks",
+    ("webhook_deliveries", "GET"): "webhooks",
 }
 
 

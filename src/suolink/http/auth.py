@@ -55,7 +55,7 @@ ANONYMOUS_ACTIONS: Final = frozenset({"create", "decode"})
 Authorize = Callable[[HttpRequest, str], bool]
 """``authorize(request, action) -> bool``.
 
-Actions: create, read, list, update, delete, stats, decode.
+Actions: create, read, list, update, delete, stats, decode, webhooks.
 """
 
 #: The action a request asks for (None: public), decided from the request alone.
