@@ -769,8 +769,9 @@ class HttpChecker:
             connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
             connection.sock = sock
             default_port = 443 if https else 80
+            shown = f"[{host}]" if ":" in host else host  # an IPv6 address
             headers = {
-                "Host": host if port == default_port else f"{host}:{port}",
+                "Host": shown if port == default_port else f"{shown}:{port}",
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
