@@ -257,7 +257,8 @@ def _shlink(text: str, data: Any) -> Iterator[Record]:
             data = data.get("shortUrls", data)
             data = data.get("data", []) if isinstance(data, dict) else data
         for item in _objects(data):
-            meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+            meta = item.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
             yield _foreign(
                 item.get("shortCode") or _code_of(item.get("shortUrl")),
                 item.get("longUrl"),
