@@ -581,6 +581,7 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         if (
             record
             and self._in_process is not None
@@ -594,7 +595,11 @@ class Shortener(DomainMethods):
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, came_on)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             if link is not None and not self.link_serves(link, where):
@@ -614,7 +619,14 @@ class Shortener(DomainMethods):
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    domain=came_on,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -841,8 +853,18 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            NOWHERE,
+            None,
+            came_on,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
@@ -851,7 +873,13 @@ class Shortener(DomainMethods):
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        domain: str | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -865,7 +893,7 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place, domain=domain)
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -901,6 +929,7 @@ class Shortener(DomainMethods):
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        domain: str | None = None,
     ) -> Visit:
         return visits.build_visit(
             code,
@@ -912,6 +941,7 @@ class Shortener(DomainMethods):
             store_ip=self.store_ip,
             arm=arm,
             place=place,
+            domain=domain,
         )
 
     def _qr_images(self) -> QRCache:
