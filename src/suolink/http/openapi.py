@@ -17,6 +17,7 @@ from ..conversions import KIND_PATTERN
 from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 from ..search import MAX_QUERY_LENGTH
+from .webhook_api import WEBHOOK_OPERATIONS, WEBHOOK_SCHEMAS
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -370,6 +371,19 @@ _QR_PARAMS: Final = [
     {"name": "fg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
     {"name": "bg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
 ]
+_CAMPAIGN_PARAM: Final = {
+    "name": "campaign",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A campaign's name, or `*` for every campaign.",
+}
+_PEOPLE_PARAMS: Final = [
+    _CAMPAIGN_PARAM,
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+    {"name": "min_clicks", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+]
 _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
 _MANAGE: Final = (400, 401, 403, 404, 429, 503)
 
@@ -683,6 +697,100 @@ def _operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+        "campaigns": {
+            "get": {
+                "summary": "Campaigns with recipients' links, with their totals",
+                "security": _AUTH,
+                "responses": {
+                    "200": {"description": "The campaigns.", "content": {_JSON: {}}},
+                    **_errors(401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_recipients": {
+            "get": {
+                "summary": "A campaign's recipients, most clicks first (JSON or CSV segment)",
+                "description": "Each row: clicks on the recipient's links, distinct links, "
+                "first and last click, reach (distinct other visitors) and the recipient's own "
+                "visitor id; `totals.average_reach` is the campaign's 裂变系数. `*` names every "
+                "campaign. CSV lists everyone with at least `min_clicks` (default 1).",
+                "security": _AUTH,
+                "parameters": _PEOPLE_PARAMS,
+                "responses": {
+                    "200": {
+                        "description": "The recipients.",
+                        "content": {_JSON: {}, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_visitors": {
+            "get": {
+                "summary": "A campaign's visitors, most clicks first (JSON or CSV segment)",
+                "security": _AUTH,
+                "parameters": _PEOPLE_PARAMS,
+                "responses": {
+                    "200": {
+                        "description": "The visitors.",
+                        "content": {_JSON: {}, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "people_forget": {
+            "post": {
+                "summary": "Delete one person's data (a visitor or a recipient)",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "minProperties": 1,
+                                "maxProperties": 1,
+                                "properties": {
+                                    "visitor": {"type": "string"},
+                                    "recipient": {"type": "string"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "`forgotten`: anything was known.",
+                        "content": {_JSON: {}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_page": {
+            "get": {
+                "summary": "A campaign's leaderboard page (asks for the token)",
+                "parameters": [_CAMPAIGN_PARAM],
+                "responses": {"200": page, "401": page, "404": page, **_errors(429)},
+            },
+            "post": {
+                "summary": "A campaign's leaderboard page, with the token as form field `token`",
+                "parameters": [_CAMPAIGN_PARAM],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": page, "401": page, "404": page, **_errors(429)},
+            },
+        },
         "stats_page": {
             "get": {
                 "summary": "The stats page of a link (asks for the token)",
@@ -799,7 +907,7 @@ def openapi_document(
     links and their QR codes), ``api_prefix`` for the rest; ``server_url`` is the origin
     they hang from.
     """
-    operations = _operations()
+    operations = {**_operations(), **WEBHOOK_OPERATIONS}
     paths: dict[str, Any] = {}
     for route in routes:
         if not route.documented:
@@ -826,7 +934,7 @@ def openapi_document(
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -68,6 +68,7 @@ from ..relational import (
     replayed,
     visit_from_row,
 )
+from ..sql_outbox import Ran, Run, SqlOutbox
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
@@ -99,7 +100,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(DomainRows[Connection]):
+class SQLStorage(SqlOutbox, DomainRows[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -184,6 +185,18 @@ class SQLStorage(DomainRows[Connection]):
         self._after_fork()
         with self._engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements (``:name`` parameters) in one transaction."""
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            result = conn.execute(text(sql), dict(params))
+            rows = [tuple(row) for row in result.fetchall()] if result.returns_rows else []
+            return Ran(rows, result.rowcount)
+
+        with self._write(doing) if write else self._read(doing) as conn:
+            yield run
 
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if isinstance(

@@ -112,6 +112,7 @@ class PostgreSQLStorage(SQLStorage):
     """
 
     family = "postgresql"
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # concurrent workers pass over held heads
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
