@@ -116,6 +116,13 @@ def running_servers(
             server.server_close()
 
 
+def _one_line(reason: str) -> None:
+    """What the real registry requires of a reason (``domains.check_reason``)."""
+    assert reason
+    assert "\n" not in reason
+    assert len(reason) <= 500
+
+
 @dataclass(frozen=True)
 class FakeDomain:
     name: str
@@ -142,19 +149,17 @@ class FakeRegistry:
             for platform in chosen or ("wechat", "qq"):
                 self.states[domain][platform] = state
 
-    def mark_blocked(
-        self, domain: str, *, platforms: Iterable[str] | None = None, reason: str = ""
-    ) -> None:
+    def mark_blocked(self, domain: str, platforms: Iterable[str], *, reason: str = "") -> None:
+        _one_line(reason)
         self._mark("blocked", domain, platforms)
 
-    def mark_suspect(
-        self, domain: str, *, platforms: Iterable[str] | None = None, reason: str = ""
-    ) -> None:
+    def mark_suspect(self, domain: str, platforms: Iterable[str], *, reason: str = "") -> None:
+        _one_line(reason)
         self._mark("suspect", domain, platforms)
 
-    def mark_ok(self, domain: str, *, platforms: Iterable[str] | None = None) -> None:
+    def mark_ok(self, domain: str, platforms: Iterable[str] | None = None) -> None:
         self._mark("ok", domain, platforms)
 
-    def record_check(self, domain: str, result: Any) -> None:
+    def mark_checked(self, domain: str) -> None:
         with self.lock:
-            self.checks[domain] = result
+            self.checks[domain] = self.checks.get(domain, 0) + 1

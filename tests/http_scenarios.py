@@ -817,3 +817,77 @@ def only_allowed_hosts_are_answered(client: HttpClient) -> None:
 
 #: Run with ``allowed_hosts="localhost"`` and no ``base_url``.
 HOST_SCENARIOS: list[Callable[[HttpClient], None]] = [only_allowed_hosts_are_answered]
+
+
+def conversions_through_the_api(client: HttpClient) -> None:
+    """Click ids on redirects, ``POST /api/conversions``, and the funnel in the stats."""
+    code = create(
+        client,
+        url="https://shop.example/p?item=7",
+        code="sale-me",
+        forward_click_id=True,
+        forward_query=True,
+        utm={"source": "wechat"},
+    )["code"]
+    hop = client.request("GET", f"/{code}?ref=friend&item=9&continue=1")
+    assert hop.status == 302
+    location = hop.headers["Location"]
+    assert location.startswith(
+        "https://shop.example/p?item=7&utm_source=wechat&ref=friend&sl_click="
+    )
+    click_id = location.split("sl_click=")[1]
+    head = client.request("HEAD", f"/{code}")
+    assert "sl_click=" not in head.headers.get("Location", "")
+    report = {"click_id": click_id, "kind": "sale", "value": "99.50", "currency": "cny"}
+    anonymous = client.request(
+        "POST",
+        "/api/conversions",
+        body=json.dumps(report).encode(),
+        content_type="application/json",
+    )
+    assert anonymous.status == 401
+    first = post_json(client, "/api/conversions", report)
+    if first.status == 501:  # a store without conversions says so, and shows no funnel
+        assert first.json()["error"]["type"] == "capability_missing"
+        stats = client.request("GET", f"/api/links/{code}/stats", headers=AUTH).json()
+        assert stats["funnel"] is None
+        return
+    assert first.status == 201, first.text
+    body = first.json()
+    assert (body["code"], body["kind"], body["value"], body["currency"]) == (
+        code,
+        "sale",
+        "99.50",
+        "CNY",
+    )
+    assert body["created"] is True
+    again = post_json(client, "/api/conversions", {**report, "value": "1"})
+    assert again.status == 200
+    assert again.json()["value"] == "99.50"
+    assert again.json()["created"] is False
+    for bad, field in [
+        ({"click_id": click_id[:-3] + "AAA"}, "click_id"),
+        ({"click_id": 5}, "click_id"),
+        ({}, "click_id"),
+        ({"click_id": click_id, "currency": "yuan", "value": "1"}, "currency"),
+        ({"click_id": click_id, "value": "1"}, "currency"),
+        ({"click_id": click_id, "kind": "<b>"}, "kind"),
+        ({"click_id": click_id, "colour": "red"}, "colour"),
+    ]:
+        reply = post_json(client, "/api/conversions", bad)
+        assert reply.status == 400, (bad, reply.text)
+        assert reply.json()["error"]["field"] == field, bad
+    stats = client.request("GET", f"/api/links/{code}/stats", headers=AUTH).json()
+    assert stats["funnel"] == {
+        "clicks": 1,
+        "leads": 0,
+        "sales": 1,
+        "conversions": {"sale": 1},
+        "values": {"sale": {"CNY": "99.50"}},
+    }
+    page = client.request("GET", f"/stats/{code}", headers={**AUTH, "Accept-Language": "en"})
+    assert 'id="funnel"' in page.text
+    assert "CNY 99.50" in page.text
+
+
+SCENARIOS.append(conversions_through_the_api)

@@ -26,6 +26,7 @@ from suolink.config import (
     options_for,
     resolve_options,
 )
+from suolink.domain_checks import HttpChecker
 from suolink.errors import ConfigurationError, InvalidSetting
 from suolink.shortener import Shortener
 
@@ -94,10 +95,15 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "bot_action": ("deny", "deny", "block"),
     "store_ip": ("yes", True, "maybe"),
     "reuse_deleted_codes": ("true", True, "sometimes"),
+    "forward_query": ("yes", True, "sometimes"),
+    "forward_click_id": ("on", True, "maybe"),
+    "click_id_ttl": ("86400", 86400, "0"),
     "templates_dir": ("/srv/templates", "/srv/templates", None),
     "blocklist": ("/srv/blocklist.txt", "/srv/blocklist.txt", None),
     "check_url": ("tests.test_config:allow_all", allow_all, "tests.nowhere:allow_all"),
     "check_on_resolve": ("yes", True, "perhaps"),
+    "domains": ("s1.example=main, s2.example", "s1.example=main, s2.example", "bad host"),
+    "unknown_host_redirect": ("https://home.example/", "https://home.example/", "home"),
     "geoip_db": ("/srv/geo/City.mmdb", "/srv/geo/City.mmdb", None),
     "api_token": ("tok", "tok", None),
     "authorize": ("tests.test_config:allow_all", allow_all, "tests.nowhere:allow_all"),
@@ -113,6 +119,8 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "url_prefix": ("/s/", "/s", "s"),
     "link_prefix": ("/l", "/l", "links"),
     "web_page": ("no", False, "hidden"),
+    "check_domains_every": ("60", 60, "-1"),
+    "domain_checker": ("suolink.domain_checks:HttpChecker", HttpChecker, "tests.nowhere:x"),
     "use_permissions": ("false", False, "nope"),
     "request_attribute": ("client", "client", "not-an-attr"),
 }

@@ -296,6 +296,10 @@ BAD_VALUES: dict[str, list[object]] = {
     "warning": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\nb"],
     "abuse_status": [404, "451", True, 451.0],
     "abuse_message": [5, "a\x00b"],
+    "recipient": ["", "a b", "13812345678", "x" * 129, 5, "m\x00"],
+    "campaign": ["", "a b", "c" * 65, 5, "a/b"],
+    "domain": [5, "not a host", "s1.example:8000", "ftp://s1.example"],
+    "pool": [5, "", "a b", "x" * 33],
     "split": [
         "https://e.com/",
         {"https://e.com/": 1},
@@ -308,6 +312,18 @@ BAD_VALUES: dict[str, list[object]] = {
         [{"url": "https://e.com/", "colour": "red"}],
         [("https://e.com/", 1, 2)],
         [{"url": "https://e.com/"}] * (rules.MAX_ARMS + 1),
+    ],
+    "forward_query": ["yes", 1],
+    "forward_click_id": ["no", 0],
+    "utm": [
+        "source=x",
+        ["source", "x"],
+        {"source": 5},
+        {"place": "x"},
+        {1: "x"},
+        {"source": "a", "utm_source": "b"},
+        {"campaign": "x" * 201},
+        {"medium": "a\nb"},
     ],
 }
 

@@ -1,8 +1,9 @@
 """The ``suolink`` command: serve the web app, make and manage links, QR codes, stats.
 
 Exit codes: 0 success, 1 the operation failed (bad URL, taken code, storage down), 2 the
-command line itself was wrong. Errors are one readable line on stderr, never a traceback;
-everything printed goes through :mod:`suolink.terminal`, which escapes control characters.
+command line itself was wrong, 3 ``domains check`` found a blocked domain. Errors are one
+readable line on stderr, never a traceback; everything printed goes through
+:mod:`suolink.terminal`, which escapes control characters.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import domain_checks_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
+from .domain_checks import periodic_checks
 from .errors import InvalidOption, MissingDependencyError, SuolinkError
 from .exports import archive_csv, archive_json
 from .imports import IMPORT_FORMATS, import_records, read_file
@@ -266,6 +269,13 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes of the ASGI server (default: the number of CPUs)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
+    serve.add_argument(
+        "--check-domains-every",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="check every short domain this often and mark blocked ones (default: "
+        f"${OPTIONS['check_domains_every'].env}, else 0: off)",
+    )
 
     shorten = _subparser(commands, "shorten", "make a short link and print it", shortener_options)
     shorten.add_argument("url", help="the long URL")
@@ -366,7 +376,30 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
     export.add_argument("-o", "--output", help="write here (default: standard output)")
     export.add_argument("--no-visits", action="store_true", help="links only")
+
+    domains = _subparser(commands, "domains", "short domains: check their health")
+    domain_commands = domains.add_subparsers(
+        dest="domains_command", required=True, metavar="ACTION"
+    )
+    check = _subparser(
+        domain_commands,
+        "check",
+        "probe every domain once, mark blocked ones, print a table (exit 3 if any is blocked)",
+        shortener_options,
+    )
+    domain_checks_cli.add_arguments(check)
     return parser
+
+
+def _non_negative(text: str) -> int:
+    """argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -504,6 +537,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "allow_anonymous": args.allow_anonymous or None,
     }
     kind = args.app or _default_app()
+    if kind == "asgi":  # the ASGI app runs the checks itself (in one process of the machine)
+        given["check_domains_every"] = args.check_domains_every
     if kind == "flask":
         return _serve_flask(args, given)
     return _serve_asgi(args, {k: v for k, v in given.items() if v is not None})
@@ -538,9 +573,22 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     _banner(given["base_url"], Suolink.state(app).options.get("storage"), "Flask server")
     if not args.access_log:  # werkzeug logs each request at INFO
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    shortener = Suolink.state(app).shortener
+    environ = _environ()
+    every = args.check_domains_every
+    checks = periodic_checks(
+        shortener,
+        environ.get("check_domains_every") if every is None else every,
+        checker=environ.get("domain_checker"),
+        storage_url=shortener.storage.url,
+    )
+    if checks is not None:
+        checks.start()
     with _stopped_by_sigterm():
         app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
-    Suolink.state(app).shortener.close()
+    if checks is not None:
+        checks.stop()
+    shortener.close()
     return 0
 
 
@@ -988,6 +1036,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_domains(args: argparse.Namespace) -> int:
+    """``suolink domains check`` (the only action so far)."""
+    with _shortener(args) as shortener:
+        checker = _environ().get("domain_checker")
+        return domain_checks_cli.run(shortener, args, checker=checker)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "shorten": _cmd_shorten,
@@ -1002,6 +1057,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,
+    "domains": _cmd_domains,
 }
 
 

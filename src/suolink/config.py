@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 
 from .backends import redact_url
 from .backends.base import Storage
+from .clicks import DEFAULT_CLICK_ID_TTL
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeStrategy
 from .errors import InvalidSetting
 from .policy import BotAction
@@ -271,6 +272,20 @@ PREFIX: Final = Kind("URL path prefix", _same, _prefix)
 IDENTIFIER: Final = Kind("attribute name", str.strip, _identifier)
 
 
+def _domain_list(value: Any) -> Any:
+    from .domains import parse_domains
+    from .errors import InvalidDomain
+
+    try:
+        parse_domains(value)
+    except (InvalidDomain, TypeError) as exc:
+        raise _Refused(str(exc)) from None
+    return value
+
+
+DOMAINS: Final = Kind("short domains ('s1.example=pool, s2.example')", str.strip, _domain_list)
+
+
 def _values(enum: type[Enum]) -> Callable[[], tuple[str, ...]]:
     return lambda: tuple(str(member.value) for member in enum)
 
@@ -453,6 +468,30 @@ OPTIONS: Final[Mapping[str, Option]] = {
             "let a deleted link's code be claimed again (else it stays retired for good)",
         ),
         Option(
+            "forward_query",
+            "shortener",
+            BOOLEAN,
+            False,
+            "add a short URL's query to the target (links may say otherwise; the target's "
+            "own parameters win)",
+        ),
+        Option(
+            "forward_click_id",
+            "shortener",
+            BOOLEAN,
+            False,
+            "add a signed click id (sl_click) to the target of counted redirects, for "
+            "record_conversion (links may say otherwise)",
+        ),
+        Option(
+            "click_id_ttl",
+            "shortener",
+            _integer(1),
+            DEFAULT_CLICK_ID_TTL,
+            "seconds a click id may be reported on (record_conversion)",
+            shown_default="2592000 (30 days)",
+        ),
+        Option(
             "templates_dir",
             "shortener",
             NON_EMPTY,
@@ -481,6 +520,23 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             False,
             "ask the blocklist and check_url again on every redirect (451 if refused)",
+        ),
+        Option(
+            "domains",
+            "shortener",
+            DOMAINS,
+            None,
+            "short domains, NAME or NAME=POOL, comma-separated (the first is the default); "
+            "requests on other hosts get 404",
+            shown_default="none: short URLs follow base_url or the request",
+        ),
+        Option(
+            "unknown_host_redirect",
+            "shortener",
+            HTTP_URL,
+            None,
+            "with domains: where requests on other hosts are sent instead of a 404",
+            shown_default="none (404)",
         ),
         Option(
             "geoip_db",
@@ -599,6 +655,26 @@ OPTIONS: Final[Mapping[str, Option]] = {
             True,
             "mount the web page and the stats page (false: only the API and short links)",
             adapters=_WEB,
+        ),
+        Option(
+            "check_domains_every",
+            "adapter",
+            _integer(0),
+            0,
+            "seconds between health checks of every short domain (0: off); of the "
+            "processes of one machine serving a store, one checks",
+            adapters=frozenset({"asgi"}),
+            shown_default="0 (off)",
+        ),
+        Option(
+            "domain_checker",
+            "adapter",
+            CALLABLE,
+            None,
+            "a callable returning the DomainChecker (or a list of them) the periodic "
+            "checks use; or its import path",
+            adapters=frozenset({"asgi"}),
+            shown_default="the built-in HttpChecker",
         ),
         Option(
             "use_permissions",

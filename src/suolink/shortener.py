@@ -12,11 +12,12 @@ import hmac
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace as _replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Unpack
 
-from . import visits
+from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
 from .abuse import Action as AbuseAction
 from .backends import open_storage
@@ -24,15 +25,23 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    PeopleTotals,
+    PersonRow,
+    RecordsConversions,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
+    TracksPeople,
 )
+from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
+from .conversions import Funnel, check_amount, check_kind, fold_funnel
 from .detect import Client, default_detector
-from .detect.platforms import normalize_platforms
+from .detect.platforms import PLATFORM_IDS, normalize_platforms
+from .domains import parse_domains
 from .errors import (
     BlockedURL,
+    CapabilityMissing,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
@@ -42,11 +51,14 @@ from .errors import (
     LinkNotFound,
     MissingDependencyError,
 )
+from .events import Callback, Event, EventBus, check_event_name
+from .exports import table_csv
 from .fields import Action
+from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
-from .models import Decision, Link, LinkPage, Visit, Visitor, utcnow
-from .options import LinkChanges, LinkSettings, validate_settings
+from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
+from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -55,6 +67,7 @@ from .qr.images import ImageSource
 from .render import language_hint, pick_language, template_dirs
 from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
+from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
 
@@ -66,9 +79,11 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 GENERATION_ATTEMPTS: Final = 16
 #: Verdicts ``protect`` answers with a page; any other means "serve the page as usual".
 _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
+#: A click a little before its link's creation is still its own (clocks of workers differ).
+_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
-class Shortener:
+class Shortener(DomainMethods):
     """Create, resolve and manage short links over one storage backend.
 
     ``storage`` is a URL (``sqlite:///suolink.db``, ``memory://``, ``redis://…``) or a
@@ -101,6 +116,11 @@ class Shortener:
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
         check_url: UrlChecker | str | None = None,
         check_on_resolve: bool = False,
+        domains: Iterable[str | Mapping[str, Any]] | str | None = None,
+        unknown_host_redirect: str | None = None,
+        forward_query: bool = False,
+        forward_click_id: bool = False,
+        click_id_ttl: int = DEFAULT_CLICK_ID_TTL,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -154,7 +174,29 @@ class Shortener:
             blocklist=blocklist, check_url=check_url, check_on_resolve=check_on_resolve
         )
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
+        #: Defaults of the links' ``forward_query``/``forward_click_id`` (None on a link).
+        self.forward_query = bool(forward_query)
+        self.forward_click_id = bool(forward_click_id)
+        if isinstance(click_id_ttl, bool) or not isinstance(click_id_ttl, int) or click_id_ttl < 1:
+            raise ConfigurationError("click_id_ttl must be a whole number of seconds, 1 or more")
+        # Keyed by the secret, so every worker sharing it accepts the others' click ids;
+        # without a secret only this process's own (and none after a restart).
+        self._click_ids = ClickIds(
+            hmac.new(secret.encode(), b"suolink/click-id/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32),
+            ttl=click_id_ttl,
+        )
         self.clock = clock
+        # -- short domains (shortener_domains.py) --
+        self._init_domains(parse_domains(domains))
+        if unknown_host_redirect is not None and (
+            not isinstance(unknown_host_redirect, str)
+            or not unknown_host_redirect.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError("unknown_host_redirect must be an http:// or https:// URL")
+        #: Where a request on a host that is not one of the domains is sent (None: 404).
+        self.unknown_host_redirect = unknown_host_redirect
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
         # The storage is fixed, so what it can do is asked once (a Protocol isinstance
@@ -167,7 +209,11 @@ class Shortener:
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
             bot_action=self.bot_action,
+            forward_query=self.forward_query,
+            forward_click_id=self.forward_click_id,
         )
+        #: In-process hooks (:mod:`suolink.events`), run off the request path.
+        self.events = EventBus()
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -191,7 +237,21 @@ class Shortener:
         Shortener's own short links (its ``base_url``, or ``base_url`` here: the one the
         request came in on) is refused, since following it would loop and count.
         """
+        link = self._shorten(url, code=code, strategy=strategy, base_url=base_url, **settings)
+        self._emit_link("link.created", link)
+        return link
+
+    def _shorten(
+        self,
+        url: str,
+        *,
+        code: str | None,
+        strategy: CodeStrategy | str | None,
+        base_url: str | None,
+        **settings: Any,
+    ) -> Link:
         fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
+        fields = self._bind_domain(fields, settings, creating=True)
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -235,7 +295,10 @@ class Shortener:
         if not settings:
             return self.get(checked)
         fields = self._validate(settings, action="update", base_url=base_url)
-        return self.storage.update(checked, fields)
+        fields = self._bind_domain(fields, settings, creating=False)
+        link = self.storage.update(checked, fields)
+        self._emit_link("link.updated", link)
+        return link
 
     def delete(self, code: str) -> bool:
         """Delete the link and its visits; False if there was no such link.
@@ -244,7 +307,10 @@ class Shortener:
         lead nowhere rather than to someone else's target. ``reuse_deleted_codes`` frees it.
         """
         checked = self.codes.check_code(code)
-        return self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
+        deleted = self.storage.delete(checked, tombstone=not self.reuse_deleted_codes)
+        if deleted:
+            self.emit("link.deleted", {"code": checked})
+        return deleted
 
     def list(
         self,
@@ -288,38 +354,184 @@ class Shortener:
         else by folding raw visits; see :func:`suolink.stats.link_stats`.
         """
         link = self.get(code)
-        return link_stats(self.storage, link.code, since=since, until=until)
+        stats = link_stats(self.storage, link.code, since=since, until=until)
+        if isinstance(self.storage, RecordsConversions):
+            funnel = self._funnel(self.storage, link.code, stats.redirects, since, until)
+            stats = _replace(stats, funnel=funnel)
+        return stats
 
-    def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
+    def short_url(
+        self,
+        link_or_code: Link | str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+    ) -> str:
         """The public URL of a link: the Shortener's ``base_url`` + ``/`` + code.
 
         ``base_url`` here is the fallback for a Shortener configured without one: adapters
-        pass the request's own base URL.
+        pass the request's own base URL. With short domains, the URL is on the first
+        healthy domain of the link's pool for ``for_platform`` (``wechat``, …; None: a
+        domain no platform blocks), never on the request's host: see docs/domains.md.
         """
         code = link_or_code.code if isinstance(link_or_code, Link) else link_or_code
+        if self.domain_book.all():
+            platform = _one_platform(for_platform)
+            link = link_or_code if isinstance(link_or_code, Link) else self._lookup(code)
+            on_domain = self.domain_url(link, code, base_url=base_url, for_platform=platform)
+            if on_domain is not None:
+                return on_domain
         base = (self.base_url or base_url or "").rstrip("/")
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
         return f"{base}/{code}"
 
+    # -- people across links (docs/people.md) -------------------------------------------
+
+    def shorten_for(
+        self,
+        url: str,
+        recipients: Iterable[str],
+        *,
+        campaign: str | None = None,
+        base_url: str | None = None,
+        **settings: Unpack[CommonSettings],
+    ) -> builtins.list[Link]:
+        """One link to ``url`` per recipient (their opaque ids), sharing ``settings``.
+
+        Every recipient is checked before anything is stored. If storing fails half-way,
+        the links already made are deleted again (their codes freed) and the error is
+        raised: all or nothing, though another reader may see the first links for a
+        moment (no backend holds thousands of creations in one transaction).
+        """
+        wanted = people.check_recipients(recipients)
+        self._validate({"url": url, "campaign": campaign, **settings}, base_url=base_url)
+        made: builtins.list[Link] = []
+        try:
+            for recipient in wanted:
+                made.append(
+                    self.shorten(
+                        url, base_url=base_url, recipient=recipient, campaign=campaign, **settings
+                    )
+                )
+        except BaseException:
+            for link in made:
+                self.storage.delete(link.code, tombstone=False)
+            raise
+        return made
+
+    def top_visitors(
+        self,
+        campaign: str | None = None,
+        *,
+        tag: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        min_clicks: int = 0,
+    ) -> builtins.list[PersonRow]:
+        """Who clicks most across links: visitors of a campaign's links (every campaign's
+        with None), most clicks first, with distinct links and first/last seen.
+
+        Read from the rows the backend keeps; with ``tag`` or ``since`` the links' raw
+        visits are folded instead (links with the tag, else people links; cost grows with
+        their visits).
+        """
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        if tag is None and since is None:
+            return self._people("top visitors").top_visitors(chosen, limit=limit, min_clicks=least)
+        links = (
+            link
+            for link in self.iter_links(tag=tag)
+            if (chosen is None or link.campaign == chosen)
+            and (tag is not None or people.is_people_link(link.campaign, link.recipient))
+        )
+        items = ((link, self.storage.visits(link.code, since=since)) for link in links)
+        return people.fold_visitors(items, limit=limit, min_clicks=least)
+
+    def top_recipients(
+        self, campaign: str | None = None, *, limit: int = 20, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of a campaign's links (every campaign's with None), most clicks on
+        their links first, with reach: distinct visitors other than the recipient."""
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        return self._people("top recipients").top_recipients(chosen, limit=limit, min_clicks=least)
+
+    def people_totals(self, campaign: str | None = None) -> PeopleTotals:
+        """A campaign's recipients, clicks and reach; ``.average_reach`` is its 裂变系数."""
+        return self._people("campaign totals").people_totals(people.check_campaign(campaign))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, by name, with its totals."""
+        return self._people("campaigns").campaigns()
+
+    def people_csv(
+        self, campaign: str | None = None, *, recipients: bool = True, min_clicks: int = 1
+    ) -> Iterator[bytes]:
+        """A segment as CSV: the campaign's recipients (or visitors) with at least
+        ``min_clicks``, most clicks first (formula cells neutralised)."""
+        chosen = people.check_campaign(campaign)
+        least = people.check_min_clicks(min_clicks)
+        store = self._people("people export")
+        if recipients:
+            rows = store.top_recipients(chosen, limit=None, min_clicks=least)
+        else:
+            rows = store.top_visitors(chosen, limit=None, min_clicks=least)
+        columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
+        return table_csv(columns, people.people_rows(rows, recipients=recipients))
+
+    def forget_visitor(self, visitor_id: str) -> bool:
+        """Delete what is kept about one visitor (docs/people.md); True if anything was."""
+        return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Delete what is kept about one recipient; their links stay, made for nobody."""
+        return self._people("forget_recipient").forget_recipient(people.check_id(recipient))
+
+    def _people(self, feature: str) -> TracksPeople:
+        storage = self.storage
+        if not isinstance(storage, TracksPeople):
+            raise CapabilityMissing(feature, "tracks_people", storage.url)
+        return storage
+
     # -- QR codes -----------------------------------------------------------------------
 
-    def qr(self, code: str, *, base_url: str | None = None, **options: Any) -> bytes:
+    def qr(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bytes:
         """The QR code image of a link's short URL (PNG by default; see ``suolink.qr.encode``).
 
-        Drawn once per (code, options) and kept in a bounded LRU cache.
+        Drawn once per (code, options) and kept in a bounded LRU cache. With short
+        domains the URL is the one :meth:`short_url` gives for ``for_platform``.
         """
         link = self.get(code)
-        return self._qr_images().encode(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().encode(url, **options)
 
-    def qr_would_draw(self, code: str, *, base_url: str | None = None, **options: Any) -> bool:
+    def qr_would_draw(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bool:
         """True if :meth:`qr` with these arguments would draw afresh (not in the cache).
 
         Drawing is the expensive part; the HTTP layer rate-limits only these requests.
         Raises like :meth:`qr` for a missing link or bad options; never draws.
         """
         link = self.get(code)
-        return self._qr_images().would_draw(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().would_draw(url, **options)
 
     def shorten_from_image(
         self, image: ImageSource, *, base_url: str | None = None, **settings: Any
@@ -366,6 +578,9 @@ class Shortener:
         now = self.clock()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
+        where = self.where(base_url)
+        if where is not None and where.domain is None:
+            return self._unknown_host(visitor, client)
         if (
             record
             and self._in_process is not None
@@ -373,7 +588,7 @@ class Shortener:
             and self.geoip is None
             and not judged
         ):
-            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
+            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
             if planned is not None:
                 return planned
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
@@ -382,6 +597,8 @@ class Shortener:
         ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
         if ruling is None:
             link = self._lookup(code)
+            if link is not None and not self.link_serves(link, where):
+                link = None  # bound to another domain or pool: not here
             ruling = decide(
                 link,
                 client,
@@ -402,14 +619,160 @@ class Shortener:
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
                     ruling = Ruling(Verdict.EXHAUSTED, link)
+                elif self.events.wanted:
+                    self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
-            return redirect(ruling.location, self.redirect_status)  # no page, no context
+            location = ruling.location
+            if ruling.link is not None and self._forwards(ruling.link):
+                # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
+                counted = record and ruling.count
+                location = self._forwarded(location, ruling.link, visitor, now, counted)
+            return redirect(location, self.redirect_status)  # no page, no context
+        on = where.domain if where is not None else None
+        if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
+            return redirect(on.settings.not_found_url, 302)
+        platform = client.app if client.app in PLATFORM_IDS and self.domain_book.all() else None
         try:
-            short_url = self.short_url(code, base_url=base_url)
+            short_url = self.short_url(
+                ruling.link or code, base_url=base_url, for_platform=platform
+            )
         except ConfigurationError:
             short_url = f"/{code}"
-        context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
+        context = self._page_context(
+            ruling,
+            code,
+            short_url,
+            visitor,
+            client,
+            qr_route=True,
+            qr_platform=platform,
+            domain_language=on.settings.language if on is not None else None,
+        )
         return decision_for(ruling, context)
+
+    def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
+        """A request on a host that is none of the domains: 404, or the configured redirect."""
+        if self.unknown_host_redirect is not None:
+            return redirect(self.unknown_host_redirect, 302)
+        ruling = Ruling(Verdict.NOT_FOUND)
+        return decision_for(ruling, self._page_context(ruling, "-", "", visitor, client))
+
+    def _forwards(self, link: Link) -> bool:
+        """True if redirects of ``link`` carry the visitor's query or a click id."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        return query or click
+
+    def _forwarded(
+        self, location: str, link: Link, visitor: Visitor, now: datetime, counted: bool
+    ) -> str:
+        """``location`` with the short URL's query and a fresh click id, as ``link`` says."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        if query and visitor.query:
+            location = with_query(location, visitor.query)
+        if click and counted:
+            click_id = self._click_ids.mint(link.code, now, self.visitor_id(visitor))
+            location = with_click_id(location, click_id)
+        return location
+
+    # -- conversions ----------------------------------------------------------------------
+
+    def record_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> Conversion:
+        """Record what the visitor of a click did next: a ``lead``, a ``sale``, or a kind
+        of the host's own (a short lower-case word), once per (click id, kind).
+
+        ``click_id`` is the ``sl_click`` parameter a redirect of a ``forward_click_id``
+        link handed the landing page. ``value`` (a ``Decimal``, or text such as
+        ``"19.99"``) needs its ``currency`` (ISO 4217, such as ``"CNY"``). Reporting the
+        same click id and kind again returns the conversion stored first and counts
+        nothing. Raises ``InvalidOption`` (bad kind, value or currency),
+        ``InvalidClickId`` (not made by this Shortener's secret), ``ClickExpired`` (older
+        than ``click_id_ttl``), ``LinkNotFound`` (the link was deleted) and
+        ``CapabilityMissing`` (the storage keeps no conversions).
+        """
+        return self.report_conversion(click_id, kind, value, currency)[0]
+
+    def report_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> tuple[Conversion, bool]:
+        """:meth:`record_conversion`, also saying whether it was new (False: a repeat)."""
+        storage = self._conversion_store("record_conversion")
+        checked_kind = check_kind(kind)
+        amount, money = check_amount(value, currency)
+        now = self.clock()
+        click = self._click_ids.check(click_id, now)
+        link = self.storage.get(click.code)
+        if link is None or click.at < link.created_at - _CLOCK_SKEW:
+            raise LinkNotFound(click.code)  # deleted (a later link of its code is another)
+        conversion = Conversion(
+            click_id=click_id,
+            code=click.code,
+            kind=checked_kind,
+            at=now,
+            clicked_at=click.at,
+            visitor_id=click.visitor_id,
+            value=amount,
+            currency=money,
+        )
+        stored, new = storage.record_conversion(conversion)
+        if new and self.events.wants("conversion.recorded"):
+            self.emit("conversion.recorded", stored.to_dict())  # hooks and webhooks
+        return stored, new
+
+    def conversions(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, recorded within ``[since, until)``."""
+        storage = self._conversion_store("conversions")
+        link = self.get(code)
+        return iter(storage.conversions(link.code, since=since, until=until))
+
+    def funnel(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Funnel:
+        """Clicks → leads → sales of one link (``stats(code).funnel`` without the rest).
+
+        With a window, the clicks made in it and the conversions of those clicks.
+        """
+        storage = self._conversion_store("funnel")
+        return self._funnel(
+            storage, code, self.stats(code, since=since, until=until).redirects, since, until
+        )
+
+    def _funnel(
+        self,
+        storage: RecordsConversions,
+        code: str,
+        clicks: int,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Funnel:
+        done = storage.conversions(code, since=since)  # a conversion follows its click
+        if since is not None or until is not None:
+            done = (
+                c
+                for c in done
+                if (since is None or c.clicked_at >= since)
+                and (until is None or c.clicked_at < until)
+            )
+        return fold_funnel(clicks, done)
+
+    def _conversion_store(self, feature: str) -> RecordsConversions:
+        storage = self.storage
+        if not isinstance(storage, RecordsConversions):
+            raise CapabilityMissing(feature, "records_conversions", storage.url)
+        return storage
 
     def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
         """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
@@ -465,11 +828,15 @@ class Shortener:
         visitor: Visitor,
         client: Client,
         now: datetime,
+        where: Where | None = None,
     ) -> Decision | None:
         """The redirect of a planned link (:mod:`suolink.plans`), its visit appended as a
-        record built here; None: "take the full path" (no link, a page, a limit reached)."""
+        record built here; None: "take the full path" (no link, a page, a limit reached,
+        a link bound to domains the request did not come in on)."""
         link = storage.peek(code)
         if link is None:
+            return None
+        if where is not None and not self.link_serves(link, where):
             return None
         answer = self._plans.answer(link, client, now)
         if answer is None:
@@ -479,6 +846,8 @@ class Shortener:
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
+        if self.events.wanted:
+            self._emit_visit(record)
         return answer.decision
 
     def _resolve_in_one_trip(
@@ -497,7 +866,10 @@ class Shortener:
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
         visit = self._visit(checked, visitor, client, now, "redirect", place=place)
-        return visits.record_in_one_trip(storage, visit, client)
+        ruling = visits.record_in_one_trip(storage, visit, client)
+        if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
+            self._emit_visit(visit)
+        return ruling
 
     def _lookup(self, code: str) -> Link | None:
         try:
@@ -557,6 +929,8 @@ class Shortener:
         client: Client,
         *,
         qr_route: bool = False,
+        qr_platform: str | None = None,
+        domain_language: str | None = None,
     ) -> PageContext:
         """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
 
@@ -567,11 +941,15 @@ class Shortener:
         long) is left out.
         """
         link = ruling.link
-        override = link.language if link is not None and link.language else self.default_language
+        override = (
+            link.language
+            if link is not None and link.language
+            else domain_language or self.default_language
+        )
         qr_png = qr_src = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
             if qr_route:
-                qr_src = guide_qr_src(code, short_url)
+                qr_src = guide_qr_src(code, short_url, platform=qr_platform)
             else:
                 try:
                     qr_png = self._qr_images().encode(short_url, **GUIDE_QR)
@@ -636,12 +1014,71 @@ class Shortener:
         return self._lookup(code) is not None
 
     def _own_bases(self, base_url: str | None) -> tuple[ShortBase, ...]:
-        """Where this Shortener's links live: its ``base_url`` and the request's, if given."""
+        """Where this Shortener's links live: its ``base_url``, the request's, if given,
+        and every short domain."""
         return tuple(
             base
-            for base in (ShortBase.parse(self.base_url), ShortBase.parse(base_url))
+            for base in (
+                ShortBase.parse(self.base_url),
+                ShortBase.parse(base_url),
+                *(ShortBase.parse(origin) for origin in self._domain_origins()),
+            )
             if base is not None
         )
+
+    # -- events and hooks (suolink.events) ------------------------------------------------
+
+    def on(self, event: str, callback: Callback) -> Callback:
+        """Call ``callback(event)`` after each ``event`` (a name of
+        :data:`suolink.events.EVENT_TYPES`, or ``*`` for all), in a worker thread.
+
+        ``callback`` may be a plain or an ``async`` function. It never delays or breaks
+        the request that caused the event: it runs later, off the request path; if it
+        raises, the error is logged (``suolink.events``) and counted; if events come
+        faster than callbacks take them, the excess is dropped and counted
+        (``shortener.events.dropped``). Returns ``callback`` (usable as a decorator).
+        """
+        return self.events.on(event, callback)
+
+    def on_visit(self, callback: Callback) -> Callback:
+        """:meth:`on` for ``link.clicked``: every recorded visit (payload: the visit)."""
+        return self.events.on("link.clicked", callback)
+
+    def on_link_created(self, callback: Callback) -> Callback:
+        """:meth:`on` for ``link.created`` (payload: the link as the API shows it)."""
+        return self.events.on("link.created", callback)
+
+    def emit(self, name: str, payload: Mapping[str, Any]) -> Event:
+        """Publish event ``name`` with a JSON-ready ``payload`` to hooks and webhooks.
+
+        For modules that add events (see :mod:`suolink.events`). Returns at once; never
+        raises because of a hook. ``InvalidOption`` for a name not in ``EVENT_TYPES``.
+        """
+        event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
+        self.events.publish(event)
+        return event
+
+    def _emit_link(self, name: str, link: Link) -> None:
+        if self.events.wants(name):
+            self.emit(name, self._link_payload(link))
+
+    def _link_payload(self, link: Link) -> dict[str, Any]:
+        """A link as the API shows it: no password hash; its short URL if one can be made."""
+        data = link.to_dict()
+        data.pop("password_hash", None)
+        data["has_password"] = link.has_password
+        if self.base_url:
+            data["short_url"] = f"{self.base_url}/{link.code}"
+        return data
+
+    def _emit_visit(self, visit: Visit | VisitRecord) -> None:
+        """Hand a recorded visit to the hooks; the event is built in their worker."""
+
+        def make() -> Event:
+            seen = visit if isinstance(visit, Visit) else Visit.from_record(visit)
+            return Event("link.clicked", seen.to_dict(), timestamp=seen.at)
+
+        self.events.publish(make, "link.clicked")
 
     # -- imports (suolink.imports) ---------------------------------------------------------
 
@@ -649,51 +1086,80 @@ class Shortener:
         """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
 
         The code, creation time and every setting are kept (the code and URL are checked
-        again); redirects count as they did. Everything is checked before anything is
-        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        again, and the abuse rules judge its targets as on create); redirects count as
+        they did. Everything is checked before anything is stored, so a bad record
+        stores nothing; ``CodeTaken`` if the code is in use.
         """
-        from dataclasses import replace
+        return self._store_restored(*self.check_restore(link, visits))
 
-        from .backends._common import normalise_visit
-
-        code = self.codes.check_code(link.code)
-        url = self.url_rules.validate(link.url)
-        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
-        self.storage.create(replace(link, code=code, url=url, visits=0))
-        for visit in replay:
-            self.storage.record_visit(visit, count=visit.outcome == "redirect")
-        return len(replay)
-
-    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+    def restore_many(
+        self, items: Iterable[tuple[Link, Iterable[Visit]]], *, checked: bool = False
+    ) -> builtins.list[bool]:
         """:meth:`restore` for many links; per item, True if made, False if its code is taken.
 
         One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
         each link still all or nothing; elsewhere one :meth:`restore` after another. A
-        link or visit the checks refuse raises before anything is stored.
+        link or visit the checks refuse raises before anything is stored. ``checked``:
+        the items come from :meth:`check_restore` or :meth:`foreign_link` (not checked,
+        nor judged by the abuse rules, twice).
         """
-        from dataclasses import replace
-
-        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
-        for link, recorded in items:
-            code = self.codes.check_code(link.code)
-            url = self.url_rules.validate(link.url)
-            checked.append(
-                (
-                    replace(link, code=code, url=url, visits=0),
-                    [replace(visit, code=code) for visit in recorded],
-                )
-            )
+        ready = [
+            (link, list(visits)) if checked else self.check_restore(link, visits)
+            for link, visits in items
+        ]
         if isinstance(self.storage, RestoresInBatches):
-            return self.storage.restore_many(checked)
+            return self.storage.restore_many(ready)
+        from .backends._common import normalise_link, normalise_visit
+
+        for link, recorded in ready:  # what the store would refuse, before storing any
+            normalise_link(link)
+            for visit in recorded:
+                normalise_visit(visit)
         made: builtins.list[bool] = []
-        for link, recorded in checked:
+        for link, recorded in ready:
             try:
-                self.restore(link, recorded)
+                self._store_restored(link, recorded)
             except CodeTaken:
                 made.append(False)
             else:
                 made.append(True)
         return made
+
+    def check_restore(
+        self, link: Link, visits: Iterable[Visit] = ()
+    ) -> tuple[Link, builtins.list[Visit]]:
+        """An archived link checked again (code, URL, the abuse rules on its targets),
+        and its visits under its code: what :meth:`restore` stores. Stores nothing."""
+        from dataclasses import replace
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        if code != link.code or url != link.url:
+            link = replace(link, code=code, url=url)
+        if self.abuse.active:
+            fields: dict[str, Any] = {
+                "url": url,
+                "targets": link.targets,
+                "geo_targets": link.geo_targets,
+                "split": link.split,
+                "warning": link.warning,
+            }
+            self._judge_targets(fields)
+            if fields["warning"] != link.warning:
+                link = replace(link, warning=fields["warning"])
+        return link, [
+            visit if visit.code == code else replace(visit, code=code) for visit in visits
+        ]
+
+    def _store_restored(self, link: Link, visits: Sequence[Visit]) -> int:
+        """A checked link, then its visits (all checked before the link is stored)."""
+        from .backends._common import normalise_visit
+
+        replay = [normalise_visit(visit) for visit in visits]
+        self.storage.create(link)  # its count starts at 0: the replay counts again
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
 
     def restore_from(
         self,
@@ -707,11 +1173,19 @@ class Shortener:
         code and (past, timezone-aware) creation time kept when given."""
         if code is None:
             return self.shorten(url, **settings)
+        return self.storage.create(
+            self.foreign_link(url, code=code, created_at=created_at, **settings)
+        )
+
+    def foreign_link(
+        self, url: str, *, code: str, created_at: datetime | None = None, **settings: Any
+    ) -> Link:
+        """The link :meth:`restore_from` would store, checked (as ``shorten`` checks one,
+        abuse rules included) but not stored: for :meth:`restore_many` with ``checked``."""
         fields = self._validate({"url": url, **settings}, alias=code)
         now = self.clock()
         when = created_at if created_at is not None and created_at.utcoffset() is not None else now
-        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
-        return self.storage.create(link)
+        return Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""
@@ -720,6 +1194,7 @@ class Shortener:
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):
                 self.geoip.close()
@@ -732,3 +1207,11 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _one_platform(name: str | None) -> str | None:
+    """``for_platform``: one platform id (aliases allowed), or None."""
+    if name is None:
+        return None
+    found = normalize_platforms([name])
+    return next(iter(found))

@@ -48,12 +48,28 @@ BACKENDS: list[Backend] = [
         "memory",
         lambda request, tmp: "memory://",
         shared=False,
-        capabilities=frozenset({"keeps_aggregates", "holds_links_in_process"}),
+        capabilities=frozenset(
+            {
+                "keeps_aggregates",
+                "holds_links_in_process",
+                "tracks_people",
+                "keeps_domains",
+                "records_conversions",
+            }
+        ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches"}),
+        capabilities=frozenset(
+            {
+                "keeps_aggregates",
+                "restores_in_batches",
+                "tracks_people",
+                "keeps_domains",
+                "records_conversions",
+            }
+        ),
     ),
     Backend(
         "redis",

@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from ..backends.memory import MemoryStorage
 from ..config import app_options
+from ..domain_checks import periodic_checks
 from ..http.mounting import Mounted, body_too_large, mount, page_visitor
 from ..http.request import HttpRequest
 from ..http.responses import error_response
@@ -124,6 +125,12 @@ def create_app(
         inline=isinstance(parts.shortener.storage, MemoryStorage),
         owns_shortener=shortener is None,
     )
+    checks = periodic_checks(
+        parts.shortener,
+        settings.get("check_domains_every"),
+        checker=settings.get("domain_checker"),
+        storage_url=parts.shortener.storage.url,
+    )
     endpoints = {route.name: _Endpoint(state, route.name) for route in parts.routes}
     routes = [
         StarletteRoute(
@@ -137,7 +144,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if checks is not None:  # check_domains_every: a daemon thread, stopped first
+            checks.start()
         yield
+        if checks is not None:
+            await anyio.to_thread.run_sync(checks.stop)
         if state.owns_shortener:
             await anyio.to_thread.run_sync(state.parts.shortener.close)
         # the executor stays: a host may serve an app it handed a Shortener to again

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from .. import fields as link_fields
 from ..errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
 from ..fields import FIELD_BY_NAME, LinkField, extra_from_json, extra_to_json
-from ..models import Link, LinkPage, Visit, VisitResult, utcnow
+from ..models import Conversion, Link, LinkPage, Visit, VisitResult, utcnow
 from ._common import (
     MAX_MICROS,
     MIN_MICROS,
@@ -39,6 +39,7 @@ from ._common import (
     encode_cursor,
     link_key,
     normalise_changes,
+    normalise_conversion,
     normalise_link,
     normalise_visit,
     to_micros,
@@ -51,6 +52,7 @@ from .batching import BACKGROUND, BatchOptions, GroupCommit
 
 __all__ = [
     "ALL_TIME",
+    "CONVERSION_COLUMNS",
     "FIRST_DAY",
     "LAST_DAY",
     "PEOPLE",
@@ -58,8 +60,11 @@ __all__ = [
     "Classify",
     "Derived",
     "LinkTable",
+    "RelationalConversions",
     "RelationalStorage",
     "Row",
+    "conversion_from_row",
+    "conversion_values",
     "count_cells",
     "day_bounds",
     "visit_from_row",
@@ -147,15 +152,29 @@ class LinkTable:
 
     def values(self, link: Link, *, update: bool = False) -> dict[str, Any]:
         """The columns of ``link`` by name, as :meth:`columns` lists them."""
-        out: dict[str, Any] = {}
-        for f in self.fields:
-            if not (update and f.kept):
-                out[f.name] = self._to_driver(f.name, f.codec.to_sql(getattr(link, f.name)))
-        out["extra"] = self._to_driver("extra", extra_to_json(link))
-        for d in self.derived:
-            if not (update and FIELD_BY_NAME[d.source].kept):
-                out[d.column] = d.value(getattr(link, d.source))
+        writers, derived = self._writers[update]
+        to_driver = self._to_driver
+        out = {name: to_driver(name, to_sql(getattr(link, name))) for name, to_sql in writers}
+        out["extra"] = to_driver("extra", extra_to_json(link))
+        for d in derived:
+            out[d.column] = d.value(getattr(link, d.source))
         return out
+
+    @cached_property
+    def _writers(
+        self,
+    ) -> dict[bool, tuple[tuple[tuple[str, Callable[[Any], Any]], ...], tuple[Derived, ...]]]:
+        """Per ``update``: each written field with its ``to_sql``, and the derived columns.
+
+        Worked out once: imports write links by the thousand.
+        """
+        return {
+            update: (
+                tuple((f.name, f.codec.to_sql) for f in self.fields if not (update and f.kept)),
+                tuple(d for d in self.derived if not (update and FIELD_BY_NAME[d.source].kept)),
+            )
+            for update in (False, True)
+        }
 
     def link(self, row: Row) -> Link:
         """The ``Link`` a row holds."""
@@ -243,6 +262,21 @@ def visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
         "ua_id": ua_id,
         **values,
     }
+
+
+def replayed(link: Link, visits: Sequence[Visit]) -> tuple[Link, list[Visit]]:
+    """``link`` with the count its visits give, and the visits ``record_visit`` would keep
+    (a redirect past ``max_visits`` is refused, so not recorded)."""
+    limit = link.max_visits
+    counted = 0
+    kept: list[Visit] = []
+    for visit in visits:
+        if visit.outcome == "redirect":
+            if limit is not None and counted >= limit:
+                continue
+            counted += 1
+        kept.append(visit)
+    return (replace(link, visits=counted) if counted else link), kept
 
 
 # ------------------------------------------------------------ counts kept at write time
@@ -618,3 +652,106 @@ class RelationalStorage(ABC, Generic[Tx]):
             raise
         except BackendError as exc:
             raise BackendUnavailable(f"{exc}{self._check_hint}", original=exc.original) from exc
+
+
+# ---------------------------------------------------------------------- conversions
+
+#: The columns of a conversion row (besides the store's own id), in order.
+CONVERSION_COLUMNS = (
+    "click_id",
+    "kind",
+    "code",
+    "at",
+    "at_us",
+    "clicked_at",
+    "visitor_id",
+    "value",
+    "currency",
+)
+
+
+def conversion_values(conversion: Conversion) -> dict[str, Any]:
+    """A conversion as its row's values: times as ISO text (and ``at_us`` to order by),
+    the amount as decimal text (exact in every store)."""
+    return {
+        "click_id": conversion.click_id,
+        "kind": conversion.kind,
+        "code": conversion.code,
+        "at": conversion.at.isoformat(),
+        "at_us": to_micros(conversion.at),
+        "clicked_at": conversion.clicked_at.isoformat(),
+        "visitor_id": conversion.visitor_id,
+        "value": None if conversion.value is None else str(conversion.value),
+        "currency": conversion.currency,
+    }
+
+
+def conversion_from_row(row: Row) -> Conversion:
+    """The inverse of :func:`conversion_values`."""
+    from decimal import Decimal
+
+    value = row["value"]
+    return Conversion(
+        click_id=row["click_id"],
+        kind=row["kind"],
+        code=row["code"],
+        at=datetime.fromisoformat(row["at"]),
+        clicked_at=datetime.fromisoformat(row["clicked_at"]),
+        visitor_id=row["visitor_id"],
+        value=None if value is None else Decimal(value),
+        currency=row["currency"],
+    )
+
+
+class RelationalConversions(RelationalStorage[Tx]):
+    """:class:`~suolink.backends.base.RecordsConversions` over three primitives.
+
+    The unique key on (``code``, ``click_id``, ``kind``) makes a repeated report a no-op inside
+    the insert itself (``ON CONFLICT DO NOTHING`` or the store's equivalent), so two
+    workers reporting one sale at once store it once. The link row is read locked in the
+    same transaction, so a conversion never outlives a concurrent ``delete``.
+    """
+
+    @abstractmethod
+    def _insert_conversion(self, tx: Tx, values: dict[str, Any]) -> bool:
+        """Insert the row unless its (click id, kind) is stored; True if inserted."""
+
+    @abstractmethod
+    def _select_conversion(self, tx: Tx, code: str, click_id: str, kind: str) -> Row | None:
+        """The stored row of (``code``, ``click_id``, ``kind``), or None."""
+
+    @abstractmethod
+    def _conversion_rows(self, tx: Tx, code: str, low: int, high: int) -> Sequence[Row]:
+        """Rows of ``code`` with ``low <= at_us < high``, by (``at_us``, id)."""
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``."""
+        checked = normalise_conversion(conversion)
+        if not code_ok(checked.code):
+            raise LinkNotFound(str(checked.code))
+        with self._write("record a conversion") as tx:
+            if self._select_link(tx, checked.code, for_update=True) is None:
+                raise LinkNotFound(checked.code)
+            if self._insert_conversion(tx, conversion_values(checked)):
+                return checked, True
+            row = self._select_conversion(tx, checked.code, checked.click_id, checked.kind)
+        if row is None:  # pragma: no cover - the unique key said it was there
+            raise BackendError(self._describe("find a conversion it refused as a repeat"))
+        return conversion_from_row(row), False
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, within ``[since, until)``."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        self._check_open()
+        if not code_ok(code):
+            return iter(())
+        with self._read("read conversions") as tx:
+            rows = self._conversion_rows(
+                tx, code, MIN_MICROS if low is None else low, MAX_MICROS if high is None else high
+            )
+        found = [conversion_from_row(row) for row in rows]
+        return iter(found if limit is None else found[:limit])

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "api_fallback",
+    "conversions",
     "decode",
     "health",
     "index",
@@ -86,7 +87,9 @@ def _link_json(api: HttpApi, link: Link, request: HttpRequest) -> dict[str, Any]
     data = link.to_dict()
     data.pop("password_hash", None)
     data["has_password"] = link.has_password
-    data["short_url"] = api.shortener.short_url(link, base_url=request.base_url)
+    data["short_url"] = api.shortener.short_url(
+        link, base_url=request.base_url, for_platform=request.arg("for_platform")
+    )
     return data
 
 
@@ -311,6 +314,25 @@ def link_visits(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     return export(_primed(chunks), fmt, f"{code}-visits")
 
 
+#: The fields of a conversion report (``POST /api/conversions``).
+CONVERSION_FIELDS: Final = frozenset({"click_id", "kind", "value", "currency"})
+
+
+def conversions(api: HttpApi, request: HttpRequest) -> Decision:
+    """Record a conversion on a click id: 201 when new, 200 with the first one if repeated."""
+    body = json_body(request, api.max_body_bytes)
+    unknown = sorted(str(name) for name in body if name not in CONVERSION_FIELDS)
+    if unknown:
+        raise InvalidOption(unknown[0][:64], "unknown field")
+    if "click_id" not in body:
+        raise InvalidOption("click_id", "required: the sl_click value the landing page got")
+    kind = body.get("kind", "lead")
+    conversion, new = api.shortener.report_conversion(
+        body["click_id"], kind, body.get("value"), body.get("currency")
+    )
+    return json_response(201 if new else 200, {**conversion.to_dict(), "created": new})
+
+
 def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:
     """Any other path under the API prefix: 405 if a route has it (``Allow`` lists its
     methods), else 404, both in JSON like every API error."""
@@ -346,16 +368,23 @@ def decode(api: HttpApi, request: HttpRequest) -> Decision:
 
 def _qr(api: HttpApi, request: HttpRequest, code: str, fmt: str) -> Decision:
     """A link's QR image; drawing a new one counts against the client's render limit."""
-    options = parse_qr_options(dict(request.query))
+    query = dict(request.query)
+    platform = query.pop("platform", None)  # short domains: the URL for that app's users
+    options = parse_qr_options(query)
     options["format"] = fmt
-    refused = _qr_render_refusal(api, request, code, options)
+    refused = _qr_render_refusal(api, request, code, platform, options)
     if refused is not None:
         return refused
-    return qr_image(api.shortener.qr(code, base_url=request.base_url, **options), fmt)
+    drawn = api.shortener.qr(code, base_url=request.base_url, for_platform=platform, **options)
+    return qr_image(drawn, fmt)
 
 
 def _qr_render_refusal(
-    api: HttpApi, request: HttpRequest, code: str, options: Mapping[str, Any]
+    api: HttpApi,
+    request: HttpRequest,
+    code: str,
+    platform: str | None,
+    options: Mapping[str, Any],
 ) -> Decision | None:
     """A 429 when this client has drawn too many uncached images lately; cache hits are free.
 
@@ -364,7 +393,7 @@ def _qr_render_refusal(
     """
     limiter = api.qr_render_limiter
     if limiter is None or not api.shortener.qr_would_draw(
-        code, base_url=request.base_url, **options
+        code, base_url=request.base_url, for_platform=platform, **options
     ):
         return None
     retry_after = qr_render_retry_after(

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from .._version import __version__
+from ..clicks import MAX_CLICK_ID_LENGTH
+from ..conversions import KIND_PATTERN
 from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 from ..search import MAX_QUERY_LENGTH
@@ -149,6 +151,71 @@ SCHEMAS: Final[dict[str, Any]] = {
                     "properties": {"referer": {"type": "string"}, "visits": {"type": "integer"}},
                 },
             },
+            "funnel": {
+                "type": ["object", "null"],
+                "description": "Clicks (counted redirects) → leads → sales, with value sums "
+                "per kind and currency as decimal strings (null: the store keeps no "
+                "conversions).",
+                "properties": {
+                    "clicks": {"type": "integer"},
+                    "leads": {"type": "integer"},
+                    "sales": {"type": "integer"},
+                    "conversions": _COUNTS,
+                    "values": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "NewConversion": {
+        "type": "object",
+        "required": ["click_id"],
+        "additionalProperties": False,
+        "properties": {
+            "click_id": {
+                "type": "string",
+                "maxLength": MAX_CLICK_ID_LENGTH,
+                "description": "The sl_click parameter the landing page received.",
+            },
+            "kind": {
+                "type": "string",
+                "pattern": f"^{KIND_PATTERN}$",
+                "default": "lead",
+                "description": "lead, sale or a short lower-case word of your own.",
+            },
+            "value": {
+                "type": ["string", "number", "null"],
+                "description": "The amount (a decimal string keeps it exact); needs currency.",
+            },
+            "currency": {
+                "type": ["string", "null"],
+                "pattern": "^[A-Za-z]{3}$",
+                "description": "ISO 4217, such as CNY; needs value.",
+            },
+        },
+    },
+    "Conversion": {
+        "type": "object",
+        "required": ["click_id", "code", "kind", "at", "clicked_at", "created"],
+        "properties": {
+            "click_id": {"type": "string"},
+            "code": {"type": "string"},
+            "kind": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"},
+            "clicked_at": {"type": "string", "format": "date-time"},
+            "visitor_id": {"type": ["string", "null"]},
+            "value": {"type": ["string", "null"], "description": "Exact decimal text."},
+            "currency": {"type": ["string", "null"]},
+            "created": {
+                "type": "boolean",
+                "description": "False: this click id and kind were reported before; "
+                "the conversion shown is the first one.",
+            },
         },
     },
     "Payloads": {
@@ -187,6 +254,16 @@ def _json(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": _ref(name)}}}
 
 
+#: ``?for_platform=``: the ``short_url`` answered is the first healthy domain for it.
+_FOR_PLATFORM: dict[str, Any] = {
+    "name": "for_platform",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "A platform id (e.g. `wechat`): `short_url` uses the first domain of the "
+    "link's pool that is not blocked there (docs/domains.md).",
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {
         400: "Invalid input; `error.field` names the field.",
@@ -194,9 +271,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "Not allowed (no token configured on the server).",
         404: "No such link.",
         409: "The alias is taken.",
+        410: "Gone: a click id past its time to live.",
         413: "The body or upload is too large.",
         429: "Too many requests from this address (anonymous, or wrong tokens); see Retry-After.",
-        501: "An optional part is not installed (`missing_dependency`; `error.extra` names it).",
+        501: "An optional part is not installed (`missing_dependency`; `error.extra` names "
+        "it), or the store cannot do this (`capability_missing`).",
         503: "The link store is unavailable; see Retry-After.",
     }
     return {str(s): _json("Error", words[s]) for s in statuses}
@@ -317,6 +396,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                         "description": "`csv`: every matching link (from `cursor`, at most "
                         "`limit`), streamed.",
                     },
+                    _FOR_PLATFORM,
                 ],
                 "responses": {
                     "200": {
@@ -383,6 +463,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "get": {
                 "summary": "One link",
                 "security": _AUTH,
+                "parameters": [_FOR_PLATFORM],
                 "responses": {"200": _json("Link", "The link."), **_errors(*_MANAGE)},
             },
             "patch": {
@@ -409,6 +490,26 @@ def _operations() -> dict[str, dict[str, Any]]:
                     for n in ("since", "until")
                 ],
                 "responses": {"200": _json("Stats", "The counts."), **_errors(*_MANAGE)},
+            }
+        },
+        "conversions": {
+            "post": {
+                "summary": "Record a lead, sale or other conversion on a click id",
+                "description": "The click id is the sl_click parameter a redirect of a "
+                "forward_click_id link handed the landing page. Reporting the same click id "
+                "and kind again changes nothing (200, created false). 400: not a click id "
+                "of this server (forged or garbled) or a bad kind, value or currency; "
+                "404: its link was deleted; 410: older than click_id_ttl.",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("NewConversion")}},
+                },
+                "responses": {
+                    "201": _json("Conversion", "Recorded."),
+                    "200": _json("Conversion", "Reported before: the first conversion."),
+                    **_errors(400, 401, 403, 404, 410, 413, 429, 501, 503),
+                },
             }
         },
         "link_visits": {

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any, Final
 
-from ..errors import InvalidCode, InvalidOption, InvalidURL, MissingDependencyError, SuolinkError
+from ..errors import (
+    InvalidClickId,
+    InvalidCode,
+    InvalidOption,
+    InvalidURL,
+    MissingDependencyError,
+    SuolinkError,
+)
 from ..models import Decision, Headers, PageDecision, Redirect, StreamedDecision
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "redirect",
     "unauthorized",
     "unavailable",
+    "unknown_host",
     "vary_on_host",
 ]
 
@@ -108,6 +116,8 @@ def error_response(exc: SuolinkError) -> Decision:
         extra["field"] = "url"
     elif isinstance(exc, InvalidCode):
         extra["field"] = "code"
+    elif isinstance(exc, InvalidClickId):
+        extra["field"] = "click_id"
     elif isinstance(exc, MissingDependencyError):
         # the server lacks a part, the request is fine: 501, as for an unimplemented method
         extra["extra"] = exc.extra
@@ -201,6 +211,21 @@ def host_refused(*, plain: bool) -> Decision:
             reason=BAD_HOST,
         )
     return error_json(400, BAD_HOST, message)
+
+
+def unknown_host() -> Decision:
+    """404: the request names a host that is none of the short domains (plain text)."""
+    return Decision(
+        status=404,
+        headers=(
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Vary", "Host"),
+        ),
+        body=b"not found",
+        reason="unknown_host",
+    )
 
 
 def vary_on_host(decision: Decision) -> Decision:
