@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import domain_checks_cli
+from . import domain_checks_cli, domains_cli, webhook_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
@@ -51,6 +51,11 @@ _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
 _BASE_URL_HINT = f"no base URL is configured: give --base-url or set {OPTIONS['base_url'].env}"
+
+
+def _makes_urls(shortener: Any) -> bool:
+    """Whether short URLs can be made without a request: a base URL, or short domains."""
+    return bool(shortener.base_url or shortener.domain_book.all())
 
 
 class CommandError(Exception):
@@ -180,6 +185,8 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--og-title", help="title of the preview card chat apps draw")
     parser.add_argument("--og-description", help="text of the preview card")
     parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
+    parser.add_argument("--domain", help="the short domain the link lives on (its pool too)")
+    parser.add_argument("--pool", help="the pool of short domains the link rotates through")
     parser.add_argument(
         "--split",
         action="append",
@@ -270,6 +277,11 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes of the ASGI server (default: the number of CPUs)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
+    serve.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not deliver webhooks from this process (run `suolink webhooks run` elsewhere)",
+    )
     serve.add_argument(
         "--check-domains-every",
         type=_non_negative,
@@ -397,10 +409,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
     export.add_argument("-o", "--output", help="write here (default: standard output)")
     export.add_argument("--no-visits", action="store_true", help="links only")
+    webhook_cli.add_commands(commands, _subparser, _global_options())
 
-    domains = _subparser(commands, "domains", "short domains: check their health")
+    domains = _subparser(
+        commands, "domains", "short domains: list (the default), add, remove, mark, check"
+    )
+    domains.set_defaults(domains_command="list")
     domain_commands = domains.add_subparsers(
-        dest="domains_command", required=True, metavar="ACTION"
+        dest="domains_command", required=False, metavar="ACTION"
+    )
+    domains_cli.add_parsers(
+        lambda name, help: _subparser(domain_commands, name, help, shortener_options)
     )
     check = _subparser(
         domain_commands,
@@ -464,7 +483,7 @@ def _link_json(shortener: Any, link: Link) -> dict[str, Any]:
     data = link.to_dict()
     data.pop("password_hash")
     data["has_password"] = link.has_password
-    data["short_url"] = shortener.short_url(link) if shortener.base_url else f"/{link.code}"
+    data["short_url"] = shortener.short_url(link) if _makes_urls(shortener) else f"/{link.code}"
     return data
 
 
@@ -511,6 +530,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "og_description": args.og_description,
         "og_image": args.og_image,
         "split": _split(args.split) or None,
+        "domain": args.domain,
+        "pool": args.pool,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
@@ -608,12 +629,37 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     )
     if checks is not None:
         checks.start()
-    with _stopped_by_sigterm():
-        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    stop_webhooks = _webhook_worker(args, given, shortener.storage)
+    try:
+        with _stopped_by_sigterm():
+            app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    finally:
+        stop_webhooks()
     if checks is not None:
         checks.stop()
     shortener.close()
     return 0
+
+
+def _webhook_worker(args: argparse.Namespace, given: dict[str, Any], storage: Any) -> Any:
+    """``serve``'s webhook delivery worker, on a store of its own (the app's closes first);
+    the function that stops it. Leases keep several servers from sending a message twice."""
+    from .backends import open_storage
+    from .backends.memory import MemoryStorage
+
+    if args.no_webhooks:
+        return lambda: None
+    if isinstance(storage, MemoryStorage):  # one process: the app's own store
+        return webhook_cli.serve_worker(storage, enabled=True)
+    url = given.get("storage") or _environ().get("storage") or DEFAULT_STORAGE
+    own = open_storage(str(url))
+    stop = webhook_cli.serve_worker(own, enabled=True)
+
+    def done() -> None:
+        stop()
+        own.close()
+
+    return done
 
 
 class _Stop(Exception):
@@ -679,7 +725,11 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
         get_shortener(app).close()  # the parent only supervises
     plural = "s" if workers > 1 else ""
     _banner(given["base_url"], storage.url, f"uvicorn, {workers} worker{plural}")
-    _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    stop_webhooks = _webhook_worker(args, given, storage)
+    try:
+        _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    finally:
+        stop_webhooks()
     return 0
 
 
@@ -752,7 +802,7 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
             _print_json(_link_json(shortener, link))
-        elif shortener.base_url:
+        elif _makes_urls(shortener):
             write_line(shortener.short_url(link))
         else:
             write_line(link.code)
@@ -962,6 +1012,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by referer", dict(stats.top_referers)),
         ("by country", stats.by_country),
         ("by split arm", stats.by_arm),
+        ("by short domain", stats.by_domain),
         ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):
@@ -1018,7 +1069,7 @@ def _cmd_qr(args: argparse.Namespace) -> int:
     else:
         with _shortener(args) as shortener:
             link = shortener.get(args.target)
-            if not shortener.base_url:
+            if not _makes_urls(shortener):
                 raise CommandError(f"{_BASE_URL_HINT} to draw the short URL of a code")
             text = shortener.short_url(link)
     if not args.output:
@@ -1114,8 +1165,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_domains(args: argparse.Namespace) -> int:
-    """``suolink domains check`` (the only action so far)."""
+    """``suolink domains [list|add|remove|mark|check]``."""
     with _shortener(args) as shortener:
+        if args.domains_command != "check":
+            return domains_cli.run(shortener, args)
         checker = _environ().get("domain_checker")
         return domain_checks_cli.run(shortener, args, checker=checker)
 
@@ -1135,6 +1188,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,
+    "webhooks": lambda args: webhook_cli.run(args, _shortener),
     "domains": _cmd_domains,
 }
 

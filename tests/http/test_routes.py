@@ -35,6 +35,9 @@ EXPECTED = [
     ("campaign_visitors", "/api/campaigns/<campaign>/visitors", ("GET",)),
     ("people_forget", "/api/people/forget", ("POST",)),
     ("campaign_page", "/campaigns/<campaign>", ("GET", "POST")),
+    ("webhooks", "/api/webhooks", ("GET", "POST")),
+    ("webhook", "/api/webhooks/<code>", ("DELETE",)),
+    ("webhook_deliveries", "/api/webhooks/<code>/deliveries", ("GET",)),
     ("api_fallback", "/api/<path:rest>", ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
     ("qr_png", "/<code>.png", ("GET",)),
     ("qr_svg", "/<code>.svg", ("GET",)),
@@ -66,6 +69,10 @@ ACTIONS = {
     ("people_forget", "POST"): "delete",
     ("campaign_page", "GET"): "stats",
     ("campaign_page", "POST"): "stats",
+    ("webhooks", "GET"): "webhooks",
+    ("webhooks", "POST"): "webhooks",
+    ("webhook", "DELETE"): "webhooks",
+    ("webhook_deliveries", "GET"): "webhooks",
 }
 
 

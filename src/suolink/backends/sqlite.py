@@ -45,7 +45,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -91,6 +91,7 @@ from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
 from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
+from .sql_outbox import Ran, Run, SqlOutbox
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -226,6 +227,42 @@ _V7 = _statements(
     "ALTER TABLE visits ADD COLUMN region TEXT",
     "ALTER TABLE visits ADD COLUMN city TEXT",
     "ALTER TABLE visits ADD COLUMN arm TEXT",
+)
+
+#: The webhook outbox (see :mod:`suolink.backends.sql_outbox`).
+_V11 = _statements(
+    """CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY NOT NULL, created_us INTEGER NOT NULL, data TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        endpoint_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_us INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        state INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX webhook_outbox_line ON webhook_outbox (endpoint_id, state, seq)",
+    "CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_us)",
+    """CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at_us INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL
+    )""",
+    "CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at_us)",
+    "CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, seq)",
 )
 
 
@@ -463,6 +500,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
     (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
+    (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
     (12, "link_version: a counter every link change moves, visits not (the link cache)", _v12),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -785,7 +823,9 @@ _INSERT_CONVERSION = (
 )
 
 
-class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]):
+class SQLiteStorage(
+    SqlOutbox, DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]
+):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -844,6 +884,17 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.url!r})"
+
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements, writes in one ``BEGIN IMMEDIATE`` transaction."""
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            cursor = conn.execute(sql, params)
+            return Ran(cursor.fetchall(), cursor.rowcount)
+
+        with self._write(doing) if write else self._read(doing) as conn:
+            yield run
 
     # -- connections --------------------------------------------------------------
 

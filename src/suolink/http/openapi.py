@@ -17,6 +17,7 @@ from ..conversions import KIND_PATTERN
 from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 from ..search import MAX_QUERY_LENGTH
+from .webhook_api import WEBHOOK_OPERATIONS, WEBHOOK_SCHEMAS
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -41,6 +42,7 @@ _COUNT_FIELDS: Final = (
     "by_outcome",
     "by_country",
     "by_arm",
+    "by_domain",
 )
 
 SCHEMAS: Final[dict[str, Any]] = {
@@ -905,7 +907,7 @@ def openapi_document(
     links and their QR codes), ``api_prefix`` for the rest; ``server_url`` is the origin
     they hang from.
     """
-    operations = _operations()
+    operations = {**_operations(), **WEBHOOK_OPERATIONS}
     paths: dict[str, Any] = {}
     for route in routes:
         if not route.documented:
@@ -932,7 +934,7 @@ def openapi_document(
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

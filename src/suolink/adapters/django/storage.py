@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -51,6 +52,7 @@ from ...backends.relational import (
     visit_from_row,
     visit_values,
 )
+from ...backends.sql_outbox import Ran, Run, SqlOutbox
 from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
@@ -202,7 +204,13 @@ class _Tables:
         self.alias = alias
 
 
-class DjangoStorage(DomainRows[_Tables]):
+#: The outbox's statements name the tables without Django's ``suolink_`` prefix.
+_OUTBOX_TABLES = re.compile(r"\bwebhook_(endpoints|outbox|deliveries)\b")
+#: ``:name`` parameters, as Django's cursors take them: ``%(name)s``.
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+
+class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -265,6 +273,21 @@ class DjangoStorage(DomainRows[_Tables]):
 
         with transaction.atomic(using=self.alias):
             yield self._tables
+
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements on the alias's cursor, in one atomic block."""
+        from django.db import connections
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            query = _PARAMETER.sub(r"%(\1)s", _OUTBOX_TABLES.sub(r"suolink_webhook_\1", sql))
+            with connections[self.alias].cursor() as cursor:
+                cursor.execute(query, dict(params))
+                rows = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+                return Ran(rows, cursor.rowcount)
+
+        with self._write(doing) if write else self._read(doing):
+            yield run
 
     def _code_order(self, column: str) -> Any:
         """``column`` compared in code point order, as every backend lists (C collation)."""
