@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import domain_checks_cli
+from . import domain_checks_cli, webhook_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
@@ -271,6 +271,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
     serve.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not deliver webhooks from this process (run `suolink webhooks run` elsewhere)",
+    )
+    serve.add_argument(
         "--check-domains-every",
         type=_non_negative,
         metavar="SECONDS",
@@ -397,6 +402,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
     export.add_argument("-o", "--output", help="write here (default: standard output)")
     export.add_argument("--no-visits", action="store_true", help="links only")
+    webhook_cli.add_commands(commands, _subparser, _global_options())
 
     domains = _subparser(commands, "domains", "short domains: check their health")
     domain_commands = domains.add_subparsers(
@@ -608,12 +614,37 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     )
     if checks is not None:
         checks.start()
-    with _stopped_by_sigterm():
-        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    stop_webhooks = _webhook_worker(args, given, shortener.storage)
+    try:
+        with _stopped_by_sigterm():
+            app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    finally:
+        stop_webhooks()
     if checks is not None:
         checks.stop()
     shortener.close()
     return 0
+
+
+def _webhook_worker(args: argparse.Namespace, given: dict[str, Any], storage: Any) -> Any:
+    """``serve``'s webhook delivery worker, on a store of its own (the app's closes first);
+    the function that stops it. Leases keep several servers from sending a message twice."""
+    from .backends import open_storage
+    from .backends.memory import MemoryStorage
+
+    if args.no_webhooks:
+        return lambda: None
+    if isinstance(storage, MemoryStorage):  # one process: the app's own store
+        return webhook_cli.serve_worker(storage, enabled=True)
+    url = given.get("storage") or _environ().get("storage") or DEFAULT_STORAGE
+    own = open_storage(str(url))
+    stop = webhook_cli.serve_worker(own, enabled=True)
+
+    def done() -> None:
+        stop()
+        own.close()
+
+    return done
 
 
 class _Stop(Exception):
@@ -679,7 +710,11 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
         get_shortener(app).close()  # the parent only supervises
     plural = "s" if workers > 1 else ""
     _banner(given["base_url"], storage.url, f"uvicorn, {workers} worker{plural}")
-    _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    stop_webhooks = _webhook_worker(args, given, storage)
+    try:
+        _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    finally:
+        stop_webhooks()
     return 0
 
 
@@ -1135,6 +1170,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,
+    "webhooks": lambda args: webhook_cli.run(args, _shortener),
     "domains": _cmd_domains,
 }
 

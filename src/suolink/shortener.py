@@ -13,10 +13,11 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Unpack
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
@@ -26,6 +27,7 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    KeepsOutbox,
     PeopleTotals,
     PersonRow,
     RecordsConversions,
@@ -41,11 +43,13 @@ from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
 from .errors import (
+    BackendError,
     BlockedURL,
     CapabilityMissing,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
+    EndpointNotFound,
     InvalidInput,
     InvalidOption,
     InvalidURL,
@@ -61,6 +65,7 @@ from .http.responses import redirect
 from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
+from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -72,6 +77,10 @@ from .search import check_query, search_links, search_page
 from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
+from .webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from .webhook_worker import WebhookWorker
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
@@ -230,6 +239,14 @@ class Shortener(DomainMethods):
         )
         #: In-process hooks (:mod:`suolink.events`), run off the request path.
         self.events = EventBus()
+        #: Webhook endpoints and the outbox (:mod:`suolink.webhooks`); None if the
+        #: storage keeps no outbox.
+        self.webhooks: Webhooks | None = (
+            Webhooks(storage_now, self.events, self.clock)
+            if isinstance(storage_now, KeepsOutbox)
+            else None
+        )
+        self._webhooks_unwatched = True  # until the first visit starts the watch
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -616,6 +633,8 @@ class Shortener(DomainMethods):
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
+        if self._webhooks_unwatched and self.webhooks is not None:
+            self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
         where = self.where(base_url)
@@ -794,7 +813,7 @@ class Shortener(DomainMethods):
             currency=money,
         )
         stored, new = storage.record_conversion(conversion)
-        if new and self.events.wants("conversion.recorded"):
+        if new and self.wants_event("conversion.recorded"):
             self.emit("conversion.recorded", stored.to_dict())  # hooks and webhooks
         return stored, new
 
@@ -1133,11 +1152,95 @@ class Shortener(DomainMethods):
         """
         event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
         self.events.publish(event)
+        if self.webhooks is not None:
+            self.webhooks.publish(event)
         return event
 
+    def wants_event(self, name: str) -> bool:
+        """True if a hook or a webhook endpoint wants event ``name``: callers that must
+        work to build a payload check this first (reading the endpoints at most every 5 s)."""
+        hooks = self.webhooks
+        return self.events.wants(name) or (hooks is not None and hooks.wants(name))
+
     def _emit_link(self, name: str, link: Link) -> None:
-        if self.events.wants(name):
+        if self.wants_event(name):
             self.emit(name, self._link_payload(link))
+
+    def _watch_webhooks(self) -> None:
+        """From the first visit on, look at the endpoints every 30 s in the hooks' worker
+        (off the request path, stopped by ``close`` before the storage closes): clicks are
+        collected while an endpoint, added by any process, wants them."""
+        self._webhooks_unwatched = False
+        hooks = self.webhooks
+        if hooks is None:
+            return
+        due = [0.0]
+
+        def look() -> None:
+            if time.monotonic() < due[0]:
+                return
+            due[0] = time.monotonic() + 30.0
+            try:
+                hooks.refresh()
+            except BackendError:  # down or closed: the next look tries again
+                return
+
+        self.events.every(look)
+
+    # -- webhooks (suolink.webhooks, suolink.webhook_worker) --------------------------------
+
+    def _outbox(self) -> Webhooks:
+        if self.webhooks is None:
+            raise CapabilityMissing("webhooks", "keeps_outbox", self.storage.url)
+        return self.webhooks
+
+    def add_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = ("*",),
+        secret: str | None = None,
+        *,
+        description: str = "",
+    ) -> Endpoint:
+        """Send ``events`` (names of ``suolink.events.EVENT_TYPES``, ``*``: all) to ``url``,
+        signed with ``secret`` (made if not given: read it from the result once)."""
+        return self._outbox().add(url, events=events, secret=secret, description=description)
+
+    def list_webhooks(self) -> builtins.list[Endpoint]:
+        """Every webhook endpoint, oldest first."""
+        return self._outbox().list()
+
+    def remove_webhook(self, endpoint_id: str) -> None:
+        """Remove an endpoint and its waiting messages; ``EndpointNotFound`` if none."""
+        if not self._outbox().remove(endpoint_id):
+            raise EndpointNotFound(str(endpoint_id))
+
+    def webhook_deliveries(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        """The delivery log, newest first (one endpoint's, or all)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidOption("limit", "must be a whole number from 1 to 1000")
+        return self._outbox().storage.deliveries(endpoint_id=endpoint_id, limit=limit)
+
+    def webhook_dead_letters(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Message]:
+        """Messages given up on, newest first."""
+        return self._outbox().storage.dead_letters(endpoint_id=endpoint_id, limit=limit)
+
+    def run_webhooks(self, **options: Any) -> WebhookWorker:
+        """Start delivering this storage's outbox in a background thread; the worker.
+
+        ``options`` are :class:`~suolink.webhook_worker.WebhookWorker`'s. Stop it with
+        ``worker.stop()`` (in-flight deliveries finish first).
+        """
+        from .webhook_worker import WebhookWorker
+
+        self._outbox()  # CapabilityMissing without an outbox
+        worker = WebhookWorker(self.storage, **options)
+        worker.start()
+        return worker
 
     def _link_payload(self, link: Link) -> dict[str, Any]:
         """A link as the API shows it: no password hash; its short URL if one can be made."""
@@ -1271,6 +1374,9 @@ class Shortener(DomainMethods):
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            if self.webhooks is not None:
+                self.events.drain()
+                self.webhooks.flush()
             self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):

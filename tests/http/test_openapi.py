@@ -35,7 +35,7 @@ def test_the_document_lists_every_route_and_method() -> None:
         for method, op in item.items():
             assert op["operationId"] == f"{route.name}_{method}"
             names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
-            assert names == re.findall(r"<(\w+)>", route.pattern)
+            assert names == re.findall(r"<(\w+)>", route.pattern.replace("<path:rest>", ""))
 
 
 def test_the_api_fallback_is_not_documented() -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..errors import (
     BodyTooLarge,
+    DomainNotFound,
     InvalidCode,
     InvalidOption,
     InvalidURL,
@@ -60,6 +61,9 @@ __all__ = [
     "api_fallback",
     "conversions",
     "decode",
+    "domain",
+    "domain_mark",
+    "domains",
     "health",
     "index",
     "link",
@@ -560,3 +564,68 @@ def campaign_page(api: HttpApi, request: HttpRequest, campaign: str) -> Decision
         template_dirs=shortener.template_dirs,
     )
     return html_page(200, html, reason="campaign")
+
+
+# -- short domains ---------------------------------------------------------------------------
+
+_DOMAIN_FIELDS: Final = frozenset({"name", "pool", "default", "settings"})
+_MARKS: Final = ("ok", "suspect", "blocked")
+
+
+def _flag(data: Mapping[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidOption(name, "expected true or false")
+    return value
+
+
+def domains(api: HttpApi, request: HttpRequest) -> Decision:
+    """``GET``: every short domain with its state; ``POST``: add one."""
+    if request.method == "POST":
+        data = json_body(request, api.max_body_bytes)
+        _only(data, _DOMAIN_FIELDS)
+        made = api.shortener.add_domain(
+            data.get("name"),  # type: ignore[arg-type]  # checked by add_domain
+            pool=data.get("pool", "main"),
+            default=bool(_flag(data, "default")),
+            settings=data.get("settings"),
+        )
+        return json_response(201, made.to_dict())
+    return json_response(200, {"domains": [d.to_dict() for d in api.shortener.domains()]})
+
+
+def domain(api: HttpApi, request: HttpRequest, name: str) -> Decision:
+    """``GET`` one domain, ``PATCH`` its pool, default or settings, ``DELETE`` it."""
+    if request.action_method == "GET":
+        return json_response(200, api.shortener.domain(name).to_dict())
+    if request.method == "DELETE":
+        if not api.shortener.remove_domain(name):
+            raise DomainNotFound(name)
+        return Decision(status=204, reason="deleted")
+    data = json_body(request, api.max_body_bytes)
+    _only(data, _DOMAIN_FIELDS - {"name"})
+    changed = api.shortener.change_domain(
+        name, pool=data.get("pool"), default=_flag(data, "default"), settings=data.get("settings")
+    )
+    return json_response(200, changed.to_dict())
+
+
+def domain_mark(api: HttpApi, request: HttpRequest, name: str) -> Decision:
+    """``POST {"state": "blocked", "platforms": ["wechat"], "reason": "…"}``: mark a domain
+    (``platforms`` null with ``ok``: every platform)."""
+    data = json_body(request, api.max_body_bytes)
+    _only(data, frozenset({"state", "platforms", "reason"}))
+    state = data.get("state")
+    if state not in _MARKS:
+        raise InvalidOption("state", f"expected one of {', '.join(_MARKS)}")
+    platforms = data.get("platforms")
+    reason = data.get("reason") or ""
+    if state == "ok":
+        marked = api.shortener.mark_ok(name, platforms, reason=reason)
+    elif platforms is None:
+        raise InvalidOption("platforms", 'name the platforms, e.g. ["wechat"]')
+    elif state == "blocked":
+        marked = api.shortener.mark_blocked(name, platforms, reason=reason)
+    else:
+        marked = api.shortener.mark_suspect(name, platforms, reason=reason)
+    return json_response(200, marked.to_dict())

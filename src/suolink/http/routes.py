@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..models import Decision
-from . import handlers
+from . import handlers, webhook_api
 from .auth import PUBLIC, Access, page_login, requires
 from .request import HttpRequest
 
@@ -129,6 +129,30 @@ ROUTES: Final[tuple[Route, ...]] = (
         query=frozenset({"shorten"}),
     ),
     Route(
+        "domains",
+        "/api/domains",
+        ("GET", "POST"),
+        handlers.domains,
+        access=requires({"GET": "domains", "POST": "manage_domains"}),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "domain",
+        "/api/domains/<name>",
+        ("GET", "PATCH", "DELETE"),
+        handlers.domain,
+        access=requires({"GET": "domains", "PATCH": "manage_domains", "DELETE": "manage_domains"}),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "domain_mark",
+        "/api/domains/<name>/mark",
+        ("POST",),
+        handlers.domain_mark,
+        access=requires("manage_domains"),
+        query=_NO_QUERY,
+    ),
+    Route(
         "stats_page",
         "/stats/<code>",
         ("GET", "POST"),
@@ -174,6 +198,31 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET", "POST"),
         handlers.campaign_page,
         access=page_login("stats", handlers.campaign_login),
+    ),
+    # webhook endpoints (suolink.http.webhook_api); <code> holds the endpoint's id
+    Route(
+        "webhooks",
+        "/api/webhooks",
+        ("GET", "POST"),
+        webhook_api.webhooks,
+        access=requires("webhooks"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "webhook",
+        "/api/webhooks/<code>",
+        ("DELETE",),
+        webhook_api.webhook,
+        access=requires("webhooks"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "webhook_deliveries",
+        "/api/webhooks/<code>/deliveries",
+        ("GET",),
+        webhook_api.webhook_deliveries,
+        access=requires("webhooks"),
+        query=frozenset({"limit"}),
     ),
     # after every API row: any other path under /api/ gets a JSON 404 or 405, not a page
     Route(

@@ -324,3 +324,12 @@ def test_middleware_and_protect_decorator(configured: str) -> None:
 def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
     with override_settings(SUOLINK=suolink_settings("memory://", TRACK_PEOPLE=True)):
         scenario(DjangoClient())
+
+
+def test_short_domains(storage: str) -> None:
+    """Issue 16's acceptance through Django with real Host headers (see the scenario)."""
+    from tests.backends.test_domains_acceptance import DOMAINS, scenario
+
+    settings = suolink_settings(storage, DOMAINS=DOMAINS)
+    with override_settings(ALLOWED_HOSTS=["*"], SUOLINK=settings):
+        scenario(DjangoClient())

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
@@ -43,7 +44,17 @@ from redis.exceptions import (
 )
 from redis.retry import Retry
 
-from ...errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
+from ...domains import Domain
+from ...domains import domain_from_json as domain_of
+from ...domains import domain_to_json as domain_data
+from ...errors import (
+    BackendError,
+    BackendUnavailable,
+    CodeTaken,
+    DomainNotFound,
+    DomainTaken,
+    LinkNotFound,
+)
 from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Link, LinkPage, Visit, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
@@ -173,6 +184,8 @@ class RedisStorage:
         self.cluster = opts.kind == "cluster"
         self._index_base = f"{opts.prefix}{{idx}}"
         self._ids_key = f"{opts.prefix}ids"
+        #: One hash, name -> domain JSON (``KeepsDomains``): one key, so one cluster slot.
+        self._domains_key = f"{opts.prefix}domains"
         self._scripts = _load_scripts()
         self._lock = threading.Lock()
         self._closed = False
@@ -890,6 +903,51 @@ class RedisStorage:
             self._write("forget a recipient", drop)
         return found
 
+    # -- KeepsDomains ----------------------------------------------------------------------
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """``HSETNX`` the domain's JSON; ``DomainTaken`` if the name is there."""
+        data = domain_data(domain)
+        added = self._write(
+            "add a domain", lambda c: c.hsetnx(self._domains_key, domain.name, data)
+        )
+        if not added:
+            raise DomainTaken(domain.name)
+        return domain
+
+    def list_domains(self) -> builtins.list[Domain]:
+        """Every domain, oldest first (``HGETALL`` of one hash)."""
+        stored = self._read("list domains", lambda c: c.hgetall(self._domains_key))
+        found = [domain_of(_text(value)) for value in stored.values()]
+        return sorted(found, key=lambda d: (d.added_at, d.name))
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Read, apply ``change``, and write back only if the domain did not change
+        meanwhile (a compare-and-set script on its hash field); again if it did."""
+        while True:
+            old = self._read("read a domain", lambda c: c.hget(self._domains_key, name))
+            if old is None:
+                raise DomainNotFound(name)
+            old_text = _text(old)
+            before = domain_of(old_text)
+            after = replace(change(before), name=before.name)
+            if after == before:
+                return before, after
+            args = (name, old_text, domain_data(after))
+
+            def swap(client: Any, args: tuple[str, str, str] = args) -> Any:
+                return client.eval(_COMPARE_AND_SET, 1, self._domains_key, *args)
+
+            swapped = self._write("change a domain", swap)
+            if int(swapped) == 1:
+                return before, after
+            if int(swapped) == -1:
+                raise DomainNotFound(name)
+
+    def remove_domain(self, name: str) -> bool:
+        """``HDEL`` the domain; True if it was there."""
+        return bool(self._write("remove a domain", lambda c: c.hdel(self._domains_key, name)))
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` unless Redis answers a PING now."""
         self._read("be reached", lambda c: c.ping())
@@ -915,6 +973,16 @@ def _from_time_key(text: str) -> datetime:
 def _glob(text: str) -> str:
     """``text`` with the glob characters of SSCAN MATCH escaped."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+#: Set a hash field to ARGV[3] only if it still holds ARGV[2]: 1 done, 0 changed, -1 gone.
+_COMPARE_AND_SET = """
+local now = redis.call('HGET', KEYS[1], ARGV[1])
+if not now then return -1 end
+if now ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
 
 
 def _chunks(flat: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
