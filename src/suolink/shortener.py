@@ -640,6 +640,7 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         person = self._person(visitor, client, now, base_url) if record else None
         visitor = without_hop(visitor)
         if (
@@ -657,7 +658,7 @@ class Shortener(DomainMethods):
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
         ruling = (
-            self._resolve_in_one_trip(code, visitor, client, now, place, person)
+            self._resolve_in_one_trip(code, visitor, client, now, place, person, came_on)
             if one_trip
             else None
         )
@@ -688,6 +689,7 @@ class Shortener(DomainMethods):
                     arm=ruling.arm,
                     place=place,
                     person=person,
+                    domain=came_on,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -928,8 +930,18 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            NOWHERE,
+            None,
+            came_on,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
@@ -945,6 +957,7 @@ class Shortener(DomainMethods):
         now: datetime,
         place: Place,
         person: Person | None = None,
+        domain: str | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -958,7 +971,16 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place, person=person)
+        visit = self._visit(
+            checked,
+            visitor,
+            client,
+            now,
+            "redirect",
+            place=place,
+            person=person,
+            domain=domain,
+        )
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -995,6 +1017,7 @@ class Shortener(DomainMethods):
         arm: str | None = None,
         place: Place = NOWHERE,
         person: Person | None = None,
+        domain: str | None = None,
     ) -> Visit:
         visit = visits.build_visit(
             code,
@@ -1006,6 +1029,7 @@ class Shortener(DomainMethods):
             store_ip=self.store_ip,
             arm=arm,
             place=place,
+            domain=domain,
         )
         # With track_people the cookie's id stands for the person, not IP and user agent.
         return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
