@@ -40,7 +40,9 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
+REDIS_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "records_in_one_trip", "shares_rate_limits", "keeps_outbox"}
+)
 SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "keeps_outbox"})
 
 BACKENDS: list[Backend] = [
