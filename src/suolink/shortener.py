@@ -7,6 +7,7 @@ created or opened is decided here (and in the pure modules it calls).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -61,6 +62,7 @@ from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
+from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .outbox import Delivery, Endpoint, Message
@@ -120,6 +122,9 @@ class Shortener(DomainMethods):
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        track_people: bool = False,
+        people_cookie: str = DEFAULT_COOKIE,
+        people_cookie_days: int = DEFAULT_COOKIE_DAYS,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
@@ -163,6 +168,17 @@ class Shortener(DomainMethods):
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
         self.reuse_deleted_codes = bool(reuse_deleted_codes)
+        #: People across links (docs/people.md): visits carry the visitor cookie's id.
+        self.track_people = bool(track_people)
+        people_key = (
+            hmac.new(secret.encode(), b"suolink/people/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        #: The visitor cookie and hop token of ``track_people``.
+        self.people_ids = PeopleIds(
+            people_key, cookie_name=people_cookie, cookie_days=people_cookie_days
+        )
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -500,6 +516,30 @@ class Shortener(DomainMethods):
         columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
         return table_csv(columns, people.people_rows(rows, recipients=recipients))
 
+    def people_funnels(
+        self, campaign: str | None = None
+    ) -> tuple[Funnel, dict[str, Funnel]] | None:
+        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
+        recipient's; None if the backend records no conversions.
+
+        Clicks come from the people rows; conversions are read link by link (the
+        campaign's links are found by listing links: cost grows with the store).
+        """
+        chosen = people.check_campaign(campaign)
+        store = self._people("people funnels")
+        if not isinstance(self.storage, RecordsConversions):
+            return None
+        conversions = self.storage
+        rows = store.top_recipients(chosen, limit=None)
+        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
+        for link in self.iter_links():
+            if link.recipient in done and (chosen is None or link.campaign == chosen):
+                done[link.recipient] += conversions.conversions(link.code)
+        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
+        everyone = [c for found in done.values() for c in found]
+        total = fold_funnel(sum(row.clicks for row in rows), everyone)
+        return total, each
+
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
         return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
@@ -600,8 +640,12 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        came_on = where.domain.name if where is not None and where.domain is not None else None
+        person = self._person(visitor, client, now, base_url) if record else None
+        visitor = without_hop(visitor)
         if (
-            record
+            person is None
+            and record
             and self._in_process is not None
             and now.tzinfo is UTC
             and self.geoip is None
@@ -613,7 +657,11 @@ class Shortener(DomainMethods):
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, person, came_on)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             if link is not None and not self.link_serves(link, where):
@@ -633,7 +681,15 @@ class Shortener(DomainMethods):
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    person=person,
+                    domain=came_on,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -646,7 +702,8 @@ class Shortener(DomainMethods):
                 # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
                 counted = record and ruling.count
                 location = self._forwarded(location, ruling.link, visitor, now, counted)
-            return redirect(location, self.redirect_status)  # no page, no context
+            answer: Decision = redirect(location, self.redirect_status)  # no page
+            return answer if person is None else _with_cookie(answer, person)
         on = where.domain if where is not None else None
         if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
             return redirect(on.settings.not_found_url, 302)
@@ -667,7 +724,20 @@ class Shortener(DomainMethods):
             qr_platform=platform,
             domain_language=on.settings.language if on is not None else None,
         )
-        return decision_for(ruling, context)
+        if person is not None and ruling.verdict is Verdict.GUIDE:
+            hop = self.people_ids.hop_url(short_url, person.id, now)
+            context = dataclasses.replace(context, hop_url=hop)
+        answer = decision_for(ruling, context)
+        return answer if person is None else _with_cookie(answer, person)
+
+    def _person(
+        self, visitor: Visitor, client: Client, now: datetime, base_url: str | None
+    ) -> Person | None:
+        """Who this visitor is with ``track_people`` (None: not tracking, or a bot)."""
+        if not self.track_people or client.is_bot or client.is_preview:
+            return None
+        secure = (self.base_url or base_url or "").startswith("https://")
+        return self.people_ids.identify(visitor, now, secure=secure)
 
     def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
         """A request on a host that is none of the domains: 404, or the configured redirect."""
@@ -860,8 +930,18 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            NOWHERE,
+            None,
+            came_on,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
@@ -870,7 +950,14 @@ class Shortener(DomainMethods):
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        person: Person | None = None,
+        domain: str | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -884,7 +971,16 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(
+            checked,
+            visitor,
+            client,
+            now,
+            "redirect",
+            place=place,
+            person=person,
+            domain=domain,
+        )
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -920,8 +1016,10 @@ class Shortener(DomainMethods):
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        person: Person | None = None,
+        domain: str | None = None,
     ) -> Visit:
-        return visits.build_visit(
+        visit = visits.build_visit(
             code,
             visitor,
             client,
@@ -931,7 +1029,10 @@ class Shortener(DomainMethods):
             store_ip=self.store_ip,
             arm=arm,
             place=place,
+            domain=domain,
         )
+        # With track_people the cookie's id stands for the person, not IP and user agent.
+        return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
 
     def _qr_images(self) -> QRCache:
         """The QR cache, made on first use (most Shorteners never draw one)."""
@@ -1313,6 +1414,13 @@ class Shortener(DomainMethods):
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _with_cookie(answer: Decision, person: Person) -> Decision:
+    """``answer`` with the visitor cookie set, if it must be."""
+    if person.set_cookie is None:
+        return answer
+    return dataclasses.replace(answer, headers=(*answer.headers, ("Set-Cookie", person.set_cookie)))
 
 
 def _one_platform(name: str | None) -> str | None:

@@ -41,9 +41,19 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "records_in_one_trip", "shares_rate_limits", "keeps_outbox"}
+    {
+        "keeps_aggregates",
+        "records_in_one_trip",
+        "shares_rate_limits",
+        "tracks_people",
+        "keeps_domains",
+        "keeps_outbox",
+    }
 )
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "keeps_outbox"})
+SQL_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "restores_in_batches", "keeps_domains", "keeps_outbox"}
+)
+DJANGO_CAPABILITIES = frozenset({"keeps_aggregates", "keeps_domains", "keeps_outbox"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -72,6 +82,7 @@ BACKENDS: list[Backend] = [
                 "keeps_domains",
                 "keeps_outbox",
                 "records_conversions",
+                "holds_links_in_process",
             }
         ),
     ),
@@ -88,12 +99,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates", "keeps_outbox"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates", "keeps_outbox"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "postgresql",

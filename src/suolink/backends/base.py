@@ -145,14 +145,17 @@ class RecordsInOneTrip(Protocol):
 
 @runtime_checkable
 class HoldsLinksInProcess(Protocol):
-    """A backend whose links live in this process and change only through its own methods
-    (``memory://``): a stored link is then a stable object, and the Shortener may keep work
-    done for it (rulings, redirects) for as long as :meth:`peek` returns that same object.
+    """A backend that hands out a link as one object until the link changes, read in this
+    process without a network trip: ``memory://`` (its links live here) and ``sqlite://``
+    (a cache that only link changes, from any process, empty). The Shortener may keep work
+    done for a link (rulings, redirects) for as long as :meth:`peek` returns that same
+    object, and the ASGI app resolves such links on its event loop.
     """
 
     def peek(self, code: str) -> Link | None:
-        """The stored link itself, the same object until it is updated or deleted; None if
-        there is none. Its ``visits`` is not kept current: read counts with ``get``."""
+        """The stored link, the same object until it (or, for a cache, any link) is
+        changed, by any writer; None if there is none. Its ``visits`` is not kept
+        current: read counts with ``get``."""
         ...
 
     def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
@@ -163,7 +166,10 @@ class HoldsLinksInProcess(Protocol):
 
 
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
-DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm")
+DIMENSIONS = (
+    *("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm"),
+    "domain",
+)
 #: How many entries the top-visitors and top-referers lists hold.
 TOP = 10
 
@@ -363,8 +369,8 @@ class TracksPeople(Protocol):
 
     def forget_visitor(self, visitor: str) -> bool:
         """Delete what is kept about one visitor: their rows, their place in recipients'
-        reach (which drops by one), their id on raw visits and per-link counts. True if
-        anything was known."""
+        reach (which drops by one) and, where the backend can find them (memory, SQL),
+        their id on raw visits and per-link counts. True if anything was known."""
         ...
 
     def forget_recipient(self, recipient: str) -> bool:

@@ -141,6 +141,8 @@ class Visit(models.Model):
     region = models.TextField(null=True, blank=True)
     city = models.TextField(null=True, blank=True)
     arm = models.TextField(null=True, blank=True)
+    # domains: the short domain the visit came in on
+    domain = models.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "suolink_visit"
@@ -232,6 +234,22 @@ class Tombstone(models.Model):
 
     def __str__(self) -> str:
         return str(self.code)
+
+
+class Domain(models.Model):
+    """A short domain (:class:`suolink.domains.Domain`): its name, when it was added (the
+    pool's rotation order) and the rest as JSON (pool, default, settings, states)."""
+
+    name = models.CharField(max_length=300, primary_key=True)
+    added_us = models.BigIntegerField()
+    data = models.TextField()
+
+    class Meta:
+        db_table = "suolink_domain"
+        verbose_name = "short domain"
+
+    def __str__(self) -> str:
+        return str(self.name)
 
 
 # -- the webhook outbox (suolink.backends.sql_outbox; migration 0011_webhooks) ------------

@@ -39,13 +39,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ...backends import redact_url
 from ...backends._common import Position, code_ok, to_micros
 from ...backends.base import DIMENSIONS, TOP, StatsCounts
+from ...backends.domain_rows import DomainRows
 from ...backends.relational import (
     ALL_TIME,
     PEOPLE,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
     Row,
     count_cells,
     day_bounds,
@@ -198,6 +198,7 @@ class _Tables:
     user_agents = _Rows("UserAgent")
     visit_counts = _Rows("VisitCount")
     visitor_counts = _Rows("VisitorCount")
+    domains = _Rows("Domain")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -209,7 +210,7 @@ _OUTBOX_TABLES = re.compile(r"\bwebhook_(endpoints|outbox|deliveries)\b")
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
-class DjangoStorage(SqlOutbox, RelationalStorage[_Tables]):
+class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -331,6 +332,29 @@ class DjangoStorage(SqlOutbox, RelationalStorage[_Tables]):
 
     def _insert_tombstone(self, tx: _Tables, code: str, deleted_at: datetime) -> None:
         tx.tombstones.get_or_create(code=code, defaults={"deleted_at": deleted_at})
+
+    def _insert_domain(self, tx: _Tables, name: str, added_us: int, data: str) -> None:
+        tx.domains.model(name=name, added_us=added_us, data=data).save(
+            using=tx.alias, force_insert=True
+        )
+
+    def _domain_rows(self, tx: _Tables) -> list[str]:
+        return [
+            str(data)
+            for data in tx.domains.order_by("added_us", "name").values_list("data", flat=True)
+        ]
+
+    def _domain_row(self, tx: _Tables, name: str) -> str | None:
+        row = tx.domains.select_for_update().filter(name=name).values_list("data", flat=True)
+        found = row.first()
+        return None if found is None else str(found)
+
+    def _update_domain(self, tx: _Tables, name: str, data: str) -> None:
+        tx.domains.filter(name=name).update(data=data)
+
+    def _delete_domain(self, tx: _Tables, name: str) -> bool:
+        deleted, _ = tx.domains.filter(name=name).delete()
+        return bool(deleted)
 
     def _page(
         self, tx: _Tables, after: tuple[int, str] | None, tag: str | None, size: int

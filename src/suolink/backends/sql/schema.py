@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     func,
+    inspect,
     select,
     text,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Key",
     "counters",
+    "domains",
     "key_hash",
     "link_tags",
     "links",
@@ -114,6 +117,7 @@ def _hash() -> TypeEngine[bytes]:
     return LargeBinary().with_variant(mysql.BINARY(16), "mysql", "mariadb")
 
 
+@lru_cache(maxsize=8192)  # a visit hashes ~20 values, mostly the same few (days, apps)
 def key_hash(value: str) -> bytes:
     """The 16-byte key of a text in ``link_tags``, ``visit_counts`` and ``visitor_counts``."""
     return hashlib.blake2b(value.encode("utf-8"), digest_size=16).digest()
@@ -224,8 +228,19 @@ visits = Table(
     Column("region", _long_text()),
     Column("city", _long_text()),
     Column("arm", _long_text()),
+    Column("domain", _long_text()),  # added by migration 2
     Index("visits_by_code", "code", "at_us"),
     Index("visits_by_time", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("name", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("added_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
 )
@@ -326,6 +341,15 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
+    """Short domains: the ``domains`` table and the domain a visit came in on."""
+    metadata.create_all(conn, tables=[domains])
+    present = {column["name"] for column in inspect(conn).get_columns("visits")}
+    if "domain" not in present:  # a database made by version 1 (v1 makes today's table)
+        column = "domain TEXT" if conn.dialect.name == "postgresql" else "domain MEDIUMTEXT"
+        conn.execute(text(f"ALTER TABLE visits ADD COLUMN {column}"))
+
+
+def _v3(conn: Connection) -> None:
     """The webhook outbox's tables (SQLite's migration 11)."""
     metadata.create_all(conn, tables=[webhook_endpoints, webhook_outbox, webhook_deliveries])
 
@@ -334,7 +358,8 @@ def _v2(conn: Connection) -> None:
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
-    (2, "webhooks: endpoints, the outbox and the delivery log", _v2),
+    (2, "domains: short domains, their pools and states; visits: the domain", _v2),
+    (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("suolink", "0007_visit_geo_arm"),
+        ("suolink", "0010_domains"),
     ]
 
     operations = [
