@@ -516,6 +516,30 @@ class Shortener(DomainMethods):
         columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
         return table_csv(columns, people.people_rows(rows, recipients=recipients))
 
+    def people_funnels(
+        self, campaign: str | None = None
+    ) -> tuple[Funnel, dict[str, Funnel]] | None:
+        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
+        recipient's; None if the backend records no conversions.
+
+        Clicks come from the people rows; conversions are read link by link (the
+        campaign's links are found by listing links: cost grows with the store).
+        """
+        chosen = people.check_campaign(campaign)
+        store = self._people("people funnels")
+        if not isinstance(self.storage, RecordsConversions):
+            return None
+        conversions = self.storage
+        rows = store.top_recipients(chosen, limit=None)
+        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
+        for link in self.iter_links():
+            if link.recipient in done and (chosen is None or link.campaign == chosen):
+                done[link.recipient] += conversions.conversions(link.code)
+        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
+        everyone = [c for found in done.values() for c in found]
+        total = fold_funnel(sum(row.clicks for row in rows), everyone)
+        return total, each
+
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
         return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
