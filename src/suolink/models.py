@@ -195,6 +195,9 @@ class Visitor:
     referer: str | None = None
     password: str | None = None
     query: tuple[tuple[str, str], ...] = ()
+    #: The request's ``Cookie`` header (bounded): read only for the visitor cookie of
+    #: ``track_people`` (:mod:`suolink.identity`).
+    cookie: str | None = None
 
     def __post_init__(self) -> None:
         pairs = tuple((k.lower(), v) for k, v in _freeze_pairs(self.headers))
