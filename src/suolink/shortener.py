@@ -556,7 +556,6 @@ class Shortener(DomainMethods):
             record
             and self._in_process is not None
             and now.tzinfo is UTC
-            and self.geoip is None
             and not judged
         ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
@@ -690,8 +689,18 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        # A plan is never made for a link the country decides (plans._plan), so the
+        # place only goes into the record: a cached look-up, not the policy's path.
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            place,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
