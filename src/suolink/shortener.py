@@ -552,12 +552,7 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
-        if (
-            record
-            and self._in_process is not None
-            and now.tzinfo is UTC
-            and not judged
-        ):
+        if record and self._in_process is not None and now.tzinfo is UTC and not judged:
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
             if planned is not None:
                 return planned
