@@ -817,3 +817,141 @@ def only_allowed_hosts_are_answered(client: HttpClient) -> None:
 
 #: Run with ``allowed_hosts="localhost"`` and no ``base_url``.
 HOST_SCENARIOS: list[Callable[[HttpClient], None]] = [only_allowed_hosts_are_answered]
+
+
+# -- scenarios for an app with track_people=True (and TOKEN), docs/people.md ---------------
+
+
+def _set_cookie(reply: Reply) -> str | None:
+    return next((v for k, v in reply.headers.items() if k.lower() == "set-cookie"), None)
+
+
+def people_are_one_person_across_the_hop(client: HttpClient) -> None:
+    """WeChat's guide view and the browser's redirect count as one person; HEAD counts
+    nothing; the API, the CSV segment, the campaign page and forgetting work."""
+    data = create(client, code="m1link", recipient="m-1", campaign="spring")
+    assert data["recipient"] == "m-1"
+    head = client.request("HEAD", "/m1link", headers={"User-Agent": WECHAT})
+    assert _set_cookie(head) is None
+    guide = client.request("GET", "/m1link", headers={"User-Agent": WECHAT})
+    assert guide.status == 200
+    cookie = _set_cookie(guide)
+    assert cookie is not None
+    assert cookie.startswith("sl_vid=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http here
+    visitor = cookie.split("=", 1)[1].split(".", 1)[0]
+    token = guide.text.split("_slh=", 1)[1].split('"', 1)[0].split("&", 1)[0]
+    hop = client.request("GET", f"/m1link?_slh={token}")
+    assert hop.status == 302
+    assert "_slh" not in hop.headers.get("Location", hop.headers.get("location", ""))
+    rows = client.request("GET", "/api/campaigns/spring/recipients", headers=AUTH).json()
+    (row,) = rows["recipients"]
+    assert (row["id"], row["clicks"], row["reach"], row["visitor"]) == ("m-1", 1, 0, visitor)
+    assert rows["totals"]["recipients"] == 1
+    forged = client.request(
+        "GET", "/m1link?_slh=x.y.z", headers={"Cookie": "sl_vid=forged.sig; other=1"}
+    )
+    assert forged.status == 302
+    everyone = client.request("GET", "/api/campaigns/*/visitors", headers=AUTH).json()
+    assert visitor in {r["id"] for r in everyone["visitors"]}
+    csv_reply = client.request("GET", "/api/campaigns/spring/recipients?format=csv", headers=AUTH)
+    assert csv_reply.status == 200
+    assert csv_reply.text.splitlines()[0].startswith("recipient,clicks,links,reach")
+    listed = client.request("GET", "/api/campaigns", headers=AUTH).json()
+    assert [c["name"] for c in listed["campaigns"]] == ["spring"]
+    bad = client.request("GET", "/api/campaigns/bad%20name/recipients", headers=AUTH)
+    assert bad.status in (400, 404)
+    assert client.request("GET", "/api/campaigns/spring/recipients").status == 401
+    form = "application/x-www-form-urlencoded"
+    login = client.request("GET", "/campaigns/spring")
+    assert login.status == 200
+    assert 'name="token"' in login.text
+    page = client.request(
+        "POST", "/campaigns/spring", body=f"token={TOKEN}".encode(), content_type=form
+    )
+    assert page.status == 200
+    assert 'id="board"' in page.text
+    assert "m-1" in page.text
+    forget = post_json(client, "/api/people/forget", {"recipient": "m-1"})
+    assert forget.json() == {"forgotten": True}
+    assert post_json(client, "/api/people/forget", {"who": "x"}).status == 400
+
+
+#: Run with ``track_people=True`` (memory storage, TOKEN).
+PEOPLE_SCENARIOS: list[Callable[[HttpClient], None]] = [people_are_one_person_across_the_hop]
+
+
+def conversions_through_the_api(client: HttpClient) -> None:
+    """Click ids on redirects, ``POST /api/conversions``, and the funnel in the stats."""
+    code = create(
+        client,
+        url="https://shop.example/p?item=7",
+        code="sale-me",
+        forward_click_id=True,
+        forward_query=True,
+        utm={"source": "wechat"},
+    )["code"]
+    hop = client.request("GET", f"/{code}?ref=friend&item=9&continue=1")
+    assert hop.status == 302
+    location = hop.headers["Location"]
+    assert location.startswith(
+        "https://shop.example/p?item=7&utm_source=wechat&ref=friend&sl_click="
+    )
+    click_id = location.split("sl_click=")[1]
+    head = client.request("HEAD", f"/{code}")
+    assert "sl_click=" not in head.headers.get("Location", "")
+    report = {"click_id": click_id, "kind": "sale", "value": "99.50", "currency": "cny"}
+    anonymous = client.request(
+        "POST",
+        "/api/conversions",
+        body=json.dumps(report).encode(),
+        content_type="application/json",
+    )
+    assert anonymous.status == 401
+    first = post_json(client, "/api/conversions", report)
+    if first.status == 501:  # a store without conversions says so, and shows no funnel
+        assert first.json()["error"]["type"] == "capability_missing"
+        stats = client.request("GET", f"/api/links/{code}/stats", headers=AUTH).json()
+        assert stats["funnel"] is None
+        return
+    assert first.status == 201, first.text
+    body = first.json()
+    assert (body["code"], body["kind"], body["value"], body["currency"]) == (
+        code,
+        "sale",
+        "99.50",
+        "CNY",
+    )
+    assert body["created"] is True
+    again = post_json(client, "/api/conversions", {**report, "value": "1"})
+    assert again.status == 200
+    assert again.json()["value"] == "99.50"
+    assert again.json()["created"] is False
+    for bad, field in [
+        ({"click_id": click_id[:-3] + "AAA"}, "click_id"),
+        ({"click_id": 5}, "click_id"),
+        ({}, "click_id"),
+        ({"click_id": click_id, "currency": "yuan", "value": "1"}, "currency"),
+        ({"click_id": click_id, "value": "1"}, "currency"),
+        ({"click_id": click_id, "kind": "<b>"}, "kind"),
+        ({"click_id": click_id, "colour": "red"}, "colour"),
+    ]:
+        reply = post_json(client, "/api/conversions", bad)
+        assert reply.status == 400, (bad, reply.text)
+        assert reply.json()["error"]["field"] == field, bad
+    stats = client.request("GET", f"/api/links/{code}/stats", headers=AUTH).json()
+    assert stats["funnel"] == {
+        "clicks": 1,
+        "leads": 0,
+        "sales": 1,
+        "conversions": {"sale": 1},
+        "values": {"sale": {"CNY": "99.50"}},
+    }
+    page = client.request("GET", f"/stats/{code}", headers={**AUTH, "Accept-Language": "en"})
+    assert 'id="funnel"' in page.text
+    assert "CNY 99.50" in page.text
+
+
+SCENARIOS.append(conversions_through_the_api)

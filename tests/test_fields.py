@@ -68,6 +68,8 @@ links = st.builds(
     split=st.lists(
         st.tuples(text, text, st.integers(0, 2**63 - 1)), max_size=3, unique_by=lambda t: t[0]
     ).map(tuple),
+    # UTM tags are a mapping by name, as targets are by platform.
+    utm=st.lists(st.tuples(platform, text), max_size=3, unique_by=lambda t: t[0]).map(tuple),
 )
 
 
@@ -312,6 +314,18 @@ BAD_VALUES: dict[str, list[object]] = {
         [{"url": "https://e.com/", "colour": "red"}],
         [("https://e.com/", 1, 2)],
         [{"url": "https://e.com/"}] * (rules.MAX_ARMS + 1),
+    ],
+    "forward_query": ["yes", 1],
+    "forward_click_id": ["no", 0],
+    "utm": [
+        "source=x",
+        ["source", "x"],
+        {"source": 5},
+        {"place": "x"},
+        {1: "x"},
+        {"source": "a", "utm_source": "b"},
+        {"campaign": "x" * 201},
+        {"medium": "a\nb"},
     ],
 }
 

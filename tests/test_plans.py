@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from suolink import Visitor
 from suolink.backends.base import HoldsLinksInProcess, StatsCounts, When
 from suolink.backends.memory import MemoryStorage
-from suolink.models import Decision, Link, LinkPage, Visit, VisitResult
+from suolink.models import Conversion, Decision, Link, LinkPage, Visit, VisitResult
 from suolink.plans import MAX_CLIENTS_PER_PLAN, RedirectPlans
 from suolink.policy import BotAction
 from suolink.shortener import Shortener
@@ -68,6 +68,14 @@ class FullPathMemory:
     ) -> StatsCounts:
         return self._inner.counts(code, since=since, until=until)
 
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        return self._inner.record_conversion(conversion)
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        return self._inner.conversions(code, since=since, until=until, limit=limit)
+
     def check(self) -> None:
         self._inner.check()
 
@@ -90,6 +98,11 @@ VISITORS = [
     Visitor(user_agent=ALL["no_user_agent"]),
     Visitor(user_agent=ALL["chrome_android"], password="wrong"),
     Visitor(user_agent=ALL["safari_iphone"] + "\x00ü" * 600, ip="2001:db8::1", referer="http://["),
+    Visitor(
+        user_agent=ALL["chrome_android"],
+        ip="198.51.100.2",
+        query=(("ref", "a b"), ("sl_click", "forged"), ("continue", "1"), ("x", "9")),
+    ),
 ]
 
 #: Link settings the twins are made with, and changes ``update`` makes to them.
@@ -103,6 +116,9 @@ SETTINGS: list[dict[str, Any]] = [
     {"password": "pw"},
     {"expires_at": "in 1 hour"},
     {"anti_block": ["android"]},
+    {"forward_query": True},
+    {"forward_click_id": True},
+    {"utm": {"source": "wechat", "campaign": "spring"}},
 ]
 CHANGES: list[dict[str, Any]] = [
     {"url": "https://example.com/changed"},
@@ -113,6 +129,10 @@ CHANGES: list[dict[str, Any]] = [
     {"deny": ["ios"]},
     {"deny": []},
     {"anti_block_mode": "guide"},
+    {"forward_query": True},
+    {"forward_click_id": True},
+    {"forward_query": None, "forward_click_id": False},
+    {"utm": {"medium": "qr"}},
 ]
 
 
@@ -261,3 +281,23 @@ def test_links_whose_answer_needs_more_than_the_client_are_not_planned(
     from suolink.detect import detect
 
     assert plans.answer(link, detect(ALL["chrome_android"]), FakeClock().now) is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "defaults"),
+    [
+        ({"forward_query": True}, {}),
+        ({"forward_click_id": True}, {}),
+        ({}, {"forward_query": True}),
+        ({}, {"forward_click_id": True}),
+    ],
+)
+def test_links_that_forward_are_never_planned(
+    settings: dict[str, Any], defaults: dict[str, bool]
+) -> None:
+    plans = RedirectPlans(
+        check_code=str, redirect_status=302, bot_action=BotAction.REDIRECT, **defaults
+    )
+    link = Link(code="abc", url="https://example.com/", **settings)
+    assert plans._plan(link) is None
+    assert plans._plan(replace(link, forward_query=False, forward_click_id=False)) is not None

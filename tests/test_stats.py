@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suolink import Shortener
+from suolink.conversions import Funnel
 from suolink.models import Visit
 from suolink.stats import LinkStats, aggregate
 
@@ -145,4 +146,5 @@ def test_shortener_stats_counts_a_window_of_since_inclusive_until_exclusive() ->
     assert window.total == 2
     assert window.by_day == {"2026-03-02": 1, "2026-03-03": 1}
     assert window.by_app == {"qq": 2}
-    assert shortener.stats(link.code, since=T0 + timedelta(days=9)) == LinkStats(code=link.code)
+    empty = LinkStats(code=link.code, funnel=Funnel())
+    assert shortener.stats(link.code, since=T0 + timedelta(days=9)) == empty

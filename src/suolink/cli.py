@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import domain_checks_cli
+from . import domain_checks_cli, webhook_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
@@ -30,6 +30,7 @@ from .errors import InvalidOption, MissingDependencyError, SuolinkError
 from .exports import archive_csv, archive_json
 from .imports import IMPORT_FORMATS, import_records, read_file
 from .models import Link, Visit
+from .people import row_to_json, totals_to_json
 from .terminal import Progress, is_terminal, progress, safe_text, to_json, write_line
 
 if TYPE_CHECKING:
@@ -270,6 +271,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
     serve.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not deliver webhooks from this process (run `suolink webhooks run` elsewhere)",
+    )
+    serve.add_argument(
         "--check-domains-every",
         type=_non_negative,
         metavar="SECONDS",
@@ -282,6 +288,8 @@ def _parser() -> argparse.ArgumentParser:
     shorten.add_argument("--code", help="custom alias instead of a generated code")
     shorten.add_argument("--random", action="store_true", help="random code, not hashids")
     _setting_options(shorten)
+    shorten.add_argument("--recipient", help="your opaque id of the person it is for")
+    shorten.add_argument("--campaign", help="the campaign it belongs to (docs/people.md)")
     _base_url_option(shorten, "", "; without one the code is printed")
 
     links = _subparser(commands, "list", "list links, newest first", shortener_options)
@@ -340,6 +348,24 @@ def _parser() -> argparse.ArgumentParser:
         "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…; '-' reads stdin"
     )
 
+    people = _subparser(
+        commands, "people", "show who clicks most in a campaign (docs/people.md)", shortener_options
+    )
+    people.add_argument("--campaign", help="the campaign (default: every campaign)")
+    people.add_argument(
+        "--visitors", action="store_true", help="rank visitors instead of recipients"
+    )
+    people.add_argument(
+        "--min-clicks",
+        type=int,
+        metavar="N",
+        help="only people with N clicks or more (default: 0, or 1 with --csv)",
+    )
+    people.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    people.add_argument(
+        "--csv", action="store_true", help="print the segment as CSV (everyone with N clicks)"
+    )
+
     stats = _subparser(commands, "stats", "show a link's visit statistics", shortener_options)
     stats.add_argument("code", nargs="?", help="the short code")
     stats.add_argument(
@@ -376,6 +402,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
     export.add_argument("-o", "--output", help="write here (default: standard output)")
     export.add_argument("--no-visits", action="store_true", help="links only")
+    webhook_cli.add_commands(commands, _subparser, _global_options())
 
     domains = _subparser(commands, "domains", "short domains: check their health")
     domain_commands = domains.add_subparsers(
@@ -493,6 +520,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
+    if args.command == "shorten":
+        given["recipient"] = args.recipient
+        given["campaign"] = args.campaign
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -584,12 +614,37 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     )
     if checks is not None:
         checks.start()
-    with _stopped_by_sigterm():
-        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    stop_webhooks = _webhook_worker(args, given, shortener.storage)
+    try:
+        with _stopped_by_sigterm():
+            app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    finally:
+        stop_webhooks()
     if checks is not None:
         checks.stop()
     shortener.close()
     return 0
+
+
+def _webhook_worker(args: argparse.Namespace, given: dict[str, Any], storage: Any) -> Any:
+    """``serve``'s webhook delivery worker, on a store of its own (the app's closes first);
+    the function that stops it. Leases keep several servers from sending a message twice."""
+    from .backends import open_storage
+    from .backends.memory import MemoryStorage
+
+    if args.no_webhooks:
+        return lambda: None
+    if isinstance(storage, MemoryStorage):  # one process: the app's own store
+        return webhook_cli.serve_worker(storage, enabled=True)
+    url = given.get("storage") or _environ().get("storage") or DEFAULT_STORAGE
+    own = open_storage(str(url))
+    stop = webhook_cli.serve_worker(own, enabled=True)
+
+    def done() -> None:
+        stop()
+        own.close()
+
+    return done
 
 
 class _Stop(Exception):
@@ -655,7 +710,11 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
         get_shortener(app).close()  # the parent only supervises
     plural = "s" if workers > 1 else ""
     _banner(given["base_url"], storage.url, f"uvicorn, {workers} worker{plural}")
-    _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    stop_webhooks = _webhook_worker(args, given, storage)
+    try:
+        _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    finally:
+        stop_webhooks()
     return 0
 
 
@@ -865,6 +924,59 @@ def _print_stats(stats: Any) -> None:
     write_line(f"{stats.code}: {visits} ({people}, {bots}), {unique}")
 
 
+def _cmd_people(args: argparse.Namespace) -> int:
+    """``suolink people``: a campaign's leaderboard, or its segment as CSV."""
+    recipients = not args.visitors
+    with _shortener(args) as shortener:
+        if args.csv:
+            least = 1 if args.min_clicks is None else args.min_clicks
+            out = sys.stdout.buffer
+            for chunk in shortener.people_csv(
+                args.campaign, recipients=recipients, min_clicks=least
+            ):
+                out.write(chunk)
+            out.flush()
+            return 0
+        if recipients:
+            rows = shortener.top_recipients(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+            totals = shortener.people_totals(args.campaign)
+        else:
+            rows = shortener.top_visitors(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+    if args.json:
+        body: dict[str, Any] = {
+            "campaign": args.campaign,
+            "recipients" if recipients else "visitors": [
+                row_to_json(row, recipients=recipients) for row in rows
+            ],
+        }
+        if recipients:
+            body["totals"] = totals_to_json(totals)
+        _print_json(body)
+        return 0
+    if recipients:
+        from .render.i18n import count_phrase
+
+        write_line(
+            f"{args.campaign or 'every campaign'}: "
+            f"{count_phrase(totals.recipients, 'recipient', 'recipients')}, "
+            f"{count_phrase(totals.clicks, 'click', 'clicks')}, reach {totals.reach}, "
+            f"average reach {totals.average_reach:.2f}"
+        )
+        write_line(f"  {'recipient':<24} {'clicks':>7} {'reach':>6} {'links':>6}")
+        for row in rows:
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.reach:>6} {row.links:>6}")
+    else:
+        write_line(f"  {'visitor':<24} {'clicks':>7} {'links':>6}  last seen")
+        for row in rows:
+            last = row.last_seen.isoformat(timespec="seconds") if row.last_seen else ""
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.links:>6}  {last}")
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     if args.all == bool(args.code):
         raise CommandError("give a CODE or --all")
@@ -1054,9 +1166,11 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qr": _cmd_qr,
     "decode": _cmd_decode,
     "stats": _cmd_stats,
+    "people": _cmd_people,
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,
+    "webhooks": lambda args: webhook_cli.run(args, _shortener),
     "domains": _cmd_domains,
 }
 

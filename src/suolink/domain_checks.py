@@ -21,6 +21,7 @@ import http.client
 import ipaddress
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -30,17 +31,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import IO, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._version import __version__
 from .detect.platforms import APP_IDS
-from .errors import ConfigurationError
+from .errors import CapabilityMissing, ConfigurationError
 
 __all__ = [
     "BLOCKED",
     "DEFAULT_BLOCK_PATTERNS",
     "OK",
+    "REASON_PREFIX",
     "SUSPECT",
     "USER_AGENTS",
     "CheckResult",
@@ -64,9 +66,17 @@ SUSPECT: Final = "suspect"
 #: Verdicts from best to worst; several checkers' verdicts on a platform combine to the worst.
 _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 
+#: How the reasons of the states checks set begin: an ``ok`` verdict clears only those.
+REASON_PREFIX: Final = "check: "
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
 _SCHEMES: Final = frozenset({"http", "https"})
+#: Seconds between a failed probe and its retry.
+_RETRY_PAUSE: Final = 0.2
+#: What a domain may be once IDNA-encoded: a host name or address, maybe with a port.
+_NAME: Final = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?"
+)
 #: Seconds one checker may spend on one domain before the runner gives up on it.
 DEFAULT_TIMEOUT: Final = 30.0
 
@@ -244,6 +254,7 @@ def check_domains(
         raise ConfigurationError("check_domains needs at least one checker")
     domains = registry.domains()
     names = [d.name for d in domains]
+    by_name = {d.name: d for d in domains}
     checkers = _knowing_schemes(checkers, domains)
     if only is not None:
         wanted = {_key(n) for n in only}
@@ -253,7 +264,12 @@ def check_domains(
     workers = max(1, min(concurrency, len(names)))
     with ThreadPoolExecutor(workers, thread_name_prefix="suolink-check") as pool:
         return list(
-            pool.map(lambda name: _check_one(registry, name, checkers, timeout, apply), names)
+            pool.map(
+                lambda name: _check_one(
+                    registry, name, checkers, timeout, apply, _states(by_name.get(name))
+                ),
+                names,
+            )
         )
 
 
@@ -278,6 +294,7 @@ def _check_one(
     checkers: Sequence[DomainChecker],
     timeout: float,
     apply: bool,
+    states: Mapping[str, tuple[str, str]] | None = None,
 ) -> CheckResult:
     key = _key(name)
     if not _claim(key):
@@ -302,16 +319,26 @@ def _check_one(
         waited = time.monotonic() - started
         result = CheckResult(
             name,
-            dict.fromkeys(_judged(results), SUSPECT),
+            dict.fromkeys(_judged(results) | _declared(checkers), SUSPECT),
             reason=f"the check took longer than {timeout * len(checkers):g}s",
             elapsed=waited,
             error="timeout: the check did not finish",
         )
-    return _apply(registry, result) if apply else result
+    return _apply(registry, result, states) if apply else result
 
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
     return {p for r in results for p in r.verdicts}
+
+
+def _declared(checkers: Sequence[DomainChecker]) -> set[str]:
+    """The platforms checkers say they judge (``HttpChecker.platforms``), if they say."""
+    found: set[str] = set()
+    for checker in checkers:
+        platforms = getattr(checker, "platforms", ())
+        if isinstance(platforms, tuple | list | frozenset | set):
+            found.update(p for p in platforms if isinstance(p, str))
+    return found
 
 
 def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
@@ -328,21 +355,49 @@ def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
         )
 
 
-def _apply(registry: DomainRegistry, result: CheckResult) -> CheckResult:
+def _states(domain: object) -> dict[str, tuple[str, str]] | None:
+    """A domain's current ``{platform: (state, reason)}`` (``Domain.states``), if it says."""
+    states = getattr(domain, "states", None)
+    if not isinstance(states, Mapping):
+        return None
+    found: dict[str, tuple[str, str]] = {}
+    for platform, entry in states.items():
+        state, reason = getattr(entry, "state", None), getattr(entry, "reason", "")
+        if isinstance(platform, str) and state is not None:
+            found[platform] = (str(state), str(reason or ""))
+    return found
+
+
+def _apply(
+    registry: DomainRegistry,
+    result: CheckResult,
+    states: Mapping[str, tuple[str, str]] | None = None,
+) -> CheckResult:
     """Verdicts to ``mark_*`` calls (one per verdict), then ``mark_checked``.
 
-    A registry that refuses (the domain was removed meanwhile, the store is down) makes
-    the result carry an ``apply`` error instead of stopping the other domains' checks.
+    A check never undoes a mark made by hand (``states`` is what the domain holds now):
+    ``ok`` clears only states a check set (their reason starts with :data:`REASON_PREFIX`),
+    and ``suspect`` never replaces ``blocked``. A registry that refuses (the domain was
+    removed meanwhile, the store is down) makes the result carry an ``apply`` error
+    instead of stopping the other domains' checks.
     """
     if result.skipped:
         return result
-    reason = _one_line(result.reason or result.error or "domain check")
+    now = states or {}
+    reason = _one_line(REASON_PREFIX + (result.reason or result.error or "domain check"))
+    blocked = result.platforms(BLOCKED)
+    suspect = [p for p in result.platforms(SUSPECT) if now.get(p, (OK, ""))[0] != BLOCKED]
+    ok = [
+        p
+        for p in result.platforms(OK)
+        if states is None or p not in now or now[p][1].startswith(REASON_PREFIX)
+    ]
     try:
-        if blocked := result.platforms(BLOCKED):
+        if blocked:
             registry.mark_blocked(result.domain, blocked, reason=reason)
-        if suspect := result.platforms(SUSPECT):
+        if suspect:
             registry.mark_suspect(result.domain, suspect, reason=reason)
-        if ok := result.platforms(OK):
+        if ok:
             registry.mark_ok(result.domain, ok)
         if isinstance(registry, RecordsChecks):
             registry.mark_checked(result.domain)
@@ -366,36 +421,49 @@ class _FileLock:
     """A lock on a file in the temporary folder, held by one process of a machine at a time.
 
     Keeps ``suolink serve --workers N`` from running the periodic checks N times: every
-    worker tries it each round, the one that holds it checks. Without ``fcntl``
-    (Windows) every process holds it.
+    worker tries it each round, the one that holds it checks (and when it dies, another
+    takes over at its next round). The file is the user's own (uid in its name, opened
+    without following links); where it cannot be had (no ``fcntl`` on Windows, a
+    read-only temporary folder) every process holds the lock, as without one.
     """
 
     def __init__(self, name: str) -> None:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        self.path = os.path.join(tempfile.gettempdir(), f"suolink-domain-checks-{digest}.lock")
-        self._file: IO[bytes] | None = None
+        user = getattr(os, "getuid", lambda: "")()
+        self.path = os.path.join(
+            tempfile.gettempdir(), f"suolink-domain-checks-{user}-{digest}.lock"
+        )
+        self._fd: int | None = None
+        self._unavailable = False
 
     def acquire(self) -> bool:
         """True if this process holds the lock (now or already)."""
-        if self._file is not None:
+        if self._fd is not None or self._unavailable:
             return True
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not on POSIX
+            self._unavailable = True
             return True
-        file = open(self.path, "ab")  # noqa: SIM115 - kept open while the lock is held
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            log.warning("domain checks: no lock file (%s); every process will check", exc)
+            self._unavailable = True
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            file.close()
+            os.close(fd)
             return False
-        self._file = file
+        self._fd = fd
         return True
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the flock
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
 
 class PeriodicChecks:
@@ -521,13 +589,20 @@ def periodic_checks(
     list of them (default: :class:`HttpChecker`). ``storage_url`` names the file lock
     that keeps one process of a machine checking a shared store (``memory://`` stores
     are each process's own, so they take none). Off, with a warning, when ``registry``
-    has no domains.
+    has no domains, or its store keeps none (``CapabilityMissing``).
     """
     if not every:
         return None
     if not isinstance(registry, DomainRegistry):
         log.warning("domain checks are off: %r keeps no domains", type(registry).__name__)
         return None
+    try:
+        registry.domains()
+    except CapabilityMissing as exc:  # a store without domains: say so once, not every round
+        log.warning("domain checks are off: %s", exc)
+        return None
+    except Exception:  # anything else may pass: the rounds will say
+        log.debug("domain checks: the first look at the domains failed", exc_info=True)
     checkers = make_checkers(checker)
     shared = storage_url is not None and not storage_url.startswith("memory:")
     return PeriodicChecks(registry, checkers, every, lock_name=storage_url if shared else None)
@@ -553,9 +628,10 @@ class _Fetched:
 class _Failed(Exception):
     """The probe failed; ``kind`` is ``dns``, ``tls``, ``refused``, ``timeout``, …"""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, *, retry: bool = True) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+        self.retry = retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +670,8 @@ class HttpChecker:
     max_body_bytes: int = 256 * 1024
     url: str = "{scheme}://{domain}{path}"
     connect_to: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Further tries of a failed probe before its failure is the verdict.
+    retries: int = 1
     #: Each domain's scheme, when ``scheme`` is None (the runner fills it from the registry).
     schemes: Mapping[str, str] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
@@ -608,6 +686,8 @@ class HttpChecker:
             raise ConfigurationError(f"HttpChecker: path must start with '/': {self.path}")
         if self.timeout <= 0 or self.max_body_bytes <= 0:
             raise ConfigurationError("HttpChecker: timeout and max_body_bytes must be positive")
+        if not 0 <= self.retries <= 5:
+            raise ConfigurationError("HttpChecker: retries must be from 0 to 5")
         if self.unreachable not in _RANK:
             raise ConfigurationError(f"HttpChecker: unknown verdict {self.unreachable!r}")
 
@@ -619,7 +699,7 @@ class HttpChecker:
         try:
             probes = self._probes()
             for agent, platforms in probes:
-                fetched = self._fetch(domain, agent)
+                fetched = self._fetch_again(domain, agent)
                 for platform in platforms:
                     found = self._block_text(platform, fetched)
                     verdicts[platform] = BLOCKED if found else OK
@@ -661,10 +741,21 @@ class HttpChecker:
         scheme = self.scheme or self.schemes.get(domain) or ("http" if _loopback(name) else "https")
         return self.url.format(scheme=scheme, domain=name, path=self.path)
 
+    def _fetch_again(self, domain: str, user_agent: str) -> _Fetched:
+        """``_fetch``, tried ``retries`` more times after a failure (a blip is not a verdict)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._fetch(domain, user_agent)
+            except _Failed as failed:
+                if attempt == self.retries or not failed.retry:
+                    raise
+                time.sleep(_RETRY_PAUSE)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _fetch(self, domain: str, user_agent: str) -> _Fetched:
         url = urlsplit(self.probe_url(domain))
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}")
+            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}", retry=False)
         https = url.scheme == "https"
         host = url.hostname
         port = url.port or (443 if https else 80)
@@ -678,8 +769,9 @@ class HttpChecker:
             connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
             connection.sock = sock
             default_port = 443 if https else 80
+            shown = f"[{host}]" if ":" in host else host  # an IPv6 address
             headers = {
-                "Host": host if port == default_port else f"{host}:{port}",
+                "Host": shown if port == default_port else f"{shown}:{port}",
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
@@ -699,11 +791,18 @@ class HttpChecker:
 
 
 def _ascii(domain: str) -> str:
-    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure."""
+    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure.
+
+    Only host names, IPv4 and bracketed IPv6 addresses, each with an optional port, get
+    through: nothing that could move the probe URL's host (``a@b``, ``a/b``, ``a?b``).
+    """
     try:
-        return domain.strip().rstrip(".").encode("idna").decode("ascii")
+        name = domain.strip().rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise _Failed("dns", f"not a valid domain name: {domain!r}") from None
+        name = ""
+    if not _NAME.fullmatch(name):
+        raise _Failed("dns", f"not a valid domain name: {domain[:100]!r}", retry=False)
+    return name
 
 
 def _loopback(name: str) -> bool:
@@ -741,10 +840,10 @@ def _failures() -> Iterator[None]:
         raise
     except socket.gaierror as exc:
         raise _Failed("dns", exc.strerror or str(exc)) from None
-    except ssl.SSLError as exc:  # includes certificate verification
-        raise _Failed(
-            "tls", getattr(exc, "verify_message", None) or exc.reason or str(exc)
-        ) from None
+    except ssl.SSLCertVerificationError as exc:  # a certificate does not change in 0.2 s
+        raise _Failed("tls", exc.verify_message or str(exc), retry=False) from None
+    except ssl.SSLError as exc:
+        raise _Failed("tls", exc.reason or str(exc)) from None
     except ConnectionRefusedError:
         raise _Failed("refused", "connection refused") from None
     except TimeoutError:

@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheme",
         choices=("http", "https"),
-        help="probe scheme (default: https; http for loopback names such as 127.0.0.1:8000)",
+        help="probe scheme (default: the domain's own, which is https unless it was added "
+        "as http://…)",
     )
     parser.add_argument(
         "--platform",
@@ -87,6 +88,9 @@ def run(
     )
     if args.domains and not results:
         raise ConfigurationError(f"no such domain: {', '.join(args.domains)}")
+    if not results and not getattr(args, "json", False):
+        write_line("no domains to check: add some first")
+        return 0
     if getattr(args, "json", False):
         print(to_json([result_json(r) for r in results], indent=2))
     else:

@@ -18,11 +18,14 @@
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
-    │   └── BodyTooLarge                request body over the size cap; HTTP 413
+    │   ├── BodyTooLarge                request body over the size cap; HTTP 413
+    │   └── InvalidClickId              not a click id of this Shortener (forged, malformed)
+    │       └── ClickExpired            a click id older than click_id_ttl; HTTP 410
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
     ├── DomainError                     a short domain cannot be used (.domain)
     │   ├── DomainNotFound              no such domain; HTTP 404
     │   └── DomainTaken                 the domain is already added; HTTP 409
+    ├── EndpointNotFound                no such webhook endpoint (.endpoint_id); HTTP 404
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
     │   └── LinkExpired                 past expiry or out of visits; HTTP 410
@@ -43,6 +46,7 @@ __all__ = [
     "BlockedURL",
     "BodyTooLarge",
     "CapabilityMissing",
+    "ClickExpired",
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
@@ -50,7 +54,9 @@ __all__ = [
     "DomainNotFound",
     "DomainTaken",
     "DomainsUnsupported",
+    "EndpointNotFound",
     "ImageTooLarge",
+    "InvalidClickId",
     "InvalidCode",
     "InvalidDomain",
     "InvalidInput",
@@ -131,6 +137,16 @@ class MissingDependencyError(ConfigurationError):
             f"{feature} needs the optional dependency {module or extra!r}: "
             f"pip install 'suolink[{extra}]'"
         )
+
+
+class EndpointNotFound(SuolinkError):
+    """No webhook endpoint has this id."""
+
+    http_status = 404
+
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+        super().__init__(f"no webhook endpoint {endpoint_id[:80]!r}")
 
 
 class CapabilityMissing(ConfigurationError):
@@ -217,6 +233,30 @@ class BodyTooLarge(InvalidInput):
     """A request body is over the size cap; refused before it is parsed."""
 
     http_status = 413
+
+
+class InvalidClickId(InvalidInput):
+    """A click id this Shortener did not make (malformed, or its signature is wrong).
+
+    Forged and garbled ids look the same: nothing about a link is revealed.
+    """
+
+    def __init__(self, reason: str = "not a click id of this site") -> None:
+        super().__init__(f"invalid click id: {reason}", reason=reason)
+
+
+class ClickExpired(InvalidClickId):
+    """A genuine click id past ``click_id_ttl``: too old to report a conversion on."""
+
+    http_status = 410
+
+    def __init__(self, clicked_at: datetime) -> None:
+        self.clicked_at = clicked_at
+        InvalidInput.__init__(
+            self,
+            f"the click id has expired (clicked at {clicked_at.isoformat(timespec='seconds')})",
+            reason="expired",
+        )
 
 
 class CodeTaken(SuolinkError):

@@ -307,6 +307,14 @@ SPLIT: Final = Codec(
 )
 
 
+#: UTM tags: ordered ``(name, value)`` pairs, shown as an object like ``targets``.
+UTM_TAGS: Final = replace(
+    PAIRS,
+    name="utm",
+    schema={"type": "object", "additionalProperties": {"type": "string"}},
+)
+
+
 # -- the fields ------------------------------------------------------------------------
 
 
@@ -547,6 +555,28 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         TEXT.optional(),
         doc="The pool of short domains the link resolves on and rotates through.",
         inputs=(Input(rules.POOL),),
+    ),
+    # -- conversions: query forwarding, click ids, UTM tags --------------------------------
+    LinkField(
+        "forward_query",
+        BOOL.optional(),
+        doc="Add the short URL's query to the target; the target's own parameters win "
+        "(null: the Shortener's default).",
+        inputs=(Input(rules.OPTIONAL_FLAG),),
+    ),
+    LinkField(
+        "forward_click_id",
+        BOOL.optional(),
+        doc="Add a signed click id (sl_click) to the target of counted redirects, for "
+        "record_conversion (null: the Shortener's default).",
+        inputs=(Input(rules.OPTIONAL_FLAG),),
+    ),
+    LinkField(
+        "utm",
+        UTM_TAGS,
+        default=(),
+        doc="UTM tags set on the target of every redirect (over the target's own).",
+        inputs=(Input(rules.UTM),),
     ),
 )
 

@@ -257,8 +257,8 @@ def _shlink(text: str, data: Any) -> Iterator[Record]:
             data = data.get("shortUrls", data)
             data = data.get("data", []) if isinstance(data, dict) else data
         for item in _objects(data):
-            meta = item.get("meta")
-            meta = meta if isinstance(meta, dict) else {}
+            given = item.get("meta")
+            meta: dict[str, Any] = given if isinstance(given, dict) else {}
             yield _foreign(
                 item.get("shortCode") or _code_of(item.get("shortUrl")),
                 item.get("longUrl"),

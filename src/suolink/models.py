@@ -10,11 +10,13 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Final
 
 __all__ = [
     "AntiBlockMode",
+    "Conversion",
     "Decision",
     "Headers",
     "Link",
@@ -103,6 +105,12 @@ class Link:
     # -- domains: the short domain (or pool of domains) the link lives on --------------
     domain: str | None = None
     pool: str | None = None
+    # -- conversions: the short URL's query, a click id and UTM tags on the target ------
+    #: None: the Shortener's default (``forward_query``, ``forward_click_id``).
+    forward_query: bool | None = None
+    forward_click_id: bool | None = None
+    #: UTM parameters (``source``, ``medium``, …) set on the target of every redirect.
+    utm: tuple[tuple[str, str], ...] = ()
 
     #: Fields an ``update`` may change: all but those marked as the backend's to keep
     #: (``code``, ``created_at``, ``visits``). Set below the class.
@@ -187,6 +195,9 @@ class Visitor:
     referer: str | None = None
     password: str | None = None
     query: tuple[tuple[str, str], ...] = ()
+    #: The request's ``Cookie`` header (bounded): read only for the visitor cookie of
+    #: ``track_people`` (:mod:`suolink.identity`).
+    cookie: str | None = None
 
     def __post_init__(self) -> None:
         pairs = tuple((k.lower(), v) for k, v in _freeze_pairs(self.headers))
@@ -419,3 +430,52 @@ class StreamedDecision(Decision):
     def collect(self) -> bytes:
         """The whole body at once (for adapters and tests that cannot stream)."""
         return b"".join(self.chunks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversion:
+    """What a visitor did after a click, as the host reported it: a lead, a sale, ….
+
+    ``click_id`` is the id the redirect handed the target (``sl_click``); ``code``,
+    ``clicked_at`` and ``visitor_id`` are read from it, so a conversion is tied to its
+    link (and through the link to its recipient and campaign) without a lookup.
+    ``value`` is an exact amount in ``currency`` (ISO 4217), both or neither. One
+    conversion per (``click_id``, ``kind``): reporting it again changes nothing.
+    """
+
+    click_id: str
+    code: str
+    kind: str
+    at: datetime
+    clicked_at: datetime
+    visitor_id: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times ISO 8601, the value as a decimal string)."""
+        return {
+            "click_id": self.click_id,
+            "code": self.code,
+            "kind": self.kind,
+            "at": self.at.isoformat(),
+            "clicked_at": self.clicked_at.isoformat(),
+            "visitor_id": self.visitor_id,
+            "value": None if self.value is None else str(self.value),
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Conversion:
+        """The inverse of :meth:`to_dict` (what JSON stores read back)."""
+        value = data.get("value")
+        return cls(
+            click_id=str(data["click_id"]),
+            code=str(data["code"]),
+            kind=str(data["kind"]),
+            at=datetime.fromisoformat(data["at"]),
+            clicked_at=datetime.fromisoformat(data["clicked_at"]),
+            visitor_id=data.get("visitor_id"),
+            value=None if value is None else Decimal(value),
+            currency=data.get("currency"),
+        )

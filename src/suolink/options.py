@@ -79,6 +79,10 @@ class CommonSettings(TypedDict, total=False):
     # domains
     domain: str | None
     pool: str | None
+    # conversions
+    forward_query: bool | None
+    forward_click_id: bool | None
+    utm: Mapping[str, str] | None
 
 
 class LinkSettings(CommonSettings, total=False):

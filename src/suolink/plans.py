@@ -9,7 +9,8 @@ client). A changed link is a new object: its old plan is simply not used again.
 
 Only links whose ruling depends on nothing but the client are planned: none disabled,
 with a password or a visit limit (the count decides those), a split, country rules or an
-abuse mark (the visitor's id or country decides those). An expiry is checked on every
+abuse mark (the visitor's id or country decides those), nor any that forwards the
+visitor's query or a click id (each redirect differs). An expiry is checked on every
 use. Only redirects are answered from a plan; pages are rendered per visitor as usual.
 """
 
@@ -63,8 +64,12 @@ class RedirectPlans:
         check_code: Callable[[str], str],
         redirect_status: int,
         bot_action: BotAction,
+        forward_query: bool = False,
+        forward_click_id: bool = False,
     ) -> None:
         self._check_code = check_code
+        self._forward_query = forward_query
+        self._forward_click_id = forward_click_id
         self._status = redirect_status
         self._bot_action = bot_action
         self._plans: dict[str, _Plan] = {}
@@ -104,6 +109,10 @@ class RedirectPlans:
             return None  # the visitor's id or country decides, not the client alone
         if link.deny_countries or link.warning is not None or link.abuse_status is not None:
             return None
+        if _on(link.forward_query, self._forward_query) or _on(
+            link.forward_click_id, self._forward_click_id
+        ):
+            return None  # the visitor's query or a fresh click id: a URL per request
         try:
             self._check_code(link.code)
         except InvalidInput:
@@ -125,3 +134,8 @@ class RedirectPlans:
             count=ruling.count,
             fields=client_fields(client),
         )
+
+
+def _on(setting: bool | None, default: bool) -> bool:
+    """A link's flag, or the Shortener's default where the link leaves it unset."""
+    return default if setting is None else setting

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from .domains import check_domain_name, check_pool
 from .errors import InvalidDomain, InvalidOption, InvalidURL
+from .forwarding import MAX_UTM_VALUE, UTM_NAMES
 from .languages import LANGUAGES
 from .models import AntiBlockMode
 from .passwords import hash_password
@@ -52,6 +53,7 @@ __all__ = [
     "OG_TITLE",
     "OMIT",
     "OPTIONAL_COUNTRIES",
+    "OPTIONAL_FLAG",
     "OPTIONAL_PLATFORMS",
     "PASSWORD",
     "PLATFORMS",
@@ -65,6 +67,7 @@ __all__ = [
     "TARGETS",
     "TITLE",
     "URL",
+    "UTM",
     "Context",
     "PlatformValidator",
     "Rule",
@@ -472,6 +475,32 @@ def _flag(value: object, ctx: Context) -> bool:
     return value
 
 
+def _optional_flag(value: object, ctx: Context) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidOption(ctx.name, "expected true, false or null (the Shortener's default)")
+    return value
+
+
+def _utm(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
+    """UTM tags by name without the ``utm_`` prefix, in :data:`UTM_NAMES` order."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidOption(ctx.name, f"expected an object of {', '.join(UTM_NAMES)}")
+    given: dict[str, str] = {}
+    for key, text in value.items():
+        name = key.removeprefix("utm_") if isinstance(key, str) else key
+        if name not in UTM_NAMES:
+            shown = key[:40] if isinstance(key, str) else type(key).__name__
+            raise InvalidOption(ctx.name, f"{shown!r} is not one of {', '.join(UTM_NAMES)}")
+        if name in given:
+            raise InvalidOption(ctx.name, f"names {name!r} twice")
+        line = _line(text, ctx, MAX_UTM_VALUE)
+        if line is not None:
+            given[name] = line
+    return tuple((name, given[name]) for name in UTM_NAMES if name in given)
+
+
 _PLATFORM_LIST: Final = {
     "type": ["array", "null"],
     "items": {"type": "string", "pattern": _anchored(PLATFORM_PATTERN)},
@@ -600,4 +629,16 @@ RECIPIENT: Final = Rule(
 )
 CAMPAIGN: Final = Rule(
     _campaign, {"type": ["string", "null"], "pattern": _anchored(CAMPAIGN_PATTERN)}
+)
+#: True, false, or null: the Shortener's default decides.
+OPTIONAL_FLAG: Final = Rule(_optional_flag, {"type": ["boolean", "null"]})
+UTM: Final = Rule(
+    _utm,
+    {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {name: {"type": "string", "maxLength": MAX_UTM_VALUE} for name in UTM_NAMES},
+        "description": "UTM tags set on the target (source, medium, campaign, term, "
+        "content, id; the utm_ prefix is optional when given, left out when shown).",
+    },
 )

@@ -7,14 +7,17 @@ created or opened is decided here (and in the pure modules it calls).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, Final, Unpack
+from dataclasses import replace as _replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
@@ -24,23 +27,29 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    KeepsOutbox,
     PeopleTotals,
     PersonRow,
+    RecordsConversions,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
     TracksPeople,
 )
+from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
+from .conversions import Funnel, check_amount, check_kind, fold_funnel
 from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
 from .errors import (
+    BackendError,
     BlockedURL,
     CapabilityMissing,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
+    EndpointNotFound,
     InvalidInput,
     InvalidOption,
     InvalidURL,
@@ -50,10 +59,13 @@ from .errors import (
 from .events import Callback, Event, EventBus, check_event_name
 from .exports import table_csv
 from .fields import Action
+from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
-from .models import Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
+from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
+from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
+from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -65,6 +77,10 @@ from .search import check_query, search_links, search_page
 from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
+from .webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from .webhook_worker import WebhookWorker
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
@@ -74,6 +90,8 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 GENERATION_ATTEMPTS: Final = 16
 #: Verdicts ``protect`` answers with a page; any other means "serve the page as usual".
 _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DENIED})
+#: A click a little before its link's creation is still its own (clocks of workers differ).
+_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 class Shortener(DomainMethods):
@@ -104,6 +122,9 @@ class Shortener(DomainMethods):
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        track_people: bool = False,
+        people_cookie: str = DEFAULT_COOKIE,
+        people_cookie_days: int = DEFAULT_COOKIE_DAYS,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
@@ -111,6 +132,9 @@ class Shortener(DomainMethods):
         check_on_resolve: bool = False,
         domains: Iterable[str | Mapping[str, Any]] | str | None = None,
         unknown_host_redirect: str | None = None,
+        forward_query: bool = False,
+        forward_click_id: bool = False,
+        click_id_ttl: int = DEFAULT_CLICK_ID_TTL,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if redirect_status not in REDIRECT_STATUSES:
@@ -144,6 +168,17 @@ class Shortener(DomainMethods):
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
         self.reuse_deleted_codes = bool(reuse_deleted_codes)
+        #: People across links (docs/people.md): visits carry the visitor cookie's id.
+        self.track_people = bool(track_people)
+        people_key = (
+            hmac.new(secret.encode(), b"suolink/people/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        #: The visitor cookie and hop token of ``track_people``.
+        self.people_ids = PeopleIds(
+            people_key, cookie_name=people_cookie, cookie_days=people_cookie_days
+        )
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -164,6 +199,19 @@ class Shortener(DomainMethods):
             blocklist=blocklist, check_url=check_url, check_on_resolve=check_on_resolve
         )
         self._owns_geoip = isinstance(self.geoip, GeoIP) and self.geoip is not geoip_db
+        #: Defaults of the links' ``forward_query``/``forward_click_id`` (None on a link).
+        self.forward_query = bool(forward_query)
+        self.forward_click_id = bool(forward_click_id)
+        if isinstance(click_id_ttl, bool) or not isinstance(click_id_ttl, int) or click_id_ttl < 1:
+            raise ConfigurationError("click_id_ttl must be a whole number of seconds, 1 or more")
+        # Keyed by the secret, so every worker sharing it accepts the others' click ids;
+        # without a secret only this process's own (and none after a restart).
+        self._click_ids = ClickIds(
+            hmac.new(secret.encode(), b"suolink/click-id/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32),
+            ttl=click_id_ttl,
+        )
         self.clock = clock
         # -- short domains (shortener_domains.py) --
         self._init_domains(parse_domains(domains))
@@ -186,9 +234,19 @@ class Shortener(DomainMethods):
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
             bot_action=self.bot_action,
+            forward_query=self.forward_query,
+            forward_click_id=self.forward_click_id,
         )
         #: In-process hooks (:mod:`suolink.events`), run off the request path.
         self.events = EventBus()
+        #: Webhook endpoints and the outbox (:mod:`suolink.webhooks`); None if the
+        #: storage keeps no outbox.
+        self.webhooks: Webhooks | None = (
+            Webhooks(storage_now, self.events, self.clock)
+            if isinstance(storage_now, KeepsOutbox)
+            else None
+        )
+        self._webhooks_unwatched = True  # until the first visit starts the watch
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -329,7 +387,11 @@ class Shortener(DomainMethods):
         else by folding raw visits; see :func:`suolink.stats.link_stats`.
         """
         link = self.get(code)
-        return link_stats(self.storage, link.code, since=since, until=until)
+        stats = link_stats(self.storage, link.code, since=since, until=until)
+        if isinstance(self.storage, RecordsConversions):
+            funnel = self._funnel(self.storage, link.code, stats.redirects, since, until)
+            stats = _replace(stats, funnel=funnel)
+        return stats
 
     def short_url(
         self,
@@ -547,19 +609,33 @@ class Shortener(DomainMethods):
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
+        if self._webhooks_unwatched and self.webhooks is not None:
+            self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
-        if record and self._in_process is not None and now.tzinfo is UTC and not judged:
+        person = self._person(visitor, client, now, base_url) if record else None
+        visitor = without_hop(visitor)
+        if (
+            person is None
+            and record
+            and self._in_process is not None
+            and now.tzinfo is UTC
+            and not judged
+        ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
             if planned is not None:
                 return planned
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, person)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             if link is not None and not self.link_serves(link, where):
@@ -579,7 +655,14 @@ class Shortener(DomainMethods):
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    person=person,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -587,7 +670,13 @@ class Shortener(DomainMethods):
                 elif self.events.wanted:
                     self._emit_visit(visit)
         if ruling.verdict is Verdict.REDIRECT and ruling.location is not None:
-            return redirect(ruling.location, self.redirect_status)  # no page, no context
+            location = ruling.location
+            if ruling.link is not None and self._forwards(ruling.link):
+                # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
+                counted = record and ruling.count
+                location = self._forwarded(location, ruling.link, visitor, now, counted)
+            answer: Decision = redirect(location, self.redirect_status)  # no page
+            return answer if person is None else _with_cookie(answer, person)
         on = where.domain if where is not None else None
         if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
             return redirect(on.settings.not_found_url, 302)
@@ -608,7 +697,20 @@ class Shortener(DomainMethods):
             qr_platform=platform,
             domain_language=on.settings.language if on is not None else None,
         )
-        return decision_for(ruling, context)
+        if person is not None and ruling.verdict is Verdict.GUIDE:
+            hop = self.people_ids.hop_url(short_url, person.id, now)
+            context = dataclasses.replace(context, hop_url=hop)
+        answer = decision_for(ruling, context)
+        return answer if person is None else _with_cookie(answer, person)
+
+    def _person(
+        self, visitor: Visitor, client: Client, now: datetime, base_url: str | None
+    ) -> Person | None:
+        """Who this visitor is with ``track_people`` (None: not tracking, or a bot)."""
+        if not self.track_people or client.is_bot or client.is_preview:
+            return None
+        secure = (self.base_url or base_url or "").startswith("https://")
+        return self.people_ids.identify(visitor, now, secure=secure)
 
     def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
         """A request on a host that is none of the domains: 404, or the configured redirect."""
@@ -616,6 +718,123 @@ class Shortener(DomainMethods):
             return redirect(self.unknown_host_redirect, 302)
         ruling = Ruling(Verdict.NOT_FOUND)
         return decision_for(ruling, self._page_context(ruling, "-", "", visitor, client))
+
+    def _forwards(self, link: Link) -> bool:
+        """True if redirects of ``link`` carry the visitor's query or a click id."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        return query or click
+
+    def _forwarded(
+        self, location: str, link: Link, visitor: Visitor, now: datetime, counted: bool
+    ) -> str:
+        """``location`` with the short URL's query and a fresh click id, as ``link`` says."""
+        query = self.forward_query if link.forward_query is None else link.forward_query
+        click = self.forward_click_id if link.forward_click_id is None else link.forward_click_id
+        if query and visitor.query:
+            location = with_query(location, visitor.query)
+        if click and counted:
+            click_id = self._click_ids.mint(link.code, now, self.visitor_id(visitor))
+            location = with_click_id(location, click_id)
+        return location
+
+    # -- conversions ----------------------------------------------------------------------
+
+    def record_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> Conversion:
+        """Record what the visitor of a click did next: a ``lead``, a ``sale``, or a kind
+        of the host's own (a short lower-case word), once per (click id, kind).
+
+        ``click_id`` is the ``sl_click`` parameter a redirect of a ``forward_click_id``
+        link handed the landing page. ``value`` (a ``Decimal``, or text such as
+        ``"19.99"``) needs its ``currency`` (ISO 4217, such as ``"CNY"``). Reporting the
+        same click id and kind again returns the conversion stored first and counts
+        nothing. Raises ``InvalidOption`` (bad kind, value or currency),
+        ``InvalidClickId`` (not made by this Shortener's secret), ``ClickExpired`` (older
+        than ``click_id_ttl``), ``LinkNotFound`` (the link was deleted) and
+        ``CapabilityMissing`` (the storage keeps no conversions).
+        """
+        return self.report_conversion(click_id, kind, value, currency)[0]
+
+    def report_conversion(
+        self,
+        click_id: str,
+        kind: str = "lead",
+        value: object = None,
+        currency: str | None = None,
+    ) -> tuple[Conversion, bool]:
+        """:meth:`record_conversion`, also saying whether it was new (False: a repeat)."""
+        storage = self._conversion_store("record_conversion")
+        checked_kind = check_kind(kind)
+        amount, money = check_amount(value, currency)
+        now = self.clock()
+        click = self._click_ids.check(click_id, now)
+        link = self.storage.get(click.code)
+        if link is None or click.at < link.created_at - _CLOCK_SKEW:
+            raise LinkNotFound(click.code)  # deleted (a later link of its code is another)
+        conversion = Conversion(
+            click_id=click_id,
+            code=click.code,
+            kind=checked_kind,
+            at=now,
+            clicked_at=click.at,
+            visitor_id=click.visitor_id,
+            value=amount,
+            currency=money,
+        )
+        stored, new = storage.record_conversion(conversion)
+        if new and self.wants_event("conversion.recorded"):
+            self.emit("conversion.recorded", stored.to_dict())  # hooks and webhooks
+        return stored, new
+
+    def conversions(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, recorded within ``[since, until)``."""
+        storage = self._conversion_store("conversions")
+        link = self.get(code)
+        return iter(storage.conversions(link.code, since=since, until=until))
+
+    def funnel(
+        self, code: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Funnel:
+        """Clicks → leads → sales of one link (``stats(code).funnel`` without the rest).
+
+        With a window, the clicks made in it and the conversions of those clicks.
+        """
+        storage = self._conversion_store("funnel")
+        return self._funnel(
+            storage, code, self.stats(code, since=since, until=until).redirects, since, until
+        )
+
+    def _funnel(
+        self,
+        storage: RecordsConversions,
+        code: str,
+        clicks: int,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Funnel:
+        done = storage.conversions(code, since=since)  # a conversion follows its click
+        if since is not None or until is not None:
+            done = (
+                c
+                for c in done
+                if (since is None or c.clicked_at >= since)
+                and (until is None or c.clicked_at < until)
+            )
+        return fold_funnel(clicks, done)
+
+    def _conversion_store(self, feature: str) -> RecordsConversions:
+        storage = self.storage
+        if not isinstance(storage, RecordsConversions):
+            raise CapabilityMissing(feature, "records_conversions", storage.url)
+        return storage
 
     def _judge_visit(self, ruling: Ruling, client: Client, confirmed: bool) -> Ruling:
         """``check_on_resolve``: the abuse rules on where a redirect would go, now."""
@@ -704,7 +923,13 @@ class Shortener(DomainMethods):
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        person: Person | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -718,7 +943,7 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(checked, visitor, client, now, "redirect", place=place, person=person)
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -754,8 +979,9 @@ class Shortener(DomainMethods):
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        person: Person | None = None,
     ) -> Visit:
-        return visits.build_visit(
+        visit = visits.build_visit(
             code,
             visitor,
             client,
@@ -766,6 +992,8 @@ class Shortener(DomainMethods):
             arm=arm,
             place=place,
         )
+        # With track_people the cookie's id stands for the person, not IP and user agent.
+        return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
 
     def _qr_images(self) -> QRCache:
         """The QR cache, made on first use (most Shorteners never draw one)."""
@@ -909,11 +1137,95 @@ class Shortener(DomainMethods):
         """
         event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
         self.events.publish(event)
+        if self.webhooks is not None:
+            self.webhooks.publish(event)
         return event
 
+    def wants_event(self, name: str) -> bool:
+        """True if a hook or a webhook endpoint wants event ``name``: callers that must
+        work to build a payload check this first (reading the endpoints at most every 5 s)."""
+        hooks = self.webhooks
+        return self.events.wants(name) or (hooks is not None and hooks.wants(name))
+
     def _emit_link(self, name: str, link: Link) -> None:
-        if self.events.wants(name):
+        if self.wants_event(name):
             self.emit(name, self._link_payload(link))
+
+    def _watch_webhooks(self) -> None:
+        """From the first visit on, look at the endpoints every 30 s in the hooks' worker
+        (off the request path, stopped by ``close`` before the storage closes): clicks are
+        collected while an endpoint, added by any process, wants them."""
+        self._webhooks_unwatched = False
+        hooks = self.webhooks
+        if hooks is None:
+            return
+        due = [0.0]
+
+        def look() -> None:
+            if time.monotonic() < due[0]:
+                return
+            due[0] = time.monotonic() + 30.0
+            try:
+                hooks.refresh()
+            except BackendError:  # down or closed: the next look tries again
+                return
+
+        self.events.every(look)
+
+    # -- webhooks (suolink.webhooks, suolink.webhook_worker) --------------------------------
+
+    def _outbox(self) -> Webhooks:
+        if self.webhooks is None:
+            raise CapabilityMissing("webhooks", "keeps_outbox", self.storage.url)
+        return self.webhooks
+
+    def add_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = ("*",),
+        secret: str | None = None,
+        *,
+        description: str = "",
+    ) -> Endpoint:
+        """Send ``events`` (names of ``suolink.events.EVENT_TYPES``, ``*``: all) to ``url``,
+        signed with ``secret`` (made if not given: read it from the result once)."""
+        return self._outbox().add(url, events=events, secret=secret, description=description)
+
+    def list_webhooks(self) -> builtins.list[Endpoint]:
+        """Every webhook endpoint, oldest first."""
+        return self._outbox().list()
+
+    def remove_webhook(self, endpoint_id: str) -> None:
+        """Remove an endpoint and its waiting messages; ``EndpointNotFound`` if none."""
+        if not self._outbox().remove(endpoint_id):
+            raise EndpointNotFound(str(endpoint_id))
+
+    def webhook_deliveries(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        """The delivery log, newest first (one endpoint's, or all)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidOption("limit", "must be a whole number from 1 to 1000")
+        return self._outbox().storage.deliveries(endpoint_id=endpoint_id, limit=limit)
+
+    def webhook_dead_letters(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Message]:
+        """Messages given up on, newest first."""
+        return self._outbox().storage.dead_letters(endpoint_id=endpoint_id, limit=limit)
+
+    def run_webhooks(self, **options: Any) -> WebhookWorker:
+        """Start delivering this storage's outbox in a background thread; the worker.
+
+        ``options`` are :class:`~suolink.webhook_worker.WebhookWorker`'s. Stop it with
+        ``worker.stop()`` (in-flight deliveries finish first).
+        """
+        from .webhook_worker import WebhookWorker
+
+        self._outbox()  # CapabilityMissing without an outbox
+        worker = WebhookWorker(self.storage, **options)
+        worker.start()
+        return worker
 
     def _link_payload(self, link: Link) -> dict[str, Any]:
         """A link as the API shows it: no password hash; its short URL if one can be made."""
@@ -1047,6 +1359,9 @@ class Shortener(DomainMethods):
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            if self.webhooks is not None:
+                self.events.drain()
+                self.webhooks.flush()
             self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):
@@ -1060,6 +1375,13 @@ class Shortener(DomainMethods):
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _with_cookie(answer: Decision, person: Person) -> Decision:
+    """``answer`` with the visitor cookie set, if it must be."""
+    if person.set_cookie is None:
+        return answer
+    return dataclasses.replace(answer, headers=(*answer.headers, ("Set-Cookie", person.set_cookie)))
 
 
 def _one_platform(name: str | None) -> str | None:

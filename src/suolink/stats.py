@@ -16,6 +16,7 @@ from typing import Any
 
 from .backends._common import check_window, visit_dimensions, visitor_key
 from .backends.base import TOP, KeepsAggregates, StatsCounts, Storage
+from .conversions import Funnel
 from .models import Visit
 
 __all__ = [
@@ -54,6 +55,8 @@ class LinkStats:
     by_country: dict[str, int] = field(default_factory=dict)
     #: People by weighted-split arm (redirects a split sent on; others are left out).
     by_arm: dict[str, int] = field(default_factory=dict)
+    #: Clicks → leads → sales, on a backend that ``RecordsConversions`` (else None).
+    funnel: Funnel | None = None
 
     @property
     def redirects(self) -> int:
@@ -79,6 +82,7 @@ class LinkStats:
             "top_referers": [{"referer": r, "visits": n} for r, n in self.top_referers],
             "by_country": self.by_country,
             "by_arm": self.by_arm,
+            "funnel": None if self.funnel is None else self.funnel.to_dict(),
         }
 
 

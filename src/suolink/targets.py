@@ -8,6 +8,9 @@ Pure and total, like the policy that calls it. The order is fixed and documented
 3. ``split``: one weighted arm, chosen from a hash of the link's code and the visitor's
    keyed id, so the same visitor always lands on the same arm (and the arm is recorded);
 4. the link's ``url``.
+
+Whichever is chosen then carries the link's UTM tags (``utm``, see
+:func:`suolink.forwarding.with_utm`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .forwarding import with_utm
 from .models import Link
 
 __all__ = ["Target", "choose_arm", "pick_target"]
@@ -56,6 +60,15 @@ def pick_target(
     visitor_id: str | None = None,
 ) -> Target:
     """The URL for a visitor on ``platforms`` in ``country`` (see the module's order)."""
+    target = _pick(link, platforms, country, visitor_id)
+    if link.utm:
+        return Target(with_utm(target.url, link.utm), target.arm)
+    return target
+
+
+def _pick(
+    link: Link, platforms: Iterable[str], country: str | None, visitor_id: str | None
+) -> Target:
     if link.targets:
         wanted = set(platforms)
         for platform, url in link.targets:

@@ -40,8 +40,19 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
+REDIS_CAPABILITIES = frozenset(
+    {
+        "keeps_aggregates",
+        "records_in_one_trip",
+        "shares_rate_limits",
+        "tracks_people",
+        "keeps_domains",
+    }
+)
+SQL_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "restores_in_batches", "keeps_domains", "keeps_outbox"}
+)
+DJANGO_CAPABILITIES = frozenset({"keeps_aggregates", "keeps_domains", "keeps_outbox"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -49,14 +60,29 @@ BACKENDS: list[Backend] = [
         lambda request, tmp: "memory://",
         shared=False,
         capabilities=frozenset(
-            {"keeps_aggregates", "holds_links_in_process", "tracks_people", "keeps_domains"}
+            {
+                "keeps_aggregates",
+                "holds_links_in_process",
+                "tracks_people",
+                "keeps_domains",
+                "keeps_outbox",
+                "records_conversions",
+            }
         ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
         capabilities=frozenset(
-            {"keeps_aggregates", "restores_in_batches", "tracks_people", "keeps_domains"}
+            {
+                "keeps_aggregates",
+                "restores_in_batches",
+                "tracks_people",
+                "keeps_domains",
+                "keeps_outbox",
+                "records_conversions",
+                "holds_links_in_process",
+            }
         ),
     ),
     Backend(
@@ -72,12 +98,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "postgresql",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from suolink.backends import Storage
+from suolink.backends.base import RecordsConversions
 from suolink.errors import CodeTaken, LinkNotFound
-from suolink.models import Link, Visit
+from suolink.models import Conversion, Link, Visit
 
 CODES = st.sampled_from(["a", "b", "B", "ab", "é", "码", "a-b_c"])
 TAGS = st.sampled_from(["x", "y", "标签"])
@@ -57,6 +59,9 @@ class StorageMachine(RuleBasedStateMachine):
         self.last_id = 0
         self.ids: set[int] = set()
         self.tombstones: set[str] = set()
+        #: code -> (click id, kind) -> the conversion stored, in the order stored
+        self.conversions: dict[str, dict[tuple[str, str], Conversion]] = {}
+        self.converts = isinstance(self.storage, RecordsConversions)
 
     def teardown(self) -> None:
         self.storage.close()
@@ -102,6 +107,7 @@ class StorageMachine(RuleBasedStateMachine):
             self.tombstones.add(code)
         self.links.pop(code, None)
         self.visits.pop(code, None)
+        self.conversions.pop(code, None)
 
     @rule(code=CODES, at=MOMENTS, count=st.booleans(), bot=st.booleans())
     def record_visit(self, code: str, at: datetime, count: bool, bot: bool) -> None:
@@ -162,6 +168,65 @@ class StorageMachine(RuleBasedStateMachine):
         if limit is not None:
             expected = expected[:limit]
         assert list(self.storage.visits(code, since=since, until=until, limit=limit)) == expected
+
+    @rule(
+        code=CODES,
+        click=st.sampled_from(["c1", "c2", "链"]),
+        kind=st.sampled_from(["lead", "sale"]),
+        at=MOMENTS,
+        value=st.none() | st.sampled_from([Decimal("0"), Decimal("19.99"), Decimal("1E+2")]),
+    )
+    def record_conversion(
+        self, code: str, click: str, kind: str, at: datetime, value: Decimal | None
+    ) -> None:
+        if not self.converts:
+            return
+        assert isinstance(self.storage, RecordsConversions)
+        conversion = Conversion(
+            click_id=click,
+            code=code,
+            kind=kind,
+            at=at,
+            clicked_at=BASE,
+            value=value,
+            currency=None if value is None else "CNY",
+        )
+        if code not in self.links:
+            with pytest.raises(LinkNotFound):
+                self.storage.record_conversion(conversion)
+            return
+        kept = self.conversions.setdefault(code, {})
+        first = kept.get((click, kind))
+        got = self.storage.record_conversion(conversion)
+        if first is None:
+            assert got == (conversion, True)
+            kept[click, kind] = conversion
+        else:
+            assert got == (first, False)
+
+    @rule(
+        code=CODES,
+        since=st.none() | MOMENTS,
+        until=st.none() | MOMENTS,
+        limit=st.none() | st.integers(1, 3),
+    )
+    def read_conversions(
+        self, code: str, since: datetime | None, until: datetime | None, limit: int | None
+    ) -> None:
+        if not self.converts:
+            return
+        assert isinstance(self.storage, RecordsConversions)
+        stored = list(self.conversions.get(code, {}).values())
+        order = sorted(range(len(stored)), key=lambda i: (stored[i].at, i))
+        expected = [
+            stored[i]
+            for i in order
+            if (since is None or stored[i].at >= since) and (until is None or stored[i].at < until)
+        ]
+        if limit is not None:
+            expected = expected[:limit]
+        got = list(self.storage.conversions(code, since=since, until=until, limit=limit))
+        assert got == expected
 
     @rule()
     def next_id(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidCode, InvalidOption, LinkNotFound
 from ..fields import BOOL, LINK_FIELDS, TEXT, check_aware, check_text
-from ..models import Link, Visit
+from ..models import Conversion, Link, Visit
 from .base import MAX_PAGE_SIZE
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "encode_cursor",
     "link_key",
     "normalise_changes",
+    "normalise_conversion",
     "normalise_link",
     "normalise_visit",
     "to_micros",
@@ -234,6 +235,33 @@ def normalise_visit(visit: object) -> Visit:
     ):
         _OPTIONAL_TEXT.check(name, getattr(visit, name))
     return visit
+
+
+def normalise_conversion(conversion: object) -> Conversion:
+    """``conversion`` checked before it is stored; ``InvalidOption`` if it cannot be.
+
+    The kind, amount and currency rules are :mod:`suolink.conversions`'; this only sees
+    that every backend can hold what it is given (and read back the same).
+    """
+    from decimal import Decimal
+
+    if not isinstance(conversion, Conversion):
+        raise InvalidOption("conversion", f"must be a Conversion, not {type(conversion).__name__}")
+    if isinstance(conversion.code, str) and "\x00" in conversion.code:
+        raise LinkNotFound(conversion.code)
+    for name in ("click_id", "code", "kind"):
+        if not check_text(name, getattr(conversion, name)):
+            raise InvalidOption(name, "must not be empty")
+    check_aware("at", conversion.at)
+    check_aware("clicked_at", conversion.clicked_at)
+    _OPTIONAL_TEXT.check("visitor_id", conversion.visitor_id)
+    _OPTIONAL_TEXT.check("currency", conversion.currency)
+    value = conversion.value
+    if value is not None and (not isinstance(value, Decimal) or not value.is_finite()):
+        raise InvalidOption("value", "must be a finite Decimal or None")
+    if (value is None) != (conversion.currency is None):
+        raise InvalidOption("value", "a value and its currency go together")
+    return conversion
 
 
 def visitor_key(visit: Visit) -> str | None:

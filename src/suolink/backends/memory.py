@@ -30,7 +30,8 @@ from ..errors import (
     DomainTaken,
     LinkNotFound,
 )
-from ..models import Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..outbox import MemoryOutbox
 from ..people import PeopleTally
 from ._common import (
     check_limit,
@@ -39,6 +40,7 @@ from ._common import (
     encode_cursor,
     link_key,
     normalise_changes,
+    normalise_conversion,
     normalise_link,
     normalise_visit,
     to_micros,
@@ -61,8 +63,11 @@ class _Day:
     visitors: Counter[str] = field(default_factory=Counter)
 
 
-class MemoryStorage:
-    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``."""
+class MemoryStorage(MemoryOutbox):
+    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``.
+
+    The webhook outbox (``KeepsOutbox``) lives in this process too: lost on exit.
+    """
 
     def __init__(self, url: str = "memory://") -> None:
         parts = urlsplit(url)
@@ -70,6 +75,7 @@ class MemoryStorage:
             raise ConfigurationError(f"not a memory:// URL: {url!r}")
         if parts.query:
             raise ConfigurationError("memory:// takes no options")
+        MemoryOutbox.__init__(self)
         self.url = "memory://"
         self._lock = threading.Lock()
         self._closed = False
@@ -86,6 +92,8 @@ class MemoryStorage:
         self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
         self._people = PeopleTally()  # people across links (TracksPeople), folded with visits
         self._domains: dict[str, Domain] = {}  # name -> domain (KeepsDomains)
+        # code -> (click id, kind) -> conversion, in the order they were recorded
+        self._conversions: dict[str, dict[tuple[str, str], Conversion]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStorage({self.url!r})"
@@ -168,6 +176,7 @@ class MemoryStorage:
                 self._tombstones.add(code)
             self._days.pop(code, None)
             self._visitors.pop(code, None)
+            self._conversions.pop(code, None)
             self._unindex(link_key(link), link.tags)
             return True
 
@@ -410,6 +419,37 @@ class MemoryStorage:
             self._check_open()
             return self._domains.pop(name, None) is not None
 
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``."""
+        conversion = normalise_conversion(conversion)
+        key = (conversion.click_id, conversion.kind)
+        with self._lock:
+            self._check_open()
+            if conversion.code not in self._links:
+                raise LinkNotFound(conversion.code)
+            kept = self._conversions.setdefault(conversion.code, {})
+            if key in kept:
+                return kept[key], False
+            kept[key] = conversion
+            return conversion, True
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, within ``[since, until)``."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        with self._lock:
+            self._check_open()
+            kept = list(self._conversions.get(code, {}).values()) if isinstance(code, str) else []
+        chosen = [
+            c
+            for c in sorted(kept, key=lambda c: to_micros(c.at))
+            if (low is None or to_micros(c.at) >= low) and (high is None or to_micros(c.at) < high)
+        ]
+        return iter(chosen if limit is None else chosen[:limit])
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` once the storage is closed; memory is otherwise up."""
         with self._lock:
@@ -430,6 +470,7 @@ class MemoryStorage:
             self._visitors.clear()
             self._people = PeopleTally()
             self._domains.clear()
+            self._conversions.clear()
 
 
 def _remove(keys: list[_Key], key: _Key) -> None:

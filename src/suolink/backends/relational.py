@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from .. import fields as link_fields
 from ..errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
 from ..fields import FIELD_BY_NAME, LinkField, extra_from_json, extra_to_json
-from ..models import Link, LinkPage, Visit, VisitResult, utcnow
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult, utcnow
 from ._common import (
     MAX_MICROS,
     MIN_MICROS,
@@ -39,6 +39,7 @@ from ._common import (
     encode_cursor,
     link_key,
     normalise_changes,
+    normalise_conversion,
     normalise_link,
     normalise_visit,
     to_micros,
@@ -47,10 +48,11 @@ from ._common import (
     visitor_key,
 )
 from .base import DEFAULT_PAGE_SIZE, When
-from .batching import BACKGROUND, BatchOptions, GroupCommit
+from .batching import BACKGROUND, BatchOptions, CommitWouldWait, GroupCommit, deferred_commits
 
 __all__ = [
     "ALL_TIME",
+    "CONVERSION_COLUMNS",
     "FIRST_DAY",
     "LAST_DAY",
     "PEOPLE",
@@ -58,8 +60,11 @@ __all__ = [
     "Classify",
     "Derived",
     "LinkTable",
+    "RelationalConversions",
     "RelationalStorage",
     "Row",
+    "conversion_from_row",
+    "conversion_values",
     "count_cells",
     "day_bounds",
     "visit_from_row",
@@ -524,18 +529,38 @@ class RelationalStorage(ABC, Generic[Tx]):
         transaction; in background mode a visit that cannot be refused is queued and
         answered at once (see :mod:`suolink.backends.batching`).
         """
-        visit = normalise_visit(visit)
+        return self._submit_visit(normalise_visit(visit), count)
+
+    def _submit_visit(self, visit: Visit | VisitRecord, count: bool) -> VisitResult:
+        """Record a checked visit (or a record suolink built) by the store's batching.
+
+        Inside :func:`~suolink.backends.batching.deferring`, a durable write that cannot
+        be refused is queued with its future there, and one that can raises
+        ``CommitWouldWait`` (nothing written).
+        """
         batches = self._visit_batches
+        deferred = deferred_commits()
         if batches is None:
+            if deferred is not None:
+                raise CommitWouldWait
+            one = visit if isinstance(visit, Visit) else Visit.from_record(visit)
             with self._write("record a visit") as tx:
-                return self._record_one(tx, visit, count)
-        if batches.options.mode == BACKGROUND:
-            link = self._recent_link(visit.code)
+                return self._record_one(tx, one, count)
+        background = batches.options.mode == BACKGROUND
+        if background or deferred is not None:
+            code = visit.code if isinstance(visit, Visit) else visit[0]
+            link = self._recent_link(code)
             if link is None:
-                raise LinkNotFound(visit.code)
+                raise LinkNotFound(code)
             if not count or link.max_visits is None:
-                batches.submit_later((visit, count))
+                if deferred is None or background:
+                    batches.submit_later((visit, count))
+                else:
+                    future = batches.submit_deferred((visit, count), deferred.loop)
+                    deferred.pending.append(future)
                 return VisitResult(allowed=True, visits=link.visits + count)
+            if deferred is not None:
+                raise CommitWouldWait
         return batches.submit((visit, count))
 
     def _recent_link(self, code: str) -> Link | None:
@@ -564,7 +589,7 @@ class RelationalStorage(ABC, Generic[Tx]):
     # -- group commit ----------------------------------------------------------------------
 
     #: Set by :meth:`_batch_visits`: concurrent visits then share one transaction.
-    _visit_batches: GroupCommit[tuple[Visit, bool], VisitResult] | None = None
+    _visit_batches: GroupCommit[tuple[Visit | VisitRecord, bool], VisitResult] | None = None
 
     def _batch_visits(self, options: BatchOptions) -> None:
         """Record visits by group commit from now on (a backend calls it when opened)."""
@@ -587,10 +612,14 @@ class RelationalStorage(ABC, Generic[Tx]):
         return out
 
     def _write_visits(
-        self, items: Sequence[tuple[Visit, bool]]
+        self, queued: Sequence[tuple[Visit | VisitRecord, bool]]
     ) -> Sequence[VisitResult | Exception]:
         """One batch in one transaction; if the store refuses it for a reason other than
         "not now", each visit alone, so one bad visit cannot fail its neighbours."""
+        items = [
+            (visit if isinstance(visit, Visit) else Visit.from_record(visit), count)
+            for visit, count in queued
+        ]
         try:
             with self._write("record visits") as tx:
                 return self._record_batch(tx, items)
@@ -647,3 +676,106 @@ class RelationalStorage(ABC, Generic[Tx]):
             raise
         except BackendError as exc:
             raise BackendUnavailable(f"{exc}{self._check_hint}", original=exc.original) from exc
+
+
+# ---------------------------------------------------------------------- conversions
+
+#: The columns of a conversion row (besides the store's own id), in order.
+CONVERSION_COLUMNS = (
+    "click_id",
+    "kind",
+    "code",
+    "at",
+    "at_us",
+    "clicked_at",
+    "visitor_id",
+    "value",
+    "currency",
+)
+
+
+def conversion_values(conversion: Conversion) -> dict[str, Any]:
+    """A conversion as its row's values: times as ISO text (and ``at_us`` to order by),
+    the amount as decimal text (exact in every store)."""
+    return {
+        "click_id": conversion.click_id,
+        "kind": conversion.kind,
+        "code": conversion.code,
+        "at": conversion.at.isoformat(),
+        "at_us": to_micros(conversion.at),
+        "clicked_at": conversion.clicked_at.isoformat(),
+        "visitor_id": conversion.visitor_id,
+        "value": None if conversion.value is None else str(conversion.value),
+        "currency": conversion.currency,
+    }
+
+
+def conversion_from_row(row: Row) -> Conversion:
+    """The inverse of :func:`conversion_values`."""
+    from decimal import Decimal
+
+    value = row["value"]
+    return Conversion(
+        click_id=row["click_id"],
+        kind=row["kind"],
+        code=row["code"],
+        at=datetime.fromisoformat(row["at"]),
+        clicked_at=datetime.fromisoformat(row["clicked_at"]),
+        visitor_id=row["visitor_id"],
+        value=None if value is None else Decimal(value),
+        currency=row["currency"],
+    )
+
+
+class RelationalConversions(RelationalStorage[Tx]):
+    """:class:`~suolink.backends.base.RecordsConversions` over three primitives.
+
+    The unique key on (``code``, ``click_id``, ``kind``) makes a repeated report a no-op inside
+    the insert itself (``ON CONFLICT DO NOTHING`` or the store's equivalent), so two
+    workers reporting one sale at once store it once. The link row is read locked in the
+    same transaction, so a conversion never outlives a concurrent ``delete``.
+    """
+
+    @abstractmethod
+    def _insert_conversion(self, tx: Tx, values: dict[str, Any]) -> bool:
+        """Insert the row unless its (click id, kind) is stored; True if inserted."""
+
+    @abstractmethod
+    def _select_conversion(self, tx: Tx, code: str, click_id: str, kind: str) -> Row | None:
+        """The stored row of (``code``, ``click_id``, ``kind``), or None."""
+
+    @abstractmethod
+    def _conversion_rows(self, tx: Tx, code: str, low: int, high: int) -> Sequence[Row]:
+        """Rows of ``code`` with ``low <= at_us < high``, by (``at_us``, id)."""
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``."""
+        checked = normalise_conversion(conversion)
+        if not code_ok(checked.code):
+            raise LinkNotFound(str(checked.code))
+        with self._write("record a conversion") as tx:
+            if self._select_link(tx, checked.code, for_update=True) is None:
+                raise LinkNotFound(checked.code)
+            if self._insert_conversion(tx, conversion_values(checked)):
+                return checked, True
+            row = self._select_conversion(tx, checked.code, checked.click_id, checked.kind)
+        if row is None:  # pragma: no cover - the unique key said it was there
+            raise BackendError(self._describe("find a conversion it refused as a repeat"))
+        return conversion_from_row(row), False
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, within ``[since, until)``."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        self._check_open()
+        if not code_ok(code):
+            return iter(())
+        with self._read("read conversions") as tx:
+            rows = self._conversion_rows(
+                tx, code, MIN_MICROS if low is None else low, MAX_MICROS if high is None else high
+            )
+        found = [conversion_from_row(row) for row in rows]
+        return iter(found if limit is None else found[:limit])

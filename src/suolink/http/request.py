@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from ..detect.core import HINT_HEADERS
 from ..errors import BodyTooLarge, InvalidOption
+from ..identity import MAX_COOKIE_HEADER
 from ..models import Headers, Visitor
 
 __all__ = [
@@ -30,9 +31,11 @@ VISITOR_HEADERS: Final = frozenset(HINT_HEADERS)
 #: Characters of the user agent and Accept-Language kept (real ones stay well under).
 _MAX_USER_AGENT: Final = 1024
 _MAX_ACCEPT_LANGUAGE: Final = 256
-#: Query pairs a Visitor keeps, and characters of each name and value (escape hops are short).
-_MAX_QUERY_PAIRS: Final = 16
-_MAX_QUERY_TEXT: Final = 64
+#: Query pairs a Visitor keeps, and characters of a pair's name and value together: enough
+#: for escape hops and for ``forward_query`` (which forwards no pair longer); a longer
+#: pair is left out whole, never cut.
+_MAX_QUERY_PAIRS: Final = 32
+_MAX_QUERY_TEXT: Final = 512
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,8 +82,9 @@ def visitor_from(request: HttpRequest) -> Visitor:
     """The Visitor for a request: UA, address, the headers detection reads, password.
 
     The password is taken from a POSTed form only, so a page's own GET query can never
-    be mistaken for one. The first few query pairs travel along (cut short): the core
-    tells an in-app browser's own escape hop (``?openExternalBrowser=1``) by them.
+    be mistaken for one. The first few query pairs travel along (long ones left out): the
+    core tells an in-app browser's own escape hop (``?openExternalBrowser=1``) by them,
+    and ``forward_query`` hands them on to the target.
     """
     return Visitor(
         user_agent=(request.header("user-agent") or "")[:_MAX_USER_AGENT],
@@ -90,8 +94,9 @@ def visitor_from(request: HttpRequest) -> Visitor:
         referer=request.header("referer"),
         password=request.form_value("password") if request.method == "POST" else None,
         query=tuple(
-            (k[:_MAX_QUERY_TEXT], v[:_MAX_QUERY_TEXT]) for k, v in request.query[:_MAX_QUERY_PAIRS]
+            (k, v) for k, v in request.query[:_MAX_QUERY_PAIRS] if len(k) + len(v) < _MAX_QUERY_TEXT
         ),
+        cookie=(request.header("cookie") or "")[:MAX_COOKIE_HEADER] or None,
     )
 
 

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any, Final
 
-from ..errors import InvalidCode, InvalidOption, InvalidURL, MissingDependencyError, SuolinkError
+from ..errors import (
+    InvalidClickId,
+    InvalidCode,
+    InvalidOption,
+    InvalidURL,
+    MissingDependencyError,
+    SuolinkError,
+)
 from ..models import Decision, Headers, PageDecision, Redirect, StreamedDecision
 
 __all__ = [
@@ -109,6 +116,8 @@ def error_response(exc: SuolinkError) -> Decision:
         extra["field"] = "url"
     elif isinstance(exc, InvalidCode):
         extra["field"] = "code"
+    elif isinstance(exc, InvalidClickId):
+        extra["field"] = "click_id"
     elif isinstance(exc, MissingDependencyError):
         # the server lacks a part, the request is fine: 501, as for an unimplemented method
         extra["extra"] = exc.extra

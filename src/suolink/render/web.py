@@ -115,6 +115,13 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_country": "按国家/地区",
         "stats.by_arm": "按分流",
         "stats.top": "访问最多的访客",
+        "stats.funnel": "转化漏斗",
+        "stats.stage": "阶段",
+        "stats.rate": "转化率",
+        "stats.value": "金额",
+        "stats.clicks": "点击",
+        "stats.lead": "线索",
+        "stats.sale": "成交",
         "stats.visitor": "访客（匿名编号）",
         "stats.visits": "次数",
         "stats.none": "暂无访问。",
@@ -176,6 +183,13 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_country": "By country",
         "stats.by_arm": "By split arm",
         "stats.top": "Top visitors",
+        "stats.funnel": "Conversion funnel",
+        "stats.stage": "Stage",
+        "stats.rate": "Per click",
+        "stats.value": "Value",
+        "stats.clicks": "Clicks",
+        "stats.lead": "Leads",
+        "stats.sale": "Sales",
         "stats.visitor": "Visitor (anonymous id)",
         "stats.visits": "Visits",
         "stats.none": "No visits yet.",
@@ -237,6 +251,26 @@ def _rows(counts: Mapping[str, int], lang: str) -> list[tuple[str, int, float]]:
     return [(display_name(k, lang), v, 100.0 * v / top) for k, v in counts.items()]
 
 
+def _funnel_rows(
+    stats: LinkStats, words: Mapping[str, str]
+) -> list[tuple[str, int, float, str, str]]:
+    """``(stage, count, bar %, rate, values)`` per funnel stage; empty without conversions
+    kept (a store without them) or with nothing yet to show."""
+    funnel = stats.funnel
+    if funnel is None or not (funnel.clicks or funnel.conversions):
+        return []
+    top = max([funnel.clicks, *funnel.conversions.values()]) or 1
+    rows = []
+    for name, count, values in funnel.stages():
+        # a host's own kind is shown as it is (escaped by the template like all text)
+        label = words[f"stats.{name}"] if name in ("clicks", "lead", "sale") else name
+        rate = funnel.rate(name) if name != "clicks" else None
+        shown = "" if rate is None else f"{rate:.1%}"
+        money = " · ".join(f"{currency} {amount:,}" for currency, amount in values.items())
+        rows.append((label, count, 100.0 * count / top, shown, money))
+    return rows
+
+
 def render_stats_login(
     *, lang: str, code: str, wrong: bool, template_dirs: tuple[str, ...] = ()
 ) -> str:
@@ -289,4 +323,5 @@ def render_stats(
         wrong=False,
         chart=visits_chart(stats.by_day, title=words["stats.chart"]),
         tables=[(name, rows) for name, rows in tables if rows],
+        funnel=_funnel_rows(stats, words),
     )

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -56,6 +56,7 @@ from ...models import Link, Visit, VisitResult
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
 from ..base import DIMENSIONS, TOP, StatsCounts
+from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
     FIRST_DAY,
@@ -63,11 +64,11 @@ from ..relational import (
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
-    RelationalStorage,
     day_bounds,
     replayed,
     visit_from_row,
 )
+from ..sql_outbox import Ran, Run, SqlOutbox
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
@@ -99,7 +100,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(RelationalStorage[Connection]):
+class SQLStorage(SqlOutbox, DomainRows[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -185,6 +186,18 @@ class SQLStorage(RelationalStorage[Connection]):
         with self._engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements (``:name`` parameters) in one transaction."""
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            result = conn.execute(text(sql), dict(params))
+            rows = [tuple(row) for row in result.fetchall()] if result.returns_rows else []
+            return Ran(rows, result.rowcount)
+
+        with self._write(doing) if write else self._read(doing) as conn:
+            yield run
+
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if isinstance(
             exc,
@@ -216,7 +229,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        return self._retrying(lambda: RelationalStorage.create(self, link))
+        return self._retrying(lambda: DomainRows.create(self, link))
 
     def next_id(self) -> int:
         """A number never handed out before: one ``UPDATE`` on the counter row, autocommitted.
@@ -229,7 +242,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
     def delete(self, code: str, *, tombstone: bool = True) -> bool:
         """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction."""
-        return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
+        return self._retrying(lambda: DomainRows.delete(self, code, tombstone=tombstone))
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
         """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
@@ -237,7 +250,7 @@ class SQLStorage(RelationalStorage[Connection]):
 
         def record() -> VisitResult:
             self._drop_old_visits(visit.at)
-            return RelationalStorage.record_visit(self, visit, count=count)
+            return DomainRows.record_visit(self, visit, count=count)
 
         return self._retrying(record)
 
@@ -407,6 +420,24 @@ class SQLStorage(RelationalStorage[Connection]):
             tx.execute(pg_dialect.insert(s.tombstones).values(values).on_conflict_do_nothing())
         else:
             tx.execute(s.tombstones.insert().prefix_with("IGNORE").values(values))
+
+    def _insert_domain(self, tx: Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(s.domains.insert().values(name=name, added_us=added_us, data=data))
+
+    def _domain_rows(self, tx: Connection) -> list[str]:
+        d = s.domains.c
+        return [str(row[0]) for row in tx.execute(select(d.data).order_by(d.added_us, d.name))]
+
+    def _domain_row(self, tx: Connection, name: str) -> str | None:
+        d = s.domains.c
+        found = tx.execute(select(d.data).where(d.name == name).with_for_update()).scalar()
+        return None if found is None else str(found)
+
+    def _update_domain(self, tx: Connection, name: str, data: str) -> None:
+        tx.execute(update(s.domains).where(s.domains.c.name == name).values(data=data))
+
+    def _delete_domain(self, tx: Connection, name: str) -> bool:
+        return tx.execute(delete(s.domains).where(s.domains.c.name == name)).rowcount > 0
 
     def _page(
         self, tx: Connection, after: tuple[int, str] | None, tag: str | None, size: int

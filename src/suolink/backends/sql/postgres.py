@@ -86,7 +86,7 @@ _OPEN = (
     )
     + "".join(
         f" AND COALESCE(CAST(extra AS jsonb) -> '{name}', 'null') = 'null'"
-        for name in ("allow_countries", "warning", "abuse_status")
+        for name in ("allow_countries", "warning", "abuse_status", "domain", "pool")
     )
 )
 _OPEN_PARAMS = {
@@ -112,6 +112,7 @@ class PostgreSQLStorage(SQLStorage):
     """
 
     family = "postgresql"
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # concurrent workers pass over held heads
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

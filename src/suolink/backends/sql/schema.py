@@ -4,12 +4,14 @@ The layout is SQLite's (schema version 7 there, visits with their GeoIP place an
 arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` plus
 ``extra``; ``link_tags``; ``tombstones``;
 ``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
-write-time counts ``visit_counts`` and ``visitor_counts``. Two differences, both for
-the engines' index size limits: text that is part of a key beyond the code (a tag, a
-counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of it (:func:`key_hash`),
-the text itself kept beside; and the code, every key and every sort by text compare
-bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY`` on MySQL), so code
-``a`` is never ``A`` or ``a ``, and listings sort by code point as in every backend.
+write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQLite's 11)
+the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
+Two differences, both for the engines' index size limits: text that is part of a key
+beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
+it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
+sort by text compare bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY``
+on MySQL), so code ``a`` is never ``A`` or ``a ``, and listings sort by code point as in
+every backend.
 
 Migrations are suolink's own, not Alembic: the ``schema_version`` table and its story
 are SQLite's (each applied version listed, a newer database refused), so one
@@ -38,6 +40,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     func,
+    inspect,
     select,
     text,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Key",
     "counters",
+    "domains",
     "key_hash",
     "link_tags",
     "links",
@@ -62,6 +66,9 @@ __all__ = [
     "visit_counts",
     "visitor_counts",
     "visits",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_outbox",
 ]
 
 #: The longest code the MySQL column holds, in characters (PostgreSQL has no limit).
@@ -219,8 +226,19 @@ visits = Table(
     Column("region", _long_text()),
     Column("city", _long_text()),
     Column("arm", _long_text()),
+    Column("domain", _long_text()),  # added by migration 2
     Index("visits_by_code", "code", "at_us"),
     Index("visits_by_time", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("name", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("added_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
 )
@@ -253,6 +271,61 @@ visitor_counts = Table(
 )
 
 
+# The webhook outbox (see suolink.backends.sql_outbox): made by migration 2.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("body", _long_text(), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_us", BigInteger, nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", BigInteger),
+    Column("state", Integer, nullable=False, default=0),
+    Index("webhook_outbox_line", "endpoint_id", "state", "seq"),
+    Index("webhook_outbox_due", "state", "next_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("message_id", String(64), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("webhook_deliveries_by_time", "at_us"),
+    Index("webhook_deliveries_by_endpoint", "endpoint_id", "seq"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
 # -------------------------------------------------------------------------- migrations
 
 Migration = Callable[[Connection], None]
@@ -265,10 +338,26 @@ def _v1(conn: Connection) -> None:
     conn.execute(counters.insert().values(name="links", value=0))
 
 
+def _v2(conn: Connection) -> None:
+    """Short domains: the ``domains`` table and the domain a visit came in on."""
+    metadata.create_all(conn, tables=[domains])
+    present = {column["name"] for column in inspect(conn).get_columns("visits")}
+    if "domain" not in present:  # a database made by version 1 (v1 makes today's table)
+        column = "domain TEXT" if conn.dialect.name == "postgresql" else "domain MEDIUMTEXT"
+        conn.execute(text(f"ALTER TABLE visits ADD COLUMN {column}"))
+
+
+def _v3(conn: Connection) -> None:
+    """The webhook outbox's tables (SQLite's migration 11)."""
+    metadata.create_all(conn, tables=[webhook_endpoints, webhook_outbox, webhook_deliveries])
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
+    (2, "domains: short domains, their pools and states; visits: the domain", _v2),
+    (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
