@@ -502,6 +502,15 @@ def _people_rows(
     }
     if recipients:
         body["totals"] = totals_to_json(shortener.people_totals(chosen))
+        funnels = shortener.people_funnels(chosen)
+        if funnels is not None:  # the backend records conversions
+            total, each = funnels
+            body["funnel"] = total.to_dict()
+            for row in body["recipients"]:
+                funnel = each.get(row["id"])
+                row["leads"], row["sales"] = (
+                    (0, 0) if funnel is None else (funnel.leads, funnel.sales)
+                )
     return json_response(200, body)
 
 
@@ -551,6 +560,7 @@ def campaign_page(api: HttpApi, request: HttpRequest, campaign: str) -> Decision
         campaign=chosen,
         rows=shortener.top_recipients(chosen, limit=100),
         totals=shortener.people_totals(chosen),
+        funnels=shortener.people_funnels(chosen),
         template_dirs=shortener.template_dirs,
     )
     return html_page(200, html, reason="campaign")
