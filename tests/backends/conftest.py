@@ -51,7 +51,7 @@ REDIS_CAPABILITIES = frozenset(
     }
 )
 SQL_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "restores_in_batches", "keeps_domains", "keeps_outbox"}
+    {"keeps_aggregates", "restores_in_batches", "keeps_domains", "keeps_outbox", "tracks_people"}
 )
 DJANGO_CAPABILITIES = frozenset({"keeps_aggregates", "keeps_domains", "keeps_outbox"})
 

@@ -32,13 +32,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     Engine,
     TextClause,
+    case,
     create_engine,
     delete,
     func,
@@ -53,9 +55,10 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
 from ...models import Link, Visit, VisitResult
+from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
-from ..base import DIMENSIONS, TOP, StatsCounts
+from ..base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
@@ -133,6 +136,7 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         self.retention_days = self.options.retention_days
         self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._drop_old: TextClause = text(_DROP_OLD[self.family])
+        self._people_sql = _people_statements(self.family)
         self._engine = self._create_engine()
         self._auto = (
             self._engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -361,6 +365,7 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         if not fresh:
             return
         tx.execute(s.links.insert(), [self._table.values(link) for link, _ in fresh])
+        self._link_people(tx, [link for link, _ in fresh])
         tags = [
             {"code": link.code, "tag_key": s.key_hash(tag), "tag": tag, "created_us": created_us}
             for link, _ in fresh
@@ -399,6 +404,208 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
             made.append(True)
         return made
 
+    # -- people across links (TracksPeople) -------------------------------------------
+
+    def _link_people(self, tx: Connection, links: Sequence[Link]) -> None:
+        """Links' campaign and recipient, and their recipients listed with no click yet."""
+        people = [link for link in links if is_people_link(link.campaign, link.recipient)]
+        if not people:
+            return
+        tx.execute(
+            delete(s.people_links).where(s.people_links.c.code.in_([p.code for p in people]))
+        )
+        tx.execute(
+            s.people_links.insert(),
+            [
+                {
+                    "code": p.code,
+                    "campaign": p.campaign,
+                    "recipient": p.recipient,
+                    "recipient_key": None if p.recipient is None else s.key_hash(p.recipient),
+                }
+                for p in people
+            ],
+        )
+        rows = [
+            {"sk": s.key_hash(scope), "rk": s.key_hash(link.recipient), "scope": scope,
+             "recipient": link.recipient}
+            for link in people
+            if link.recipient is not None
+            for scope in scopes(link.campaign)
+        ]  # fmt: skip
+        if rows:
+            tx.execute(self._people_sql["add_recipient"], rows)
+
+    def _count_people(self, tx: Connection, visit: Visit) -> None:
+        """One click on a people link: the visitor's rows and the recipient's, per scope."""
+        if not counts_for_people(visit):
+            return
+        row = tx.execute(
+            select(s.people_links.c.campaign, s.people_links.c.recipient).where(
+                s.people_links.c.code == visit.code
+            )
+        ).first()
+        if row is None:
+            return
+        campaign, recipient = row
+        sql = self._people_sql
+        who = str(visit.visitor_id)
+        vk, at = s.key_hash(who), to_micros(visit.at)
+        for scope in scopes(campaign):
+            sk = s.key_hash(scope)
+            keys = {"sk": sk, "vk": vk, "code": visit.code}
+            new_link = tx.execute(sql["visitor_link"], keys).rowcount
+            tx.execute(sql["add_visitor"], {"sk": sk, "vk": vk, "scope": scope, "who": who})
+            tx.execute(sql["visitor_click"], {"sk": sk, "vk": vk, "new": new_link, "at": at})
+            if recipient is None:
+                continue
+            rk = s.key_hash(recipient)
+            keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
+            new_link = tx.execute(sql["recipient_link"], keys).rowcount
+            new_person = tx.execute(sql["recipient_visitor"], keys).rowcount
+            add = {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient}
+            tx.execute(sql["add_recipient"], add)
+            tx.execute(
+                sql["recipient_click"],
+                {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
+                 "at": at, "who": who},
+            )  # fmt: skip
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first: one index range read."""
+        return self._top(s.people_visitors, "visitor", campaign, limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first: one index range read."""
+        return self._top(s.people_recipients, "recipient", campaign, limit, min_clicks)
+
+    def _top(
+        self, table: Any, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+    ) -> list[PersonRow]:
+        self._check_open()
+        c = table.c
+        recipients = kind == "recipient"
+        query = (
+            select(
+                c[kind], c.clicks, c.links, c.first_us, c.last_us,
+                c.reach if recipients else literal(0), c.own if recipients else literal(None),
+            )
+            .where(c.scope_key == s.key_hash(scope_of(campaign)), c.clicks >= min_clicks)
+            .order_by(c.clicks.desc(), c[kind])
+        )  # fmt: skip
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read(f"read the top {kind}s") as tx:
+            rows = tx.execute(query).all()
+        return [
+            PersonRow(
+                id=str(who),
+                clicks=int(clicks),
+                links=int(links),
+                first_seen=None if first is None else from_micros(int(first)),
+                last_seen=None if last is None else from_micros(int(last)),
+                reach=int(reach),
+                visitor=own or None,
+            )
+            for who, clicks, links, first, last, reach, own in rows
+        ]
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach (one aggregate read)."""
+        self._check_open()
+        c = s.people_recipients.c
+        query = select(
+            func.count(), func.coalesce(func.sum(c.clicks), 0), func.coalesce(func.sum(c.reach), 0)
+        ).where(c.scope_key == s.key_hash(scope_of(campaign)))
+        with self._read("read a campaign's totals") as tx:
+            count, clicks, reach = tx.execute(query).one()
+        return PeopleTotals(recipients=int(count), clicks=int(clicks), reach=int(reach))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        self._check_open()
+        c = s.people_recipients.c
+        query = (
+            select(c.scope, func.count(), func.sum(c.clicks), func.sum(c.reach))
+            .where(c.scope_key != s.key_hash(EVERY))
+            .group_by(c.scope_key, c.scope)
+            .order_by(c.scope)
+        )
+        with self._read("list campaigns") as tx:
+            rows = tx.execute(query).all()
+        return {
+            str(scope): PeopleTotals(int(n), int(clicks), int(reach))
+            for scope, n, clicks, reach in rows
+        }
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's rows, their place in reach, and their id on raw visits.
+
+        Raw visits are scanned (no index by visitor): a rare call.
+        """
+        self._check_open()
+        vk = s.key_hash(visitor)
+        return self._retrying(lambda: self._forget_visitor(visitor, vk))
+
+    def _forget_visitor(self, visitor: str, vk: bytes) -> bool:
+        pv, pvl, pr, prv = (
+            s.people_visitors, s.people_visitor_links, s.people_recipients,
+            s.people_recipient_visitors,
+        )  # fmt: skip
+        with self._write("forget a visitor") as tx:
+            found = tx.execute(delete(pvl).where(pvl.c.visitor_key == vk)).rowcount > 0
+            found = tx.execute(delete(pv).where(pv.c.visitor_key == vk)).rowcount > 0 or found
+            pairs = tx.execute(
+                select(prv.c.scope_key, prv.c.recipient_key).where(prv.c.visitor_key == vk)
+            ).all()
+            for sk, rk in pairs:
+                found = True
+                mine = pr.c.own == visitor
+                tx.execute(
+                    update(pr)
+                    .where(pr.c.scope_key == sk, pr.c.recipient_key == rk)
+                    .ordered_values(  # MySQL reads ``own`` as set before: reach first
+                        (pr.c.reach, pr.c.reach - case((mine, 0), else_=1)),
+                        (pr.c.own, case((mine, ""), else_=pr.c.own)),
+                    )
+                )
+            tx.execute(delete(prv).where(prv.c.visitor_key == vk))
+            changed = tx.execute(
+                update(s.visits).where(s.visits.c.visitor_id == visitor).values(visitor_id=None)
+            ).rowcount
+            vc, pc = s.visit_counts.c, s.visitor_counts.c
+            changed += tx.execute(delete(s.visitor_counts).where(pc.visitor_key == vk)).rowcount
+            tx.execute(delete(s.visit_counts).where(vc.dimension == "visitor", vc.value_key == vk))
+            return found or changed > 0
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's rows and clear ``recipient`` on their links."""
+        self._check_open()
+        return self._retrying(lambda: self._forget_recipient(recipient))
+
+    def _forget_recipient(self, recipient: str) -> bool:
+        rk = s.key_hash(recipient)
+        found = False
+        with self._write("forget a recipient") as tx:
+            for table in (s.people_recipient_links, s.people_recipient_visitors):
+                tx.execute(delete(table).where(table.c.recipient_key == rk))
+            pr = s.people_recipients
+            found = tx.execute(delete(pr).where(pr.c.recipient_key == rk)).rowcount > 0
+            pl = s.people_links.c
+            codes = [
+                str(row[0]) for row in tx.execute(select(pl.code).where(pl.recipient_key == rk))
+            ]
+            for code in codes:
+                row = self._select_link(tx, code, for_update=True)
+                if row is not None:
+                    found = True
+                    self._update_link(tx, replace(self._to_link(row), recipient=None))
+            return found
+
     # -- primitives of RelationalStorage ---------------------------------------------
 
     def _select_link(self, tx: Connection, code: str, *, for_update: bool = False) -> Any | None:
@@ -412,10 +619,15 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
 
     def _insert_link(self, tx: Connection, link: Link) -> None:
         tx.execute(s.links.insert(), self._table.values(link))
+        self._link_people(tx, [link])
 
     def _update_link(self, tx: Connection, link: Link) -> None:
         changed = self._table.values(link, update=True)
         tx.execute(update(s.links).where(s.links.c.code == link.code).values(**changed))
+        if is_people_link(link.campaign, link.recipient):
+            self._link_people(tx, [link])
+        else:
+            tx.execute(delete(s.people_links).where(s.people_links.c.code == link.code))
 
     def _insert_tags(self, tx: Connection, code: str, tags: Sequence[str], created_us: int) -> None:
         if tags:
@@ -431,8 +643,8 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
     def _delete_link(self, tx: Connection, code: str) -> bool:
         # The link's row first: record_visit locks it before the counts, so must this.
         existed = tx.execute(delete(s.links).where(s.links.c.code == code)).rowcount > 0
-        for table in (s.visits, s.visit_counts, s.visitor_counts, s.link_tags):
-            tx.execute(delete(table).where(table.c.code == code))
+        for table in (s.visits, s.visit_counts, s.visitor_counts, s.link_tags, s.people_links):
+            tx.execute(delete(table).where(table.c.code == code))  # people's rows stay
         return existed
 
     def _is_tombstoned(self, tx: Connection, code: str) -> bool:
@@ -658,6 +870,57 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         """Close the pool's connections; later calls raise ``BackendUnavailable``."""
         self._closed = True
         self._engine.dispose()
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC time ``micros`` microseconds after the epoch."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _people_statements(family: str) -> dict[str, TextClause]:
+    """The statements counting a click for people (SQLite's, with hashed keys).
+
+    Rows are made by an insert that skips an existing row, then updated: the same two
+    statements on both engines (in an ``UPDATE`` MySQL reads columns assigned before,
+    so ``reach`` is set before ``own``).
+    """
+    ignore = (
+        "INSERT INTO {} ON CONFLICT DO NOTHING"
+        if family == "postgresql"
+        else "INSERT IGNORE INTO {}"
+    )
+    sql = {
+        "add_recipient": ignore.format(
+            "people_recipients (scope_key, recipient_key, scope, recipient, clicks, links, "
+            "first_us, last_us, own, reach) VALUES (:sk, :rk, :scope, :recipient, 0, 0, "
+            "NULL, NULL, NULL, 0)"
+        ),
+        "add_visitor": ignore.format(
+            "people_visitors (scope_key, visitor_key, scope, visitor, clicks, links) "
+            "VALUES (:sk, :vk, :scope, :who, 0, 0)"
+        ),
+        "visitor_link": ignore.format(
+            "people_visitor_links (scope_key, visitor_key, code) VALUES (:sk, :vk, :code)"
+        ),
+        "recipient_link": ignore.format(
+            "people_recipient_links (scope_key, recipient_key, code) VALUES (:sk, :rk, :code)"
+        ),
+        "recipient_visitor": ignore.format(
+            "people_recipient_visitors (scope_key, recipient_key, visitor_key) "
+            "VALUES (:sk, :rk, :vk)"
+        ),
+        "visitor_click": "UPDATE people_visitors SET clicks = clicks + 1, "
+        "links = links + :new, first_us = COALESCE(LEAST(first_us, :at), :at), "
+        "last_us = COALESCE(GREATEST(last_us, :at), :at) "
+        "WHERE scope_key = :sk AND visitor_key = :vk",
+        # ``own`` is the first visitor; every later new visitor adds one to ``reach``.
+        "recipient_click": "UPDATE people_recipients SET clicks = clicks + 1, "
+        "links = links + :new, first_us = COALESCE(LEAST(first_us, :at), :at), "
+        "last_us = COALESCE(GREATEST(last_us, :at), :at), "
+        "reach = reach + (CASE WHEN :new_person = 1 AND own IS NOT NULL THEN 1 ELSE 0 END), "
+        "own = COALESCE(own, :who) WHERE scope_key = :sk AND recipient_key = :rk",
+    }
+    return {name: text(statement) for name, statement in sql.items()}
 
 
 def _retryable(original: BaseException | None) -> bool:
