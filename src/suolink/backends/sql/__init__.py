@@ -134,7 +134,11 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._drop_old: TextClause = text(_DROP_OLD[self.family])
         self._engine = self._create_engine()
-        self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._auto = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._postgres
+            else self._engine  # MySQL's connections autocommit already
+        )
         with self._errors("open"), self._engine.connect() as conn:
             s.migrate(conn, lock_name=self._lock_name(), schema=self.options.schema)
 
@@ -149,8 +153,17 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         if self._postgres:
             if opts.schema is not None:
                 connect_args["options"] = f"-c search_path={opts.schema}"
+            isolation, reset = "READ COMMITTED", "rollback"
         else:
+            # MySQL: connections autocommit, and a write is an explicit transaction
+            # (``_writing``). Through SQLAlchemy's isolation-level switch every read
+            # cost six round trips (autocommit on and off, the isolation level set
+            # again, a commit and a rollback); this way a read is its statement and the
+            # rollback that ends it. SQLAlchemy ends every transaction it began, so
+            # the pool's own reset (another ROLLBACK) is not needed either.
             connect_args["charset"] = "utf8mb4"
+            connect_args["init_command"] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            isolation, reset = "AUTOCOMMIT", None
         connect_args.update(opts.passed)
         return create_engine(
             opts.driver_url,
@@ -158,8 +171,9 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
             max_overflow=opts.max_overflow,
             pool_timeout=opts.pool_timeout,
             pool_recycle=opts.pool_recycle,
+            pool_reset_on_return=reset,
             connect_args=connect_args,
-            isolation_level="READ COMMITTED",
+            isolation_level=isolation,
         )
 
     def _lock_name(self) -> str:
@@ -184,6 +198,8 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
     def _writing(self) -> Iterator[Connection]:
         self._after_fork()
         with self._engine.begin() as conn:
+            if not self._postgres:  # the connection autocommits: open a transaction
+                conn.exec_driver_sql("START TRANSACTION")
             yield conn
 
     @contextmanager
@@ -271,10 +287,14 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         if now < self._retention_due:
             return
         before = to_micros(at) - self.retention_days * _DAY_US
-        with self._read("drop old visits") as conn:
-            dropped = conn.execute(self._drop_old, {"before": before, "n": RETENTION_BATCH})
-            full = dropped.rowcount >= RETENTION_BATCH
+        size = RETENTION_BATCH
+        full = self._delete_old_visits(before, size) >= size
         self._retention_due = now if full else now + _RETENTION_PAUSE
+
+    def _delete_old_visits(self, before: int, size: int) -> int:
+        """Delete up to ``size`` of the oldest raw visits before ``before``; how many went."""
+        with self._read("drop old visits") as conn:
+            return int(conn.execute(self._drop_old, {"before": before, "n": size}).rowcount)
 
     # -- restores_in_batches -------------------------------------------------------------
 
@@ -303,6 +323,11 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         one ``executemany`` each (the server's round trips are what an import waits
         for), their visits after them. A batch that still meets a constraint (a code
         taken meanwhile) is done again a savepoint per link."""
+        # Interned (committed) first, so no transaction below meets a row of its own.
+        agents = {visit.user_agent for _, visits in checked for visit in visits}
+        with self._read("store user agents") as conn:
+            for agent in agents:
+                self._user_agent_id(conn, agent, committed=True)
         with self._write("restore links") as tx:
             taken = self._taken_codes(tx, [link.code for link, _ in checked])
             made: list[bool] = []
@@ -521,9 +546,10 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
             if committed:
                 self._remember(ua, int(inserted))
             return int(inserted)
+        # Not inserted now, so committed before (``_restore`` interns its agents first, so
+        # no transaction finds a row of its own here): safe to remember.
         found = int(tx.execute(select(t.c.id).where(t.c.hash == key)).scalar_one())
-        if committed:  # else it may be this transaction's own row, gone if it rolls back
-            self._remember(ua, found)
+        self._remember(ua, found)
         return found
 
     def _remember(self, ua: str, ua_id: int) -> None:
@@ -636,7 +662,7 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
 
 def _retryable(original: BaseException | None) -> bool:
     """True if the server aborted the statement to break a deadlock (try it again)."""
-    orig = getattr(original, "orig", None)
+    orig = getattr(original, "orig", original)  # SQLAlchemy's wrapper, or the driver's
     if getattr(orig, "sqlstate", None) in _RETRY_STATES:
         return True
     args: tuple[Any, ...] = getattr(orig, "args", ())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -116,6 +117,7 @@ def _hash() -> TypeEngine[bytes]:
     return LargeBinary().with_variant(mysql.BINARY(16), "mysql", "mariadb")
 
 
+@lru_cache(maxsize=8192)  # a visit hashes ~20 values, mostly the same few (days, apps)
 def key_hash(value: str) -> bytes:
     """The 16-byte key of a text in ``link_tags``, ``visit_counts`` and ``visitor_counts``."""
     return hashlib.blake2b(value.encode("utf-8"), digest_size=16).digest()
