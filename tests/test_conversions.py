@@ -233,7 +233,7 @@ def test_a_store_without_conversions_says_so() -> None:
     with pytest.raises(CapabilityMissing) as caught:
         s.record_conversion("x")
     assert caught.value.http_status == 501
-    assert "records conversions" in str(caught.value)
+    assert "records_conversions" in str(caught.value)
     code = s.shorten("https://e.com/").code
     assert s.stats(code).funnel is None
 

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import domain_checks_cli, webhook_cli
+from . import domain_checks_cli, domains_cli, webhook_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
@@ -51,6 +51,11 @@ _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
 _BASE_URL_HINT = f"no base URL is configured: give --base-url or set {OPTIONS['base_url'].env}"
+
+
+def _makes_urls(shortener: Any) -> bool:
+    """Whether short URLs can be made without a request: a base URL, or short domains."""
+    return bool(shortener.base_url or shortener.domain_book.all())
 
 
 class CommandError(Exception):
@@ -180,6 +185,8 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--og-title", help="title of the preview card chat apps draw")
     parser.add_argument("--og-description", help="text of the preview card")
     parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
+    parser.add_argument("--domain", help="the short domain the link lives on (its pool too)")
+    parser.add_argument("--pool", help="the pool of short domains the link rotates through")
     parser.add_argument(
         "--split",
         action="append",
@@ -404,9 +411,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--no-visits", action="store_true", help="links only")
     webhook_cli.add_commands(commands, _subparser, _global_options())
 
-    domains = _subparser(commands, "domains", "short domains: check their health")
+    domains = _subparser(
+        commands, "domains", "short domains: list (the default), add, remove, mark, check"
+    )
+    domains.set_defaults(domains_command="list")
     domain_commands = domains.add_subparsers(
-        dest="domains_command", required=True, metavar="ACTION"
+        dest="domains_command", required=False, metavar="ACTION"
+    )
+    domains_cli.add_parsers(
+        lambda name, help: _subparser(domain_commands, name, help, shortener_options)
     )
     check = _subparser(
         domain_commands,
@@ -470,7 +483,7 @@ def _link_json(shortener: Any, link: Link) -> dict[str, Any]:
     data = link.to_dict()
     data.pop("password_hash")
     data["has_password"] = link.has_password
-    data["short_url"] = shortener.short_url(link) if shortener.base_url else f"/{link.code}"
+    data["short_url"] = shortener.short_url(link) if _makes_urls(shortener) else f"/{link.code}"
     return data
 
 
@@ -517,6 +530,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "og_description": args.og_description,
         "og_image": args.og_image,
         "split": _split(args.split) or None,
+        "domain": args.domain,
+        "pool": args.pool,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
@@ -787,7 +802,7 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
             _print_json(_link_json(shortener, link))
-        elif shortener.base_url:
+        elif _makes_urls(shortener):
             write_line(shortener.short_url(link))
         else:
             write_line(link.code)
@@ -997,6 +1012,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by referer", dict(stats.top_referers)),
         ("by country", stats.by_country),
         ("by split arm", stats.by_arm),
+        ("by short domain", stats.by_domain),
         ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):
@@ -1053,7 +1069,7 @@ def _cmd_qr(args: argparse.Namespace) -> int:
     else:
         with _shortener(args) as shortener:
             link = shortener.get(args.target)
-            if not shortener.base_url:
+            if not _makes_urls(shortener):
                 raise CommandError(f"{_BASE_URL_HINT} to draw the short URL of a code")
             text = shortener.short_url(link)
     if not args.output:
@@ -1149,8 +1165,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_domains(args: argparse.Namespace) -> int:
-    """``suolink domains check`` (the only action so far)."""
+    """``suolink domains [list|add|remove|mark|check]``."""
     with _shortener(args) as shortener:
+        if args.domains_command != "check":
+            return domains_cli.run(shortener, args)
         checker = _environ().get("domain_checker")
         return domain_checks_cli.run(shortener, args, checker=checker)
 

@@ -516,6 +516,30 @@ class Shortener(DomainMethods):
         columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
         return table_csv(columns, people.people_rows(rows, recipients=recipients))
 
+    def people_funnels(
+        self, campaign: str | None = None
+    ) -> tuple[Funnel, dict[str, Funnel]] | None:
+        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
+        recipient's; None if the backend records no conversions.
+
+        Clicks come from the people rows; conversions are read link by link (the
+        campaign's links are found by listing links: cost grows with the store).
+        """
+        chosen = people.check_campaign(campaign)
+        store = self._people("people funnels")
+        if not isinstance(self.storage, RecordsConversions):
+            return None
+        conversions = self.storage
+        rows = store.top_recipients(chosen, limit=None)
+        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
+        for link in self.iter_links():
+            if link.recipient in done and (chosen is None or link.campaign == chosen):
+                done[link.recipient] += conversions.conversions(link.code)
+        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
+        everyone = [c for found in done.values() for c in found]
+        total = fold_funnel(sum(row.clicks for row in rows), everyone)
+        return total, each
+
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
         return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
@@ -616,6 +640,7 @@ class Shortener(DomainMethods):
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         person = self._person(visitor, client, now, base_url) if record else None
         visitor = without_hop(visitor)
         if (
@@ -623,7 +648,6 @@ class Shortener(DomainMethods):
             and record
             and self._in_process is not None
             and now.tzinfo is UTC
-            and self.geoip is None
             and not judged
         ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
@@ -633,7 +657,7 @@ class Shortener(DomainMethods):
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
         ruling = (
-            self._resolve_in_one_trip(code, visitor, client, now, place, person)
+            self._resolve_in_one_trip(code, visitor, client, now, place, person, came_on)
             if one_trip
             else None
         )
@@ -664,6 +688,7 @@ class Shortener(DomainMethods):
                     arm=ruling.arm,
                     place=place,
                     person=person,
+                    domain=came_on,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -904,8 +929,21 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        came_on = where.domain.name if where is not None and where.domain is not None else None
+        # A plan is never made for a link the country decides (plans._plan), so the
+        # place only goes into the record: a cached look-up, not the policy's path.
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            place,
+            None,
+            came_on,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
@@ -921,6 +959,7 @@ class Shortener(DomainMethods):
         now: datetime,
         place: Place,
         person: Person | None = None,
+        domain: str | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -934,7 +973,16 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place, person=person)
+        visit = self._visit(
+            checked,
+            visitor,
+            client,
+            now,
+            "redirect",
+            place=place,
+            person=person,
+            domain=domain,
+        )
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -971,6 +1019,7 @@ class Shortener(DomainMethods):
         arm: str | None = None,
         place: Place = NOWHERE,
         person: Person | None = None,
+        domain: str | None = None,
     ) -> Visit:
         visit = visits.build_visit(
             code,
@@ -982,6 +1031,7 @@ class Shortener(DomainMethods):
             store_ip=self.store_ip,
             arm=arm,
             place=place,
+            domain=domain,
         )
         # With track_people the cookie's id stands for the person, not IP and user agent.
         return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)

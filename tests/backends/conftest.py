@@ -47,6 +47,7 @@ REDIS_CAPABILITIES = frozenset(
         "shares_rate_limits",
         "tracks_people",
         "keeps_domains",
+        "keeps_outbox",
     }
 )
 SQL_CAPABILITIES = frozenset(

@@ -109,6 +109,11 @@ def scenario(client: HttpClient) -> None:
     assert f"https://s2.example/{on_s1}".encode() in page.body
     assert f"https://s1.example/{on_s1}".encode() not in page.body
     assert b"platform=wechat" in page.body  # its QR image asks for the WeChat URL
+    # visits record the domain they came on: stats by domain
+    stats = client.request("GET", f"/api/links/{on_s1}/stats", headers={**AUTH, **S1}).json()
+    assert stats["by_domain"] == {"s1.example": 3, "s2.example": 1}, stats
+    visits = client.request("GET", f"/api/links/{on_s1}/visits", headers={**AUTH, **S1}).json()
+    assert {v["domain"] for v in visits["visits"]} == {"s1.example", "s2.example"}
 
 
 # -- Flask, every backend ---------------------------------------------------------------------

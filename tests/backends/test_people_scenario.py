@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 from suolink import Shortener
 from suolink.backends import Storage
+from suolink.backends.base import RecordsConversions
 from suolink.identity import HOP_PARAM
 from suolink.models import Decision, Visitor
 
@@ -56,6 +59,14 @@ class Browser:
         return self.jar["sl_vid"].split(".", 1)[0]
 
 
+def _location(answer: Decision) -> str:
+    return dict(answer.headers)["Location"]
+
+
+def _click_id(location: str) -> str:
+    return parse_qs(urlsplit(location).query)["sl_click"][0]
+
+
 def _hop_query(guide: Decision) -> tuple[tuple[str, str], ...]:
     token = guide.body.decode().split(f"{HOP_PARAM}=", 1)[1].split('"', 1)[0]
     return ((HOP_PARAM, token),)
@@ -88,9 +99,11 @@ def test_fifty_recipients_wechat_then_safari_forwards_and_reach(
         "https://shop.example/spring",
         [f"m-{i:02d}" for i in range(MEMBERS)],
         campaign="spring",
+        forward_click_id=True,
     )
     code = {link.recipient: link.code for link in links}
     own: dict[str, str] = {}
+    clicks: dict[str, str] = {}  # the redirects' targets, with their click ids
     safaris: dict[int, Browser] = {}
     for i in range(MEMBERS):
         wechat = Browser(WECHAT, f"10.0.0.{i}")
@@ -99,6 +112,8 @@ def test_fifty_recipients_wechat_then_safari_forwards_and_reach(
         safari = Browser(SAFARI, f"10.0.1.{i}")
         redirect = safari.open(shortener, code[f"m-{i:02d}"], _hop_query(guide))
         assert redirect.status == 302
+        assert HOP_PARAM not in _location(redirect)
+        clicks[f"own-{i}"] = _location(redirect)
         assert safari.visitor_id == wechat.visitor_id  # one person across the hop
         own[f"m-{i:02d}"] = wechat.visitor_id
         safaris[i] = safari
@@ -106,7 +121,9 @@ def test_fifty_recipients_wechat_then_safari_forwards_and_reach(
     for i in range(MEMBERS):
         for j in range(i % 5):
             friend = Browser(SAFARI, f"192.168.{i}.{j}")
-            assert friend.open(shortener, code[f"m-{i:02d}"]).status == 302
+            opened = friend.open(shortener, code[f"m-{i:02d}"])
+            assert opened.status == 302
+            clicks[f"friend-{i}-{j}"] = _location(opened)
             if i % 3 == 0 and j == 0:
                 friend.open(shortener, code[f"m-{i:02d}"])
         if i in (10, 20):
@@ -130,8 +147,41 @@ def test_fifty_recipients_wechat_then_safari_forwards_and_reach(
     assert (everyone[own["m-07"]].clicks, everyone[own["m-07"]].links) == (2, 1)
     assert (everyone[shared.visitor_id].clicks, everyone[shared.visitor_id].links) == (2, 2)
     assert shortener.top_visitors("spring", limit=1)[0].clicks == 2
+    # -- some convert: the funnel per recipient and for the campaign --------------------
+    funnels = shortener.people_funnels("spring")
+    if not isinstance(store, RecordsConversions):
+        assert funnels is None
+    else:
+        for i in range(MEMBERS):
+            if i % 10 == 0:
+                shortener.record_conversion(_click_id(clicks[f"own-{i}"]), "sale", "10.00", "CNY")
+            if i % 4 == 2 and i % 5 >= 2:
+                shortener.record_conversion(_click_id(clicks[f"friend-{i}-1"]), "lead")
+                shortener.record_conversion(_click_id(clicks[f"friend-{i}-1"]), "lead")  # again
+        funnels = shortener.people_funnels("spring")
+        assert funnels is not None
+        total, each = funnels
+        expected = expected_funnels()
+        assert {who: (f.clicks, f.leads, f.sales) for who, f in each.items()} == expected
+        assert (total.clicks, total.leads, total.sales) == (
+            totals.clicks,
+            sum(leads for _, leads, _ in expected.values()),
+            5,
+        )
+        assert total.values == {"sale": {"CNY": Decimal("50.00")}}
     csv_lines = b"".join(shortener.people_csv("spring", min_clicks=6)).decode().splitlines()
     assert len(csv_lines) - 1 == sum(1 for _, c, _ in table if c >= 6)
+
+
+def expected_funnels() -> dict[str, tuple[int, int, int]]:
+    """(clicks, leads, sales) per recipient: every tenth member buys through their own
+    click; the second friend of members with i % 4 == 2 and a second friend leaves a
+    lead, reported twice (counted once)."""
+    out = {}
+    for who, clicks, _ in expected_table():
+        i = int(who[2:])
+        out[who] = (clicks, int(i % 4 == 2 and i % 5 >= 2), int(i % 10 == 0))
+    return out
 
 
 def test_expected_table_is_what_the_story_says() -> None:

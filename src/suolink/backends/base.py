@@ -166,7 +166,10 @@ class HoldsLinksInProcess(Protocol):
 
 
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
-DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm")
+DIMENSIONS = (
+    *("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm"),
+    "domain",
+)
 #: How many entries the top-visitors and top-referers lists hold.
 TOP = 10
 

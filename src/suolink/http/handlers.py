@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ..domains import Health
 from ..errors import (
     BodyTooLarge,
     DomainNotFound,
@@ -127,6 +128,7 @@ def index(api: HttpApi, request: HttpRequest) -> Decision:
         nonce=nonce,
         link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
         template_dirs=api.shortener.template_dirs,
+        domains=tuple(d.name for d in api.shortener.domain_book.all() if d.health() is Health.OK),
     )
     return html_page(200, html, reason="index", nonce=nonce)
 
@@ -502,6 +504,15 @@ def _people_rows(
     }
     if recipients:
         body["totals"] = totals_to_json(shortener.people_totals(chosen))
+        funnels = shortener.people_funnels(chosen)
+        if funnels is not None:  # the backend records conversions
+            total, each = funnels
+            body["funnel"] = total.to_dict()
+            for row in body["recipients"]:
+                funnel = each.get(row["id"])
+                row["leads"], row["sales"] = (
+                    (0, 0) if funnel is None else (funnel.leads, funnel.sales)
+                )
     return json_response(200, body)
 
 
@@ -551,6 +562,7 @@ def campaign_page(api: HttpApi, request: HttpRequest, campaign: str) -> Decision
         campaign=chosen,
         rows=shortener.top_recipients(chosen, limit=100),
         totals=shortener.people_totals(chosen),
+        funnels=shortener.people_funnels(chosen),
         template_dirs=shortener.template_dirs,
     )
     return html_page(200, html, reason="campaign")

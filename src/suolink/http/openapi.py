@@ -42,6 +42,7 @@ _COUNT_FIELDS: Final = (
     "by_outcome",
     "by_country",
     "by_arm",
+    "by_domain",
 )
 
 SCHEMAS: Final[dict[str, Any]] = {

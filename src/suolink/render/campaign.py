@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..backends.base import PeopleTotals, PersonRow
+from ..conversions import Funnel
 from ..languages import DEFAULT_LANGUAGE, LANGUAGES
 from . import render_page
 
@@ -31,6 +32,8 @@ CAMPAIGN_MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "wrong": "令牌不对。",
         "open": "查看",
         "recipient": "成员",
+        "leads": "线索",
+        "sales": "成交",
     },
     "en": {
         "title": "Campaign",
@@ -47,6 +50,8 @@ CAMPAIGN_MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "wrong": "That token is not right.",
         "open": "Open",
         "recipient": "Recipient",
+        "leads": "Leads",
+        "sales": "Sales",
     },
 }
 if set(CAMPAIGN_MESSAGES) != set(LANGUAGES):  # pragma: no cover
@@ -63,9 +68,11 @@ def render_campaign(
     campaign: str | None,
     rows: Sequence[PersonRow],
     totals: PeopleTotals,
+    funnels: tuple[Funnel, Mapping[str, Funnel]] | None = None,
     template_dirs: tuple[str, ...] = (),
 ) -> str:
-    """The leaderboard: one row per recipient, a bar as wide as their share of the top."""
+    """The leaderboard: one row per recipient, a bar as wide as their share of the top;
+    leads and sales too when the backend records conversions (``funnels``)."""
     words = _words(lang)
     top = max((row.clicks for row in rows), default=0) or 1
     board = [(row, 100.0 * row.clicks / top) for row in rows]
@@ -78,6 +85,8 @@ def render_campaign(
         board=board,
         totals=totals,
         average=f"{totals.average_reach:.2f}",
+        funnel=None if funnels is None else funnels[0],
+        each={} if funnels is None else funnels[1],
         login=False,
     )
 
