@@ -40,8 +40,10 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
 
 
-REDIS_CAPABILITIES = frozenset({"keeps_aggregates", "records_in_one_trip", "shares_rate_limits"})
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches"})
+REDIS_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "records_in_one_trip", "shares_rate_limits", "records_conversions"}
+)
+SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "records_conversions"})
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -70,12 +72,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "records_conversions"}),
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates"}),
+        capabilities=frozenset({"keeps_aggregates", "records_conversions"}),
     ),
     Backend(
         "postgresql",

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     select,
     text,
@@ -50,6 +51,8 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "Key",
+    "conversion_key",
+    "conversions",
     "counters",
     "key_hash",
     "link_tags",
@@ -253,6 +256,34 @@ visitor_counts = Table(
 )
 
 
+#: Conversions (``RecordsConversions``, migration 2): one per (link, kind, click id), the
+#: pair keyed by its hash (``conv_key``) as tags are; times as given, amounts as text.
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _code(),
+    Column("conv_key", _hash(), nullable=False),
+    Column("click_id", _long_text(), nullable=False),
+    Column("kind", _long_text(), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("clicked_at", String(40), nullable=False),
+    Column("visitor_id", _long_text()),
+    Column("value", _long_text()),
+    Column("currency", _long_text()),
+    UniqueConstraint("code", "conv_key", name="conversions_once"),
+    Index("conversions_by_code", "code", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
+def conversion_key(kind: str, click_id: str) -> bytes:
+    """The 16-byte key of a (kind, click id) pair: what the unique constraint compares."""
+    return key_hash(f"{kind}\n{click_id}")
+
+
 # -------------------------------------------------------------------------- migrations
 
 Migration = Callable[[Connection], None]
@@ -265,10 +296,16 @@ def _v1(conn: Connection) -> None:
     conn.execute(counters.insert().values(name="links", value=0))
 
 
+def _v2(conn: Connection) -> None:
+    """Conversions: leads, sales … reported on click ids (SQLite's migration 9)."""
+    metadata.create_all(conn, tables=[conversions])
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
+    (2, "conversions: one per (link, kind, click id)", _v2),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
