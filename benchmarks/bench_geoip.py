@@ -10,8 +10,9 @@ city), about the shape and depth of GeoLite2-City's tree for those prefixes. Tim
 * **hit**: ``lookup`` of an address already in the LRU cache (what a returning visitor,
   or any of the 65,536 most recent addresses, costs);
 * **resolve**: ``Shortener.resolve`` on ``memory://`` for a Chrome visitor, without a
-  database and with one (cached addresses), median of single calls; the difference is
-  the cost per redirect.
+  database, with one (cached addresses), and with one whose cache is off (every
+  redirect walks the tree), median of single calls; the differences are the cost per
+  redirect.
 
 Run ``PYTHONPATH=src .venv/bin/python benchmarks/bench_geoip.py`` (about 20 s).
 Results are printed and written as JSON to ``benchmarks/results/``.
@@ -135,7 +136,12 @@ def main() -> int:
 
         visitors = [Visitor(user_agent=CHROME, ip=ip) for ip in addresses[:1000]]
         resolve: dict[str, Any] = {}
-        for label, db in (("without", None), ("with", str(path))):
+        finders: tuple[tuple[str, Any], ...] = (
+            ("without", None),
+            ("with", str(path)),
+            ("with_uncached", GeoIP(path, cache_size=0)),
+        )
+        for label, db in finders:
             shortener = Shortener("memory://", secret="bench", geoip_db=db)
             code = shortener.shorten("https://example.com/").code
             for visitor in visitors:  # warm detection and the place cache
@@ -145,6 +151,8 @@ def main() -> int:
                 lambda v, s=shortener, c=code: s.resolve(c, v), visitors, calls
             )
             shortener.close()
+            if isinstance(db, GeoIP):
+                db.close()
         geo.close()
 
     result = {
@@ -157,6 +165,9 @@ def main() -> int:
         "resolve": resolve,
         "resolve_added_median_us": round(
             resolve["with"]["median_us"] - resolve["without"]["median_us"], 3
+        ),
+        "resolve_added_uncached_median_us": round(
+            resolve["with_uncached"]["median_us"] - resolve["without"]["median_us"], 3
         ),
     }
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))

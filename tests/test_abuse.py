@@ -235,3 +235,25 @@ def test_over_http_a_blocked_target_is_a_403_with_the_reason(tmp_path: Path) -> 
         assert "bad.example" in error["message"]
     finally:
         get_shortener(app).close()
+
+
+def test_a_running_shortener_follows_the_blocklist_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file changes under a running Shortener: creates, updates and (with
+    check_on_resolve) visits follow the new list without a restart."""
+    path = tmp_path / "blocklist.txt"
+    path.write_text("old.example\n")
+    clock = [time.monotonic()]
+    monkeypatch.setattr("suolink.abuse.time.monotonic", lambda: clock[0])
+    shortener = Shortener("memory://", blocklist=path, check_on_resolve=True)
+    link = shortener.shorten("https://new.example/")
+    with pytest.raises(BlockedURL):
+        shortener.shorten("https://old.example/")
+    path.write_text("# moved on\nnew.example\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    clock[0] += 2
+    assert shortener.shorten("https://old.example/").url == "https://old.example/"
+    with pytest.raises(BlockedURL, match=r"new\.example"):
+        shortener.update(link.code, url="https://sub.new.example/")
+    assert page(shortener.resolve(link.code, PERSON)).status == 451

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suolink import Shortener
+from suolink.abuse import Action, UrlCheck
 from suolink.cli import main
 from suolink.errors import InvalidOption
 from suolink.exports import archive_csv, archive_json
@@ -257,3 +258,172 @@ def test_cli_export_to_stdout(tmp_path: Path, capsysbinary: pytest.CaptureFixtur
     data = json.load(io.BytesIO(capsysbinary.readouterr().out))
     assert data["format"] == "suolink"
     assert [item["link"]["code"] for item in data["links"]] == ["one"]
+
+
+# -- the batch path and the abuse rules ----------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["memory://", "sqlite"])
+def test_foreign_links_go_in_batches_each_whole(target: str, tmp_path: Path) -> None:
+    rows = ["keyword,url,title,timestamp,ip,clicks"]
+    rows += [
+        f"k{i},https://example.com/{i},T{i},2023-01-02 03:04:05,127.0.0.1,0" for i in range(1200)
+    ]
+    rows += ["k7,https://example.com/again,,2023-01-02 03:04:05,127.0.0.1,0"]  # taken in the file
+    rows += ["bad code!,https://example.com/x,,,,"]
+    url = f"sqlite:///{tmp_path / 'y.db'}" if target == "sqlite" else target
+    shortener = Shortener(url)
+    report = import_records(shortener, read_text("\r\n".join(rows) + "\r\n"))
+    assert report.created == 1200
+    assert sorted(code for code, _ in report.skipped) == ["bad code!", "k7"]
+    assert shortener.get("k7").url == "https://example.com/7"
+    assert shortener.get("k1199").title == "T1199"
+
+
+def test_a_record_without_a_code_gets_one_in_file_order() -> None:
+    text = json.dumps(
+        {
+            "data": [
+                {"target": "https://example.com/a"},
+                {"address": "kb", "target": "https://example.com/b"},
+            ]
+        }
+    )
+    shortener = Shortener("memory://")
+    report = import_records(shortener, read_text(text))
+    assert (report.created, report.skipped) == (2, [])
+    assert {link.url for link in shortener.iter_links()} == {
+        "https://example.com/a",
+        "https://example.com/b",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_the_abuse_rules_judge_imported_links(fmt: str) -> None:
+    source = Shortener("memory://")
+    source.shorten("https://ok.example/", code="ok")
+    source.shorten("https://www.bad.example/x", code="bad")
+    source.shorten("https://ok.example/", code="split", split=[{"url": "https://bad.example/"}])
+    source.shorten("https://casino.example/", code="warned")
+    seen: list[str] = []
+
+    def hook(url: str) -> UrlCheck | None:
+        seen.append(url)
+        return UrlCheck(Action.WARN, "gambling") if "casino" in url else None
+
+    copy = Shortener("memory://", blocklist=["bad.example"], check_url=hook)
+    report = import_records(copy, read_text(archive(source, fmt).decode()))
+    assert report.created == 2
+    assert sorted(code for code, _ in report.skipped) == ["bad", "split"]
+    assert copy.get("warned").warning == "gambling"
+    assert seen.count("https://casino.example/") == 1  # judged once, not again when stored
+    foreign = import_records(
+        copy, read_text(YOURLS_CSV.replace("example.com/yo", "bad.example/yo"))
+    )
+    assert [code for code, _ in foreign.skipped] == ["yo1", "yo2"]
+
+
+@pytest.mark.parametrize("target", ["memory://", "sqlite"])
+def test_a_value_only_the_store_refuses_costs_only_its_link(target: str, tmp_path: Path) -> None:
+    data = json.loads(archive(populated("memory://"), "json"))
+    data["links"][1]["link"]["title"] = "nul \x00 inside"
+    url = f"sqlite:///{tmp_path / 'n.db'}" if target == "sqlite" else target
+    copy = Shortener(url)
+    report = import_records(copy, read_text(json.dumps(data)))
+    assert report.created == 2
+    assert [code for code, _ in report.skipped] == [data["links"][1]["link"]["code"]]
+    assert "NUL" in report.skipped[0][1]
+
+
+# -- realistic sample files of other shorteners (tests/import_samples/) -----------------
+
+SAMPLES = Path(__file__).parent / "import_samples"
+
+
+def imported(name: str) -> tuple[Shortener, dict[str, str]]:
+    shortener = Shortener("memory://", secret="s")
+    report = import_records(shortener, read_text((SAMPLES / name).read_text("utf-8")))
+    assert report.created == len(list(shortener.iter_links()))
+    return shortener, dict(report.skipped)
+
+
+def test_shlink_api_sample() -> None:
+    assert detect_format((SAMPLES / "shlink-short-urls.json").read_text()) == "shlink"
+    shortener, skipped = imported("shlink-short-urls.json")
+    assert list(skipped) == ["mailto"]  # not a web link
+    steam = shortener.get("12C18")
+    assert (steam.title, steam.tags, steam.max_visits, steam.visits) == (
+        "Welcome to Steam",
+        ("games", "tech"),
+        None,
+        0,  # Shlink's visit counts are not visits suolink can replay
+    )
+    assert steam.created_at == datetime(2016, 8, 21, 18, 34, 16, tzinfo=UTC)
+    app = shortener.get("app-dl")
+    assert dict(app.targets) == {
+        "android": "https://play.google.com/store/apps/details?id=com.example.app",
+        "ios": "https://apps.apple.com/app/id123456789",
+    }
+    assert (app.max_visits, app.title) == (5000, "Get the app — 下载应用")
+    assert app.expires_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert shortener.get("old-promo").expires_at is None  # a past validUntil drops
+
+
+def test_shlink_web_client_csv_sample() -> None:
+    text = (SAMPLES / "shlink-web-client.csv").read_text()
+    assert detect_format(text) == "shlink"
+    shortener, skipped = imported("shlink-web-client.csv")
+    assert list(skipped) == ["docs", "bad url"]
+    assert "reserved" in skipped["docs"]  # suolink's own routes' words stay free
+    spring = shortener.get("spring24")
+    assert (spring.title, spring.tags) == ("Spring sale, 30% off", ("sale", "spring", "2024"))
+    assert spring.url == "https://shop.example.com/spring?ref=short"
+    xmas = shortener.get("xmas")
+    assert xmas.title == '"Quoted" 圣诞快乐'
+    assert xmas.url.startswith("https://example.com/")
+
+
+def test_yourls_export_csv_sample_without_a_header() -> None:
+    assert detect_format((SAMPLES / "yourls-export.csv").read_text()) == "yourls"
+    shortener, skipped = imported("yourls-export.csv")
+    assert list(skipped) == ["js"]
+    assert shortener.get("ozh").title == "Ozh RICHARD, the blog"
+    assert shortener.get("ozh").created_at == datetime(2009, 9, 14, 19, 27, 22, tzinfo=UTC)
+    assert shortener.get("1a").url == "https://example.com/a-long/path?with=query&and=more"
+    assert shortener.get("1a").title is None
+
+
+def test_yourls_api_sample() -> None:
+    shortener, skipped = imported("yourls-api-stats.json")
+    assert skipped == {}
+    assert {link.code for link in shortener.iter_links()} == {"ozh", "wiki"}
+    assert shortener.get("wiki").title == "URL shortening - Wikipedia"
+
+
+def test_kutt_api_sample() -> None:
+    assert detect_format((SAMPLES / "kutt-links.json").read_text()) == "kutt"
+    shortener, skipped = imported("kutt-links.json")
+    assert list(skipped) == ["secret"]  # its password cannot come along: not opened up
+    assert "password" in skipped["secret"]
+    home = shortener.get("kt-home")
+    assert (home.title, home.disabled) == ("Home page", False)
+    assert home.created_at == datetime(2021, 1, 1, tzinfo=UTC)
+    assert shortener.get("launch").expires_at == datetime(2099, 1, 1, tzinfo=UTC)
+    assert shortener.get("spam").disabled  # banned in Kutt stays off
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"shortUrls": {"data": [1, "x", None, {"longUrl": 5, "meta": [1], "tags": "t"}]}},
+        {"data": [{"target": 5, "address": ["x"]}, 7]},
+        {"links": {"a": 3, "b": {"url": ["x"], "shorturl": 9}}},
+    ],
+    ids=["shlink", "kutt", "yourls"],
+)
+def test_hostile_entries_are_skipped_not_a_crash(data: object) -> None:
+    shortener = Shortener("memory://")
+    report = import_records(shortener, read_text(json.dumps(data)))
+    assert report.created == 0
+    assert report.skipped
+    assert list(shortener.iter_links()) == []

@@ -102,6 +102,8 @@ TEXT_CASES: dict[str, tuple[str, Any, str | None]] = {
     "blocklist": ("/srv/blocklist.txt", "/srv/blocklist.txt", None),
     "check_url": ("tests.test_config:allow_all", allow_all, "tests.nowhere:allow_all"),
     "check_on_resolve": ("yes", True, "perhaps"),
+    "domains": ("s1.example=main, s2.example", "s1.example=main, s2.example", "bad host"),
+    "unknown_host_redirect": ("https://home.example/", "https://home.example/", "home"),
     "geoip_db": ("/srv/geo/City.mmdb", "/srv/geo/City.mmdb", None),
     "api_token": ("tok", "tok", None),
     "authorize": ("tests.test_config:allow_all", allow_all, "tests.nowhere:allow_all"),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suolink.detect import detect
 from suolink.domain_checks import (
@@ -68,6 +72,8 @@ def test_an_http_checker_is_a_domain_checker_and_a_fake_registry_a_registry() ->
         {"timeout": 0},
         {"max_body_bytes": 0},
         {"unreachable": "gone"},
+        {"retries": -1},
+        {"retries": 6},
     ],
 )
 def test_bad_checker_options_are_refused(options: dict[str, object]) -> None:
@@ -154,6 +160,15 @@ def test_slow_domain_times_out(servers: Servers) -> None:
     assert time.monotonic() - started < 2
 
 
+def test_a_failed_probe_is_tried_again_once(servers: Servers) -> None:
+    server = servers.servers["error"]
+    before = len(server.hits)
+    checker_for(servers).check("error.test")
+    assert len(server.hits) == before + 2  # the WeChat probe and its retry; QQ not tried
+    checker_for(servers, retries=0).check("error.test")
+    assert len(server.hits) == before + 3
+
+
 def test_error_status_is_suspect(servers: Servers) -> None:
     result = checker_for(servers).check("error.test")
     assert result.error == "status: HTTP 503"
@@ -167,6 +182,25 @@ def test_unknown_name_is_a_dns_failure() -> None:
     bad = HttpChecker().check("a..b")
     assert bad.error is not None
     assert bad.error.startswith("dns")
+
+
+@pytest.mark.parametrize(
+    "hostile", ["a@evil.example", "a/b", "evil.example?x", "a b", "x\ny", "", ":80", "[zz]"]
+)
+def test_names_that_would_move_the_probe_are_refused(hostile: str) -> None:
+    result = HttpChecker().check(hostile)
+    assert result.error is not None
+    assert result.error.startswith("dns: not a valid domain name")
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=150, deadline=None)
+def test_check_never_raises_whatever_the_name(text: str) -> None:
+    dead = "http://127.0.0.1:9/?d={domain}"  # port 9 (discard): refused at once, no DNS
+    result = HttpChecker(url=dead, timeout=1, retries=0).check(text)
+    assert result.error is not None
+    assert result.error.split(":")[0] in {"dns", "refused", "timeout", "network"}
+    assert set(result.verdicts.values()) == {"suspect"}
 
 
 def test_body_read_is_capped(servers: Servers) -> None:
@@ -186,6 +220,18 @@ def test_scheme_defaults_to_https_but_http_on_loopback(servers: Servers) -> None
         "wechat": "ok",
         "qq": "ok",
     }
+
+
+def test_the_runner_tells_the_checker_each_domains_scheme(servers: Servers) -> None:
+    class _Http(FakeRegistry):
+        def domains(self):  # type: ignore[no-untyped-def]
+            return [type("D", (), {"name": n, "scheme": "http"})() for n in self.names]
+
+    registry = _Http(["healthy.test"])
+    connect_to = {"healthy.test": servers.address("healthy")}
+    (result,) = check_domains(registry, [HttpChecker(timeout=1, connect_to=connect_to)])
+    assert result.error is None  # probed over http, as the domain says, not https
+    assert HttpChecker(schemes={"a.test": "http"}).probe_url("a.test").startswith("http://")
 
 
 def test_url_template_points_at_a_check_service(servers: Servers) -> None:
@@ -356,8 +402,11 @@ def test_one_check_per_domain_at_a_time_across_threads() -> None:
 def test_a_check_over_its_deadline_is_suspect_and_keeps_the_domain_claimed() -> None:
     registry = FakeRegistry(["a.test"])
     slow = _Slow()
+    slow.platforms = ("wechat", "qq")  # type: ignore[attr-defined]
     (result,) = check_domains(registry, [slow], timeout=0.2)
     assert result.error == "timeout: the check did not finish"
+    assert result.verdicts == {"wechat": "suspect", "qq": "suspect"}
+    assert registry.states["a.test"] == {"wechat": "suspect", "qq": "suspect"}
     # the hung check still runs: a second round skips the domain rather than doubling up
     (again,) = check_domains(registry, [slow], timeout=0.2)
     assert again.skipped
@@ -375,7 +424,7 @@ def test_a_check_over_its_deadline_is_suspect_and_keeps_the_domain_claimed() -> 
 
 def test_periodic_checks_mark_the_blocked_domain_within_one_interval(servers: Servers) -> None:
     registry = FakeRegistry(["healthy.test", "blocked.test"])
-    interval = 0.5
+    interval = 1.5
     with PeriodicChecks(registry, [checker_for(servers)], every=interval) as periodic:
         deadline = time.monotonic() + interval
         while registry.states["blocked.test"].get("wechat") != "blocked":
@@ -431,6 +480,18 @@ def test_periodic_lock_lets_one_loop_of_a_machine_check(tmp_path: object) -> Non
     finally:
         first.stop()
         second.stop()
+
+
+def test_without_a_lock_file_every_process_checks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    registry = FakeRegistry(["a.test"])
+    periodic = PeriodicChecks(registry, [_Verdicts({"wechat": "ok"})], every=10, lock_name="x")
+    assert periodic.run_once() is not None
+    assert periodic.run_once() is not None
+    assert caplog.text.count("no lock file") == 1
+    periodic.stop()
 
 
 def test_periodic_options_are_checked() -> None:

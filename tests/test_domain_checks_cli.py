@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -13,7 +14,7 @@ import pytest
 from suolink import cli
 from suolink.domain_checks import CheckResult, HttpChecker, periodic_checks
 from suolink.domain_checks_cli import EXIT_BLOCKED
-from suolink.errors import ConfigurationError
+from suolink.errors import ConfigurationError, DomainsUnsupported
 from suolink.shortener import Shortener
 
 from .domain_servers import FakeRegistry, Servers, running_servers
@@ -120,12 +121,37 @@ def all_suspect() -> list[_AllSuspect]:
 def test_check_needs_a_shortener_with_domains(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "_shortener", lambda args: Shortener("memory://", secret="s"))
-    code = cli.main(["domains", "check"])
-    if code != 1:  # the real Shortener keeps domains: an empty list, nothing to say
-        assert code == 0
-        return
+    monkeypatch.setattr(cli, "_shortener", lambda args: contextlib.nullcontext(object()))
+    assert cli.main(["domains", "check"]) == 1
     assert "keeps no domains" in capsys.readouterr().err
+
+
+def test_check_without_domains_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUOLINK_STORAGE", "memory://")
+    assert cli.main(["domains", "check"]) == 0
+    assert capsys.readouterr().out == "no domains to check: add some first\n"
+    assert cli.main(["domains", "check", "--json"]) == 0
+    assert capsys.readouterr().out == "[]\n"
+
+
+def test_check_on_a_store_without_domains_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class _NoDomains(FakeRegistry):
+        def domains(self):  # type: ignore[no-untyped-def]
+            raise DomainsUnsupported("redis://x")
+
+        def __enter__(self) -> _NoDomains:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+    monkeypatch.setattr(cli, "_shortener", lambda args: _NoDomains([]))
+    assert cli.main(["domains", "check"]) == 1
+    assert "'keeps_domains' capability" in capsys.readouterr().err
 
 
 def test_serve_flag_is_a_whole_number_of_seconds(capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,6 +169,20 @@ def test_periodic_checks_off_unless_asked(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.WARNING, "suolink.domain_checks"):
         assert periodic_checks(object(), 60) is None
     assert "domain checks are off" in caplog.text
+    caplog.clear()
+
+    class _NoDomains(FakeRegistry):
+        def domains(self):  # type: ignore[no-untyped-def]
+            raise DomainsUnsupported("redis://x")
+
+    class _Down(FakeRegistry):
+        def domains(self):  # type: ignore[no-untyped-def]
+            raise OSError("down for now")
+
+    with caplog.at_level(logging.WARNING, "suolink.domain_checks"):
+        assert periodic_checks(_NoDomains([]), 60) is None
+        assert periodic_checks(_Down([]), 60) is not None  # may come back: the rounds retry
+    assert "domain checks are off: short domains needs" in caplog.text
 
 
 def test_periodic_checks_take_the_configured_checkers() -> None:

@@ -296,6 +296,10 @@ BAD_VALUES: dict[str, list[object]] = {
     "warning": [5, "x" * (rules.MAX_OG_DESCRIPTION_LENGTH + 1), "a\nb"],
     "abuse_status": [404, "451", True, 451.0],
     "abuse_message": [5, "a\x00b"],
+    "recipient": ["", "a b", "13812345678", "x" * 129, 5, "m\x00"],
+    "campaign": ["", "a b", "c" * 65, 5, "a/b"],
+    "domain": [5, "not a host", "s1.example:8000", "ftp://s1.example"],
+    "pool": [5, "", "a b", "x" * 33],
     "split": [
         "https://e.com/",
         {"https://e.com/": 1},

@@ -272,6 +272,20 @@ PREFIX: Final = Kind("URL path prefix", _same, _prefix)
 IDENTIFIER: Final = Kind("attribute name", str.strip, _identifier)
 
 
+def _domain_list(value: Any) -> Any:
+    from .domains import parse_domains
+    from .errors import InvalidDomain
+
+    try:
+        parse_domains(value)
+    except (InvalidDomain, TypeError) as exc:
+        raise _Refused(str(exc)) from None
+    return value
+
+
+DOMAINS: Final = Kind("short domains ('s1.example=pool, s2.example')", str.strip, _domain_list)
+
+
 def _values(enum: type[Enum]) -> Callable[[], tuple[str, ...]]:
     return lambda: tuple(str(member.value) for member in enum)
 
@@ -506,6 +520,23 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             False,
             "ask the blocklist and check_url again on every redirect (451 if refused)",
+        ),
+        Option(
+            "domains",
+            "shortener",
+            DOMAINS,
+            None,
+            "short domains, NAME or NAME=POOL, comma-separated (the first is the default); "
+            "requests on other hosts get 404",
+            shown_default="none: short URLs follow base_url or the request",
+        ),
+        Option(
+            "unknown_host_redirect",
+            "shortener",
+            HTTP_URL,
+            None,
+            "with domains: where requests on other hosts are sent instead of a 404",
+            shown_default="none (404)",
         ),
         Option(
             "geoip_db",

@@ -21,6 +21,7 @@ import http.client
 import ipaddress
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -30,12 +31,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import IO, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._version import __version__
 from .detect.platforms import APP_IDS
-from .errors import ConfigurationError
+from .errors import CapabilityMissing, ConfigurationError
 
 __all__ = [
     "BLOCKED",
@@ -66,6 +67,13 @@ _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
+_SCHEMES: Final = frozenset({"http", "https"})
+#: Seconds between a failed probe and its retry.
+_RETRY_PAUSE: Final = 0.2
+#: What a domain may be once IDNA-encoded: a host name or address, maybe with a port.
+_NAME: Final = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?"
+)
 #: Seconds one checker may spend on one domain before the runner gives up on it.
 DEFAULT_TIMEOUT: Final = 30.0
 
@@ -241,7 +249,9 @@ def check_domains(
     """
     if not checkers:
         raise ConfigurationError("check_domains needs at least one checker")
-    names = [d.name for d in registry.domains()]
+    domains = registry.domains()
+    names = [d.name for d in domains]
+    checkers = _knowing_schemes(checkers, domains)
     if only is not None:
         wanted = {_key(n) for n in only}
         names = [n for n in names if _key(n) in wanted]
@@ -252,6 +262,21 @@ def check_domains(
         return list(
             pool.map(lambda name: _check_one(registry, name, checkers, timeout, apply), names)
         )
+
+
+def _knowing_schemes(
+    checkers: Sequence[DomainChecker], domains: Sequence[_Domain]
+) -> Sequence[DomainChecker]:
+    """HttpCheckers left to pick the scheme, told each domain's own (``Domain.scheme``)."""
+    schemes = {d.name: s for d in domains if (s := getattr(d, "scheme", None)) in _SCHEMES}
+    if not schemes:
+        return checkers
+    return [
+        replace(c, schemes={**schemes, **c.schemes})
+        if isinstance(c, HttpChecker) and c.scheme is None
+        else c
+        for c in checkers
+    ]
 
 
 def _check_one(
@@ -284,7 +309,7 @@ def _check_one(
         waited = time.monotonic() - started
         result = CheckResult(
             name,
-            dict.fromkeys(_judged(results), SUSPECT),
+            dict.fromkeys(_judged(results) | _declared(checkers), SUSPECT),
             reason=f"the check took longer than {timeout * len(checkers):g}s",
             elapsed=waited,
             error="timeout: the check did not finish",
@@ -294,6 +319,16 @@ def _check_one(
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
     return {p for r in results for p in r.verdicts}
+
+
+def _declared(checkers: Sequence[DomainChecker]) -> set[str]:
+    """The platforms checkers say they judge (``HttpChecker.platforms``), if they say."""
+    found: set[str] = set()
+    for checker in checkers:
+        platforms = getattr(checker, "platforms", ())
+        if isinstance(platforms, tuple | list | frozenset | set):
+            found.update(p for p in platforms if isinstance(p, str))
+    return found
 
 
 def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
@@ -348,36 +383,49 @@ class _FileLock:
     """A lock on a file in the temporary folder, held by one process of a machine at a time.
 
     Keeps ``suolink serve --workers N`` from running the periodic checks N times: every
-    worker tries it each round, the one that holds it checks. Without ``fcntl``
-    (Windows) every process holds it.
+    worker tries it each round, the one that holds it checks (and when it dies, another
+    takes over at its next round). The file is the user's own (uid in its name, opened
+    without following links); where it cannot be had (no ``fcntl`` on Windows, a
+    read-only temporary folder) every process holds the lock, as without one.
     """
 
     def __init__(self, name: str) -> None:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        self.path = os.path.join(tempfile.gettempdir(), f"suolink-domain-checks-{digest}.lock")
-        self._file: IO[bytes] | None = None
+        user = getattr(os, "getuid", lambda: "")()
+        self.path = os.path.join(
+            tempfile.gettempdir(), f"suolink-domain-checks-{user}-{digest}.lock"
+        )
+        self._fd: int | None = None
+        self._unavailable = False
 
     def acquire(self) -> bool:
         """True if this process holds the lock (now or already)."""
-        if self._file is not None:
+        if self._fd is not None or self._unavailable:
             return True
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not on POSIX
+            self._unavailable = True
             return True
-        file = open(self.path, "ab")  # noqa: SIM115 - kept open while the lock is held
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            log.warning("domain checks: no lock file (%s); every process will check", exc)
+            self._unavailable = True
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            file.close()
+            os.close(fd)
             return False
-        self._file = file
+        self._fd = fd
         return True
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the flock
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
 
 class PeriodicChecks:
@@ -503,13 +551,20 @@ def periodic_checks(
     list of them (default: :class:`HttpChecker`). ``storage_url`` names the file lock
     that keeps one process of a machine checking a shared store (``memory://`` stores
     are each process's own, so they take none). Off, with a warning, when ``registry``
-    has no domains.
+    has no domains, or its store keeps none (``CapabilityMissing``).
     """
     if not every:
         return None
     if not isinstance(registry, DomainRegistry):
         log.warning("domain checks are off: %r keeps no domains", type(registry).__name__)
         return None
+    try:
+        registry.domains()
+    except CapabilityMissing as exc:  # a store without domains: say so once, not every round
+        log.warning("domain checks are off: %s", exc)
+        return None
+    except Exception:  # anything else may pass: the rounds will say
+        log.debug("domain checks: the first look at the domains failed", exc_info=True)
     checkers = make_checkers(checker)
     shared = storage_url is not None and not storage_url.startswith("memory:")
     return PeriodicChecks(registry, checkers, every, lock_name=storage_url if shared else None)
@@ -535,9 +590,10 @@ class _Fetched:
 class _Failed(Exception):
     """The probe failed; ``kind`` is ``dns``, ``tls``, ``refused``, ``timeout``, …"""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, *, retry: bool = True) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+        self.retry = retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,12 +610,13 @@ class HttpChecker:
 
     With ``send_user_agent`` each platform is probed with its own user agent
     (``user_agents``, default :data:`USER_AGENTS`); otherwise one plain request is
-    judged against every platform's patterns. ``scheme`` None means ``https``, but
-    ``http`` for loopback names such as ``127.0.0.1:8000``. ``url`` may replace the probe URL with a
-    template (``{scheme}``, ``{domain}``, ``{path}``), e.g. a check service's API.
-    ``connect_to`` sends a domain's requests to another ``(host, port)`` (like curl's
-    ``--resolve``); the Host header, SNI and certificate check keep the domain's name.
-    Redirects are not followed.
+    judged against every platform's patterns. ``scheme`` None means the domain's own
+    (``Domain.scheme``, which :func:`check_domains` passes in ``schemes``), else
+    ``https``, but ``http`` for loopback names such as ``127.0.0.1:8000``. ``url`` may
+    replace the probe URL with a template (``{scheme}``, ``{domain}``, ``{path}``), e.g.
+    a check service's API. ``connect_to`` sends a domain's requests to another
+    ``(host, port)`` (like curl's ``--resolve``); the Host header, SNI and certificate
+    check keep the domain's name. Redirects are not followed.
     """
 
     platforms: tuple[str, ...] = ("wechat", "qq")
@@ -575,6 +632,10 @@ class HttpChecker:
     max_body_bytes: int = 256 * 1024
     url: str = "{scheme}://{domain}{path}"
     connect_to: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Further tries of a failed probe before its failure is the verdict.
+    retries: int = 1
+    #: Each domain's scheme, when ``scheme`` is None (the runner fills it from the registry).
+    schemes: Mapping[str, str] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
@@ -587,6 +648,8 @@ class HttpChecker:
             raise ConfigurationError(f"HttpChecker: path must start with '/': {self.path}")
         if self.timeout <= 0 or self.max_body_bytes <= 0:
             raise ConfigurationError("HttpChecker: timeout and max_body_bytes must be positive")
+        if not 0 <= self.retries <= 5:
+            raise ConfigurationError("HttpChecker: retries must be from 0 to 5")
         if self.unreachable not in _RANK:
             raise ConfigurationError(f"HttpChecker: unknown verdict {self.unreachable!r}")
 
@@ -598,7 +661,7 @@ class HttpChecker:
         try:
             probes = self._probes()
             for agent, platforms in probes:
-                fetched = self._fetch(domain, agent)
+                fetched = self._fetch_again(domain, agent)
                 for platform in platforms:
                     found = self._block_text(platform, fetched)
                     verdicts[platform] = BLOCKED if found else OK
@@ -637,13 +700,24 @@ class HttpChecker:
     def probe_url(self, domain: str) -> str:
         """The URL probed for ``domain``."""
         name = _ascii(domain)
-        scheme = self.scheme or ("http" if _loopback(name) else "https")
+        scheme = self.scheme or self.schemes.get(domain) or ("http" if _loopback(name) else "https")
         return self.url.format(scheme=scheme, domain=name, path=self.path)
+
+    def _fetch_again(self, domain: str, user_agent: str) -> _Fetched:
+        """``_fetch``, tried ``retries`` more times after a failure (a blip is not a verdict)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._fetch(domain, user_agent)
+            except _Failed as failed:
+                if attempt == self.retries or not failed.retry:
+                    raise
+                time.sleep(_RETRY_PAUSE)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(self, domain: str, user_agent: str) -> _Fetched:
         url = urlsplit(self.probe_url(domain))
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}")
+            raise _Failed("url", f"not an http(s) URL: {url.geturl()!r}", retry=False)
         https = url.scheme == "https"
         host = url.hostname
         port = url.port or (443 if https else 80)
@@ -678,11 +752,18 @@ class HttpChecker:
 
 
 def _ascii(domain: str) -> str:
-    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure."""
+    """The domain as DNS spells it (IDNA); a name that cannot be is a ``dns`` failure.
+
+    Only host names, IPv4 and bracketed IPv6 addresses, each with an optional port, get
+    through: nothing that could move the probe URL's host (``a@b``, ``a/b``, ``a?b``).
+    """
     try:
-        return domain.strip().rstrip(".").encode("idna").decode("ascii")
+        name = domain.strip().rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise _Failed("dns", f"not a valid domain name: {domain!r}") from None
+        name = ""
+    if not _NAME.fullmatch(name):
+        raise _Failed("dns", f"not a valid domain name: {domain[:100]!r}", retry=False)
+    return name
 
 
 def _loopback(name: str) -> bool:
@@ -720,10 +801,10 @@ def _failures() -> Iterator[None]:
         raise
     except socket.gaierror as exc:
         raise _Failed("dns", exc.strerror or str(exc)) from None
-    except ssl.SSLError as exc:  # includes certificate verification
-        raise _Failed(
-            "tls", getattr(exc, "verify_message", None) or exc.reason or str(exc)
-        ) from None
+    except ssl.SSLCertVerificationError as exc:  # a certificate does not change in 0.2 s
+        raise _Failed("tls", exc.verify_message or str(exc), retry=False) from None
+    except ssl.SSLError as exc:
+        raise _Failed("tls", exc.reason or str(exc)) from None
     except ConnectionRefusedError:
         raise _Failed("refused", "connection refused") from None
     except TimeoutError:

@@ -87,6 +87,9 @@ def run(
     )
     if args.domains and not results:
         raise ConfigurationError(f"no such domain: {', '.join(args.domains)}")
+    if not results and not getattr(args, "json", False):
+        write_line("no domains to check: add some first")
+        return 0
     if getattr(args, "json", False):
         print(to_json([result_json(r) for r in results], indent=2))
     else:

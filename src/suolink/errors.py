@@ -7,12 +7,14 @@
     │   ├── InvalidSetting              a server setting unknown or refused (.key, .option)
     │   ├── CodeSpaceExhausted          every generated code tried was taken
     │   ├── MissingDependencyError      an optional extra is not installed
-    │   └── CapabilityMissing           the storage cannot do what was asked (.capability); HTTP 501
+    │   └── CapabilityMissing           the storage lacks an optional capability; HTTP 501
+    │       └── DomainsUnsupported      the storage keeps no domains
     ├── InvalidInput                    bad input from a user; answers HTTP 400
     │   ├── InvalidURL                  target URL refused (.url, .reason)
     │   │   └── BlockedURL              refused by the blocklist or check_url; HTTP 403
     │   ├── InvalidCode                 code or alias refused (.code, .reason)
     │   ├── InvalidOption               a link setting refused (.option, .reason)
+    │   ├── InvalidDomain               a domain name or its settings refused (.domain)
     │   ├── QRDecodeError               image unreadable as an image (.reason)
     │   ├── QREncodeError               QR code cannot be drawn as asked (.reason)
     │   ├── ImageTooLarge               upload over the byte or pixel cap (.reason)
@@ -20,6 +22,9 @@
     │   └── InvalidClickId              not a click id of this Shortener (forged, malformed)
     │       └── ClickExpired            a click id older than click_id_ttl; HTTP 410
     ├── CodeTaken                       alias in use or retired (.code); HTTP 409
+    ├── DomainError                     a short domain cannot be used (.domain)
+    │   ├── DomainNotFound              no such domain; HTTP 404
+    │   └── DomainTaken                 the domain is already added; HTTP 409
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
     │   └── LinkExpired                 past expiry or out of visits; HTTP 410
@@ -44,9 +49,14 @@ __all__ = [
     "CodeSpaceExhausted",
     "CodeTaken",
     "ConfigurationError",
+    "DomainError",
+    "DomainNotFound",
+    "DomainTaken",
+    "DomainsUnsupported",
     "ImageTooLarge",
     "InvalidClickId",
     "InvalidCode",
+    "InvalidDomain",
     "InvalidInput",
     "InvalidOption",
     "InvalidSetting",
@@ -128,7 +138,8 @@ class MissingDependencyError(ConfigurationError):
 
 
 class CapabilityMissing(ConfigurationError):
-    """The storage lacks an optional capability a method needs (``.capability`` names it)."""
+    """The storage backend cannot do what was asked (people stats on a backend without
+    ``tracks_people``); ``.capability`` names what it lacks. Choose another backend."""
 
     http_status = 501
 
@@ -136,9 +147,16 @@ class CapabilityMissing(ConfigurationError):
         self.feature = feature
         self.capability = capability
         super().__init__(
-            f"{feature} needs a storage that {capability.replace('_', ' ')}; "
-            f"{storage} does not (see the capabilities in suolink.backends.base)"
+            f"{feature} needs a storage backend with the {capability!r} capability; "
+            f"{storage} does not have it"
         )
+
+
+class DomainsUnsupported(CapabilityMissing):
+    """The storage backend keeps no domains (it lacks the ``keeps_domains`` capability)."""
+
+    def __init__(self, storage: str) -> None:
+        super().__init__("short domains", "keeps_domains", storage)
 
 
 class InvalidInput(SuolinkError):
@@ -175,6 +193,14 @@ class InvalidOption(InvalidInput):
     def __init__(self, option: str, reason: str) -> None:
         self.option = option
         super().__init__(f"invalid {option}: {reason}", reason=reason)
+
+
+class InvalidDomain(InvalidInput):
+    """A short domain's name, pool, state or settings was refused; ``.domain`` names it."""
+
+    def __init__(self, domain: object, reason: str) -> None:
+        self.domain = domain
+        super().__init__(f"domain {str(domain)[:80]!r}: {reason}", reason=reason)
 
 
 class QRDecodeError(InvalidInput):
@@ -229,6 +255,32 @@ class CodeTaken(SuolinkError):
     def __init__(self, code: str) -> None:
         self.code = code
         super().__init__(f"the code {code!r} is already taken", reason="code taken")
+
+
+class DomainError(SuolinkError):
+    """A short domain cannot be used as asked; ``.domain`` names it."""
+
+    def __init__(self, domain: str, message: str, *, reason: str | None = None) -> None:
+        self.domain = domain
+        super().__init__(message, reason=reason)
+
+
+class DomainNotFound(DomainError):
+    """No short domain has this name."""
+
+    http_status = 404
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain, f"no domain {domain!r}", reason="domain not found")
+
+
+class DomainTaken(DomainError):
+    """The short domain is already added (remove it first to add it again)."""
+
+    http_status = 409
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain, f"the domain {domain!r} is already added", reason="domain taken")
 
 
 class LinkError(SuolinkError):

@@ -61,7 +61,10 @@ EVENT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
         "link.deleted": "a link was deleted (payload: its code)",
         "link.clicked": "a visit was recorded (payload: the visit; webhooks get them in batches)",
         "conversion.recorded": "a conversion was attributed to a link",
-        "domain.state_changed": "a custom domain changed state (pending, verified, failed, …)",
+        "domain.state_changed": (
+            "a short domain's state in a platform changed (ok, suspect, blocked; payload: "
+            "domain, pool, platform, before, after, reason, since)"
+        ),
     }
 )
 #: The name that subscribes to every event.

@@ -88,6 +88,13 @@ def _csv(header: tuple[str, ...], rows: Iterable[Iterable[Any]], chunk: int) -> 
         yield buffer.getvalue().encode("utf-8", "replace")
 
 
+def table_csv(
+    header: tuple[str, ...], rows: Iterable[Iterable[Any]], *, chunk: int = _ROWS
+) -> Iterator[bytes]:
+    """Any table as CSV, header first, formula cells neutralised (people segments)."""
+    return _csv(header, rows, chunk)
+
+
 def links_csv(
     links: Iterable[Link], short_url: Callable[[Link], str], *, rows: int = _ROWS
 ) -> Iterator[bytes]:

@@ -66,9 +66,13 @@ __all__ = [
 _INT64_MAX: Final = 2**63 - 1
 
 
+#: One encoder for every call: ``json.dumps`` with options builds a new one each time.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text, non-ASCII kept as is (what every store writes)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 # -- checks: any value -> exactly the type Link declares, or InvalidOption ---------------
@@ -117,6 +121,8 @@ def _strings(name: str, value: object) -> list[str]:
 
 
 def _check_mode(name: str, value: object) -> AntiBlockMode:
+    if type(value) is AntiBlockMode:  # the common case, checked per stored link
+        return value
     choices = ", ".join(m.value for m in AntiBlockMode)
     if not isinstance(value, str):
         raise InvalidOption(name, f"must be one of {choices}")
@@ -522,6 +528,34 @@ LINK_FIELDS: Final[tuple[LinkField, ...]] = (
         doc="The operator's words on the page of a link disabled for abuse.",
         inputs=(Input(rules.MESSAGE),),
     ),
+    # -- people: who a link was made for, and the campaign it belongs to --------------------
+    LinkField(
+        "recipient",
+        TEXT.optional(),
+        doc="The host's opaque id of the person the link was made for (never a raw phone "
+        "number or a name); fixed when the link is made.",
+        inputs=(Input(rules.RECIPIENT, update=False),),
+    ),
+    LinkField(
+        "campaign",
+        TEXT.optional(),
+        doc="The campaign the link belongs to (people stats are kept per campaign); fixed "
+        "when the link is made.",
+        inputs=(Input(rules.CAMPAIGN, update=False),),
+    ),
+    # -- domains ------------------------------------------------------------------------------
+    LinkField(
+        "domain",
+        TEXT.optional(),
+        doc="The short domain the link lives on (null: any; see docs/domains.md).",
+        inputs=(Input(rules.DOMAIN),),
+    ),
+    LinkField(
+        "pool",
+        TEXT.optional(),
+        doc="The pool of short domains the link resolves on and rotates through.",
+        inputs=(Input(rules.POOL),),
+    ),
     # -- conversions: query forwarding, click ids, UTM tags --------------------------------
     LinkField(
         "forward_query",
@@ -636,7 +670,15 @@ def link_from_json(data: Mapping[str, Any]) -> Link:
 
 def extra_to_json(link: Link) -> str:
     """The ``extra`` JSON object of a SQL row: every field without a column of its own."""
-    return dumps({f.name: f.codec.to_json(getattr(link, f.name)) for f in EXTRA_FIELDS})
+    return dumps({f.name: _extra_value(f, getattr(link, f.name)) for f in EXTRA_FIELDS})
+
+
+def _extra_value(f: LinkField, value: Any) -> Any:
+    """A field's JSON in ``extra``: pairs as a list, not an object, since a ``jsonb``
+    column (Django on PostgreSQL) keeps no key order; ``from_json`` reads both."""
+    if f.codec is PAIRS:
+        return [list(pair) for pair in value]
+    return f.codec.to_json(value)
 
 
 def extra_from_json(text: str | None) -> dict[str, Any]:

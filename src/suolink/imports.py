@@ -56,6 +56,8 @@ class Record:
     #: ``shorten`` settings from another shortener's export.
     settings: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    #: Why this record cannot be imported faithfully (it is skipped with this reason).
+    refused: str | None = None
 
     def restored(self) -> tuple[Link, list[Visit]]:
         """The archived link and visits (``KeyError``/``TypeError``/``ValueError`` if bad)."""
@@ -90,13 +92,24 @@ class ImportReport:
 
 def detect_format(text: str) -> str:
     """The format of an export, from its first bytes and shape."""
+    return _kind(text, _parsed(text))
+
+
+def _parsed(text: str) -> Any:
+    """The JSON value of a file that starts like JSON (parsed once), None for CSV."""
     stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            raise InvalidOption("file", "starts like JSON but is not valid JSON") from None
+    if not stripped.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        raise InvalidOption("file", "starts like JSON but is not valid JSON") from None
+
+
+def _kind(text: str, data: Any) -> str:
+    if data is not None:
         return _json_kind(data)
+    stripped = text.lstrip("\ufeff \t\r\n")
     header = next(csv.reader(io.StringIO(stripped)), [])
     names = {name.strip().lower() for name in header}
     if "record" in names and "url" in names:
@@ -140,19 +153,19 @@ def read_text(text: str, fmt: str = "auto") -> Iterator[Record]:
     """The records of an export held in ``text``."""
     if fmt not in IMPORT_FORMATS:
         raise InvalidOption("format", f"expected one of {', '.join(IMPORT_FORMATS)}")
-    kind = detect_format(text) if fmt == "auto" else fmt
-    readers: dict[str, Callable[[str], Iterator[Record]]] = {
+    data = _parsed(text)  # once: a 100,000-link archive takes seconds to parse
+    kind = _kind(text, data) if fmt == "auto" else fmt
+    readers: dict[str, Callable[[str, Any], Iterator[Record]]] = {
         "suolink-json": _own_json,
         "suolink-csv": _own_csv,
         "shlink": _shlink,
         "yourls": _yourls,
         "kutt": _kutt,
     }
-    return readers[kind](text)
+    return readers[kind](text, data)
 
 
-def _own_json(text: str) -> Iterator[Record]:
-    data = json.loads(text)
+def _own_json(text: str, data: Any) -> Iterator[Record]:
     if not isinstance(data, dict) or data.get("format") != ARCHIVE_FORMAT:
         raise InvalidOption("file", "not a suolink archive")
     for item in data.get("links") or ():
@@ -161,7 +174,7 @@ def _own_json(text: str) -> Iterator[Record]:
         yield _archived(item["link"], item.get("visits") or ())
 
 
-def _own_csv(text: str) -> Iterator[Record]:
+def _own_csv(text: str, data: Any = None) -> Iterator[Record]:
     reader = csv.DictReader(io.StringIO(text))
     current: dict[str, Any] | None = None
     visits: list[dict[str, Any]] = []
@@ -201,7 +214,13 @@ def _time(value: object) -> datetime | None:
 
 
 def _foreign(
-    code: object, url: object, *, title: object = None, tags: object = None, **extra: Any
+    code: object,
+    url: object,
+    *,
+    title: object = None,
+    tags: object = None,
+    refused: str | None = None,
+    **extra: Any,
 ) -> Record:
     settings: dict[str, Any] = {k: v for k, v in extra.items() if k != "created_at" and v}
     if isinstance(title, str) and title.strip():
@@ -213,18 +232,33 @@ def _foreign(
         url if isinstance(url, str) else "",
         settings=settings,
         created_at=_time(extra.get("created_at")),
+        refused=refused,
     )
 
 
-def _shlink(text: str) -> Iterator[Record]:
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith(("{", "[")):
-        data = json.loads(stripped)
+#: Shlink's ``deviceLongUrls`` keys → suolink's platform targets.
+_SHLINK_DEVICES: Final = {"android": "android", "ios": "ios", "desktop": "desktop"}
+
+
+def _device_targets(value: object) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    targets = {
+        _SHLINK_DEVICES[key]: url
+        for key, url in value.items()
+        if key in _SHLINK_DEVICES and isinstance(url, str) and url
+    }
+    return targets or None
+
+
+def _shlink(text: str, data: Any) -> Iterator[Record]:
+    if data is not None:
         if isinstance(data, dict):
             data = data.get("shortUrls", data)
             data = data.get("data", []) if isinstance(data, dict) else data
-        for item in data if isinstance(data, list) else ():
-            meta = item.get("meta") or {}
+        for item in _objects(data):
+            given = item.get("meta")
+            meta: dict[str, Any] = given if isinstance(given, dict) else {}
             yield _foreign(
                 item.get("shortCode") or _code_of(item.get("shortUrl")),
                 item.get("longUrl"),
@@ -233,6 +267,7 @@ def _shlink(text: str) -> Iterator[Record]:
                 created_at=item.get("dateCreated"),
                 max_visits=meta.get("maxVisits"),
                 expires_at=_future(meta.get("validUntil")),
+                targets=_device_targets(item.get("deviceLongUrls")),
             )
         return
     for row in _rows(text):
@@ -246,11 +281,11 @@ def _shlink(text: str) -> Iterator[Record]:
         )
 
 
-def _yourls(text: str) -> Iterator[Record]:
+def _yourls(text: str, data: Any) -> Iterator[Record]:
     stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{"):
-        links = json.loads(stripped).get("links") or {}
-        for item in links.values():
+    if data is not None:
+        links = (data.get("links") if isinstance(data, dict) else None) or {}
+        for item in _objects(list(links.values()) if isinstance(links, dict) else None):
             yield _foreign(
                 _code_of(item.get("shorturl")),
                 item.get("url"),
@@ -274,17 +309,29 @@ def _yourls(text: str) -> Iterator[Record]:
         )
 
 
-def _kutt(text: str) -> Iterator[Record]:
-    data = json.loads(text)
+def _kutt(text: str, data: Any) -> Iterator[Record]:
     items = data.get("data", []) if isinstance(data, dict) else data
-    for item in items if isinstance(items, list) else ():
+    for item in _objects(items):
         yield _foreign(
             item.get("address"),
             item.get("target"),
             title=item.get("description"),
             created_at=item.get("created_at"),
             expires_at=_future(item.get("expire_in")),
+            disabled=item.get("banned") is True,
+            # Kutt keeps only a hash, not in its export: imported bare, the link would
+            # open for anyone. Set a password on it after the import instead.
+            refused="password-protected in Kutt (the export has no password to keep)"
+            if item.get("password") is True
+            else None,
         )
+
+
+def _objects(items: object) -> Iterator[dict[str, Any]]:
+    """The entries of an export's list; one that is not an object is a record without a
+    URL (refused, with the others going on)."""
+    for item in items if isinstance(items, list) else ():
+        yield item if isinstance(item, dict) else {}
 
 
 def _future(value: object) -> str | None:
@@ -302,39 +349,75 @@ def _rows(text: str) -> Iterator[dict[str, str]]:
 # -- storing -------------------------------------------------------------------------------
 
 
-#: Archived links restored per transaction where the backend can batch them.
+#: Links stored per call (one transaction where the backend ``RestoresInBatches``).
 BATCH: Final = 500
+
+#: What a record that is refused on its own raises: the rules' refusals, and the
+#: malformed values of an archive that no rule names.
+_REFUSED: Final = (InvalidInput, KeyError, TypeError, ValueError)
+
+Checked = tuple[Link, list[Visit]]
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, InvalidInput) else f"malformed record: {exc}"
+
+
+def _checked(shortener: Shortener, record: Record) -> Checked | None:
+    """The record as a checked link and its visits (None: it needs a code made)."""
+    if record.link_data is not None:
+        link, visits = record.restored()
+        return shortener.check_restore(link, visits)
+    if record.code is None:
+        return None
+    link = shortener.foreign_link(
+        record.url, code=record.code, created_at=record.created_at, **record.settings
+    )
+    return link, []
+
+
+class _Batch:
+    """Checked links waiting to be stored together, with the records they came from."""
+
+    def __init__(self, shortener: Shortener, report: ImportReport) -> None:
+        self.shortener = shortener
+        self.report = report
+        self.records: list[Record] = []
+        self.items: list[Checked] = []
+
+    def add(self, record: Record, item: Checked) -> None:
+        self.records.append(record)
+        self.items.append(item)
+        if len(self.items) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        made: list[bool | None]
+        try:
+            made = list(self.shortener.restore_many(self.items, checked=True))
+        except InvalidInput:  # a value the store refuses: find it, each link alone
+            pairs = zip(self.records, self.items, strict=True)
+            made = [self._one(record, item) for record, item in pairs]
+        for record, (_, visits), ok in zip(self.records, self.items, made, strict=True):
+            if ok:
+                self.report.created += 1
+                self.report.visits += len(visits)
+            elif ok is False:
+                _skip(self.report, record, str(CodeTaken(record.code or "")))
+        self.records, self.items = [], []
+
+    def _one(self, record: Record, item: Checked) -> bool | None:
+        try:
+            return self.shortener.restore_many([item], checked=True)[0]
+        except InvalidInput as exc:
+            _skip(self.report, record, str(exc))
+            return None
 
 
 def _skip(report: ImportReport, record: Record, reason: str) -> None:
     report.skipped.append((record.code or record.url[:60], reason))
-
-
-def _restore_batch(shortener: Shortener, batch: list[Record], report: ImportReport) -> None:
-    """Archived records in one call; a batch the checks refuse is retried one by one."""
-    try:
-        items = [record.restored() for record in batch]
-        made: list[bool] = shortener.restore_many(items)
-    except (InvalidInput, KeyError, TypeError, ValueError):
-        for record in batch:  # find the bad one(s): each alone, all or nothing
-            _restore_one(shortener, record, report)
-        return
-    for record, (_, visits), ok in zip(batch, items, made, strict=True):
-        if ok:
-            report.created += 1
-            report.visits += len(visits)
-        else:
-            _skip(report, record, str(CodeTaken(record.code or "")))
-
-
-def _restore_one(shortener: Shortener, record: Record, report: ImportReport) -> None:
-    try:
-        report.visits += shortener.restore(*record.restored())
-        report.created += 1
-    except (InvalidInput, CodeTaken) as exc:
-        _skip(report, record, str(exc))
-    except (KeyError, TypeError, ValueError) as exc:
-        _skip(report, record, f"malformed record: {exc}")
 
 
 def import_records(
@@ -347,36 +430,28 @@ def import_records(
 
     A refused link (a taken code, a URL the rules refuse, a malformed record) is listed
     in the report with the reason, and the import goes on. Storage failures stop it.
-    Archived links go :data:`BATCH` at a time through ``Shortener.restore_many``.
+    Each record is checked on its own, then the links go :data:`BATCH` at a time through
+    ``Shortener.restore_many`` (one transaction each on SQLite); a record without a code
+    is shortened alone, its code made as ``shorten`` makes one.
     """
     report = ImportReport()
-    batch: list[Record] = []
-
-    def flush() -> None:
-        if batch:
-            _restore_batch(shortener, batch, report)
-            for _ in batch:
-                if on_record is not None:
-                    on_record()
-            batch.clear()
-
+    batch = _Batch(shortener, report)
     for record in records:
-        if record.link_data is not None:
-            batch.append(record)
-            if len(batch) >= BATCH:
-                flush()
-            continue
-        flush()
         try:
-            shortener.restore_from(
-                record.url, code=record.code, created_at=record.created_at, **record.settings
-            )
-            report.created += 1
-        except (InvalidInput, CodeTaken) as exc:
+            if record.refused is not None:
+                raise InvalidOption("record", record.refused)
+            item = _checked(shortener, record)
+            if item is None:
+                batch.flush()  # keep the file's order: earlier links first
+                shortener.shorten(record.url, **record.settings)
+                report.created += 1
+            else:
+                batch.add(record, item)
+        except CodeTaken as exc:
             _skip(report, record, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            _skip(report, record, f"malformed record: {exc}")
+        except _REFUSED as exc:
+            _skip(report, record, _reason(exc))
         if on_record is not None:
             on_record()
-    flush()
+    batch.flush()
     return report

@@ -99,6 +99,12 @@ class Link:
     warning: str | None = None
     abuse_status: int | None = None
     abuse_message: str | None = None
+    # -- people: per-recipient links grouped by campaign (docs/people.md) ---------------
+    recipient: str | None = None
+    campaign: str | None = None
+    # -- domains: the short domain (or pool of domains) the link lives on --------------
+    domain: str | None = None
+    pool: str | None = None
     # -- conversions: the short URL's query, a click id and UTM tags on the target ------
     #: None: the Shortener's default (``forward_query``, ``forward_click_id``).
     forward_query: bool | None = None

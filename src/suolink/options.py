@@ -34,6 +34,7 @@ __all__ = [
     "MAX_TAGS",
     "MAX_TITLE_LENGTH",
     "SETTING_NAMES",
+    "CommonSettings",
     "LinkChanges",
     "LinkSettings",
     "PlatformValidator",
@@ -45,12 +46,8 @@ __all__ = [
 SETTING_NAMES: Final = setting_names()
 
 
-class LinkSettings(TypedDict, total=False):
-    """The keyword settings of ``Shortener.shorten``, for static type checkers.
-
-    The one second copy of the settings' names: a test holds it equal to
-    :data:`SETTING_NAMES`, so a new setting cannot be forgotten here.
-    """
+class CommonSettings(TypedDict, total=False):
+    """The settings both ``shorten`` and ``update`` take."""
 
     anti_block: Iterable[str] | str | None
     anti_block_mode: AntiBlockMode | str | None
@@ -79,13 +76,28 @@ class LinkSettings(TypedDict, total=False):
     warning: str | None
     abuse_status: int | None
     abuse_message: str | None
+    # domains
+    domain: str | None
+    pool: str | None
     # conversions
     forward_query: bool | None
     forward_click_id: bool | None
     utm: Mapping[str, str] | None
 
 
-class LinkChanges(LinkSettings, total=False):
+class LinkSettings(CommonSettings, total=False):
+    """The keyword settings of ``Shortener.shorten``, for static type checkers.
+
+    The one second copy of the settings' names: a test holds it equal to
+    :data:`SETTING_NAMES`, so a new setting cannot be forgotten here.
+    """
+
+    # people: fixed when the link is made
+    recipient: str | None
+    campaign: str | None
+
+
+class LinkChanges(CommonSettings, total=False):
     """The keyword settings of ``Shortener.update``: those of ``shorten`` and ``url``."""
 
     url: str

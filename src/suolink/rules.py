@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .errors import InvalidOption, InvalidURL
+from .domains import check_domain_name, check_pool
+from .errors import InvalidDomain, InvalidOption, InvalidURL
 from .forwarding import MAX_UTM_VALUE, UTM_NAMES
 from .languages import LANGUAGES
 from .models import AntiBlockMode
@@ -25,8 +26,11 @@ from .urls import validate_url
 __all__ = [
     "ABUSE_STATUS",
     "ANTI_BLOCK_MODE",
+    "CAMPAIGN",
+    "CAMPAIGN_PATTERN",
     "COUNTRIES",
     "COUNTRY_PATTERN",
+    "DOMAIN",
     "EXPIRES_AT",
     "EXPIRES_IN",
     "FLAG",
@@ -54,6 +58,9 @@ __all__ = [
     "PASSWORD",
     "PLATFORMS",
     "PLATFORM_PATTERN",
+    "POOL",
+    "RECIPIENT",
+    "RECIPIENT_PATTERN",
     "SPLIT",
     "TAGS",
     "TAG_PATTERN",
@@ -85,6 +92,15 @@ TAG_PATTERN: Final = r"[\w.-]{1,32}"
 PLATFORM_PATTERN: Final = r"[a-z0-9_]{1,32}"
 _TAG = re.compile(TAG_PATTERN)
 _PLATFORM = re.compile(PLATFORM_PATTERN)
+#: A recipient id: an opaque token (member id, hashed phone), no spaces or control characters.
+RECIPIENT_PATTERN: Final = r"[\w.:@+=/-]{1,128}"
+#: A campaign name: letters (any script), digits, '.', '-', '_'; it appears in URLs.
+CAMPAIGN_PATTERN: Final = r"[\w.-]{1,64}"
+_RECIPIENT = re.compile(RECIPIENT_PATTERN)
+_CAMPAIGN = re.compile(CAMPAIGN_PATTERN)
+#: What a raw phone number looks like (E.164, or a mainland mobile number): refused as a
+#: recipient id, which must be opaque (docs/people.md).
+_PHONE = re.compile(r"\+?(?:86)?1[3-9]\d{9}|\+\d{7,15}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 PlatformValidator = Callable[[Iterable[str]], frozenset[str]]
@@ -287,6 +303,33 @@ def _tags(value: object, ctx: Context) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def _recipient(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    if not _RECIPIENT.fullmatch(value) or not value.isprintable():
+        raise InvalidOption(
+            ctx.name,
+            "a recipient is 1-128 letters, digits or '.:@+=/-_' (an opaque id, no spaces)",
+        )
+    if _PHONE.fullmatch(value):
+        raise InvalidOption(
+            ctx.name, "looks like a phone number: pass an opaque id or a keyed hash of it"
+        )
+    return value
+
+
+def _campaign(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOption(ctx.name, "expected text")
+    if not _CAMPAIGN.fullmatch(value) or not value.isprintable():
+        raise InvalidOption(ctx.name, "a campaign is 1-64 letters, digits, '.', '-' or '_'")
+    return value
+
+
 def _optional_platforms(value: object, ctx: Context) -> frozenset[str] | None:
     return None if value is None else _platforms(value, ctx)
 
@@ -406,6 +449,24 @@ def _language(value: object, ctx: Context) -> str | None:
     if isinstance(value, str) and value in LANGUAGES:
         return value
     raise InvalidOption(ctx.name, f"expected one of: {', '.join(LANGUAGES)}")
+
+
+def _domain(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_domain_name(value)[0]
+    except InvalidDomain as exc:
+        raise InvalidOption(ctx.name, exc.reason) from None
+
+
+def _pool(value: object, ctx: Context) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_pool(value)
+    except InvalidDomain as exc:
+        raise InvalidOption(ctx.name, exc.reason) from None
 
 
 def _flag(value: object, ctx: Context) -> bool:
@@ -534,6 +595,10 @@ GEO_TARGETS: Final = Rule(
 #: A line an operator or owner writes for visitors (a warning, an abuse notice).
 MESSAGE: Final = OG_DESCRIPTION  # the same rule: one line of text, at most that long
 ABUSE_STATUS: Final = Rule(_abuse_status, {"type": ["integer", "null"], "enum": [451, 410, None]})
+#: A short domain's name (it must be one of the Shortener's domains: checked there).
+DOMAIN: Final = Rule(_domain, {"type": ["string", "null"], "maxLength": 300})
+#: A pool of short domains.
+POOL: Final = Rule(_pool, {"type": ["string", "null"], "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"})
 SPLIT: Final = Rule(
     _split,
     {
@@ -554,6 +619,17 @@ SPLIT: Final = Rule(
 )
 #: True or false (null is refused: a flag has no "unset").
 FLAG: Final = Rule(_flag, {"type": "boolean"})
+RECIPIENT: Final = Rule(
+    _recipient,
+    {
+        "type": ["string", "null"],
+        "pattern": _anchored(RECIPIENT_PATTERN),
+        "description": "The host's opaque id of the person (member id, hashed phone).",
+    },
+)
+CAMPAIGN: Final = Rule(
+    _campaign, {"type": ["string", "null"], "pattern": _anchored(CAMPAIGN_PATTERN)}
+)
 #: True, false, or null: the Shortener's default decides.
 OPTIONAL_FLAG: Final = Rule(_optional_flag, {"type": ["boolean", "null"]})
 UTM: Final = Rule(

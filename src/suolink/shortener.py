@@ -12,12 +12,12 @@ import hmac
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Unpack
 
-from . import visits
+from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
 from .abuse import Action as AbuseAction
 from .backends import open_storage
@@ -25,16 +25,20 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    PeopleTotals,
+    PersonRow,
     RecordsConversions,
     RecordsInOneTrip,
     RestoresInBatches,
     Storage,
+    TracksPeople,
 )
 from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
 from .conversions import Funnel, check_amount, check_kind, fold_funnel
 from .detect import Client, default_detector
-from .detect.platforms import normalize_platforms
+from .detect.platforms import PLATFORM_IDS, normalize_platforms
+from .domains import parse_domains
 from .errors import (
     BlockedURL,
     CapabilityMissing,
@@ -48,12 +52,13 @@ from .errors import (
     MissingDependencyError,
 )
 from .events import Callback, Event, EventBus, check_event_name
+from .exports import table_csv
 from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
-from .options import LinkChanges, LinkSettings, validate_settings
+from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -62,6 +67,7 @@ from .qr.images import ImageSource
 from .render import language_hint, pick_language, template_dirs
 from .render.pages import GUIDE_QR, PageContext, decision_for, guide_qr_src
 from .search import check_query, search_links, search_page
+from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
 
@@ -77,7 +83,7 @@ _PROTECT_PAGES: Final = frozenset({Verdict.GUIDE, Verdict.DENIED, Verdict.BOT_DE
 _CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
-class Shortener:
+class Shortener(DomainMethods):
     """Create, resolve and manage short links over one storage backend.
 
     ``storage`` is a URL (``sqlite:///suolink.db``, ``memory://``, ``redis://…``) or a
@@ -110,6 +116,8 @@ class Shortener:
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
         check_url: UrlChecker | str | None = None,
         check_on_resolve: bool = False,
+        domains: Iterable[str | Mapping[str, Any]] | str | None = None,
+        unknown_host_redirect: str | None = None,
         forward_query: bool = False,
         forward_click_id: bool = False,
         click_id_ttl: int = DEFAULT_CLICK_ID_TTL,
@@ -180,6 +188,15 @@ class Shortener:
             ttl=click_id_ttl,
         )
         self.clock = clock
+        # -- short domains (shortener_domains.py) --
+        self._init_domains(parse_domains(domains))
+        if unknown_host_redirect is not None and (
+            not isinstance(unknown_host_redirect, str)
+            or not unknown_host_redirect.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError("unknown_host_redirect must be an http:// or https:// URL")
+        #: Where a request on a host that is not one of the domains is sent (None: 404).
+        self.unknown_host_redirect = unknown_host_redirect
         self._close_lock = threading.Lock()
         self._qr_cache: QRCache | None = None
         # The storage is fixed, so what it can do is asked once (a Protocol isinstance
@@ -234,6 +251,7 @@ class Shortener:
         **settings: Any,
     ) -> Link:
         fields = self._validate({"url": url, **settings}, base_url=base_url, alias=code)
+        fields = self._bind_domain(fields, settings, creating=True)
         now = self.clock()
         if code is not None:
             alias = self.codes.validate_alias(code)
@@ -277,6 +295,7 @@ class Shortener:
         if not settings:
             return self.get(checked)
         fields = self._validate(settings, action="update", base_url=base_url)
+        fields = self._bind_domain(fields, settings, creating=False)
         link = self.storage.update(checked, fields)
         self._emit_link("link.updated", link)
         return link
@@ -341,36 +360,178 @@ class Shortener:
             stats = _replace(stats, funnel=funnel)
         return stats
 
-    def short_url(self, link_or_code: Link | str, *, base_url: str | None = None) -> str:
+    def short_url(
+        self,
+        link_or_code: Link | str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+    ) -> str:
         """The public URL of a link: the Shortener's ``base_url`` + ``/`` + code.
 
         ``base_url`` here is the fallback for a Shortener configured without one: adapters
-        pass the request's own base URL.
+        pass the request's own base URL. With short domains, the URL is on the first
+        healthy domain of the link's pool for ``for_platform`` (``wechat``, …; None: a
+        domain no platform blocks), never on the request's host: see docs/domains.md.
         """
         code = link_or_code.code if isinstance(link_or_code, Link) else link_or_code
+        if self.domain_book.all():
+            platform = _one_platform(for_platform)
+            link = link_or_code if isinstance(link_or_code, Link) else self._lookup(code)
+            on_domain = self.domain_url(link, code, base_url=base_url, for_platform=platform)
+            if on_domain is not None:
+                return on_domain
         base = (self.base_url or base_url or "").rstrip("/")
         if not base:
             raise ConfigurationError("set base_url on the Shortener to build short URLs")
         return f"{base}/{code}"
 
+    # -- people across links (docs/people.md) -------------------------------------------
+
+    def shorten_for(
+        self,
+        url: str,
+        recipients: Iterable[str],
+        *,
+        campaign: str | None = None,
+        base_url: str | None = None,
+        **settings: Unpack[CommonSettings],
+    ) -> builtins.list[Link]:
+        """One link to ``url`` per recipient (their opaque ids), sharing ``settings``.
+
+        Every recipient is checked before anything is stored. If storing fails half-way,
+        the links already made are deleted again (their codes freed) and the error is
+        raised: all or nothing, though another reader may see the first links for a
+        moment (no backend holds thousands of creations in one transaction).
+        """
+        wanted = people.check_recipients(recipients)
+        self._validate({"url": url, "campaign": campaign, **settings}, base_url=base_url)
+        made: builtins.list[Link] = []
+        try:
+            for recipient in wanted:
+                made.append(
+                    self.shorten(
+                        url, base_url=base_url, recipient=recipient, campaign=campaign, **settings
+                    )
+                )
+        except BaseException:
+            for link in made:
+                self.storage.delete(link.code, tombstone=False)
+            raise
+        return made
+
+    def top_visitors(
+        self,
+        campaign: str | None = None,
+        *,
+        tag: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        min_clicks: int = 0,
+    ) -> builtins.list[PersonRow]:
+        """Who clicks most across links: visitors of a campaign's links (every campaign's
+        with None), most clicks first, with distinct links and first/last seen.
+
+        Read from the rows the backend keeps; with ``tag`` or ``since`` the links' raw
+        visits are folded instead (links with the tag, else people links; cost grows with
+        their visits).
+        """
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        if tag is None and since is None:
+            return self._people("top visitors").top_visitors(chosen, limit=limit, min_clicks=least)
+        links = (
+            link
+            for link in self.iter_links(tag=tag)
+            if (chosen is None or link.campaign == chosen)
+            and (tag is not None or people.is_people_link(link.campaign, link.recipient))
+        )
+        items = ((link, self.storage.visits(link.code, since=since)) for link in links)
+        return people.fold_visitors(items, limit=limit, min_clicks=least)
+
+    def top_recipients(
+        self, campaign: str | None = None, *, limit: int = 20, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of a campaign's links (every campaign's with None), most clicks on
+        their links first, with reach: distinct visitors other than the recipient."""
+        chosen = people.check_campaign(campaign)
+        people.check_limit(limit)
+        least = people.check_min_clicks(min_clicks)
+        return self._people("top recipients").top_recipients(chosen, limit=limit, min_clicks=least)
+
+    def people_totals(self, campaign: str | None = None) -> PeopleTotals:
+        """A campaign's recipients, clicks and reach; ``.average_reach`` is its 裂变系数."""
+        return self._people("campaign totals").people_totals(people.check_campaign(campaign))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, by name, with its totals."""
+        return self._people("campaigns").campaigns()
+
+    def people_csv(
+        self, campaign: str | None = None, *, recipients: bool = True, min_clicks: int = 1
+    ) -> Iterator[bytes]:
+        """A segment as CSV: the campaign's recipients (or visitors) with at least
+        ``min_clicks``, most clicks first (formula cells neutralised)."""
+        chosen = people.check_campaign(campaign)
+        least = people.check_min_clicks(min_clicks)
+        store = self._people("people export")
+        if recipients:
+            rows = store.top_recipients(chosen, limit=None, min_clicks=least)
+        else:
+            rows = store.top_visitors(chosen, limit=None, min_clicks=least)
+        columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
+        return table_csv(columns, people.people_rows(rows, recipients=recipients))
+
+    def forget_visitor(self, visitor_id: str) -> bool:
+        """Delete what is kept about one visitor (docs/people.md); True if anything was."""
+        return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Delete what is kept about one recipient; their links stay, made for nobody."""
+        return self._people("forget_recipient").forget_recipient(people.check_id(recipient))
+
+    def _people(self, feature: str) -> TracksPeople:
+        storage = self.storage
+        if not isinstance(storage, TracksPeople):
+            raise CapabilityMissing(feature, "tracks_people", storage.url)
+        return storage
+
     # -- QR codes -----------------------------------------------------------------------
 
-    def qr(self, code: str, *, base_url: str | None = None, **options: Any) -> bytes:
+    def qr(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bytes:
         """The QR code image of a link's short URL (PNG by default; see ``suolink.qr.encode``).
 
-        Drawn once per (code, options) and kept in a bounded LRU cache.
+        Drawn once per (code, options) and kept in a bounded LRU cache. With short
+        domains the URL is the one :meth:`short_url` gives for ``for_platform``.
         """
         link = self.get(code)
-        return self._qr_images().encode(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().encode(url, **options)
 
-    def qr_would_draw(self, code: str, *, base_url: str | None = None, **options: Any) -> bool:
+    def qr_would_draw(
+        self,
+        code: str,
+        *,
+        base_url: str | None = None,
+        for_platform: str | None = None,
+        **options: Any,
+    ) -> bool:
         """True if :meth:`qr` with these arguments would draw afresh (not in the cache).
 
         Drawing is the expensive part; the HTTP layer rate-limits only these requests.
         Raises like :meth:`qr` for a missing link or bad options; never draws.
         """
         link = self.get(code)
-        return self._qr_images().would_draw(self.short_url(link, base_url=base_url), **options)
+        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        return self._qr_images().would_draw(url, **options)
 
     def shorten_from_image(
         self, image: ImageSource, *, base_url: str | None = None, **settings: Any
@@ -417,6 +578,9 @@ class Shortener:
         now = self.clock()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
+        where = self.where(base_url)
+        if where is not None and where.domain is None:
+            return self._unknown_host(visitor, client)
         if (
             record
             and self._in_process is not None
@@ -424,7 +588,7 @@ class Shortener:
             and self.geoip is None
             and not judged
         ):
-            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now)
+            planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
             if planned is not None:
                 return planned
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
@@ -433,6 +597,8 @@ class Shortener:
         ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
         if ruling is None:
             link = self._lookup(code)
+            if link is not None and not self.link_serves(link, where):
+                link = None  # bound to another domain or pool: not here
             ruling = decide(
                 link,
                 client,
@@ -462,12 +628,34 @@ class Shortener:
                 counted = record and ruling.count
                 location = self._forwarded(location, ruling.link, visitor, now, counted)
             return redirect(location, self.redirect_status)  # no page, no context
+        on = where.domain if where is not None else None
+        if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
+            return redirect(on.settings.not_found_url, 302)
+        platform = client.app if client.app in PLATFORM_IDS and self.domain_book.all() else None
         try:
-            short_url = self.short_url(code, base_url=base_url)
+            short_url = self.short_url(
+                ruling.link or code, base_url=base_url, for_platform=platform
+            )
         except ConfigurationError:
             short_url = f"/{code}"
-        context = self._page_context(ruling, code, short_url, visitor, client, qr_route=True)
+        context = self._page_context(
+            ruling,
+            code,
+            short_url,
+            visitor,
+            client,
+            qr_route=True,
+            qr_platform=platform,
+            domain_language=on.settings.language if on is not None else None,
+        )
         return decision_for(ruling, context)
+
+    def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
+        """A request on a host that is none of the domains: 404, or the configured redirect."""
+        if self.unknown_host_redirect is not None:
+            return redirect(self.unknown_host_redirect, 302)
+        ruling = Ruling(Verdict.NOT_FOUND)
+        return decision_for(ruling, self._page_context(ruling, "-", "", visitor, client))
 
     def _forwards(self, link: Link) -> bool:
         """True if redirects of ``link`` carry the visitor's query or a click id."""
@@ -640,11 +828,15 @@ class Shortener:
         visitor: Visitor,
         client: Client,
         now: datetime,
+        where: Where | None = None,
     ) -> Decision | None:
         """The redirect of a planned link (:mod:`suolink.plans`), its visit appended as a
-        record built here; None: "take the full path" (no link, a page, a limit reached)."""
+        record built here; None: "take the full path" (no link, a page, a limit reached,
+        a link bound to domains the request did not come in on)."""
         link = storage.peek(code)
         if link is None:
+            return None
+        if where is not None and not self.link_serves(link, where):
             return None
         answer = self._plans.answer(link, client, now)
         if answer is None:
@@ -737,6 +929,8 @@ class Shortener:
         client: Client,
         *,
         qr_route: bool = False,
+        qr_platform: str | None = None,
+        domain_language: str | None = None,
     ) -> PageContext:
         """What a page needs besides the ruling; the guide page shows ``short_url`` as a QR.
 
@@ -747,11 +941,15 @@ class Shortener:
         long) is left out.
         """
         link = ruling.link
-        override = link.language if link is not None and link.language else self.default_language
+        override = (
+            link.language
+            if link is not None and link.language
+            else domain_language or self.default_language
+        )
         qr_png = qr_src = None
         if ruling.verdict is Verdict.GUIDE and "://" in short_url:
             if qr_route:
-                qr_src = guide_qr_src(code, short_url)
+                qr_src = guide_qr_src(code, short_url, platform=qr_platform)
             else:
                 try:
                     qr_png = self._qr_images().encode(short_url, **GUIDE_QR)
@@ -816,10 +1014,15 @@ class Shortener:
         return self._lookup(code) is not None
 
     def _own_bases(self, base_url: str | None) -> tuple[ShortBase, ...]:
-        """Where this Shortener's links live: its ``base_url`` and the request's, if given."""
+        """Where this Shortener's links live: its ``base_url``, the request's, if given,
+        and every short domain."""
         return tuple(
             base
-            for base in (ShortBase.parse(self.base_url), ShortBase.parse(base_url))
+            for base in (
+                ShortBase.parse(self.base_url),
+                ShortBase.parse(base_url),
+                *(ShortBase.parse(origin) for origin in self._domain_origins()),
+            )
             if base is not None
         )
 
@@ -883,51 +1086,80 @@ class Shortener:
         """Store ``link`` as an archive holds it, then replay its ``visits``; their number.
 
         The code, creation time and every setting are kept (the code and URL are checked
-        again); redirects count as they did. Everything is checked before anything is
-        stored, so a bad record stores nothing; ``CodeTaken`` if the code is in use.
+        again, and the abuse rules judge its targets as on create); redirects count as
+        they did. Everything is checked before anything is stored, so a bad record
+        stores nothing; ``CodeTaken`` if the code is in use.
         """
-        from dataclasses import replace
+        return self._store_restored(*self.check_restore(link, visits))
 
-        from .backends._common import normalise_visit
-
-        code = self.codes.check_code(link.code)
-        url = self.url_rules.validate(link.url)
-        replay = [normalise_visit(replace(visit, code=code)) for visit in visits]
-        self.storage.create(replace(link, code=code, url=url, visits=0))
-        for visit in replay:
-            self.storage.record_visit(visit, count=visit.outcome == "redirect")
-        return len(replay)
-
-    def restore_many(self, items: Iterable[tuple[Link, Iterable[Visit]]]) -> builtins.list[bool]:
+    def restore_many(
+        self, items: Iterable[tuple[Link, Iterable[Visit]]], *, checked: bool = False
+    ) -> builtins.list[bool]:
         """:meth:`restore` for many links; per item, True if made, False if its code is taken.
 
         One transaction for them all on a backend that ``RestoresInBatches`` (SQLite),
         each link still all or nothing; elsewhere one :meth:`restore` after another. A
-        link or visit the checks refuse raises before anything is stored.
+        link or visit the checks refuse raises before anything is stored. ``checked``:
+        the items come from :meth:`check_restore` or :meth:`foreign_link` (not checked,
+        nor judged by the abuse rules, twice).
         """
-        from dataclasses import replace
-
-        checked: builtins.list[tuple[Link, builtins.list[Visit]]] = []
-        for link, recorded in items:
-            code = self.codes.check_code(link.code)
-            url = self.url_rules.validate(link.url)
-            checked.append(
-                (
-                    replace(link, code=code, url=url, visits=0),
-                    [replace(visit, code=code) for visit in recorded],
-                )
-            )
+        ready = [
+            (link, list(visits)) if checked else self.check_restore(link, visits)
+            for link, visits in items
+        ]
         if isinstance(self.storage, RestoresInBatches):
-            return self.storage.restore_many(checked)
+            return self.storage.restore_many(ready)
+        from .backends._common import normalise_link, normalise_visit
+
+        for link, recorded in ready:  # what the store would refuse, before storing any
+            normalise_link(link)
+            for visit in recorded:
+                normalise_visit(visit)
         made: builtins.list[bool] = []
-        for link, recorded in checked:
+        for link, recorded in ready:
             try:
-                self.restore(link, recorded)
+                self._store_restored(link, recorded)
             except CodeTaken:
                 made.append(False)
             else:
                 made.append(True)
         return made
+
+    def check_restore(
+        self, link: Link, visits: Iterable[Visit] = ()
+    ) -> tuple[Link, builtins.list[Visit]]:
+        """An archived link checked again (code, URL, the abuse rules on its targets),
+        and its visits under its code: what :meth:`restore` stores. Stores nothing."""
+        from dataclasses import replace
+
+        code = self.codes.check_code(link.code)
+        url = self.url_rules.validate(link.url)
+        if code != link.code or url != link.url:
+            link = replace(link, code=code, url=url)
+        if self.abuse.active:
+            fields: dict[str, Any] = {
+                "url": url,
+                "targets": link.targets,
+                "geo_targets": link.geo_targets,
+                "split": link.split,
+                "warning": link.warning,
+            }
+            self._judge_targets(fields)
+            if fields["warning"] != link.warning:
+                link = replace(link, warning=fields["warning"])
+        return link, [
+            visit if visit.code == code else replace(visit, code=code) for visit in visits
+        ]
+
+    def _store_restored(self, link: Link, visits: Sequence[Visit]) -> int:
+        """A checked link, then its visits (all checked before the link is stored)."""
+        from .backends._common import normalise_visit
+
+        replay = [normalise_visit(visit) for visit in visits]
+        self.storage.create(link)  # its count starts at 0: the replay counts again
+        for visit in replay:
+            self.storage.record_visit(visit, count=visit.outcome == "redirect")
+        return len(replay)
 
     def restore_from(
         self,
@@ -941,11 +1173,19 @@ class Shortener:
         code and (past, timezone-aware) creation time kept when given."""
         if code is None:
             return self.shorten(url, **settings)
+        return self.storage.create(
+            self.foreign_link(url, code=code, created_at=created_at, **settings)
+        )
+
+    def foreign_link(
+        self, url: str, *, code: str, created_at: datetime | None = None, **settings: Any
+    ) -> Link:
+        """The link :meth:`restore_from` would store, checked (as ``shorten`` checks one,
+        abuse rules included) but not stored: for :meth:`restore_many` with ``checked``."""
         fields = self._validate({"url": url, **settings}, alias=code)
         now = self.clock()
         when = created_at if created_at is not None and created_at.utcoffset() is not None else now
-        link = Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
-        return self.storage.create(link)
+        return Link(code=self.codes.validate_alias(code), created_at=min(when, now), **fields)
 
     def check(self) -> None:
         """Raise ``BackendUnavailable`` if the storage cannot be used now (health checks)."""
@@ -967,3 +1207,11 @@ class Shortener:
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _one_platform(name: str | None) -> str | None:
+    """``for_platform``: one platform id (aliases allowed), or None."""
+    if name is None:
+        return None
+    found = normalize_platforms([name])
+    return next(iter(found))

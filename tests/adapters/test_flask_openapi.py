@@ -57,7 +57,14 @@ def test_document_covers_every_route() -> None:
     assert served.status_code == 200
     assert served.json["paths"] == doc["paths"]
     listing = doc["paths"]["/api/links"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"limit", "cursor", "tag", "q", "format"}
+    assert {p["name"] for p in listing["parameters"]} == {
+        "limit",
+        "cursor",
+        "tag",
+        "q",
+        "format",
+        "for_platform",
+    }
 
 
 @schema.parametrize()

@@ -51,13 +51,27 @@ BACKENDS: list[Backend] = [
         lambda request, tmp: "memory://",
         shared=False,
         capabilities=frozenset(
-            {"keeps_aggregates", "holds_links_in_process", "records_conversions"}
+            {
+                "keeps_aggregates",
+                "holds_links_in_process",
+                "tracks_people",
+                "keeps_domains",
+                "records_conversions",
+            }
         ),
     ),
     Backend(
         "sqlite",
         lambda request, tmp: f"sqlite:///{tmp / 'suolink.db'}",
-        capabilities=frozenset({"keeps_aggregates", "restores_in_batches", "records_conversions"}),
+        capabilities=frozenset(
+            {
+                "keeps_aggregates",
+                "restores_in_batches",
+                "tracks_people",
+                "keeps_domains",
+                "records_conversions",
+            }
+        ),
     ),
     Backend(
         "redis",

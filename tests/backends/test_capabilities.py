@@ -452,3 +452,89 @@ def test_restore_many_checks_everything_first(storage: Storage) -> None:
         batch.restore_many([(_link("three", title="a\x00b"), [])])
     assert storage.get("one") is None
     assert storage.get("three") is None
+
+
+@claiming("restores_in_batches")
+def test_restore_many_equals_create_and_record_visit_in_counts(
+    storage_factory: Callable[[], Storage],
+) -> None:
+    """The batch path sums counts set-wise: its stats must be the one-by-one path's,
+    visits differing only in country or split arm included."""
+    batched, twin = storage_factory(), storage_factory()
+    visits = [
+        _visit("geo", T0, country="CN", arm="a", visitor_id="p1"),
+        _visit("geo", T0 + timedelta(seconds=1), country="US", arm="b", visitor_id="p2"),
+        _visit("geo", T0 + timedelta(seconds=2), country="US", arm="a", visitor_id="p1"),
+        _visit("geo", T0 + timedelta(days=1), outcome="guide", visitor_id="p3"),
+        _visit("geo", T0 + timedelta(days=1), is_bot=True, outcome="bot"),
+    ]
+    link = _link("geo", tags=("t",))
+    assert cast(RestoresInBatches, batched).restore_many([(link, visits)]) == [True]
+    twin.create(link)
+    for visit in visits:
+        twin.record_visit(visit, count=visit.outcome == "redirect")
+    assert batched.get("geo") == twin.get("geo")
+    assert list(batched.visits("geo")) == list(twin.visits("geo"))
+    assert link_stats(batched, "geo") == link_stats(twin, "geo")
+    assert link_stats(batched, "geo").by_country == {"CN": 1, "US": 2}  # p1 in both
+
+
+@claiming("restores_in_batches")
+def test_restore_many_refuses_tombstones_and_a_code_twice_in_one_batch(storage: Storage) -> None:
+    batch = cast(RestoresInBatches, storage)
+    storage.create(_link("gone"))
+    storage.delete("gone")
+    items = [
+        (_link("gone"), []),
+        (_link("twice", title="first"), [_visit("twice")]),
+        (_link("twice", title="second"), [_visit("twice"), _visit("twice")]),
+    ]
+    assert batch.restore_many(items) == [False, True, False]
+    assert storage.get("gone") is None
+    twice = storage.get("twice")
+    assert twice is not None
+    assert (twice.title, twice.visits) == ("first", 1)
+    assert len(list(storage.visits("twice"))) == 1
+
+
+@claiming("restores_in_batches")
+def test_restore_many_falls_back_to_a_savepoint_per_link(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the set-wise insert meets a constraint after all (a code taken meanwhile), the
+    batch is done again link by link: the same links made, nothing of the failed
+    attempt left (the built-in rows' ``_insert_restored``)."""
+    storage.create(_link("taken"))
+    items = [(_link(f"r{i}", tags=("t",)), [_visit(f"r{i}", country="CN")]) for i in range(3)]
+    items.insert(1, (_link("taken", title="again"), []))
+    cls = type(storage)
+    real = cls._insert_restored  # type: ignore[attr-defined]
+    error = _integrity_error(storage)
+
+    def half_then_fail(self: Storage, tx: object, fresh: object) -> None:
+        real(self, tx, fresh)
+        raise error
+
+    monkeypatch.setattr(cls, "_insert_restored", half_then_fail)
+    assert cast(RestoresInBatches, storage).restore_many(items) == [True, False, True, True]
+    assert storage.get("taken") == _link("taken")
+    for i in range(3):
+        got = storage.get(f"r{i}")
+        assert got is not None
+        assert got.visits == 1
+        assert len(list(storage.visits(f"r{i}"))) == 1  # once: the failed attempt undone
+    assert link_stats(storage, "r0").by_country == {"CN": 1}
+    assert len(storage.list(tag="t").links) == 3
+
+
+def _integrity_error(storage: Storage) -> Exception:
+    """The "a constraint said no" of the row's driver."""
+    from suolink.backends.sqlite import SQLiteStorage
+
+    if isinstance(storage, SQLiteStorage):
+        import sqlite3
+
+        return sqlite3.IntegrityError("as if a constraint said no")
+    from sqlalchemy import exc
+
+    return exc.IntegrityError("INSERT", {}, Exception("as if a constraint said no"))

@@ -56,6 +56,12 @@ def rich_link(code: str = "Rich1") -> Link:
         og_description="说明 \U0001f600",
         og_image="https://cdn.example/card.png",
         split=(("a", "https://a.example/", 3), ("实验-b", "https://b.example/?q=1", 0)),
+        allow_countries=frozenset({"CN", "HK"}),
+        deny_countries=frozenset({"KP"}),
+        geo_targets=(("HK", "https://example.hk/"), ("CN", "https://例子.cn/")),
+        warning="当心 <b>",
+        abuse_status=451,
+        abuse_message="Removed after a report \U0001f6ab",
     )
 
 

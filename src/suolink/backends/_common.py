@@ -205,9 +205,17 @@ def normalise_link(link: object) -> Link:
         check_text("code", code)
     except InvalidOption as exc:  # the same text rules, reported as a bad code
         raise InvalidCode(code, exc.reason) from None
-    created = check_aware("created_at", link.created_at)
-    values = {name: check(name, getattr(link, name)) for name, check in _FIELDS.items()}
-    return replace(link, created_at=created, visits=0, **values)
+    check_aware("created_at", link.created_at)
+    changed: dict[str, Any] = {}
+    for name, check in _FIELDS.items():
+        value = getattr(link, name)
+        checked = check(name, value)
+        if checked is not value and (type(checked) is not type(value) or checked != value):
+            changed[name] = checked
+    if link.visits != 0:
+        changed["visits"] = 0
+    # Imports store links by the thousand: a link already exact is not copied.
+    return replace(link, **changed) if changed else link
 
 
 def normalise_visit(visit: object) -> Visit:

@@ -7,11 +7,12 @@ processes can never hand out one code twice or count one visit twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..domains import Domain
 from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 
 __all__ = [
@@ -22,12 +23,16 @@ __all__ = [
     "TOP",
     "HoldsLinksInProcess",
     "KeepsAggregates",
+    "KeepsDomains",
+    "PeopleTotals",
+    "PersonRow",
     "RecordsConversions",
     "RecordsInOneTrip",
     "RestoresInBatches",
     "SharesRateLimits",
     "StatsCounts",
     "Storage",
+    "TracksPeople",
     "When",
 ]
 
@@ -228,6 +233,114 @@ class RestoresInBatches(Protocol):
         ...
 
 
+# -- people across links (docs/people.md) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """One visitor or recipient in a campaign (or across every campaign, ``campaign=None``).
+
+    ``clicks`` counts redirects of people (no bots, no guide views) on the links: a
+    visitor's clicks are theirs, a recipient's are those on the links made for them.
+    ``links`` is how many distinct links had those clicks. For recipients, ``visitor`` is
+    their own visitor id (the first visitor of their links) and ``reach`` the number of
+    other distinct visitors on their links (the 裂变 count); for visitors both stay empty.
+    A recipient whose links nobody opened yet has ``clicks=0`` and no times.
+    """
+
+    id: str
+    clicks: int
+    links: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    reach: int = 0
+    visitor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleTotals:
+    """A campaign's recipients (links made for someone), their clicks and summed reach."""
+
+    recipients: int = 0
+    clicks: int = 0
+    reach: int = 0
+
+    @property
+    def average_reach(self) -> float:
+        """The 裂变系数: new people each recipient brought, on average (0 without any)."""
+        return self.reach / self.recipients if self.recipients else 0.0
+
+
+@runtime_checkable
+class TracksPeople(Protocol):
+    """A backend that counts people across links as it records visits.
+
+    On every link with a ``campaign`` or a ``recipient``, a person's redirect (not a bot,
+    not a guide view, with a ``visitor_id``) updates, in the visit's own write, a row per
+    (campaign, visitor) and, for recipients' links, per (campaign, recipient), each also
+    under the scope "every campaign" (``campaign=None``). Queries read those rows only:
+    their cost grows with the people of a campaign, never with its visits.
+    """
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors with at least ``min_clicks``, most clicks first (ties by id)."""
+        ...
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients with at least ``min_clicks``, most clicks first (ties by id); those
+        with no click yet are listed too when ``min_clicks`` is 0."""
+        ...
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, clicks on their links and summed reach."""
+        ...
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        ...
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Delete what is kept about one visitor: their rows, their place in recipients'
+        reach (which drops by one), their id on raw visits and per-link counts. True if
+        anything was known."""
+        ...
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Delete what is kept about one recipient: their rows, and the ``recipient`` of
+        their links (which stay, as anyone's links). True if anything was known."""
+
+
+@runtime_checkable
+class KeepsDomains(Protocol):
+    """A backend that stores short domains (:class:`~suolink.domains.Domain`): names,
+    pools and per-platform states, shared by every process using the store.
+
+    Each method is atomic; a domain is one record keyed by its name, listed in the order
+    added.
+    """
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """Store ``domain`` if its name is free; raise ``DomainTaken`` if not."""
+        ...
+
+    def list_domains(self) -> list[Domain]:
+        """Every domain, oldest first (by ``added_at``, then name)."""
+        ...
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Apply ``change`` (pure; it may run more than once) to the stored domain and
+        store the result, atomically; ``(before, after)``. ``DomainNotFound`` if there is
+        no such domain. The name never changes."""
+        ...
+
+    def remove_domain(self, name: str) -> bool:
+        """Forget the domain; True if it existed."""
+
+
 @runtime_checkable
 class RecordsConversions(Protocol):
     """A backend that keeps conversions (leads, sales, …) reported on a link's clicks.
@@ -258,8 +371,10 @@ class RecordsConversions(Protocol):
 CAPABILITIES: dict[str, type] = {
     "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
+    "keeps_domains": KeepsDomains,
     "records_conversions": RecordsConversions,
     "records_in_one_trip": RecordsInOneTrip,
     "restores_in_batches": RestoresInBatches,
     "shares_rate_limits": SharesRateLimits,
+    "tracks_people": TracksPeople,
 }

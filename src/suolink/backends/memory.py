@@ -11,17 +11,27 @@ the redirect path does the least it can.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import BackendUnavailable, CodeTaken, ConfigurationError, LinkNotFound
+from ..domains import Domain
+from ..errors import (
+    BackendUnavailable,
+    CodeTaken,
+    ConfigurationError,
+    DomainNotFound,
+    DomainTaken,
+    LinkNotFound,
+)
 from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..people import PeopleTally
 from ._common import (
     check_limit,
     check_list_args,
@@ -36,7 +46,7 @@ from ._common import (
     visit_dimensions,
     visitor_key,
 )
-from .base import DEFAULT_PAGE_SIZE, TOP, StatsCounts, When
+from .base import DEFAULT_PAGE_SIZE, TOP, PeopleTotals, PersonRow, StatsCounts, When
 
 __all__ = ["MemoryStorage"]
 
@@ -75,6 +85,8 @@ class MemoryStorage:
         self._tombstones: set[str] = set()  # codes deleted for good
         self._days: dict[str, dict[date, _Day]] = {}  # code -> UTC day -> counts
         self._visitors: dict[str, Counter[str]] = {}  # code -> people's visits by visitor
+        self._people = PeopleTally()  # people across links (TracksPeople), folded with visits
+        self._domains: dict[str, Domain] = {}  # name -> domain (KeepsDomains)
         # code -> (click id, kind) -> conversion, in the order they were recorded
         self._conversions: dict[str, dict[tuple[str, str], Conversion]] = {}
 
@@ -108,6 +120,7 @@ class MemoryStorage:
             self._links[stored.code] = stored
             self._counts[stored.code] = 0
             self._index(link_key(stored), stored.tags)
+            self._people.add_link(stored)
         return stored
 
     def get(self, code: str) -> Link | None:
@@ -253,6 +266,9 @@ class MemoryStorage:
         if who:
             day.visitors[who] += 1
             self._visitors.setdefault(visit.code, Counter())[who] += 1
+        link = self._links.get(visit.code)
+        if link is not None and (link.campaign is not None or link.recipient is not None):
+            self._people.add(visit, link.campaign, link.recipient)
 
     def counts(
         self, code: str, *, since: date | None = None, until: date | None = None
@@ -299,6 +315,104 @@ class MemoryStorage:
         if limit is not None:
             end = min(end, start + limit)
         return iter([visit for _, _, visit in recorded[start:end]])
+
+    # -- people across links (TracksPeople) ------------------------------------------
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.top_visitors(campaign, limit=limit, min_clicks=min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.top_recipients(campaign, limit=limit, min_clicks=min_clicks)
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.people_totals(campaign)
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            return self._people.campaigns()
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's people rows and their id from raw visits and link counts."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            found = self._people.forget_visitor(visitor)
+            for code, entries in self._visits.items():
+                for index, (at_us, seq, visit) in enumerate(entries):
+                    if visit.visitor_id == visitor:
+                        entries[index] = (at_us, seq, replace(visit, visitor_id=None))
+                        found = True
+                counted = self._visitors.get(code)
+                if counted is not None and counted.pop(visitor, None) is not None:
+                    found = True
+                for day in self._days.get(code, {}).values():
+                    day.visitors.pop(visitor, None)
+            return found
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's people rows and clear ``recipient`` on their links."""
+        with self._lock:
+            self._check_open()
+            self._fold()
+            found = self._people.forget_recipient(recipient)
+            for code, link in list(self._links.items()):
+                if link.recipient == recipient:
+                    self._links[code] = replace(link, recipient=None)
+                    found = True
+            return found
+
+    # -- KeepsDomains ----------------------------------------------------------------------
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """Store ``domain`` if its name is free; ``DomainTaken`` if not."""
+        with self._lock:
+            self._check_open()
+            if domain.name in self._domains:
+                raise DomainTaken(domain.name)
+            self._domains[domain.name] = domain
+            return domain
+
+    def list_domains(self) -> builtins.list[Domain]:
+        """Every domain, oldest first."""
+        with self._lock:
+            self._check_open()
+            return sorted(self._domains.values(), key=lambda d: (d.added_at, d.name))
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Apply ``change`` to the stored domain under the lock; ``(before, after)``."""
+        with self._lock:
+            self._check_open()
+            before = self._domains.get(name)
+            if before is None:
+                raise DomainNotFound(name)
+            after = replace(change(before), name=before.name)
+            self._domains[name] = after
+            return before, after
+
+    def remove_domain(self, name: str) -> bool:
+        """Forget the domain; True if it existed."""
+        with self._lock:
+            self._check_open()
+            return self._domains.pop(name, None) is not None
 
     def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
         """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``."""
@@ -349,6 +463,8 @@ class MemoryStorage:
             self._tombstones.clear()
             self._days.clear()
             self._visitors.clear()
+            self._people = PeopleTally()
+            self._domains.clear()
             self._conversions.clear()
 
 

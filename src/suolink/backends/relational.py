@@ -152,15 +152,29 @@ class LinkTable:
 
     def values(self, link: Link, *, update: bool = False) -> dict[str, Any]:
         """The columns of ``link`` by name, as :meth:`columns` lists them."""
-        out: dict[str, Any] = {}
-        for f in self.fields:
-            if not (update and f.kept):
-                out[f.name] = self._to_driver(f.name, f.codec.to_sql(getattr(link, f.name)))
-        out["extra"] = self._to_driver("extra", extra_to_json(link))
-        for d in self.derived:
-            if not (update and FIELD_BY_NAME[d.source].kept):
-                out[d.column] = d.value(getattr(link, d.source))
+        writers, derived = self._writers[update]
+        to_driver = self._to_driver
+        out = {name: to_driver(name, to_sql(getattr(link, name))) for name, to_sql in writers}
+        out["extra"] = to_driver("extra", extra_to_json(link))
+        for d in derived:
+            out[d.column] = d.value(getattr(link, d.source))
         return out
+
+    @cached_property
+    def _writers(
+        self,
+    ) -> dict[bool, tuple[tuple[tuple[str, Callable[[Any], Any]], ...], tuple[Derived, ...]]]:
+        """Per ``update``: each written field with its ``to_sql``, and the derived columns.
+
+        Worked out once: imports write links by the thousand.
+        """
+        return {
+            update: (
+                tuple((f.name, f.codec.to_sql) for f in self.fields if not (update and f.kept)),
+                tuple(d for d in self.derived if not (update and FIELD_BY_NAME[d.source].kept)),
+            )
+            for update in (False, True)
+        }
 
     def link(self, row: Row) -> Link:
         """The ``Link`` a row holds."""
@@ -248,6 +262,21 @@ def visit_row(visit: Visit, ua_id: int) -> dict[str, Any]:
         "ua_id": ua_id,
         **values,
     }
+
+
+def replayed(link: Link, visits: Sequence[Visit]) -> tuple[Link, list[Visit]]:
+    """``link`` with the count its visits give, and the visits ``record_visit`` would keep
+    (a redirect past ``max_visits`` is refused, so not recorded)."""
+    limit = link.max_visits
+    counted = 0
+    kept: list[Visit] = []
+    for visit in visits:
+        if visit.outcome == "redirect":
+            if limit is not None and counted >= limit:
+                continue
+            counted += 1
+        kept.append(visit)
+    return (replace(link, visits=counted) if counted else link), kept
 
 
 # ------------------------------------------------------------ counts kept at write time

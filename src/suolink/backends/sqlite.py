@@ -47,8 +47,8 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -61,6 +61,7 @@ from ..errors import (
     LinkNotFound,
 )
 from ..models import Link, Visit, VisitResult
+from ..people import counts_for_people, is_people_link, scope_of, scopes
 from . import redact_url
 from ._common import (
     Position,
@@ -71,9 +72,10 @@ from ._common import (
     visit_dimensions,
     visitor_key,
 )
-from .base import DIMENSIONS, TOP, StatsCounts
+from .base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
 from .batching import BatchOptions
+from .domain_rows import DomainRows
 from .relational import ALL_TIME as _ALL_TIME
 from .relational import (
     CONVERSION_COLUMNS,
@@ -87,6 +89,7 @@ from .relational import FIRST_DAY as _FIRST_DAY
 from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
+from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
 
 __all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
@@ -219,6 +222,13 @@ _V7 = _statements(
 )
 
 
+_V10 = _statements(
+    "CREATE TABLE domains (name TEXT PRIMARY KEY NOT NULL, added_us INTEGER NOT NULL,"
+    " data TEXT NOT NULL) WITHOUT ROWID",
+    "ALTER TABLE visits ADD COLUMN domain TEXT",
+)
+
+
 _V9 = _statements(
     """CREATE TABLE conversions (
         id INTEGER PRIMARY KEY,
@@ -344,6 +354,65 @@ def _backfill_counts(conn: sqlite3.Connection) -> None:
     )
 
 
+_V8 = _statements(
+    """CREATE TABLE people_links (
+        code TEXT PRIMARY KEY NOT NULL,
+        campaign TEXT,
+        recipient TEXT
+    ) WITHOUT ROWID""",
+    "CREATE INDEX people_links_by_recipient ON people_links (recipient)",
+    "CREATE INDEX people_links_by_campaign ON people_links (campaign, code)",
+    """CREATE TABLE people_visitors (
+        scope TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        clicks INTEGER NOT NULL,
+        links INTEGER NOT NULL,
+        first_us INTEGER,
+        last_us INTEGER,
+        PRIMARY KEY (scope, visitor)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX people_visitors_by_clicks ON people_visitors (scope, clicks DESC, visitor)",
+    "CREATE INDEX people_visitors_by_visitor ON people_visitors (visitor)",
+    """CREATE TABLE people_visitor_links (
+        scope TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        code TEXT NOT NULL,
+        PRIMARY KEY (scope, visitor, code)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE people_recipients (
+        scope TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        clicks INTEGER NOT NULL,
+        links INTEGER NOT NULL,
+        first_us INTEGER,
+        last_us INTEGER,
+        own TEXT,
+        reach INTEGER NOT NULL,
+        PRIMARY KEY (scope, recipient)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX people_recipients_by_clicks ON people_recipients (scope, clicks DESC, recipient)",
+    "CREATE INDEX people_recipients_by_recipient ON people_recipients (recipient)",
+    """CREATE TABLE people_recipient_links (
+        scope TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        code TEXT NOT NULL,
+        PRIMARY KEY (scope, recipient, code)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE people_recipient_visitors (
+        scope TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        PRIMARY KEY (scope, recipient, visitor)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX people_recipient_visitors_by_visitor ON people_recipient_visitors (visitor)",
+    # Links made before: their campaign and recipient are in ``extra``.
+    "INSERT INTO people_links (code, campaign, recipient) "
+    "SELECT code, json_extract(extra, '$.campaign'), json_extract(extra, '$.recipient') "
+    "FROM links WHERE json_extract(extra, '$.campaign') IS NOT NULL "
+    "OR json_extract(extra, '$.recipient') IS NOT NULL",
+)
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -354,7 +423,9 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (5, "tombstones: deleted codes that are never handed out again", _V5),
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
+    (8, "people across links: campaigns and recipients, visitors, reach", _V8),
     (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
+    (10, "domains: short domains, their pools and states; visits: the domain", _V10),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -443,7 +514,9 @@ _PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
 _UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
 #: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
 #: these (and link and day) add to the same count cells.
-_COUNTED_GETTER = attrgetter("outcome", "is_bot", "app", "os", "device", "browser", "referer")
+_COUNTED_GETTER = attrgetter(
+    "outcome", "is_bot", "app", "os", "device", "browser", "referer", "country", "arm"
+)
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -471,6 +544,54 @@ _ADD_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?) "
     "ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
 )
+# People across links (TracksPeople): a click's rows, updated in the visit's transaction.
+_PEOPLE_LINK = "SELECT campaign, recipient FROM people_links WHERE code = ?"
+_PUT_PEOPLE_LINK = (
+    "INSERT INTO people_links (code, campaign, recipient) VALUES (?, ?, ?) "
+    "ON CONFLICT (code) DO UPDATE SET campaign = excluded.campaign, "
+    "recipient = excluded.recipient"
+)
+_ADD_RECIPIENT = (
+    "INSERT OR IGNORE INTO people_recipients "
+    "(scope, recipient, clicks, links, first_us, last_us, own, reach) "
+    "VALUES (?, ?, 0, 0, NULL, NULL, NULL, 0)"
+)
+_VISITOR_LINK = "INSERT OR IGNORE INTO people_visitor_links (scope, visitor, code) VALUES (?, ?, ?)"
+_VISITOR_CLICK = (
+    "INSERT INTO people_visitors (scope, visitor, clicks, links, first_us, last_us) "
+    "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (scope, visitor) DO UPDATE SET "
+    "clicks = clicks + 1, links = links + excluded.links, "
+    "first_us = MIN(first_us, excluded.first_us), last_us = MAX(last_us, excluded.last_us)"
+)
+_RECIPIENT_LINK = (
+    "INSERT OR IGNORE INTO people_recipient_links (scope, recipient, code) VALUES (?, ?, ?)"
+)
+_RECIPIENT_VISITOR = (
+    "INSERT OR IGNORE INTO people_recipient_visitors (scope, recipient, visitor) VALUES (?, ?, ?)"
+)
+# ``own`` is the first visitor; every later new visitor adds one to ``reach``.
+_RECIPIENT_CLICK = (
+    "INSERT INTO people_recipients "
+    "(scope, recipient, clicks, links, first_us, last_us, own, reach) "
+    "VALUES (:scope, :recipient, 1, :new_link, :at, :at, :who, 0) "
+    "ON CONFLICT (scope, recipient) DO UPDATE SET "
+    "clicks = clicks + 1, links = links + excluded.links, "
+    "first_us = MIN(COALESCE(first_us, excluded.first_us), excluded.first_us), "
+    "last_us = MAX(COALESCE(last_us, excluded.last_us), excluded.last_us), "
+    "own = COALESCE(own, excluded.own), "
+    "reach = reach + (CASE WHEN :new_person AND own IS NOT NULL THEN 1 ELSE 0 END)"
+)
+_TOP_PEOPLE = {
+    "visitor": (
+        "SELECT visitor, clicks, links, first_us, last_us, 0, NULL FROM people_visitors "
+        "WHERE scope = ? AND clicks >= ? ORDER BY clicks DESC, visitor LIMIT ?"
+    ),
+    "recipient": (
+        "SELECT recipient, clicks, links, first_us, last_us, reach, own FROM people_recipients "
+        "WHERE scope = ? AND clicks >= ? ORDER BY clicks DESC, recipient LIMIT ?"
+    ),
+}
+
 #: Links (or "no such link") kept by one process's link cache before it starts again.
 LINK_CACHE_SIZE = 10_000
 _DATA_VERSION = "PRAGMA data_version"
@@ -619,7 +740,7 @@ _INSERT_CONVERSION = (
 )
 
 
-class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
+class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -868,9 +989,19 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
 
     def _insert_link(self, tx: sqlite3.Connection, link: Link) -> None:
         tx.execute(self._sql.insert, self._table.values(link))
+        if is_people_link(link.campaign, link.recipient):
+            tx.execute(_PUT_PEOPLE_LINK, (link.code, link.campaign, link.recipient))
+            if link.recipient is not None:
+                tx.executemany(
+                    _ADD_RECIPIENT, [(scope, link.recipient) for scope in scopes(link.campaign)]
+                )
 
     def _update_link(self, tx: sqlite3.Connection, link: Link) -> None:
         tx.execute(self._sql.update, {**self._table.values(link, update=True), "code": link.code})
+        if is_people_link(link.campaign, link.recipient):
+            tx.execute(_PUT_PEOPLE_LINK, (link.code, link.campaign, link.recipient))
+        else:
+            tx.execute("DELETE FROM people_links WHERE code = ?", (link.code,))
 
     def _insert_tags(
         self, tx: sqlite3.Connection, code: str, tags: Sequence[str], created_us: int
@@ -887,6 +1018,7 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM people_links WHERE code = ?", (code,))  # people's rows stay
         tx.execute("DELETE FROM conversions WHERE code = ?", (code,))
         self._delete_tags(tx, code)
         return tx.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
@@ -899,6 +1031,25 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
             "INSERT OR IGNORE INTO tombstones (code, deleted_at) VALUES (?, ?)",
             (code, deleted_at.isoformat()),
         )
+
+    def _insert_domain(self, tx: sqlite3.Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(
+            "INSERT INTO domains (name, added_us, data) VALUES (?, ?, ?)", (name, added_us, data)
+        )
+
+    def _domain_rows(self, tx: sqlite3.Connection) -> list[str]:
+        rows = tx.execute("SELECT data FROM domains ORDER BY added_us, name").fetchall()
+        return [row[0] for row in rows]
+
+    def _domain_row(self, tx: sqlite3.Connection, name: str) -> str | None:
+        row = tx.execute("SELECT data FROM domains WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _update_domain(self, tx: sqlite3.Connection, name: str, data: str) -> None:
+        tx.execute("UPDATE domains SET data = ? WHERE name = ?", (data, name))
+
+    def _delete_domain(self, tx: sqlite3.Connection, name: str) -> bool:
+        return tx.execute("DELETE FROM domains WHERE name = ?", (name,)).rowcount > 0
 
     def _page(
         self, tx: sqlite3.Connection, after: tuple[int, str] | None, tag: str | None, size: int
@@ -913,8 +1064,13 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
         return int(rows[0][0])
 
     def restore_many(self, items: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
-        """Archived links and their visits in one transaction, a savepoint per link.
+        """Archived links and their visits in one transaction, in set-wise statements.
 
+        The codes already in use (links or tombstones) are read first, a chunk at a
+        time; the other links go in with one ``executemany`` each for links, tags and
+        visits (their counts summed as the group commit sums them), each link's count
+        worked out here as ``record_visit`` would (redirects up to ``max_visits``). If a
+        statement still fails, the batch is done again a savepoint per link.
         See :class:`~suolink.backends.base.RestoresInBatches`.
         """
         checked = [
@@ -924,26 +1080,82 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
         for link, visits in checked:
             if any(visit.code != link.code for visit in visits):
                 raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
-        made: list[bool] = []
         with self._write("restore links") as tx:
+            taken = self._taken_codes(tx, [link.code for link, _ in checked])
+            made: list[bool] = []
+            fresh: list[tuple[Link, list[Visit]]] = []
             for link, visits in checked:
-                tx.execute("SAVEPOINT restore_one")
-                try:
-                    self._insert_link(tx, link)
-                    if self._is_tombstoned(tx, link.code):
-                        raise sqlite3.IntegrityError("tombstone")
-                except sqlite3.IntegrityError:
-                    tx.execute("ROLLBACK TO restore_one")
-                    tx.execute("RELEASE restore_one")
+                if link.code in taken:
                     made.append(False)
                     continue
-                tags = sorted(set(link.tags))
-                self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
-                for visit in visits:
-                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
-                        self._insert_visit(tx, visit)
-                tx.execute("RELEASE restore_one")
+                taken.add(link.code)
                 made.append(True)
+                fresh.append(_replayed(link, visits))
+            tx.execute("SAVEPOINT restore_batch")
+            try:
+                self._insert_restored(tx, fresh)
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_batch")
+                tx.execute("RELEASE restore_batch")
+                return self._restore_each(tx, checked)
+            tx.execute("RELEASE restore_batch")
+        return made
+
+    def _taken_codes(self, tx: sqlite3.Connection, codes: Sequence[str]) -> set[str]:
+        """Which of ``codes`` name a link or a tombstone."""
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for table in ("links", "tombstones"):
+                rows = tx.execute(
+                    f"SELECT code FROM {table} WHERE code IN ({marks})",  # noqa: S608 - constant
+                    chunk,
+                ).fetchall()
+                taken.update(row[0] for row in rows)
+        return taken
+
+    def _insert_restored(
+        self, tx: sqlite3.Connection, fresh: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> None:
+        """Links (their counts already set), their tags and visits, a statement each."""
+        values = self._table.values
+        tx.executemany(self._sql.insert, [values(link) for link, _ in fresh])
+        tx.executemany(
+            "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
+            [
+                (link.code, tag, created_us)
+                for link, _ in fresh
+                if link.tags
+                for created_us in (to_micros(link.created_at),)
+                for tag in sorted(set(link.tags))
+            ],
+        )
+        self._insert_visits(tx, [visit for _, visits in fresh for visit in visits])
+
+    def _restore_each(
+        self, tx: sqlite3.Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> list[bool]:
+        """The slow way: a savepoint per link, so one that fails undoes only itself."""
+        made: list[bool] = []
+        for link, visits in checked:
+            tx.execute("SAVEPOINT restore_one")
+            try:
+                self._insert_link(tx, link)
+                if self._is_tombstoned(tx, link.code):
+                    raise sqlite3.IntegrityError("tombstone")
+            except sqlite3.IntegrityError:
+                tx.execute("ROLLBACK TO restore_one")
+                tx.execute("RELEASE restore_one")
+                made.append(False)
+                continue
+            tags = sorted(set(link.tags))
+            self._insert_tags(tx, link.code, tags, to_micros(link.created_at))
+            for visit in visits:
+                if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                    self._insert_visit(tx, visit)
+            tx.execute("RELEASE restore_one")
+            made.append(True)
         return made
 
     def _count_visit(self, tx: sqlite3.Connection, code: str) -> int | None:
@@ -965,6 +1177,10 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
         tx.executemany(_COUNT_CELL, cells)
         if who is not None and tx.execute(_COUNT_VISITOR, (visit.code, who)).fetchone()[0] == 1:
             tx.execute(_COUNT_CELL, (visit.code, _PEOPLE, _ALL_TIME, ""))
+        if counts_for_people(visit):
+            row = tx.execute(_PEOPLE_LINK, (visit.code,)).fetchone()
+            if row is not None:
+                _count_person(tx, visit, row[0], row[1])
         if self.retention_days:
             self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
 
@@ -1072,9 +1288,146 @@ class SQLiteStorage(RelationalConversions[sqlite3.Connection]):
             cells[code, _PEOPLE, _ALL_TIME, ""] += 1
         tx.executemany(_ADD_VISITOR, [(*person, n) for person, n in per_person.items()])
         tx.executemany(_ADD_CELL, [(*cell, n) for cell, n in cells.items()])
+        self._count_people(tx, [visit for visit in visits if counts_for_people(visit)])
         if self.retention_days:
             latest = max(to_micros(visit.at) for visit in visits)
             self._drop_old_visits(tx, latest - self.retention_days * _DAY_US)
+
+    def _count_people(self, tx: sqlite3.Connection, clicks: Sequence[Visit]) -> None:
+        """Count people's clicks on people links (a batch's, in its transaction)."""
+        if not clicks:
+            return
+        codes = list(dict.fromkeys(visit.code for visit in clicks))
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for code, campaign, recipient in tx.execute(
+                "SELECT code, campaign, recipient FROM people_links "  # noqa: S608
+                f"WHERE code IN ({marks})",
+                chunk,
+            ):
+                found[code] = (campaign, recipient)
+        for visit in clicks:
+            link = found.get(visit.code)
+            if link is not None:
+                _count_person(tx, visit, *link)
+
+    # -- people across links (TracksPeople) -----------------------------------------
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first: one index range read."""
+        return self._top("visitor", campaign, limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first: one index range read."""
+        return self._top("recipient", campaign, limit, min_clicks)
+
+    def _top(
+        self, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+    ) -> list[PersonRow]:
+        with self._read(f"read the top {kind}s") as tx:
+            rows = tx.execute(
+                _TOP_PEOPLE[kind], (scope_of(campaign), min_clicks, -1 if limit is None else limit)
+            ).fetchall()
+        return [
+            PersonRow(
+                id=who,
+                clicks=clicks,
+                links=links,
+                first_seen=None if first is None else _from_micros(first),
+                last_seen=None if last is None else _from_micros(last),
+                reach=reach,
+                visitor=own or None,
+            )
+            for who, clicks, links, first, last, reach, own in rows
+        ]
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach (one aggregate read)."""
+        with self._read("read a campaign's totals") as tx:
+            count, clicks, reach = tx.execute(
+                "SELECT COUNT(*), COALESCE(SUM(clicks), 0), COALESCE(SUM(reach), 0) "
+                "FROM people_recipients WHERE scope = ?",
+                (scope_of(campaign),),
+            ).fetchone()
+        return PeopleTotals(recipients=count, clicks=clicks, reach=reach)
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        with self._read("list campaigns") as tx:
+            rows = tx.execute(
+                "SELECT scope, COUNT(*), SUM(clicks), SUM(reach) FROM people_recipients "
+                "WHERE scope != '' GROUP BY scope ORDER BY scope"
+            ).fetchall()
+        return {scope: PeopleTotals(n, clicks, reach) for scope, n, clicks, reach in rows}
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's rows, their place in reach, and their id on raw visits.
+
+        Raw visits and per-link counts are scanned (no index by visitor): a rare call.
+        """
+        with self._write("forget a visitor") as tx:
+            found = False
+            for (scope,) in tx.execute(
+                "SELECT scope FROM people_visitors WHERE visitor = ?", (visitor,)
+            ).fetchall():
+                found = True
+                tx.execute(
+                    "DELETE FROM people_visitor_links WHERE scope = ? AND visitor = ?",
+                    (scope, visitor),
+                )
+            tx.execute("DELETE FROM people_visitors WHERE visitor = ?", (visitor,))
+            for scope, recipient in tx.execute(
+                "SELECT scope, recipient FROM people_recipient_visitors WHERE visitor = ?",
+                (visitor,),
+            ).fetchall():
+                found = True
+                tx.execute(
+                    "UPDATE people_recipients SET "
+                    "reach = reach - (CASE WHEN own = :v THEN 0 ELSE 1 END), "
+                    "own = (CASE WHEN own = :v THEN '' ELSE own END) "
+                    "WHERE scope = :scope AND recipient = :recipient",
+                    {"v": visitor, "scope": scope, "recipient": recipient},
+                )
+            tx.execute("DELETE FROM people_recipient_visitors WHERE visitor = ?", (visitor,))
+            changed = tx.execute(
+                "UPDATE visits SET visitor_id = NULL WHERE visitor_id = ?", (visitor,)
+            ).rowcount
+            changed += tx.execute(
+                "DELETE FROM visitor_counts WHERE visitor = ?", (visitor,)
+            ).rowcount
+            tx.execute(
+                "DELETE FROM visit_counts WHERE dimension = 'visitor' AND value = ?", (visitor,)
+            )
+            return found or changed > 0
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's rows and clear ``recipient`` on their links."""
+        with self._write("forget a recipient") as tx:
+            found = False
+            for (scope,) in tx.execute(
+                "SELECT scope FROM people_recipients WHERE recipient = ?", (recipient,)
+            ).fetchall():
+                found = True
+                for table in ("people_recipient_links", "people_recipient_visitors"):
+                    tx.execute(
+                        f"DELETE FROM {table} WHERE scope = ? AND recipient = ?",  # noqa: S608
+                        (scope, recipient),
+                    )
+            tx.execute("DELETE FROM people_recipients WHERE recipient = ?", (recipient,))
+            for (code,) in tx.execute(
+                "SELECT code FROM people_links WHERE recipient = ?", (recipient,)
+            ).fetchall():
+                row = self._select_link(tx, code)
+                if row is not None:
+                    found = True
+                    self._update_link(tx, replace(self._to_link(row), recipient=None))
+            return found
 
     def _drop_old_visits(self, tx: sqlite3.Connection, before_us: int) -> None:
         """One retention step: up to ``RETENTION_BATCH`` raw visits older than ``before_us``.
@@ -1227,6 +1580,31 @@ def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> lis
             }
             new += [(code, who) for who in chunk if who not in known]
     return new
+
+
+def _count_person(
+    tx: sqlite3.Connection, visit: Visit, campaign: str | None, recipient: str | None
+) -> None:
+    """Add one click to the visitor's rows and the recipient's (with reach), per scope."""
+    who, code, at = visit.visitor_id, visit.code, to_micros(visit.at)
+    for scope in scopes(campaign):
+        new_link = tx.execute(_VISITOR_LINK, (scope, who, code)).rowcount
+        tx.execute(_VISITOR_CLICK, (scope, who, new_link, at, at))
+        if recipient is None:
+            continue
+        values = {
+            "scope": scope,
+            "recipient": recipient,
+            "new_link": tx.execute(_RECIPIENT_LINK, (scope, recipient, code)).rowcount,
+            "new_person": tx.execute(_RECIPIENT_VISITOR, (scope, recipient, who)).rowcount,
+            "at": at,
+            "who": who,
+        }
+        tx.execute(_RECIPIENT_CLICK, values)
+
+
+def _from_micros(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:

@@ -17,9 +17,17 @@ from ..models import Decision, Visitor
 from ..shortener import Shortener
 from . import auth
 from .auth import Authorize, RateLimiter, WrongTryLimiter, address_of, limits_storage_url
-from .hosts import AllowedHosts
+from .hosts import AllowedHosts, host_of
 from .request import HttpRequest, check_query, visitor_from
-from .responses import error_response, host_refused, no_route, unavailable, vary_on_host
+from .responses import (
+    error_response,
+    host_refused,
+    no_route,
+    redirect,
+    unavailable,
+    unknown_host,
+    vary_on_host,
+)
 from .routes import ROUTES, Route
 
 __all__ = [
@@ -114,7 +122,17 @@ class HttpApi:
         return self.shortener.address_id(address_of(request.remote_addr))
 
     def host_allowed(self, request: HttpRequest) -> bool:
-        """Whether the request's host may be used (always, with a fixed ``base_url``)."""
+        """Whether the request's host may be used (always, with a fixed ``base_url``).
+
+        With short domains, only they (and hosts ``allowed_hosts`` names, e.g. an admin
+        host) may: short URLs are then built from the domains, never from ``Host``.
+        """
+        book = self.shortener.domain_book
+        if book.all():
+            found = host_of(request.base_url)
+            if found is not None and book.find(*found) is not None:
+                return True
+            return self.allowed_hosts is not None and self.allowed_hosts.allows(request.base_url)
         if self.shortener.base_url is not None or self.allowed_hosts is None:
             return True
         return self.allowed_hosts.allows(request.base_url)
@@ -129,9 +147,11 @@ class HttpApi:
         row = self._by_name.get(route)
         if row is None:
             return no_route()
-        if row.name not in _HOST_FREE and not self.host_allowed(request):
-            return host_refused(plain=row.group == "link")
         try:
+            if row.name not in _HOST_FREE and not self.host_allowed(request):
+                if self.shortener.domain_book.all():
+                    return self._unknown_host(request)
+                return host_refused(plain=row.group == "link")
             refused = auth.check(self, row.access, request, params)
             if refused is not None:
                 return refused
@@ -147,6 +167,12 @@ class HttpApi:
             return unavailable(exc, status=500, plain=row.plain_errors)
         except SuolinkError as exc:
             return error_response(exc)
+
+    def _unknown_host(self, request: HttpRequest) -> Decision:
+        """A host none of the short domains: 404 (or ``unknown_host_redirect``)."""
+        if self.shortener.unknown_host_redirect is not None:
+            return redirect(self.shortener.unknown_host_redirect, 302)
+        return unknown_host()
 
     @staticmethod
     def visitor(request: HttpRequest) -> Visitor:

@@ -87,7 +87,9 @@ def _link_json(api: HttpApi, link: Link, request: HttpRequest) -> dict[str, Any]
     data = link.to_dict()
     data.pop("password_hash", None)
     data["has_password"] = link.has_password
-    data["short_url"] = api.shortener.short_url(link, base_url=request.base_url)
+    data["short_url"] = api.shortener.short_url(
+        link, base_url=request.base_url, for_platform=request.arg("for_platform")
+    )
     return data
 
 
@@ -366,16 +368,23 @@ def decode(api: HttpApi, request: HttpRequest) -> Decision:
 
 def _qr(api: HttpApi, request: HttpRequest, code: str, fmt: str) -> Decision:
     """A link's QR image; drawing a new one counts against the client's render limit."""
-    options = parse_qr_options(dict(request.query))
+    query = dict(request.query)
+    platform = query.pop("platform", None)  # short domains: the URL for that app's users
+    options = parse_qr_options(query)
     options["format"] = fmt
-    refused = _qr_render_refusal(api, request, code, options)
+    refused = _qr_render_refusal(api, request, code, platform, options)
     if refused is not None:
         return refused
-    return qr_image(api.shortener.qr(code, base_url=request.base_url, **options), fmt)
+    drawn = api.shortener.qr(code, base_url=request.base_url, for_platform=platform, **options)
+    return qr_image(drawn, fmt)
 
 
 def _qr_render_refusal(
-    api: HttpApi, request: HttpRequest, code: str, options: Mapping[str, Any]
+    api: HttpApi,
+    request: HttpRequest,
+    code: str,
+    platform: str | None,
+    options: Mapping[str, Any],
 ) -> Decision | None:
     """A 429 when this client has drawn too many uncached images lately; cache hits are free.
 
@@ -384,7 +393,7 @@ def _qr_render_refusal(
     """
     limiter = api.qr_render_limiter
     if limiter is None or not api.shortener.qr_would_draw(
-        code, base_url=request.base_url, **options
+        code, base_url=request.base_url, for_platform=platform, **options
     ):
         return None
     retry_after = qr_render_retry_after(

@@ -254,6 +254,16 @@ def _json(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": _ref(name)}}}
 
 
+#: ``?for_platform=``: the ``short_url`` answered is the first healthy domain for it.
+_FOR_PLATFORM: dict[str, Any] = {
+    "name": "for_platform",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "A platform id (e.g. `wechat`): `short_url` uses the first domain of the "
+    "link's pool that is not blocked there (docs/domains.md).",
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {
         400: "Invalid input; `error.field` names the field.",
@@ -386,6 +396,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                         "description": "`csv`: every matching link (from `cursor`, at most "
                         "`limit`), streamed.",
                     },
+                    _FOR_PLATFORM,
                 ],
                 "responses": {
                     "200": {
@@ -452,6 +463,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "get": {
                 "summary": "One link",
                 "security": _AUTH,
+                "parameters": [_FOR_PLATFORM],
                 "responses": {"200": _json("Link", "The link."), **_errors(*_MANAGE)},
             },
             "patch": {

@@ -49,6 +49,7 @@ __all__ = [
     "redirect",
     "unauthorized",
     "unavailable",
+    "unknown_host",
     "vary_on_host",
 ]
 
@@ -210,6 +211,21 @@ def host_refused(*, plain: bool) -> Decision:
             reason=BAD_HOST,
         )
     return error_json(400, BAD_HOST, message)
+
+
+def unknown_host() -> Decision:
+    """404: the request names a host that is none of the short domains (plain text)."""
+    return Decision(
+        status=404,
+        headers=(
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Vary", "Host"),
+        ),
+        body=b"not found",
+        reason="unknown_host",
+    )
 
 
 def vary_on_host(decision: Decision) -> Decision:

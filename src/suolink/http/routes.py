@@ -76,7 +76,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET", "POST"),
         handlers.links,
         access=requires({"GET": "list", "POST": "create"}),
-        query=frozenset({"limit", "cursor", "tag", "q", "format"}),
+        query=frozenset({"limit", "cursor", "tag", "q", "format", "for_platform"}),
     ),
     # before "link": "bulk" is no code
     Route(
@@ -93,7 +93,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         ("GET", "PATCH", "DELETE"),
         handlers.link,
         access=requires({"GET": "read", "PATCH": "update", "DELETE": "delete"}),
-        query=_NO_QUERY,
+        query=frozenset({"for_platform"}),
     ),
     Route(
         "link_stats",

@@ -31,12 +31,13 @@ GUIDE_QR: Final[dict[str, Any]] = {"size": 168, "border": 2}
 GUIDE_QR_MAX_BYTES: Final = 1000
 
 
-def guide_qr_src(code: str, short_url: str) -> str | None:
+def guide_qr_src(code: str, short_url: str, *, platform: str | None = None) -> str | None:
     """The guide page's QR image: the link's own ``<code>.png`` route, relative to the
-    page (so it works under any mount prefix); None if it could not be drawn."""
+    page (so it works under any mount prefix); None if it could not be drawn. With
+    ``platform`` the image holds the URL for that platform's visitors (short domains)."""
     if not can_draw() or len(short_url.encode("utf-8", "replace")) > GUIDE_QR_MAX_BYTES:
         return None
-    query = urlencode(GUIDE_QR)
+    query = urlencode({**GUIDE_QR, **({"platform": platform} if platform else {})})
     return f"./{quote(code, safe='')}.png?{query}"
 
 

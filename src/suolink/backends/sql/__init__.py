@@ -68,6 +68,7 @@ from ..relational import (
     RelationalStorage,
     Row,
     day_bounds,
+    replayed,
     visit_from_row,
 )
 from . import schema as s
@@ -288,26 +289,79 @@ class SQLStorage(RelationalConversions[Connection]):
         return self._retrying(lambda: self._restore(checked))
 
     def _restore(self, checked: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
-        made: list[bool] = []
+        """The codes in use read a chunk at a time, then the free links and their tags in
+        one ``executemany`` each (the server's round trips are what an import waits
+        for), their visits after them. A batch that still meets a constraint (a code
+        taken meanwhile) is done again a savepoint per link."""
         with self._write("restore links") as tx:
+            taken = self._taken_codes(tx, [link.code for link, _ in checked])
+            made: list[bool] = []
+            fresh: list[tuple[Link, list[Visit]]] = []
             for link, visits in checked:
-                savepoint = tx.begin_nested()
-                try:
-                    self._insert_link(tx, link)
-                except sa_exc.IntegrityError:
-                    savepoint.rollback()
-                    made.append(False)
-                    continue
-                if self._is_tombstoned(tx, link.code):
-                    savepoint.rollback()
-                    made.append(False)
-                    continue
-                self._insert_tags(tx, link.code, sorted(set(link.tags)), to_micros(link.created_at))
-                for visit in visits:
-                    if visit.outcome != "redirect" or self._count_visit(tx, link.code):
-                        self._insert_visit(tx, visit)
-                savepoint.commit()
-                made.append(True)
+                made.append(link.code not in taken)
+                if made[-1]:
+                    taken.add(link.code)
+                    fresh.append(replayed(link, visits))
+            savepoint = tx.begin_nested()
+            try:
+                self._insert_restored(tx, fresh)
+            except sa_exc.IntegrityError:
+                savepoint.rollback()
+                return self._restore_each(tx, checked)
+            savepoint.commit()
+        return made
+
+    def _taken_codes(self, tx: Connection, codes: Sequence[str]) -> set[str]:
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            for table in (s.links, s.tombstones):
+                rows = tx.execute(select(table.c.code).where(table.c.code.in_(chunk)))
+                taken.update(row[0] for row in rows)
+        return taken
+
+    def _insert_restored(
+        self, tx: Connection, fresh: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> None:
+        if not fresh:
+            return
+        tx.execute(s.links.insert(), [self._table.values(link) for link, _ in fresh])
+        tags = [
+            {"code": link.code, "tag_key": s.key_hash(tag), "tag": tag, "created_us": created_us}
+            for link, _ in fresh
+            if link.tags
+            for created_us in (to_micros(link.created_at),)
+            for tag in sorted(set(link.tags))
+        ]
+        if tags:
+            tx.execute(s.link_tags.insert(), tags)
+        for _, visits in fresh:
+            for visit in visits:
+                self._insert_visit(tx, visit)
+
+    def _restore_each(
+        self, tx: Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
+    ) -> list[bool]:
+        """A savepoint per link: one that fails undoes only itself."""
+        made: list[bool] = []
+        for link, visits in checked:
+            savepoint = tx.begin_nested()
+            try:
+                self._insert_link(tx, link)
+            except sa_exc.IntegrityError:
+                savepoint.rollback()
+                made.append(False)
+                continue
+            if self._is_tombstoned(tx, link.code):
+                savepoint.rollback()
+                made.append(False)
+                continue
+            self._insert_tags(tx, link.code, sorted(set(link.tags)), to_micros(link.created_at))
+            for visit in visits:
+                if visit.outcome != "redirect" or self._count_visit(tx, link.code):
+                    self._insert_visit(tx, visit)
+            savepoint.commit()
+            made.append(True)
         return made
 
     # -- primitives of RelationalStorage ---------------------------------------------
