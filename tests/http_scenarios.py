@@ -819,6 +819,70 @@ def only_allowed_hosts_are_answered(client: HttpClient) -> None:
 HOST_SCENARIOS: list[Callable[[HttpClient], None]] = [only_allowed_hosts_are_answered]
 
 
+# -- scenarios for an app with track_people=True (and TOKEN), docs/people.md ---------------
+
+
+def _set_cookie(reply: Reply) -> str | None:
+    return next((v for k, v in reply.headers.items() if k.lower() == "set-cookie"), None)
+
+
+def people_are_one_person_across_the_hop(client: HttpClient) -> None:
+    """WeChat's guide view and the browser's redirect count as one person; HEAD counts
+    nothing; the API, the CSV segment, the campaign page and forgetting work."""
+    data = create(client, code="m1link", recipient="m-1", campaign="spring")
+    assert data["recipient"] == "m-1"
+    head = client.request("HEAD", "/m1link", headers={"User-Agent": WECHAT})
+    assert _set_cookie(head) is None
+    guide = client.request("GET", "/m1link", headers={"User-Agent": WECHAT})
+    assert guide.status == 200
+    cookie = _set_cookie(guide)
+    assert cookie is not None
+    assert cookie.startswith("sl_vid=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http here
+    visitor = cookie.split("=", 1)[1].split(".", 1)[0]
+    token = guide.text.split("_slh=", 1)[1].split('"', 1)[0].split("&", 1)[0]
+    hop = client.request("GET", f"/m1link?_slh={token}")
+    assert hop.status == 302
+    assert "_slh" not in hop.headers.get("Location", hop.headers.get("location", ""))
+    rows = client.request("GET", "/api/campaigns/spring/recipients", headers=AUTH).json()
+    (row,) = rows["recipients"]
+    assert (row["id"], row["clicks"], row["reach"], row["visitor"]) == ("m-1", 1, 0, visitor)
+    assert rows["totals"]["recipients"] == 1
+    forged = client.request(
+        "GET", "/m1link?_slh=x.y.z", headers={"Cookie": "sl_vid=forged.sig; other=1"}
+    )
+    assert forged.status == 302
+    everyone = client.request("GET", "/api/campaigns/*/visitors", headers=AUTH).json()
+    assert visitor in {r["id"] for r in everyone["visitors"]}
+    csv_reply = client.request("GET", "/api/campaigns/spring/recipients?format=csv", headers=AUTH)
+    assert csv_reply.status == 200
+    assert csv_reply.text.splitlines()[0].startswith("recipient,clicks,links,reach")
+    listed = client.request("GET", "/api/campaigns", headers=AUTH).json()
+    assert [c["name"] for c in listed["campaigns"]] == ["spring"]
+    bad = client.request("GET", "/api/campaigns/bad%20name/recipients", headers=AUTH)
+    assert bad.status in (400, 404)
+    assert client.request("GET", "/api/campaigns/spring/recipients").status == 401
+    form = "application/x-www-form-urlencoded"
+    login = client.request("GET", "/campaigns/spring")
+    assert login.status == 200
+    assert 'name="token"' in login.text
+    page = client.request(
+        "POST", "/campaigns/spring", body=f"token={TOKEN}".encode(), content_type=form
+    )
+    assert page.status == 200
+    assert 'id="board"' in page.text
+    assert "m-1" in page.text
+    forget = post_json(client, "/api/people/forget", {"recipient": "m-1"})
+    assert forget.json() == {"forgotten": True}
+    assert post_json(client, "/api/people/forget", {"who": "x"}).status == 400
+
+
+#: Run with ``track_people=True`` (memory storage, TOKEN).
+PEOPLE_SCENARIOS: list[Callable[[HttpClient], None]] = [people_are_one_person_across_the_hop]
+
+
 def conversions_through_the_api(client: HttpClient) -> None:
     """Click ids on redirects, ``POST /api/conversions``, and the funnel in the stats."""
     code = create(

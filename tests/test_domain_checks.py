@@ -234,6 +234,31 @@ def test_the_runner_tells_the_checker_each_domains_scheme(servers: Servers) -> N
     assert HttpChecker(schemes={"a.test": "http"}).probe_url("a.test").startswith("http://")
 
 
+def test_an_ipv6_host_header_keeps_its_brackets() -> None:
+    import socket as socket_module
+
+    try:
+        server = socket_module.create_server(("::1", 0), family=socket_module.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = server.getsockname()[1]
+    seen: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            seen.append(conn.recv(4096))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    with server:
+        result = HttpChecker(timeout=2, platforms=("wechat",)).check(f"[::1]:{port}")
+        thread.join(5)
+    assert result.error is None
+    assert f"Host: [::1]:{port}\r\n".encode() in seen[0]
+
+
 def test_url_template_points_at_a_check_service(servers: Servers) -> None:
     checker = checker_for(servers, url="http://healthy.test/check?d={domain}")
     assert checker.probe_url("例子.test") == "http://healthy.test/check?d=xn--fsqu00a.test"

@@ -63,6 +63,35 @@ def test_one_round_marks_the_blocked_domain_and_rotates_wechat_urls(servers: Ser
         assert shortener.short_url(link, for_platform="qq") == before
 
 
+def test_a_check_never_undoes_a_mark_made_by_hand(servers: Servers) -> None:
+    with Shortener("memory://", secret="s") as shortener:
+        add_domains(shortener, servers)
+        healthy, blocked = name(servers, "healthy"), name(servers, "blocked")
+        shortener.mark_blocked(healthy, ["wechat"], reason="users report the warning page")
+        check_domains(shortener, [HttpChecker(timeout=2)])
+        kept = shortener.domain(healthy).states["wechat"]
+        assert kept.state == "blocked"
+        assert kept.reason == "users report the warning page"
+        assert shortener.domain(blocked).states["wechat"].reason.startswith("check: ")
+        # the block page is gone (here: no longer recognised): the check's own mark is lifted
+        check_domains(shortener, [HttpChecker(timeout=2, block_patterns={})])
+        assert shortener.domain(blocked).health("wechat") == "ok"
+        assert shortener.domain(healthy).health("wechat") == "blocked"
+
+
+def test_an_unreachable_domain_stays_blocked_rather_than_suspect(servers: Servers) -> None:
+    with Shortener("memory://", secret="s") as shortener:
+        dead = f"127.0.0.1:{servers.address('dead')[1]}"
+        shortener.add_domain(f"http://{dead}")
+        shortener.mark_blocked(dead, ["wechat"], reason="by hand")
+        (result,) = check_domains(shortener, [HttpChecker(timeout=1, retries=0)])
+        assert result.error is not None
+        assert result.error.startswith("refused")
+        assert shortener.domain(dead).health("wechat") == "blocked"
+        assert shortener.domain(dead).health("qq") == "suspect"
+        assert shortener.domain(dead).last_check is not None
+
+
 def test_the_asgi_app_marks_the_blocked_domain_within_one_interval(
     servers: Servers, tmp_path: Path
 ) -> None:

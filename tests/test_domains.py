@@ -213,3 +213,28 @@ def test_default_domain_and_book() -> None:
     assert len(loads) == 2
     assert DomainBook(None).all() == ()
     assert not DomainBook(None).supported
+
+
+def test_book_keeps_its_last_copy_while_the_store_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from suolink import domains as module
+    from suolink.errors import BackendUnavailable
+
+    s1 = _pool()[0]
+    answers: list[object] = [[s1], BackendUnavailable("down")]
+
+    def load() -> list[Domain]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    book = DomainBook(load)
+    assert book.all() == (s1,)
+    book.forget()
+    assert book.all() == (s1,)  # the store failed: the last list stands
+    never = DomainBook(lambda: (_ for _ in ()).throw(BackendUnavailable("down")))
+    with pytest.raises(BackendUnavailable):
+        never.all()
+    assert module.REFRESH_SECONDS > 0

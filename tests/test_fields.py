@@ -68,6 +68,8 @@ links = st.builds(
     split=st.lists(
         st.tuples(text, text, st.integers(0, 2**63 - 1)), max_size=3, unique_by=lambda t: t[0]
     ).map(tuple),
+    # UTM tags are a mapping by name, as targets are by platform.
+    utm=st.lists(st.tuples(platform, text), max_size=3, unique_by=lambda t: t[0]).map(tuple),
 )
 
 

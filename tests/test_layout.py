@@ -60,6 +60,7 @@ TESTED_IN: dict[str, str] = {
     "backends/sql/mysql.py": "tests/backends/test_sql.py",
     "backends/sql/postgres.py": "tests/backends/test_sql.py",
     "backends/sql/schema.py": "tests/backends/test_sql.py",
+    "backends/sql_outbox.py": "tests/backends/test_outbox.py",
     # Detection is tested through detect(), over the user-agent corpus.
     "detect/bots.py": "tests/detect/test_hardening.py",
     "detect/client.py": "tests/detect/test_detect.py",

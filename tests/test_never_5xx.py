@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 from collections.abc import Iterator
 from unittest import mock
@@ -174,7 +175,7 @@ def test_http_surface_never_raises_nor_answers_5xx(
     pattern: str = route.pattern  # type: ignore[attr-defined]
     request = HttpRequest(
         method=method,
-        path=pattern.replace("<code>", code).replace("<path:rest>", code),
+        path=re.sub(r"<(?:\w+:)?\w+>", code, pattern),
         query=tuple(query),
         headers=(("content-type", content_type), *header_list),
         body=body,
@@ -183,7 +184,7 @@ def test_http_surface_never_raises_nor_answers_5xx(
         files=() if image is None else (("image", image),),
         base_url="https://s.example",
     )
-    params = {p: code for p in ("code", "rest") if f"{p}>" in pattern}
+    params = dict.fromkeys(re.findall(r"<(?:\w+:)?(\w+)>", pattern), code)
     decision = APIS[api].handle(name, request, **params)
     assert 100 <= decision.status < 500, (decision.status, decision.body[:300])
     if isinstance(decision, StreamedDecision):  # an export: making it must not raise either

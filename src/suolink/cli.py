@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import domain_checks_cli
+from . import domain_checks_cli, domains_cli, webhook_cli
 from ._version import __version__
 from .codes import CodeStrategy
 from .config import OPTIONS, Option, ServerOptions, from_environ, options_for, warn_if_no_secret
@@ -30,6 +30,7 @@ from .errors import InvalidOption, MissingDependencyError, SuolinkError
 from .exports import archive_csv, archive_json
 from .imports import IMPORT_FORMATS, import_records, read_file
 from .models import Link, Visit
+from .people import row_to_json, totals_to_json
 from .terminal import Progress, is_terminal, progress, safe_text, to_json, write_line
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
 _BASE_URL_HINT = f"no base URL is configured: give --base-url or set {OPTIONS['base_url'].env}"
+
+
+def _makes_urls(shortener: Any) -> bool:
+    """Whether short URLs can be made without a request: a base URL, or short domains."""
+    return bool(shortener.base_url or shortener.domain_book.all())
 
 
 class CommandError(Exception):
@@ -179,6 +185,8 @@ def _setting_options(parser: argparse.ArgumentParser, *, update: bool = False) -
     parser.add_argument("--og-title", help="title of the preview card chat apps draw")
     parser.add_argument("--og-description", help="text of the preview card")
     parser.add_argument("--og-image", metavar="URL", help="picture of the preview card")
+    parser.add_argument("--domain", help="the short domain the link lives on (its pool too)")
+    parser.add_argument("--pool", help="the pool of short domains the link rotates through")
     parser.add_argument(
         "--split",
         action="append",
@@ -270,6 +278,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: off)")
     serve.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not deliver webhooks from this process (run `suolink webhooks run` elsewhere)",
+    )
+    serve.add_argument(
         "--check-domains-every",
         type=_non_negative,
         metavar="SECONDS",
@@ -282,6 +295,8 @@ def _parser() -> argparse.ArgumentParser:
     shorten.add_argument("--code", help="custom alias instead of a generated code")
     shorten.add_argument("--random", action="store_true", help="random code, not hashids")
     _setting_options(shorten)
+    shorten.add_argument("--recipient", help="your opaque id of the person it is for")
+    shorten.add_argument("--campaign", help="the campaign it belongs to (docs/people.md)")
     _base_url_option(shorten, "", "; without one the code is printed")
 
     links = _subparser(commands, "list", "list links, newest first", shortener_options)
@@ -340,6 +355,24 @@ def _parser() -> argparse.ArgumentParser:
         "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WebP…; '-' reads stdin"
     )
 
+    people = _subparser(
+        commands, "people", "show who clicks most in a campaign (docs/people.md)", shortener_options
+    )
+    people.add_argument("--campaign", help="the campaign (default: every campaign)")
+    people.add_argument(
+        "--visitors", action="store_true", help="rank visitors instead of recipients"
+    )
+    people.add_argument(
+        "--min-clicks",
+        type=int,
+        metavar="N",
+        help="only people with N clicks or more (default: 0, or 1 with --csv)",
+    )
+    people.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    people.add_argument(
+        "--csv", action="store_true", help="print the segment as CSV (everyone with N clicks)"
+    )
+
     stats = _subparser(commands, "stats", "show a link's visit statistics", shortener_options)
     stats.add_argument("code", nargs="?", help="the short code")
     stats.add_argument(
@@ -376,10 +409,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
     export.add_argument("-o", "--output", help="write here (default: standard output)")
     export.add_argument("--no-visits", action="store_true", help="links only")
+    webhook_cli.add_commands(commands, _subparser, _global_options())
 
-    domains = _subparser(commands, "domains", "short domains: check their health")
+    domains = _subparser(
+        commands, "domains", "short domains: list (the default), add, remove, mark, check"
+    )
+    domains.set_defaults(domains_command="list")
     domain_commands = domains.add_subparsers(
-        dest="domains_command", required=True, metavar="ACTION"
+        dest="domains_command", required=False, metavar="ACTION"
+    )
+    domains_cli.add_parsers(
+        lambda name, help: _subparser(domain_commands, name, help, shortener_options)
     )
     check = _subparser(
         domain_commands,
@@ -443,7 +483,7 @@ def _link_json(shortener: Any, link: Link) -> dict[str, Any]:
     data = link.to_dict()
     data.pop("password_hash")
     data["has_password"] = link.has_password
-    data["short_url"] = shortener.short_url(link) if shortener.base_url else f"/{link.code}"
+    data["short_url"] = shortener.short_url(link) if _makes_urls(shortener) else f"/{link.code}"
     return data
 
 
@@ -490,9 +530,14 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "og_description": args.og_description,
         "og_image": args.og_image,
         "split": _split(args.split) or None,
+        "domain": args.domain,
+        "pool": args.pool,
     }
     if getattr(args, "url", None) is not None and args.command == "update":
         given["url"] = args.url
+    if args.command == "shorten":
+        given["recipient"] = args.recipient
+        given["campaign"] = args.campaign
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -584,12 +629,37 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
     )
     if checks is not None:
         checks.start()
-    with _stopped_by_sigterm():
-        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    stop_webhooks = _webhook_worker(args, given, shortener.storage)
+    try:
+        with _stopped_by_sigterm():
+            app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    finally:
+        stop_webhooks()
     if checks is not None:
         checks.stop()
     shortener.close()
     return 0
+
+
+def _webhook_worker(args: argparse.Namespace, given: dict[str, Any], storage: Any) -> Any:
+    """``serve``'s webhook delivery worker, on a store of its own (the app's closes first);
+    the function that stops it. Leases keep several servers from sending a message twice."""
+    from .backends import open_storage
+    from .backends.memory import MemoryStorage
+
+    if args.no_webhooks:
+        return lambda: None
+    if isinstance(storage, MemoryStorage):  # one process: the app's own store
+        return webhook_cli.serve_worker(storage, enabled=True)
+    url = given.get("storage") or _environ().get("storage") or DEFAULT_STORAGE
+    own = open_storage(str(url))
+    stop = webhook_cli.serve_worker(own, enabled=True)
+
+    def done() -> None:
+        stop()
+        own.close()
+
+    return done
 
 
 class _Stop(Exception):
@@ -655,7 +725,11 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
         get_shortener(app).close()  # the parent only supervises
     plural = "s" if workers > 1 else ""
     _banner(given["base_url"], storage.url, f"uvicorn, {workers} worker{plural}")
-    _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    stop_webhooks = _webhook_worker(args, given, storage)
+    try:
+        _run_uvicorn(app if workers == 1 else f"{__name__}:_asgi_worker", environ, **options)
+    finally:
+        stop_webhooks()
     return 0
 
 
@@ -728,7 +802,7 @@ def _cmd_shorten(args: argparse.Namespace) -> int:
             warn_if_no_secret(shortener.secret, setting=_SECRET_SETTING)  # guessable codes
         if args.json:
             _print_json(_link_json(shortener, link))
-        elif shortener.base_url:
+        elif _makes_urls(shortener):
             write_line(shortener.short_url(link))
         else:
             write_line(link.code)
@@ -865,6 +939,59 @@ def _print_stats(stats: Any) -> None:
     write_line(f"{stats.code}: {visits} ({people}, {bots}), {unique}")
 
 
+def _cmd_people(args: argparse.Namespace) -> int:
+    """``suolink people``: a campaign's leaderboard, or its segment as CSV."""
+    recipients = not args.visitors
+    with _shortener(args) as shortener:
+        if args.csv:
+            least = 1 if args.min_clicks is None else args.min_clicks
+            out = sys.stdout.buffer
+            for chunk in shortener.people_csv(
+                args.campaign, recipients=recipients, min_clicks=least
+            ):
+                out.write(chunk)
+            out.flush()
+            return 0
+        if recipients:
+            rows = shortener.top_recipients(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+            totals = shortener.people_totals(args.campaign)
+        else:
+            rows = shortener.top_visitors(
+                args.campaign, limit=args.limit, min_clicks=args.min_clicks or 0
+            )
+    if args.json:
+        body: dict[str, Any] = {
+            "campaign": args.campaign,
+            "recipients" if recipients else "visitors": [
+                row_to_json(row, recipients=recipients) for row in rows
+            ],
+        }
+        if recipients:
+            body["totals"] = totals_to_json(totals)
+        _print_json(body)
+        return 0
+    if recipients:
+        from .render.i18n import count_phrase
+
+        write_line(
+            f"{args.campaign or 'every campaign'}: "
+            f"{count_phrase(totals.recipients, 'recipient', 'recipients')}, "
+            f"{count_phrase(totals.clicks, 'click', 'clicks')}, reach {totals.reach}, "
+            f"average reach {totals.average_reach:.2f}"
+        )
+        write_line(f"  {'recipient':<24} {'clicks':>7} {'reach':>6} {'links':>6}")
+        for row in rows:
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.reach:>6} {row.links:>6}")
+    else:
+        write_line(f"  {'visitor':<24} {'clicks':>7} {'links':>6}  last seen")
+        for row in rows:
+            last = row.last_seen.isoformat(timespec="seconds") if row.last_seen else ""
+            write_line(f"  {row.id:<24} {row.clicks:>7} {row.links:>6}  {last}")
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     if args.all == bool(args.code):
         raise CommandError("give a CODE or --all")
@@ -885,6 +1012,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         ("by referer", dict(stats.top_referers)),
         ("by country", stats.by_country),
         ("by split arm", stats.by_arm),
+        ("by short domain", stats.by_domain),
         ("bots", stats.by_bot),
         ("by day", stats.by_day),
     ):
@@ -941,7 +1069,7 @@ def _cmd_qr(args: argparse.Namespace) -> int:
     else:
         with _shortener(args) as shortener:
             link = shortener.get(args.target)
-            if not shortener.base_url:
+            if not _makes_urls(shortener):
                 raise CommandError(f"{_BASE_URL_HINT} to draw the short URL of a code")
             text = shortener.short_url(link)
     if not args.output:
@@ -1037,8 +1165,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_domains(args: argparse.Namespace) -> int:
-    """``suolink domains check`` (the only action so far)."""
+    """``suolink domains [list|add|remove|mark|check]``."""
     with _shortener(args) as shortener:
+        if args.domains_command != "check":
+            return domains_cli.run(shortener, args)
         checker = _environ().get("domain_checker")
         return domain_checks_cli.run(shortener, args, checker=checker)
 
@@ -1054,9 +1184,11 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qr": _cmd_qr,
     "decode": _cmd_decode,
     "stats": _cmd_stats,
+    "people": _cmd_people,
     "migrate": _cmd_migrate,
     "import": _cmd_import,
     "export": _cmd_export,
+    "webhooks": lambda args: webhook_cli.run(args, _shortener),
     "domains": _cmd_domains,
 }
 

@@ -26,6 +26,7 @@ from .backends.base import Storage
 from .clicks import DEFAULT_CLICK_ID_TTL
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeStrategy
 from .errors import InvalidSetting
+from .identity import COOKIE_NAME as _COOKIE_PATTERN
 from .policy import BotAction
 from .render.i18n import LANGUAGES
 from .urls import DEFAULT_MAX_URL_LENGTH
@@ -260,7 +261,14 @@ def _identifier(value: Any) -> str:
     return str(value)
 
 
+def _cookie_name(value: Any) -> str:
+    if not _COOKIE_PATTERN.fullmatch(_text(value)):
+        raise _Refused(f"{value!r} is not a cookie name (1-64 letters, digits, '_', '-', …)")
+    return str(value)
+
+
 NON_EMPTY: Final = Kind("text", _same, _non_empty)
+COOKIE_NAME: Final = Kind("cookie name", str.strip, _cookie_name)
 BOOLEAN: Final = Kind("boolean (1/0, true/false, yes/no, on/off)", _bool_from_text, _bool)
 WORDS: Final = Kind("comma-separated list", _words_from_text, _words)
 CALLABLE: Final = Kind("callable or import path", import_object, _callable)
@@ -466,6 +474,28 @@ OPTIONS: Final[Mapping[str, Option]] = {
             BOOLEAN,
             False,
             "let a deleted link's code be claimed again (else it stays retired for good)",
+        ),
+        Option(
+            "track_people",
+            "shortener",
+            BOOLEAN,
+            False,
+            "count people across links: a signed first-party visitor cookie and the guide "
+            "page's hop token (docs/people.md)",
+        ),
+        Option(
+            "people_cookie",
+            "shortener",
+            COOKIE_NAME,
+            "sl_vid",
+            "name of the visitor cookie set when track_people is on",
+        ),
+        Option(
+            "people_cookie_days",
+            "shortener",
+            _integer(1),
+            365,
+            "lifetime of the visitor cookie, in days",
         ),
         Option(
             "forward_query",

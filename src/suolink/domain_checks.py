@@ -42,6 +42,7 @@ __all__ = [
     "BLOCKED",
     "DEFAULT_BLOCK_PATTERNS",
     "OK",
+    "REASON_PREFIX",
     "SUSPECT",
     "USER_AGENTS",
     "CheckResult",
@@ -65,6 +66,8 @@ SUSPECT: Final = "suspect"
 #: Verdicts from best to worst; several checkers' verdicts on a platform combine to the worst.
 _RANK: Final[Mapping[str, int]] = {OK: 0, SUSPECT: 1, BLOCKED: 2}
 
+#: How the reasons of the states checks set begin: an ``ok`` verdict clears only those.
+REASON_PREFIX: Final = "check: "
 #: Longest reason passed to ``mark_*`` (the registry keeps one line of up to 500).
 _MAX_REASON: Final = 300
 _SCHEMES: Final = frozenset({"http", "https"})
@@ -251,6 +254,7 @@ def check_domains(
         raise ConfigurationError("check_domains needs at least one checker")
     domains = registry.domains()
     names = [d.name for d in domains]
+    by_name = {d.name: d for d in domains}
     checkers = _knowing_schemes(checkers, domains)
     if only is not None:
         wanted = {_key(n) for n in only}
@@ -260,7 +264,12 @@ def check_domains(
     workers = max(1, min(concurrency, len(names)))
     with ThreadPoolExecutor(workers, thread_name_prefix="suolink-check") as pool:
         return list(
-            pool.map(lambda name: _check_one(registry, name, checkers, timeout, apply), names)
+            pool.map(
+                lambda name: _check_one(
+                    registry, name, checkers, timeout, apply, _states(by_name.get(name))
+                ),
+                names,
+            )
         )
 
 
@@ -285,6 +294,7 @@ def _check_one(
     checkers: Sequence[DomainChecker],
     timeout: float,
     apply: bool,
+    states: Mapping[str, tuple[str, str]] | None = None,
 ) -> CheckResult:
     key = _key(name)
     if not _claim(key):
@@ -314,7 +324,7 @@ def _check_one(
             elapsed=waited,
             error="timeout: the check did not finish",
         )
-    return _apply(registry, result) if apply else result
+    return _apply(registry, result, states) if apply else result
 
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
@@ -345,21 +355,49 @@ def _safe_check(checker: DomainChecker, name: str) -> CheckResult:
         )
 
 
-def _apply(registry: DomainRegistry, result: CheckResult) -> CheckResult:
+def _states(domain: object) -> dict[str, tuple[str, str]] | None:
+    """A domain's current ``{platform: (state, reason)}`` (``Domain.states``), if it says."""
+    states = getattr(domain, "states", None)
+    if not isinstance(states, Mapping):
+        return None
+    found: dict[str, tuple[str, str]] = {}
+    for platform, entry in states.items():
+        state, reason = getattr(entry, "state", None), getattr(entry, "reason", "")
+        if isinstance(platform, str) and state is not None:
+            found[platform] = (str(state), str(reason or ""))
+    return found
+
+
+def _apply(
+    registry: DomainRegistry,
+    result: CheckResult,
+    states: Mapping[str, tuple[str, str]] | None = None,
+) -> CheckResult:
     """Verdicts to ``mark_*`` calls (one per verdict), then ``mark_checked``.
 
-    A registry that refuses (the domain was removed meanwhile, the store is down) makes
-    the result carry an ``apply`` error instead of stopping the other domains' checks.
+    A check never undoes a mark made by hand (``states`` is what the domain holds now):
+    ``ok`` clears only states a check set (their reason starts with :data:`REASON_PREFIX`),
+    and ``suspect`` never replaces ``blocked``. A registry that refuses (the domain was
+    removed meanwhile, the store is down) makes the result carry an ``apply`` error
+    instead of stopping the other domains' checks.
     """
     if result.skipped:
         return result
-    reason = _one_line(result.reason or result.error or "domain check")
+    now = states or {}
+    reason = _one_line(REASON_PREFIX + (result.reason or result.error or "domain check"))
+    blocked = result.platforms(BLOCKED)
+    suspect = [p for p in result.platforms(SUSPECT) if now.get(p, (OK, ""))[0] != BLOCKED]
+    ok = [
+        p
+        for p in result.platforms(OK)
+        if states is None or p not in now or now[p][1].startswith(REASON_PREFIX)
+    ]
     try:
-        if blocked := result.platforms(BLOCKED):
+        if blocked:
             registry.mark_blocked(result.domain, blocked, reason=reason)
-        if suspect := result.platforms(SUSPECT):
+        if suspect:
             registry.mark_suspect(result.domain, suspect, reason=reason)
-        if ok := result.platforms(OK):
+        if ok:
             registry.mark_ok(result.domain, ok)
         if isinstance(registry, RecordsChecks):
             registry.mark_checked(result.domain)
@@ -731,8 +769,9 @@ class HttpChecker:
             connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
             connection.sock = sock
             default_port = 443 if https else 80
+            shown = f"[{host}]" if ":" in host else host  # an IPv6 address
             headers = {
-                "Host": host if port == default_port else f"{host}:{port}",
+                "Host": shown if port == default_port else f"{shown}:{port}",
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",

@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheme",
         choices=("http", "https"),
-        help="probe scheme (default: https; http for loopback names such as 127.0.0.1:8000)",
+        help="probe scheme (default: the domain's own, which is https unless it was added "
+        "as http://…)",
     )
     parser.add_argument(
         "--platform",

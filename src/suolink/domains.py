@@ -15,6 +15,7 @@ list for the request path.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import threading
 import time
@@ -39,7 +40,9 @@ __all__ = [
     "check_domain_name",
     "check_pool",
     "domain_from_dict",
+    "domain_from_json",
     "domain_to_dict",
+    "domain_to_json",
     "parse_domains",
     "pick",
 ]
@@ -343,6 +346,16 @@ def domain_from_dict(data: Mapping[str, Any]) -> Domain:
     )
 
 
+def domain_to_json(domain: Domain) -> str:
+    """A domain as compact JSON text (what the stores keep)."""
+    return json.dumps(domain_to_dict(domain), ensure_ascii=False, separators=(",", ":"))
+
+
+def domain_from_json(data: str | bytes | Mapping[str, Any]) -> Domain:
+    """The domain JSON text holds (or a JSON object a driver already decoded)."""
+    return domain_from_dict(data if isinstance(data, Mapping) else json.loads(data))
+
+
 def _set_or_none(value: Any) -> frozenset[str] | None:
     return None if value is None else frozenset(value)
 
@@ -487,6 +500,7 @@ class DomainBook:
         self._lock = threading.Lock()
         self._domains: tuple[Domain, ...] = ()
         self._until = float("-inf")
+        self._loaded = False
 
     @property
     def supported(self) -> bool:
@@ -501,7 +515,13 @@ class DomainBook:
             return self._domains
         with self._lock:
             if now >= self._until:
-                self._domains = tuple(self._load())
+                try:
+                    self._domains = tuple(self._load())
+                    self._loaded = True
+                except Exception:
+                    if not self._loaded:
+                        raise  # never read: the caller answers as for any storage error
+                    # The store is down: keep the last list a while (it rarely changes).
                 self._until = time.monotonic() + REFRESH_SECONDS
             return self._domains
 

@@ -25,6 +25,7 @@
     ├── DomainError                     a short domain cannot be used (.domain)
     │   ├── DomainNotFound              no such domain; HTTP 404
     │   └── DomainTaken                 the domain is already added; HTTP 409
+    ├── EndpointNotFound                no such webhook endpoint (.endpoint_id); HTTP 404
     ├── LinkError                       a link cannot be served (.code)
     │   ├── LinkNotFound                no such link, or disabled; HTTP 404
     │   └── LinkExpired                 past expiry or out of visits; HTTP 410
@@ -53,6 +54,7 @@ __all__ = [
     "DomainNotFound",
     "DomainTaken",
     "DomainsUnsupported",
+    "EndpointNotFound",
     "ImageTooLarge",
     "InvalidClickId",
     "InvalidCode",
@@ -135,6 +137,16 @@ class MissingDependencyError(ConfigurationError):
             f"{feature} needs the optional dependency {module or extra!r}: "
             f"pip install 'suolink[{extra}]'"
         )
+
+
+class EndpointNotFound(SuolinkError):
+    """No webhook endpoint has this id."""
+
+    http_status = 404
+
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+        super().__init__(f"no webhook endpoint {endpoint_id[:80]!r}")
 
 
 class CapabilityMissing(ConfigurationError):

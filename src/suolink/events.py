@@ -26,6 +26,7 @@ for durable delivery).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -76,7 +77,10 @@ Callback = Callable[["Event"], Awaitable[None] | None]
 DEFAULT_QUEUE_SIZE: Final = 10_000
 #: How long an ``async`` hook may run before it is cancelled (seconds).
 ASYNC_HOOK_TIMEOUT: Final = 30.0
+#: How often timers registered with :meth:`EventBus.every` run, at most (seconds).
+TICK: Final = 1.0
 _STOP: Final = object()
+_WAKE: Final = object()  # a timer was added: stop waiting without a timeout
 
 
 def check_event_name(name: object, *, allow_any: bool = False) -> str:
@@ -138,6 +142,7 @@ class EventBus:
         self._pid = os.getpid()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._tickers: tuple[Callable[[], None], ...] = ()
         #: Names somebody listens to (``*`` included); read on every publish, so a set
         #: swapped whole, never mutated.
         self.wanted: frozenset[str] = frozenset()
@@ -163,6 +168,17 @@ class EventBus:
             self.wanted = frozenset(self._hooks)
             self._start()
         return callback
+
+    def every(self, ticker: Callable[[], None]) -> None:
+        """Also call ``ticker()`` in the worker about once a second (batching timers)."""
+        with self._lock:
+            if ticker not in self._tickers:
+                self._tickers = (*self._tickers, ticker)
+            self._start()
+            running = self._thread is not None and self._thread.is_alive()
+        if running:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_WAKE)
 
     def off(self, name: str, callback: Callback) -> bool:
         """Stop calling ``callback`` for ``name``; False if it was not subscribed."""
@@ -248,13 +264,28 @@ class EventBus:
     def _run(self) -> None:
         source = self._queue
         while True:
-            item = source.get()
+            try:
+                item = source.get(timeout=TICK if self._tickers else None)
+            except queue.Empty:
+                self._tick()
+                continue
             try:
                 if item is _STOP:
                     return
-                self._dispatch(item)
+                if item is not _WAKE:
+                    self._dispatch(item)
             finally:
                 source.task_done()
+            if self._tickers and source.empty():
+                self._tick()
+
+    def _tick(self) -> None:
+        for ticker in self._tickers:
+            try:
+                ticker()
+            except Exception:
+                self.failed += 1
+                log.exception("suolink event timer %r failed", ticker)
 
     def _dispatch(self, item: _Item) -> None:
         try:

@@ -195,6 +195,9 @@ class Visitor:
     referer: str | None = None
     password: str | None = None
     query: tuple[tuple[str, str], ...] = ()
+    #: The request's ``Cookie`` header (bounded): read only for the visitor cookie of
+    #: ``track_people`` (:mod:`suolink.identity`).
+    cookie: str | None = None
 
     def __post_init__(self) -> None:
         pairs = tuple((k.lower(), v) for k, v in _freeze_pairs(self.headers))
@@ -239,6 +242,8 @@ class Visit:
     region: str | None = None
     city: str | None = None
     arm: str | None = None
+    # -- domains: the short domain the visit came in on (None: no domains, or unknown) --
+    domain: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)}
@@ -264,6 +269,7 @@ class Visit:
             region,
             city,
             arm,
+            domain,
         ) = record
         return cls(
             code=code,
@@ -283,6 +289,7 @@ class Visit:
             region=region,
             city=city,
             arm=arm,
+            domain=domain,
         )
 
     def to_record(self) -> VisitRecord:
@@ -305,6 +312,7 @@ class Visit:
             self.region,
             self.city,
             self.arm,
+            self.domain,
         )
 
     @classmethod
@@ -327,6 +335,7 @@ class Visit:
             region=data.get("region"),
             city=data.get("city"),
             arm=data.get("arm"),
+            domain=data.get("domain"),
         )
 
 
@@ -348,6 +357,7 @@ VisitRecord = tuple[
     str | None,  # region
     str | None,  # city
     str | None,  # arm
+    str | None,  # domain
 ]
 """A :class:`Visit`'s values as a plain tuple in field order: what the redirect path builds
 and an in-process backend appends (a tuple is made ten times faster than the dataclass)."""

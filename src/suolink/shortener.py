@@ -7,15 +7,17 @@ created or opened is decided here (and in the pure modules it calls).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Unpack
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from . import people, visits
 from .abuse import AbuseGuard, UrlChecker
@@ -25,6 +27,7 @@ from .backends.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     HoldsLinksInProcess,
+    KeepsOutbox,
     PeopleTotals,
     PersonRow,
     RecordsConversions,
@@ -40,11 +43,13 @@ from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
 from .errors import (
+    BackendError,
     BlockedURL,
     CapabilityMissing,
     CodeSpaceExhausted,
     CodeTaken,
     ConfigurationError,
+    EndpointNotFound,
     InvalidInput,
     InvalidOption,
     InvalidURL,
@@ -57,8 +62,10 @@ from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
 from .http.responses import redirect
+from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
 from .options import CommonSettings, LinkChanges, LinkSettings, validate_settings
+from .outbox import Delivery, Endpoint, Message
 from .plans import RedirectPlans
 from .policy import BotAction, Ruling, Verdict, decide
 from .qr import QRCache
@@ -70,6 +77,10 @@ from .search import check_query, search_links, search_page
 from .shortener_domains import DomainMethods, Where
 from .stats import LinkStats, link_stats
 from .urls import DEFAULT_MAX_URL_LENGTH, ShortBase, URLRules
+from .webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from .webhook_worker import WebhookWorker
 
 __all__ = ["REDIRECT_STATUSES", "Shortener"]
 
@@ -111,6 +122,9 @@ class Shortener(DomainMethods):
         bot_action: BotAction | str = BotAction.REDIRECT,
         store_ip: bool = False,
         reuse_deleted_codes: bool = False,
+        track_people: bool = False,
+        people_cookie: str = DEFAULT_COOKIE,
+        people_cookie_days: int = DEFAULT_COOKIE_DAYS,
         geoip_db: str | os.PathLike[str] | PlaceFinder | None = None,
         templates_dir: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
         blocklist: str | os.PathLike[str] | Iterable[str] | None = None,
@@ -154,6 +168,17 @@ class Shortener(DomainMethods):
             raise ConfigurationError("bot_action must be 'redirect' or 'deny'") from None
         self.store_ip = bool(store_ip)
         self.reuse_deleted_codes = bool(reuse_deleted_codes)
+        #: People across links (docs/people.md): visits carry the visitor cookie's id.
+        self.track_people = bool(track_people)
+        people_key = (
+            hmac.new(secret.encode(), b"suolink/people/v1", hashlib.sha256).digest()
+            if secret
+            else secrets.token_bytes(32)
+        )
+        #: The visitor cookie and hop token of ``track_people``.
+        self.people_ids = PeopleIds(
+            people_key, cookie_name=people_cookie, cookie_days=people_cookie_days
+        )
         self._visitor_key = (
             hmac.new(secret.encode(), b"suolink/visitor-id/v1", hashlib.sha256).digest()
             if secret
@@ -214,6 +239,14 @@ class Shortener(DomainMethods):
         )
         #: In-process hooks (:mod:`suolink.events`), run off the request path.
         self.events = EventBus()
+        #: Webhook endpoints and the outbox (:mod:`suolink.webhooks`); None if the
+        #: storage keeps no outbox.
+        self.webhooks: Webhooks | None = (
+            Webhooks(storage_now, self.events, self.clock)
+            if isinstance(storage_now, KeepsOutbox)
+            else None
+        )
+        self._webhooks_unwatched = True  # until the first visit starts the watch
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -483,6 +516,30 @@ class Shortener(DomainMethods):
         columns = people.RECIPIENT_COLUMNS if recipients else people.VISITOR_COLUMNS
         return table_csv(columns, people.people_rows(rows, recipients=recipients))
 
+    def people_funnels(
+        self, campaign: str | None = None
+    ) -> tuple[Funnel, dict[str, Funnel]] | None:
+        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
+        recipient's; None if the backend records no conversions.
+
+        Clicks come from the people rows; conversions are read link by link (the
+        campaign's links are found by listing links: cost grows with the store).
+        """
+        chosen = people.check_campaign(campaign)
+        store = self._people("people funnels")
+        if not isinstance(self.storage, RecordsConversions):
+            return None
+        conversions = self.storage
+        rows = store.top_recipients(chosen, limit=None)
+        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
+        for link in self.iter_links():
+            if link.recipient in done and (chosen is None or link.campaign == chosen):
+                done[link.recipient] += conversions.conversions(link.code)
+        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
+        everyone = [c for found in done.values() for c in found]
+        total = fold_funnel(sum(row.clicks for row in rows), everyone)
+        return total, each
+
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
         return self._people("forget_visitor").forget_visitor(people.check_id(visitor_id))
@@ -576,13 +633,19 @@ class Shortener(DomainMethods):
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
         now = self.clock()
+        if self._webhooks_unwatched and self.webhooks is not None:
+            self._watch_webhooks()
         client = self._detect(visitor.user_agent, visitor.headers)
         judged = self.abuse.check_on_resolve and self.abuse.active
         where = self.where(base_url)
         if where is not None and where.domain is None:
             return self._unknown_host(visitor, client)
+        came_on = where.domain.name if where is not None and where.domain is not None else None
+        person = self._person(visitor, client, now, base_url) if record else None
+        visitor = without_hop(visitor)
         if (
-            record
+            person is None
+            and record
             and self._in_process is not None
             and now.tzinfo is UTC
             and self.geoip is None
@@ -594,7 +657,11 @@ class Shortener(DomainMethods):
         place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         confirmed = ("continue", "1") in visitor.query
         one_trip = record and not judged
-        ruling = self._resolve_in_one_trip(code, visitor, client, now, place) if one_trip else None
+        ruling = (
+            self._resolve_in_one_trip(code, visitor, client, now, place, person, came_on)
+            if one_trip
+            else None
+        )
         if ruling is None:
             link = self._lookup(code)
             if link is not None and not self.link_serves(link, where):
@@ -614,7 +681,15 @@ class Shortener(DomainMethods):
             outcome = visits.recorded_outcome(ruling, client, visitor) if record else None
             if link is not None and outcome is not None:
                 visit = self._visit(
-                    link.code, visitor, client, now, outcome, arm=ruling.arm, place=place
+                    link.code,
+                    visitor,
+                    client,
+                    now,
+                    outcome,
+                    arm=ruling.arm,
+                    place=place,
+                    person=person,
+                    domain=came_on,
                 )
                 result = self.storage.record_visit(visit, count=ruling.count)
                 if ruling.count and not result.allowed:
@@ -627,7 +702,8 @@ class Shortener(DomainMethods):
                 # Only a counted redirect of a person (recorded, not HEAD) earns a click id.
                 counted = record and ruling.count
                 location = self._forwarded(location, ruling.link, visitor, now, counted)
-            return redirect(location, self.redirect_status)  # no page, no context
+            answer: Decision = redirect(location, self.redirect_status)  # no page
+            return answer if person is None else _with_cookie(answer, person)
         on = where.domain if where is not None else None
         if ruling.verdict is Verdict.NOT_FOUND and on is not None and on.settings.not_found_url:
             return redirect(on.settings.not_found_url, 302)
@@ -648,7 +724,20 @@ class Shortener(DomainMethods):
             qr_platform=platform,
             domain_language=on.settings.language if on is not None else None,
         )
-        return decision_for(ruling, context)
+        if person is not None and ruling.verdict is Verdict.GUIDE:
+            hop = self.people_ids.hop_url(short_url, person.id, now)
+            context = dataclasses.replace(context, hop_url=hop)
+        answer = decision_for(ruling, context)
+        return answer if person is None else _with_cookie(answer, person)
+
+    def _person(
+        self, visitor: Visitor, client: Client, now: datetime, base_url: str | None
+    ) -> Person | None:
+        """Who this visitor is with ``track_people`` (None: not tracking, or a bot)."""
+        if not self.track_people or client.is_bot or client.is_preview:
+            return None
+        secure = (self.base_url or base_url or "").startswith("https://")
+        return self.people_ids.identify(visitor, now, secure=secure)
 
     def _unknown_host(self, visitor: Visitor, client: Client) -> Decision:
         """A request on a host that is none of the domains: 404, or the configured redirect."""
@@ -726,7 +815,7 @@ class Shortener(DomainMethods):
             currency=money,
         )
         stored, new = storage.record_conversion(conversion)
-        if new and self.events.wants("conversion.recorded"):
+        if new and self.wants_event("conversion.recorded"):
             self.emit("conversion.recorded", stored.to_dict())  # hooks and webhooks
         return stored, new
 
@@ -879,8 +968,18 @@ class Shortener(DomainMethods):
         answer = self._plans.answer(link, client, now)
         if answer is None:
             return None
+        came_on = where.domain.name if where is not None and where.domain is not None else None
         record = visits.build_record(
-            link.code, visitor, answer.fields, now, answer.outcome, self._visitor_ids, self.store_ip
+            link.code,
+            visitor,
+            answer.fields,
+            now,
+            answer.outcome,
+            self._visitor_ids,
+            self.store_ip,
+            NOWHERE,
+            None,
+            came_on,
         )
         if storage.append_visit(record, count=answer.count) is not True:
             return None  # deleted meanwhile, or refused: the policy says what instead
@@ -889,7 +988,14 @@ class Shortener(DomainMethods):
         return answer.decision
 
     def _resolve_in_one_trip(
-        self, code: str, visitor: Visitor, client: Client, now: datetime, place: Place
+        self,
+        code: str,
+        visitor: Visitor,
+        client: Client,
+        now: datetime,
+        place: Place,
+        person: Person | None = None,
+        domain: str | None = None,
     ) -> Ruling | None:
         """The common redirect as one storage call, for backends that offer it (Redis).
 
@@ -903,7 +1009,16 @@ class Shortener(DomainMethods):
             checked = self.codes.check_code(code)
         except InvalidInput:
             return Ruling(Verdict.NOT_FOUND)
-        visit = self._visit(checked, visitor, client, now, "redirect", place=place)
+        visit = self._visit(
+            checked,
+            visitor,
+            client,
+            now,
+            "redirect",
+            place=place,
+            person=person,
+            domain=domain,
+        )
         ruling = visits.record_in_one_trip(storage, visit, client)
         if ruling is not None and ruling.verdict is Verdict.REDIRECT and self.events.wanted:
             self._emit_visit(visit)
@@ -939,8 +1054,10 @@ class Shortener(DomainMethods):
         *,
         arm: str | None = None,
         place: Place = NOWHERE,
+        person: Person | None = None,
+        domain: str | None = None,
     ) -> Visit:
-        return visits.build_visit(
+        visit = visits.build_visit(
             code,
             visitor,
             client,
@@ -950,7 +1067,10 @@ class Shortener(DomainMethods):
             store_ip=self.store_ip,
             arm=arm,
             place=place,
+            domain=domain,
         )
+        # With track_people the cookie's id stands for the person, not IP and user agent.
+        return visit if person is None else dataclasses.replace(visit, visitor_id=person.id)
 
     def _qr_images(self) -> QRCache:
         """The QR cache, made on first use (most Shorteners never draw one)."""
@@ -1094,11 +1214,95 @@ class Shortener(DomainMethods):
         """
         event = Event(check_event_name(name), dict(payload), timestamp=self.clock())
         self.events.publish(event)
+        if self.webhooks is not None:
+            self.webhooks.publish(event)
         return event
 
+    def wants_event(self, name: str) -> bool:
+        """True if a hook or a webhook endpoint wants event ``name``: callers that must
+        work to build a payload check this first (reading the endpoints at most every 5 s)."""
+        hooks = self.webhooks
+        return self.events.wants(name) or (hooks is not None and hooks.wants(name))
+
     def _emit_link(self, name: str, link: Link) -> None:
-        if self.events.wants(name):
+        if self.wants_event(name):
             self.emit(name, self._link_payload(link))
+
+    def _watch_webhooks(self) -> None:
+        """From the first visit on, look at the endpoints every 30 s in the hooks' worker
+        (off the request path, stopped by ``close`` before the storage closes): clicks are
+        collected while an endpoint, added by any process, wants them."""
+        self._webhooks_unwatched = False
+        hooks = self.webhooks
+        if hooks is None:
+            return
+        due = [0.0]
+
+        def look() -> None:
+            if time.monotonic() < due[0]:
+                return
+            due[0] = time.monotonic() + 30.0
+            try:
+                hooks.refresh()
+            except BackendError:  # down or closed: the next look tries again
+                return
+
+        self.events.every(look)
+
+    # -- webhooks (suolink.webhooks, suolink.webhook_worker) --------------------------------
+
+    def _outbox(self) -> Webhooks:
+        if self.webhooks is None:
+            raise CapabilityMissing("webhooks", "keeps_outbox", self.storage.url)
+        return self.webhooks
+
+    def add_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = ("*",),
+        secret: str | None = None,
+        *,
+        description: str = "",
+    ) -> Endpoint:
+        """Send ``events`` (names of ``suolink.events.EVENT_TYPES``, ``*``: all) to ``url``,
+        signed with ``secret`` (made if not given: read it from the result once)."""
+        return self._outbox().add(url, events=events, secret=secret, description=description)
+
+    def list_webhooks(self) -> builtins.list[Endpoint]:
+        """Every webhook endpoint, oldest first."""
+        return self._outbox().list()
+
+    def remove_webhook(self, endpoint_id: str) -> None:
+        """Remove an endpoint and its waiting messages; ``EndpointNotFound`` if none."""
+        if not self._outbox().remove(endpoint_id):
+            raise EndpointNotFound(str(endpoint_id))
+
+    def webhook_deliveries(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        """The delivery log, newest first (one endpoint's, or all)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidOption("limit", "must be a whole number from 1 to 1000")
+        return self._outbox().storage.deliveries(endpoint_id=endpoint_id, limit=limit)
+
+    def webhook_dead_letters(
+        self, endpoint_id: str | None = None, *, limit: int = 100
+    ) -> builtins.list[Message]:
+        """Messages given up on, newest first."""
+        return self._outbox().storage.dead_letters(endpoint_id=endpoint_id, limit=limit)
+
+    def run_webhooks(self, **options: Any) -> WebhookWorker:
+        """Start delivering this storage's outbox in a background thread; the worker.
+
+        ``options`` are :class:`~suolink.webhook_worker.WebhookWorker`'s. Stop it with
+        ``worker.stop()`` (in-flight deliveries finish first).
+        """
+        from .webhook_worker import WebhookWorker
+
+        self._outbox()  # CapabilityMissing without an outbox
+        worker = WebhookWorker(self.storage, **options)
+        worker.start()
+        return worker
 
     def _link_payload(self, link: Link) -> dict[str, Any]:
         """A link as the API shows it: no password hash; its short URL if one can be made."""
@@ -1232,6 +1436,9 @@ class Shortener(DomainMethods):
     def close(self) -> None:
         """Close the storage (and a GeoIP database it opened); not used afterwards."""
         with self._close_lock:
+            if self.webhooks is not None:
+                self.events.drain()
+                self.webhooks.flush()
             self.events.close()
             self.storage.close()
             if self._owns_geoip and isinstance(self.geoip, GeoIP):
@@ -1245,6 +1452,13 @@ class Shortener(DomainMethods):
 
     def __repr__(self) -> str:
         return f"Shortener(storage={self.storage.url!r}, base_url={self.base_url!r})"
+
+
+def _with_cookie(answer: Decision, person: Person) -> Decision:
+    """``answer`` with the visitor cookie set, if it must be."""
+    if person.set_cookie is None:
+        return answer
+    return dataclasses.replace(answer, headers=(*answer.headers, ("Set-Cookie", person.set_cookie)))
 
 
 def _one_platform(name: str | None) -> str | None:

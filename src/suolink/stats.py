@@ -55,6 +55,8 @@ class LinkStats:
     by_country: dict[str, int] = field(default_factory=dict)
     #: People by weighted-split arm (redirects a split sent on; others are left out).
     by_arm: dict[str, int] = field(default_factory=dict)
+    #: People by the short domain they came in on (visits before domains are left out).
+    by_domain: dict[str, int] = field(default_factory=dict)
     #: Clicks → leads → sales, on a backend that ``RecordsConversions`` (else None).
     funnel: Funnel | None = None
 
@@ -82,6 +84,7 @@ class LinkStats:
             "top_referers": [{"referer": r, "visits": n} for r, n in self.top_referers],
             "by_country": self.by_country,
             "by_arm": self.by_arm,
+            "by_domain": self.by_domain,
             "funnel": None if self.funnel is None else self.funnel.to_dict(),
         }
 
@@ -104,6 +107,7 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
     outcomes: Counter[str] = Counter()
     countries: Counter[str] = Counter()
     arms: Counter[str] = Counter()
+    domains: Counter[str] = Counter()
     for visit in visits:
         total += 1
         day = visit.at.astimezone(tz or UTC).date().isoformat()
@@ -126,6 +130,8 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
             countries[visit.country] += 1
         if visit.arm:
             arms[visit.arm] += 1
+        if visit.domain:
+            domains[visit.domain] += 1
     return LinkStats(
         code=code,
         total=total,
@@ -143,6 +149,7 @@ def aggregate(code: str, visits: Iterable[Visit], *, tz: tzinfo | None = None) -
         top_referers=ranked(referers, _TOP),
         by_country=dict(ranked(countries)),
         by_arm=dict(ranked(arms)),
+        by_domain=dict(ranked(domains)),
     )
 
 
@@ -177,6 +184,7 @@ def from_counts(code: str, counts: StatsCounts) -> LinkStats:
         top_referers=ranked(dims.get("referer", {}), _TOP),
         by_country=dict(ranked(dims.get("country", {}))),
         by_arm=dict(ranked(dims.get("arm", {}))),
+        by_domain=dict(ranked(dims.get("domain", {}))),
     )
 
 

@@ -107,6 +107,7 @@ def build_visit(
     store_ip: bool,
     arm: str | None = None,
     place: Place = NOWHERE,
+    domain: str | None = None,
 ) -> Visit:
     """The record of ``visitor`` opening ``code``: detection results, never raw secrets.
 
@@ -114,7 +115,7 @@ def build_visit(
     """
     hasher = key if isinstance(key, KeyedHash) else KeyedHash(key)
     record = build_record(
-        code, visitor, client_fields(client), at, outcome, hasher, store_ip, place, arm
+        code, visitor, client_fields(client), at, outcome, hasher, store_ip, place, arm, domain
     )
     return Visit.from_record(record)
 
@@ -145,6 +146,7 @@ def build_record(
     store_ip: bool,
     place: Place = NOWHERE,
     arm: str | None = None,
+    domain: str | None = None,
 ) -> VisitRecord:
     """:func:`build_visit` as a :data:`~suolink.models.VisitRecord` (every text storable),
     from the visitor's :func:`client_fields`. Arguments by position: it is on every
@@ -170,6 +172,7 @@ def build_record(
         place.region,
         place.city,
         arm,
+        domain,
     )
 
 

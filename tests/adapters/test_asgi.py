@@ -23,6 +23,7 @@ from tests.http_scenarios import (
     AUTH,
     BROWSER,
     HOST_SCENARIOS,
+    PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
     WECHAT,
@@ -523,3 +524,77 @@ def test_a_host_may_serve_its_shortener_again_after_a_lifespan(tmp_path: Path) -
             hop = client.get("/again", headers={"User-Agent": BROWSER}, follow_redirects=False)
             assert hop.status_code == 302
     shortener.close()
+
+
+# -- short links on SQLite: resolved on the event loop, the visit's commit awaited ----------
+
+
+def test_sqlite_links_resolve_on_the_loop_with_every_answered_visit_written(
+    tmp_path: Path,
+) -> None:
+    app = create_app(f"sqlite:///{tmp_path / 'loop.db'}", api_token=TOKEN, secret="s")
+    assert app.state.suolink.links_on_loop
+    with TestClient(app) as client:
+        made = client.post("/api/links", json={"url": "https://example.com/l"}, headers=AUTH)
+        code = made.json()["code"]
+        for n in range(1, 6):
+            hop = client.get(f"/{code}", headers={"User-Agent": BROWSER}, follow_redirects=False)
+            assert hop.status_code == 302
+            assert get_shortener(app).get(code).visits == n  # type: ignore[union-attr]
+        guide = client.get(f"/{code}", headers={"User-Agent": WECHAT}, follow_redirects=False)
+        assert guide.status_code == 200  # a page, its visit recorded (not counted)
+        assert len(list(get_shortener(app).visits(code))) == 6
+
+
+def test_a_max_visits_link_goes_to_a_worker_thread_and_keeps_its_limit(tmp_path: Path) -> None:
+    app = create_app(f"sqlite:///{tmp_path / 'lim.db'}", api_token=TOKEN, secret="s")
+    with TestClient(app) as client:
+        made = client.post(
+            "/api/links", json={"url": "https://example.com/m", "max_visits": 2}, headers=AUTH
+        )
+        code = made.json()["code"]
+        statuses = [
+            client.get(f"/{code}", headers={"User-Agent": BROWSER}, follow_redirects=False)
+            for _ in range(4)
+        ]
+        assert [s.status_code for s in statuses[:2]] == [302, 302]
+        assert all(s.status_code != 302 for s in statuses[2:])
+        assert get_shortener(app).get(code).visits == 2  # type: ignore[union-attr]
+
+
+def test_a_deferred_visit_that_cannot_be_written_is_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from suolink.errors import BackendUnavailable
+
+    app = create_app(f"sqlite:///{tmp_path / 'down.db'}", api_token=TOKEN, secret="s")
+    with TestClient(app) as client:
+        made = client.post("/api/links", json={"url": "https://example.com/d"}, headers=AUTH)
+        code = made.json()["code"]
+        storage = get_shortener(app).storage
+
+        def down(items: object) -> object:
+            raise BackendUnavailable("the disk is gone")
+
+        monkeypatch.setattr(storage, "_write_visits", down)
+        monkeypatch.setattr(storage._visit_batches, "_write", down)  # type: ignore[attr-defined]
+        hop = client.get(f"/{code}", headers={"User-Agent": BROWSER}, follow_redirects=False)
+        assert hop.status_code == 503
+
+
+def test_a_check_url_hook_on_resolve_keeps_links_in_worker_threads(tmp_path: Path) -> None:
+    app = create_app(
+        f"sqlite:///{tmp_path / 'hook.db'}",
+        api_token=TOKEN,
+        secret="s",
+        check_url=lambda url: None,
+        check_on_resolve=True,
+    )
+    assert not app.state.suolink.links_on_loop
+
+
+@pytest.mark.parametrize("scenario", PEOPLE_SCENARIOS, ids=lambda s: s.__name__)
+def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    app = create_app("memory://", api_token=TOKEN, secret="s", track_people=True)
+    for client in client_for(app):
+        scenario(client)

@@ -12,7 +12,15 @@ from suolink.adapters.flask import Suolink, create_app, get_shortener
 from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
 from tests.conftest import storage_url
-from tests.http_scenarios import BROWSER, HOST_SCENARIOS, SCENARIOS, TOKEN, HttpClient, Reply
+from tests.http_scenarios import (
+    BROWSER,
+    HOST_SCENARIOS,
+    PEOPLE_SCENARIOS,
+    SCENARIOS,
+    TOKEN,
+    HttpClient,
+    Reply,
+)
 
 
 class FlaskClient:
@@ -206,3 +214,9 @@ def _configured_app() -> flask.Flask:
     app.config["SUOLINK_STORAGE"] = "memory://"
     Suolink(app)
     return app
+
+
+@pytest.mark.parametrize("scenario", PEOPLE_SCENARIOS, ids=lambda s: s.__name__)
+def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    app = create_app("memory://", api_token=TOKEN, secret="s", track_people=True)
+    scenario(FlaskClient(app))

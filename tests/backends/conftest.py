@@ -41,9 +41,27 @@ class Backend:
 
 
 REDIS_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "records_in_one_trip", "shares_rate_limits", "records_conversions"}
+    {
+        "keeps_aggregates",
+        "records_in_one_trip",
+        "shares_rate_limits",
+        "tracks_people",
+        "keeps_domains",
+        "records_conversions",
+    }
 )
-SQL_CAPABILITIES = frozenset({"keeps_aggregates", "restores_in_batches", "records_conversions"})
+SQL_CAPABILITIES = frozenset(
+    {
+        "keeps_aggregates",
+        "restores_in_batches",
+        "keeps_domains",
+        "keeps_outbox",
+        "records_conversions",
+    }
+)
+DJANGO_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "keeps_domains", "keeps_outbox", "records_conversions"}
+)
 
 BACKENDS: list[Backend] = [
     Backend(
@@ -56,6 +74,7 @@ BACKENDS: list[Backend] = [
                 "holds_links_in_process",
                 "tracks_people",
                 "keeps_domains",
+                "keeps_outbox",
                 "records_conversions",
             }
         ),
@@ -69,7 +88,9 @@ BACKENDS: list[Backend] = [
                 "restores_in_batches",
                 "tracks_people",
                 "keeps_domains",
+                "keeps_outbox",
                 "records_conversions",
+                "holds_links_in_process",
             }
         ),
     ),
@@ -86,12 +107,12 @@ BACKENDS: list[Backend] = [
     Backend(
         "django",
         lambda request, tmp: django_store_url(tmp),
-        capabilities=frozenset({"keeps_aggregates", "records_conversions"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
-        capabilities=frozenset({"keeps_aggregates", "records_conversions"}),
+        capabilities=DJANGO_CAPABILITIES,
     ),
     Backend(
         "postgresql",

@@ -7,6 +7,7 @@ can see the batches the machinery formed; the storage contract suite
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -20,7 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suolink.backends import open_storage
-from suolink.backends.batching import BatchOptions, GroupCommit, parse_batch_option
+from suolink.backends.batching import (
+    BatchOptions,
+    GroupCommit,
+    deferred_commits,
+    deferring,
+    parse_batch_option,
+)
 from suolink.errors import BackendUnavailable, ConfigurationError
 
 
@@ -239,3 +246,59 @@ def test_a_process_that_exits_without_closing_writes_its_queue(tmp_path: Path) -
         assert len(list(store.visits("x"))) == 50
     finally:
         store.close()
+
+
+# -- deferred durable writes: an event loop's callers await a future, never a lock ----------
+
+
+def test_deferred_items_share_a_batch_and_each_future_gets_its_own_outcome() -> None:
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder, BatchOptions())
+
+    async def main() -> list[object]:
+        with deferring() as deferred:
+            recorder.gate.clear()  # the flusher stalls until all are queued
+            for item in (1, 2, -3):
+                deferred.pending.append(group.submit_deferred(item, deferred.loop))
+            recorder.gate.set()
+        return await asyncio.gather(*deferred.pending, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert outcomes[:2] == [2, 4]
+    assert isinstance(outcomes[2], ValueError)
+    assert sorted(item for batch in recorder.batches for item in batch) == [-3, 1, 2]
+    assert len(recorder.batches) <= 2  # one wake-up of the flusher took what was queued
+    group.close()
+
+
+def test_a_failed_deferred_write_is_every_future_s_error_and_close_writes_the_rest() -> None:
+    recorder = Recorder()
+    recorder.failures.append(BackendUnavailable("down"))
+    group: GroupCommit[int, int] = GroupCommit(recorder, BatchOptions())
+
+    async def main() -> object:
+        with deferring() as deferred:
+            future = group.submit_deferred(5, deferred.loop)
+        try:
+            return await future
+        except BackendUnavailable as exc:
+            return exc
+
+    assert isinstance(asyncio.run(main()), BackendUnavailable)
+    group.close()
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(BackendUnavailable):
+            group.submit_deferred(1, loop)
+    finally:
+        loop.close()
+
+
+def test_deferring_is_only_in_force_inside_its_block() -> None:
+    async def main() -> None:
+        assert deferred_commits() is None
+        with deferring() as deferred:
+            assert deferred_commits() is deferred
+        assert deferred_commits() is None
+
+    asyncio.run(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,7 +103,10 @@ def test_export_import_export_is_exact(fmt: str, storage_factory: Callable[[], S
     assert archive(copy, fmt) == first
     for link in original.iter_links():
         assert copy.get(link.code) == link
-        assert copy.stats(link.code) == original.stats(link.code)
+        # The funnel exists only where the backend records conversions (none here).
+        assert replace(copy.stats(link.code), funnel=None) == replace(
+            original.stats(link.code), funnel=None
+        )
     again = import_records(copy, read_text(first.decode()))  # nothing twice
     assert (again.created, len(again.skipped)) == (0, report.created)
     assert archive(copy, fmt) == first

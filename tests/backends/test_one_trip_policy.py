@@ -178,6 +178,8 @@ def settings_(draw: st.DrawFn) -> dict[str, Any]:
                 st.just((("a", "https://t.example/a", 1), ("b", "https://t.example/b", 2))), ()
             )
         ),
+        "domain": draw(sometimes(st.just("s1.example"))),
+        "pool": draw(sometimes(st.just("main"))),
     }
 
 
@@ -224,6 +226,8 @@ def could_refuse(link: Link, at: datetime) -> bool:
         or bool(link.deny_countries)
         or link.warning is not None
         or link.abuse_status is not None
+        or link.domain is not None  # bound to a domain or pool: the host decides
+        or link.pool is not None
     )
 
 

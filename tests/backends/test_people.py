@@ -14,7 +14,10 @@ from suolink.backends import Storage
 from suolink.backends.base import PeopleTotals, PersonRow, TracksPeople
 from suolink.models import Link, Visit
 
-from .conftest import claiming
+from .conftest import Backend, claiming
+
+#: Backends whose ``forget_visitor`` also takes the id off raw visits (docs/people.md).
+SCRUBS_RAW_VISITS = ("memory", "sqlite")
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -165,7 +168,7 @@ def test_a_recipient_with_no_click_is_listed_and_counted_in_the_average(
 
 
 @claiming("tracks_people")
-def test_forget_visitor(storage: Storage) -> None:
+def test_forget_visitor(storage: Storage, backend: Backend) -> None:
     _make_links(storage)
     people = _people(storage)
     for i, who in enumerate(["own", "x", "y", "x"]):
@@ -175,7 +178,8 @@ def test_forget_visitor(storage: Storage) -> None:
     row = people.top_recipients("spring", limit=1)[0]
     assert (row.id, row.clicks, row.reach, row.visitor) == ("m-1", 4, 1, "own")
     assert "x" not in {r.id for r in people.top_visitors(None, limit=None)}
-    assert all(v.visitor_id != "x" for v in storage.visits("a1"))
+    if backend.name in SCRUBS_RAW_VISITS:
+        assert all(v.visitor_id != "x" for v in storage.visits("a1"))
     assert people.forget_visitor("own") is True
     row = people.top_recipients("spring", limit=1)[0]
     assert (row.reach, row.visitor) == (1, None)  # own forgotten: not counted as reach

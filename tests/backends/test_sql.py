@@ -8,6 +8,7 @@ versions, MySQL's byte-exact codes, and the outage test (a server killed mid-loa
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ import pytest
 from suolink.backends import Storage, open_storage
 from suolink.backends.sql import SQLStorage
 from suolink.backends.sql._options import parse_url
+from suolink.backends.sql.postgres import PostgreSQLStorage
 from suolink.backends.sql.schema import SCHEMA_VERSION, schema_version
 from suolink.errors import (
     BackendError,
@@ -227,6 +229,40 @@ def test_without_retention_every_raw_visit_stays(store: SQLStorage) -> None:
     store.record_visit(Visit(code="k", at=T0))
     store.record_visit(Visit(code="k", at=T0 + timedelta(days=10_000)))
     assert len(list(store.visits("k"))) == 2
+
+
+def test_postgresql_direct_statements_stay_short_enough_for_psycopg_to_cache() -> None:
+    """psycopg converts (and caches) a query's placeholders only up to 4 KiB and 50
+    parameters; past that every redirect would parse its 3 KiB statement again."""
+    from psycopg import _queries
+
+    store = open_storage(postgres_store_url())
+    assert isinstance(store, PostgreSQLStorage)
+    try:
+        for name, sql in store._direct_sql.items():
+            assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH, name
+            names = set(re.findall(r"%\((\w+)\)s", sql))
+            assert len(names) <= _queries.MAX_CACHED_STATEMENT_PARAMS, name
+    finally:
+        store.close()
+
+
+def test_postgresql_direct_connections_are_bounded_and_come_back() -> None:
+    """The redirect path's own connections: ``pool_size + max_overflow`` at most, a call
+    that finds none free within ``pool_timeout`` is ``BackendUnavailable``."""
+    url = with_query(postgres_store_url(), pool_size=1, max_overflow=0, pool_timeout=0.2)
+    store = open_storage(url)
+    assert isinstance(store, PostgreSQLStorage)
+    try:
+        store.create(Link(code="k", url="https://e.com"))
+        with store._direct.connection(), pytest.raises(BackendUnavailable):  # the only one
+            store.get("k")
+        assert store.get("k") is not None  # given back: usable again
+        assert store.record_visit(Visit(code="k", at=T0)).visits == 1
+    finally:
+        store.close()
+    with pytest.raises(BackendUnavailable):
+        store.get("k")
 
 
 def test_mysql_refuses_codes_longer_than_its_column() -> None:

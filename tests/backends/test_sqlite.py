@@ -11,14 +11,26 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from suolink.backends import open_storage
-from suolink.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStorage, migrate
+from suolink.backends.sqlite import (
+    LINK_CHECK,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLiteStorage,
+    migrate,
+)
 from suolink.errors import BackendError, BackendUnavailable, ConfigurationError
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.stats import aggregate, link_stats
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -684,3 +696,133 @@ def test_the_link_cache_sees_a_change_by_another_process(db: Path) -> None:
         assert store.get("c").title == "from another process"  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+# -- the link version: visits leave the link cache alone, link changes anywhere empty it --
+
+
+def test_visits_by_another_store_leave_peek_alone_and_get_exact(db: Path) -> None:
+    url = f"sqlite:///{db}"
+    reader, writer = SQLiteStorage(url), SQLiteStorage(url)
+    try:
+        writer.create(Link(code="c", url="https://example.com/1"))
+        first = reader.peek("c")
+        assert first is not None
+        writer.record_visit(Visit(code="c", at=datetime.now(UTC), user_agent="u"))
+        assert reader.peek("c") is first  # a visit is not a change of the link
+        assert reader.get("c").visits == 1  # type: ignore[union-attr]  # get stays exact
+        writer.update("c", {"title": "changed"})
+        time.sleep(2 * LINK_CHECK)  # another store: seen within LINK_CHECK
+        assert reader.peek("c").title == "changed"  # type: ignore[union-attr]
+        writer.delete("c")
+        time.sleep(2 * LINK_CHECK)
+        assert reader.peek("c") is None
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_peek_sees_changes_by_plain_sqlite_but_not_counts(store: SQLiteStorage, db: Path) -> None:
+    store.create(Link(code="c", url="https://example.com/1"))
+    first = store.peek("c")
+    with raw(db) as conn:
+        conn.execute("UPDATE links SET visits = visits + 5 WHERE code = 'c'")
+    assert store.peek("c") is first
+    assert store.get("c").visits == 5  # type: ignore[union-attr]
+    with raw(db) as conn:
+        conn.execute("UPDATE links SET url = 'https://example.com/2' WHERE code = 'c'")
+    time.sleep(2 * LINK_CHECK)
+    assert store.peek("c").url == "https://example.com/2"  # type: ignore[union-attr]
+    with raw(db) as conn:
+        conn.execute("DELETE FROM links WHERE code = 'c'")
+    time.sleep(2 * LINK_CHECK)
+    assert store.peek("c") is None
+
+
+def test_peek_sees_its_own_store_s_changes_at_once_and_others_within_link_check(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import suolink.backends.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "LINK_CHECK", 3600.0)  # only own changes, then
+    url = f"sqlite:///{db}"
+    store, other = SQLiteStorage(url), SQLiteStorage(url)
+    try:
+        store.create(Link(code="c", url="https://example.com/1"))
+        assert store.peek("c").title is None  # type: ignore[union-attr]
+        store.update("c", {"title": "mine"})
+        assert store.peek("c").title == "mine"  # type: ignore[union-attr]  # at once
+        other.update("c", {"title": "theirs"})
+        assert store.peek("c").title == "mine"  # type: ignore[union-attr]  # not asked yet
+        assert store.get("c").title == "theirs"  # type: ignore[union-attr]  # get is exact
+        monkeypatch.setattr(sqlite_backend, "LINK_CHECK", 0.0)
+        store._fresh_until = 0.0  # the window passed
+        assert store.peek("c").title == "theirs"  # type: ignore[union-attr]
+    finally:
+        store.close()
+        other.close()
+
+
+def test_peek_on_a_memory_database_sees_its_own_changes() -> None:
+    store = SQLiteStorage("sqlite:///:memory:")
+    try:
+        store.create(Link(code="c", url="https://example.com/1"))
+        first = store.peek("c")
+        store.record_visit(Visit(code="c", at=datetime.now(UTC), user_agent="u"))
+        assert store.peek("c") is first
+        store.update("c", {"disabled": True})
+        assert store.peek("c").disabled is True  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_the_link_version_triggers_cover_every_column_but_visits(
+    store: SQLiteStorage, db: Path
+) -> None:
+    """A migration adding a column to ``links`` must call ``_link_version_triggers`` again."""
+    conn = raw(db)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(links)")} - {"visits"}
+    sql = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'links_version_update'"
+    ).fetchone()[0]
+    listed = sql.split("UPDATE OF", 1)[1].split(" ON links", 1)[0]
+    assert {c.strip() for c in listed.split(",")} == columns
+    conn.close()
+
+
+def _resolve_in_a_child(url: str, calls: int, out: Any) -> None:
+    from suolink import Shortener
+    from suolink.models import Redirect, Visitor
+
+    with Shortener(url, secret="s") as shortener:
+        shortener.update("hot", url="https://example.com/2")
+        chrome = Visitor(user_agent=CHROME, ip="10.0.0.2")
+        out.put(sum(isinstance(shortener.resolve("lim", chrome), Redirect) for _ in range(calls)))
+
+
+def test_two_processes_share_max_visits_and_see_each_others_changes(db: Path) -> None:
+    from suolink import Shortener
+    from suolink.models import Redirect, Visitor
+
+    url = f"sqlite:///{db}"
+    chrome = Visitor(user_agent=CHROME, ip="10.0.0.1")
+    with Shortener(url, secret="s") as shortener:
+        shortener.shorten("https://example.com/1", code="hot")
+        shortener.shorten("https://example.com/x", code="lim", max_visits=30)
+        first = shortener.resolve("hot", chrome)
+        assert isinstance(first, Redirect)
+        assert first.location == "https://example.com/1"  # now planned in this process
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        child = context.Process(target=_resolve_in_a_child, args=(url, 25, out))
+        child.start()
+        mine = sum(isinstance(shortener.resolve("lim", chrome), Redirect) for _ in range(25))
+        theirs = out.get(timeout=120)
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert mine + theirs == 30
+        assert shortener.get("lim").visits == 30
+        again = shortener.resolve("hot", chrome)
+        assert isinstance(again, Redirect)
+        assert again.location == "https://example.com/2"  # changed by the other process
+        assert shortener.get("hot").visits == 2

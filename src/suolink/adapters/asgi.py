@@ -6,8 +6,16 @@ variables, then defaults (the one option spec of :mod:`suolink.config`), so
 Starlette under a prefix; short URLs and QR codes then carry the mount's ``root_path``.
 Endpoints only translate an ASGI scope into an :class:`~suolink.http.HttpRequest` and a
 :class:`~suolink.models.Decision` back into ASGI messages. The core is synchronous, so
-the work of every store but ``memory://`` runs in a worker thread: the event loop never
-waits for SQLite's disk or Redis's network (and concurrent visits can share a commit).
+the work of a network store (Redis, PostgreSQL, …) runs in a worker thread: the event
+loop never waits for a network round trip (and concurrent visits can share a commit).
+
+A short link on a store that reads links in this process (``memory://``, and SQLite
+with its link cache: :class:`~suolink.backends.base.HoldsLinksInProcess`) is resolved on
+the event loop itself: a thread hop and a thread waiting for its commit cost far more
+than the redirect (measured: ``benchmarks/README.md``). Its visit's durable write is
+deferred (:func:`~suolink.backends.batching.deferring`) and awaited before the answer
+is sent, so an answered redirect's visit is still written; a visit the store must
+check first (a ``max_visits`` count) sends the request to a worker thread instead.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,13 +46,16 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the ASGI adapter", "asgi", module="starlette") from exc
 
+from ..backends.base import HoldsLinksInProcess
+from ..backends.batching import CommitWouldWait, deferring
 from ..backends.memory import MemoryStorage
 from ..config import app_options
 from ..domain_checks import periodic_checks
+from ..errors import LinkNotFound, SuolinkError
 from ..http.mounting import Mounted, body_too_large, mount, page_visitor
 from ..http.request import HttpRequest
 from ..http.responses import error_response
-from ..models import Decision, StreamedDecision
+from ..models import Decision, StreamedDecision, VisitResult
 from ..options import protect_rules
 from ..shortener import Shortener
 
@@ -83,6 +95,8 @@ class _State:
     parts: Mounted
     #: Run the core on the event loop (an in-process store never waits) or in a thread.
     inline: bool
+    #: Resolve short links on the event loop, visits' writes deferred (see the module).
+    links_on_loop: bool
     #: Close the Shortener at lifespan shutdown (it was built here, not handed in).
     owns_shortener: bool
     #: Where the core runs when not inline; its threads start on first use.
@@ -120,9 +134,16 @@ def create_app(
         options["storage"] = storage
     settings = app_options(options, os.environ, adapter=ADAPTER)
     parts = mount(settings, shortener=shortener, log=log)
+    storage_now = parts.shortener.storage
+    inline = isinstance(storage_now, MemoryStorage)
+    abuse = parts.shortener.abuse
     state = _State(
         parts,
-        inline=isinstance(parts.shortener.storage, MemoryStorage),
+        inline=inline,
+        # a host's check_url hook may wait on the network: then links go to threads too
+        links_on_loop=not inline
+        and isinstance(storage_now, HoldsLinksInProcess)
+        and not (abuse.check_on_resolve and abuse.active),
         owns_shortener=shortener is None,
     )
     checks = periodic_checks(
@@ -189,7 +210,7 @@ class SuolinkApp(Starlette):
 
 def _starlette_path(pattern: str) -> str:
     """``/<code>.png`` → ``/{code}.png``, ``/api/<path:rest>`` → ``/api/{rest:path}``."""
-    return pattern.replace("<code>", "{code}").replace("<path:rest>", "{rest:path}")
+    return re.sub(r"<(\w+)>", r"{\1}", pattern.replace("<path:rest>", "{rest:path}"))
 
 
 def _state(app: Any) -> _State:
@@ -213,6 +234,7 @@ class _Endpoint:
         self.state = state
         self.route = route
         self.limit = state.parts.api.body_limit(route)
+        self.on_loop = route == "resolve" and state.links_on_loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
@@ -222,8 +244,34 @@ class _Endpoint:
         else:
             params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
             handle = functools.partial(state.parts.api.handle, self.route, request, **params)
-            decision = await state.run(handle)
+            if self.on_loop and request.method in _NO_BODY:
+                decision = await self._on_loop(handle)
+            else:
+                decision = await state.run(handle)
         await _send(decision, scope["method"] == "HEAD", send, state)
+
+    async def _on_loop(self, handle: Callable[[], Decision]) -> Decision:
+        """``handle()`` on the event loop, its visit's write awaited before the answer.
+
+        To a worker thread instead if a write must be waited for (nothing was written),
+        or if a deferred visit was refused after all (a ``max_visits`` set, or the link
+        deleted, meanwhile: nothing was recorded, so the policy's answer is asked again).
+        """
+        try:
+            with deferring() as deferred:
+                decision = handle()
+        except CommitWouldWait:
+            return await self.state.run(handle)
+        for future in deferred.pending:
+            try:
+                result = await future
+            except LinkNotFound:
+                return await self.state.run(handle)
+            except SuolinkError as exc:
+                return self.state.parts.api.failure(self.route, exc)
+            if isinstance(result, VisitResult) and not result.allowed:
+                return await self.state.run(handle)
+        return decision
 
 
 class _TooLarge(Exception):

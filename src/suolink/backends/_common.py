@@ -231,7 +231,7 @@ def normalise_visit(visit: object) -> Visit:
     check_text("outcome", visit.outcome)
     for name in (
         *("ip", "referer", "app", "os", "device", "language", "visitor_id", "browser"),
-        *("country", "region", "city", "arm"),
+        *("country", "region", "city", "arm", "domain"),
     ):
         _OPTIONAL_TEXT.check(name, getattr(visit, name))
     return visit
@@ -291,4 +291,6 @@ def visit_dimensions(visit: Visit) -> list[tuple[str, str]]:
         out.append(("country", visit.country))
     if visit.arm:
         out.append(("arm", visit.arm))
+    if visit.domain:
+        out.append(("domain", visit.domain))
     return out

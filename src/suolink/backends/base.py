@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..domains import Domain
 from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..outbox import Delivery, Endpoint, Message
 
 __all__ = [
     "CAPABILITIES",
@@ -24,6 +25,7 @@ __all__ = [
     "HoldsLinksInProcess",
     "KeepsAggregates",
     "KeepsDomains",
+    "KeepsOutbox",
     "PeopleTotals",
     "PersonRow",
     "RecordsConversions",
@@ -143,14 +145,17 @@ class RecordsInOneTrip(Protocol):
 
 @runtime_checkable
 class HoldsLinksInProcess(Protocol):
-    """A backend whose links live in this process and change only through its own methods
-    (``memory://``): a stored link is then a stable object, and the Shortener may keep work
-    done for it (rulings, redirects) for as long as :meth:`peek` returns that same object.
+    """A backend that hands out a link as one object until the link changes, read in this
+    process without a network trip: ``memory://`` (its links live here) and ``sqlite://``
+    (a cache that only link changes, from any process, empty). The Shortener may keep work
+    done for a link (rulings, redirects) for as long as :meth:`peek` returns that same
+    object, and the ASGI app resolves such links on its event loop.
     """
 
     def peek(self, code: str) -> Link | None:
-        """The stored link itself, the same object until it is updated or deleted; None if
-        there is none. Its ``visits`` is not kept current: read counts with ``get``."""
+        """The stored link, the same object until it (or, for a cache, any link) is
+        changed, by any writer; None if there is none. Its ``visits`` is not kept
+        current: read counts with ``get``."""
         ...
 
     def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
@@ -161,7 +166,10 @@ class HoldsLinksInProcess(Protocol):
 
 
 #: The counted dimensions of a visit (see :func:`suolink.stats.visit_dimensions`).
-DIMENSIONS = ("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm")
+DIMENSIONS = (
+    *("outcome", "bot", "app", "os", "device", "browser", "referer", "country", "arm"),
+    "domain",
+)
 #: How many entries the top-visitors and top-referers lists hold.
 TOP = 10
 
@@ -231,6 +239,62 @@ class RestoresInBatches(Protocol):
         stored).
         """
         ...
+
+
+@runtime_checkable
+class KeepsOutbox(Protocol):
+    """A backend that keeps the webhook outbox: endpoints, waiting messages, the delivery
+    log (see :mod:`suolink.outbox` for the rules: per-endpoint order, leases, settling).
+
+    Durable where the store is (SQLite, Redis, SQL, Django); ``memory://`` keeps it in
+    this process only.
+    """
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        """Store ``endpoint`` (a new id)."""
+        ...
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every endpoint, oldest first."""
+        ...
+
+    def remove_endpoint(self, endpoint_id: str) -> bool:
+        """Remove an endpoint with its waiting and dead messages; True if it existed."""
+        ...
+
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        """Append messages to their endpoints' lines, in order, atomically (all or none).
+
+        A message for an endpoint that no longer exists is dropped."""
+        ...
+
+    def claim(self, worker: str, *, now: datetime, lease: float, limit: int = 100) -> list[Message]:
+        """Lease up to ``limit`` endpoint heads due at ``now`` to ``worker`` for ``lease`` s.
+
+        A head leased to anyone until after ``now`` is not claimed; its endpoint waits."""
+        ...
+
+    def settle(self, worker: str, delivery: Delivery, *, retry_at: datetime | None = None) -> bool:
+        """Log ``delivery`` and settle its message if ``worker`` still holds the head:
+        delivered or dead, it leaves the line (dead: kept among :meth:`dead_letters`);
+        failed, it waits until ``retry_at`` with ``attempts = delivery.attempt``.
+        False (nothing changed) if the message is not the head leased to ``worker``."""
+        ...
+
+    def deliveries(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        """The delivery log, newest first."""
+        ...
+
+    def dead_letters(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Message]:
+        """Dead-lettered messages, newest first."""
+        ...
+
+    def pending(self, endpoint_id: str | None = None) -> int:
+        """How many messages wait (in one endpoint's line, or in all)."""
+        ...
+
+    def prune_deliveries(self, before: datetime) -> int:
+        """Forget log rows and dead messages older than ``before``; how many."""
 
 
 # -- people across links (docs/people.md) ---------------------------------------------
@@ -305,8 +369,8 @@ class TracksPeople(Protocol):
 
     def forget_visitor(self, visitor: str) -> bool:
         """Delete what is kept about one visitor: their rows, their place in recipients'
-        reach (which drops by one), their id on raw visits and per-link counts. True if
-        anything was known."""
+        reach (which drops by one) and, where the backend can find them (memory, SQL),
+        their id on raw visits and per-link counts. True if anything was known."""
         ...
 
     def forget_recipient(self, recipient: str) -> bool:
@@ -371,6 +435,7 @@ class RecordsConversions(Protocol):
 CAPABILITIES: dict[str, type] = {
     "holds_links_in_process": HoldsLinksInProcess,
     "keeps_aggregates": KeepsAggregates,
+    "keeps_outbox": KeepsOutbox,
     "keeps_domains": KeepsDomains,
     "records_conversions": RecordsConversions,
     "records_in_one_trip": RecordsInOneTrip,

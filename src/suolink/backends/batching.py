@@ -14,18 +14,29 @@ A backend hands a :class:`GroupCommit` the function that writes a batch, ``write
 
 :meth:`GroupCommit.close` writes whatever is queued before it returns; queued items of
 a process that is exiting are written by an ``atexit`` hook.
+
+A caller that must not block (an event loop) asks for durable writes without waiting
+inside :func:`deferring`: :meth:`GroupCommit.submit_deferred` queues the item for the
+flusher, which writes at once (no period), and hands back an asyncio future the caller
+awaits before it answers, so what is acknowledged is still written. A written batch
+wakes each loop once, whatever number of its futures the batch settles. A write whose result
+cannot be known before it is written (a ``max_visits`` count) raises
+:class:`CommitWouldWait` there instead, before anything is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from ..errors import BackendUnavailable, ConfigurationError
@@ -34,7 +45,11 @@ __all__ = [
     "BACKGROUND",
     "DURABLE",
     "BatchOptions",
+    "CommitWouldWait",
+    "Deferrals",
     "GroupCommit",
+    "deferred_commits",
+    "deferring",
     "parse_batch_option",
 ]
 
@@ -135,6 +150,54 @@ class _Slot(Generic[Item, Result]):
 Write = Callable[[Sequence[Item]], Sequence["Result | BaseException"]]
 
 
+@dataclass(slots=True)
+class Deferrals:
+    """The durable writes deferred by one call on an event loop: their futures."""
+
+    loop: asyncio.AbstractEventLoop
+    pending: list[asyncio.Future[Any]] = field(default_factory=list)
+
+
+#: The deferrals in force in this context (None: writes wait as usual).
+_DEFERRED: ContextVar[Deferrals | None] = ContextVar("suolink_deferred", default=None)
+
+
+class CommitWouldWait(Exception):
+    """A durable write inside :func:`deferring` that must be waited for: nothing written.
+
+    Run the call again where it may block (a worker thread).
+    """
+
+
+@contextmanager
+def deferring() -> Iterator[Deferrals]:
+    """Durable writes in this block (on the running event loop) queue their item and add
+    its future to ``pending``; await every one before answering (a failed write's future
+    holds its error)."""
+    deferrals = Deferrals(asyncio.get_running_loop())
+    token = _DEFERRED.set(deferrals)
+    try:
+        yield deferrals
+    finally:
+        _DEFERRED.reset(token)
+
+
+def deferred_commits() -> Deferrals | None:
+    """The :func:`deferring` in force here, or None."""
+    return _DEFERRED.get()
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    """On the loop: give each future its result or exception (unless it was cancelled)."""
+    for future, outcome in outcomes:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class GroupCommit(Generic[Item, Result]):
     """Items from many threads written together by ``write``; see the module docstring.
 
@@ -157,7 +220,9 @@ class GroupCommit(Generic[Item, Result]):
         self._cond = threading.Condition(threading.Lock())
         self._waiting: list[_Slot[Item, Result]] = []  # durable, not yet taken by a leader
         self._full = threading.Event()  # a gathering leader's batch is full
-        self._queued: list[Item] = []  # background
+        self._queued: list[Item] = []  # background, and deferred durable items
+        self._futures: list[asyncio.Future[Result] | None] = []  # one per queued item
+        self._urgent = 0  # deferred durable items queued: the flusher writes at once
         self._leading = False
         self._closed = False
         self._pid = os.getpid()
@@ -247,8 +312,33 @@ class GroupCommit(Generic[Item, Result]):
                 cond.wait()
                 self._check_open()
             self._queued.append(item)
+            self._futures.append(None)
             if len(self._queued) >= self._size:
                 cond.notify_all()
+
+    def submit_deferred(
+        self, item: Item, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[Result]:
+        """Queue ``item`` for a durable write by the flusher, now; its future on ``loop``
+        (the running one), at once.
+
+        The flusher writes without waiting out its period (only ``batch_ms``, if given,
+        as a durable leader would), so items arriving meanwhile share the next batch.
+        The future gets the item's result, or its exception; never waits for room.
+        """
+        future: asyncio.Future[Result] = loop.create_future()
+        self._check_pid()
+        cond = self._cond
+        with cond:
+            self._check_open()
+            if self._flusher is None:
+                self._start_flusher()
+            self._queued.append(item)
+            self._futures.append(future)
+            self._urgent += 1
+            if not self._flushing:
+                cond.notify_all()
+        return future
 
     def _start_flusher(self) -> None:
         thread = threading.Thread(
@@ -265,25 +355,58 @@ class GroupCommit(Generic[Item, Result]):
                     cond.wait()
                 if not self._queued:
                     return  # closed and drained
-                deadline = time.monotonic() + self._period
+                started = time.monotonic()
                 while len(self._queued) < self._size and not (self._closed or self._hurry):
-                    left = deadline - time.monotonic()
+                    period = self._delay if self._urgent else self._period
+                    left = started + period - time.monotonic()
                     if left <= 0:
                         break
                     cond.wait(left)
                 batch = self._queued[: self._size]
-                del self._queued[: self._size]
+                futures = self._futures[: self._size]
+                del self._queued[: self._size], self._futures[: self._size]
+                urgent = len(futures) - futures.count(None)
+                self._urgent -= urgent
                 if not self._queued:
                     self._hurry = False
                 self._flushing = True
                 cond.notify_all()  # callers waiting for room in the queue
                 cond.release()
                 try:
-                    self._write_background(batch)
+                    if urgent:
+                        self._write_deferred(batch, futures)
+                    else:
+                        self._write_background(batch)
                 finally:
                     cond.acquire()
                     self._flushing = False
                     cond.notify_all()
+
+    def _write_deferred(
+        self, batch: list[Item], futures: list[asyncio.Future[Result] | None]
+    ) -> None:
+        """Write a batch holding deferred durable items once; each future gets its outcome,
+        each loop one wake-up.
+
+        Background items sharing the batch (a store used both ways) are given up on if the
+        whole write fails: their callers were answered already.
+        """
+        try:
+            results = self._write(batch)
+            if len(results) != len(batch):
+                raise AssertionError(f"{self._name}: {len(results)} results for {len(batch)}")
+        except BaseException as exc:  # every item's error
+            results = [exc] * len(batch)
+            background = futures.count(None)
+            if background:
+                self._give_up(background, exc)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        for future, result in zip(futures, results, strict=True):
+            if future is not None:
+                by_loop.setdefault(future.get_loop(), []).append((future, result))
+        for loop, outcomes in by_loop.items():
+            with suppress(RuntimeError):  # a loop closed meanwhile: nobody awaits them
+                loop.call_soon_threadsafe(_settle, outcomes)
 
     def _write_background(self, batch: list[Item]) -> None:
         """Write a background batch, retrying while the store says "not now"."""
@@ -350,7 +473,8 @@ class GroupCommit(Generic[Item, Result]):
         if os.getpid() == self._pid:
             return
         self._pid = os.getpid()
-        self._waiting, self._queued = [], []
+        self._waiting, self._queued, self._futures = [], [], []
+        self._urgent = 0
         self._leading = self._flushing = False
         self._flusher = None
         self._cond = threading.Condition(threading.Lock())

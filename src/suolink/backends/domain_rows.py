@@ -8,28 +8,22 @@ supplies five one-statement primitives; the transactions and errors are shared h
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..domains import Domain, domain_from_dict, domain_to_dict
+from ..domains import Domain, domain_from_json, domain_to_json
 from ..errors import DomainNotFound, DomainTaken
-from ..fields import dumps
 from ._common import to_micros
 from .relational import RelationalStorage, Tx
 
 __all__ = ["DomainRows", "domain_data", "domain_of"]
 
 
-def domain_data(domain: Domain) -> str:
-    """The ``data`` column of a domain's row."""
-    return dumps(domain_to_dict(domain))
-
-
-def domain_of(data: str | bytes | dict[str, object]) -> Domain:
-    """The domain a ``data`` column holds (text, or a JSON value the driver decoded)."""
-    return domain_from_dict(data if isinstance(data, dict) else json.loads(data))
+#: The ``data`` column of a domain's row.
+domain_data = domain_to_json
+#: The domain a ``data`` column holds (text, or a JSON value the driver decoded).
+domain_of = domain_from_json
 
 
 class DomainRows(RelationalStorage[Tx]):

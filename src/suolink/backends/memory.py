@@ -31,6 +31,7 @@ from ..errors import (
     LinkNotFound,
 )
 from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
+from ..outbox import MemoryOutbox
 from ..people import PeopleTally
 from ._common import (
     check_limit,
@@ -62,8 +63,11 @@ class _Day:
     visitors: Counter[str] = field(default_factory=Counter)
 
 
-class MemoryStorage:
-    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``."""
+class MemoryStorage(MemoryOutbox):
+    """A ``Storage`` held in dicts behind one lock; ``MemoryStorage("memory://")``.
+
+    The webhook outbox (``KeepsOutbox``) lives in this process too: lost on exit.
+    """
 
     def __init__(self, url: str = "memory://") -> None:
         parts = urlsplit(url)
@@ -71,6 +75,7 @@ class MemoryStorage:
             raise ConfigurationError(f"not a memory:// URL: {url!r}")
         if parts.query:
             raise ConfigurationError("memory:// takes no options")
+        MemoryOutbox.__init__(self)
         self.url = "memory://"
         self._lock = threading.Lock()
         self._closed = False

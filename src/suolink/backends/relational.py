@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from .. import fields as link_fields
 from ..errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
 from ..fields import FIELD_BY_NAME, LinkField, extra_from_json, extra_to_json
-from ..models import Conversion, Link, LinkPage, Visit, VisitResult, utcnow
+from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult, utcnow
 from ._common import (
     MAX_MICROS,
     MIN_MICROS,
@@ -48,7 +48,7 @@ from ._common import (
     visitor_key,
 )
 from .base import DEFAULT_PAGE_SIZE, When
-from .batching import BACKGROUND, BatchOptions, GroupCommit
+from .batching import BACKGROUND, BatchOptions, CommitWouldWait, GroupCommit, deferred_commits
 
 __all__ = [
     "ALL_TIME",
@@ -529,18 +529,38 @@ class RelationalStorage(ABC, Generic[Tx]):
         transaction; in background mode a visit that cannot be refused is queued and
         answered at once (see :mod:`suolink.backends.batching`).
         """
-        visit = normalise_visit(visit)
+        return self._submit_visit(normalise_visit(visit), count)
+
+    def _submit_visit(self, visit: Visit | VisitRecord, count: bool) -> VisitResult:
+        """Record a checked visit (or a record suolink built) by the store's batching.
+
+        Inside :func:`~suolink.backends.batching.deferring`, a durable write that cannot
+        be refused is queued with its future there, and one that can raises
+        ``CommitWouldWait`` (nothing written).
+        """
         batches = self._visit_batches
+        deferred = deferred_commits()
         if batches is None:
+            if deferred is not None:
+                raise CommitWouldWait
+            one = visit if isinstance(visit, Visit) else Visit.from_record(visit)
             with self._write("record a visit") as tx:
-                return self._record_one(tx, visit, count)
-        if batches.options.mode == BACKGROUND:
-            link = self._recent_link(visit.code)
+                return self._record_one(tx, one, count)
+        background = batches.options.mode == BACKGROUND
+        if background or deferred is not None:
+            code = visit.code if isinstance(visit, Visit) else visit[0]
+            link = self._recent_link(code)
             if link is None:
-                raise LinkNotFound(visit.code)
+                raise LinkNotFound(code)
             if not count or link.max_visits is None:
-                batches.submit_later((visit, count))
+                if deferred is None or background:
+                    batches.submit_later((visit, count))
+                else:
+                    future = batches.submit_deferred((visit, count), deferred.loop)
+                    deferred.pending.append(future)
                 return VisitResult(allowed=True, visits=link.visits + count)
+            if deferred is not None:
+                raise CommitWouldWait
         return batches.submit((visit, count))
 
     def _recent_link(self, code: str) -> Link | None:
@@ -569,7 +589,7 @@ class RelationalStorage(ABC, Generic[Tx]):
     # -- group commit ----------------------------------------------------------------------
 
     #: Set by :meth:`_batch_visits`: concurrent visits then share one transaction.
-    _visit_batches: GroupCommit[tuple[Visit, bool], VisitResult] | None = None
+    _visit_batches: GroupCommit[tuple[Visit | VisitRecord, bool], VisitResult] | None = None
 
     def _batch_visits(self, options: BatchOptions) -> None:
         """Record visits by group commit from now on (a backend calls it when opened)."""
@@ -592,10 +612,14 @@ class RelationalStorage(ABC, Generic[Tx]):
         return out
 
     def _write_visits(
-        self, items: Sequence[tuple[Visit, bool]]
+        self, queued: Sequence[tuple[Visit | VisitRecord, bool]]
     ) -> Sequence[VisitResult | Exception]:
         """One batch in one transaction; if the store refuses it for a reason other than
         "not now", each visit alone, so one bad visit cannot fail its neighbours."""
+        items = [
+            (visit if isinstance(visit, Visit) else Visit.from_record(visit), count)
+            for visit, count in queued
+        ]
         try:
             with self._write("record visits") as tx:
                 return self._record_batch(tx, items)

@@ -45,7 +45,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -60,7 +60,7 @@ from ..errors import (
     InvalidOption,
     LinkNotFound,
 )
-from ..models import Link, Visit, VisitResult
+from ..models import Link, Visit, VisitRecord, VisitResult
 from ..people import counts_for_people, is_people_link, scope_of, scopes
 from . import redact_url
 from ._common import (
@@ -91,8 +91,16 @@ from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
 from .relational import replayed as _replayed
 from .relational import visit_row as _visit_row
+from .sql_outbox import Ran, Run, SqlOutbox
 
-__all__ = ["DEFAULT_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStorage", "migrate"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LINK_CHECK",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SQLiteStorage",
+    "migrate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +227,42 @@ _V7 = _statements(
     "ALTER TABLE visits ADD COLUMN region TEXT",
     "ALTER TABLE visits ADD COLUMN city TEXT",
     "ALTER TABLE visits ADD COLUMN arm TEXT",
+)
+
+#: The webhook outbox (see :mod:`suolink.backends.sql_outbox`).
+_V11 = _statements(
+    """CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY NOT NULL, created_us INTEGER NOT NULL, data TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        endpoint_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_us INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        state INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX webhook_outbox_line ON webhook_outbox (endpoint_id, state, seq)",
+    "CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_us)",
+    """CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at_us INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL
+    )""",
+    "CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at_us)",
+    "CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, seq)",
 )
 
 
@@ -413,6 +457,36 @@ _V8 = _statements(
 )
 
 
+#: The counter link changes move (see :func:`_v12`); visits leave it alone.
+LINK_VERSION = "link_version"
+
+
+def _link_version_triggers(conn: sqlite3.Connection) -> None:
+    """(Re)create the triggers that move ``counters.link_version`` on every link change.
+
+    An insert, a delete, and an update of any column but ``visits`` (a visit's count is
+    not a change of the link): every writer moves it, old suolink versions and plain
+    ``sqlite3`` included, so a process's link cache sees changes made anywhere. A later
+    migration adding a column to ``links`` must call this again (a test checks it).
+    """
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(links)") if row[1] != "visits"]
+    bump = f"UPDATE counters SET value = value + 1 WHERE name = '{LINK_VERSION}'"  # noqa: S608
+    for name, event in (
+        ("insert", "INSERT"),
+        ("delete", "DELETE"),
+        ("update", f"UPDATE OF {', '.join(columns)}"),
+    ):
+        conn.execute(f"DROP TRIGGER IF EXISTS links_version_{name}")
+        conn.execute(
+            f"CREATE TRIGGER links_version_{name} AFTER {event} ON links BEGIN {bump}; END"
+        )
+
+
+def _v12(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", (LINK_VERSION,))
+    _link_version_triggers(conn)
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -424,8 +498,10 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
-    (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
+    (9, "conversions: leads, sales … reported on click ids, one per (link, click id, kind)", _V9),
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
+    (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
+    (12, "link_version: a counter every link change moves, visits not (the link cache)", _v12),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -595,7 +671,12 @@ _TOP_PEOPLE = {
 #: Links (or "no such link") kept by one process's link cache before it starts again.
 LINK_CACHE_SIZE = 10_000
 _DATA_VERSION = "PRAGMA data_version"
-_MISS = object()
+#: Seconds between ``peek``'s checks that the file was not deleted or replaced.
+_FILE_CHECK = 0.05
+#: Seconds ``peek`` serves the link cache without asking whether another process changed
+#: a link (changes through the same store are seen at once).
+LINK_CHECK = 0.005
+_LINK_VERSION_SQL = f"SELECT value FROM counters WHERE name = '{LINK_VERSION}'"  # noqa: S608
 
 
 def _row_visit(row: dict[str, Any]) -> Visit:
@@ -718,6 +799,8 @@ class _Connection(sqlite3.Connection):
     """
 
     identity: tuple[int, int] | None = None
+    #: A link was inserted, changed or deleted in the open transaction.
+    links_changed: bool = False
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -740,7 +823,9 @@ _INSERT_CONVERSION = (
 )
 
 
-class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]):
+class SQLiteStorage(
+    SqlOutbox, DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]
+):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
     Opening creates the file if needed and migrates it; errors then are
@@ -781,18 +866,35 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
             self._local.conn = conn
         self._migrated = conn.identity  # the file the migrations were applied to
         self._conns.add(conn)
-        # The link cache: valid while PRAGMA data_version on one connection that never
-        # writes (the watch) stays the same, i.e. no connection anywhere committed.
+        # The link cache: links (or "no such link") as read at a link version, each with
+        # the PRAGMA data_version of one connection that never writes (the watch) when it
+        # was read. Any commit anywhere moves data_version; only link changes move the
+        # link version (triggers on ``links``), so visits' commits leave the cache alone.
         self._watch: _Connection | None = None
         self._watch_pid = 0
         self._watch_lock = threading.Lock()
-        self._cache: dict[str, Link | None] = {}
-        self._cache_version: tuple[int, int] = (-1, -1)
+        self._cache: dict[str, tuple[Link | None, int]] = {}
+        self._cache_version: tuple[int, int] = (-1, -1)  # (watch generation, link version)
+        self._seen_version: tuple[int, int] = (-1, -1)  # (watch generation, data_version)
         self._watch_generation = 0
+        self._file_checked = 0.0  # time.monotonic() of peek's last look at the file
+        #: Until this time.monotonic(), peek trusts the cache without asking the version.
+        self._fresh_until = 0.0
         self._batch_visits(options.batch)
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.url!r})"
+
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements, writes in one ``BEGIN IMMEDIATE`` transaction."""
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            cursor = conn.execute(sql, params)
+            return Ran(cursor.fetchall(), cursor.rowcount)
+
+        with self._write(doing) if write else self._read(doing) as conn:
+            yield run
 
     # -- connections --------------------------------------------------------------
 
@@ -908,7 +1010,13 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
             except BaseException:
                 _rollback(conn)
                 raise
+            finally:
+                links_changed = getattr(conn, "links_changed", False)
+                if links_changed:
+                    conn.links_changed = False  # type: ignore[attr-defined]
             conn.execute("COMMIT")
+            if links_changed:
+                self._fresh_until = 0.0  # peek asks the link version again
 
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if not isinstance(exc, sqlite3.Error):
@@ -927,42 +1035,124 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         """The link with this exact code, or None: from the cache while nothing changed.
 
         Any commit by any connection, in this process or another, changes the watch
-        connection's ``PRAGMA data_version``, which empties the cache: a cached link is
-        never older than the last commit before the call.
+        connection's ``PRAGMA data_version``; a cached link read before it is read again,
+        so a link (and its ``visits``) is never older than the last commit before the call.
         """
-        if self._shared is not None or not code_ok(code):
-            return super().get(code)
+        return self._cached(code, exact=True)
+
+    def peek(self, code: str) -> Link | None:
+        """The link as of the last change of any link, the same object until one changes.
+
+        See :class:`~suolink.backends.base.HoldsLinksInProcess`. A change made through
+        this store is seen by the next call; one made by another process (or plain
+        ``sqlite3``), which moves the link version, within ``LINK_CHECK`` seconds: the
+        version is asked at most that often (each question lets go of the GIL, and a
+        thread writing visits takes it). Visits do not move it, so ``visits`` may be
+        behind (``get`` reads it).
+        """
+        if time.monotonic() < self._fresh_until and type(code) is str:
+            entry = self._cache.get(code)
+            if entry is not None:
+                return entry[0]
+        return self._cached(code, exact=False)
+
+    def _cached(self, code: str, *, exact: bool) -> Link | None:
+        if not code_ok(code):
+            self._check_open()
+            return None
         with self._errors("read a link"):
-            conn = self._thread_connection()
-            cache = self._current_cache(conn)
-            link = cache.get(code, _MISS)
-            if link is not _MISS:
-                return link  # type: ignore[return-value]
-            row = self._select_link(conn, code)
+            shared = self._shared
+            if shared is not None:
+                with self._reading():
+                    cache, now = self._shared_cache(shared)
+                    entry = cache.get(code)
+                    if entry is not None and not exact:
+                        return entry[0]
+                    row = self._select_link(shared, code)
+            else:
+                cache, now = self._current_cache(check_file=exact)
+                entry = cache.get(code)
+                if entry is not None and (not exact or entry[1] == now):
+                    return entry[0]
+                row = self._select_link(self._thread_connection(), code)
         found = None if row is None else self._to_link(row)
         with self._watch_lock:
-            if self._cache is cache:  # nothing committed since the version was read
+            if self._cache is cache:  # no link changed since the version was read
                 if len(cache) >= LINK_CACHE_SIZE:
                     cache.clear()
-                cache[code] = found
+                cache[code] = (found, now)
         return found
 
     def _recent_link(self, code: str) -> Link | None:
-        """The cached link without asking ``data_version`` again (the redirect just did)."""
-        link = self._cache.get(code)
-        return self.get(code) if link is None else link
+        """The link to decide whether a visit may be queued: ``max_visits`` is all it needs.
 
-    def _current_cache(self, conn: _Connection) -> dict[str, Link | None]:
-        """The cache for the database as it is now (a new, empty one after any commit)."""
+        The caller has just looked the link up, so the cache entry is taken as it is (the
+        batch that writes the visit checks the limit again).
+        """
+        entry = self._cache.get(code)
+        return self.peek(code) if entry is None or entry[0] is None else entry[0]
+
+    def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
+        """``record_visit`` for a visit suolink built itself, by the same batching.
+
+        True if recorded (or, in background mode and inside ``deferring``, queued), False
+        if ``max_visits`` refused it, None if there is no such link (nothing recorded).
+        """
+        self._check_open()
+        try:
+            return self._submit_visit(record, count).allowed
+        except LinkNotFound:
+            return None
+
+    def _shared_cache(self, conn: _Connection) -> tuple[dict[str, tuple[Link | None, int]], int]:
+        """The cache of a ``:memory:`` database: its one connection's own commits do not
+        move ``data_version``, so its link version is read every time (under its lock)."""
         with self._watch_lock:
-            watch = self._watch
-            if watch is None or watch.identity != conn.identity or self._watch_pid != self._pid:
-                watch = self._open_watch(conn)
-            version = (self._watch_generation, watch.execute(_DATA_VERSION).fetchone()[0])
+            version = (0, self._link_version(conn))
             if version != self._cache_version:
                 self._cache = {}
                 self._cache_version = version
-            return self._cache
+            return self._cache, version[1]
+
+    def _current_cache(self, *, check_file: bool) -> tuple[dict[str, tuple[Link | None, int]], int]:
+        """The cache for the links as they are now (a new, empty one after a link change),
+        and the ``data_version`` it was checked at.
+
+        ``data_version`` is cheap and moves on every commit by another connection; only
+        then is the link version read. Whether the file was replaced (a ``stat``) is
+        checked on every exact read, and at most every ``_FILE_CHECK`` seconds by
+        ``peek``: each call that lets go of the GIL lets a flushing thread in before it.
+        """
+        watch = self._watch
+        due = check_file or time.monotonic() >= self._file_checked + _FILE_CHECK
+        if (
+            watch is None
+            or self._watch_pid != os.getpid()
+            or (due and watch.identity != _identity(self.path))
+        ):
+            conn = self._thread_connection()  # migrates a new file, outside the watch lock
+            with self._watch_lock:
+                if self._watch is watch:
+                    self._open_watch(conn)
+        elif due:
+            self._file_checked = time.monotonic()
+        with self._watch_lock:
+            watch = self._watch
+            assert watch is not None
+            seen = (self._watch_generation, watch.execute(_DATA_VERSION).fetchone()[0])
+            if seen != self._seen_version:
+                version = (self._watch_generation, self._link_version(watch))
+                if version != self._cache_version:
+                    self._cache = {}
+                    self._cache_version = version
+                self._seen_version = seen
+            self._fresh_until = time.monotonic() + LINK_CHECK
+            return self._cache, seen[1]
+
+    @staticmethod
+    def _link_version(conn: sqlite3.Connection) -> int:
+        row = conn.execute(_LINK_VERSION_SQL).fetchone()
+        return -1 if row is None else int(row[0])
 
     def _open_watch(self, conn: _Connection) -> _Connection:
         """(Re)open the watch connection on the file ``conn`` has open (under the lock)."""
@@ -972,7 +1162,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
                 old.close()
         watch = self._connect()
         watch.identity = conn.identity
-        self._watch, self._watch_pid = watch, self._pid
+        self._watch, self._watch_pid = watch, os.getpid()
         self._watch_generation += 1
         return watch
 
@@ -988,15 +1178,12 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         return self._table.link(dict(zip(self._sql.columns, row, strict=True)))
 
     def _insert_link(self, tx: sqlite3.Connection, link: Link) -> None:
+        tx.links_changed = True  # type: ignore[attr-defined]
         tx.execute(self._sql.insert, self._table.values(link))
-        if is_people_link(link.campaign, link.recipient):
-            tx.execute(_PUT_PEOPLE_LINK, (link.code, link.campaign, link.recipient))
-            if link.recipient is not None:
-                tx.executemany(
-                    _ADD_RECIPIENT, [(scope, link.recipient) for scope in scopes(link.campaign)]
-                )
+        _link_people(tx, [link])
 
     def _update_link(self, tx: sqlite3.Connection, link: Link) -> None:
+        tx.links_changed = True  # type: ignore[attr-defined]
         tx.execute(self._sql.update, {**self._table.values(link, update=True), "code": link.code})
         if is_people_link(link.campaign, link.recipient):
             tx.execute(_PUT_PEOPLE_LINK, (link.code, link.campaign, link.recipient))
@@ -1015,6 +1202,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         tx.execute("DELETE FROM link_tags WHERE code = ?", (code,))
 
     def _delete_link(self, tx: sqlite3.Connection, code: str) -> bool:
+        tx.links_changed = True  # type: ignore[attr-defined]
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
@@ -1121,6 +1309,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
         """Links (their counts already set), their tags and visits, a statement each."""
         values = self._table.values
         tx.executemany(self._sql.insert, [values(link) for link, _ in fresh])
+        _link_people(tx, [link for link, _ in fresh])
         tx.executemany(
             "INSERT INTO link_tags (code, tag, created_us) VALUES (?, ?, ?)",
             [
@@ -1546,6 +1735,7 @@ class SQLiteStorage(DomainRows[sqlite3.Connection], RelationalConversions[sqlite
     def close(self) -> None:
         """Write pending visits, close every connection; later calls: ``BackendUnavailable``."""
         self._stop_batching()
+        self._fresh_until = 0.0
         with self._state_lock, self._shared_lock, self._watch_lock:
             self._closed = True
             conns = list(self._conns)
@@ -1580,6 +1770,23 @@ def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> lis
             }
             new += [(code, who) for who in chunk if who not in known]
     return new
+
+
+def _link_people(tx: sqlite3.Connection, links: Sequence[Link]) -> None:
+    """New links' campaign and recipient, and their recipients listed with no click yet."""
+    people = [link for link in links if is_people_link(link.campaign, link.recipient)]
+    if not people:
+        return
+    tx.executemany(_PUT_PEOPLE_LINK, [(p.code, p.campaign, p.recipient) for p in people])
+    tx.executemany(
+        _ADD_RECIPIENT,
+        [
+            (scope, link.recipient)
+            for link in people
+            if link.recipient is not None
+            for scope in scopes(link.campaign)
+        ],
+    )
 
 
 def _count_person(

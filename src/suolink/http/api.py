@@ -159,14 +159,24 @@ class HttpApi:
                 check_query(request, row.query)
             answer: Decision = row.handler(self, request, **params)
             return vary_on_host(answer) if request.base_url else answer
-        except BackendUnavailable as exc:
-            log.warning("storage unavailable: %s (%r)", exc, exc.original)
-            return unavailable(exc, plain=row.plain_errors)
-        except BackendError as exc:
-            log.error("storage error: %s (%r)", exc, exc.original)
-            return unavailable(exc, status=500, plain=row.plain_errors)
         except SuolinkError as exc:
-            return error_response(exc)
+            return self.failure(route, exc)
+
+    def failure(self, route: str, exc: SuolinkError) -> Decision:
+        """The answer to ``exc`` raised for the route named ``route`` (as ``handle`` gives).
+
+        For adapters that finish a route's work themselves (the ASGI app awaiting a
+        visit's deferred write).
+        """
+        row = self._by_name.get(route)
+        plain = row is not None and row.plain_errors
+        if isinstance(exc, BackendUnavailable):
+            log.warning("storage unavailable: %s (%r)", exc, exc.original)
+            return unavailable(exc, plain=plain)
+        if isinstance(exc, BackendError):
+            log.error("storage error: %s (%r)", exc, exc.original)
+            return unavailable(exc, status=500, plain=plain)
+        return error_response(exc)
 
     def _unknown_host(self, request: HttpRequest) -> Decision:
         """A host none of the short domains: 404 (or ``unknown_host_redirect``)."""

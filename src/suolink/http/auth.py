@@ -55,7 +55,8 @@ ANONYMOUS_ACTIONS: Final = frozenset({"create", "decode"})
 Authorize = Callable[[HttpRequest, str], bool]
 """``authorize(request, action) -> bool``.
 
-Actions: create, read, list, update, delete, stats, decode.
+Actions: create, read, list, update, delete, stats, decode, webhooks; domains (list short
+domains) and manage_domains (add, change, remove and mark them).
 """
 
 #: The action a request asks for (None: public), decided from the request alone.

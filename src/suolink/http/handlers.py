@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..errors import (
     BodyTooLarge,
+    DomainNotFound,
     InvalidCode,
     InvalidOption,
     InvalidURL,
@@ -28,10 +29,12 @@ from ..errors import (
 from ..exports import EXPORT_FORMATS, links_csv, visits_csv, visits_json
 from ..models import Decision, Link
 from ..options import SETTING_NAMES
+from ..people import check_campaign, row_to_json, totals_to_json
 from ..policy import Verdict
 from ..qr import decode as decode_qr
 from ..qr import parse_options as parse_qr_options
 from ..render import language_hint, pick_language, render_page
+from ..render.campaign import render_campaign, render_campaign_login
 from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
 from .auth import password_retry_after, password_tried, qr_render_retry_after
@@ -58,6 +61,9 @@ __all__ = [
     "api_fallback",
     "conversions",
     "decode",
+    "domain",
+    "domain_mark",
+    "domains",
     "funnels",
     "health",
     "index",
@@ -458,3 +464,181 @@ def resolve(api: HttpApi, request: HttpRequest, code: str) -> Decision:
     if answer.reason == Verdict.PASSWORD_WRONG.value:
         password_tried(limiter, store, key)
     return answer
+
+
+# -- people across links (docs/people.md) ----------------------------------------------
+
+#: The campaign path segment meaning "every campaign" (never a campaign's name).
+EVERY_CAMPAIGN: Final = "*"
+
+
+def _campaign_arg(campaign: str) -> str | None:
+    return None if campaign == EVERY_CAMPAIGN else check_campaign(campaign)
+
+
+def _min_clicks(request: HttpRequest, default: int) -> int:
+    text = request.arg("min_clicks")
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise InvalidOption("min_clicks", "expected a whole number")
+    return int(text)
+
+
+def campaigns(api: HttpApi, request: HttpRequest) -> Decision:
+    """Every campaign with a recipient's link, with its totals."""
+    found = api.shortener.campaigns()
+    body = {"campaigns": [{"name": name, **totals_to_json(t)} for name, t in found.items()]}
+    return json_response(200, body)
+
+
+def _people_rows(
+    api: HttpApi, request: HttpRequest, campaign: str, *, recipients: bool
+) -> Decision:
+    chosen = _campaign_arg(campaign)
+    fmt = _format(request, EXPORT_FORMATS[::-1])
+    least = _min_clicks(request, 1 if fmt == "csv" else 0)
+    kind = "recipients" if recipients else "visitors"
+    if fmt == "csv":
+        chunks = api.shortener.people_csv(chosen, recipients=recipients, min_clicks=least)
+        return export(_primed(chunks), "csv", f"campaign-{kind}")
+    limit = _limit(request, 20)
+    assert limit is not None
+    shortener = api.shortener
+    if recipients:
+        rows = shortener.top_recipients(chosen, limit=limit, min_clicks=least)
+    else:
+        rows = shortener.top_visitors(chosen, limit=limit, min_clicks=least)
+    body: dict[str, Any] = {
+        "campaign": chosen,
+        kind: [row_to_json(row, recipients=recipients) for row in rows],
+    }
+    if recipients:
+        body["totals"] = totals_to_json(shortener.people_totals(chosen))
+        funnels = shortener.people_funnels(chosen)
+        if funnels is not None:  # the backend records conversions
+            total, each = funnels
+            body["funnel"] = total.to_dict()
+            for row in body["recipients"]:
+                funnel = each.get(row["id"])
+                row["leads"], row["sales"] = (
+                    (0, 0) if funnel is None else (funnel.leads, funnel.sales)
+                )
+    return json_response(200, body)
+
+
+def campaign_recipients(api: HttpApi, request: HttpRequest, campaign: str) -> Decision:
+    """A campaign's recipients, most clicks first, with reach and the campaign's totals."""
+    return _people_rows(api, request, campaign, recipients=True)
+
+
+def campaign_visitors(api: HttpApi, request: HttpRequest, campaign: str) -> Decision:
+    """A campaign's visitors, most clicks first."""
+    return _people_rows(api, request, campaign, recipients=False)
+
+
+def people_forget(api: HttpApi, request: HttpRequest) -> Decision:
+    """Delete one person's data: ``{"visitor": id}`` or ``{"recipient": id}``."""
+    data = json_body(request, api.max_body_bytes)
+    unknown = sorted(set(data) - {"visitor", "recipient"})
+    if unknown:
+        raise InvalidOption(unknown[0], "unknown field")
+    if len(data) != 1:
+        raise InvalidOption("body", "give exactly one of visitor or recipient")
+    ((kind, who),) = data.items()
+    if kind == "visitor":
+        found = api.shortener.forget_visitor(who)
+    else:
+        found = api.shortener.forget_recipient(who)
+    return json_response(200, {"forgotten": found})
+
+
+def campaign_login(request: HttpRequest, params: Mapping[str, str], wrong: bool) -> Decision:
+    """The campaign page's token form."""
+    html = render_campaign_login(lang=_lang(request), campaign=params["campaign"], wrong=wrong)
+    return html_page(401 if wrong else 200, html, reason="login")
+
+
+def campaign_page(api: HttpApi, request: HttpRequest, campaign: str) -> Decision:
+    """A campaign's leaderboard of recipients as a page (bars, reach, totals)."""
+    lang = _lang(request)
+    try:
+        chosen = _campaign_arg(campaign)
+    except InvalidOption:
+        html = render_page("not_found", lang=lang, template_dirs=api.shortener.template_dirs)
+        return html_page(404, html, reason="not_found")
+    shortener = api.shortener
+    html = render_campaign(
+        lang=lang,
+        campaign=chosen,
+        rows=shortener.top_recipients(chosen, limit=100),
+        totals=shortener.people_totals(chosen),
+        funnels=shortener.people_funnels(chosen),
+        template_dirs=shortener.template_dirs,
+    )
+    return html_page(200, html, reason="campaign")
+
+
+# -- short domains ---------------------------------------------------------------------------
+
+_DOMAIN_FIELDS: Final = frozenset({"name", "pool", "default", "settings"})
+_MARKS: Final = ("ok", "suspect", "blocked")
+
+
+def _flag(data: Mapping[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidOption(name, "expected true or false")
+    return value
+
+
+def domains(api: HttpApi, request: HttpRequest) -> Decision:
+    """``GET``: every short domain with its state; ``POST``: add one."""
+    if request.method == "POST":
+        data = json_body(request, api.max_body_bytes)
+        _only(data, _DOMAIN_FIELDS)
+        made = api.shortener.add_domain(
+            data.get("name"),  # type: ignore[arg-type]  # checked by add_domain
+            pool=data.get("pool", "main"),
+            default=bool(_flag(data, "default")),
+            settings=data.get("settings"),
+        )
+        return json_response(201, made.to_dict())
+    return json_response(200, {"domains": [d.to_dict() for d in api.shortener.domains()]})
+
+
+def domain(api: HttpApi, request: HttpRequest, name: str) -> Decision:
+    """``GET`` one domain, ``PATCH`` its pool, default or settings, ``DELETE`` it."""
+    if request.action_method == "GET":
+        return json_response(200, api.shortener.domain(name).to_dict())
+    if request.method == "DELETE":
+        if not api.shortener.remove_domain(name):
+            raise DomainNotFound(name)
+        return Decision(status=204, reason="deleted")
+    data = json_body(request, api.max_body_bytes)
+    _only(data, _DOMAIN_FIELDS - {"name"})
+    changed = api.shortener.change_domain(
+        name, pool=data.get("pool"), default=_flag(data, "default"), settings=data.get("settings")
+    )
+    return json_response(200, changed.to_dict())
+
+
+def domain_mark(api: HttpApi, request: HttpRequest, name: str) -> Decision:
+    """``POST {"state": "blocked", "platforms": ["wechat"], "reason": "…"}``: mark a domain
+    (``platforms`` null with ``ok``: every platform)."""
+    data = json_body(request, api.max_body_bytes)
+    _only(data, frozenset({"state", "platforms", "reason"}))
+    state = data.get("state")
+    if state not in _MARKS:
+        raise InvalidOption("state", f"expected one of {', '.join(_MARKS)}")
+    platforms = data.get("platforms")
+    reason = data.get("reason") or ""
+    if state == "ok":
+        marked = api.shortener.mark_ok(name, platforms, reason=reason)
+    elif platforms is None:
+        raise InvalidOption("platforms", 'name the platforms, e.g. ["wechat"]')
+    elif state == "blocked":
+        marked = api.shortener.mark_blocked(name, platforms, reason=reason)
+    else:
+        marked = api.shortener.mark_suspect(name, platforms, reason=reason)
+    return json_response(200, marked.to_dict())

@@ -17,6 +17,7 @@ from ..conversions import KIND_PATTERN
 from ..fields import link_schema, settings_schema
 from ..qr.options import MAX_BORDER, MAX_SCALE, MAX_SIDE, MIN_SIZE
 from ..search import MAX_QUERY_LENGTH
+from .webhook_api import WEBHOOK_OPERATIONS, WEBHOOK_SCHEMAS
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -41,6 +42,7 @@ _COUNT_FIELDS: Final = (
     "by_outcome",
     "by_country",
     "by_arm",
+    "by_domain",
 )
 
 SCHEMAS: Final[dict[str, Any]] = {
@@ -124,6 +126,39 @@ SCHEMAS: Final[dict[str, Any]] = {
                     },
                 },
             },
+        },
+    },
+    "Domain": {
+        "type": "object",
+        "required": ["name", "pool", "default", "scheme", "settings", "states", "added_at"],
+        "properties": {
+            "name": {"type": "string", "description": "Host (IDNA, lower-case)."},
+            "pool": {"type": "string"},
+            "default": {"type": "boolean", "description": "The domain of unbound links."},
+            "scheme": {"type": "string", "enum": ["http", "https"]},
+            "settings": {
+                "type": "object",
+                "properties": {
+                    "anti_block": {"type": "array", "items": {"type": "string"}},
+                    "allow": {"type": "array", "items": {"type": "string"}},
+                    "not_found_url": {"type": "string", "format": "uri"},
+                    "language": {"type": "string"},
+                },
+            },
+            "states": {
+                "type": "object",
+                "description": "Platform -> its state; a platform not listed is ok.",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "state": {"type": "string", "enum": ["ok", "suspect", "blocked"]},
+                        "since": {"type": "string", "format": "date-time"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "added_at": {"type": "string", "format": "date-time"},
+            "last_check": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Stats": {
@@ -293,7 +328,30 @@ _CODE_PARAM: Final = {
     "required": True,
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
 }
+_NAME_PARAM: Final = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 300},
+    "description": "A short domain's name.",
+}
+_DOMAIN_BODY: Final = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "pool": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+        "default": {"type": "boolean"},
+        "settings": {"$ref": "#/components/schemas/Domain/properties/settings"},
+    },
+}
 _QR_PARAMS: Final = [
+    {
+        "name": "platform",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Short domains: the URL for this platform's users (wechat, qq, …).",
+    },
     {
         "name": "scale",
         "in": "query",
@@ -314,6 +372,19 @@ _QR_PARAMS: Final = [
     {"name": "ec", "in": "query", "schema": {"type": "string", "enum": ["L", "M", "Q", "H"]}},
     {"name": "fg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
     {"name": "bg", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"}},
+]
+_CAMPAIGN_PARAM: Final = {
+    "name": "campaign",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A campaign's name, or `*` for every campaign.",
+}
+_PEOPLE_PARAMS: Final = [
+    _CAMPAIGN_PARAM,
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+    {"name": "min_clicks", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
 ]
 _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
 _MANAGE: Final = (400, 401, 403, 404, 429, 503)
@@ -483,6 +554,89 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "responses": {"204": {"description": "Deleted."}, **_errors(*_MANAGE)},
             },
         },
+        "domains": {
+            "get": {
+                "summary": "Every short domain, with its state per platform",
+                "security": _AUTH,
+                "responses": {
+                    "200": {
+                        "description": "The domains, in rotation order.",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "domains": {"type": "array", "items": _ref("Domain")}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            },
+            "post": {
+                "summary": "Add a short domain to a pool",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": {**_DOMAIN_BODY, "required": ["name"]}}},
+                },
+                "responses": {
+                    "201": _json("Domain", "Added."),
+                    **_errors(400, 401, 403, 409, 429, 501, 503),
+                },
+            },
+        },
+        "domain": {
+            "get": {
+                "summary": "One short domain",
+                "security": _AUTH,
+                "responses": {"200": _json("Domain", "The domain."), **_errors(*_MANAGE)},
+            },
+            "patch": {
+                "summary": "Move a domain to another pool, make it the default, set its settings",
+                "security": _AUTH,
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _DOMAIN_BODY}}},
+                "responses": {"200": _json("Domain", "Changed."), **_errors(*_MANAGE)},
+            },
+            "delete": {
+                "summary": "Remove a short domain (its links resolve on the rest of the pool)",
+                "security": _AUTH,
+                "responses": {"204": {"description": "Removed."}, **_errors(*_MANAGE)},
+            },
+        },
+        "domain_mark": {
+            "post": {
+                "summary": "Mark a domain ok, suspect or blocked inside some platforms",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["state"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "state": {
+                                        "type": "string",
+                                        "enum": ["ok", "suspect", "blocked"],
+                                    },
+                                    "platforms": {
+                                        "type": ["array", "null"],
+                                        "items": {"type": "string"},
+                                        "description": "Null with ok: every platform.",
+                                    },
+                                    "reason": {"type": "string", "maxLength": 500},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json("Domain", "The domain after."), **_errors(*_MANAGE)},
+            }
+        },
         "link_stats": {
             "get": {
                 "summary": "Visit counts by platform, app, OS, device and day",
@@ -588,6 +742,100 @@ def _operations() -> dict[str, dict[str, Any]]:
                     **_errors(*_MANAGE),
                 },
             }
+        },
+        "campaigns": {
+            "get": {
+                "summary": "Campaigns with recipients' links, with their totals",
+                "security": _AUTH,
+                "responses": {
+                    "200": {"description": "The campaigns.", "content": {_JSON: {}}},
+                    **_errors(401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_recipients": {
+            "get": {
+                "summary": "A campaign's recipients, most clicks first (JSON or CSV segment)",
+                "description": "Each row: clicks on the recipient's links, distinct links, "
+                "first and last click, reach (distinct other visitors) and the recipient's own "
+                "visitor id; `totals.average_reach` is the campaign's 裂变系数. `*` names every "
+                "campaign. CSV lists everyone with at least `min_clicks` (default 1).",
+                "security": _AUTH,
+                "parameters": _PEOPLE_PARAMS,
+                "responses": {
+                    "200": {
+                        "description": "The recipients.",
+                        "content": {_JSON: {}, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_visitors": {
+            "get": {
+                "summary": "A campaign's visitors, most clicks first (JSON or CSV segment)",
+                "security": _AUTH,
+                "parameters": _PEOPLE_PARAMS,
+                "responses": {
+                    "200": {
+                        "description": "The visitors.",
+                        "content": {_JSON: {}, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "people_forget": {
+            "post": {
+                "summary": "Delete one person's data (a visitor or a recipient)",
+                "security": _AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "minProperties": 1,
+                                "maxProperties": 1,
+                                "properties": {
+                                    "visitor": {"type": "string"},
+                                    "recipient": {"type": "string"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "`forgotten`: anything was known.",
+                        "content": {_JSON: {}},
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
+                },
+            }
+        },
+        "campaign_page": {
+            "get": {
+                "summary": "A campaign's leaderboard page (asks for the token)",
+                "parameters": [_CAMPAIGN_PARAM],
+                "responses": {"200": page, "401": page, "404": page, **_errors(429)},
+            },
+            "post": {
+                "summary": "A campaign's leaderboard page, with the token as form field `token`",
+                "parameters": [_CAMPAIGN_PARAM],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": page, "401": page, "404": page, **_errors(429)},
+            },
         },
         "stats_page": {
             "get": {
@@ -705,7 +953,7 @@ def openapi_document(
     links and their QR codes), ``api_prefix`` for the rest; ``server_url`` is the origin
     they hang from.
     """
-    operations = _operations()
+    operations = {**_operations(), **WEBHOOK_OPERATIONS}
     paths: dict[str, Any] = {}
     for route in routes:
         if not route.documented:
@@ -717,6 +965,8 @@ def openapi_document(
             op["operationId"] = f"{route.name}_{method.lower()}"
             if "<code>" in route.pattern:
                 op["parameters"] = [_CODE_PARAM, *op.get("parameters", [])]
+            if "<name>" in route.pattern:
+                op["parameters"] = [_NAME_PARAM, *op.get("parameters", [])]
             item[method.lower()] = op
         prefix = link_prefix if route.group == "link" else api_prefix
         paths[_path(route.pattern, prefix.rstrip("/"))] = item
@@ -730,7 +980,7 @@ def openapi_document(
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

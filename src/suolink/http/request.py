@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from ..detect.core import HINT_HEADERS
 from ..errors import BodyTooLarge, InvalidOption
+from ..identity import MAX_COOKIE_HEADER
 from ..models import Headers, Visitor
 
 __all__ = [
@@ -95,6 +96,7 @@ def visitor_from(request: HttpRequest) -> Visitor:
         query=tuple(
             (k, v) for k, v in request.query[:_MAX_QUERY_PAIRS] if len(k) + len(v) < _MAX_QUERY_TEXT
         ),
+        cookie=(request.header("cookie") or "")[:MAX_COOKIE_HEADER] or None,
     )
 
 

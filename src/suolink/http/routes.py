@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..models import Decision
-from . import handlers
+from . import handlers, webhook_api
 from .auth import PUBLIC, Access, page_login, requires
 from .request import HttpRequest
 
@@ -137,11 +137,100 @@ ROUTES: Final[tuple[Route, ...]] = (
         query=frozenset({"shorten"}),
     ),
     Route(
+        "domains",
+        "/api/domains",
+        ("GET", "POST"),
+        handlers.domains,
+        access=requires({"GET": "domains", "POST": "manage_domains"}),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "domain",
+        "/api/domains/<name>",
+        ("GET", "PATCH", "DELETE"),
+        handlers.domain,
+        access=requires({"GET": "domains", "PATCH": "manage_domains", "DELETE": "manage_domains"}),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "domain_mark",
+        "/api/domains/<name>/mark",
+        ("POST",),
+        handlers.domain_mark,
+        access=requires("manage_domains"),
+        query=_NO_QUERY,
+    ),
+    Route(
         "stats_page",
         "/stats/<code>",
         ("GET", "POST"),
         handlers.stats_page,
         access=page_login("stats", handlers.stats_login),
+    ),
+    # -- people across links (docs/people.md)
+    Route(
+        "campaigns",
+        "/api/campaigns",
+        ("GET",),
+        handlers.campaigns,
+        access=requires("stats"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "campaign_recipients",
+        "/api/campaigns/<campaign>/recipients",
+        ("GET",),
+        handlers.campaign_recipients,
+        access=requires("stats"),
+        query=frozenset({"limit", "min_clicks", "format"}),
+    ),
+    Route(
+        "campaign_visitors",
+        "/api/campaigns/<campaign>/visitors",
+        ("GET",),
+        handlers.campaign_visitors,
+        access=requires("stats"),
+        query=frozenset({"limit", "min_clicks", "format"}),
+    ),
+    Route(
+        "people_forget",
+        "/api/people/forget",
+        ("POST",),
+        handlers.people_forget,
+        access=requires("delete"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "campaign_page",
+        "/campaigns/<campaign>",
+        ("GET", "POST"),
+        handlers.campaign_page,
+        access=page_login("stats", handlers.campaign_login),
+    ),
+    # webhook endpoints (suolink.http.webhook_api); <code> holds the endpoint's id
+    Route(
+        "webhooks",
+        "/api/webhooks",
+        ("GET", "POST"),
+        webhook_api.webhooks,
+        access=requires("webhooks"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "webhook",
+        "/api/webhooks/<code>",
+        ("DELETE",),
+        webhook_api.webhook,
+        access=requires("webhooks"),
+        query=_NO_QUERY,
+    ),
+    Route(
+        "webhook_deliveries",
+        "/api/webhooks/<code>/deliveries",
+        ("GET",),
+        webhook_api.webhook_deliveries,
+        access=requires("webhooks"),
+        query=frozenset({"limit"}),
     ),
     # after every API row: any other path under /api/ gets a JSON 404 or 405, not a page
     Route(
@@ -169,6 +258,6 @@ ROUTES_BY_NAME: Final[Mapping[str, Route]] = {route.name: route for route in ROU
 LINK_ROUTES: Final = frozenset(route.name for route in ROUTES if route.group == "link")
 #: The HTML pages of the API group (the web page and the stats page); an app that wants
 #: only the API and short links leaves them out (Flask: ``web_page=False``).
-PAGE_ROUTES: Final = frozenset({"index", "stats_page"})
+PAGE_ROUTES: Final = frozenset({"index", "stats_page", "campaign_page"})
 #: Routes whose body is an image upload, allowed ``max_upload_bytes`` instead.
 UPLOAD_ROUTES: Final = frozenset(route.name for route in ROUTES if route.upload)

@@ -54,6 +54,9 @@ class PageContext:
     qr_src: str | None = None  #: or an image URL on this site (wins over ``qr_png``)
     #: The host's template folders, searched before the built-in ones.
     template_dirs: tuple[str, ...] = ()
+    #: ``short_url`` with the visitor's hop token (``track_people``): what the guide's
+    #: link, copy button and escape open, so the browser is the same person.
+    hop_url: str | None = None
 
 
 def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
@@ -64,9 +67,11 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
     qr = ctx.qr_src
     if qr is None and ctx.qr_png is not None:
         qr = "data:image/png;base64," + base64.b64encode(ctx.qr_png).decode()
+    opened = ctx.hop_url or ctx.short_url
     script_config = {
-        "shortUrl": ctx.short_url,
-        "escapeUrl": escape_url(ruling.escape, ctx.short_url),
+        "shortUrl": opened,
+        "escapeKey": ctx.short_url,
+        "escapeUrl": escape_url(ruling.escape, opened),
         "copied": words["guide.copied"],
         "copyFailed": words["guide.copy_failed"],
         "trying": words["guide.trying"],
@@ -78,6 +83,7 @@ def _guide(ruling: Ruling, ctx: PageContext) -> PageDecision:
         lead=lead,
         step=instruction(ctx.lang, ctx.client.app, ctx.client.os),
         short_url=ctx.short_url,
+        link_url=opened,
         qr_data_uri=qr,
         script_config=script_config,
         nonce=nonce,

@@ -114,6 +114,7 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_bot": "机器人（单独统计）",
         "stats.by_country": "按国家/地区",
         "stats.by_arm": "按分流",
+        "stats.by_domain": "按域名",
         "stats.top": "访问最多的访客",
         "stats.funnel": "转化漏斗",
         "stats.stage": "阶段",
@@ -182,6 +183,7 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "stats.by_bot": "Bots (counted apart)",
         "stats.by_country": "By country",
         "stats.by_arm": "By split arm",
+        "stats.by_domain": "By short domain",
         "stats.top": "Top visitors",
         "stats.funnel": "Conversion funnel",
         "stats.stage": "Stage",
@@ -307,7 +309,11 @@ def render_stats(
     # Shown only when there is something: most links have no GeoIP nor split.
     tables += [
         (words[key], _rows(counts, lang))
-        for key, counts in (("stats.by_country", stats.by_country), ("stats.by_arm", stats.by_arm))
+        for key, counts in (
+            ("stats.by_country", stats.by_country),
+            ("stats.by_arm", stats.by_arm),
+            ("stats.by_domain", stats.by_domain),
+        )
         if counts
     ]
     return render_page(

@@ -358,3 +358,36 @@ def test_targets_lines_are_checked() -> None:
 def test_tags_are_comma_separated_without_blanks(parts: list[str]) -> None:
     tags = parse_tags(",".join(parts))
     assert all(tag and tag == tag.strip() and "," not in tag for tag in tags)
+
+
+# -- short domains ----------------------------------------------------------------------------
+
+
+def test_domains_are_managed_in_the_admin(admin_client: Any, db: None) -> None:
+    shortener = get_shortener()
+    page = admin_client.post(
+        "/admin/suolink/domain/add/", {"name": "S1.Example", "pool": "main", "default": "on"}
+    )
+    assert page.status_code == 302, page.content[:400]
+    admin_client.post("/admin/suolink/domain/add/", {"name": "s2.example", "pool": "main"})
+    assert [(d.name, d.default) for d in shortener.domains()] == [
+        ("s1.example", True),
+        ("s2.example", False),
+    ]
+    refused = admin_client.post("/admin/suolink/domain/add/", {"name": "not a host", "pool": "x"})
+    assert refused.status_code == 200
+    listing = admin_client.get("/admin/suolink/domain/")
+    assert b"s1.example" in listing.content
+    admin_client.post(
+        "/admin/suolink/domain/",
+        {"action": "mark_blocked_wechat", "_selected_action": ["s1.example"]},
+    )
+    assert shortener.domain("s1.example").health("wechat").value == "blocked"
+    assert b"wechat: blocked" in admin_client.get("/admin/suolink/domain/").content
+    admin_client.post(
+        "/admin/suolink/domain/",
+        {"action": "mark_ok_everywhere", "_selected_action": ["s1.example"]},
+    )
+    assert shortener.domain("s1.example").states == {}
+    admin_client.post("/admin/suolink/domain/s2.example/delete/", {"post": "yes"})
+    assert [d.name for d in shortener.domains()] == ["s1.example"]

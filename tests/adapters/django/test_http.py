@@ -17,6 +17,7 @@ from tests.http_scenarios import (
     ANONYMOUS_SCENARIOS,
     BROWSER,
     HOST_SCENARIOS,
+    PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
     WECHAT,
@@ -317,3 +318,18 @@ def test_middleware_and_protect_decorator(configured: str) -> None:
     assert "http://testserver/download/" in guided.content.decode()
     assert guided.content != b"the download"
     assert client.get("/download/", headers={"User-Agent": BROWSER}).content == b"the download"
+
+
+@pytest.mark.parametrize("scenario", PEOPLE_SCENARIOS, ids=lambda s: s.__name__)
+def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
+    with override_settings(SUOLINK=suolink_settings("memory://", TRACK_PEOPLE=True)):
+        scenario(DjangoClient())
+
+
+def test_short_domains(storage: str) -> None:
+    """Issue 16's acceptance through Django with real Host headers (see the scenario)."""
+    from tests.backends.test_domains_acceptance import DOMAINS, scenario
+
+    settings = suolink_settings(storage, DOMAINS=DOMAINS)
+    with override_settings(ALLOWED_HOSTS=["*"], SUOLINK=settings):
+        scenario(DjangoClient())

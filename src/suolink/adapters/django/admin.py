@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Q, QuerySet
@@ -19,14 +20,16 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from ...backends._common import to_micros
+from ...domains import DEFAULT_POOL, check_domain_name, check_pool, domain_from_json
+from ...errors import SuolinkError
 from .conf import suolink_options
 from .forms import LinkForm
-from .models import Link, LinkTag, Visit
+from .models import Domain, Link, LinkTag, Visit
 from .state import get_shortener
 from .storage import DjangoStorage
 from .summary import summarize
 
-__all__ = ["ExpiredFilter", "LinkAdmin", "TagFilter", "VisitInline"]
+__all__ = ["DomainAdmin", "DomainForm", "ExpiredFilter", "LinkAdmin", "TagFilter", "VisitInline"]
 
 #: How many of a link's visits the change page shows (newest first).
 INLINE_VISITS = 50
@@ -171,3 +174,105 @@ class LinkAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+# -- short domains ----------------------------------------------------------------------
+
+
+class DomainForm(forms.ModelForm):
+    """Add a domain (name, pool, default) or change its pool and default, through the
+    Shortener: its checks and words, and the other domains lose ``default``."""
+
+    pool = forms.CharField(initial=DEFAULT_POOL, max_length=32)
+    default = forms.BooleanField(required=False)
+
+    class Meta:
+        model = Domain
+        fields = ("name",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            stored = domain_from_json(self.instance.data)
+            self.fields["pool"].initial = stored.pool
+            self.fields["default"].initial = stored.default
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            if not self.instance.pk:
+                data["name"] = check_domain_name(data.get("name", ""))[0]
+            check_pool(data.get("pool", ""))
+        except SuolinkError as exc:
+            raise forms.ValidationError(exc.reason) from None
+        return data
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    """Short domains: their pool, default, state per platform and last check; actions
+    mark them blocked or healthy (``domain.state_changed`` events follow)."""
+
+    form = DomainForm
+    list_display = ("name", "pool", "is_default", "states", "last_check")
+    ordering = ("added_us", "name")
+    actions = ("mark_blocked_wechat", "mark_blocked_qq", "mark_ok_everywhere")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("name", "states", "last_check") if obj is not None else ()
+
+    @staticmethod
+    def _domain(obj: Domain) -> Any:
+        return domain_from_json(obj.data)
+
+    @admin.display(description="pool")
+    def pool(self, obj: Domain) -> str:
+        return str(self._domain(obj).pool)
+
+    @admin.display(boolean=True, description="default")
+    def is_default(self, obj: Domain) -> bool:
+        return bool(self._domain(obj).default)
+
+    @admin.display(description="state")
+    def states(self, obj: Domain) -> str:
+        found = self._domain(obj).states
+        return ", ".join(f"{p}: {s.state.value}" for p, s in sorted(found.items())) or "ok"
+
+    @admin.display(description="last check")
+    def last_check(self, obj: Domain) -> str:
+        when = self._domain(obj).last_check
+        return when.isoformat(timespec="seconds") if when else "never"
+
+    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            get_shortener().change_domain(obj.name, pool=data["pool"], default=data["default"])
+        else:
+            get_shortener().add_domain(obj.name, pool=data["pool"], default=data["default"])
+
+    def delete_model(self, request: HttpRequest, obj: Domain) -> None:
+        get_shortener().remove_domain(obj.name)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for name in queryset.values_list("name", flat=True):
+            get_shortener().remove_domain(name)
+
+    def _mark(self, queryset: QuerySet[Any], state: str, platforms: list[str] | None) -> None:
+        shortener = get_shortener()
+        for name in queryset.values_list("name", flat=True):
+            if state == "blocked":
+                shortener.mark_blocked(name, platforms or [], reason="marked in the admin")
+            else:
+                shortener.mark_ok(name, platforms)
+
+    @admin.action(description="Mark blocked in WeChat")
+    def mark_blocked_wechat(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._mark(queryset, "blocked", ["wechat"])
+
+    @admin.action(description="Mark blocked in QQ")
+    def mark_blocked_qq(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._mark(queryset, "blocked", ["qq"])
+
+    @admin.action(description="Mark healthy everywhere")
+    def mark_ok_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._mark(queryset, "ok", None)

@@ -26,6 +26,9 @@ __all__ = [
     "Visit",
     "VisitCount",
     "VisitorCount",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
 
 #: Length of the hex digests (BLAKE2b, 16 bytes) that unique constraints index in place
@@ -139,6 +142,8 @@ class Visit(models.Model):
     region = models.TextField(null=True, blank=True)
     city = models.TextField(null=True, blank=True)
     arm = models.TextField(null=True, blank=True)
+    # domains: the short domain the visit came in on
+    domain = models.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "suolink_visit"
@@ -263,3 +268,88 @@ class Tombstone(models.Model):
 
     def __str__(self) -> str:
         return str(self.code)
+
+
+class Domain(models.Model):
+    """A short domain (:class:`suolink.domains.Domain`): its name, when it was added (the
+    pool's rotation order) and the rest as JSON (pool, default, settings, states)."""
+
+    name = models.CharField(max_length=300, primary_key=True)
+    added_us = models.BigIntegerField()
+    data = models.TextField()
+
+    class Meta:
+        db_table = "suolink_domain"
+        verbose_name = "short domain"
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+# -- the webhook outbox (suolink.backends.sql_outbox; migration 0011_webhooks) ------------
+
+
+class WebhookEndpoint(models.Model):
+    """A webhook receiver; ``data`` is the endpoint as JSON (secret included)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    created_us = models.BigIntegerField()
+    data = models.TextField()
+
+    class Meta:
+        db_table = "suolink_webhook_endpoints"
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class WebhookMessage(models.Model):
+    """One event waiting for one endpoint (``state`` 0), or dead-lettered (1)."""
+
+    seq = models.BigAutoField(primary_key=True)
+    message_id = models.CharField(max_length=64, unique=True, db_column="id")
+    endpoint_id = models.CharField(max_length=64)
+    event = models.CharField(max_length=64)
+    body = models.TextField()
+    created_us = models.BigIntegerField()
+    attempts = models.IntegerField(default=0)
+    next_us = models.BigIntegerField()
+    lease_owner = models.CharField(max_length=128, null=True)
+    lease_until = models.BigIntegerField(null=True)
+    state = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "suolink_webhook_outbox"
+        indexes = (
+            models.Index(fields=["endpoint_id", "state", "seq"], name="suolink_wh_line"),
+            models.Index(fields=["state", "next_us"], name="suolink_wh_due"),
+        )
+
+    def __str__(self) -> str:
+        return str(self.message_id)
+
+
+class WebhookDelivery(models.Model):
+    """One delivery attempt: a row of the delivery log."""
+
+    seq = models.BigAutoField(primary_key=True)
+    message_id = models.CharField(max_length=64)
+    endpoint_id = models.CharField(max_length=64)
+    event = models.CharField(max_length=64)
+    attempt = models.IntegerField()
+    at_us = models.BigIntegerField()
+    outcome = models.CharField(max_length=16)
+    status = models.IntegerField(null=True)
+    error = models.TextField(null=True)
+    duration_ms = models.IntegerField()
+
+    class Meta:
+        db_table = "suolink_webhook_deliveries"
+        indexes = (
+            models.Index(fields=["at_us"], name="suolink_wh_log_time"),
+            models.Index(fields=["endpoint_id", "seq"], name="suolink_wh_log_endpoint"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.message_id} #{self.attempt}"

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -38,6 +39,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ...backends import redact_url
 from ...backends._common import Position, code_ok, to_micros
 from ...backends.base import DIMENSIONS, TOP, StatsCounts
+from ...backends.domain_rows import DomainRows
 from ...backends.relational import (
     ALL_TIME,
     CONVERSION_COLUMNS,
@@ -52,6 +54,7 @@ from ...backends.relational import (
     visit_from_row,
     visit_values,
 )
+from ...backends.sql_outbox import Ran, Run, SqlOutbox
 from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
@@ -209,12 +212,19 @@ class _Tables:
     visit_counts = _Rows("VisitCount")
     visitor_counts = _Rows("VisitorCount")
     conversions = _Rows("Conversion")
+    domains = _Rows("Domain")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
 
 
-class DjangoStorage(RelationalConversions[_Tables]):
+#: The outbox's statements name the tables without Django's ``suolink_`` prefix.
+_OUTBOX_TABLES = re.compile(r"\bwebhook_(endpoints|outbox|deliveries)\b")
+#: ``:name`` parameters, as Django's cursors take them: ``%(name)s``.
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+
+class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -278,6 +288,21 @@ class DjangoStorage(RelationalConversions[_Tables]):
         with transaction.atomic(using=self.alias):
             yield self._tables
 
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements on the alias's cursor, in one atomic block."""
+        from django.db import connections
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            query = _PARAMETER.sub(r"%(\1)s", _OUTBOX_TABLES.sub(r"suolink_webhook_\1", sql))
+            with connections[self.alias].cursor() as cursor:
+                cursor.execute(query, dict(params))
+                rows = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+                return Ran(rows, cursor.rowcount)
+
+        with self._write(doing) if write else self._read(doing):
+            yield run
+
     def _code_order(self, column: str) -> Any:
         """``column`` compared in code point order, as every backend lists (C collation)."""
         from django.db.models import F
@@ -322,6 +347,29 @@ class DjangoStorage(RelationalConversions[_Tables]):
 
     def _insert_tombstone(self, tx: _Tables, code: str, deleted_at: datetime) -> None:
         tx.tombstones.get_or_create(code=code, defaults={"deleted_at": deleted_at})
+
+    def _insert_domain(self, tx: _Tables, name: str, added_us: int, data: str) -> None:
+        tx.domains.model(name=name, added_us=added_us, data=data).save(
+            using=tx.alias, force_insert=True
+        )
+
+    def _domain_rows(self, tx: _Tables) -> list[str]:
+        return [
+            str(data)
+            for data in tx.domains.order_by("added_us", "name").values_list("data", flat=True)
+        ]
+
+    def _domain_row(self, tx: _Tables, name: str) -> str | None:
+        row = tx.domains.select_for_update().filter(name=name).values_list("data", flat=True)
+        found = row.first()
+        return None if found is None else str(found)
+
+    def _update_domain(self, tx: _Tables, name: str, data: str) -> None:
+        tx.domains.filter(name=name).update(data=data)
+
+    def _delete_domain(self, tx: _Tables, name: str) -> bool:
+        deleted, _ = tx.domains.filter(name=name).delete()
+        return bool(deleted)
 
     def _page(
         self, tx: _Tables, after: tuple[int, str] | None, tag: str | None, size: int

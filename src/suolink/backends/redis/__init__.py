@@ -24,7 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -43,9 +44,20 @@ from redis.exceptions import (
 )
 from redis.retry import Retry
 
-from ...errors import BackendError, BackendUnavailable, CodeTaken, LinkNotFound
+from ...domains import Domain
+from ...domains import domain_from_json as domain_of
+from ...domains import domain_to_json as domain_data
+from ...errors import (
+    BackendError,
+    BackendUnavailable,
+    CodeTaken,
+    DomainNotFound,
+    DomainTaken,
+    LinkNotFound,
+)
 from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Conversion, Link, LinkPage, Visit, VisitResult
+from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .._common import (
     check_limit,
     check_list_args,
@@ -60,7 +72,7 @@ from .._common import (
     visit_dimensions,
     visitor_key,
 )
-from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, StatsCounts, When
+from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts, When
 from ..batching import BACKGROUND, GroupCommit
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 
@@ -159,7 +171,7 @@ class _Script:
 
 def _load_scripts() -> dict[str, _Script]:
     library = resources.files(__package__).joinpath("lua", "lib.lua").read_text("utf-8")
-    names = ("create", "update", "delete", "visit", "index", "counts", "conversion")
+    names = ("create", "update", "delete", "visit", "index", "counts", "people", "conversion")
     return {name: _Script(name, library) for name in names}
 
 
@@ -179,6 +191,8 @@ class RedisStorage:
         self.cluster = opts.kind == "cluster"
         self._index_base = f"{opts.prefix}{{idx}}"
         self._ids_key = f"{opts.prefix}ids"
+        #: One hash, name -> domain JSON (``KeepsDomains``): one key, so one cluster slot.
+        self._domains_key = f"{opts.prefix}domains"
         self._scripts = _load_scripts()
         self._lock = threading.Lock()
         self._closed = False
@@ -374,6 +388,8 @@ class RedisStorage:
         reply = self._write("create a link", run)
         if reply[0] == 0:
             raise CodeTaken(stored.code)
+        if is_people_link(stored.campaign, stored.recipient):
+            self._write("list a recipient", lambda client: self._join(client, stored))
         return stored
 
     def get(self, code: str) -> Link | None:
@@ -550,6 +566,8 @@ class RedisStorage:
         reply = batches.submit(call)
         if reply[0] == -1:
             raise LinkNotFound(visit.code)
+        if reply[0] == 1:
+            self._count_person(visit, reply)
         return VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
 
     def get_and_record(
@@ -569,6 +587,8 @@ class RedisStorage:
         link = _to_link(reply[2])
         if reply[0] == 2:
             return link, None
+        if reply[0] == 1:
+            self._count_person(visit, reply)
         return link, VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
 
     def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
@@ -746,6 +766,237 @@ class RedisStorage:
         top = sorted(people.items(), key=lambda item: (-item[1], item[0]))[:TOP]
         return StatsCounts(by_day, dims, len(people), top)
 
+    # -- people across links (TracksPeople) -----------------------------------------
+    # Keys of one scope share the hash tag ``{p:<campaign>}`` (``{p:}``: every campaign),
+    # so each scope's script runs on one slot; see ``people.lua`` for the layout. A click
+    # is counted right after its visit, one script per scope: not in the visit's own
+    # script, which runs on the link's slot.
+
+    def _scope_keys(self, scope: str) -> tuple[str, ...]:
+        base = f"{self.prefix}{{p:{_hash_tag(scope)}}}"
+        return tuple(f"{base}:{s}" for s in ("vz", "vf", "vl", "rz", "rf", "rl", "rv", "t"))
+
+    def _campaigns_key(self) -> str:
+        return f"{self.prefix}{{p:}}:campaigns"
+
+    def _recipient_links_key(self) -> str:
+        return f"{self.prefix}{{p:}}:rc"
+
+    def _join(self, client: Any, link: Link) -> None:
+        """A new people link: its campaign listed, its recipient listed with no click."""
+        if link.campaign is not None:
+            client.sadd(self._campaigns_key(), link.campaign)
+        if link.recipient is None:
+            return
+        client.sadd(self._recipient_links_key(), f"{link.recipient}|{link.code}")
+        for scope in scopes(link.campaign):
+            client.zadd(self._scope_keys(scope)[3], {link.recipient: 0}, nx=True)
+
+    def _count_person(self, visit: Visit, reply: Sequence[Any]) -> None:
+        """After a recorded visit: count it for people if it is a click on a people link."""
+        if len(reply) < 5 or not counts_for_people(visit):
+            return
+        campaign = json.loads(reply[3]) if reply[3] else None
+        recipient = json.loads(reply[4]) if reply[4] else None
+        if not is_people_link(campaign, recipient):
+            return
+        args = [str(visit.visitor_id), visit.code, time_key(to_micros(visit.at)), recipient or ""]
+
+        def run(client: Any) -> None:
+            for scope in scopes(campaign):
+                self._scripts["people"](client, self._scope_keys(scope), args)
+
+        self._write("count a person", run)
+
+    def _rows(
+        self, scope: str, kind: str, limit: int | None, min_clicks: int
+    ) -> builtins.list[PersonRow]:
+        keys = self._scope_keys(scope)
+        zset, fields = (keys[0], keys[1]) if kind == "visitor" else (keys[3], keys[4])
+
+        def run(client: Any) -> tuple[builtins.list[Any], builtins.list[Any]]:
+            found = client.zrangebyscore(
+                zset,
+                "-inf",
+                -min_clicks,
+                start=0,
+                num=-1 if limit is None else limit,
+                withscores=True,
+            )
+            names = [_text(who) for who, _ in found]
+            wanted = [f"{who}|{f}" for who in names for f in ("l", "f", "z", "o", "r")]
+            values: builtins.list[Any] = []
+            for start in range(0, len(wanted), 5000):
+                values += client.hmget(fields, wanted[start : start + 5000])
+            return found, values
+
+        found, values = self._read(f"read the top {kind}s", run)
+        rows: builtins.list[PersonRow] = []
+        for index, (who, score) in enumerate(found):
+            links, first, last, own, reach = values[index * 5 : index * 5 + 5]
+            recipient = kind == "recipient"
+            rows.append(
+                PersonRow(
+                    id=_text(who),
+                    clicks=-int(score),
+                    links=int(links or 0),
+                    first_seen=None if first is None else _from_time_key(_text(first)),
+                    last_seen=None if last is None else _from_time_key(_text(last)),
+                    reach=int(reach or 0) if recipient else 0,
+                    visitor=(_text(own) or None) if recipient and own is not None else None,
+                )
+            )
+        return rows
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first (a sorted set range)."""
+        return self._rows(scope_of(campaign), "visitor", limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> builtins.list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first (a sorted set range)."""
+        return self._rows(scope_of(campaign), "recipient", limit, min_clicks)
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients (ZCARD) and its kept click and reach sums."""
+        keys = self._scope_keys(scope_of(campaign))
+
+        def run(client: Any) -> tuple[int, list[Any]]:
+            return int(client.zcard(keys[3])), client.hmget(keys[7], ["clicks", "reach"])
+
+        count, (clicks, reach) = self._read("read a campaign's totals", run)
+        return PeopleTotals(count, int(clicks or 0), int(reach or 0))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        names = self._read("list campaigns", lambda c: c.smembers(self._campaigns_key()))
+        out = {}
+        for name in sorted(_text(n) for n in names):
+            totals = self.people_totals(name)
+            if totals.recipients:
+                out[name] = totals
+        return out
+
+    def _scopes(self) -> builtins.list[str]:
+        names = self._read("list campaigns", lambda c: c.smembers(self._campaigns_key()))
+        return [EVERY, *sorted(_text(n) for n in names)]
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's rows and their place in reach, scope by scope.
+
+        Their id stays on raw visits and per-link counts until those expire
+        (``visit_days``): Redis keeps them per link, with no index by visitor.
+        """
+        found = False
+        for scope in self._scopes():
+            keys = self._scope_keys(scope)
+
+            def run(client: Any, keys: tuple[str, ...] = keys) -> bool:
+                hit = bool(client.zrem(keys[0], visitor))
+                client.hdel(keys[1], *(f"{visitor}|{f}" for f in ("l", "f", "z")))
+                for member in client.sscan_iter(keys[2], match=f"{_glob(visitor)}|*"):
+                    client.srem(keys[2], member)
+                for member in client.sscan_iter(keys[6], match=f"*|{_glob(visitor)}"):
+                    recipient = _text(member).rsplit("|", 1)[0]
+                    hit = True
+                    if _text(client.hget(keys[4], f"{recipient}|o") or b"") == visitor:
+                        client.hset(keys[4], f"{recipient}|o", "")
+                    else:
+                        client.hincrby(keys[4], f"{recipient}|r", -1)
+                        client.hincrby(keys[7], "reach", -1)
+                    client.srem(keys[6], member)
+                return hit
+
+            found = self._write("forget a visitor", run) or found
+        return found
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's rows in every scope and clear ``recipient`` on their links."""
+        found = False
+        for scope in self._scopes():
+            keys = self._scope_keys(scope)
+
+            def run(client: Any, keys: tuple[str, ...] = keys) -> bool:
+                score = client.zscore(keys[3], recipient)
+                if score is None:
+                    return False
+                reach = int(client.hget(keys[4], f"{recipient}|r") or 0)
+                client.hincrby(keys[7], "clicks", int(score))
+                client.hincrby(keys[7], "reach", -reach)
+                client.zrem(keys[3], recipient)
+                client.hdel(keys[4], *(f"{recipient}|{f}" for f in ("l", "f", "z", "o", "r")))
+                for key in (keys[5], keys[6]):
+                    for member in client.sscan_iter(key, match=f"{_glob(recipient)}|*"):
+                        client.srem(key, member)
+                return True
+
+            found = self._write("forget a recipient", run) or found
+        index = self._recipient_links_key()
+        members = self._read(
+            "find a recipient's links",
+            lambda c: builtins.list(c.sscan_iter(index, match=f"{_glob(recipient)}|*")),
+        )
+        for member in members:
+            code = _text(member).split("|", 1)[1]
+            link = self.get(code)
+            if link is not None and link.recipient == recipient:
+                self.update(code, {"recipient": None})
+                found = True
+
+            def drop(client: Any, member: Any = member) -> Any:
+                return client.srem(index, member)
+
+            self._write("forget a recipient", drop)
+        return found
+
+    # -- KeepsDomains ----------------------------------------------------------------------
+
+    def add_domain(self, domain: Domain) -> Domain:
+        """``HSETNX`` the domain's JSON; ``DomainTaken`` if the name is there."""
+        data = domain_data(domain)
+        added = self._write(
+            "add a domain", lambda c: c.hsetnx(self._domains_key, domain.name, data)
+        )
+        if not added:
+            raise DomainTaken(domain.name)
+        return domain
+
+    def list_domains(self) -> builtins.list[Domain]:
+        """Every domain, oldest first (``HGETALL`` of one hash)."""
+        stored = self._read("list domains", lambda c: c.hgetall(self._domains_key))
+        found = [domain_of(_text(value)) for value in stored.values()]
+        return sorted(found, key=lambda d: (d.added_at, d.name))
+
+    def change_domain(self, name: str, change: Callable[[Domain], Domain]) -> tuple[Domain, Domain]:
+        """Read, apply ``change``, and write back only if the domain did not change
+        meanwhile (a compare-and-set script on its hash field); again if it did."""
+        while True:
+            old = self._read("read a domain", lambda c: c.hget(self._domains_key, name))
+            if old is None:
+                raise DomainNotFound(name)
+            old_text = _text(old)
+            before = domain_of(old_text)
+            after = replace(change(before), name=before.name)
+            if after == before:
+                return before, after
+            args = (name, old_text, domain_data(after))
+
+            def swap(client: Any, args: tuple[str, str, str] = args) -> Any:
+                return client.eval(_COMPARE_AND_SET, 1, self._domains_key, *args)
+
+            swapped = self._write("change a domain", swap)
+            if int(swapped) == 1:
+                return before, after
+            if int(swapped) == -1:
+                raise DomainNotFound(name)
+
+    def remove_domain(self, name: str) -> bool:
+        """``HDEL`` the domain; True if it was there."""
+        return bool(self._write("remove a domain", lambda c: c.hdel(self._domains_key, name)))
+
     def check(self) -> None:
         """Raise ``BackendUnavailable`` unless Redis answers a PING now."""
         self._read("be reached", lambda c: c.ping())
@@ -762,6 +1013,25 @@ class RedisStorage:
             self._client.close()
         except RedisError:  # pragma: no cover - closing a broken pool
             log.debug("suolink: error while closing %s", self.url, exc_info=True)
+
+
+def _from_time_key(text: str) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(text, 16) - _OFFSET)
+
+
+def _glob(text: str) -> str:
+    """``text`` with the glob characters of SSCAN MATCH escaped."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+#: Set a hash field to ARGV[3] only if it still holds ARGV[2]: 1 done, 0 changed, -1 gone.
+_COMPARE_AND_SET = """
+local now = redis.call('HGET', KEYS[1], ARGV[1])
+if not now then return -1 end
+if now ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
 
 
 def _chunks(flat: Sequence[Any]) -> Iterator[tuple[Any, Any]]:

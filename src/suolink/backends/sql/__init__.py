@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -56,6 +56,7 @@ from ...models import Conversion, Link, Visit, VisitResult
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
 from ..base import DIMENSIONS, TOP, StatsCounts
+from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
     CONVERSION_COLUMNS,
@@ -65,12 +66,12 @@ from ..relational import (
     Derived,
     LinkTable,
     RelationalConversions,
-    RelationalStorage,
     Row,
     day_bounds,
     replayed,
     visit_from_row,
 )
+from ..sql_outbox import Ran, Run, SqlOutbox
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
@@ -102,7 +103,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(RelationalConversions[Connection]):
+class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -136,7 +137,11 @@ class SQLStorage(RelationalConversions[Connection]):
         self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._drop_old: TextClause = text(_DROP_OLD[self.family])
         self._engine = self._create_engine()
-        self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._auto = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._postgres
+            else self._engine  # MySQL's connections autocommit already
+        )
         with self._errors("open"), self._engine.connect() as conn:
             s.migrate(conn, lock_name=self._lock_name(), schema=self.options.schema)
 
@@ -151,8 +156,17 @@ class SQLStorage(RelationalConversions[Connection]):
         if self._postgres:
             if opts.schema is not None:
                 connect_args["options"] = f"-c search_path={opts.schema}"
+            isolation, reset = "READ COMMITTED", "rollback"
         else:
+            # MySQL: connections autocommit, and a write is an explicit transaction
+            # (``_writing``). Through SQLAlchemy's isolation-level switch every read
+            # cost six round trips (autocommit on and off, the isolation level set
+            # again, a commit and a rollback); this way a read is its statement and the
+            # rollback that ends it. SQLAlchemy ends every transaction it began, so
+            # the pool's own reset (another ROLLBACK) is not needed either.
             connect_args["charset"] = "utf8mb4"
+            connect_args["init_command"] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            isolation, reset = "AUTOCOMMIT", None
         connect_args.update(opts.passed)
         return create_engine(
             opts.driver_url,
@@ -160,8 +174,9 @@ class SQLStorage(RelationalConversions[Connection]):
             max_overflow=opts.max_overflow,
             pool_timeout=opts.pool_timeout,
             pool_recycle=opts.pool_recycle,
+            pool_reset_on_return=reset,
             connect_args=connect_args,
-            isolation_level="READ COMMITTED",
+            isolation_level=isolation,
         )
 
     def _lock_name(self) -> str:
@@ -186,7 +201,21 @@ class SQLStorage(RelationalConversions[Connection]):
     def _writing(self) -> Iterator[Connection]:
         self._after_fork()
         with self._engine.begin() as conn:
+            if not self._postgres:  # the connection autocommits: open a transaction
+                conn.exec_driver_sql("START TRANSACTION")
             yield conn
+
+    @contextmanager
+    def _outbox_tx(self, doing: str, *, write: bool = True) -> Iterator[Run]:
+        """The webhook outbox's statements (``:name`` parameters) in one transaction."""
+
+        def run(sql: str, params: Mapping[str, Any]) -> Ran:
+            result = conn.execute(text(sql), dict(params))
+            rows = [tuple(row) for row in result.fetchall()] if result.returns_rows else []
+            return Ran(rows, result.rowcount)
+
+        with self._write(doing) if write else self._read(doing) as conn:
+            yield run
 
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if isinstance(
@@ -219,7 +248,7 @@ class SQLStorage(RelationalConversions[Connection]):
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free, atomically; raise ``CodeTaken`` if not."""
-        return self._retrying(lambda: RelationalStorage.create(self, link))
+        return self._retrying(lambda: DomainRows.create(self, link))
 
     def next_id(self) -> int:
         """A number never handed out before: one ``UPDATE`` on the counter row, autocommitted.
@@ -232,7 +261,7 @@ class SQLStorage(RelationalConversions[Connection]):
 
     def delete(self, code: str, *, tombstone: bool = True) -> bool:
         """Remove the link, its tags and visits (leaving a ``tombstone``) in one transaction."""
-        return self._retrying(lambda: RelationalStorage.delete(self, code, tombstone=tombstone))
+        return self._retrying(lambda: DomainRows.delete(self, code, tombstone=tombstone))
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
         """Count and record ``visit`` atomically, unless ``max_visits`` is reached."""
@@ -240,7 +269,7 @@ class SQLStorage(RelationalConversions[Connection]):
 
         def record() -> VisitResult:
             self._drop_old_visits(visit.at)
-            return RelationalStorage.record_visit(self, visit, count=count)
+            return DomainRows.record_visit(self, visit, count=count)
 
         return self._retrying(record)
 
@@ -261,10 +290,14 @@ class SQLStorage(RelationalConversions[Connection]):
         if now < self._retention_due:
             return
         before = to_micros(at) - self.retention_days * _DAY_US
-        with self._read("drop old visits") as conn:
-            dropped = conn.execute(self._drop_old, {"before": before, "n": RETENTION_BATCH})
-            full = dropped.rowcount >= RETENTION_BATCH
+        size = RETENTION_BATCH
+        full = self._delete_old_visits(before, size) >= size
         self._retention_due = now if full else now + _RETENTION_PAUSE
+
+    def _delete_old_visits(self, before: int, size: int) -> int:
+        """Delete up to ``size`` of the oldest raw visits before ``before``; how many went."""
+        with self._read("drop old visits") as conn:
+            return int(conn.execute(self._drop_old, {"before": before, "n": size}).rowcount)
 
     # -- restores_in_batches -------------------------------------------------------------
 
@@ -293,6 +326,11 @@ class SQLStorage(RelationalConversions[Connection]):
         one ``executemany`` each (the server's round trips are what an import waits
         for), their visits after them. A batch that still meets a constraint (a code
         taken meanwhile) is done again a savepoint per link."""
+        # Interned (committed) first, so no transaction below meets a row of its own.
+        agents = {visit.user_agent for _, visits in checked for visit in visits}
+        with self._read("store user agents") as conn:
+            for agent in agents:
+                self._user_agent_id(conn, agent, committed=True)
         with self._write("restore links") as tx:
             taken = self._taken_codes(tx, [link.code for link, _ in checked])
             made: list[bool] = []
@@ -411,6 +449,24 @@ class SQLStorage(RelationalConversions[Connection]):
         else:
             tx.execute(s.tombstones.insert().prefix_with("IGNORE").values(values))
 
+    def _insert_domain(self, tx: Connection, name: str, added_us: int, data: str) -> None:
+        tx.execute(s.domains.insert().values(name=name, added_us=added_us, data=data))
+
+    def _domain_rows(self, tx: Connection) -> list[str]:
+        d = s.domains.c
+        return [str(row[0]) for row in tx.execute(select(d.data).order_by(d.added_us, d.name))]
+
+    def _domain_row(self, tx: Connection, name: str) -> str | None:
+        d = s.domains.c
+        found = tx.execute(select(d.data).where(d.name == name).with_for_update()).scalar()
+        return None if found is None else str(found)
+
+    def _update_domain(self, tx: Connection, name: str, data: str) -> None:
+        tx.execute(update(s.domains).where(s.domains.c.name == name).values(data=data))
+
+    def _delete_domain(self, tx: Connection, name: str) -> bool:
+        return tx.execute(delete(s.domains).where(s.domains.c.name == name)).rowcount > 0
+
     def _page(
         self, tx: Connection, after: tuple[int, str] | None, tag: str | None, size: int
     ) -> list[Any]:
@@ -493,9 +549,10 @@ class SQLStorage(RelationalConversions[Connection]):
             if committed:
                 self._remember(ua, int(inserted))
             return int(inserted)
+        # Not inserted now, so committed before (``_restore`` interns its agents first, so
+        # no transaction finds a row of its own here): safe to remember.
         found = int(tx.execute(select(t.c.id).where(t.c.hash == key)).scalar_one())
-        if committed:  # else it may be this transaction's own row, gone if it rolls back
-            self._remember(ua, found)
+        self._remember(ua, found)
         return found
 
     def _remember(self, ua: str, ua_id: int) -> None:
@@ -644,7 +701,7 @@ class SQLStorage(RelationalConversions[Connection]):
 
 def _retryable(original: BaseException | None) -> bool:
     """True if the server aborted the statement to break a deadlock (try it again)."""
-    orig = getattr(original, "orig", None)
+    orig = getattr(original, "orig", original)  # SQLAlchemy's wrapper, or the driver's
     if getattr(orig, "sqlstate", None) in _RETRY_STATES:
         return True
     args: tuple[Any, ...] = getattr(orig, "args", ())

@@ -25,6 +25,7 @@ class MySQLStorage(SQLStorage):
     """A ``Storage`` on MySQL or MariaDB: ``MySQLStorage("mysql://user:pw@host/suolink")``."""
 
     family = "mysql"
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # MariaDB 10.6+ and MySQL 8: pass over held heads
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free; codes longer than the column are refused."""
@@ -38,28 +39,32 @@ class MySQLStorage(SQLStorage):
             raise InvalidCode(code, f"must be at most {s.MAX_CODE_CHARS} characters here")
 
     def _insert_visit(self, tx: Connection, visit: Visit) -> None:
-        """Insert the raw visit and add it to the counts, in the caller's transaction."""
-        tx.execute(s.visits.insert(), visit_row(visit, self._user_agent_id(tx, visit.user_agent)))
+        """Insert the raw visit and add it to the counts, in the caller's transaction.
+
+        The statements are built once and take their rows as parameters: the counts go
+        as one ``executemany``, which PyMySQL sends as one multi-row ``INSERT`` (a
+        statement built with the rows in it would be compiled again on every visit).
+        """
+        tx.execute(_INSERT_VISIT, visit_row(visit, self._user_agent_id(tx, visit.user_agent)))
         cells, who = count_cells(visit)
         rows = [
             {"code": code, "dimension": dim, "day": day, "value_key": s.key_hash(value),
              "value": value, "n": 1}
             for code, dim, day, value in cells
         ]  # fmt: skip
-        counts = mysql.insert(s.visit_counts)
-        bump = {"n": s.visit_counts.c.n + counts.inserted.n}  # n + 1, no bound parameter
-        tx.execute(counts.values(rows).on_duplicate_key_update(bump))
+        tx.execute(_ADD_CELLS, rows)
         if who is None:
             return
-        person = mysql.insert(s.visitor_counts).values(
-            code=visit.code, visitor_key=s.key_hash(who), visitor=who, n=1
-        )
-        result = tx.execute(
-            person.on_duplicate_key_update(n=s.visitor_counts.c.n + person.inserted.n)
-        )
-        if result.rowcount == 1:  # inserted (2: an existing row was updated)
-            people = counts.values(
-                code=visit.code, dimension=PEOPLE, day=ALL_TIME, value_key=EMPTY_KEY,
-                value="", n=1,
-            )  # fmt: skip
-            tx.execute(people.on_duplicate_key_update(bump))
+        person = {"code": visit.code, "visitor_key": s.key_hash(who), "visitor": who, "n": 1}
+        if tx.execute(_ADD_PERSON, person).rowcount == 1:  # inserted (2: an existing row)
+            people = {"code": visit.code, "dimension": PEOPLE, "day": ALL_TIME,
+                      "value_key": EMPTY_KEY, "value": "", "n": 1}  # fmt: skip
+            tx.execute(_ADD_CELLS, people)
+
+
+_INSERT_VISIT = s.visits.insert()
+_cells = mysql.insert(s.visit_counts)
+#: Adds ``n`` to a count cell, inserting it if new (``n + VALUES(n)``: no extra parameter).
+_ADD_CELLS = _cells.on_duplicate_key_update(n=s.visit_counts.c.n + _cells.inserted.n)
+_person = mysql.insert(s.visitor_counts)
+_ADD_PERSON = _person.on_duplicate_key_update(n=s.visitor_counts.c.n + _person.inserted.n)

@@ -11,17 +11,32 @@ it runs without a transaction around it: one round trip.
 refuse a visitor, and returns the link's row in the same reply. That condition is the
 second copy of the policy's "could refuse" rules, as the Redis link hash's ``o`` flag
 is; ``tests/backends/test_one_trip_policy.py`` ties both to :func:`suolink.policy.decide`.
+
+The statements that are atomic on their own (a redirect, ``get``, ``next_id``, a
+retention step) skip SQLAlchemy's ``Connection``: they run on a few psycopg connections
+kept in autocommit mode (:class:`_Direct`), each statement compiled once and prepared
+on the server. Through a ``Connection`` (checkout events, the isolation level set and
+reset, parameter processing) a redirect cost the client more CPU than the server.
+Transactions (create, update, delete, imports, MySQL's visits) stay on SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, text
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import exc as sa_exc
 
-from ...errors import LinkNotFound
+from ...errors import BackendError, BackendUnavailable, LinkNotFound
 from ...fields import FIELD_BY_NAME
 from ...models import AntiBlockMode, Link, Visit, VisitResult
 from .._common import code_ok, normalise_visit
@@ -86,7 +101,7 @@ _OPEN = (
     )
     + "".join(
         f" AND COALESCE(CAST(extra AS jsonb) -> '{name}', 'null') = 'null'"
-        for name in ("allow_countries", "warning", "abuse_status")
+        for name in ("allow_countries", "warning", "abuse_status", "domain", "pool")
     )
 )
 _OPEN_PARAMS = {
@@ -99,10 +114,119 @@ _COUNT = f"UPDATE links SET visits = visits + 1 WHERE {_CODE} AND {{only}} RETUR
 _LOCK = f"SELECT visits FROM links WHERE {_CODE} AND {{only}} FOR UPDATE"  # noqa: S608
 
 
+#: Parsed links a process keeps by their JSON text (``PostgreSQLStorage._link_from``).
+_LINK_TEXTS = 4096
+_SELECT_LINK = "SELECT {link}, visits FROM links WHERE code = CAST(:code AS text)"
+_VISIT_COUNT = "SELECT visits FROM links WHERE code = CAST(:code AS text)"
+_NEXT_ID = "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
+_NEW_USER_AGENT = (
+    "INSERT INTO user_agents (hash, text) VALUES (:hash, :text) "
+    "ON CONFLICT (hash) DO NOTHING RETURNING id"
+)
+_USER_AGENT = "SELECT id FROM user_agents WHERE hash = :hash"
+
+
 def _statement(gate: str, final: str) -> TextClause:
     columns = ", ".join(_VISIT_COLUMNS)
     values = ", ".join(f"CAST(:v_{c} AS {_CASTS.get(c, 'text')})" for c in _VISIT_COLUMNS)
     return text(_RECORD.format(gate=gate, columns=columns, values=values, final=final))
+
+
+class _Direct:
+    """psycopg connections in autocommit mode for the statements atomic on their own.
+
+    They come from the engine (``raw_connection().detach()``: the same URL, options,
+    TLS and set-up), so only the checkout is suolink's: at most ``limit`` open at once
+    (a call waits up to ``timeout`` seconds for one, then ``BackendUnavailable``), up to
+    ``keep`` idle ones kept, none older than ``recycle`` seconds reused. A connection
+    the server dropped is closed, and with it every idle one (they likely died too);
+    a forked child starts afresh and never touches its parent's.
+    """
+
+    def __init__(
+        self, engine: Engine, *, keep: int, limit: int, timeout: float, recycle: float
+    ) -> None:
+        self._engine = engine
+        self._keep, self._limit = keep, limit
+        self._timeout, self._recycle = timeout, recycle
+        self._lock = threading.Lock()
+        self._closed = False
+        self._start()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._slots = threading.BoundedSemaphore(self._limit)
+        self._idle: list[tuple[psycopg.Connection[Any], float]] = []
+
+    def _open(self) -> psycopg.Connection[Any]:
+        fairy = self._engine.raw_connection()
+        conn = fairy.driver_connection  # (read before detach() forgets it)
+        fairy.detach()
+        assert isinstance(conn, psycopg.Connection)
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()
+        conn.autocommit = True
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one or a few statements, given back (or closed) after."""
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._start()  # the parent's connections are left alone, unclosed
+        slots = self._slots
+        if not slots.acquire(timeout=self._timeout):
+            raise sa_exc.TimeoutError(f"no free connection after {self._timeout:g} s")
+        try:
+            conn, born = self._take()
+            try:
+                yield conn
+            except BaseException:
+                if conn.broken:
+                    self._close_idle()
+                    self._close(conn)
+                    raise
+                self._give_back(conn, born)
+                raise
+            self._give_back(conn, born)
+        finally:
+            slots.release()
+
+    def _take(self) -> tuple[psycopg.Connection[Any], float]:
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                conn, born = self._idle.pop()
+                if now - born < self._recycle and not conn.closed:
+                    return conn, born
+                self._close(conn)
+        return self._open(), now
+
+    def _give_back(self, conn: psycopg.Connection[Any], born: float) -> None:
+        usable = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+        with self._lock:
+            if usable and not self._closed and len(self._idle) < self._keep:
+                self._idle.append((conn, born))
+                return
+        self._close(conn)
+
+    def _close_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            self._close(conn)
+
+    @staticmethod
+    def _close(conn: psycopg.Connection[Any]) -> None:
+        with suppress(psycopg.Error, OSError):
+            conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use are closed when given back."""
+        self._closed = True
+        if os.getpid() == self._pid:
+            self._close_idle()
 
 
 class PostgreSQLStorage(SQLStorage):
@@ -112,28 +236,123 @@ class PostgreSQLStorage(SQLStorage):
     """
 
     family = "postgresql"
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # concurrent workers pass over held heads
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        # The link's row as one JSON text: three result columns, not twenty (reading
-        # each column's description costs the client more than json.loads).
+        # The link as one JSON text of its columns but ``visits`` (kept beside): one
+        # result column, not twenty (reading each column's description costs the
+        # client more than json.loads), and the same text while the link is unchanged,
+        # so the parsed link is reused (``_link_from``). Statements stay under 4 KiB,
+        # the longest whose conversion psycopg caches.
+        link_json = "CAST(to_jsonb(links) - 'visits' AS text)"
+        # The gate passes the link along, so the common answer needs no second read.
         one_trip_final = (
-            "SELECT CAST(row_to_json(links) AS text), (SELECT visits FROM gate), "  # noqa: S608
-            f"({_OPEN}) FROM links WHERE {_CODE}"
+            "SELECT link, visits, TRUE, TRUE FROM gate UNION ALL "  # noqa: S608 - constant
+            f"SELECT {link_json}, visits, FALSE, ({_OPEN}) FROM links "
+            f"WHERE {_CODE} AND NOT EXISTS (SELECT FROM gate)"
         )
         self._record = {
             True: _statement(_COUNT.format(only=_UNDER_LIMIT), "SELECT visits FROM gate"),
             False: _statement(_LOCK.format(only="TRUE"), "SELECT visits FROM gate"),
         }
         self._one_trip = {
-            True: _statement(_COUNT.format(only=f"{_UNDER_LIMIT} AND {_OPEN}"), one_trip_final),
-            False: _statement(_LOCK.format(only=_OPEN), one_trip_final),
+            True: _statement(
+                _COUNT.format(only=f"{_UNDER_LIMIT} AND {_OPEN}") + f", {link_json} AS link",
+                one_trip_final,
+            ),
+            False: _statement(
+                _LOCK.format(only=_OPEN).replace(" FROM", f", {link_json} AS link FROM", 1),
+                one_trip_final,
+            ),
         }
+        #: Parsed links by their JSON text (a link is immutable: any change, a new text).
+        self._links_by_text: dict[str, Link] = {}
         #: Inside a transaction that already holds the link's row (the base's path).
         self._add_visit = _statement(
             f"SELECT visits FROM links WHERE {_CODE}",  # noqa: S608 - constant text
             "SELECT visits FROM gate",
         )
+        # The direct path's statements, compiled once to psycopg's placeholders.
+        self._direct_sql = {
+            name: self._compile(clause)
+            for name, clause in {
+                ("record", True): self._record[True],
+                ("record", False): self._record[False],
+                ("one_trip", True): self._one_trip[True],
+                ("one_trip", False): self._one_trip[False],
+                ("select", None): text(_SELECT_LINK.format(link=link_json)),
+                ("count", None): text(_VISIT_COUNT),
+                ("next_id", None): text(_NEXT_ID),
+                ("new_ua", None): text(_NEW_USER_AGENT),
+                ("ua", None): text(_USER_AGENT),
+                ("drop_old", None): self._drop_old,
+            }.items()
+        }
+        opts = self.options
+        self._direct = _Direct(
+            self._engine,
+            keep=opts.pool_size,
+            limit=opts.pool_size + opts.max_overflow,
+            timeout=opts.pool_timeout,
+            recycle=opts.pool_recycle,
+        )
+
+    def _compile(self, clause: TextClause) -> str:
+        return str(clause.compile(dialect=self._engine.dialect))
+
+    @contextmanager
+    def _direct_call(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+        """A direct connection; driver errors become suolink's as everywhere else."""
+        with self._errors(doing), self._direct.connection() as conn:
+            yield conn
+
+    def _classify(self, exc: Exception) -> type[BackendError] | None:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return BackendUnavailable  # the server is gone, restarting, or refused us
+        if isinstance(exc, psycopg.Error):
+            return BackendError
+        return super()._classify(exc)
+
+    def _run(
+        self, conn: psycopg.Connection[Any], name: tuple[str, bool | None], params: Any
+    ) -> Any:
+        """Run one of ``_direct_sql``, prepared on the server the first time."""
+        return conn.execute(self._direct_sql[name], params, prepare=True)
+
+    def get(self, code: str) -> Link | None:
+        """The link with this exact code, or None: one prepared statement."""
+        if not code_ok(code):
+            return None
+        with self._direct_call("read a link") as conn:
+            row = self._run(conn, ("select", None), {"code": code}).fetchone()
+        return None if row is None else self._link_from(row[0], int(row[1]))
+
+    def _link_from(self, text: str, visits: int) -> Link:
+        """The link a JSON text of its columns holds, with ``visits``; parsed once per text."""
+        link = self._links_by_text.get(text)
+        if link is None:
+            values = json.loads(text)
+            values["visits"] = 0
+            link = self._table.link(values)
+            if len(self._links_by_text) >= _LINK_TEXTS:
+                self._links_by_text.clear()
+            self._links_by_text[text] = link
+        return link if link.visits == visits else replace(link, visits=visits)
+
+    def next_id(self) -> int:
+        """A number never handed out before: one ``UPDATE … RETURNING`` on the counter row."""
+        with self._direct_call("count") as conn:
+            return int(self._run(conn, ("next_id", None), None).fetchone()[0])
+
+    def _delete_old_visits(self, before: int, size: int) -> int:
+        with self._direct_call("drop old visits") as conn:
+            return int(self._run(conn, ("drop_old", None), {"before": before, "n": size}).rowcount)
+
+    def close(self) -> None:
+        """Close every connection; later calls raise ``BackendUnavailable``."""
+        super().close()
+        self._direct.close()
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
         """Count and record ``visit`` in one statement, unless ``max_visits`` is reached."""
@@ -142,14 +361,15 @@ class PostgreSQLStorage(SQLStorage):
 
     def _record_visit(self, visit: Visit, count: bool) -> VisitResult:
         self._drop_old_visits(visit.at)
-        with self._read("record a visit") as conn:
-            counted = conn.execute(self._record[count], self._params(conn, visit)).scalar()
-            if counted is not None:
-                return VisitResult(allowed=True, visits=int(counted))
-            current = self._visit_count(conn, visit.code, lock=False)
-        if current is None:
+        with self._direct_call("record a visit") as conn:
+            params = self._params(visit, self._direct_ua_id(conn, visit.user_agent))
+            row = self._run(conn, ("record", count), params).fetchone()
+            if row is not None:
+                return VisitResult(allowed=True, visits=int(row[0]))
+            row = self._run(conn, ("count", None), {"code": visit.code}).fetchone()
+        if row is None:
             raise LinkNotFound(visit.code)
-        return VisitResult(allowed=False, visits=current)
+        return VisitResult(allowed=False, visits=int(row[0]))
 
     def get_and_record(
         self, visit: Visit, *, count: bool = True
@@ -165,18 +385,16 @@ class PostgreSQLStorage(SQLStorage):
 
     def _get_and_record(self, visit: Visit, count: bool) -> tuple[Link | None, VisitResult | None]:
         self._drop_old_visits(visit.at)
-        with self._read("record a visit") as conn:
-            params = self._params(conn, visit)
+        with self._direct_call("record a visit") as conn:
+            params = self._params(visit, self._direct_ua_id(conn, visit.user_agent))
             params.update(_OPEN_PARAMS, at_tz=visit.at.isoformat())
-            row = conn.execute(self._one_trip[count], params).first()
+            row = self._run(conn, ("one_trip", count), params).fetchone()
         if row is None:
             return None, None
-        row_json, counted, is_open = row
-        link = self._table.link(json.loads(row_json))
-        if counted is not None:
-            if not count:
-                return link, VisitResult(allowed=True, visits=link.visits)
-            return replace(link, visits=int(counted)), VisitResult(True, int(counted))
+        text, visits, recorded, is_open = row
+        link = self._link_from(text, int(visits))
+        if recorded:
+            return link, VisitResult(allowed=True, visits=link.visits)
         limit = link.max_visits
         if count and is_open and limit is not None and link.visits >= limit:
             return link, VisitResult(allowed=False, visits=link.visits)  # open, at its limit
@@ -184,11 +402,23 @@ class PostgreSQLStorage(SQLStorage):
 
     def _insert_visit(self, tx: Connection, visit: Visit) -> None:
         """Record the visit and its counts inside the caller's transaction."""
-        tx.execute(self._add_visit, self._params(tx, visit, committed=False))
+        ua_id = self._user_agent_id(tx, visit.user_agent, committed=False)
+        tx.execute(self._add_visit, self._params(visit, ua_id))
 
-    def _params(self, conn: Connection, visit: Visit, *, committed: bool = True) -> dict[str, Any]:
-        """The statement's parameters; ``committed``: ``conn`` commits each statement."""
-        ua_id = self._user_agent_id(conn, visit.user_agent, committed=committed)
+    def _direct_ua_id(self, conn: psycopg.Connection[Any], ua: str) -> int:
+        """The id of ``ua`` in ``user_agents``, inserted if new (autocommitted: remembered)."""
+        known = self._ua_ids.get(ua)
+        if known is not None:
+            return known
+        key = s.key_hash(ua)
+        row = self._run(conn, ("new_ua", None), {"hash": key, "text": ua}).fetchone()
+        if row is None:  # another process inserted it first
+            row = self._run(conn, ("ua", None), {"hash": key}).fetchone()
+        self._remember(ua, int(row[0]))
+        return int(row[0])
+
+    def _params(self, visit: Visit, ua_id: int) -> dict[str, Any]:
+        """The recording statement's parameters."""
         row = visit_row(visit, ua_id)
         cells, who = count_cells(visit)
         params: dict[str, Any] = {f"v_{c}": row[c] for c in _VISIT_COLUMNS}

@@ -4,12 +4,14 @@ The layout is SQLite's (schema version 7 there, visits with their GeoIP place an
 arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` plus
 ``extra``; ``link_tags``; ``tombstones``;
 ``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
-write-time counts ``visit_counts`` and ``visitor_counts``. Two differences, both for
-the engines' index size limits: text that is part of a key beyond the code (a tag, a
-counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of it (:func:`key_hash`),
-the text itself kept beside; and the code, every key and every sort by text compare
-bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY`` on MySQL), so code
-``a`` is never ``A`` or ``a ``, and listings sort by code point as in every backend.
+write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQLite's 11)
+the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
+Two differences, both for the engines' index size limits: text that is part of a key
+beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
+it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
+sort by text compare bytes, never a locale (``COLLATE "C"`` on PostgreSQL, ``VARBINARY``
+on MySQL), so code ``a`` is never ``A`` or ``a ``, and listings sort by code point as in
+every backend.
 
 Migrations are suolink's own, not Alembic: the ``schema_version`` table and its story
 are SQLite's (each applied version listed, a newer database refused), so one
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +42,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    inspect,
     select,
     text,
 )
@@ -54,6 +58,7 @@ __all__ = [
     "conversion_key",
     "conversions",
     "counters",
+    "domains",
     "key_hash",
     "link_tags",
     "links",
@@ -65,6 +70,9 @@ __all__ = [
     "visit_counts",
     "visitor_counts",
     "visits",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_outbox",
 ]
 
 #: The longest code the MySQL column holds, in characters (PostgreSQL has no limit).
@@ -112,6 +120,7 @@ def _hash() -> TypeEngine[bytes]:
     return LargeBinary().with_variant(mysql.BINARY(16), "mysql", "mariadb")
 
 
+@lru_cache(maxsize=8192)  # a visit hashes ~20 values, mostly the same few (days, apps)
 def key_hash(value: str) -> bytes:
     """The 16-byte key of a text in ``link_tags``, ``visit_counts`` and ``visitor_counts``."""
     return hashlib.blake2b(value.encode("utf-8"), digest_size=16).digest()
@@ -222,8 +231,19 @@ visits = Table(
     Column("region", _long_text()),
     Column("city", _long_text()),
     Column("arm", _long_text()),
+    Column("domain", _long_text()),  # added by migration 2
     Index("visits_by_code", "code", "at_us"),
     Index("visits_by_time", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("name", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("added_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
 )
@@ -256,7 +276,61 @@ visitor_counts = Table(
 )
 
 
-#: Conversions (``RecordsConversions``, migration 2): one per (link, kind, click id), the
+# The webhook outbox (see suolink.backends.sql_outbox): made by migration 2.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("data", _long_text(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("body", _long_text(), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_us", BigInteger, nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", BigInteger),
+    Column("state", Integer, nullable=False, default=0),
+    Index("webhook_outbox_line", "endpoint_id", "state", "seq"),
+    Index("webhook_outbox_due", "state", "next_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("message_id", String(64), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("webhook_deliveries_by_time", "at_us"),
+    Index("webhook_deliveries_by_endpoint", "endpoint_id", "seq"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+#: Conversions (``RecordsConversions``, migration 4): one per (link, kind, click id), the
 #: pair keyed by its hash (``conv_key``) as tags are; times as given, amounts as text.
 conversions = Table(
     "conversions",
@@ -297,6 +371,20 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
+    """Short domains: the ``domains`` table and the domain a visit came in on."""
+    metadata.create_all(conn, tables=[domains])
+    present = {column["name"] for column in inspect(conn).get_columns("visits")}
+    if "domain" not in present:  # a database made by version 1 (v1 makes today's table)
+        column = "domain TEXT" if conn.dialect.name == "postgresql" else "domain MEDIUMTEXT"
+        conn.execute(text(f"ALTER TABLE visits ADD COLUMN {column}"))
+
+
+def _v3(conn: Connection) -> None:
+    """The webhook outbox's tables (SQLite's migration 11)."""
+    metadata.create_all(conn, tables=[webhook_endpoints, webhook_outbox, webhook_deliveries])
+
+
+def _v4(conn: Connection) -> None:
     """Conversions: leads, sales … reported on click ids (SQLite's migration 9)."""
     metadata.create_all(conn, tables=[conversions])
 
@@ -305,7 +393,9 @@ def _v2(conn: Connection) -> None:
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
-    (2, "conversions: one per (link, kind, click id)", _v2),
+    (2, "domains: short domains, their pools and states; visits: the domain", _v2),
+    (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
+    (4, "conversions: one per (link, kind, click id)", _v4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -21,17 +21,18 @@ end
 -- (the caller uses the fast path only for people outside the preset's apps); and no
 -- weighted split (the arm, recorded with the visit, is chosen by the policy), and no
 -- country rules (the visitor's country is the policy's to judge), no warning
--- interstitial and not disabled for abuse.
+-- interstitial, not disabled for abuse, and bound to no domain or pool (the host decides).
 -- A field absent from the hash (a link older than it) reads as false: its default.
 local function refresh_open(key)
   local f = redis.call(
     'HMGET', key, 'disabled', 'password_hash', 'allow', 'deny', 'anti_block', 'anti_block_mode',
-    'split', 'allow_countries', 'deny_countries', 'warning', 'abuse_status')
+    'split', 'allow_countries', 'deny_countries', 'warning', 'abuse_status', 'domain', 'pool')
   local open = f[1] == 'false' and f[2] == 'null' and f[3] == 'null' and f[4] == '[]'
     and (f[5] == 'null' or f[6] == '"off"')
     and (not f[7] or f[7] == '[]') and (not f[8] or f[8] == 'null')
     and (not f[9] or f[9] == '[]') and (not f[10] or f[10] == 'null')
     and (not f[11] or f[11] == 'null')
+    and (not f[12] or f[12] == 'null') and (not f[13] or f[13] == 'null')
   redis.call('HSET', key, 'o', open and '1' or '0')
 end
 

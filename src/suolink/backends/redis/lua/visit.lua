@@ -7,9 +7,11 @@
 --       visit time key, visit JSON, day, raw cap (0 = none), oldest time key kept or '',
 --       number n of day-count fields, n day-count fields, visitor ('' none), then the
 --       visit's 'dim|value' stats cells.
--- Returns {status, count[, link fields]}: status -1 no link, 0 refused (max visits),
--- 1 recorded, 2 not open (fast path only; nothing recorded).
-local h = redis.call('HMGET', KEYS[1], 'v', 'm', 'o', 'e', 'x')
+-- Returns {status, count, link fields (fast path) or 0, campaign JSON, recipient JSON}:
+-- status -1 no link ({-1, 0}), 0 refused (max visits), 1 recorded, 2 not open (fast path
+-- only; nothing recorded). Campaign and recipient ('' if absent) let the caller count
+-- people on the campaign's own slot (people.lua).
+local h = redis.call('HMGET', KEYS[1], 'v', 'm', 'o', 'e', 'x', 'campaign', 'recipient')
 if not h[1] then return {-1, 0} end
 local n = tonumber(h[1])
 local status = 1
@@ -45,5 +47,6 @@ else
     for i = 2, #KEYS do redis.call('PEXPIREAT', KEYS[i], h[5]) end
   end
 end
-if ARGV[2] == '1' then return {status, n, redis.call('HGETALL', KEYS[1])} end
-return {status, n}
+local c, r = h[6] or '', h[7] or ''
+if ARGV[2] == '1' then return {status, n, redis.call('HGETALL', KEYS[1]), c, r} end
+return {status, n, 0, c, r}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("suolink", "0007_visit_geo_arm"),
+        ("suolink", "0011_webhooks"),
     ]
 
     operations = [
