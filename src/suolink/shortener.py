@@ -648,7 +648,6 @@ class Shortener(DomainMethods):
             and record
             and self._in_process is not None
             and now.tzinfo is UTC
-            and self.geoip is None
             and not judged
         ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
@@ -969,6 +968,9 @@ class Shortener(DomainMethods):
         if answer is None:
             return None
         came_on = where.domain.name if where is not None and where.domain is not None else None
+        # A plan is never made for a link the country decides (plans._plan), so the
+        # place only goes into the record: a cached look-up, not the policy's path.
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         record = visits.build_record(
             link.code,
             visitor,
@@ -977,7 +979,7 @@ class Shortener(DomainMethods):
             answer.outcome,
             self._visitor_ids,
             self.store_ip,
-            NOWHERE,
+            place,
             None,
             came_on,
         )

@@ -48,6 +48,7 @@ REDIS_CAPABILITIES = frozenset(
         "tracks_people",
         "keeps_domains",
         "records_conversions",
+        "keeps_outbox",
     }
 )
 SQL_CAPABILITIES = frozenset(

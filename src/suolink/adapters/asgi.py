@@ -384,6 +384,25 @@ def _raw_headers(decision: Decision, length: int | None) -> list[tuple[bytes, by
     return raw
 
 
+#: Encoded headers of the Decisions answered again and again (a planned redirect is one
+#: object per link and kind of client), by ``id``; the Decision is kept, so its id is not
+#: reused while the entry lives.
+_ENCODED: dict[int, tuple[Decision, list[tuple[bytes, bytes]]]] = {}
+_ENCODED_MAX: Final = 4096
+
+
+def _redirect_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """``_raw_headers`` of a bodiless answer, encoded once per Decision object."""
+    known = _ENCODED.get(id(decision))
+    if known is not None and known[0] is decision:
+        return known[1]
+    raw = _raw_headers(decision, 0)
+    if len(_ENCODED) >= _ENCODED_MAX:
+        _ENCODED.clear()
+    _ENCODED[id(decision)] = (decision, raw)
+    return raw
+
+
 async def _send(decision: Decision, head: bool, send: Send, state: _State) -> None:
     """Send ``decision`` as it is; exports stream, a HEAD gets the headers alone."""
     if isinstance(decision, StreamedDecision):
@@ -396,13 +415,8 @@ async def _send(decision: Decision, head: bool, send: Send, state: _State) -> No
         await send({"type": "http.response.body", "body": b""})
         return
     body = decision.body
-    await send(
-        {
-            "type": "http.response.start",
-            "status": decision.status,
-            "headers": _raw_headers(decision, len(body)),
-        }
-    )
+    headers = _redirect_headers(decision) if not body else _raw_headers(decision, len(body))
+    await send({"type": "http.response.start", "status": decision.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 

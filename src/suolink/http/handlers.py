@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ..domains import Health
 from ..errors import (
     BodyTooLarge,
     DomainNotFound,
@@ -128,6 +129,7 @@ def index(api: HttpApi, request: HttpRequest) -> Decision:
         nonce=nonce,
         link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
         template_dirs=api.shortener.template_dirs,
+        domains=tuple(d.name for d in api.shortener.domain_book.all() if d.health() is Health.OK),
     )
     return html_page(200, html, reason="index", nonce=nonce)
 

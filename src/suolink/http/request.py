@@ -86,12 +86,23 @@ def visitor_from(request: HttpRequest) -> Visitor:
     core tells an in-app browser's own escape hop (``?openExternalBrowser=1``) by them,
     and ``forward_query`` hands them on to the target.
     """
+    agent = language = referer = None
+    hints: list[tuple[str, str]] = []
+    for name, value in request.headers:  # one pass; the first of a repeated header counts
+        if name == "user-agent":
+            agent = value if agent is None else agent
+        elif name == "accept-language":
+            language = value if language is None else language
+        elif name == "referer":
+            referer = value if referer is None else referer
+        if name in VISITOR_HEADERS:
+            hints.append((name, value))
     return Visitor(
-        user_agent=(request.header("user-agent") or "")[:_MAX_USER_AGENT],
+        user_agent=(agent or "")[:_MAX_USER_AGENT],
         ip=request.remote_addr,
-        headers=tuple((k, v) for k, v in request.headers if k in VISITOR_HEADERS),
-        accept_language=(request.header("accept-language") or "")[:_MAX_ACCEPT_LANGUAGE],
-        referer=request.header("referer"),
+        headers=tuple(hints),
+        accept_language=(language or "")[:_MAX_ACCEPT_LANGUAGE],
+        referer=referer,
         password=request.form_value("password") if request.method == "POST" else None,
         query=tuple(
             (k, v) for k, v in request.query[:_MAX_QUERY_PAIRS] if len(k) + len(v) < _MAX_QUERY_TEXT

@@ -75,6 +75,7 @@ from .._common import (
 from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts, When
 from ..batching import BACKGROUND, GroupCommit
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
+from ._outbox import RedisOutbox
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
 
@@ -171,11 +172,22 @@ class _Script:
 
 def _load_scripts() -> dict[str, _Script]:
     library = resources.files(__package__).joinpath("lua", "lib.lua").read_text("utf-8")
-    names = ("create", "update", "delete", "visit", "index", "counts", "people", "conversion")
+    outbox = tuple(f"outbox_{op}" for op in ("enqueue", "claim", "settle", "remove", "prune"))
+    names = (
+        "create",
+        "update",
+        "delete",
+        "visit",
+        "index",
+        "counts",
+        "people",
+        "conversion",
+        *outbox,
+    )
     return {name: _Script(name, library) for name in names}
 
 
-class RedisStorage:
+class RedisStorage(RedisOutbox):
     """A ``Storage`` in Redis or a Redis Cluster; ``RedisStorage("redis://localhost/0")``.
 
     Connections are made lazily and come back on their own after an outage. Writes are
