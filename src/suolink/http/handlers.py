@@ -65,6 +65,7 @@ __all__ = [
     "domain",
     "domain_mark",
     "domains",
+    "funnels",
     "health",
     "index",
     "link",
@@ -339,6 +340,18 @@ def conversions(api: HttpApi, request: HttpRequest) -> Decision:
         body["click_id"], kind, body.get("value"), body.get("currency")
     )
     return json_response(201 if new else 200, {**conversion.to_dict(), "created": new})
+
+
+def funnels(api: HttpApi, request: HttpRequest) -> Decision:
+    """Funnels added up per recipient (``by=recipient``, the default) or per campaign."""
+    found = api.shortener.funnels(
+        by=request.arg("by") or "recipient",
+        campaign=request.arg("campaign"),
+        tag=request.arg("tag"),
+        since=query_time(request, "since"),
+        until=query_time(request, "until"),
+    )
+    return json_response(200, {"funnels": {key: f.to_dict() for key, f in found.items()}})
 
 
 def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:

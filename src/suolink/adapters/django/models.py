@@ -17,6 +17,7 @@ from django.db import models
 from ...models import AntiBlockMode
 
 __all__ = [
+    "Conversion",
     "Counter",
     "Link",
     "LinkTag",
@@ -207,6 +208,39 @@ class VisitorCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id} {self.visitor} = {self.n}"
+
+
+class Conversion(models.Model):
+    """A lead, sale, … reported on a click id of a link (``RecordsConversions``).
+
+    One per (link, kind, click id): ``key_digest`` (of kind and click id) carries the
+    unique constraint, so a repeated report is refused by the database itself. Times are
+    kept as given (ISO text, ``at_us`` to order by); the amount as exact decimal text.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="+", db_column="code", db_index=False
+    )
+    click_id = models.TextField()
+    kind = models.TextField()
+    key_digest = models.CharField(max_length=DIGEST_LENGTH)
+    at = models.TextField()
+    at_us = models.BigIntegerField()
+    clicked_at = models.TextField()
+    visitor_id = models.TextField(null=True, blank=True)
+    value = models.TextField(null=True, blank=True)
+    currency = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "suolink_conversion"
+        constraints = (
+            models.UniqueConstraint(fields=["link", "key_digest"], name="suolink_conversion_once"),
+        )
+        indexes = (models.Index(fields=["link", "at_us"], name="suolink_conversion_by_time"),)
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.kind} {self.click_id[:16]}"
 
 
 class Counter(models.Model):

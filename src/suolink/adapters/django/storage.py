@@ -42,10 +42,12 @@ from ...backends.base import DIMENSIONS, TOP, StatsCounts
 from ...backends.domain_rows import DomainRows
 from ...backends.relational import (
     ALL_TIME,
+    CONVERSION_COLUMNS,
     PEOPLE,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
     Row,
     count_cells,
     day_bounds,
@@ -58,6 +60,17 @@ from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
 
 __all__ = ["DjangoStorage", "backfill_aggregates", "digest", "restore_user_agents"]
+
+
+def _conversion_key(code: str, click_id: str, kind: str) -> str:
+    """What the unique constraint compares: a digest, since click ids may be long text."""
+    return digest(f"{kind}\n{click_id}")
+
+
+def _conversion_row(row: Any) -> Row:
+    values = {name: getattr(row, name) for name in CONVERSION_COLUMNS if name != "code"}
+    return {**values, "code": row.link_id}
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
@@ -198,6 +211,7 @@ class _Tables:
     user_agents = _Rows("UserAgent")
     visit_counts = _Rows("VisitCount")
     visitor_counts = _Rows("VisitorCount")
+    conversions = _Rows("Conversion")
     domains = _Rows("Domain")
 
     def __init__(self, alias: str) -> None:
@@ -210,7 +224,7 @@ _OUTBOX_TABLES = re.compile(r"\bwebhook_(endpoints|outbox|deliveries)\b")
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
-class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
+class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -323,6 +337,7 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
         tx.visits.filter(link_id=code).delete()
         tx.visit_counts.filter(link_id=code).delete()
         tx.visitor_counts.filter(link_id=code).delete()
+        tx.conversions.filter(link_id=code).delete()
         self._delete_tags(tx, code)
         deleted, _ = tx.links.filter(code=code).delete()
         return bool(deleted)
@@ -560,6 +575,33 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
             code=row.link_id,
             at=_from_micros(row.at_us, row.at_offset),
         )
+
+    # -- conversions (RecordsConversions) -----------------------------------------------------
+
+    def _insert_conversion(self, tx: _Tables, values: dict[str, Any]) -> bool:
+        """Insert in a savepoint; the unique (link, key digest) refuses a repeat."""
+        from django.db import IntegrityError, transaction
+
+        row = {k: v for k, v in values.items() if k != "code"}
+        key = _conversion_key(values["code"], values["click_id"], values["kind"])
+        try:
+            with transaction.atomic(using=tx.alias):
+                tx.conversions.create(link_id=values["code"], key_digest=key, **row)
+        except IntegrityError:
+            return False
+        return True
+
+    def _select_conversion(self, tx: _Tables, code: str, click_id: str, kind: str) -> Row | None:
+        found = tx.conversions.filter(
+            link_id=code, key_digest=_conversion_key(code, click_id, kind)
+        ).first()
+        return None if found is None else _conversion_row(found)
+
+    def _conversion_rows(self, tx: _Tables, code: str, low: int, high: int) -> list[Row]:
+        rows = tx.conversions.filter(link_id=code, at_us__gte=low, at_us__lt=high).order_by(
+            "at_us", "id"
+        )
+        return [_conversion_row(row) for row in rows]
 
     def _probe(self, tx: _Tables) -> None:
         tx.links.exists()

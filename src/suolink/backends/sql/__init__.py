@@ -54,7 +54,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
-from ...models import Link, Visit, VisitResult
+from ...models import Conversion, Link, Visit, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
@@ -62,11 +62,14 @@ from ..base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
+    CONVERSION_COLUMNS,
     FIRST_DAY,
     PEOPLE,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
+    Row,
     day_bounds,
     replayed,
     visit_from_row,
@@ -103,7 +106,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(SqlOutbox, DomainRows[Connection]):
+class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -643,7 +646,8 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
     def _delete_link(self, tx: Connection, code: str) -> bool:
         # The link's row first: record_visit locks it before the counts, so must this.
         existed = tx.execute(delete(s.links).where(s.links.c.code == code)).rowcount > 0
-        for table in (s.visits, s.visit_counts, s.visitor_counts, s.link_tags, s.people_links):
+        tables = (s.visits, s.visit_counts, s.visitor_counts, s.link_tags, s.conversions)
+        for table in (*tables, s.people_links):
             tx.execute(delete(table).where(table.c.code == code))  # people's rows stay
         return existed
 
@@ -865,6 +869,42 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
 
     def _probe(self, tx: Connection) -> None:
         tx.execute(select(func.max(s.schema_version.c.version))).scalar()
+
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``.
+
+        One transaction (tried again if the server broke a deadlock); the unique key on
+        (code, hash of kind and click id) refuses a repeat inside the insert itself.
+        """
+        return self._retrying(lambda: RelationalConversions.record_conversion(self, conversion))
+
+    def _insert_conversion(self, tx: Connection, values: dict[str, Any]) -> bool:
+        row = {**values, "conv_key": s.conversion_key(values["kind"], values["click_id"])}
+        t = s.conversions
+        if self._postgres:  # RETURNING tells "inserted" from "already there"
+            statement = pg_dialect.insert(t).values(row).on_conflict_do_nothing().returning(t.c.id)
+            return tx.execute(statement).scalar() is not None
+        return tx.execute(t.insert().prefix_with("IGNORE").values(row)).rowcount > 0
+
+    def _select_conversion(self, tx: Connection, code: str, click_id: str, kind: str) -> Row | None:
+        c = s.conversions.c
+        found = tx.execute(
+            select(*(c[name] for name in CONVERSION_COLUMNS)).where(
+                c.code == code, c.conv_key == s.conversion_key(kind, click_id)
+            )
+        ).first()
+        return None if found is None else dict(found._mapping)
+
+    def _conversion_rows(self, tx: Connection, code: str, low: int, high: int) -> list[Row]:
+        c = s.conversions.c
+        query = (
+            select(*(c[name] for name in CONVERSION_COLUMNS))
+            .where(c.code == code, c.at_us >= low, c.at_us < high)
+            .order_by(c.at_us, c.id)
+        )
+        return [dict(row._mapping) for row in tx.execute(query)]
 
     def close(self) -> None:
         """Close the pool's connections; later calls raise ``BackendUnavailable``."""

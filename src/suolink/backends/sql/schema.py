@@ -43,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     inspect,
     select,
@@ -58,6 +59,8 @@ __all__ = [
     "PEOPLE_TABLES",
     "SCHEMA_VERSION",
     "Key",
+    "conversion_key",
+    "conversions",
     "counters",
     "domains",
     "key_hash",
@@ -331,6 +334,33 @@ webhook_deliveries = Table(
     mysql_collate="utf8mb4_bin",
 )
 
+#: Conversions (``RecordsConversions``, migration 4): one per (link, kind, click id), the
+#: pair keyed by its hash (``conv_key``) as tags are; times as given, amounts as text.
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _code(),
+    Column("conv_key", _hash(), nullable=False),
+    Column("click_id", _long_text(), nullable=False),
+    Column("kind", _long_text(), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("clicked_at", String(40), nullable=False),
+    Column("visitor_id", _long_text()),
+    Column("value", _long_text()),
+    Column("currency", _long_text()),
+    UniqueConstraint("code", "conv_key", name="conversions_once"),
+    Index("conversions_by_code", "code", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
+def conversion_key(kind: str, click_id: str) -> bytes:
+    """The 16-byte key of a (kind, click id) pair: what the unique constraint compares."""
+    return key_hash(f"{kind}\n{click_id}")
+
 
 # People across links (TracksPeople, SQLite's migration 8): made by migration 4. Scopes
 # (a campaign, or '' for every link), visitors and recipients are keyed by their hash.
@@ -486,6 +516,11 @@ def _v4(conn: Connection) -> None:
         conn.execute(people_links.insert(), found)
 
 
+def _v5(conn: Connection) -> None:
+    """Conversions: leads, sales … reported on click ids (SQLite's migration 9)."""
+    metadata.create_all(conn, tables=[conversions])
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -493,6 +528,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (2, "domains: short domains, their pools and states; visits: the domain", _v2),
     (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
     (4, "people across links: campaigns and recipients, visitors, reach", _v4),
+    (5, "conversions: one per (link, kind, click id)", _v5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
