@@ -62,7 +62,7 @@ SQL_CAPABILITIES = frozenset(
     }
 )
 DJANGO_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "keeps_domains", "keeps_outbox", "records_conversions"}
+    {"keeps_aggregates", "keeps_domains", "keeps_outbox", "records_conversions", "tracks_people"}
 )
 
 BACKENDS: list[Backend] = [

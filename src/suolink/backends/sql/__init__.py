@@ -55,7 +55,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
 from ...models import Conversion, Link, Visit, VisitResult
-from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
+from ...people import EVERY, counts_for_people, is_people_link, people_sql, scope_of, scopes
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
 from ..base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
@@ -918,49 +918,8 @@ def from_micros(micros: int) -> datetime:
 
 
 def _people_statements(family: str) -> dict[str, TextClause]:
-    """The statements counting a click for people (SQLite's, with hashed keys).
-
-    Rows are made by an insert that skips an existing row, then updated: the same two
-    statements on both engines (in an ``UPDATE`` MySQL reads columns assigned before,
-    so ``reach`` is set before ``own``).
-    """
-    ignore = (
-        "INSERT INTO {} ON CONFLICT DO NOTHING"
-        if family == "postgresql"
-        else "INSERT IGNORE INTO {}"
-    )
-    sql = {
-        "add_recipient": ignore.format(
-            "people_recipients (scope_key, recipient_key, scope, recipient, clicks, links, "
-            "first_us, last_us, own, reach) VALUES (:sk, :rk, :scope, :recipient, 0, 0, "
-            "NULL, NULL, NULL, 0)"
-        ),
-        "add_visitor": ignore.format(
-            "people_visitors (scope_key, visitor_key, scope, visitor, clicks, links) "
-            "VALUES (:sk, :vk, :scope, :who, 0, 0)"
-        ),
-        "visitor_link": ignore.format(
-            "people_visitor_links (scope_key, visitor_key, code) VALUES (:sk, :vk, :code)"
-        ),
-        "recipient_link": ignore.format(
-            "people_recipient_links (scope_key, recipient_key, code) VALUES (:sk, :rk, :code)"
-        ),
-        "recipient_visitor": ignore.format(
-            "people_recipient_visitors (scope_key, recipient_key, visitor_key) "
-            "VALUES (:sk, :rk, :vk)"
-        ),
-        "visitor_click": "UPDATE people_visitors SET clicks = clicks + 1, "
-        "links = links + :new, first_us = COALESCE(LEAST(first_us, :at), :at), "
-        "last_us = COALESCE(GREATEST(last_us, :at), :at) "
-        "WHERE scope_key = :sk AND visitor_key = :vk",
-        # ``own`` is the first visitor; every later new visitor adds one to ``reach``.
-        "recipient_click": "UPDATE people_recipients SET clicks = clicks + 1, "
-        "links = links + :new, first_us = COALESCE(LEAST(first_us, :at), :at), "
-        "last_us = COALESCE(GREATEST(last_us, :at), :at), "
-        "reach = reach + (CASE WHEN :new_person = 1 AND own IS NOT NULL THEN 1 ELSE 0 END), "
-        "own = COALESCE(own, :who) WHERE scope_key = :sk AND recipient_key = :rk",
-    }
-    return {name: text(statement) for name, statement in sql.items()}
+    """The statements counting a click for people, ready for SQLAlchemy."""
+    return {name: text(statement) for name, statement in people_sql(family).items()}
 
 
 def _retryable(original: BaseException | None) -> bool:
