@@ -952,6 +952,13 @@ def conversions_through_the_api(client: HttpClient) -> None:
     page = client.request("GET", f"/stats/{code}", headers={**AUTH, "Accept-Language": "en"})
     assert 'id="funnel"' in page.text
     assert "CNY 99.50" in page.text
+    mine = create(client, url="https://shop.example/", recipient="m-1", campaign="spring")
+    client.request("GET", "/" + mine["code"])
+    grouped = client.request("GET", "/api/funnels?campaign=spring", headers=AUTH)
+    assert grouped.status == 200, grouped.text
+    assert grouped.json()["funnels"]["m-1"]["clicks"] == 1
+    assert client.request("GET", "/api/funnels?by=visitor", headers=AUTH).status == 400
+    assert client.request("GET", "/api/funnels").status == 401
 
 
 SCENARIOS.append(conversions_through_the_api)

@@ -293,3 +293,28 @@ def test_migrate_creates_and_migrates_the_store(
     assert main(["migrate", "--storage", f"sqlite:///{db}", "--json"]) == 0  # again: a no-op
     assert '"migrated": true' in capsys.readouterr().out
     assert main(["migrate", "--storage", "nosuch://x"]) == 1
+
+
+def test_people_leaderboard_csv_and_json(db: str, capsys) -> None:
+    from suolink import Shortener
+    from suolink.models import Visit
+
+    for member in ("m-1", "m-2"):
+        argv = ["shorten", "https://example.com/", "--storage", db, "--code", f"c{member[-1]}"]
+        assert main([*argv, "--recipient", member, "--campaign", "spring"]) == 0
+    with Shortener(db) as shortener:
+        for who in ("a", "b", "a"):
+            shortener.storage.record_visit(Visit(code="c1", visitor_id=who))
+    capsys.readouterr()
+    assert main(["people", "--campaign", "spring", "--storage", db]) == 0
+    out = capsys.readouterr().out
+    assert "spring: 2 recipients, 3 clicks, reach 1, average reach 0.50" in out
+    assert out.splitlines()[2].split() == ["m-1", "3", "1", "1"]
+    assert main(["people", "--campaign", "spring", "--csv", "--storage", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("recipient,clicks")
+    assert len(lines) == 2  # m-2 has no click: not in the default segment (min 1 click)
+    assert main(["people", "--visitors", "--json", "--storage", db]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["visitors"]] == ["a", "b"]
+    assert main(["people", "--campaign", "no good", "--storage", db]) == 1
+    assert "campaign" in capsys.readouterr().err

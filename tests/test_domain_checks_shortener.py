@@ -152,7 +152,13 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_p
         # one process checks every 2 s: at most 3 rounds in 5 s (two workers would make 5-6)
         assert 1 <= rounds <= 3, (rounds, log.read_text())
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=40) == 0, log.read_text()
+        try:
+            code = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=10)
+            raise AssertionError(log.read_text()) from None
+        assert code == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -169,6 +175,7 @@ def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Pat
         add_domains(shortener, servers)
     log = tmp_path / "flask.log"
     env = {**os.environ, "SUOLINK_SECRET": "s", "SUOLINK_CHECK_DOMAINS_EVERY": "1"}
+    env["PYTHONFAULTHANDLER"] = "1"  # a stuck server shows its threads when aborted
     command = [sys.executable, "-m", "suolink", "serve", "--app", "flask", "--storage", db]
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -182,7 +189,13 @@ def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Pat
                 assert time.monotonic() - started < 60, log.read_text()
                 time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=40) == 0, log.read_text()
+        try:
+            code = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=10)
+            raise AssertionError(log.read_text()) from None
+        assert code == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()

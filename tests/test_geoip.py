@@ -149,6 +149,31 @@ def test_visits_gain_the_place_and_stats_count_countries(shortener: Shortener) -
     assert shortener.stats(link.code).by_country == {"CN": 2, "DE": 1}
 
 
+def test_a_database_keeps_the_planned_redirect_and_records_the_place(
+    shortener: Shortener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a database, a link no country decides still takes the in-process plan (the
+    redirect costs a cached look-up, not the policy's path); the place is recorded."""
+    plain = shortener.shorten("https://example.com/plain")
+    ruled = shortener.shorten("https://example.com/ruled", geo_targets={"CN": "https://e.cn/"})
+    shortener.resolve(plain.code, person(US_V4))  # makes the plan
+
+    def no_policy(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the policy's path was taken")
+
+    monkeypatch.setattr("suolink.shortener.decide", no_policy)
+    assert dict(shortener.resolve(plain.code, person(CN_V4)).headers)["Location"] == (
+        "https://example.com/plain"
+    )
+    with pytest.raises(AssertionError, match="policy"):
+        shortener.resolve(ruled.code, person(CN_V4))  # the country decides: no plan
+    monkeypatch.undo()
+    assert [v.country for v in shortener.visits(plain.code)] == ["US", "CN"]
+    assert dict(shortener.resolve(ruled.code, person(CN_V4)).headers)["Location"] == (
+        "https://e.cn/"
+    )
+
+
 def test_without_a_database_everything_works_and_country_is_empty() -> None:
     shortener = Shortener("memory://")
     assert shortener.geoip is None

@@ -56,6 +56,7 @@ TESTED_IN: dict[str, str] = {
     "backends/base.py": "tests/backends/test_capabilities.py",
     "backends/memory.py": "tests/backends/test_contract.py",
     "backends/redis/_options.py": "tests/backends/test_redis.py",
+    "backends/redis/_outbox.py": "tests/backends/test_outbox.py",
     "backends/sql/_options.py": "tests/backends/test_sql.py",
     "backends/sql/mysql.py": "tests/backends/test_sql.py",
     "backends/sql/postgres.py": "tests/backends/test_sql.py",

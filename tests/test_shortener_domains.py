@@ -269,3 +269,16 @@ def test_no_domains_keeps_todays_behaviour() -> None:
             f"https://any.example/{link.code}"
         )
         assert plain.resolve(link.code, BROWSER, base_url="https://any.example").status == 302
+
+
+def test_the_web_page_offers_only_healthy_domains(shortener: Shortener) -> None:
+    api = HttpApi(shortener, api_token="t" * 32)
+    shortener.mark_suspect("s2.example", ["qq"])
+    page = api.handle("index", HttpRequest(method="GET", base_url="https://s1.example"))
+    assert page.status == 200
+    assert b'<option value="s1.example">' in page.body
+    assert b'<option value="s3.example">' in page.body
+    assert b'value="s2.example"' not in page.body
+    plain = HttpApi(Shortener("memory://"), api_token="t" * 32)
+    bare = plain.handle("index", HttpRequest(method="GET", base_url="https://x.example"))
+    assert b'id="domain"' not in bare.body

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,28 @@ def test_run_delivers_and_stops_on_sigterm(
     log = _json(capsys, "webhooks", "log", *store)
     assert isinstance(log, list)
     assert [row["outcome"] for row in log] == ["delivered"]
+
+
+def test_serve_runs_the_delivery_worker(tmp_path: Path) -> None:
+    """``suolink serve`` delivers what its own API made, and stops cleanly on SIGTERM."""
+    pytest.importorskip("uvicorn")
+    from tests.test_cli_serve import TOKEN, create, serving, stop
+
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    with (
+        receiving(Receiver()) as receiver,
+        serving(tmp_path, "--storage", db, "--workers", "2") as (proc, base, log),
+    ):
+        request = urllib.request.Request(
+            base + "/api/webhooks",
+            data=json.dumps({"url": receiver.url, "events": ["link.created"]}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
+        endpoint = json.loads(urllib.request.urlopen(request, timeout=5).read())
+        receiver.secret = endpoint["secret"]
+        code = create(base, "https://example.com/hooked")
+        (delivered,) = receiver.wait_for(1, timeout=30)
+        assert stop(proc) == 0
+    assert delivered.verified
+    assert delivered.json()["data"]["code"] == code
+    assert "Traceback" not in log.read_text()

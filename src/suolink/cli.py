@@ -627,16 +627,16 @@ def _serve_flask(args: argparse.Namespace, given: dict[str, Any]) -> int:
         checker=environ.get("domain_checker"),
         storage_url=shortener.storage.url,
     )
-    if checks is not None:
-        checks.start()
     stop_webhooks = _webhook_worker(args, given, shortener.storage)
     try:
         with _stopped_by_sigterm():
+            if checks is not None:  # started once SIGTERM is ours, stopped before the store
+                checks.start()
             app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     finally:
         stop_webhooks()
-    if checks is not None:
-        checks.stop()
+        if checks is not None:
+            checks.stop()
     shortener.close()
     return 0
 

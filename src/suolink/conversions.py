@@ -24,6 +24,7 @@ __all__ = [
     "MAX_VALUE",
     "VALUE_PLACES",
     "Funnel",
+    "add_funnels",
     "check_amount",
     "check_kind",
     "fold_funnel",
@@ -149,3 +150,20 @@ def fold_funnel(clicks: int, conversions: Iterable[Conversion]) -> Funnel:
 
 def _sorted(values: Mapping[str, Mapping[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
     return {kind: dict(sorted(by.items())) for kind, by in sorted(values.items())}
+
+
+def add_funnels(funnels: Iterable[Funnel]) -> Funnel:
+    """Several links' funnels as one (a recipient's links, a campaign's): counts and
+    amounts added, per kind and currency."""
+    clicks = 0
+    counts: dict[str, int] = {}
+    values: dict[str, dict[str, Decimal]] = {}
+    for funnel in funnels:
+        clicks += funnel.clicks
+        for kind, n in funnel.conversions.items():
+            counts[kind] = counts.get(kind, 0) + n
+        for kind, by in funnel.values.items():
+            into = values.setdefault(kind, {})
+            for currency, amount in by.items():
+                into[currency] = into.get(currency, Decimal(0)) + amount
+    return Funnel(clicks, dict(sorted(counts.items())), _sorted(values))

@@ -28,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol, runtime_checkable
@@ -240,6 +239,7 @@ def check_domains(
     timeout: float = DEFAULT_TIMEOUT,
     concurrency: int = 4,
     apply: bool = True,
+    stop: threading.Event | None = None,
 ) -> list[CheckResult]:
     """Check every domain of ``registry`` (or those in ``only``) and apply the verdicts.
 
@@ -248,7 +248,9 @@ def check_domains(
     thread is left to finish, and the domain stays claimed until it does). A domain
     already being checked elsewhere in the process is skipped. With ``apply`` the
     verdicts go to ``mark_ok``/``mark_suspect``/``mark_blocked`` and, if the registry
-    keeps it, ``mark_checked``. Returns the results in the registry's order.
+    keeps it, ``mark_checked``. Once ``stop`` is set (the server is stopping) domains
+    not yet checked are skipped and no verdict is applied. Returns the results in the
+    registry's order.
     """
     if not checkers:
         raise ConfigurationError("check_domains needs at least one checker")
@@ -261,16 +263,47 @@ def check_domains(
         names = [n for n in names if _key(n) in wanted]
     if not names:
         return []
-    workers = max(1, min(concurrency, len(names)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="suolink-check") as pool:
-        return list(
-            pool.map(
-                lambda name: _check_one(
-                    registry, name, checkers, timeout, apply, _states(by_name.get(name))
-                ),
-                names,
-            )
-        )
+    return _run_all(
+        names,
+        lambda name: _check_one(
+            registry, name, checkers, timeout, apply, _states(by_name.get(name)), stop
+        ),
+        concurrency,
+    )
+
+
+def _run_all(
+    names: Sequence[str], work: Callable[[str], CheckResult], concurrency: int
+) -> list[CheckResult]:
+    """``work(name)`` for every name, ``concurrency`` at a time, in daemon threads.
+
+    Not a ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so a round
+    still running when the process stops (a store slow to refuse) would hold the exit.
+    """
+    results: dict[int, CheckResult] = {}
+    queue = list(enumerate(names))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index, name = queue.pop(0)
+            try:
+                results[index] = work(name)
+            except Exception as exc:  # pragma: no cover - work() catches what it can
+                results[index] = CheckResult(name, error=f"runner: {type(exc).__name__}: {exc}")
+
+    threads = [
+        threading.Thread(target=worker, name="suolink-check", daemon=True)
+        for _ in range(max(1, min(concurrency, len(names))))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[i] for i in range(len(names))]
 
 
 def _knowing_schemes(
@@ -295,8 +328,11 @@ def _check_one(
     timeout: float,
     apply: bool,
     states: Mapping[str, tuple[str, str]] | None = None,
+    stop: threading.Event | None = None,
 ) -> CheckResult:
     key = _key(name)
+    if stop is not None and stop.is_set():
+        return CheckResult(name, reason="the checks are stopping", skipped=True)
     if not _claim(key):
         log.info("domain check of %s skipped: one is already running", name)
         return CheckResult(name, reason="a check of this domain is already running", skipped=True)
@@ -324,7 +360,9 @@ def _check_one(
             elapsed=waited,
             error="timeout: the check did not finish",
         )
-    return _apply(registry, result, states) if apply else result
+    if not apply or (stop is not None and stop.is_set()):
+        return result
+    return _apply(registry, result, states)
 
 
 def _judged(results: Sequence[CheckResult]) -> set[str]:
@@ -524,7 +562,9 @@ class PeriodicChecks:
         try:
             if self._lock is not None and not self._lock.acquire():
                 return None
-            results = check_domains(self.registry, self.checkers, timeout=self.timeout)
+            results = check_domains(
+                self.registry, self.checkers, timeout=self.timeout, stop=self._stop
+            )
         except Exception:
             log.exception("domain checks: the round failed; trying again in %gs", self.every)
             return None

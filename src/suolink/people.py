@@ -35,6 +35,7 @@ __all__ = [
     "fold_visitors",
     "is_people_link",
     "people_rows",
+    "people_sql",
     "rank",
     "row_to_json",
     "scope_of",
@@ -322,4 +323,50 @@ def totals_to_json(totals: PeopleTotals) -> dict[str, object]:
         "clicks": totals.clicks,
         "reach": totals.reach,
         "average_reach": round(totals.average_reach, 4),
+    }
+
+
+def people_sql(family: str) -> dict[str, str]:
+    """The statements counting a click for people (SQLite's, with hashed keys).
+
+    ``family`` is ``"postgresql"``, ``"mysql"`` or ``"sqlite"`` (Django's ``django://``
+    on SQLite shares them too, tables renamed). Rows are made by an insert that skips
+    an existing row, then updated: the same two statements on every engine (in an
+    ``UPDATE`` MySQL reads columns assigned before, so ``reach`` is set before ``own``).
+    """
+    ignore = (
+        "INSERT IGNORE INTO {}" if family == "mysql" else "INSERT INTO {} ON CONFLICT DO NOTHING"
+    )
+    low, high = ("MIN", "MAX") if family == "sqlite" else ("LEAST", "GREATEST")
+    seen = (
+        f"first_us = COALESCE({low}(first_us, :at), :at), "
+        f"last_us = COALESCE({high}(last_us, :at), :at)"
+    )
+    return {
+        "add_recipient": ignore.format(
+            "people_recipients (scope_key, recipient_key, scope, recipient, clicks, links, "
+            "first_us, last_us, own, reach) VALUES (:sk, :rk, :scope, :recipient, 0, 0, "
+            "NULL, NULL, NULL, 0)"
+        ),
+        "add_visitor": ignore.format(
+            "people_visitors (scope_key, visitor_key, scope, visitor, clicks, links) "
+            "VALUES (:sk, :vk, :scope, :who, 0, 0)"
+        ),
+        "visitor_link": ignore.format(
+            "people_visitor_links (scope_key, visitor_key, code) VALUES (:sk, :vk, :code)"
+        ),
+        "recipient_link": ignore.format(
+            "people_recipient_links (scope_key, recipient_key, code) VALUES (:sk, :rk, :code)"
+        ),
+        "recipient_visitor": ignore.format(
+            "people_recipient_visitors (scope_key, recipient_key, visitor_key) "
+            "VALUES (:sk, :rk, :vk)"
+        ),
+        "visitor_click": "UPDATE people_visitors SET clicks = clicks + 1, "  # noqa: S608
+        f"links = links + :new, {seen} WHERE scope_key = :sk AND visitor_key = :vk",
+        # ``own`` is the first visitor; every later new visitor adds one to ``reach``.
+        "recipient_click": "UPDATE people_recipients SET clicks = clicks + 1, "  # noqa: S608
+        f"links = links + :new, {seen}, "
+        "reach = reach + (CASE WHEN :new_person = 1 AND own IS NOT NULL THEN 1 ELSE 0 END), "
+        "own = COALESCE(own, :who) WHERE scope_key = :sk AND recipient_key = :rk",
     }

@@ -38,7 +38,7 @@ from .backends.base import (
 )
 from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .conversions import Funnel, check_amount, check_kind, fold_funnel
+from .conversions import Funnel, add_funnels, check_amount, check_kind, fold_funnel
 from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
@@ -648,7 +648,6 @@ class Shortener(DomainMethods):
             and record
             and self._in_process is not None
             and now.tzinfo is UTC
-            and self.geoip is None
             and not judged
         ):
             planned = self._redirect_as_planned(self._in_process, code, visitor, client, now, where)
@@ -839,6 +838,44 @@ class Shortener(DomainMethods):
             storage, code, self.stats(code, since=since, until=until).redirects, since, until
         )
 
+    def funnels(
+        self,
+        *,
+        by: str = "recipient",
+        campaign: str | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Funnel]:
+        """Funnels of many links added up, grouped ``by`` the links' ``"recipient"`` or
+        ``"campaign"``: who (or which campaign) brought the leads and the sales.
+
+        Only links of campaign ``campaign`` (any if None) tagged ``tag`` (any if None)
+        count; links without the grouping setting are left out. A scan of the links,
+        each one's conversions read: fine for a campaign, slow for a whole big store.
+        """
+        if by not in ("recipient", "campaign"):
+            raise InvalidOption("by", "expected recipient or campaign")
+        storage = self._conversion_store("funnels")
+        wanted = None if campaign is None else people.check_campaign(campaign)
+        windowed = since is not None or until is not None
+        groups: dict[str, builtins.list[Funnel]] = {}
+        for link in self.iter_links(tag=tag):
+            key = link.recipient if by == "recipient" else link.campaign
+            if key is None:
+                continue
+            if wanted is not None and link.campaign != wanted:
+                continue
+            clicks = (
+                link_stats(self.storage, link.code, since=since, until=until).redirects
+                if windowed
+                else link.visits
+            )
+            groups.setdefault(key, []).append(
+                self._funnel(storage, link.code, clicks, since, until)
+            )
+        return {key: add_funnels(found) for key, found in sorted(groups.items())}
+
     def _funnel(
         self,
         storage: RecordsConversions,
@@ -931,6 +968,9 @@ class Shortener(DomainMethods):
         if answer is None:
             return None
         came_on = where.domain.name if where is not None and where.domain is not None else None
+        # A plan is never made for a link the country decides (plans._plan), so the
+        # place only goes into the record: a cached look-up, not the policy's path.
+        place = NOWHERE if self.geoip is None else self.geoip.lookup(visitor.ip)
         record = visits.build_record(
             link.code,
             visitor,
@@ -939,7 +979,7 @@ class Shortener(DomainMethods):
             answer.outcome,
             self._visitor_ids,
             self.store_ip,
-            NOWHERE,
+            place,
             None,
             came_on,
         )

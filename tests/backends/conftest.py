@@ -47,12 +47,23 @@ REDIS_CAPABILITIES = frozenset(
         "shares_rate_limits",
         "tracks_people",
         "keeps_domains",
+        "records_conversions",
+        "keeps_outbox",
     }
 )
 SQL_CAPABILITIES = frozenset(
-    {"keeps_aggregates", "restores_in_batches", "keeps_domains", "keeps_outbox"}
+    {
+        "keeps_aggregates",
+        "restores_in_batches",
+        "keeps_domains",
+        "keeps_outbox",
+        "tracks_people",
+        "records_conversions",
+    }
 )
-DJANGO_CAPABILITIES = frozenset({"keeps_aggregates", "keeps_domains", "keeps_outbox"})
+DJANGO_CAPABILITIES = frozenset(
+    {"keeps_aggregates", "keeps_domains", "keeps_outbox", "records_conversions", "tracks_people"}
+)
 
 BACKENDS: list[Backend] = [
     Backend(

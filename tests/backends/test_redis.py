@@ -24,7 +24,7 @@ from suolink.backends.base import RecordsInOneTrip, SharesRateLimits
 from suolink.backends.redis import RedisStorage, parse_url, time_key
 from suolink.backends.redis._options import rate_limit_url
 from suolink.errors import BackendUnavailable, ConfigurationError, LinkNotFound
-from suolink.models import Link, Visit
+from suolink.models import Conversion, Link, Visit
 from suolink.stats import aggregate, link_stats
 
 from .redis_servers import Server, count_round_trips
@@ -275,7 +275,9 @@ def test_expiring_links_expire_in_redis_too(redis_url_factory: Callable[..., str
     try:
         expires = datetime.now(UTC) + timedelta(hours=1)
         store.create(Link(code="e", url="https://e.com", expires_at=expires))
-        store.record_visit(Visit(code="e", at=T0, visitor_id="v"))  # every key exists
+        store.record_visit(Visit(code="e", at=T0, visitor_id="v"))
+        conversion = Conversion(click_id="c", code="e", kind="sale", at=T0, clicked_at=T0)
+        store.record_conversion(conversion)  # now every key exists
         client = _redis_for(store)
         want = int(expires.timestamp() * 1000) + 60_000
         for key in store._keys("e"):

@@ -358,3 +358,16 @@ def _wait(done: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not done() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_postgresql_link_copy_with_visits_is_replace() -> None:
+    from dataclasses import replace
+
+    from suolink.backends.sql.postgres import _with_visits
+
+    link = Link(code="k", url="https://e.com", tags=("a", "b"), max_visits=9, title="t")
+    copied = _with_visits(link, 5)
+    assert copied == replace(link, visits=5)
+    assert type(copied) is Link
+    assert copied is not link
+    assert link.visits == 0

@@ -498,7 +498,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "interned user agents; visit counts per day and dimension; visits by time", _v6),
     (7, "visits: country, region and city (GeoIP), weighted-split arm", _V7),
     (8, "people across links: campaigns and recipients, visitors, reach", _V8),
-    (9, "conversions: leads, sales … reported on click ids, one per (click id, kind)", _V9),
+    (9, "conversions: leads, sales … reported on click ids, one per (link, click id, kind)", _V9),
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
     (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
     (12, "link_version: a counter every link change moves, visits not (the link cache)", _v12),

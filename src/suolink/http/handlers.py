@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ..domains import Health
 from ..errors import (
     BodyTooLarge,
     DomainNotFound,
@@ -64,6 +65,7 @@ __all__ = [
     "domain",
     "domain_mark",
     "domains",
+    "funnels",
     "health",
     "index",
     "link",
@@ -127,6 +129,7 @@ def index(api: HttpApi, request: HttpRequest) -> Decision:
         nonce=nonce,
         link_base=urlsplit(request.base_url).path.rstrip("/") if request.base_url else None,
         template_dirs=api.shortener.template_dirs,
+        domains=tuple(d.name for d in api.shortener.domain_book.all() if d.health() is Health.OK),
     )
     return html_page(200, html, reason="index", nonce=nonce)
 
@@ -337,6 +340,18 @@ def conversions(api: HttpApi, request: HttpRequest) -> Decision:
         body["click_id"], kind, body.get("value"), body.get("currency")
     )
     return json_response(201 if new else 200, {**conversion.to_dict(), "created": new})
+
+
+def funnels(api: HttpApi, request: HttpRequest) -> Decision:
+    """Funnels added up per recipient (``by=recipient``, the default) or per campaign."""
+    found = api.shortener.funnels(
+        by=request.arg("by") or "recipient",
+        campaign=request.arg("campaign"),
+        tag=request.arg("tag"),
+        since=query_time(request, "since"),
+        until=query_time(request, "until"),
+    )
+    return json_response(200, {"funnels": {key: f.to_dict() for key, f in found.items()}})
 
 
 def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:

@@ -187,22 +187,24 @@ SCHEMAS: Final[dict[str, Any]] = {
                 },
             },
             "funnel": {
-                "type": ["object", "null"],
-                "description": "Clicks (counted redirects) → leads → sales, with value sums "
-                "per kind and currency as decimal strings (null: the store keeps no "
-                "conversions).",
-                "properties": {
-                    "clicks": {"type": "integer"},
-                    "leads": {"type": "integer"},
-                    "sales": {"type": "integer"},
-                    "conversions": _COUNTS,
-                    "values": {
-                        "type": "object",
-                        "additionalProperties": {
-                            "type": "object",
-                            "additionalProperties": {"type": "string"},
-                        },
-                    },
+                "$ref": "#/components/schemas/Funnel",
+            },
+        },
+    },
+    "Funnel": {
+        "type": ["object", "null"],
+        "description": "Clicks (counted redirects) → leads → sales, with value sums per kind "
+        "and currency as decimal strings (null: the store keeps no conversions).",
+        "properties": {
+            "clicks": {"type": "integer"},
+            "leads": {"type": "integer"},
+            "sales": {"type": "integer"},
+            "conversions": _COUNTS,
+            "values": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
                 },
             },
         },
@@ -663,6 +665,50 @@ def _operations() -> dict[str, dict[str, Any]]:
                     "201": _json("Conversion", "Recorded."),
                     "200": _json("Conversion", "Reported before: the first conversion."),
                     **_errors(400, 401, 403, 404, 410, 413, 429, 501, 503),
+                },
+            }
+        },
+        "funnels": {
+            "get": {
+                "summary": "Funnels added up per recipient or per campaign",
+                "description": "Each group's links' clicks, conversions and values "
+                "(a scan of the links: meant for one campaign at a time).",
+                "security": _AUTH,
+                "parameters": [
+                    {
+                        "name": "by",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["recipient", "campaign"]},
+                    },
+                    {"name": "campaign", "in": "query", "schema": {"type": "string"}},
+                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    *(
+                        {
+                            "name": n,
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                        }
+                        for n in ("since", "until")
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Funnels by recipient or campaign.",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "funnels": {
+                                            "type": "object",
+                                            "additionalProperties": _ref("Funnel"),
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 429, 501, 503),
                 },
             }
         },

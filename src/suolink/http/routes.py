@@ -120,6 +120,14 @@ ROUTES: Final[tuple[Route, ...]] = (
         query=_NO_QUERY,
     ),
     Route(
+        "funnels",
+        "/api/funnels",
+        ("GET",),
+        handlers.funnels,
+        access=requires("stats"),
+        query=frozenset({"by", "campaign", "tag", "since", "until"}),
+    ),
+    Route(
         "decode",
         "/api/decode",
         ("POST",),

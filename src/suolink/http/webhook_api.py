@@ -144,6 +144,7 @@ _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
 _DENIED: Final = {
     "401": _error("A valid API token is required."),
     "403": _error("Not allowed (no token configured on the server)."),
+    "429": _error("Too many requests from this address (wrong tokens); see Retry-After."),
     "501": _error("The store keeps no webhook outbox (`capability_missing`), or the "
                   "`webhooks` extra is not installed."),
     "503": _error("The link store is unavailable; see Retry-After."),

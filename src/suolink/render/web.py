@@ -70,6 +70,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "url": "长链接",
         "alias": "自定义短码（可选）",
         "link_title": "标题（可选）",
+        "domain": "短域名",
+        "domain_any": "默认",
         "expires": "过期时间（可选）",
         "max_visits": "最多访问次数（可选）",
         "password": "访问密码（可选）",
@@ -135,6 +137,8 @@ WEB_MESSAGES: Final[dict[str, dict[str, str]]] = {
         "url": "Long URL",
         "alias": "Custom code (optional)",
         "link_title": "Title (optional)",
+        "domain": "Short domain",
+        "domain_any": "Default",
         "expires": "Expires at (optional)",
         "max_visits": "Maximum visits (optional)",
         "password": "Password (optional)",
@@ -224,11 +228,13 @@ def render_index(
     nonce: str,
     link_base: str | None = None,
     template_dirs: tuple[str, ...] = (),
+    domains: tuple[str, ...] = (),
 ) -> str:
     """The home page: shorten, scan, upload, anti-block and access choices.
 
     ``link_base`` is the path short links (and their QR images) live under on this host;
-    None means beside the page.
+    None means beside the page. ``domains``: the short domains a new link may be put on
+    (only healthy ones are offered; none: no choice shown).
     """
     words = _words(lang)
     preset = sorted(BLOCKING_APPS)
@@ -244,6 +250,7 @@ def render_index(
         nonce=nonce,
         anti_block=_choices(ANTI_BLOCK_CHOICES, lang, BLOCKING_APPS),
         allow=_choices(ALLOW_CHOICES, lang, frozenset()),
+        domains=domains,
         script_config={"preset": preset, "words": script_words, "linkBase": link_base},
     )
 

@@ -391,3 +391,28 @@ def test_domains_are_managed_in_the_admin(admin_client: Any, db: None) -> None:
     assert shortener.domain("s1.example").states == {}
     admin_client.post("/admin/suolink/domain/s2.example/delete/", {"post": "yes"})
     assert [d.name for d in shortener.domains()] == ["s1.example"]
+
+
+def test_campaigns_page_lists_campaigns_and_the_leaderboard(admin_client: Any) -> None:
+    """The admin's campaign list reads people through the Shortener (any backend that
+    tracks people), ``memory://`` and ``django://`` alike."""
+    with override_settings(SUOLINK={"STORAGE": "memory://", "SECRET": "x"}):
+        shortener = get_shortener()
+        made = shortener.shorten_for("https://example.com/", ["m-1", "m-2"], campaign="spring")
+        shortener.storage.record_visit(Visit(code=made[0].code, visitor_id="v1"))
+        page = admin_client.get("/admin/suolink/link/campaigns/")
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert 'id="campaigns"' in text
+        assert "spring" in text
+        assert 'id="board"' in text
+        assert "m-2" in text
+    shortener = get_shortener()  # django:// tracks people too (migration 0013_people)
+    made = shortener.shorten_for("https://example.com/", ["d-1"], campaign="autumn")
+    shortener.storage.record_visit(Visit(code=made[0].code, visitor_id="v9"))
+    page = admin_client.get("/admin/suolink/link/campaigns/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "autumn" in text
+    assert "tracks_people" not in text
+    assert admin_client.logout() is None

@@ -266,3 +266,38 @@ def test_the_deleted_link_s_counts_go_with_it(fresh_url: str) -> None:
             assert tables.visitor_counts.filter(link_id="gone").count() == 0
     finally:
         store.close()
+
+
+def test_links_made_before_0013_count_people_after_it(old_alias: str) -> None:
+    """0013_people lists earlier links that have a campaign or a recipient, so their
+    next clicks count for people; links without either stay out."""
+    from suolink.backends._common import to_micros
+
+    before = ("suolink", "0012_conversions")
+    _migrate(old_alias, before)
+    apps = _executor(old_alias).loader.project_state(before).apps
+    links = apps.get_model("suolink", "Link").objects.using(old_alias)
+    extras = {
+        "p1": {"campaign": "spring", "recipient": "r1"},
+        "p2": {"campaign": "spring"},
+        "plain": {},
+    }
+    for code, extra in extras.items():
+        links.create(
+            code=code, url="https://e.com", created_at=T0, created_us=to_micros(T0), extra=extra
+        )
+    _migrate(old_alias)
+    store = DjangoStorage(f"django://{old_alias}")
+    try:
+        with store._read("look") as tables:
+            listed = dict(tables.people_links.values_list("code", "recipient"))
+        assert listed == {"p1": "r1", "p2": None}
+        for code in ("p1", "p2", "plain"):
+            store.record_visit(Visit(code=code, at=T0, visitor_id="v1"))
+        [visitor] = store.top_visitors("spring", limit=None)
+        assert (visitor.id, visitor.clicks, visitor.links) == ("v1", 2, 2)
+        [recipient] = store.top_recipients("spring", limit=None)
+        assert (recipient.id, recipient.clicks, recipient.visitor) == ("r1", 1, "v1")
+        assert store.people_totals(None).clicks == 1
+    finally:
+        store.close()

@@ -175,6 +175,45 @@ class LinkAdmin(admin.ModelAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
+    # -- people: campaigns and their leaderboards (docs/people.md) ----------------------
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        extra = [
+            path(
+                "campaigns/",
+                self.admin_site.admin_view(self.campaigns_view),
+                name="suolink_campaigns",
+            ),
+        ]
+        own: list[Any] = super().get_urls()
+        return extra + own
+
+    def campaigns_view(self, request: HttpRequest) -> HttpResponse:
+        """Campaigns with their totals, and the chosen one's leaderboard of recipients
+        (``?campaign=``), read through the Shortener: any backend that tracks people."""
+        from django.template.response import TemplateResponse
+
+        shortener = get_shortener()
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "Campaigns",
+            "opts": self.model._meta,
+        }
+        try:
+            campaigns = shortener.campaigns()
+            chosen = request.GET.get("campaign") or next(iter(campaigns), None)
+            if chosen is not None:
+                rows = shortener.top_recipients(chosen, limit=100)
+                top = max((row.clicks for row in rows), default=0) or 1
+                context["board"] = [(row, 100.0 * row.clicks / top) for row in rows]
+                context["totals"] = shortener.people_totals(chosen)
+            context.update(campaigns=campaigns, chosen=chosen)
+        except SuolinkError as exc:
+            context["problem"] = exc.message
+        return TemplateResponse(request, "admin/suolink/campaigns.html", context)
+
 
 # -- short domains ----------------------------------------------------------------------
 

@@ -17,9 +17,16 @@ from django.db import models
 from ...models import AntiBlockMode
 
 __all__ = [
+    "Conversion",
     "Counter",
     "Link",
     "LinkTag",
+    "PeopleLink",
+    "PeopleRecipient",
+    "PeopleRecipientLink",
+    "PeopleRecipientVisitor",
+    "PeopleVisitor",
+    "PeopleVisitorLink",
     "Tombstone",
     "UserAgent",
     "Visit",
@@ -209,6 +216,39 @@ class VisitorCount(models.Model):
         return f"{self.link_id} {self.visitor} = {self.n}"
 
 
+class Conversion(models.Model):
+    """A lead, sale, … reported on a click id of a link (``RecordsConversions``).
+
+    One per (link, kind, click id): ``key_digest`` (of kind and click id) carries the
+    unique constraint, so a repeated report is refused by the database itself. Times are
+    kept as given (ISO text, ``at_us`` to order by); the amount as exact decimal text.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="+", db_column="code", db_index=False
+    )
+    click_id = models.TextField()
+    kind = models.TextField()
+    key_digest = models.CharField(max_length=DIGEST_LENGTH)
+    at = models.TextField()
+    at_us = models.BigIntegerField()
+    clicked_at = models.TextField()
+    visitor_id = models.TextField(null=True, blank=True)
+    value = models.TextField(null=True, blank=True)
+    currency = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "suolink_conversion"
+        constraints = (
+            models.UniqueConstraint(fields=["link", "key_digest"], name="suolink_conversion_once"),
+        )
+        indexes = (models.Index(fields=["link", "at_us"], name="suolink_conversion_by_time"),)
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.kind} {self.click_id[:16]}"
+
+
 class Counter(models.Model):
     """Named counters (``links``: the id behind hashids codes), bumped with ``F()``."""
 
@@ -319,3 +359,147 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} #{self.attempt}"
+
+
+# -- people across links (TracksPeople; migration 0013_people) ----------------------------
+# Written with raw SQL shared with the PostgreSQL/MariaDB backend (``INSERT … ON CONFLICT
+# DO NOTHING``, then ``UPDATE``). A scope is a campaign, or '' for every link; scopes,
+# visitors and recipients are matched by their hex digest (``*_key``) so any length fits.
+
+
+class PeopleLink(models.Model):
+    """A link with a campaign or a recipient (deleted with the link; people's rows stay)."""
+
+    code = models.TextField(primary_key=True)
+    campaign = models.TextField(null=True)
+    recipient = models.TextField(null=True)
+    recipient_key = models.CharField(max_length=DIGEST_LENGTH, null=True)
+
+    class Meta:
+        db_table = "suolink_people_links"
+        indexes = (models.Index(fields=["recipient_key"], name="suolink_people_link_rcpt"),)
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class PeopleVisitor(models.Model):
+    """A visitor's clicks and links in one scope."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope_key = models.CharField(max_length=DIGEST_LENGTH)
+    visitor_key = models.CharField(max_length=DIGEST_LENGTH)
+    scope = models.TextField()
+    visitor = models.TextField()
+    clicks = models.BigIntegerField()
+    links = models.BigIntegerField()
+    first_us = models.BigIntegerField(null=True)
+    last_us = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "suolink_people_visitors"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["scope_key", "visitor_key"], name="suolink_people_visitor_once"
+            ),
+        )
+        indexes = (
+            models.Index(fields=["scope_key", "clicks"], name="suolink_people_v_clicks"),
+            models.Index(fields=["visitor_key"], name="suolink_people_v_visitor"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.visitor}"
+
+
+class PeopleVisitorLink(models.Model):
+    """A link a visitor clicked in a scope (so ``links`` counts each link once)."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope_key = models.CharField(max_length=DIGEST_LENGTH)
+    visitor_key = models.CharField(max_length=DIGEST_LENGTH)
+    code = models.TextField()
+
+    class Meta:
+        db_table = "suolink_people_visitor_links"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["scope_key", "visitor_key", "code"], name="suolink_people_vlink_once"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class PeopleRecipient(models.Model):
+    """A recipient's clicks, links and reach in one scope; ``own`` is their first visitor."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope_key = models.CharField(max_length=DIGEST_LENGTH)
+    recipient_key = models.CharField(max_length=DIGEST_LENGTH)
+    scope = models.TextField()
+    recipient = models.TextField()
+    clicks = models.BigIntegerField()
+    links = models.BigIntegerField()
+    first_us = models.BigIntegerField(null=True)
+    last_us = models.BigIntegerField(null=True)
+    own = models.TextField(null=True)
+    reach = models.BigIntegerField()
+
+    class Meta:
+        db_table = "suolink_people_recipients"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["scope_key", "recipient_key"], name="suolink_people_recipient_once"
+            ),
+        )
+        indexes = (
+            models.Index(fields=["scope_key", "clicks"], name="suolink_people_r_clicks"),
+            models.Index(fields=["recipient_key"], name="suolink_people_r_recipient"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.recipient}"
+
+
+class PeopleRecipientLink(models.Model):
+    """A recipient's link clicked in a scope."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope_key = models.CharField(max_length=DIGEST_LENGTH)
+    recipient_key = models.CharField(max_length=DIGEST_LENGTH)
+    code = models.TextField()
+
+    class Meta:
+        db_table = "suolink_people_recipient_links"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["scope_key", "recipient_key", "code"], name="suolink_people_rlink_once"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class PeopleRecipientVisitor(models.Model):
+    """A visitor who clicked a recipient's link in a scope (``reach``'s people)."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope_key = models.CharField(max_length=DIGEST_LENGTH)
+    recipient_key = models.CharField(max_length=DIGEST_LENGTH)
+    visitor_key = models.CharField(max_length=DIGEST_LENGTH)
+
+    class Meta:
+        db_table = "suolink_people_recipient_visitors"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["scope_key", "recipient_key", "visitor_key"],
+                name="suolink_people_rvisitor_once",
+            ),
+        )
+        indexes = (models.Index(fields=["visitor_key"], name="suolink_people_rv_visitor"),)
+
+    def __str__(self) -> str:
+        return str(self.visitor_key)

@@ -32,20 +32,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...backends import redact_url
 from ...backends._common import Position, code_ok, to_micros
-from ...backends.base import DIMENSIONS, TOP, StatsCounts
+from ...backends.base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from ...backends.domain_rows import DomainRows
 from ...backends.relational import (
     ALL_TIME,
+    CONVERSION_COLUMNS,
     PEOPLE,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
     Row,
     count_cells,
     day_bounds,
@@ -56,8 +59,26 @@ from ...backends.sql_outbox import Ran, Run, SqlOutbox
 from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
+from ...people import EVERY, counts_for_people, is_people_link, people_sql, scope_of, scopes
 
-__all__ = ["DjangoStorage", "backfill_aggregates", "digest", "restore_user_agents"]
+__all__ = [
+    "DjangoStorage",
+    "backfill_aggregates",
+    "backfill_people_links",
+    "digest",
+    "restore_user_agents",
+]
+
+
+def _conversion_key(code: str, click_id: str, kind: str) -> str:
+    """What the unique constraint compares: a digest, since click ids may be long text."""
+    return digest(f"{kind}\n{click_id}")
+
+
+def _conversion_row(row: Any) -> Row:
+    values = {name: getattr(row, name) for name in CONVERSION_COLUMNS if name != "code"}
+    return {**values, "code": row.link_id}
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
@@ -198,7 +219,14 @@ class _Tables:
     user_agents = _Rows("UserAgent")
     visit_counts = _Rows("VisitCount")
     visitor_counts = _Rows("VisitorCount")
+    conversions = _Rows("Conversion")
     domains = _Rows("Domain")
+    people_links = _Rows("PeopleLink")
+    people_visitors = _Rows("PeopleVisitor")
+    people_visitor_links = _Rows("PeopleVisitorLink")
+    people_recipients = _Rows("PeopleRecipient")
+    people_recipient_links = _Rows("PeopleRecipientLink")
+    people_recipient_visitors = _Rows("PeopleRecipientVisitor")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -206,11 +234,15 @@ class _Tables:
 
 #: The outbox's statements name the tables without Django's ``suolink_`` prefix.
 _OUTBOX_TABLES = re.compile(r"\bwebhook_(endpoints|outbox|deliveries)\b")
+#: The people statements (shared with PostgreSQL/MariaDB) name tables without the prefix.
+_PEOPLE_TABLES = re.compile(
+    r"\bpeople_(links|visitors|visitor_links|recipients|recipient_links|recipient_visitors)\b"
+)
 #: ``:name`` parameters, as Django's cursors take them: ``%(name)s``.
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
-class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
+class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Tables]):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -289,6 +321,15 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
         with self._write(doing) if write else self._read(doing):
             yield run
 
+    def _people_statements(self) -> dict[str, str]:
+        """The people statements of :func:`suolink.people.people_sql` for this database."""
+        vendor = self._vendor
+        family = vendor if vendor in ("postgresql", "mysql") else "sqlite"
+        return {
+            name: _PARAMETER.sub(r"%(\1)s", _PEOPLE_TABLES.sub(r"suolink_people_\1", sql))
+            for name, sql in people_sql(family).items()
+        }
+
     def _code_order(self, column: str) -> Any:
         """``column`` compared in code point order, as every backend lists (C collation)."""
         from django.db.models import F
@@ -307,9 +348,14 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
 
     def _insert_link(self, tx: _Tables, link: Link) -> None:
         tx.links.model(**self._table.values(link)).save(using=tx.alias, force_insert=True)
+        self._link_people(tx, [link])
 
     def _update_link(self, tx: _Tables, link: Link) -> None:
         tx.links.filter(code=link.code).update(**self._table.values(link, update=True))
+        if is_people_link(link.campaign, link.recipient):
+            self._link_people(tx, [link])
+        else:
+            tx.people_links.filter(code=link.code).delete()
 
     def _insert_tags(self, tx: _Tables, code: str, tags: Sequence[str], created_us: int) -> None:
         tx.tags.bulk_create(
@@ -323,6 +369,8 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
         tx.visits.filter(link_id=code).delete()
         tx.visit_counts.filter(link_id=code).delete()
         tx.visitor_counts.filter(link_id=code).delete()
+        tx.conversions.filter(link_id=code).delete()
+        tx.people_links.filter(code=code).delete()  # people's rows stay
         self._delete_tags(tx, code)
         deleted, _ = tx.links.filter(code=code).delete()
         return bool(deleted)
@@ -414,6 +462,7 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
         self._bump_cells(tx, cells)
         if who is not None and self._bump_visitor(tx, visit.code, who) == 1:
             self._bump_cells(tx, [(visit.code, PEOPLE, ALL_TIME, "")])
+        self._count_people(tx, visit)
         if self.retention_days:
             self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
 
@@ -561,6 +610,216 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables]):
             at=_from_micros(row.at_us, row.at_offset),
         )
 
+    # -- people across links (TracksPeople) ----------------------------------------------
+
+    def _run_people(self, tx: _Tables, name: str, params: Mapping[str, Any]) -> int:
+        """One shared people statement on the alias's cursor: the rows it changed."""
+        from django.db import connections
+
+        with connections[tx.alias].cursor() as cursor:
+            cursor.execute(self._people_statements()[name], dict(params))
+            return int(cursor.rowcount)
+
+    def _link_people(self, tx: _Tables, links: Sequence[Link]) -> None:
+        """Links' campaign and recipient, and their recipients listed with no click yet."""
+        people = [link for link in links if is_people_link(link.campaign, link.recipient)]
+        if not people:
+            return
+        tx.people_links.filter(code__in=[p.code for p in people]).delete()
+        tx.people_links.bulk_create(
+            tx.people_links.model(
+                code=p.code,
+                campaign=p.campaign,
+                recipient=p.recipient,
+                recipient_key=None if p.recipient is None else digest(p.recipient),
+            )
+            for p in people
+        )
+        for link in people:
+            if link.recipient is None:
+                continue
+            for scope in scopes(link.campaign):
+                self._run_people(
+                    tx,
+                    "add_recipient",
+                    {"sk": digest(scope), "rk": digest(link.recipient), "scope": scope,
+                     "recipient": link.recipient},
+                )  # fmt: skip
+
+    def _count_people(self, tx: _Tables, visit: Visit) -> None:
+        """One click on a people link: the visitor's rows and the recipient's, per scope."""
+        if not counts_for_people(visit):
+            return
+        row = tx.people_links.filter(code=visit.code).values_list("campaign", "recipient").first()
+        if row is None:
+            return
+        campaign, recipient = row
+        who = str(visit.visitor_id)
+        vk, at = digest(who), to_micros(visit.at)
+        for scope in scopes(campaign):
+            sk = digest(scope)
+            keys = {"sk": sk, "vk": vk, "code": visit.code}
+            new_link = self._run_people(tx, "visitor_link", keys)
+            self._run_people(tx, "add_visitor", {"sk": sk, "vk": vk, "scope": scope, "who": who})
+            self._run_people(tx, "visitor_click", {"sk": sk, "vk": vk, "new": new_link, "at": at})
+            if recipient is None:
+                continue
+            rk = digest(recipient)
+            keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
+            new_link = self._run_people(tx, "recipient_link", keys)
+            new_person = self._run_people(tx, "recipient_visitor", keys)
+            add = {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient}
+            self._run_people(tx, "add_recipient", add)
+            self._run_people(
+                tx,
+                "recipient_click",
+                {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
+                 "at": at, "who": who},
+            )  # fmt: skip
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first: one index range read."""
+        return self._top("visitor", campaign, limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first: one index range read."""
+        return self._top("recipient", campaign, limit, min_clicks)
+
+    def _top(
+        self, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+    ) -> list[PersonRow]:
+        self._check_open()
+        recipients = kind == "recipient"
+        with self._read(f"read the top {kind}s") as tx:
+            table = tx.people_recipients if recipients else tx.people_visitors
+            rows = (
+                table.filter(scope_key=digest(scope_of(campaign)), clicks__gte=min_clicks)
+                .annotate(who_key=self._code_order(kind))
+                .order_by("-clicks", "who_key")
+            )
+            found = list(rows if limit is None else rows[:limit])
+        return [
+            PersonRow(
+                id=str(getattr(row, kind)),
+                clicks=int(row.clicks),
+                links=int(row.links),
+                first_seen=None if row.first_us is None else _from_micros(int(row.first_us)),
+                last_seen=None if row.last_us is None else _from_micros(int(row.last_us)),
+                reach=int(row.reach) if recipients else 0,
+                visitor=(row.own or None) if recipients else None,
+            )
+            for row in found
+        ]
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach (one aggregate read)."""
+        from django.db.models import Count, Sum
+
+        self._check_open()
+        with self._read("read a campaign's totals") as tx:
+            totals = tx.people_recipients.filter(scope_key=digest(scope_of(campaign))).aggregate(
+                n=Count("id"), clicks=Sum("clicks"), reach=Sum("reach")
+            )
+        return PeopleTotals(
+            recipients=int(totals["n"] or 0),
+            clicks=int(totals["clicks"] or 0),
+            reach=int(totals["reach"] or 0),
+        )
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        from django.db.models import Count, Sum
+
+        self._check_open()
+        with self._read("list campaigns") as tx:
+            rows = list(
+                tx.people_recipients.exclude(scope_key=digest(EVERY))
+                .values("scope_key", "scope")
+                .annotate(n=Count("id"), clicks=Sum("clicks"), reach=Sum("reach"))
+                .order_by("scope")
+                .values_list("scope", "n", "clicks", "reach")
+            )
+        return {
+            str(scope): PeopleTotals(int(n), int(clicks or 0), int(reach or 0))
+            for scope, n, clicks, reach in rows
+        }
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's rows, their place in reach, and their id on raw visits.
+
+        Raw visits are scanned (no index by visitor): a rare call.
+        """
+        from django.db.models import Case, F, TextField, Value, When
+
+        self._check_open()
+        vk = digest(visitor)
+        with self._write("forget a visitor") as tx:
+            found = tx.people_visitor_links.filter(visitor_key=vk).delete()[0] > 0
+            found = tx.people_visitors.filter(visitor_key=vk).delete()[0] > 0 or found
+            theirs = tx.people_recipient_visitors.filter(visitor_key=vk)
+            for sk, rk in list(theirs.values_list("scope_key", "recipient_key")):
+                found = True
+                tx.people_recipients.filter(scope_key=sk, recipient_key=rk).update(
+                    reach=Case(When(own=visitor, then=F("reach")), default=F("reach") - 1),
+                    own=Case(
+                        When(own=visitor, then=Value("")),
+                        default=F("own"),
+                        output_field=TextField(),
+                    ),
+                )
+            theirs.delete()
+            changed = tx.visits.filter(visitor_id=visitor).update(visitor_id=None)
+            changed += tx.visitor_counts.filter(visitor_digest=vk).delete()[0]
+            tx.visit_counts.filter(dimension="visitor", value_digest=vk).delete()
+            return bool(found or changed > 0)
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's rows and clear ``recipient`` on their links."""
+        self._check_open()
+        rk = digest(recipient)
+        with self._write("forget a recipient") as tx:
+            tx.people_recipient_links.filter(recipient_key=rk).delete()
+            tx.people_recipient_visitors.filter(recipient_key=rk).delete()
+            found = tx.people_recipients.filter(recipient_key=rk).delete()[0] > 0
+            codes = list(tx.people_links.filter(recipient_key=rk).values_list("code", flat=True))
+            for code in codes:
+                row = self._select_link(tx, str(code), for_update=True)
+                if row is not None:
+                    found = True
+                    self._update_link(tx, replace(self._to_link(row), recipient=None))
+            return bool(found)
+
+    # -- conversions (RecordsConversions) -----------------------------------------------------
+
+    def _insert_conversion(self, tx: _Tables, values: dict[str, Any]) -> bool:
+        """Insert in a savepoint; the unique (link, key digest) refuses a repeat."""
+        from django.db import IntegrityError, transaction
+
+        row = {k: v for k, v in values.items() if k != "code"}
+        key = _conversion_key(values["code"], values["click_id"], values["kind"])
+        try:
+            with transaction.atomic(using=tx.alias):
+                tx.conversions.create(link_id=values["code"], key_digest=key, **row)
+        except IntegrityError:
+            return False
+        return True
+
+    def _select_conversion(self, tx: _Tables, code: str, click_id: str, kind: str) -> Row | None:
+        found = tx.conversions.filter(
+            link_id=code, key_digest=_conversion_key(code, click_id, kind)
+        ).first()
+        return None if found is None else _conversion_row(found)
+
+    def _conversion_rows(self, tx: _Tables, code: str, low: int, high: int) -> list[Row]:
+        rows = tx.conversions.filter(link_id=code, at_us__gte=low, at_us__lt=high).order_by(
+            "at_us", "id"
+        )
+        return [_conversion_row(row) for row in rows]
+
     def _probe(self, tx: _Tables) -> None:
         tx.links.exists()
 
@@ -648,3 +907,29 @@ def restore_user_agents(apps: Any, alias: str) -> None:
                 by_agent.setdefault(ua_id, []).append(visit_id)
         for ua_id, ids in by_agent.items():
             visits.filter(id__in=ids).update(user_agent=texts[ua_id])
+
+
+# -------------------------------------------------------------------------- migration 0013
+
+
+def backfill_people_links(apps: Any, alias: str) -> None:
+    """List the links with a campaign or a recipient in ``suolink_people_links`` (0013).
+
+    Clicks made before are not counted for people (as on SQLite and PostgreSQL).
+    """
+    links = apps.get_model("suolink", "Link").objects.using(alias)
+    people = apps.get_model("suolink", "PeopleLink").objects.using(alias)
+    rows = []
+    for code, extra in links.values_list("code", "extra").iterator(chunk_size=_BACKFILL_PAGE):
+        values = extra if isinstance(extra, dict) else {}
+        campaign, recipient = values.get("campaign"), values.get("recipient")
+        if is_people_link(campaign, recipient):
+            rows.append(
+                people.model(
+                    code=code,
+                    campaign=campaign,
+                    recipient=recipient,
+                    recipient_key=None if recipient is None else digest(recipient),
+                )
+            )
+    people.bulk_create(rows, batch_size=1000)

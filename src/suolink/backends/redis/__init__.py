@@ -56,7 +56,7 @@ from ...errors import (
     LinkNotFound,
 )
 from ...fields import LINK_FIELDS, dumps, link_from_json
-from ...models import Link, LinkPage, Visit, VisitResult
+from ...models import Conversion, Link, LinkPage, Visit, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .._common import (
     check_limit,
@@ -65,6 +65,7 @@ from .._common import (
     code_ok,
     encode_cursor,
     normalise_changes,
+    normalise_conversion,
     normalise_link,
     normalise_visit,
     to_micros,
@@ -74,6 +75,7 @@ from .._common import (
 from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts, When
 from ..batching import BACKGROUND, GroupCommit
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
+from ._outbox import RedisOutbox
 
 __all__ = ["RedisStorage", "parse_url", "time_key"]
 
@@ -128,6 +130,12 @@ def _field_values(link: Link) -> dict[str, str]:
     return {f.name: dumps(f.codec.to_json(getattr(link, f.name))) for f in _STORED}
 
 
+def _to_conversion(stored: bytes | str) -> tuple[int, Conversion]:
+    """A conversions hash value: its order (16 hex digits) and the conversion."""
+    text = _text(stored)
+    return int(text[:16], 16), Conversion.from_dict(json.loads(text[16:]))
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -164,11 +172,22 @@ class _Script:
 
 def _load_scripts() -> dict[str, _Script]:
     library = resources.files(__package__).joinpath("lua", "lib.lua").read_text("utf-8")
-    names = ("create", "update", "delete", "visit", "index", "counts", "people")
+    outbox = tuple(f"outbox_{op}" for op in ("enqueue", "claim", "settle", "remove", "prune"))
+    names = (
+        "create",
+        "update",
+        "delete",
+        "visit",
+        "index",
+        "counts",
+        "people",
+        "conversion",
+        *outbox,
+    )
     return {name: _Script(name, library) for name in names}
 
 
-class RedisStorage:
+class RedisStorage(RedisOutbox):
     """A ``Storage`` in Redis or a Redis Cluster; ``RedisStorage("redis://localhost/0")``.
 
     Connections are made lazily and come back on their own after an outage. Writes are
@@ -305,12 +324,14 @@ class RedisStorage:
     # -- keys -----------------------------------------------------------------------
 
     def _keys(self, code: str) -> tuple[str, ...]:
-        """Link hash, raw visits, day counts, then the stats keys (see ``visit.lua``).
+        """Link hash, raw visits, day counts, the stats keys (see ``visit.lua``), then the
+        conversions (a hash: kind and click id -> order and JSON).
 
-        One hash tag, so a script may touch them all on a cluster.
+        One hash tag, so a script may touch them all on a cluster; create, delete and
+        expiry treat every one alike.
         """
         base = f"{self.prefix}{{{_hash_tag(code)}}}"
-        return tuple(f"{base}:{suffix}" for suffix in ("l", "v", "d", "a", "s", "p", "q"))
+        return tuple(f"{base}:{suffix}" for suffix in ("l", "v", "d", "a", "s", "p", "q", "c"))
 
     def _tombstone_key(self, code: str) -> str:
         """The key that retires a deleted code, in the slot of the link's own keys."""
@@ -646,6 +667,46 @@ class RedisStorage:
             lower = "(" + _text(members[-1])
             if left is not None:
                 left -= len(members)
+
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored, in one script (the
+        hash field is the unique key); ``(stored, new)``."""
+        checked = normalise_conversion(conversion)
+        if not code_ok(checked.code) or not checked.code:
+            raise LinkNotFound(str(checked.code))
+        keys = self._keys(checked.code)
+        args = [f"{checked.kind}\n{checked.click_id}", dumps(checked.to_dict())]
+        reply = self._write(
+            "record a conversion",
+            lambda c: self._scripts["conversion"](c, (keys[0], keys[7]), args),
+        )
+        if reply[0] == 0:
+            raise LinkNotFound(checked.code)
+        if reply[0] == 1:
+            return checked, True
+        return _to_conversion(reply[1])[1], False
+
+    def conversions(
+        self, code: str, *, since: When = None, until: When = None, limit: int | None = None
+    ) -> Iterator[Conversion]:
+        """A link's conversions, oldest first, within ``[since, until)`` (one HGETALL)."""
+        low, high = check_window(since, until)
+        if limit is not None:
+            check_limit(limit, maximum=None)
+        self._live()
+        if not code_ok(code) or not code:
+            return iter(())
+        key = self._keys(code)[7]
+        raw = self._read("read conversions", lambda c: c.hgetall(key))
+        found = sorted(
+            (to_micros(c.at), seq, c) for seq, c in (_to_conversion(v) for v in raw.values())
+        )
+        chosen = [
+            c for at, _, c in found if (low is None or at >= low) and (high is None or at < high)
+        ]
+        return iter(chosen if limit is None else chosen[:limit])
 
     def day_counts(self, code: str) -> dict[date, dict[str, int]]:
         """Per-day counts, kept when raw visits are trimmed.

@@ -32,13 +32,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     Engine,
     TextClause,
+    case,
     create_engine,
     delete,
     func,
@@ -52,18 +54,22 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
-from ...models import Link, Visit, VisitResult
+from ...models import Conversion, Link, Visit, VisitResult
+from ...people import EVERY, counts_for_people, is_people_link, people_sql, scope_of, scopes
 from .. import redact_url
 from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
-from ..base import DIMENSIONS, TOP, StatsCounts
+from ..base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from ..domain_rows import DomainRows
 from ..relational import (
     ALL_TIME,
+    CONVERSION_COLUMNS,
     FIRST_DAY,
     PEOPLE,
     PLAIN_VISIT_FIELDS,
     Derived,
     LinkTable,
+    RelationalConversions,
+    Row,
     day_bounds,
     replayed,
     visit_from_row,
@@ -100,7 +106,7 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(SqlOutbox, DomainRows[Connection]):
+class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connection]):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -133,6 +139,7 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         self.retention_days = self.options.retention_days
         self._retention_due = 0.0  # time.monotonic() of the next retention step
         self._drop_old: TextClause = text(_DROP_OLD[self.family])
+        self._people_sql = _people_statements(self.family)
         self._engine = self._create_engine()
         self._auto = (
             self._engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -361,6 +368,7 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
         if not fresh:
             return
         tx.execute(s.links.insert(), [self._table.values(link) for link, _ in fresh])
+        self._link_people(tx, [link for link, _ in fresh])
         tags = [
             {"code": link.code, "tag_key": s.key_hash(tag), "tag": tag, "created_us": created_us}
             for link, _ in fresh
@@ -399,6 +407,208 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
             made.append(True)
         return made
 
+    # -- people across links (TracksPeople) -------------------------------------------
+
+    def _link_people(self, tx: Connection, links: Sequence[Link]) -> None:
+        """Links' campaign and recipient, and their recipients listed with no click yet."""
+        people = [link for link in links if is_people_link(link.campaign, link.recipient)]
+        if not people:
+            return
+        tx.execute(
+            delete(s.people_links).where(s.people_links.c.code.in_([p.code for p in people]))
+        )
+        tx.execute(
+            s.people_links.insert(),
+            [
+                {
+                    "code": p.code,
+                    "campaign": p.campaign,
+                    "recipient": p.recipient,
+                    "recipient_key": None if p.recipient is None else s.key_hash(p.recipient),
+                }
+                for p in people
+            ],
+        )
+        rows = [
+            {"sk": s.key_hash(scope), "rk": s.key_hash(link.recipient), "scope": scope,
+             "recipient": link.recipient}
+            for link in people
+            if link.recipient is not None
+            for scope in scopes(link.campaign)
+        ]  # fmt: skip
+        if rows:
+            tx.execute(self._people_sql["add_recipient"], rows)
+
+    def _count_people(self, tx: Connection, visit: Visit) -> None:
+        """One click on a people link: the visitor's rows and the recipient's, per scope."""
+        if not counts_for_people(visit):
+            return
+        row = tx.execute(
+            select(s.people_links.c.campaign, s.people_links.c.recipient).where(
+                s.people_links.c.code == visit.code
+            )
+        ).first()
+        if row is None:
+            return
+        campaign, recipient = row
+        sql = self._people_sql
+        who = str(visit.visitor_id)
+        vk, at = s.key_hash(who), to_micros(visit.at)
+        for scope in scopes(campaign):
+            sk = s.key_hash(scope)
+            keys = {"sk": sk, "vk": vk, "code": visit.code}
+            new_link = tx.execute(sql["visitor_link"], keys).rowcount
+            tx.execute(sql["add_visitor"], {"sk": sk, "vk": vk, "scope": scope, "who": who})
+            tx.execute(sql["visitor_click"], {"sk": sk, "vk": vk, "new": new_link, "at": at})
+            if recipient is None:
+                continue
+            rk = s.key_hash(recipient)
+            keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
+            new_link = tx.execute(sql["recipient_link"], keys).rowcount
+            new_person = tx.execute(sql["recipient_visitor"], keys).rowcount
+            add = {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient}
+            tx.execute(sql["add_recipient"], add)
+            tx.execute(
+                sql["recipient_click"],
+                {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
+                 "at": at, "who": who},
+            )  # fmt: skip
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first: one index range read."""
+        return self._top(s.people_visitors, "visitor", campaign, limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first: one index range read."""
+        return self._top(s.people_recipients, "recipient", campaign, limit, min_clicks)
+
+    def _top(
+        self, table: Any, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+    ) -> list[PersonRow]:
+        self._check_open()
+        c = table.c
+        recipients = kind == "recipient"
+        query = (
+            select(
+                c[kind], c.clicks, c.links, c.first_us, c.last_us,
+                c.reach if recipients else literal(0), c.own if recipients else literal(None),
+            )
+            .where(c.scope_key == s.key_hash(scope_of(campaign)), c.clicks >= min_clicks)
+            .order_by(c.clicks.desc(), c[kind])
+        )  # fmt: skip
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read(f"read the top {kind}s") as tx:
+            rows = tx.execute(query).all()
+        return [
+            PersonRow(
+                id=str(who),
+                clicks=int(clicks),
+                links=int(links),
+                first_seen=None if first is None else from_micros(int(first)),
+                last_seen=None if last is None else from_micros(int(last)),
+                reach=int(reach),
+                visitor=own or None,
+            )
+            for who, clicks, links, first, last, reach, own in rows
+        ]
+
+    def people_totals(self, campaign: str | None) -> PeopleTotals:
+        """The campaign's recipients, their clicks and summed reach (one aggregate read)."""
+        self._check_open()
+        c = s.people_recipients.c
+        query = select(
+            func.count(), func.coalesce(func.sum(c.clicks), 0), func.coalesce(func.sum(c.reach), 0)
+        ).where(c.scope_key == s.key_hash(scope_of(campaign)))
+        with self._read("read a campaign's totals") as tx:
+            count, clicks, reach = tx.execute(query).one()
+        return PeopleTotals(recipients=int(count), clicks=int(clicks), reach=int(reach))
+
+    def campaigns(self) -> dict[str, PeopleTotals]:
+        """Every campaign with a recipient's link, and its totals."""
+        self._check_open()
+        c = s.people_recipients.c
+        query = (
+            select(c.scope, func.count(), func.sum(c.clicks), func.sum(c.reach))
+            .where(c.scope_key != s.key_hash(EVERY))
+            .group_by(c.scope_key, c.scope)
+            .order_by(c.scope)
+        )
+        with self._read("list campaigns") as tx:
+            rows = tx.execute(query).all()
+        return {
+            str(scope): PeopleTotals(int(n), int(clicks), int(reach))
+            for scope, n, clicks, reach in rows
+        }
+
+    def forget_visitor(self, visitor: str) -> bool:
+        """Drop the visitor's rows, their place in reach, and their id on raw visits.
+
+        Raw visits are scanned (no index by visitor): a rare call.
+        """
+        self._check_open()
+        vk = s.key_hash(visitor)
+        return self._retrying(lambda: self._forget_visitor(visitor, vk))
+
+    def _forget_visitor(self, visitor: str, vk: bytes) -> bool:
+        pv, pvl, pr, prv = (
+            s.people_visitors, s.people_visitor_links, s.people_recipients,
+            s.people_recipient_visitors,
+        )  # fmt: skip
+        with self._write("forget a visitor") as tx:
+            found = tx.execute(delete(pvl).where(pvl.c.visitor_key == vk)).rowcount > 0
+            found = tx.execute(delete(pv).where(pv.c.visitor_key == vk)).rowcount > 0 or found
+            pairs = tx.execute(
+                select(prv.c.scope_key, prv.c.recipient_key).where(prv.c.visitor_key == vk)
+            ).all()
+            for sk, rk in pairs:
+                found = True
+                mine = pr.c.own == visitor
+                tx.execute(
+                    update(pr)
+                    .where(pr.c.scope_key == sk, pr.c.recipient_key == rk)
+                    .ordered_values(  # MySQL reads ``own`` as set before: reach first
+                        (pr.c.reach, pr.c.reach - case((mine, 0), else_=1)),
+                        (pr.c.own, case((mine, ""), else_=pr.c.own)),
+                    )
+                )
+            tx.execute(delete(prv).where(prv.c.visitor_key == vk))
+            changed = tx.execute(
+                update(s.visits).where(s.visits.c.visitor_id == visitor).values(visitor_id=None)
+            ).rowcount
+            vc, pc = s.visit_counts.c, s.visitor_counts.c
+            changed += tx.execute(delete(s.visitor_counts).where(pc.visitor_key == vk)).rowcount
+            tx.execute(delete(s.visit_counts).where(vc.dimension == "visitor", vc.value_key == vk))
+            return found or changed > 0
+
+    def forget_recipient(self, recipient: str) -> bool:
+        """Drop the recipient's rows and clear ``recipient`` on their links."""
+        self._check_open()
+        return self._retrying(lambda: self._forget_recipient(recipient))
+
+    def _forget_recipient(self, recipient: str) -> bool:
+        rk = s.key_hash(recipient)
+        found = False
+        with self._write("forget a recipient") as tx:
+            for table in (s.people_recipient_links, s.people_recipient_visitors):
+                tx.execute(delete(table).where(table.c.recipient_key == rk))
+            pr = s.people_recipients
+            found = tx.execute(delete(pr).where(pr.c.recipient_key == rk)).rowcount > 0
+            pl = s.people_links.c
+            codes = [
+                str(row[0]) for row in tx.execute(select(pl.code).where(pl.recipient_key == rk))
+            ]
+            for code in codes:
+                row = self._select_link(tx, code, for_update=True)
+                if row is not None:
+                    found = True
+                    self._update_link(tx, replace(self._to_link(row), recipient=None))
+            return found
+
     # -- primitives of RelationalStorage ---------------------------------------------
 
     def _select_link(self, tx: Connection, code: str, *, for_update: bool = False) -> Any | None:
@@ -412,10 +622,15 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
 
     def _insert_link(self, tx: Connection, link: Link) -> None:
         tx.execute(s.links.insert(), self._table.values(link))
+        self._link_people(tx, [link])
 
     def _update_link(self, tx: Connection, link: Link) -> None:
         changed = self._table.values(link, update=True)
         tx.execute(update(s.links).where(s.links.c.code == link.code).values(**changed))
+        if is_people_link(link.campaign, link.recipient):
+            self._link_people(tx, [link])
+        else:
+            tx.execute(delete(s.people_links).where(s.people_links.c.code == link.code))
 
     def _insert_tags(self, tx: Connection, code: str, tags: Sequence[str], created_us: int) -> None:
         if tags:
@@ -431,8 +646,9 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
     def _delete_link(self, tx: Connection, code: str) -> bool:
         # The link's row first: record_visit locks it before the counts, so must this.
         existed = tx.execute(delete(s.links).where(s.links.c.code == code)).rowcount > 0
-        for table in (s.visits, s.visit_counts, s.visitor_counts, s.link_tags):
-            tx.execute(delete(table).where(table.c.code == code))
+        tables = (s.visits, s.visit_counts, s.visitor_counts, s.link_tags, s.conversions)
+        for table in (*tables, s.people_links):
+            tx.execute(delete(table).where(table.c.code == code))  # people's rows stay
         return existed
 
     def _is_tombstoned(self, tx: Connection, code: str) -> bool:
@@ -654,10 +870,56 @@ class SQLStorage(SqlOutbox, DomainRows[Connection]):
     def _probe(self, tx: Connection) -> None:
         tx.execute(select(func.max(s.schema_version.c.version))).scalar()
 
+    # -- conversions (RecordsConversions) ------------------------------------------------
+
+    def record_conversion(self, conversion: Conversion) -> tuple[Conversion, bool]:
+        """Store ``conversion`` unless its (click id, kind) is stored; ``(stored, new)``.
+
+        One transaction (tried again if the server broke a deadlock); the unique key on
+        (code, hash of kind and click id) refuses a repeat inside the insert itself.
+        """
+        return self._retrying(lambda: RelationalConversions.record_conversion(self, conversion))
+
+    def _insert_conversion(self, tx: Connection, values: dict[str, Any]) -> bool:
+        row = {**values, "conv_key": s.conversion_key(values["kind"], values["click_id"])}
+        t = s.conversions
+        if self._postgres:  # RETURNING tells "inserted" from "already there"
+            statement = pg_dialect.insert(t).values(row).on_conflict_do_nothing().returning(t.c.id)
+            return tx.execute(statement).scalar() is not None
+        return tx.execute(t.insert().prefix_with("IGNORE").values(row)).rowcount > 0
+
+    def _select_conversion(self, tx: Connection, code: str, click_id: str, kind: str) -> Row | None:
+        c = s.conversions.c
+        found = tx.execute(
+            select(*(c[name] for name in CONVERSION_COLUMNS)).where(
+                c.code == code, c.conv_key == s.conversion_key(kind, click_id)
+            )
+        ).first()
+        return None if found is None else dict(found._mapping)
+
+    def _conversion_rows(self, tx: Connection, code: str, low: int, high: int) -> list[Row]:
+        c = s.conversions.c
+        query = (
+            select(*(c[name] for name in CONVERSION_COLUMNS))
+            .where(c.code == code, c.at_us >= low, c.at_us < high)
+            .order_by(c.at_us, c.id)
+        )
+        return [dict(row._mapping) for row in tx.execute(query)]
+
     def close(self) -> None:
         """Close the pool's connections; later calls raise ``BackendUnavailable``."""
         self._closed = True
         self._engine.dispose()
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC time ``micros`` microseconds after the epoch."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _people_statements(family: str) -> dict[str, TextClause]:
+    """The statements counting a click for people, ready for SQLAlchemy."""
+    return {name: text(statement) for name, statement in people_sql(family).items()}
 
 
 def _retryable(original: BaseException | None) -> bool:

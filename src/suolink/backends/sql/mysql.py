@@ -53,13 +53,13 @@ class MySQLStorage(SQLStorage):
             for code, dim, day, value in cells
         ]  # fmt: skip
         tx.execute(_ADD_CELLS, rows)
-        if who is None:
-            return
-        person = {"code": visit.code, "visitor_key": s.key_hash(who), "visitor": who, "n": 1}
-        if tx.execute(_ADD_PERSON, person).rowcount == 1:  # inserted (2: an existing row)
-            people = {"code": visit.code, "dimension": PEOPLE, "day": ALL_TIME,
-                      "value_key": EMPTY_KEY, "value": "", "n": 1}  # fmt: skip
-            tx.execute(_ADD_CELLS, people)
+        if who is not None:
+            person = {"code": visit.code, "visitor_key": s.key_hash(who), "visitor": who, "n": 1}
+            if tx.execute(_ADD_PERSON, person).rowcount == 1:  # inserted (2: an existing row)
+                people = {"code": visit.code, "dimension": PEOPLE, "day": ALL_TIME,
+                          "value_key": EMPTY_KEY, "value": "", "n": 1}  # fmt: skip
+                tx.execute(_ADD_CELLS, people)
+        self._count_people(tx, visit)
 
 
 _INSERT_VISIT = s.visits.insert()

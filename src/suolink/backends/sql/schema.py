@@ -6,6 +6,8 @@ arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` 
 ``counters``; ``visits`` holding a user agent by its id in ``user_agents``; the
 write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQLite's 11)
 the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
+Migration 4 (SQLite's 8) adds the people tables (``people_links`` and the rest, see
+``docs/people.md``).
 Two differences, both for the engines' index size limits: text that is part of a key
 beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
 it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
@@ -21,6 +23,7 @@ are SQLite's (each applied version listed, a newer database refused), so one
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -40,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     inspect,
     select,
@@ -52,8 +56,11 @@ from ...errors import BackendError
 
 __all__ = [
     "MIGRATIONS",
+    "PEOPLE_TABLES",
     "SCHEMA_VERSION",
     "Key",
+    "conversion_key",
+    "conversions",
     "counters",
     "domains",
     "key_hash",
@@ -327,6 +334,136 @@ webhook_deliveries = Table(
     mysql_collate="utf8mb4_bin",
 )
 
+#: Conversions (``RecordsConversions``, migration 4): one per (link, kind, click id), the
+#: pair keyed by its hash (``conv_key``) as tags are; times as given, amounts as text.
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _code(),
+    Column("conv_key", _hash(), nullable=False),
+    Column("click_id", _long_text(), nullable=False),
+    Column("kind", _long_text(), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("clicked_at", String(40), nullable=False),
+    Column("visitor_id", _long_text()),
+    Column("value", _long_text()),
+    Column("currency", _long_text()),
+    UniqueConstraint("code", "conv_key", name="conversions_once"),
+    Index("conversions_by_code", "code", "at_us"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
+def conversion_key(kind: str, click_id: str) -> bytes:
+    """The 16-byte key of a (kind, click id) pair: what the unique constraint compares."""
+    return key_hash(f"{kind}\n{click_id}")
+
+
+# People across links (TracksPeople, SQLite's migration 8): made by migration 4. Scopes
+# (a campaign, or '' for every link), visitors and recipients are keyed by their hash.
+def _key(name: str) -> Column[bytes]:
+    return Column(name, _hash(), nullable=False)
+
+
+def _person_columns() -> list[Column[Any]]:
+    return [
+        Column("clicks", BigInteger, nullable=False),
+        Column("links", BigInteger, nullable=False),
+        Column("first_us", BigInteger),
+        Column("last_us", BigInteger),
+    ]
+
+
+people_links = Table(
+    "people_links",
+    metadata,
+    Column("code", Key(MAX_CODE_CHARS), primary_key=True),
+    Column("campaign", Key(64)),
+    Column("recipient", Key(128)),
+    Column("recipient_key", _hash()),
+    Index("people_links_by_recipient", "recipient_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+people_visitors = Table(
+    "people_visitors",
+    metadata,
+    _key("scope_key"),
+    _key("visitor_key"),
+    Column("scope", Key(64), nullable=False),
+    Column("visitor", Key(), nullable=False),
+    *_person_columns(),
+    PrimaryKeyConstraint("scope_key", "visitor_key"),
+    Index("people_visitors_by_clicks", "scope_key", "clicks"),
+    Index("people_visitors_by_visitor", "visitor_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+people_visitor_links = Table(
+    "people_visitor_links",
+    metadata,
+    _key("scope_key"),
+    _key("visitor_key"),
+    _code(),
+    PrimaryKeyConstraint("scope_key", "visitor_key", "code"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+people_recipients = Table(
+    "people_recipients",
+    metadata,
+    _key("scope_key"),
+    _key("recipient_key"),
+    Column("scope", Key(64), nullable=False),
+    Column("recipient", Key(128), nullable=False),
+    *_person_columns(),
+    Column("own", Key()),
+    Column("reach", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope_key", "recipient_key"),
+    Index("people_recipients_by_clicks", "scope_key", "clicks"),
+    Index("people_recipients_by_recipient", "recipient_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+people_recipient_links = Table(
+    "people_recipient_links",
+    metadata,
+    _key("scope_key"),
+    _key("recipient_key"),
+    _code(),
+    PrimaryKeyConstraint("scope_key", "recipient_key", "code"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+people_recipient_visitors = Table(
+    "people_recipient_visitors",
+    metadata,
+    _key("scope_key"),
+    _key("recipient_key"),
+    _key("visitor_key"),
+    PrimaryKeyConstraint("scope_key", "recipient_key", "visitor_key"),
+    Index("people_recipient_visitors_by_visitor", "visitor_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+PEOPLE_TABLES = (
+    people_links,
+    people_visitors,
+    people_visitor_links,
+    people_recipients,
+    people_recipient_links,
+    people_recipient_visitors,
+)
+
 
 # -------------------------------------------------------------------------- migrations
 
@@ -354,12 +491,44 @@ def _v3(conn: Connection) -> None:
     metadata.create_all(conn, tables=[webhook_endpoints, webhook_outbox, webhook_deliveries])
 
 
+def _v4(conn: Connection) -> None:
+    """People across links (SQLite's migration 8); links made before are listed."""
+    metadata.create_all(conn, tables=list(PEOPLE_TABLES))
+    rows = conn.execute(
+        select(links.c.code, links.c.extra).where(
+            links.c.extra.like('%"campaign"%') | links.c.extra.like('%"recipient"%')
+        )
+    )
+    found = []
+    for code, extra in rows:
+        values = json.loads(extra or "{}")
+        campaign, recipient = values.get("campaign"), values.get("recipient")
+        if campaign is not None or recipient is not None:
+            found.append(
+                {
+                    "code": code,
+                    "campaign": campaign,
+                    "recipient": recipient,
+                    "recipient_key": None if recipient is None else key_hash(recipient),
+                }
+            )
+    if found:
+        conn.execute(people_links.insert(), found)
+
+
+def _v5(conn: Connection) -> None:
+    """Conversions: leads, sales … reported on click ids (SQLite's migration 9)."""
+    metadata.create_all(conn, tables=[conversions])
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "links, tags, tombstones, counters, visits, user agents and visit counts", _v1),
     (2, "domains: short domains, their pools and states; visits: the domain", _v2),
     (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
+    (4, "people across links: campaigns and recipients, visitors, reach", _v4),
+    (5, "conversions: one per (link, kind, click id)", _v5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
