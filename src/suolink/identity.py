@@ -60,7 +60,8 @@ class Person:
 
 def without_hop(visitor: Visitor) -> Visitor:
     """``visitor`` without the hop token in its query (what targets and pages may see)."""
-    if not any(name == HOP_PARAM for name, _ in visitor.query):
+    query = visitor.query
+    if not query or not any(name == HOP_PARAM for name, _ in query):  # most have no query
         return visitor
     from dataclasses import replace
 
