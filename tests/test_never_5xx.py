@@ -175,7 +175,7 @@ def test_http_surface_never_raises_nor_answers_5xx(
     pattern: str = route.pattern  # type: ignore[attr-defined]
     request = HttpRequest(
         method=method,
-        path=re.sub(r"<(?:\w+:)?\w+>", code, pattern),
+        path=re.sub(r"<(?:\w+:)?\w+>", lambda _: code, pattern),  # code is text, not a template
         query=tuple(query),
         headers=(("content-type", content_type), *header_list),
         body=body,
