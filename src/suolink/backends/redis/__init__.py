@@ -660,7 +660,8 @@ class RedisStorage(RedisOutbox):
         script sent no fields (the version matched), else the fields, now held."""
         if reply[2] == 0 and held is not None:
             return _with_visits(held[1], int(reply[1]))
-        return self._hold(code, reply[2])
+        # The fields are those after the whole batch: the count is this visit's own.
+        return _with_visits(self._hold(code, reply[2]), int(reply[1]))
 
     def _hold(self, code: str, flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
         """The link in a hash's fields, kept for ``peek`` with the hash's version."""
@@ -744,37 +745,53 @@ class RedisStorage(RedisOutbox):
         return VisitResult(allowed=status == 1, visits=int(reply[1]))
 
     def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
-        """Run a batch of visit scripts in one pipeline; each keeps its own atomicity.
+        """Run a batch of visits in one pipeline: one script per link, for all its visits.
 
-        A script the server has not cached (``NOSCRIPT``) is sent again in full on its
-        own; a script that failed gets its error, the others their replies (turned into
-        results by their ``finish``, if they have one).
+        The script records them in order, each as a script of its own would (its own
+        ``max_visits`` check and version check), summing their counters. A script the
+        server has not cached (``NOSCRIPT``) is sent again in full on its own; a script
+        that failed gives its error to its visits, the others get their replies (turned
+        into results by their ``finish``, if they have one).
         """
         client = self._live()
         script = self._scripts["visit"]
-        if len(calls) == 1:
-            keys, args, finish = calls[0]
-            with self._errors("record a visit"):
-                reply = script(client, keys, args)
-            return [reply if finish is None else _finished(finish, reply)]
-        with self._errors("record visits"):
-            pipe = client.pipeline(transaction=False)
-            for keys, args, _ in calls:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            replies = builtins.list(pipe.execute(raise_on_error=False))
-        out: builtins.list[Any] = []
-        for (keys, args, finish), reply in zip(calls, replies, strict=True):
+        groups: dict[tuple[str, ...], builtins.list[int]] = {}
+        for index, call in enumerate(calls):
+            groups.setdefault(call[0], []).append(index)
+        sends: builtins.list[tuple[tuple[str, ...], builtins.list[str]]] = []
+        for keys, indexes in groups.items():
+            args = [str(len(indexes))]
+            for index in indexes:
+                own = calls[index][1]
+                args.append(str(len(own)))
+                args += own
+            sends.append((keys, args))
+        if len(sends) == 1:
+            keys, args = sends[0]
+            with self._errors("record visits"):
+                replies: builtins.list[Any] = [script(client, keys, args)]
+        else:
+            with self._errors("record visits"):
+                pipe = client.pipeline(transaction=False)
+                for keys, args in sends:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                replies = builtins.list(pipe.execute(raise_on_error=False))
+        out: builtins.list[Any] = [None] * len(calls)
+        for (keys, args), indexes, reply in zip(sends, groups.values(), replies, strict=True):
             if isinstance(reply, NoScriptError):
                 try:
-                    with self._errors("record a visit"):
+                    with self._errors("record visits"):
                         reply = script(client, keys, args)
                 except BackendError as exc:
                     reply = exc
             elif isinstance(reply, _DRIVER_ERRORS):
-                reply = self._wrap(reply, "record a visit")
-            if finish is not None and not isinstance(reply, BaseException):
-                reply = _finished(finish, reply)
-            out.append(reply)
+                reply = self._wrap(reply, "record visits")
+            for place, index in enumerate(indexes):
+                one = reply if isinstance(reply, BaseException) else reply[place]
+                finish = calls[index][2]
+                if finish is not None and not isinstance(one, BaseException):
+                    one = _finished(finish, one)
+                out[index] = one
         return out
 
     def visits(
