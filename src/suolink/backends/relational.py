@@ -32,9 +32,8 @@ from ._common import (
     MAX_MICROS,
     MIN_MICROS,
     Position,
-    check_limit,
     check_list_args,
-    check_window,
+    check_read_args,
     code_ok,
     encode_cursor,
     link_key,
@@ -649,9 +648,7 @@ class RelationalStorage(ABC, Generic[Tx]):
 
         Read lazily, a few hundred at a time, so a link with millions of visits streams.
         """
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._check_open()
         if not code_ok(code):
             return iter(())
@@ -767,9 +764,7 @@ class RelationalConversions(RelationalStorage[Tx]):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Conversion]:
         """A link's conversions, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._check_open()
         if not code_ok(code):
             return iter(())
