@@ -171,9 +171,7 @@ def check_window(since: object, until: object) -> tuple[int | None, int | None]:
     )
 
 
-def check_read_args(
-    since: object, until: object, limit: object
-) -> tuple[int | None, int | None]:
+def check_read_args(since: object, until: object, limit: object) -> tuple[int | None, int | None]:
     """``visits()``/``conversions()`` arguments checked in every backend's order: the
     window as microseconds (:func:`check_window`), then ``limit`` (None, or 1 or more)."""
     window = check_window(since, until)

@@ -49,6 +49,7 @@ from ...backends.relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     Row,
     count_cells,
     day_bounds,
@@ -242,7 +243,12 @@ _PEOPLE_TABLES = re.compile(
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
-class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Tables]):
+class DjangoStorage(
+    SqlOutbox,
+    DomainRows[_Tables],
+    RelationalConversions[_Tables],
+    RelationalPeople[_Tables],
+):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -676,18 +682,6 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Table
                 {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
                  "at": at, "who": who},
             )  # fmt: skip
-
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top("visitor", campaign, limit, min_clicks)
-
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top("recipient", campaign, limit, min_clicks)
 
     def _top(
         self, kind: str, campaign: str | None, limit: int | None, min_clicks: int

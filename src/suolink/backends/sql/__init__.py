@@ -69,6 +69,7 @@ from ..relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     Row,
     day_bounds,
     replayed,
@@ -106,7 +107,12 @@ _DROP_OLD = {
 }
 
 
-class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connection]):
+class SQLStorage(
+    SqlOutbox,
+    DomainRows[Connection],
+    RelationalConversions[Connection],
+    RelationalPeople[Connection],
+):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -474,24 +480,12 @@ class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connec
                  "at": at, "who": who},
             )  # fmt: skip
 
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top(s.people_visitors, "visitor", campaign, limit, min_clicks)
-
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top(s.people_recipients, "recipient", campaign, limit, min_clicks)
-
     def _top(
-        self, table: Any, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+        self, kind: str, campaign: str | None, limit: int | None, min_clicks: int
     ) -> list[PersonRow]:
         self._check_open()
-        c = table.c
         recipients = kind == "recipient"
+        c = (s.people_recipients if recipients else s.people_visitors).c
         query = (
             select(
                 c[kind], c.clicks, c.links, c.first_us, c.last_us,
