@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from ..outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, micros
+from ..outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, message_from_row, micros
 
 __all__ = ["Ran", "Run", "SqlOutbox"]
 
@@ -43,19 +43,6 @@ Run = Callable[[str, Mapping[str, Any]], Ran]
 
 _MESSAGE = "id, endpoint_id, event, body, created_us, attempts, next_us"
 _DELIVERY = "message_id, endpoint_id, event, attempt, at_us, outcome, status, error, duration_ms"
-
-
-def _message(row: Sequence[Any]) -> Message:
-    ident, endpoint_id, event, body, created_us, attempts, next_us = row[:7]
-    return Message(
-        id=ident,
-        endpoint_id=endpoint_id,
-        event=event,
-        body=body,
-        created_at=from_micros(created_us),
-        attempts=int(attempts),
-        next_at=from_micros(next_us),
-    )
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
@@ -156,7 +143,7 @@ class SqlOutbox(ABC):
                     {"worker": worker, "until": until, "seq": row[7], "now": at},
                 ).rowcount
                 if won:
-                    claimed.append(_message(row))
+                    claimed.append(message_from_row(row))
         return claimed
 
     def settle(self, worker: str, delivery: Delivery, *, retry_at: datetime | None = None) -> bool:
@@ -220,7 +207,7 @@ class SqlOutbox(ABC):
                 f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
                 {"endpoint_id": endpoint_id, "limit": int(limit)},
             ).rows
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     def pending(self, endpoint_id: str | None = None) -> int:
         """How many messages wait, in one endpoint's line or in all."""
