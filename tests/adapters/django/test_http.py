@@ -115,29 +115,19 @@ class AsyncDjangoClient(DjangoClient):
         super().__init__()
         self.async_client = AsyncClient()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
     ) -> Reply:
         extra: dict[str, Any] = {}
         if content_type is not None:
             extra["content_type"] = content_type
 
-        async def send() -> Any:
+        async def call() -> Any:
             return await self.async_client.generic(
-                method,
-                path,
-                data=body or b"",
-                headers={"User-Agent": BROWSER, **(headers or {})},
-                **extra,
+                method, path, data=body or b"", headers=headers, **extra
             )
 
-        response = async_to_sync(send)()
+        response = async_to_sync(call)()
         return Reply(response.status_code, dict(response.items()), _body(response))
 
 
