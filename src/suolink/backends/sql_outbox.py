@@ -191,23 +191,38 @@ class SqlOutbox(ABC):
 
     def deliveries(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """The delivery log, newest first."""
-        with self._outbox_tx("read the webhook delivery log", write=False) as run:
-            rows = run(
-                f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE 1 = 1"  # noqa: S608
-                f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
-                {"endpoint_id": endpoint_id, "limit": int(limit)},
-            ).rows
-        return [_delivery(row) for row in rows]
+        found = self._newest(
+            "read the webhook delivery log",
+            _DELIVERY,
+            "webhook_deliveries",
+            "1 = 1",
+            endpoint_id,
+            limit,
+        )
+        return [_delivery(row) for row in found]
 
     def dead_letters(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Message]:
         """Dead-lettered messages, newest first."""
-        with self._outbox_tx("read dead webhook messages", write=False) as run:
-            rows = run(
-                f"SELECT {_MESSAGE} FROM webhook_outbox WHERE state = 1"  # noqa: S608
+        found = self._newest(
+            "read dead webhook messages",
+            _MESSAGE,
+            "webhook_outbox",
+            "state = 1",
+            endpoint_id,
+            limit,
+        )
+        return [message_from_row(row) for row in found]
+
+    def _newest(
+        self, doing: str, columns: str, table: str, where: str, endpoint_id: str | None, limit: int
+    ) -> Sequence[Any]:
+        """The newest ``limit`` rows of ``table`` matching ``where`` (and the endpoint)."""
+        with self._outbox_tx(doing, write=False) as run:
+            return run(
+                f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
                 f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
                 {"endpoint_id": endpoint_id, "limit": int(limit)},
             ).rows
-        return [message_from_row(row) for row in rows]
 
     def pending(self, endpoint_id: str | None = None) -> int:
         """How many messages wait, in one endpoint's line or in all."""
