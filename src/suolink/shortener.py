@@ -38,7 +38,14 @@ from .backends.base import (
 )
 from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .conversions import Funnel, add_funnels, check_amount, check_kind, fold_funnel
+from .conversions import (
+    Funnel,
+    FunnelReport,
+    add_funnels,
+    check_amount,
+    check_kind,
+    fold_funnel,
+)
 from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
@@ -543,26 +550,13 @@ class Shortener(DomainMethods):
     def people_funnels(
         self, campaign: str | None = None
     ) -> tuple[Funnel, dict[str, Funnel]] | None:
-        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
-        recipient's; None if the backend records no conversions.
-
-        Clicks come from the people rows; conversions are read link by link (the
-        campaign's links are found by listing links: cost grows with the store).
-        """
+        """:meth:`funnel_report` with ``clicks="people"``: the campaign's funnel and each
+        recipient's; None if the backend records no conversions (kept for old callers)."""
         chosen = people.check_campaign(campaign)
-        store = self._people("people funnels")
+        self._people("people funnels")
         if not isinstance(self.storage, RecordsConversions):
             return None
-        conversions = self.storage
-        rows = store.top_recipients(chosen, limit=None)
-        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
-        for link in self.iter_links():
-            if link.recipient in done and (chosen is None or link.campaign == chosen):
-                done[link.recipient] += conversions.conversions(link.code)
-        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
-        everyone = [c for found in done.values() for c in found]
-        total = fold_funnel(sum(row.clicks for row in rows), everyone)
-        return total, each
+        return self.funnel_report(campaign=chosen, clicks="people")
 
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
@@ -876,34 +870,65 @@ class Shortener(DomainMethods):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> dict[str, Funnel]:
+        """:meth:`funnel_report`'s groups: ``{recipient or campaign: Funnel}``."""
+        found = self.funnel_report(by=by, campaign=campaign, tag=tag, since=since, until=until)
+        return found.groups
+
+    def funnel_report(
+        self,
+        *,
+        by: str = "recipient",
+        campaign: str | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        clicks: str = "links",
+    ) -> FunnelReport:
         """Funnels of many links added up, grouped ``by`` the links' ``"recipient"`` or
-        ``"campaign"``: who (or which campaign) brought the leads and the sales.
+        ``"campaign"``, and their total: who (or which campaign) brought the leads and sales.
 
         Only links of campaign ``campaign`` (any if None) tagged ``tag`` (any if None)
-        count; links without the grouping setting are left out. A scan of the links,
-        each one's conversions read: fine for a campaign, slow for a whole big store.
+        count; links without the grouping setting are left out. ``clicks="links"`` counts
+        the links' redirects (within ``[since, until)`` if given); ``clicks="people"``
+        takes them from the people rows instead (recipients only, no tag or window), one
+        group per recipient with clicks. A scan of the links, each one's conversions read:
+        fine for a campaign, slow for a whole big store.
         """
         if by not in ("recipient", "campaign"):
             raise InvalidOption("by", "expected recipient or campaign")
+        if clicks not in ("links", "people"):
+            raise InvalidOption("clicks", "expected links or people")
+        wanted = people.check_campaign(campaign)
+        counted: dict[str, int] | None = None  # the people rows' clicks per recipient
+        if clicks == "people":
+            if by != "recipient" or tag is not None or since is not None or until is not None:
+                raise InvalidOption("clicks", "people rows count recipients: no tag or window")
+            rows = self._people("people funnels").top_recipients(wanted, limit=None)
+            counted = {row.id: row.clicks for row in rows}
         storage = self._conversion_store("funnels")
-        wanted = None if campaign is None else people.check_campaign(campaign)
         windowed = since is not None or until is not None
-        groups: dict[str, builtins.list[Funnel]] = {}
+        groups: dict[str, builtins.list[Funnel]] = {
+            key: [Funnel(n)] for key, n in (counted or {}).items()
+        }
         for link in self.iter_links(tag=tag):
             key = link.recipient if by == "recipient" else link.campaign
-            if key is None:
+            if key is None or (wanted is not None and link.campaign != wanted):
                 continue
-            if wanted is not None and link.campaign != wanted:
+            if counted is not None:
+                if key in counted:
+                    groups[key].append(self._funnel(storage, link.code, 0, None, None))
                 continue
-            clicks = (
+            redirects = (
                 link_stats(self.storage, link.code, since=since, until=until).redirects
                 if windowed
                 else link.visits
             )
             groups.setdefault(key, []).append(
-                self._funnel(storage, link.code, clicks, since, until)
+                self._funnel(storage, link.code, redirects, since, until)
             )
-        return {key: add_funnels(found) for key, found in sorted(groups.items())}
+        order = groups.items() if counted is not None else sorted(groups.items())
+        each = {key: add_funnels(found) for key, found in order}
+        return FunnelReport(add_funnels(each.values()), each)
 
     def _funnel(
         self,
