@@ -68,6 +68,7 @@ from .exports import table_csv
 from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
+from .hotpath import HotPath, hot_path
 from .http.responses import redirect
 from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
@@ -236,7 +237,8 @@ class Shortener(DomainMethods):
         storage_now = self.storage
         self._one_trip = storage_now if isinstance(storage_now, RecordsInOneTrip) else None
         self._in_process = storage_now if isinstance(storage_now, HoldsLinksInProcess) else None
-        self._detect = default_detector().detect  # what ``detect`` calls, one call fewer
+        detector = default_detector()
+        self._detect = detector.detect  # what ``detect`` calls, one call fewer
         self._plans = RedirectPlans(
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
@@ -253,7 +255,29 @@ class Shortener(DomainMethods):
             if isinstance(storage_now, KeepsOutbox)
             else None
         )
-        self._webhooks_unwatched = True  # until the first visit starts the watch
+        # until the first visit starts the watch (no outbox: nothing to watch)
+        self._webhooks_unwatched = self.webhooks is not None
+        #: The planned redirect tried first by ``resolve`` (:mod:`suolink.hotpath`): not
+        #: for people tracked or links judged on each visit; live once the webhook
+        #: watch has started (the first visit's full path starts it).
+        self._hot_path: HotPath | None = (
+            hot_path(
+                self._in_process,
+                self._plans,
+                detector=detector,
+                clock=self.clock,
+                key=self._visitor_ids,
+                store_ip=self.store_ip,
+                geoip=self.geoip,
+                events=self.events,
+                emit=self._emit_visit,
+            )
+            if self._in_process is not None
+            and not self.track_people
+            and not (self.abuse.check_on_resolve and self.abuse.active)
+            else None
+        )
+        self._hot: HotPath | None = None if self._webhooks_unwatched else self._hot_path
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -563,8 +587,7 @@ class Shortener(DomainMethods):
         Drawn once per (code, options) and kept in a bounded LRU cache. With short
         domains the URL is the one :meth:`short_url` gives for ``for_platform``.
         """
-        link = self.get(code)
-        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        url = self._qr_url(code, base_url, for_platform)
         return self._qr_images().encode(url, **options)
 
     def qr_would_draw(
@@ -580,9 +603,12 @@ class Shortener(DomainMethods):
         Drawing is the expensive part; the HTTP layer rate-limits only these requests.
         Raises like :meth:`qr` for a missing link or bad options; never draws.
         """
-        link = self.get(code)
-        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        url = self._qr_url(code, base_url, for_platform)
         return self._qr_images().would_draw(url, **options)
+
+    def _qr_url(self, code: str, base_url: str | None, for_platform: str | None) -> str:
+        """What a link's QR code says: its short URL (a missing link raises here)."""
+        return self.short_url(self.get(code), base_url=base_url, for_platform=for_platform)
 
     def shorten_from_image(
         self, image: ImageSource, *, base_url: str | None = None, **settings: Any
@@ -626,6 +652,11 @@ class Shortener(DomainMethods):
         the short link shown on pages when the Shortener has none configured.
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
+        hot = self._hot
+        if hot is not None and not (base_url and self.domain_book.all()):
+            planned = hot(code, visitor, record)  # an ordinary redirect, or None
+            if planned is not None:
+                return planned
         now = self.clock()
         if self._webhooks_unwatched and self.webhooks is not None:
             self._watch_webhooks()
@@ -1260,6 +1291,7 @@ class Shortener(DomainMethods):
         (off the request path, stopped by ``close`` before the storage closes): clicks are
         collected while an endpoint, added by any process, wants them."""
         self._webhooks_unwatched = False
+        self._hot = self._hot_path
         hooks = self.webhooks
         if hooks is None:
             return

@@ -34,9 +34,8 @@ from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import MemoryOutbox
 from ..people import PeopleTally
 from ._common import (
-    check_limit,
     check_list_args,
-    check_window,
+    check_read_args,
     encode_cursor,
     link_key,
     normalise_changes,
@@ -136,6 +135,14 @@ class MemoryStorage(MemoryOutbox):
             if link is None:
                 return None
             return replace(link, visits=self._counts[code])
+
+    @property
+    def link_map(self) -> Mapping[str, Link]:
+        """The stored links by code, read-only and live (what :meth:`peek` reads, minus
+        the closed check): one dict for the store's life, so the Shortener's hot path
+        (:mod:`suolink.hotpath`) reads it directly. Appending a visit checks the store is
+        open."""
+        return self._links
 
     def peek(self, code: str) -> Link | None:
         """The stored link itself (``visits`` left at 0), the same object until it changes.
@@ -308,9 +315,7 @@ class MemoryStorage(MemoryOutbox):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         with self._lock:
             self._check_open()
             self._fold()
@@ -437,9 +442,7 @@ class MemoryStorage(MemoryOutbox):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Conversion]:
         """A link's conversions, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         with self._lock:
             self._check_open()
             kept = list(self._conversions.get(code, {}).values()) if isinstance(code, str) else []

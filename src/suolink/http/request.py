@@ -7,6 +7,7 @@ handlers read from it (JSON body, query times, the visitor) is parsed here, once
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,6 +22,7 @@ __all__ = [
     "HttpRequest",
     "check_query",
     "json_body",
+    "only_fields",
     "query_time",
     "visitor_from",
 ]
@@ -109,6 +111,13 @@ def visitor_from(request: HttpRequest) -> Visitor:
         ),
         cookie=(request.header("cookie") or "")[:MAX_COOKIE_HEADER] or None,
     )
+
+
+def only_fields(data: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """Refuse a JSON object naming a field not in ``allowed`` (the first A-Z, cut short)."""
+    unknown = sorted(str(name) for name in data if name not in allowed)
+    if unknown:
+        raise InvalidOption(unknown[0][:64], "unknown field")
 
 
 def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:
