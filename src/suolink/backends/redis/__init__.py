@@ -85,6 +85,8 @@ _T = TypeVar("_T")
 #: One visit script to run: its keys, its arguments, and what turns its reply into the
 #: caller's result (None: the raw reply), run by the thread that wrote the batch.
 _VisitCall = tuple[tuple[str, ...], builtins.list[str], Callable[[Any], Any] | None]
+#: A visit script's campaign or recipient JSON when the link has none.
+_NO_PERSON = frozenset({b"", b"null", "", "null"})
 #: Links held in this process (``peek``) before the whole cache is dropped.
 _HELD = 65_536
 _OFFSET = 2**63
@@ -962,7 +964,9 @@ class RedisStorage(RedisOutbox):
 
     def _count_person(self, visit: Visit, reply: Sequence[Any]) -> None:
         """After a recorded visit: count it for people if it is a click on a people link."""
-        if len(reply) < 5 or not counts_for_people(visit):
+        if len(reply) < 5 or (reply[3] in _NO_PERSON and reply[4] in _NO_PERSON):
+            return  # not a people link: the common case, told without parsing JSON
+        if not counts_for_people(visit):
             return
         campaign = json.loads(reply[3]) if reply[3] else None
         recipient = json.loads(reply[4]) if reply[4] else None
