@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .errors import InvalidOption
 from .models import Conversion
@@ -24,6 +24,7 @@ __all__ = [
     "MAX_VALUE",
     "VALUE_PLACES",
     "Funnel",
+    "FunnelReport",
     "add_funnels",
     "check_amount",
     "check_kind",
@@ -134,6 +135,13 @@ class Funnel:
                 for kind, by in self.values.items()
             },
         }
+
+
+class FunnelReport(NamedTuple):
+    """Many links' funnels: their ``total`` and one per group (recipient or campaign)."""
+
+    total: Funnel
+    groups: dict[str, Funnel]
 
 
 def fold_funnel(clicks: int, conversions: Iterable[Conversion]) -> Funnel:

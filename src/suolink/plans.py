@@ -29,7 +29,7 @@ from .models import Decision, Link
 from .policy import BotAction, Verdict, decide
 from .visits import ClientFields, client_fields
 
-__all__ = ["MAX_CLIENTS_PER_PLAN", "MAX_PLANS", "Answer", "RedirectPlans"]
+__all__ = ["MAX_CLIENTS_PER_PLAN", "MAX_PLANS", "Answer", "Plan", "RedirectPlans"]
 
 #: Links planned at once; past this the plans start afresh (cheap to remake).
 MAX_PLANS: Final = 16_384
@@ -48,7 +48,9 @@ class Answer:
 
 
 @dataclass(slots=True)
-class _Plan:
+class Plan:
+    """The answers worked out for one stored link object (see the module)."""
+
     link: Link
     #: ``id(client)`` -> (that client, its answer or None: "not a redirect, ask the policy").
     #: The client is held, so its id cannot be reused while the entry lives.
@@ -72,7 +74,9 @@ class RedirectPlans:
         self._forward_click_id = forward_click_id
         self._status = redirect_status
         self._bot_action = bot_action
-        self._plans: dict[str, _Plan] = {}
+        #: Plans by code; read directly by :mod:`suolink.hotpath` (only ``answer`` and
+        #: ``clear`` change it). A plan is good only while ``plan.link`` is the stored link.
+        self.by_code: dict[str, Plan] = {}
         self._lock = threading.Lock()  # only to make and drop plans; reads take none
 
     def answer(self, link: Link, client: Client, now: datetime) -> Answer | None:
@@ -81,7 +85,7 @@ class RedirectPlans:
         ``link`` must be the stored object (:meth:`HoldsLinksInProcess.peek`), so that a
         change of the link is a change of object.
         """
-        plan = self._plans.get(link.code)
+        plan = self.by_code.get(link.code)
         if plan is None or plan.link is not link:
             plan = self._plan(link)
             if plan is None:
@@ -100,9 +104,9 @@ class RedirectPlans:
     def clear(self) -> None:
         """Forget every plan (they are remade on use)."""
         with self._lock:
-            self._plans.clear()
+            self.by_code.clear()
 
-    def _plan(self, link: Link) -> _Plan | None:
+    def _plan(self, link: Link) -> Plan | None:
         if link.disabled or link.password_hash is not None or link.max_visits is not None:
             return None
         if link.split or link.geo_targets or link.allow_countries is not None:
@@ -117,11 +121,11 @@ class RedirectPlans:
             self._check_code(link.code)
         except InvalidInput:
             return None  # a code no request can name: the policy answers "not found"
-        plan = _Plan(link)
+        plan = Plan(link)
         with self._lock:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            self._plans[link.code] = plan
+            if len(self.by_code) >= MAX_PLANS:
+                self.by_code.clear()
+            self.by_code[link.code] = plan
         return plan
 
     def _answer(self, link: Link, client: Client, now: datetime) -> Answer | None:

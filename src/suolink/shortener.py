@@ -38,7 +38,14 @@ from .backends.base import (
 )
 from .clicks import DEFAULT_CLICK_ID_TTL, ClickIds
 from .codes import DEFAULT_ALPHABET, DEFAULT_RESERVED, CodeFactory, CodeStrategy
-from .conversions import Funnel, add_funnels, check_amount, check_kind, fold_funnel
+from .conversions import (
+    Funnel,
+    FunnelReport,
+    add_funnels,
+    check_amount,
+    check_kind,
+    fold_funnel,
+)
 from .detect import Client, default_detector
 from .detect.platforms import PLATFORM_IDS, normalize_platforms
 from .domains import parse_domains
@@ -61,6 +68,7 @@ from .exports import table_csv
 from .fields import Action
 from .forwarding import with_click_id, with_query
 from .geoip import NOWHERE, GeoIP, Place, PlaceFinder, open_geoip
+from .hotpath import HotPath, hot_path
 from .http.responses import redirect
 from .identity import DEFAULT_COOKIE, DEFAULT_COOKIE_DAYS, PeopleIds, Person, without_hop
 from .models import Conversion, Decision, Link, LinkPage, Visit, Visitor, VisitRecord, utcnow
@@ -229,7 +237,8 @@ class Shortener(DomainMethods):
         storage_now = self.storage
         self._one_trip = storage_now if isinstance(storage_now, RecordsInOneTrip) else None
         self._in_process = storage_now if isinstance(storage_now, HoldsLinksInProcess) else None
-        self._detect = default_detector().detect  # what ``detect`` calls, one call fewer
+        detector = default_detector()
+        self._detect = detector.detect  # what ``detect`` calls, one call fewer
         self._plans = RedirectPlans(
             check_code=self.codes.check_code,
             redirect_status=redirect_status,
@@ -246,7 +255,29 @@ class Shortener(DomainMethods):
             if isinstance(storage_now, KeepsOutbox)
             else None
         )
-        self._webhooks_unwatched = True  # until the first visit starts the watch
+        # until the first visit starts the watch (no outbox: nothing to watch)
+        self._webhooks_unwatched = self.webhooks is not None
+        #: The planned redirect tried first by ``resolve`` (:mod:`suolink.hotpath`): not
+        #: for people tracked or links judged on each visit; live once the webhook
+        #: watch has started (the first visit's full path starts it).
+        self._hot_path: HotPath | None = (
+            hot_path(
+                self._in_process,
+                self._plans,
+                detector=detector,
+                clock=self.clock,
+                key=self._visitor_ids,
+                store_ip=self.store_ip,
+                geoip=self.geoip,
+                events=self.events,
+                emit=self._emit_visit,
+            )
+            if self._in_process is not None
+            and not self.track_people
+            and not (self.abuse.check_on_resolve and self.abuse.active)
+            else None
+        )
+        self._hot: HotPath | None = None if self._webhooks_unwatched else self._hot_path
 
     # -- creating and managing links ---------------------------------------------------
 
@@ -519,26 +550,13 @@ class Shortener(DomainMethods):
     def people_funnels(
         self, campaign: str | None = None
     ) -> tuple[Funnel, dict[str, Funnel]] | None:
-        """The funnel (clicks → leads → sales) of a campaign's recipients' links, and each
-        recipient's; None if the backend records no conversions.
-
-        Clicks come from the people rows; conversions are read link by link (the
-        campaign's links are found by listing links: cost grows with the store).
-        """
+        """:meth:`funnel_report` with ``clicks="people"``: the campaign's funnel and each
+        recipient's; None if the backend records no conversions (kept for old callers)."""
         chosen = people.check_campaign(campaign)
-        store = self._people("people funnels")
+        self._people("people funnels")
         if not isinstance(self.storage, RecordsConversions):
             return None
-        conversions = self.storage
-        rows = store.top_recipients(chosen, limit=None)
-        done: dict[str, builtins.list[Any]] = {row.id: [] for row in rows}
-        for link in self.iter_links():
-            if link.recipient in done and (chosen is None or link.campaign == chosen):
-                done[link.recipient] += conversions.conversions(link.code)
-        each = {row.id: fold_funnel(row.clicks, done[row.id]) for row in rows}
-        everyone = [c for found in done.values() for c in found]
-        total = fold_funnel(sum(row.clicks for row in rows), everyone)
-        return total, each
+        return self.funnel_report(campaign=chosen, clicks="people")
 
     def forget_visitor(self, visitor_id: str) -> bool:
         """Delete what is kept about one visitor (docs/people.md); True if anything was."""
@@ -632,6 +650,11 @@ class Shortener(DomainMethods):
         the short link shown on pages when the Shortener has none configured.
         ``record=False`` (HTTP HEAD) gives the same answer with nothing recorded or counted.
         """
+        hot = self._hot
+        if hot is not None and not (base_url and self.domain_book.all()):
+            planned = hot(code, visitor, record)  # an ordinary redirect, or None
+            if planned is not None:
+                return planned
         now = self.clock()
         if self._webhooks_unwatched and self.webhooks is not None:
             self._watch_webhooks()
@@ -847,34 +870,65 @@ class Shortener(DomainMethods):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> dict[str, Funnel]:
+        """:meth:`funnel_report`'s groups: ``{recipient or campaign: Funnel}``."""
+        found = self.funnel_report(by=by, campaign=campaign, tag=tag, since=since, until=until)
+        return found.groups
+
+    def funnel_report(
+        self,
+        *,
+        by: str = "recipient",
+        campaign: str | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        clicks: str = "links",
+    ) -> FunnelReport:
         """Funnels of many links added up, grouped ``by`` the links' ``"recipient"`` or
-        ``"campaign"``: who (or which campaign) brought the leads and the sales.
+        ``"campaign"``, and their total: who (or which campaign) brought the leads and sales.
 
         Only links of campaign ``campaign`` (any if None) tagged ``tag`` (any if None)
-        count; links without the grouping setting are left out. A scan of the links,
-        each one's conversions read: fine for a campaign, slow for a whole big store.
+        count; links without the grouping setting are left out. ``clicks="links"`` counts
+        the links' redirects (within ``[since, until)`` if given); ``clicks="people"``
+        takes them from the people rows instead (recipients only, no tag or window), one
+        group per recipient with clicks. A scan of the links, each one's conversions read:
+        fine for a campaign, slow for a whole big store.
         """
         if by not in ("recipient", "campaign"):
             raise InvalidOption("by", "expected recipient or campaign")
+        if clicks not in ("links", "people"):
+            raise InvalidOption("clicks", "expected links or people")
+        wanted = people.check_campaign(campaign)
+        counted: dict[str, int] | None = None  # the people rows' clicks per recipient
+        if clicks == "people":
+            if by != "recipient" or tag is not None or since is not None or until is not None:
+                raise InvalidOption("clicks", "people rows count recipients: no tag or window")
+            rows = self._people("people funnels").top_recipients(wanted, limit=None)
+            counted = {row.id: row.clicks for row in rows}
         storage = self._conversion_store("funnels")
-        wanted = None if campaign is None else people.check_campaign(campaign)
         windowed = since is not None or until is not None
-        groups: dict[str, builtins.list[Funnel]] = {}
+        groups: dict[str, builtins.list[Funnel]] = {
+            key: [Funnel(n)] for key, n in (counted or {}).items()
+        }
         for link in self.iter_links(tag=tag):
             key = link.recipient if by == "recipient" else link.campaign
-            if key is None:
+            if key is None or (wanted is not None and link.campaign != wanted):
                 continue
-            if wanted is not None and link.campaign != wanted:
+            if counted is not None:
+                if key in counted:
+                    groups[key].append(self._funnel(storage, link.code, 0, None, None))
                 continue
-            clicks = (
+            redirects = (
                 link_stats(self.storage, link.code, since=since, until=until).redirects
                 if windowed
                 else link.visits
             )
             groups.setdefault(key, []).append(
-                self._funnel(storage, link.code, clicks, since, until)
+                self._funnel(storage, link.code, redirects, since, until)
             )
-        return {key: add_funnels(found) for key, found in sorted(groups.items())}
+        order = groups.items() if counted is not None else sorted(groups.items())
+        each = {key: add_funnels(found) for key, found in order}
+        return FunnelReport(add_funnels(each.values()), each)
 
     def _funnel(
         self,
@@ -1235,6 +1289,7 @@ class Shortener(DomainMethods):
         (off the request path, stopped by ``close`` before the storage closes): clicks are
         collected while an endpoint, added by any process, wants them."""
         self._webhooks_unwatched = False
+        self._hot = self._hot_path
         hooks = self.webhooks
         if hooks is None:
             return

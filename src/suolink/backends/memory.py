@@ -137,6 +137,14 @@ class MemoryStorage(MemoryOutbox):
                 return None
             return replace(link, visits=self._counts[code])
 
+    @property
+    def link_map(self) -> Mapping[str, Link]:
+        """The stored links by code, read-only and live (what :meth:`peek` reads, minus
+        the closed check): one dict for the store's life, so the Shortener's hot path
+        (:mod:`suolink.hotpath`) reads it directly. Appending a visit checks the store is
+        open."""
+        return self._links
+
     def peek(self, code: str) -> Link | None:
         """The stored link itself (``visits`` left at 0), the same object until it changes.
 

@@ -456,6 +456,14 @@ class Detector:
         )
 
     @property
+    def front_cache(self) -> dict[tuple[str, tuple[object, ...]], Client] | None:
+        """The dict in front of the LRU cache, by (user agent, header pairs) as a
+        :class:`~suolink.models.Visitor` holds them (None: no cache). The same object for
+        the Detector's life (emptied, never replaced), so a hot path may keep it and read
+        it directly; only :meth:`detect` fills it."""
+        return self._front
+
+    @property
     def resolver(self) -> str:
         """The resolver actually used (``rust``, ``python`` or ``none``)."""
         return self.parser.name

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ..backends.base import RecordsConversions
 from ..domains import Health
 from ..errors import (
     BodyTooLarge,
@@ -56,6 +57,8 @@ from .responses import (
 )
 
 if TYPE_CHECKING:
+    from ..conversions import FunnelReport
+    from ..shortener import Shortener
     from .api import HttpApi
 
 __all__ = [
@@ -344,14 +347,14 @@ def conversions(api: HttpApi, request: HttpRequest) -> Decision:
 
 def funnels(api: HttpApi, request: HttpRequest) -> Decision:
     """Funnels added up per recipient (``by=recipient``, the default) or per campaign."""
-    found = api.shortener.funnels(
+    found = api.shortener.funnel_report(
         by=request.arg("by") or "recipient",
         campaign=request.arg("campaign"),
         tag=request.arg("tag"),
         since=query_time(request, "since"),
         until=query_time(request, "until"),
     )
-    return json_response(200, {"funnels": {key: f.to_dict() for key, f in found.items()}})
+    return json_response(200, {"funnels": {k: f.to_dict() for k, f in found.groups.items()}})
 
 
 def api_fallback(api: HttpApi, request: HttpRequest, rest: str) -> Decision:
@@ -478,6 +481,13 @@ def _campaign_arg(campaign: str) -> str | None:
     return None if campaign == EVERY_CAMPAIGN else check_campaign(campaign)
 
 
+def _people_funnels(shortener: Shortener, campaign: str | None) -> FunnelReport | None:
+    """The campaign's funnel with the people rows' clicks; None where no conversions are kept."""
+    if not isinstance(shortener.storage, RecordsConversions):
+        return None
+    return shortener.funnel_report(campaign=campaign, clicks="people")
+
+
 def _min_clicks(request: HttpRequest, default: int) -> int:
     text = request.arg("min_clicks")
     if text is None:
@@ -517,7 +527,7 @@ def _people_rows(
     }
     if recipients:
         body["totals"] = totals_to_json(shortener.people_totals(chosen))
-        funnels = shortener.people_funnels(chosen)
+        funnels = _people_funnels(shortener, chosen)
         if funnels is not None:  # the backend records conversions
             total, each = funnels
             body["funnel"] = total.to_dict()
@@ -575,7 +585,7 @@ def campaign_page(api: HttpApi, request: HttpRequest, campaign: str) -> Decision
         campaign=chosen,
         rows=shortener.top_recipients(chosen, limit=100),
         totals=shortener.people_totals(chosen),
-        funnels=shortener.people_funnels(chosen),
+        funnels=_people_funnels(shortener, chosen),
         template_dirs=shortener.template_dirs,
     )
     return html_page(200, html, reason="campaign")

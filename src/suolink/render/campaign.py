@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..backends.base import PeopleTotals, PersonRow
-from ..conversions import Funnel
+from ..conversions import FunnelReport
 from ..languages import DEFAULT_LANGUAGE, LANGUAGES
 from . import render_page
 
@@ -68,7 +68,7 @@ def render_campaign(
     campaign: str | None,
     rows: Sequence[PersonRow],
     totals: PeopleTotals,
-    funnels: tuple[Funnel, Mapping[str, Funnel]] | None = None,
+    funnels: FunnelReport | None = None,
     template_dirs: tuple[str, ...] = (),
 ) -> str:
     """The leaderboard: one row per recipient, a bar as wide as their share of the top;
@@ -85,8 +85,8 @@ def render_campaign(
         board=board,
         totals=totals,
         average=f"{totals.average_reach:.2f}",
-        funnel=None if funnels is None else funnels[0],
-        each={} if funnels is None else funnels[1],
+        funnel=None if funnels is None else funnels.total,
+        each={} if funnels is None else funnels.groups,
         login=False,
     )
 
