@@ -44,6 +44,7 @@ REDIS_CAPABILITIES = frozenset(
     {
         "keeps_aggregates",
         "records_in_one_trip",
+        "holds_links_in_process",
         "shares_rate_limits",
         "tracks_people",
         "keeps_domains",

@@ -146,8 +146,10 @@ class RecordsInOneTrip(Protocol):
 @runtime_checkable
 class HoldsLinksInProcess(Protocol):
     """A backend that hands out a link as one object until the link changes, read in this
-    process without a network trip: ``memory://`` (its links live here) and ``sqlite://``
-    (a cache that only link changes, from any process, empty). The Shortener may keep work
+    process without a network trip: ``memory://`` (its links live here), ``sqlite://``
+    (a cache that only link changes, from any process, empty) and ``redis://`` (links it
+    read, each checked against its version by the script that appends the visit: a link
+    changed elsewhere records nothing, ``append_visit`` says None). The Shortener may keep work
     done for a link (rulings, redirects) for as long as :meth:`peek` returns that same
     object, and the ASGI app resolves such links on its event loop.
     """

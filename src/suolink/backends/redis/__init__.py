@@ -15,6 +15,7 @@ the same script as the link; on a cluster it is a second, versioned step that
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import hashlib
 import json
@@ -56,7 +57,7 @@ from ...errors import (
     LinkNotFound,
 )
 from ...fields import LINK_FIELDS, dumps, link_from_json
-from ...models import Conversion, Link, LinkPage, Visit, VisitResult
+from ...models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .._common import (
     check_limit,
@@ -73,7 +74,7 @@ from .._common import (
     visitor_key,
 )
 from ..base import DEFAULT_PAGE_SIZE, DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts, When
-from ..batching import BACKGROUND, GroupCommit
+from ..batching import BACKGROUND, CommitWouldWait, GroupCommit, deferred_commits
 from ._options import RedisOptions, parse_url, rate_limit_url, shown_url
 from ._outbox import RedisOutbox
 
@@ -82,8 +83,11 @@ __all__ = ["RedisStorage", "parse_url", "time_key"]
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-#: One visit script to run: its keys and arguments.
-_VisitCall = tuple[tuple[str, ...], builtins.list[str]]
+#: One visit script to run: its keys, its arguments, and what turns its reply into the
+#: caller's result (None: the raw reply), run by the thread that wrote the batch.
+_VisitCall = tuple[tuple[str, ...], builtins.list[str], Callable[[Any], Any] | None]
+#: Links held in this process (``peek``) before the whole cache is dropped.
+_HELD = 65_536
 _OFFSET = 2**63
 _VISIT_CHUNK = 500
 _MAX_PENDING = 10_000
@@ -142,10 +146,33 @@ def _text(value: bytes | str) -> str:
 
 def _to_link(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
     """The link in a hash, read by HGETALL (a dict) or returned by a script (a flat list)."""
+    return _link_of(_hash_fields(flat))
+
+
+def _hash_fields(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> dict[str, str]:
     if isinstance(flat, Mapping):
-        fields = {_text(k): _text(v) for k, v in flat.items()}
-    else:
-        fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return {_text(k): _text(v) for k, v in flat.items()}
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+_LINK_SLOTS: tuple[str, ...] = Link.__slots__
+#: A stored visit's JSON keys: every field but the code (the key holds it), in order.
+_VISIT_NAMES = tuple(f.name for f in dataclasses.fields(Visit) if f.name != "code")
+
+
+def _with_visits(link: Link, visits: int) -> Link:
+    """``link`` with another count: a plain copy of its slots (``replace`` runs every
+    field's default machinery and costs several times more)."""
+    if link.visits == visits:
+        return link
+    copy = object.__new__(Link)
+    for name in _LINK_SLOTS:
+        object.__setattr__(copy, name, getattr(link, name))
+    object.__setattr__(copy, "visits", visits)
+    return copy
+
+
+def _link_of(fields: Mapping[str, str]) -> Link:
     # Hashes written before ``targets`` was shown as a mapping hold a list of pairs;
     # the field's JSON codec reads both.
     data = {name: json.loads(fields[name]) for name in _LINK_FIELDS if name in fields}
@@ -212,6 +239,8 @@ class RedisStorage(RedisOutbox):
         self._block_next = 0
         self._block_end = -1
         self._pending: list[tuple[str, str, str, str, str]] = []
+        #: Links held in this process (``peek``): code -> (the hash's ``ver``, link).
+        self._held: dict[str, tuple[str, Link]] = {}
         self._client: Any = self._connect()
         #: Concurrent visit scripts sent together in one pipeline (one round trip).
         self._visit_batches: GroupCommit[_VisitCall, Any] = GroupCommit(
@@ -398,6 +427,7 @@ class RedisStorage(RedisOutbox):
             return reply
 
         reply = self._write("create a link", run)
+        self._held.pop(stored.code, None)
         if reply[0] == 0:
             raise CodeTaken(stored.code)
         if is_people_link(stored.campaign, stored.recipient):
@@ -408,6 +438,8 @@ class RedisStorage(RedisOutbox):
         """The link with this exact code, or None (one HGETALL)."""
         if not code_ok(code) or not code:
             return None
+        if deferred_commits() is not None:
+            raise CommitWouldWait  # a network read: not on an event loop
         key = self._keys(code)[0]
         flat = self._read("read a link", lambda c: c.execute_command("HGETALL", key))
         return _to_link(flat) if flat else None
@@ -447,7 +479,11 @@ class RedisStorage(RedisOutbox):
                 self._sync_index(client, entry)  # type: ignore[arg-type]
             return reply
 
-        reply = self._write("update a link", run)
+        self._held.pop(code, None)
+        try:
+            reply = self._write("update a link", run)
+        finally:
+            self._held.pop(code, None)
         if reply[0] == 0:
             raise LinkNotFound(code)
         return _to_link(reply[5])
@@ -469,7 +505,10 @@ class RedisStorage(RedisOutbox):
                 self._sync_index(client, (code, _text(reply[1]), "", "[]", ""))
             return reply
 
-        return bool(self._write("delete a link", run)[0] == 1)
+        try:
+            return bool(self._write("delete a link", run)[0] == 1)
+        finally:
+            self._held.pop(code, None)
 
     def list(
         self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE, tag: str | None = None
@@ -537,10 +576,13 @@ class RedisStorage(RedisOutbox):
             self._block_next += 1
             return value
 
-    def _visit_args(self, visit: Visit, count: bool, fast: bool) -> builtins.list[str]:
+    def _visit_args(self, visit: Visit, count: bool, mode: str) -> builtins.list[str]:
+        """The visit script's arguments (``mode``: see ``visit.lua``)."""
         at_us = to_micros(visit.at)
-        data = visit.to_dict()
-        del data["code"]
+        # ``visit.to_dict()`` without its per-field conversions: every field but ``at`` is
+        # text, None or a bool already (``normalise_visit``, or built by suolink).
+        data = {name: getattr(visit, name) for name in _VISIT_NAMES}
+        data["at"] = visit.at.isoformat()
         day = visit.at.astimezone(UTC).date().isoformat()
         opts = self.options
         cutoff = ""
@@ -550,7 +592,7 @@ class RedisStorage(RedisOutbox):
         who = None if visit.is_bot else visitor_key(visit)
         return [
             "1" if count else "0",
-            "1" if fast else "0",
+            mode,
             time_key(at_us),
             dumps(data),
             day,
@@ -569,12 +611,14 @@ class RedisStorage(RedisOutbox):
         counted (bots, previews, guide views) is queued and answered at once.
         """
         visit = normalise_visit(visit)
-        call = (self._keys(visit.code), self._visit_args(visit, count, fast=False))
+        call = (self._keys(visit.code), self._visit_args(visit, count, "0"), None)
         batches = self._visit_batches
         if not count and batches.options.mode == BACKGROUND:
             self._live()
             batches.submit_later(call)
             return VisitResult(allowed=True, visits=0)
+        if deferred_commits() is not None:
+            raise CommitWouldWait  # its answer is waited for: not on an event loop
         reply = batches.submit(call)
         if reply[0] == -1:
             raise LinkNotFound(visit.code)
@@ -589,39 +633,137 @@ class RedisStorage(RedisOutbox):
 
         The three answers are those of :class:`~suolink.backends.base.RecordsInOneTrip`;
         "open" is the link hash's ``o`` flag, kept by ``refresh_open`` in ``lib.lua``.
-        Concurrent calls share one pipeline; the answer waits for its reply.
+        Concurrent calls share one pipeline; the answer waits for its reply. A link
+        held here (``peek``) at the hash's version comes back without its fields.
         """
         visit = normalise_visit(visit)
-        call = (self._keys(visit.code), self._visit_args(visit, count, fast=True))
-        reply = self._visit_batches.submit(call)
+        if deferred_commits() is not None:
+            raise CommitWouldWait  # its answer is waited for: not on an event loop
+        code = visit.code
+        held = self._held.get(code)
+        mode = "o" if held is None else "o" + held[0]
+        reply = self._visit_batches.submit(
+            (self._keys(code), self._visit_args(visit, count, mode), None)
+        )
         if reply[0] == -1:
+            self._held.pop(code, None)
             return None, None
-        link = _to_link(reply[2])
+        link = self._link_in(code, reply, held)
         if reply[0] == 2:
             return link, None
         if reply[0] == 1:
             self._count_person(visit, reply)
         return link, VisitResult(allowed=reply[0] == 1, visits=int(reply[1]))
 
+    def _link_in(self, code: str, reply: Sequence[Any], held: tuple[str, Link] | None) -> Link:
+        """The link a visit script's reply describes, at its count: the held one if the
+        script sent no fields (the version matched), else the fields, now held."""
+        if reply[2] == 0 and held is not None:
+            return _with_visits(held[1], int(reply[1]))
+        return self._hold(code, reply[2])
+
+    def _hold(self, code: str, flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
+        """The link in a hash's fields, kept for ``peek`` with the hash's version."""
+        fields = _hash_fields(flat)
+        link = _link_of(fields)
+        held = self._held
+        if len(held) >= _HELD:
+            held.clear()
+        held[code] = (fields.get("ver", ""), link)
+        return link
+
+    # -- HoldsLinksInProcess ----------------------------------------------------------
+
+    def peek(self, code: str) -> Link | None:
+        """The link as this process last read it: one object until it changes.
+
+        A change made through this store is seen by the next call; one made elsewhere
+        is caught by :meth:`append_visit`, whose script records only while the link is
+        at the version the redirect was planned with (and hands back the new one).
+        Inside :func:`~suolink.backends.batching.deferring` (an event loop), a link not
+        held here raises ``CommitWouldWait``: reading it is a network round trip.
+        """
+        entry = self._held.get(code)
+        if entry is not None:
+            return entry[1]
+        if not code_ok(code) or not code:
+            self._live()
+            return None
+        if deferred_commits() is not None:
+            raise CommitWouldWait
+        key = self._keys(code)[0]
+        flat = self._read("read a link", lambda c: c.execute_command("HGETALL", key))
+        return self._hold(code, flat) if flat else None
+
+    def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
+        """Record a visit suolink built for a redirect planned on :meth:`peek`'s link.
+
+        One script, sent with the version of the held link: True if recorded, False if
+        ``max_visits`` refused it, None if there is no such link or it changed since
+        (nothing recorded; the caller asks the policy again). Inside ``deferring`` the
+        durable write is queued and its future, settled with a ``VisitResult`` (or
+        ``LinkNotFound`` for "gone or changed"), is awaited by the caller; True then.
+        """
+        code = record[0]
+        held = self._held.get(code)
+        visit = Visit.from_record(record)
+        batches = self._visit_batches
+        background = batches.options.mode == BACKGROUND
+        if background and (not count or (held is not None and held[1].max_visits is None)):
+            self._live()  # answered before it is written: no version to hold it to
+            batches.submit_later((self._keys(code), self._visit_args(visit, count, "0"), None))
+            return True
+        mode = "0" if held is None else "v" + held[0]
+        args = self._visit_args(visit, count, mode)
+        deferred = deferred_commits()
+        if deferred is not None:
+            finish = functools.partial(self._appended, visit, held)
+            self._live()
+            future = batches.submit_deferred((self._keys(code), args, finish), deferred.loop)
+            deferred.pending.append(future)
+            return True
+        try:
+            result = self._appended(visit, held, batches.submit((self._keys(code), args, None)))
+        except LinkNotFound:
+            return None
+        return result.allowed
+
+    def _appended(
+        self, visit: Visit, held: tuple[str, Link] | None, reply: Sequence[Any]
+    ) -> VisitResult:
+        """An append's reply as a ``VisitResult``; ``LinkNotFound`` if gone or changed."""
+        status = reply[0]
+        if status == -1:
+            self._held.pop(visit.code, None)
+            raise LinkNotFound(visit.code)
+        if status == 3:
+            self._hold(visit.code, reply[2])
+            raise LinkNotFound(visit.code)
+        if status == 1:
+            self._count_person(visit, reply)
+        return VisitResult(allowed=status == 1, visits=int(reply[1]))
+
     def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
         """Run a batch of visit scripts in one pipeline; each keeps its own atomicity.
 
         A script the server has not cached (``NOSCRIPT``) is sent again in full on its
-        own; a script that failed gets its error, the others their replies.
+        own; a script that failed gets its error, the others their replies (turned into
+        results by their ``finish``, if they have one).
         """
         client = self._live()
         script = self._scripts["visit"]
         if len(calls) == 1:
-            keys, args = calls[0]
+            keys, args, finish = calls[0]
             with self._errors("record a visit"):
-                return [script(client, keys, args)]
+                reply = script(client, keys, args)
+            return [reply if finish is None else _finished(finish, reply)]
         with self._errors("record visits"):
             pipe = client.pipeline(transaction=False)
-            for keys, args in calls:
+            for keys, args, _ in calls:
                 pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             replies = builtins.list(pipe.execute(raise_on_error=False))
         out: builtins.list[Any] = []
-        for (keys, args), reply in zip(calls, replies, strict=True):
+        for (keys, args, finish), reply in zip(calls, replies, strict=True):
             if isinstance(reply, NoScriptError):
                 try:
                     with self._errors("record a visit"):
@@ -630,6 +772,8 @@ class RedisStorage(RedisOutbox):
                     reply = exc
             elif isinstance(reply, _DRIVER_ERRORS):
                 reply = self._wrap(reply, "record a visit")
+            if finish is not None and not isinstance(reply, BaseException):
+                reply = _finished(finish, reply)
             out.append(reply)
         return out
 
@@ -1025,6 +1169,14 @@ class RedisStorage(RedisOutbox):
             self._client.close()
         except RedisError:  # pragma: no cover - closing a broken pool
             log.debug("suolink: error while closing %s", self.url, exc_info=True)
+
+
+def _finished(finish: Callable[[Any], Any], reply: Any) -> Any:
+    """``finish(reply)``, or the exception it raised (the batch's other items go on)."""
+    try:
+        return finish(reply)
+    except Exception as exc:
+        return exc
 
 
 def _from_time_key(text: str) -> datetime:
