@@ -259,10 +259,10 @@ def test_a_short_link_get_is_read_as_the_full_request_reads_it() -> None:
         with app.test_request_context(
             "/abc", method=method, headers=headers, query_string=query, base_url=f"http://{host}"
         ):
-            quick = _link_request(state, 1000)
+            quick = _link_request(state)
             assert quick is not None
             assert quick == _http_request(state, 1000)
 
     check()
     with app.test_request_context("/abc", method="GET", data=b"x" * 10):
-        assert _link_request(state, 1000) is None  # a body: the usual path and its limit
+        assert _link_request(state) is None  # a body: the usual path and its limit

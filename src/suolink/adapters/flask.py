@@ -248,11 +248,9 @@ def _view(route: str) -> Any:
     def view(**params: str) -> flask.Response:
         state = Suolink.state()
         if quick and flask.request.method in _NO_BODY:
-            request: HttpRequest | Decision | None = _link_request(
-                state, state.api.body_limit(route)
-            )
-            if request is not None:
-                return _response(state.api.handle(route, request, **params))
+            link_request = _link_request(state)
+            if link_request is not None:
+                return _response(state.api.handle(route, link_request, **params))
         request = _http_request(state, state.api.body_limit(route))
         if isinstance(request, Decision):
             return _response(request)
@@ -301,7 +299,7 @@ _BASE_URLS: dict[tuple[Any, ...], str] = {}
 _BASE_URLS_MAX: Final = 256
 
 
-def _link_request(state: _State, limit: int) -> HttpRequest | None:
+def _link_request(state: _State) -> HttpRequest | None:
     """``_http_request`` of a GET or HEAD of a short link, made from the WSGI environ at
     less cost: the same headers (in environ order, named as Werkzeug names them, lower
     case) and query, no body read (the route reads none), the base URL remembered per
