@@ -13,37 +13,13 @@ from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
 from tests.conftest import storage_url
 from tests.http_scenarios import (
-    BROWSER,
     HOST_SCENARIOS,
     PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
+    FlaskClient,
     HttpClient,
-    Reply,
 )
-
-
-class FlaskClient:
-    def __init__(self, app: flask.Flask) -> None:
-        self.client = app.test_client()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        response = self.client.open(
-            path,
-            method=method,
-            data=body,
-            content_type=content_type,
-            headers={"User-Agent": BROWSER, **(headers or {})},
-        )
-        return Reply(response.status_code, dict(response.headers), response.get_data())
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])

@@ -311,8 +311,7 @@ class GroupCommit(Generic[Item, Result]):
         cond = self._cond
         with cond:
             self._check_open()
-            if self._flusher is None:
-                self._start_flusher()
+            self._ensure_flusher()
             while len(self._queued) >= self._max_queued:
                 cond.notify_all()
                 cond.wait()
@@ -337,8 +336,7 @@ class GroupCommit(Generic[Item, Result]):
         cond = self._cond
         with cond:
             self._check_open()
-            if self._flusher is None:
-                self._start_flusher()
+            self._ensure_flusher()
             self._queued.append(item)
             self._futures.append(future)
             self._urgent += 1
@@ -346,7 +344,10 @@ class GroupCommit(Generic[Item, Result]):
                 cond.notify_all()
         return future
 
-    def _start_flusher(self) -> None:
+    def _ensure_flusher(self) -> None:
+        """Start the flusher thread unless it runs (the lock held, the store open)."""
+        if self._flusher is not None:
+            return
         thread = threading.Thread(
             target=self._flush_forever, name=f"{self._name}-flusher", daemon=True
         )

@@ -83,6 +83,7 @@ from .relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     visit_from_row,
 )
 from .relational import FIRST_DAY as _FIRST_DAY
@@ -824,7 +825,10 @@ _INSERT_CONVERSION = (
 
 
 class SQLiteStorage(
-    SqlOutbox, DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]
+    SqlOutbox,
+    DomainRows[sqlite3.Connection],
+    RelationalConversions[sqlite3.Connection],
+    RelationalPeople[sqlite3.Connection],
 ):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
@@ -1509,18 +1513,6 @@ class SQLiteStorage(
                 _count_person(tx, visit, *link)
 
     # -- people across links (TracksPeople) -----------------------------------------
-
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top("visitor", campaign, limit, min_clicks)
-
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top("recipient", campaign, limit, min_clicks)
 
     def _top(
         self, kind: str, campaign: str | None, limit: int | None, min_clicks: int

@@ -7,7 +7,7 @@ handlers read from it (JSON body, query times, the visitor) is parsed here, once
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -23,6 +23,7 @@ __all__ = [
     "HttpRequest",
     "check_query",
     "json_body",
+    "only_fields",
     "query_time",
     "visitor_from",
     "visitor_from_raw",
@@ -160,6 +161,13 @@ def visitor_from_raw(
         cookie=cookie[:MAX_COOKIE_HEADER].decode("latin-1") if cookie else None,
     )
     return visitor, None if host is None else host.decode("latin-1")
+
+
+def only_fields(data: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """Refuse a JSON object naming a field not in ``allowed`` (the first A-Z, cut short)."""
+    unknown = sorted(str(name) for name in data if name not in allowed)
+    if unknown:
+        raise InvalidOption(unknown[0][:64], "unknown field")
 
 
 def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:
