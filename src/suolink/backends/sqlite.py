@@ -1049,15 +1049,21 @@ class SQLiteStorage(
 
         See :class:`~suolink.backends.base.HoldsLinksInProcess`. A change made through
         this store is seen by the next call; one made by another process (or plain
-        ``sqlite3``), which moves the link version, within ``LINK_CHECK`` seconds: the
-        version is asked at most that often (each question lets go of the GIL, and a
-        thread writing visits takes it). Visits do not move it, so ``visits`` may be
+        ``sqlite3``), which moves the link version, within ``LINK_CHECK`` seconds (and
+        the time of a check another thread is making): the version is asked at most that
+        often, by one thread at a time (each question lets go of the GIL, and a thread
+        writing visits takes it). Visits do not move it, so ``visits`` may be
         behind (``get`` reads it).
         """
-        if time.monotonic() < self._fresh_until and type(code) is str:
-            entry = self._cache.get(code)
-            if entry is not None:
-                return entry[0]
+        if type(code) is str:
+            fresh = self._fresh_until
+            # Stale by time while another thread asks the version (it holds the watch
+            # lock): the cache as it was, rather than every thread queueing to ask too.
+            # Stale by a change through this store (0.0): always asked.
+            if time.monotonic() < fresh or (fresh and self._watch_lock.locked()):
+                entry = self._cache.get(code)
+                if entry is not None:
+                    return entry[0]
         return self._cached(code, exact=False)
 
     def _cached(self, code: str, *, exact: bool) -> Link | None:
