@@ -157,8 +157,21 @@ def _hash_fields(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> dict[str, str
 
 
 _LINK_SLOTS: tuple[str, ...] = Link.__slots__
-#: A stored visit's JSON keys: every field but the code (the key holds it), in order.
-_VISIT_NAMES = tuple(f.name for f in dataclasses.fields(Visit) if f.name != "code")
+#: A visit's fields after its code and time, in the order of a ``VisitRecord``'s tail.
+_VISIT_REST = tuple(f.name for f in dataclasses.fields(Visit))[2:]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _visit_parts(rest: tuple[Any, ...]) -> tuple[str, builtins.list[str], str, builtins.list[str]]:
+    """What a visit's script arguments hold apart from its time: the stored JSON after
+    ``"at"`` (every other field but the code, text, None or a bool already), the
+    day-count cells, the visitor counted ('' none) and the stats cells."""
+    visit = Visit.from_record(("", _EPOCH, *rest))
+    tail = dumps(dict(zip(_VISIT_REST, rest, strict=True)))[1:]
+    dims = [f"{dim}|{value}" for dim, value in _dims(visit)]
+    who = ("" if visit.is_bot else visitor_key(visit)) or ""
+    cells = [f"{dim}|{value}" for dim, value in visit_dimensions(visit)]
+    return tail, dims, who, cells
 
 
 def _with_visits(link: Link, visits: int) -> Link:
@@ -242,6 +255,9 @@ class RedisStorage(RedisOutbox):
         self._pending: list[tuple[str, str, str, str, str]] = []
         #: Links held in this process (``peek``): code -> (the hash's ``ver``, link).
         self._held: dict[str, tuple[str, Link]] = {}
+        #: A visit's arguments that do not depend on its time, by its other fields.
+        self._parts: dict[tuple[Any, ...], tuple[str, builtins.list[str], str, builtins.list[str]]]
+        self._parts = {}
         self._client: Any = self._connect()
         #: Concurrent visit scripts sent together in one pipeline (one round trip).
         self._visit_batches: GroupCommit[_VisitCall, Any] = GroupCommit(
@@ -579,30 +595,40 @@ class RedisStorage(RedisOutbox):
 
     def _visit_args(self, visit: Visit, count: bool, mode: str) -> builtins.list[str]:
         """The visit script's arguments (``mode``: see ``visit.lua``)."""
-        at_us = to_micros(visit.at)
-        # ``visit.to_dict()`` without its per-field conversions: every field but ``at`` is
-        # text, None or a bool already (``normalise_visit``, or built by suolink).
-        data = {name: getattr(visit, name) for name in _VISIT_NAMES}
-        data["at"] = visit.at.isoformat()
-        day = visit.at.astimezone(UTC).date().isoformat()
+        rest = tuple([getattr(visit, name) for name in _VISIT_REST])
+        return self._args(visit.at, rest, count, mode)
+
+    def _args(
+        self, at: datetime, rest: tuple[Any, ...], count: bool, mode: str
+    ) -> builtins.list[str]:
+        """The arguments of a visit at ``at`` whose other fields (but the code) are
+        ``rest``: all that does not depend on the time is kept per ``rest`` (the same
+        visitor on the same kind of link repeats it)."""
+        parts = self._parts.get(rest)
+        if parts is None:
+            parts = _visit_parts(rest)
+            if len(self._parts) >= _HELD:
+                self._parts.clear()
+            self._parts[rest] = parts
+        tail, dims, who, cells = parts
+        at_us = to_micros(at)
+        day = (at if at.tzinfo is UTC else at.astimezone(UTC)).date().isoformat()
         opts = self.options
         cutoff = ""
         if opts.visit_days:
             cutoff = time_key(at_us - opts.visit_days * 86_400_000_000)
-        extra = [f"{day}|{dim}|{value}" for dim, value in _dims(visit)]
-        who = None if visit.is_bot else visitor_key(visit)
         return [
             "1" if count else "0",
             mode,
             time_key(at_us),
-            dumps(data),
+            f'{{"at":"{at.isoformat()}",{tail}',
             day,
             str(opts.visit_cap),
             cutoff,
-            str(len(extra)),
-            *extra,
-            who or "",
-            *(f"{dim}|{value}" for dim, value in visit_dimensions(visit)),
+            str(len(dims)),
+            *[f"{day}|{dim}" for dim in dims],
+            who,
+            *cells,
         ]
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
@@ -708,41 +734,41 @@ class RedisStorage(RedisOutbox):
         """
         code = record[0]
         held = self._held.get(code)
-        visit = Visit.from_record(record)
         batches = self._visit_batches
         background = batches.options.mode == BACKGROUND
         if background and (not count or (held is not None and held[1].max_visits is None)):
             self._live()  # answered before it is written: no version to hold it to
-            batches.submit_later((self._keys(code), self._visit_args(visit, count, "0"), None))
+            args = self._args(record[1], record[2:], count, "0")
+            batches.submit_later((self._keys(code), args, None))
             return True
         mode = "0" if held is None else "v" + held[0]
-        args = self._visit_args(visit, count, mode)
+        args = self._args(record[1], record[2:], count, mode)
         deferred = deferred_commits()
         if deferred is not None:
-            finish = functools.partial(self._appended, visit, held)
+            finish = functools.partial(self._appended, record, held)
             self._live()
             future = batches.submit_deferred((self._keys(code), args, finish), deferred.loop)
             deferred.pending.append(future)
             return True
         try:
-            result = self._appended(visit, held, batches.submit((self._keys(code), args, None)))
+            result = self._appended(record, held, batches.submit((self._keys(code), args, None)))
         except LinkNotFound:
             return None
         return result.allowed
 
     def _appended(
-        self, visit: Visit, held: tuple[str, Link] | None, reply: Sequence[Any]
+        self, record: VisitRecord, held: tuple[str, Link] | None, reply: Sequence[Any]
     ) -> VisitResult:
         """An append's reply as a ``VisitResult``; ``LinkNotFound`` if gone or changed."""
-        status = reply[0]
+        status, code = reply[0], record[0]
         if status == -1:
-            self._held.pop(visit.code, None)
-            raise LinkNotFound(visit.code)
+            self._held.pop(code, None)
+            raise LinkNotFound(code)
         if status == 3:
-            self._hold(visit.code, reply[2])
-            raise LinkNotFound(visit.code)
-        if status == 1:
-            self._count_person(visit, reply)
+            self._hold(code, reply[2])
+            raise LinkNotFound(code)
+        if status == 1 and not (reply[3] in _NO_PERSON and reply[4] in _NO_PERSON):
+            self._count_person(Visit.from_record(record), reply)
         return VisitResult(allowed=status == 1, visits=int(reply[1]))
 
     def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
