@@ -638,3 +638,39 @@ def test_a_held_link_costs_no_fields_in_get_and_record(any_url: str) -> None:
         assert (again.visits, again.title, result.visits) == (3, "t", 3)
     finally:
         store.close()
+
+
+def test_the_asgi_app_follows_a_link_changed_by_another_process(
+    redis_url_factory: Callable[..., str],
+) -> None:
+    """A worker resolves a held link on its event loop; a change made elsewhere is caught
+    by the visit's script, and the request is answered from the new link, counted once."""
+    from starlette.testclient import TestClient
+
+    from suolink.adapters.asgi import create_app
+
+    url = redis_url_factory()
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0 Safari/537.36"
+    other = RedisStorage(url)
+    try:
+        other.create(Link(code="moved", url="https://e.com/one"))
+        app = create_app(url, secret="s", allowed_hosts="localhost")
+        with TestClient(app, base_url="http://localhost") as client:
+            for expected in ("https://e.com/one", "https://e.com/one"):
+                answer = client.get(
+                    "/moved", headers={"user-agent": chrome}, follow_redirects=False
+                )
+                assert (answer.status_code, answer.headers["location"]) == (302, expected)
+            other.update("moved", {"url": "https://e.com/two"})
+            for _ in range(2):
+                answer = client.get(
+                    "/moved", headers={"user-agent": chrome}, follow_redirects=False
+                )
+                assert (answer.status_code, answer.headers["location"]) == (
+                    302,
+                    "https://e.com/two",
+                )
+        assert other.get("moved").visits == 4  # type: ignore[union-attr]
+        assert len(list(other.visits("moved"))) == 4
+    finally:
+        other.close()
