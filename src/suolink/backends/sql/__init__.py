@@ -15,6 +15,14 @@ its primitives as Core statements on the tables of :mod:`.schema`.
   transaction of a few statements.
 * Every write that touches a link's visits locks the link's row first, so writers of
   one link take turns and never deadlock on its counts.
+* A visit's counts (``visit_counts``, ``visitor_counts``: a dozen cells each) are not
+  written by the visit: it adds one row to ``count_queue``, and a *fold* adds the
+  queued visits' counts in one transaction (:meth:`SQLStorage._fold`): after every
+  ``FOLD_EVERY`` visits a process records or ``FOLD_SECONDS`` after its last fold, and
+  before any read of the counts, so stats are exact right after a redirect. A fold
+  claims queue rows with ``SELECT … FOR UPDATE`` (``SKIP LOCKED`` in the background)
+  and deletes them in the transaction that adds their counts: each visit is counted
+  once, whatever the number of processes.
 * Schema migrations (own ``schema_version`` table, see :mod:`.schema`) run when the
   store is opened, under a server lock.
 * ``retention_days=N`` drops raw visits older than N days, a small batch at a time
@@ -27,9 +35,12 @@ its primitives as Core statements on the tables of :mod:`.schema`.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -51,6 +62,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
@@ -65,7 +77,15 @@ from ...people import (
     scopes,
 )
 from .. import redact_url
-from .._common import Position, code_ok, normalise_link, normalise_visit, to_micros
+from .._common import (
+    Position,
+    code_ok,
+    normalise_link,
+    normalise_visit,
+    to_micros,
+    visit_dimensions,
+    visitor_key,
+)
 from ..base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from ..domain_rows import DomainRows
 from ..relational import (
@@ -87,7 +107,9 @@ from ..sql_outbox import Ran, Run, SqlOutbox
 from . import schema as s
 from ._options import SQLOptions, parse_url
 
-__all__ = ["EMPTY_KEY", "RETENTION_BATCH", "SQLStorage"]
+__all__ = ["EMPTY_KEY", "FOLD_BATCH", "FOLD_EVERY", "FOLD_SECONDS", "RETENTION_BATCH", "SQLStorage"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -108,11 +130,23 @@ _RETENTION_PAUSE = 1.0
 _DAY_US = 86_400_000_000
 #: One retention step: the oldest raw visits before ``:before``, at most ``:n`` of them.
 #: MySQL takes ``ORDER BY … LIMIT`` on a ``DELETE`` but not ``LIMIT`` in an ``IN`` query.
+#: A visit whose counts are still queued stays until a fold has counted it.
+_NOT_QUEUED = (
+    "NOT EXISTS (SELECT 1 FROM count_queue q WHERE q.code = visits.code AND q.visit_id = visits.id)"
+)
 _DROP_OLD = {
-    "postgresql": "DELETE FROM visits WHERE id IN "
-    "(SELECT id FROM visits WHERE at_us < :before ORDER BY at_us LIMIT :n)",
-    "mysql": "DELETE FROM visits WHERE at_us < :before ORDER BY at_us LIMIT :n",
+    "postgresql": "DELETE FROM visits WHERE id IN "  # noqa: S608 - constant text
+    f"(SELECT id FROM visits WHERE at_us < :before AND {_NOT_QUEUED} ORDER BY at_us LIMIT :n)",
+    "mysql": f"DELETE FROM visits WHERE at_us < :before AND {_NOT_QUEUED} "  # noqa: S608
+    "ORDER BY at_us LIMIT :n",
 }
+_TIGHT = (",", ":")
+#: Visits a process records between two background folds of their queued counts.
+FOLD_EVERY = 256
+#: The most seconds a process lets pass between folds while it records visits.
+FOLD_SECONDS = 2.0
+#: Queued visits one fold transaction counts at most.
+FOLD_BATCH = 2000
 
 
 class SQLStorage(
@@ -152,6 +186,8 @@ class SQLStorage(
         #: Raw visits older than this many days are dropped while recording (0: never).
         self.retention_days = self.options.retention_days
         self._retention_due = 0.0  # time.monotonic() of the next retention step
+        self._since_fold = 0  # visits queued by this process since its last fold
+        self._fold_due = time.monotonic() + FOLD_SECONDS
         self._drop_old: TextClause = text(_DROP_OLD[self.family])
         self._people_sql = _people_statements(self.family)
         self._engine = self._create_engine()
@@ -291,6 +327,156 @@ class SQLStorage(
 
         return self._retrying(record)
 
+    # -- counts folded from the queue ---------------------------------------------------
+
+    #: True where a visit queues its counts (``count_queue``) instead of adding them.
+    _queued_counts = False
+
+    def _queued(self, visits: int = 1) -> None:
+        """``visits`` were queued: fold the queue if this process's turn has come.
+
+        A fold that fails is logged and left to the next one (or to the next read of
+        the counts, which folds first): the visits themselves are recorded.
+        """
+        self._since_fold += visits
+        if self._since_fold < FOLD_EVERY and time.monotonic() < self._fold_due:
+            return
+        self._since_fold = 0
+        self._fold_due = time.monotonic() + FOLD_SECONDS
+        try:
+            folded = self._retrying(lambda: self._fold(None, FOLD_BATCH, wait=False))
+        except BackendError as exc:
+            _log.warning("suolink: folding queued visit counts failed (tried again later): %s", exc)
+            return
+        if folded >= FOLD_BATCH:
+            self._since_fold = FOLD_EVERY  # more are queued: fold again after the next visit
+
+    def _fold_all(self, code: str | None) -> None:
+        """Count every visit queued (of ``code``) before now, waiting for folds under way."""
+        while self._retrying(lambda: self._fold(code, FOLD_BATCH, wait=True)):
+            pass
+
+    def _fold(self, code: str | None, limit: int, *, wait: bool) -> int:
+        """Count up to ``limit`` queued visits (of ``code``) in one transaction; how many.
+
+        The queue rows are locked (``wait``: waiting for another fold's, which are then
+        gone; else passing over them) and deleted in the transaction that adds their
+        visits' counts, so a visit is counted exactly once. A visit adds 1 to two
+        ``visit_cubes`` rows (its day's and all time's, for its combination of values)
+        and, for a person, to their ``visitor_counts`` row and the day's ``visitor``
+        cell. Rows are added in key order, table after table, so two folds lock shared
+        rows in the same order and never deadlock.
+        """
+        with self._write("fold visit counts") as tx:
+            claimed, rows = self._claim(tx, code, limit, wait=wait)
+            if not claimed:
+                return 0
+            cubes: Counter[tuple[str, str, str]] = Counter()
+            cells: Counter[tuple[str, str, str, str]] = Counter()
+            persons: Counter[tuple[str, str]] = Counter()
+            for row in rows:
+                visit = self._to_visit(row)
+                day = visit.at.astimezone(UTC).date().isoformat()
+                combo = json.dumps(visit_dimensions(visit), ensure_ascii=False, separators=_TIGHT)
+                cubes[visit.code, day, combo] += 1
+                cubes[visit.code, ALL_TIME, combo] += 1
+                who = None if visit.is_bot else visitor_key(visit)
+                if who is not None:  # the person's visits, and the day's distinct people
+                    persons[visit.code, who] += 1
+                    cells[visit.code, "visitor", day, who] += 1
+            new_people = self._add_persons(tx, persons)
+            self._add_cells(tx, cells)
+            self._add_cubes(tx, cubes)
+            self._add_cells(
+                tx, Counter({(c, PEOPLE, ALL_TIME, ""): n for c, n in new_people.items()})
+            )
+        return claimed
+
+    def _claim(
+        self, tx: Connection, code: str | None, limit: int, *, wait: bool
+    ) -> tuple[int, list[Any]]:
+        """Lock and delete up to ``limit`` queue rows; how many, and their visits' rows.
+
+        PostgreSQL does it in one statement (``DELETE … RETURNING`` joined to the
+        visits); MySQL locks, deletes, then reads.
+        """
+        lock = "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED"
+        if self._postgres:
+            only = "" if code is None else "WHERE code = CAST(:code AS text) "
+            statement = _PG_CLAIM.format(only=only, lock=lock)
+            found = tx.execute(text(statement), {"code": code, "n": limit}).all()
+            return len(found), [row._mapping for row in found if row.code is not None]
+        q = s.count_queue.c
+        claim = select(q.code, q.visit_id).limit(limit)
+        if code is not None:
+            claim = claim.where(q.code == code)
+        keys = tx.execute(claim.with_for_update(skip_locked=not wait)).all()
+        rows: list[Any] = []
+        for start in range(0, len(keys), 500):
+            chunk = [(str(c), int(i)) for c, i in keys[start : start + 500]]
+            tx.execute(delete(s.count_queue).where(tuple_(q.code, q.visit_id).in_(chunk)))
+            v, u = s.visits.c, s.user_agents.c
+            query = (
+                select(*(v[c] for c in ("id", "code", "at", "at_us")),
+                       *(u.text.label("user_agent") if c == "user_agent" else v[c]
+                         for c in PLAIN_VISIT_FIELDS))
+                .join_from(s.visits, s.user_agents, u.id == v.ua_id)
+                .where(v.id.in_([i for _, i in chunk]))
+            )  # fmt: skip
+            rows += [row._mapping for row in tx.execute(query)]
+        return len(keys), rows
+
+    def _add_cells(self, tx: Connection, cells: Counter[tuple[str, str, str, str]]) -> None:
+        """Add ``n`` to each cell (inserted if new), in key order."""
+        rows = sorted(
+            (code, dim, day, s.key_hash(value), value, n)
+            for (code, dim, day, value), n in cells.items()
+        )
+        if not rows:
+            return
+        if self._postgres:
+            payload = [[c, d, day, k.hex(), value, n] for c, d, day, k, value, n in rows]
+            tx.execute(_PG_ADD_CELLS, {"cells": json.dumps(payload, ensure_ascii=False)})
+            return
+        names = ("code", "dimension", "day", "value_key", "value", "n")
+        tx.execute(_MYSQL_ADD_CELLS, [dict(zip(names, row, strict=True)) for row in rows])
+
+    def _add_cubes(self, tx: Connection, cubes: Counter[tuple[str, str, str]]) -> None:
+        """Add ``n`` to each cube row (inserted if new), in key order."""
+        rows = sorted(
+            (code, day, s.key_hash(combo), combo, n) for (code, day, combo), n in cubes.items()
+        )
+        if not rows:
+            return
+        if self._postgres:
+            payload = [[c, day, k.hex(), combo, n] for c, day, k, combo, n in rows]
+            tx.execute(_PG_ADD_CUBES, {"cubes": json.dumps(payload, ensure_ascii=False)})
+            return
+        names = ("code", "day", "combo_key", "combo", "n")
+        tx.execute(_MYSQL_ADD_CUBES, [dict(zip(names, row, strict=True)) for row in rows])
+
+    def _add_persons(self, tx: Connection, persons: Counter[tuple[str, str]]) -> Counter[str]:
+        """Add each person's visits to ``visitor_counts``; per link, how many are new there."""
+        rows = sorted((code, s.key_hash(who), who, n) for (code, who), n in persons.items())
+        new: Counter[str] = Counter()
+        if not rows:
+            return new
+        if self._postgres:
+            payload = [[c, k.hex(), who, n] for c, k, who, n in rows]
+            added = {(c, k): n for c, k, _, n in rows}
+            result = tx.execute(
+                _PG_ADD_PERSONS, {"persons": json.dumps(payload, ensure_ascii=False)}
+            )
+            for code, key, n in result:
+                if added[str(code), bytes(key)] == int(n):  # inserted now: a new person
+                    new[str(code)] += 1
+            return new
+        for code, key, who, n in rows:  # affected rows: 1 inserted, 2 updated
+            params = {"code": code, "visitor_key": key, "visitor": who, "n": n}
+            if tx.execute(_MYSQL_ADD_PERSON, params).rowcount == 1:
+                new[code] += 1
+        return new
+
     # -- retention ---------------------------------------------------------------------
 
     def _drop_old_visits(self, at: datetime) -> None:
@@ -337,7 +523,10 @@ class SQLStorage(
             self._check_code(link.code)
             if any(visit.code != link.code for visit in visits):
                 raise InvalidOption("visit", f"a visit of another link among {link.code}'s")
-        return self._retrying(lambda: self._restore(checked))
+        made = self._retrying(lambda: self._restore(checked))
+        if self._queued_counts:
+            self._queued(sum(len(visits) for _, visits in checked))
+        return made
 
     def _restore(self, checked: Sequence[tuple[Link, Sequence[Visit]]]) -> list[bool]:
         """The codes in use read a chunk at a time, then the free links and their tags in
@@ -538,6 +727,8 @@ class SQLStorage(
         """
         self._check_open()
         vk = s.key_hash(visitor)
+        if self._queued_counts:  # the visitor's queued visits are counted, then forgotten
+            self._fold_all(None)
         return self._retrying(lambda: self._forget_visitor(visitor, vk))
 
     def _forget_visitor(self, visitor: str, vk: bytes) -> bool:
@@ -632,7 +823,12 @@ class SQLStorage(
     def _delete_link(self, tx: Connection, code: str) -> bool:
         # The link's row first: record_visit locks it before the counts, so must this.
         existed = tx.execute(delete(s.links).where(s.links.c.code == code)).rowcount > 0
-        tables = (s.visits, s.visit_counts, s.visitor_counts, s.link_tags, s.conversions)
+        # The queue before the counts: a fold holding the link's queued visits is waited
+        # for, so the counts it adds are there to delete.
+        tables = (
+            s.count_queue, s.visits, s.visit_counts, s.visit_cubes, s.visitor_counts, s.link_tags,
+            s.conversions,
+        )  # fmt: skip
         for table in (*tables, s.people_links):
             tx.execute(delete(table).where(table.c.code == code))  # people's rows stay
         return existed
@@ -762,10 +958,13 @@ class SQLStorage(
     def counts(
         self, code: str, *, since: date | None = None, until: date | None = None
     ) -> StatsCounts:
-        """Sums of ``visit_counts`` and ``visitor_counts`` over ``[since, until)`` UTC days."""
+        """Sums of ``visit_counts``, ``visit_cubes`` and ``visitor_counts`` over ``[since,
+        until)`` UTC days, after the link's queued visits are folded in."""
         self._check_open()
         if not code_ok(code):
             return StatsCounts()
+        if self._queued_counts:
+            self._fold_all(code)
         low, high = day_bounds(since, until)
         whole = since is None and until is None
         vc, pc = s.visit_counts.c, s.visitor_counts.c
@@ -792,6 +991,22 @@ class SQLStorage(
             )
             for dim, value, n in tx.execute(summed):
                 dims.setdefault(dim, {})[value] = int(n)
+            cb = s.visit_cubes.c
+            for day, n in tx.execute(
+                select(cb.day, func.sum(cb.n))
+                .where(cb.code == code, cb.day >= low, cb.day < high)
+                .group_by(cb.day)
+            ):
+                by_day[day] = by_day.get(day, 0) + int(n)
+            for combo, n in tx.execute(
+                select(cb.combo, func.sum(cb.n))
+                .where(cb.code == code, cb.day >= first, cb.day < last)
+                .group_by(cb.combo_key, cb.combo)
+            ):
+                for dim, value in json.loads(combo):
+                    if dim in DIMENSIONS:
+                        values = dims.setdefault(dim, {})
+                        values[value] = values.get(value, 0) + int(n)
             if whole:
                 unique = tx.execute(
                     select(vc.n).where(
@@ -915,3 +1130,45 @@ def _retryable(original: BaseException | None) -> bool:
         return True
     args: tuple[Any, ...] = getattr(orig, "args", ())
     return bool(args) and args[0] in _RETRY_ERRNOS
+
+
+#: The fold's claim on PostgreSQL: queue rows locked, deleted, and their visits read
+#: (a queue row whose visit is gone gives a row of NULLs: claimed, counted as nothing).
+_PG_CLAIM = (
+    "WITH claimed AS (DELETE FROM count_queue WHERE (code, visit_id) IN "  # noqa: S608
+    "(SELECT code, visit_id FROM count_queue {only}LIMIT :n {lock}) RETURNING visit_id) "
+    "SELECT v.id, v.code, v.at, v.at_us, "
+    + ", ".join(
+        "u.text AS user_agent" if c == "user_agent" else f"v.{c}" for c in PLAIN_VISIT_FIELDS
+    )
+    + " FROM claimed LEFT JOIN visits v ON v.id = claimed.visit_id "
+    "LEFT JOIN user_agents u ON u.id = v.ua_id"
+)
+# The fold's statements: each adds its rows' ``n`` to the cells (inserted if new). On
+# PostgreSQL the rows go as one JSON text (one parameter, one statement, any number).
+_PG_ADD_CELLS = text(
+    "INSERT INTO visit_counts (code, dimension, day, value_key, value, n) "
+    "SELECT c->>0, c->>1, c->>2, decode(c->>3, 'hex'), c->>4, CAST(c->>5 AS bigint) "
+    "FROM json_array_elements(CAST(:cells AS json)) AS c "
+    "ON CONFLICT (code, dimension, day, value_key) DO UPDATE SET n = visit_counts.n + EXCLUDED.n"
+)
+_PG_ADD_PERSONS = text(
+    "INSERT INTO visitor_counts (code, visitor_key, visitor, n) "
+    "SELECT c->>0, decode(c->>1, 'hex'), c->>2, CAST(c->>3 AS bigint) "
+    "FROM json_array_elements(CAST(:persons AS json)) AS c "
+    "ON CONFLICT (code, visitor_key) DO UPDATE SET n = visitor_counts.n + EXCLUDED.n "
+    "RETURNING code, visitor_key, n"
+)
+_PG_ADD_CUBES = text(
+    "INSERT INTO visit_cubes (code, day, combo_key, combo, n) "
+    "SELECT c->>0, c->>1, decode(c->>2, 'hex'), c->>3, CAST(c->>4 AS bigint) "
+    "FROM json_array_elements(CAST(:cubes AS json)) AS c "
+    "ON CONFLICT (code, day, combo_key) DO UPDATE SET n = visit_cubes.n + EXCLUDED.n"
+)
+_cubes = mysql_dialect.insert(s.visit_cubes)
+_MYSQL_ADD_CUBES = _cubes.on_duplicate_key_update(n=s.visit_cubes.c.n + _cubes.inserted.n)
+_cells = mysql_dialect.insert(s.visit_counts)
+#: MySQL: adds ``n`` to a count cell, inserted if new (``n + VALUES(n)``).
+_MYSQL_ADD_CELLS = _cells.on_duplicate_key_update(n=s.visit_counts.c.n + _cells.inserted.n)
+_person = mysql_dialect.insert(s.visitor_counts)
+_MYSQL_ADD_PERSON = _person.on_duplicate_key_update(n=s.visitor_counts.c.n + _person.inserted.n)

@@ -7,7 +7,8 @@ arm): ``links`` with a column per field of :data:`suolink.fields.COLUMN_FIELDS` 
 write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQLite's 11)
 the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
 Migration 4 (SQLite's 8) adds the people tables (``people_links`` and the rest, see
-``docs/people.md``).
+``docs/people.md``); migration 6 the ``count_queue`` of visits whose counts are folded
+into ``visit_counts`` in batches (see ``docs/storage.md``).
 Two differences, both for the engines' index size limits: text that is part of a key
 beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
 it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
@@ -61,6 +62,7 @@ __all__ = [
     "Key",
     "conversion_key",
     "conversions",
+    "count_queue",
     "counters",
     "domains",
     "key_hash",
@@ -72,6 +74,7 @@ __all__ = [
     "tombstones",
     "user_agents",
     "visit_counts",
+    "visit_cubes",
     "visitor_counts",
     "visits",
     "webhook_deliveries",
@@ -279,6 +282,38 @@ visitor_counts = Table(
     mysql_collate="utf8mb4_bin",
 )
 
+
+#: Visits recorded but not yet added to ``visit_counts`` / ``visitor_counts`` (migration
+#: 6): one small row per visit, written by the visit's own statement, claimed and deleted
+#: by the fold that adds it (``SQLStorage._fold``), so each visit is counted once.
+count_queue = Table(
+    "count_queue",
+    metadata,
+    _code(),
+    Column("visit_id", BigInteger, nullable=False, autoincrement=False),
+    PrimaryKeyConstraint("code", "visit_id"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+#: Visits per (link, UTC day, combination of dimension values) (migration 6): what a
+#: fold adds instead of a ``visit_counts`` cell per dimension, so a visit costs two
+#: rows (its day and all time, ``day = ''``) instead of a dozen. ``combo`` is the JSON
+#: list of the visit's ``[dimension, value]`` pairs, ``combo_key`` its hash. A day's
+#: total and each dimension's counts are sums over a link's rows; ``visit_counts``
+#: keeps the counts of visits counted before (and the visitors per day).
+visit_cubes = Table(
+    "visit_cubes",
+    metadata,
+    _code(),
+    Column("day", String(10), nullable=False),
+    Column("combo_key", _hash(), nullable=False),
+    Column("combo", _long_text(), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("code", "day", "combo_key"),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
 
 # The webhook outbox (see suolink.backends.sql_outbox): made by migration 2.
 webhook_endpoints = Table(
@@ -521,6 +556,53 @@ def _v5(conn: Connection) -> None:
     metadata.create_all(conn, tables=[conversions])
 
 
+#: PostgreSQL: true while no setting kept in ``links.extra`` could refuse a visitor (a
+#: split's arm, countries, a warning, an abuse mark, a domain or pool): each is unset or
+#: empty. Kept in ``links.extra_open`` by a trigger on writes of ``extra`` (migration
+#: 6), so the one-trip redirect reads a boolean instead of parsing the JSON on every
+#: visit. (Not a generated column: PostgreSQL computes those again on every
+#: ``UPDATE``, the redirect's ``visits + 1`` too.)
+EXTRA_OPEN = " AND ".join(
+    [
+        f"COALESCE(CAST({{extra}} AS jsonb) -> '{name}', 'null') IN ('null', '[]', '{{{{}}}}')"
+        for name in ("split", "deny_countries")
+    ]
+    + [
+        f"COALESCE(CAST({{extra}} AS jsonb) -> '{name}', 'null') = 'null'"
+        for name in ("allow_countries", "warning", "abuse_status", "domain", "pool")
+    ]
+)
+
+
+def _v6(conn: Connection) -> None:
+    """Counts folded in batches (the queue of visits not yet counted, the counts by
+    combination of values); on PostgreSQL, ``links.extra_open`` and its trigger.
+
+    The counts already kept stay as they are (every visit recorded before is in them);
+    a process of the previous version still adding its visits' counts directly agrees
+    with the fold, so processes may be upgraded one at a time. The generated column is
+    computed for the existing links by the ``ALTER TABLE``.
+    """
+    metadata.create_all(conn, tables=[count_queue, visit_cubes])
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE links ADD COLUMN extra_open boolean NOT NULL DEFAULT false"))
+        fill = f"UPDATE links SET extra_open = ({EXTRA_OPEN.format(extra='extra')})"  # noqa: S608
+        conn.execute(text(fill))
+        conn.execute(
+            text(
+                "CREATE FUNCTION suolink_extra_open() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN NEW.extra_open := ({EXTRA_OPEN.format(extra='NEW.extra')}); "
+                "RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER links_extra_open BEFORE INSERT OR UPDATE OF extra ON links "
+                "FOR EACH ROW EXECUTE FUNCTION suolink_extra_open()"
+            )
+        )
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -529,6 +611,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "webhooks: endpoints, the outbox and the delivery log", _v3),
     (4, "people across links: campaigns and recipients, visitors, reach", _v4),
     (5, "conversions: one per (link, kind, click id)", _v5),
+    (6, "counts folded in batches: the queue of visits not yet counted, visit cubes", _v6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
