@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from bench_core import (
     machine_info,
 )
 
-from suolink.models import Link, Redirect, utcnow
+from suolink.models import Link, Redirect, Visitor, utcnow
 from suolink.shortener import Shortener
 
 
@@ -65,7 +66,7 @@ def _fill(shortener: Shortener, count: int, start: int = 0) -> list[str]:
 
 
 def bench_redirects(
-    calls: int, links: int, *, profile: bool, storage: str = "memory://"
+    calls: int, links: int, *, profile: bool, storage: str = "memory://", ips: int = 0
 ) -> tuple[float, float, float]:
     """Redirects per second (visits recorded and counted), over wall time, over this
     process's CPU time (the fairer figure on a shared machine) and over the resolving
@@ -73,7 +74,12 @@ def bench_redirects(
     core). Wall time ends when every visit is written."""
     shortener = Shortener(storage, secret=SECRET, base_url="https://s.example")
     codes = _fill(shortener, links)
-    visitors = BROWSER_VISITORS
+    visitors: Sequence[Visitor] = BROWSER_VISITORS
+    if ips:  # many visitors: the Shortener's remembered visitor ids mostly miss
+        visitors = [
+            replace(BROWSER_VISITORS[n % 4], ip=f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+            for n in range(ips)
+        ]
     pairs = [(codes[i % links], visitors[i % len(visitors)]) for i in range(calls)]
     resolve = shortener.resolve
     warm = pairs[: max(2000, links)]  # every link planned (or cached) once
@@ -140,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
     parser.add_argument("--profile", action="store_true", help="cProfile the redirect loop")
     parser.add_argument(
+        "--ips",
+        type=int,
+        default=0,
+        help="also time redirects by this many distinct client addresses (0: skip)",
+    )
+    parser.add_argument(
         "--sqlite", action="store_true", help="redirects on SQLite (a temporary file) too"
     )
     parser.add_argument("--output", type=Path, help="JSON file (default: results/resolve-…)")
@@ -153,6 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
     runs = [bench_redirects(args.calls, args.links, profile=False) for _ in range(args.repeat)]
     results["memory_redirects"] = _rates(f"redirects, memory://, {args.links:,} links", runs)
+    if args.ips:
+        runs = [
+            bench_redirects(args.calls, args.links, profile=False, ips=args.ips)
+            for _ in range(args.repeat)
+        ]
+        results["memory_redirects_distinct_ips"] = _rates(
+            f"redirects, memory://, {args.ips:,} client addresses", runs
+        )
     if args.sqlite:
         with tempfile.TemporaryDirectory() as folder:
             calls = max(1, args.calls // 10)

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,6 +63,44 @@ class HttpClient(Protocol):
         content_type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply: ...
+
+
+class BrowserClient(ABC):
+    """An :class:`HttpClient` whose requests carry ``User-Agent: BROWSER`` unless
+    ``headers`` name another (``Host`` included); an adapter's client only sends."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = {"User-Agent": BROWSER, **(headers or {})}
+        return self.send(method, path, body, content_type, sent)
+
+    @abstractmethod
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
+    ) -> Reply:
+        """One request through the framework's test client, ``headers`` complete."""
+
+
+class FlaskClient(BrowserClient):
+    """:class:`HttpClient` over a Flask app's test client."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = app.test_client()
+
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
+    ) -> Reply:
+        response = self.client.open(
+            path, method=method, data=body, content_type=content_type, headers=headers
+        )
+        return Reply(response.status_code, dict(response.headers), response.get_data())
 
 
 def post_json(

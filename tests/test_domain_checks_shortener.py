@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,42 +42,62 @@ def add_domains(shortener: Shortener, servers: Servers) -> None:
     shortener.add_domain(origin(servers, "blocked"))
 
 
-def test_one_round_marks_the_blocked_domain_and_rotates_wechat_urls(servers: Servers) -> None:
-    with Shortener("memory://", secret="s") as shortener:
-        add_domains(shortener, servers)
-        link = shortener.shorten("https://example.com/a", domain=name(servers, "blocked"))
-        before = shortener.short_url(link, for_platform="wechat")
-        assert before.startswith(origin(servers, "blocked"))
-        results = check_domains(shortener, [HttpChecker(timeout=2)])
-        assert [r.error for r in results] == [None, None]
-        blocked = shortener.domain(name(servers, "blocked"))
-        healthy = shortener.domain(name(servers, "healthy"))
-        assert blocked.health("wechat") == "blocked"
-        assert blocked.health("qq") == "ok"
-        assert "已停止访问该网页" in blocked.states["wechat"].reason
-        assert healthy.health() == "ok"
-        assert blocked.last_check is not None
-        assert healthy.last_check is not None
-        assert shortener.short_url(link, for_platform="wechat").startswith(
-            origin(servers, "healthy")
-        )
-        assert shortener.short_url(link, for_platform="qq") == before
+@pytest.fixture
+def shortener(servers: Servers) -> Iterator[Shortener]:
+    """A memory store whose domains are the local servers (the healthy one the default)."""
+    with Shortener("memory://", secret="s") as made:
+        add_domains(made, servers)
+        yield made
 
 
-def test_a_check_never_undoes_a_mark_made_by_hand(servers: Servers) -> None:
-    with Shortener("memory://", secret="s") as shortener:
-        add_domains(shortener, servers)
-        healthy, blocked = name(servers, "healthy"), name(servers, "blocked")
-        shortener.mark_blocked(healthy, ["wechat"], reason="users report the warning page")
-        check_domains(shortener, [HttpChecker(timeout=2)])
-        kept = shortener.domain(healthy).states["wechat"]
-        assert kept.state == "blocked"
-        assert kept.reason == "users report the warning page"
-        assert shortener.domain(blocked).states["wechat"].reason.startswith("check: ")
-        # the block page is gone (here: no longer recognised): the check's own mark is lifted
-        check_domains(shortener, [HttpChecker(timeout=2, block_patterns={})])
-        assert shortener.domain(blocked).health("wechat") == "ok"
-        assert shortener.domain(healthy).health("wechat") == "blocked"
+@pytest.fixture
+def stored(servers: Servers, tmp_path: Path) -> Callable[..., str]:
+    """``stored(file, *origins)``: a SQLite store's URL, its domains the local servers (the
+    healthy one the default) and ``origins``."""
+
+    def make(file: str, *origins: str) -> str:
+        db = f"sqlite:///{tmp_path / file}"
+        with Shortener(db, secret="s") as shortener:
+            add_domains(shortener, servers)
+            for more in origins:
+                shortener.add_domain(more)
+        return db
+
+    return make
+
+
+def test_one_round_marks_the_blocked_domain_and_rotates_wechat_urls(
+    servers: Servers, shortener: Shortener
+) -> None:
+    link = shortener.shorten("https://example.com/a", domain=name(servers, "blocked"))
+    before = shortener.short_url(link, for_platform="wechat")
+    assert before.startswith(origin(servers, "blocked"))
+    results = check_domains(shortener, [HttpChecker(timeout=2)])
+    assert [r.error for r in results] == [None, None]
+    blocked = shortener.domain(name(servers, "blocked"))
+    healthy = shortener.domain(name(servers, "healthy"))
+    assert blocked.health("wechat") == "blocked"
+    assert blocked.health("qq") == "ok"
+    assert "已停止访问该网页" in blocked.states["wechat"].reason
+    assert healthy.health() == "ok"
+    assert blocked.last_check is not None
+    assert healthy.last_check is not None
+    assert shortener.short_url(link, for_platform="wechat").startswith(origin(servers, "healthy"))
+    assert shortener.short_url(link, for_platform="qq") == before
+
+
+def test_a_check_never_undoes_a_mark_made_by_hand(servers: Servers, shortener: Shortener) -> None:
+    healthy, blocked = name(servers, "healthy"), name(servers, "blocked")
+    shortener.mark_blocked(healthy, ["wechat"], reason="users report the warning page")
+    check_domains(shortener, [HttpChecker(timeout=2)])
+    kept = shortener.domain(healthy).states["wechat"]
+    assert kept.state == "blocked"
+    assert kept.reason == "users report the warning page"
+    assert shortener.domain(blocked).states["wechat"].reason.startswith("check: ")
+    # the block page is gone (here: no longer recognised): the check's own mark is lifted
+    check_domains(shortener, [HttpChecker(timeout=2, block_patterns={})])
+    assert shortener.domain(blocked).health("wechat") == "ok"
+    assert shortener.domain(healthy).health("wechat") == "blocked"
 
 
 def test_an_unreachable_domain_stays_blocked_rather_than_suspect(servers: Servers) -> None:
@@ -93,16 +114,14 @@ def test_an_unreachable_domain_stays_blocked_rather_than_suspect(servers: Server
 
 
 def test_the_asgi_app_marks_the_blocked_domain_within_one_interval(
-    servers: Servers, tmp_path: Path
+    servers: Servers, stored: Callable[..., str]
 ) -> None:
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 
     from suolink.adapters.asgi import create_app
 
-    db = f"sqlite:///{tmp_path / 'd.db'}"
-    with Shortener(db, secret="s") as shortener:
-        add_domains(shortener, servers)
+    db = stored("d.db")
     app = create_app(db, secret="s", check_domains_every=3)
     started = time.monotonic()
     with TestClient(app), Shortener(db, secret="s") as reader:
@@ -124,22 +143,34 @@ def _free_port() -> int:
         return port
 
 
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``suolink serve`` running with its output in ``log``; killed if still running after."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.slow
-def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_path: Path) -> None:
+def test_serve_checks_in_one_worker_and_stops_on_sigterm(
+    servers: Servers, stored: Callable[..., str], tmp_path: Path
+) -> None:
     pytest.importorskip("uvicorn")
-    db = f"sqlite:///{tmp_path / 'serve.db'}"
     port = _free_port()
-    with Shortener(db, secret="s") as shortener:
-        add_domains(shortener, servers)
-        shortener.add_domain(f"http://127.0.0.1:{port}")
+    db = stored("serve.db", f"http://127.0.0.1:{port}")
     log = tmp_path / "serve.log"
     env = {**os.environ, "SUOLINK_SECRET": "s", "SUOLINK_API_TOKEN": "t"}
     command = [sys.executable, "-m", "suolink", "serve", "--storage", db, "--port", str(port)]
     command += ["--workers", "2", "--check-domains-every", "2"]
     healthy = servers.servers["healthy"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
+    with _serving(command, env, log) as proc:
         started = time.monotonic()
         with Shortener(db, secret="s") as reader:
             while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
@@ -159,29 +190,21 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(servers: Servers, tmp_p
             proc.wait(timeout=10)
             raise AssertionError(log.read_text()) from None
         assert code == 0, log.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert "Traceback" not in log.read_text()
 
 
 @pytest.mark.slow
-def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Path) -> None:
+def test_serve_flask_checks_and_stops_on_sigterm(
+    servers: Servers, stored: Callable[..., str], tmp_path: Path
+) -> None:
     pytest.importorskip("flask")
-    db = f"sqlite:///{tmp_path / 'flask.db'}"
+    db = stored("flask.db")
     port = _free_port()
-    with Shortener(db, secret="s") as shortener:
-        add_domains(shortener, servers)
     log = tmp_path / "flask.log"
     env = {**os.environ, "SUOLINK_SECRET": "s", "SUOLINK_CHECK_DOMAINS_EVERY": "1"}
     env["PYTHONFAULTHANDLER"] = "1"  # a stuck server shows its threads when aborted
     command = [sys.executable, "-m", "suolink", "serve", "--app", "flask", "--storage", db]
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    try:
+    with _serving([*command, "--port", str(port)], env, log) as proc:
         started = time.monotonic()
         with Shortener(db, secret="s") as reader:
             while reader.domain(name(servers, "blocked")).health("wechat") != "blocked":
@@ -196,8 +219,4 @@ def test_serve_flask_checks_and_stops_on_sigterm(servers: Servers, tmp_path: Pat
             proc.wait(timeout=10)
             raise AssertionError(log.read_text()) from None
         assert code == 0, log.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert "Traceback" not in log.read_text()

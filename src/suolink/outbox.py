@@ -39,6 +39,7 @@ __all__ = [
     "Outcome",
     "RetryPolicy",
     "from_micros",
+    "message_from_row",
     "micros",
     "new_id",
 ]
@@ -131,6 +132,21 @@ class Message:
     def due(self) -> datetime:
         """When it may be claimed."""
         return self.next_at or self.created_at
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    """A message from its first seven stored columns, in the stores' order: id, endpoint
+    id, event, body, created (µs), attempts, next attempt (µs)."""
+    ident, endpoint_id, event, body, created_us, attempts, next_us = row[:7]
+    return Message(
+        id=ident,
+        endpoint_id=endpoint_id,
+        event=event,
+        body=body,
+        created_at=from_micros(created_us),
+        attempts=int(attempts),
+        next_at=from_micros(next_us),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ kept rows cannot answer (a ``since`` window, a tag). See docs/people.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from . import rules
+from .backends._common import to_micros
 from .backends.base import PeopleTotals, PersonRow
 from .errors import InvalidOption
 from .models import Link, Visit, utcnow
@@ -370,3 +371,35 @@ def people_sql(family: str) -> dict[str, str]:
         "reach = reach + (CASE WHEN :new_person = 1 AND own IS NOT NULL THEN 1 ELSE 0 END), "
         "own = COALESCE(own, :who) WHERE scope_key = :sk AND recipient_key = :rk",
     }
+
+
+def count_click(
+    run: Callable[[str, dict[str, Any]], int],
+    key: Callable[[str], object],
+    visit: Visit,
+    campaign: str | None,
+    recipient: str | None,
+) -> None:
+    """One click on a people link through :func:`people_sql`'s statements, per scope: the
+    visitor's rows, then the recipient's. ``run(name, params)`` executes one statement and
+    returns the rows it changed; ``key`` is the store's hash of a text for key columns."""
+    who = str(visit.visitor_id)
+    vk, at = key(who), to_micros(visit.at)
+    for scope in scopes(campaign):
+        sk = key(scope)
+        keys = {"sk": sk, "vk": vk, "code": visit.code}
+        new_link = run("visitor_link", keys)
+        run("add_visitor", {"sk": sk, "vk": vk, "scope": scope, "who": who})
+        run("visitor_click", {"sk": sk, "vk": vk, "new": new_link, "at": at})
+        if recipient is None:
+            continue
+        rk = key(recipient)
+        keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
+        new_link = run("recipient_link", keys)
+        new_person = run("recipient_visitor", keys)
+        run("add_recipient", {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient})
+        run(
+            "recipient_click",
+            {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
+             "at": at, "who": who},
+        )  # fmt: skip

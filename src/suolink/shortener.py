@@ -587,8 +587,7 @@ class Shortener(DomainMethods):
         Drawn once per (code, options) and kept in a bounded LRU cache. With short
         domains the URL is the one :meth:`short_url` gives for ``for_platform``.
         """
-        link = self.get(code)
-        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        url = self._qr_url(code, base_url, for_platform)
         return self._qr_images().encode(url, **options)
 
     def qr_would_draw(
@@ -604,9 +603,12 @@ class Shortener(DomainMethods):
         Drawing is the expensive part; the HTTP layer rate-limits only these requests.
         Raises like :meth:`qr` for a missing link or bad options; never draws.
         """
-        link = self.get(code)
-        url = self.short_url(link, base_url=base_url, for_platform=for_platform)
+        url = self._qr_url(code, base_url, for_platform)
         return self._qr_images().would_draw(url, **options)
+
+    def _qr_url(self, code: str, base_url: str | None, for_platform: str | None) -> str:
+        """What a link's QR code says: its short URL (a missing link raises here)."""
+        return self.short_url(self.get(code), base_url=base_url, for_platform=for_platform)
 
     def shorten_from_image(
         self, image: ImageSource, *, base_url: str | None = None, **settings: Any

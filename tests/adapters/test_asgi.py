@@ -27,33 +27,27 @@ from tests.http_scenarios import (
     SCENARIOS,
     TOKEN,
     WECHAT,
+    BrowserClient,
     HttpClient,
     Reply,
     without_qr_extra,
 )
 
 
-class AsgiClient:
+class AsgiClient(BrowserClient):
     """:class:`HttpClient` over Starlette's TestClient (httpx), lifespan included."""
 
     def __init__(self, client: TestClient, prefix: str = "") -> None:
         self.client = client
         self.prefix = prefix
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
     ) -> Reply:
-        sent = {"User-Agent": BROWSER, **(headers or {})}
         if content_type is not None:
-            sent["Content-Type"] = content_type
+            headers["Content-Type"] = content_type
         response = self.client.request(
-            method, self.prefix + path, content=body, headers=sent, follow_redirects=False
+            method, self.prefix + path, content=body, headers=headers, follow_redirects=False
         )
         return Reply(response.status_code, _AnyCase(response.headers), response.content)
 

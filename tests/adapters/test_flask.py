@@ -13,37 +13,13 @@ from suolink.errors import ConfigurationError
 from suolink.shortener import Shortener
 from tests.conftest import storage_url
 from tests.http_scenarios import (
-    BROWSER,
     HOST_SCENARIOS,
     PEOPLE_SCENARIOS,
     SCENARIOS,
     TOKEN,
+    FlaskClient,
     HttpClient,
-    Reply,
 )
-
-
-class FlaskClient:
-    def __init__(self, app: flask.Flask) -> None:
-        self.client = app.test_client()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        response = self.client.open(
-            path,
-            method=method,
-            data=body,
-            content_type=content_type,
-            headers={"User-Agent": BROWSER, **(headers or {})},
-        )
-        return Reply(response.status_code, dict(response.headers), response.get_data())
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -220,3 +196,49 @@ def _configured_app() -> flask.Flask:
 def test_people_scenario(scenario: Callable[[HttpClient], None]) -> None:
     app = create_app("memory://", api_token=TOKEN, secret="s", track_people=True)
     scenario(FlaskClient(app))
+
+
+_HEADER_NAMES = [
+    "User-Agent",
+    "Accept-Language",
+    "Referer",
+    "Cookie",
+    "Sec-CH-UA-Platform",
+    "Sec-CH-UA-Mobile",
+    "X-Requested-With",
+    "Accept",
+    "X-Forwarded-For",
+]
+
+
+def test_a_short_link_get_is_read_as_the_full_request_reads_it() -> None:
+    """The redirect route's cheaper request (``_link_request``) equals ``_http_request``."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from suolink.adapters.flask import _http_request, _link_request
+
+    app = create_app("memory://", secret="s", base_url="https://s.example")
+    state = Suolink.state(app)
+    text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        headers=st.dictionaries(st.sampled_from(_HEADER_NAMES), text, max_size=6),
+        query=st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4),
+        method=st.sampled_from(["GET", "HEAD"]),
+        host=st.sampled_from(["s.example", "127.0.0.1:8000", "other.example"]),
+    )
+    def check(
+        headers: dict[str, str], query: list[tuple[str, str]], method: str, host: str
+    ) -> None:
+        with app.test_request_context(
+            "/abc", method=method, headers=headers, query_string=query, base_url=f"http://{host}"
+        ):
+            quick = _link_request(state)
+            assert quick is not None
+            assert quick == _http_request(state, 1000)
+
+    check()
+    with app.test_request_context("/abc", method="GET", data=b"x" * 10):
+        assert _link_request(state) is None  # a body: the usual path and its limit

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.http_scenarios import AUTH, TOKEN, WECHAT, HttpClient, Reply
+from tests.http_scenarios import AUTH, TOKEN, WECHAT, FlaskClient, HttpClient, Reply
 
 from .conftest import BACKEND_PARAMS, Backend
 
@@ -119,31 +119,6 @@ def scenario(client: HttpClient) -> None:
 # -- Flask, every backend ---------------------------------------------------------------------
 
 
-class _Flask:
-    def __init__(self, app: Any) -> None:
-        self.client = app.test_client()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        from tests.http_scenarios import BROWSER
-
-        response = self.client.open(
-            path,
-            method=method,
-            data=body,
-            content_type=content_type,
-            headers={"User-Agent": BROWSER, **(headers or {})},
-        )
-        return Reply(response.status_code, dict(response.headers), response.get_data())
-
-
 @pytest.mark.parametrize("backend", BACKEND_PARAMS, indirect=True)
 def test_flask_on_every_backend(
     backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
@@ -152,7 +127,7 @@ def test_flask_on_every_backend(
 
     app = create_app(backend.url(request, tmp_path), api_token=TOKEN, secret="s", domains=DOMAINS)
     try:
-        scenario(_Flask(app))
+        scenario(FlaskClient(app))
     finally:
         get_shortener(app).close()
 

@@ -87,3 +87,37 @@ def test_query_time_needs_an_aware_iso_time() -> None:
         query_time(at("2030-01-01T00:00:00"), "since")
     with pytest.raises(InvalidOption, match="ISO 8601"):
         query_time(at("yesterday"), "since")
+
+
+_NAMES = st.sampled_from(
+    [*HINT_HEADERS, "user-agent", "accept-language", "referer", "cookie", "host", "accept", "x-a"]
+)
+_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=1500)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    headers=st.lists(st.tuples(_NAMES, _TEXT), max_size=12),
+    query=st.lists(st.tuples(st.text(max_size=300), st.text(max_size=300)), max_size=40),
+    address=st.none() | st.just("203.0.113.7"),
+)
+def test_the_raw_visitor_of_a_get_is_the_one_visitor_from_makes(
+    headers: list[tuple[str, str]], query: list[tuple[str, str]], address: str | None
+) -> None:
+    """The ASGI app's short path reads raw headers; the visitor must not differ."""
+    from urllib.parse import parse_qsl, urlencode
+
+    from suolink.http.request import visitor_from_raw
+
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    query_string = urlencode(query).encode("latin-1", "replace") if query else b""
+    text = query_string.decode("latin-1")
+    request = HttpRequest(
+        method="GET",
+        headers=tuple(headers),
+        remote_addr=address,
+        query=tuple(parse_qsl(text, keep_blank_values=True)) if text else (),
+    )
+    visitor, host = visitor_from_raw(raw, address, query_string)
+    assert visitor == visitor_from(request)
+    assert host == request.header("host")

@@ -53,7 +53,7 @@ from ..config import app_options
 from ..domain_checks import periodic_checks
 from ..errors import LinkNotFound, SuolinkError
 from ..http.mounting import Mounted, body_too_large, mount, page_visitor
-from ..http.request import HttpRequest
+from ..http.request import HttpRequest, visitor_from_raw
 from ..http.responses import error_response
 from ..models import Decision, StreamedDecision, VisitResult
 from ..options import protect_rules
@@ -235,9 +235,15 @@ class _Endpoint:
         self.route = route
         self.limit = state.parts.api.body_limit(route)
         self.on_loop = route == "resolve" and state.links_on_loop
+        #: GET/HEAD of a short link skip the HttpRequest: its Visitor is read from the raw
+        #: headers (the route is public and reads no query of its own: nothing to check).
+        self.quick = route == "resolve" and state.parts.api.resolves_quickly()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
+        if self.quick and scope["method"] in _NO_BODY:
+            await self._resolve(scope, send)
+            return
         request = await _http_request(scope, receive, self.limit, state)
         if isinstance(request, Decision):
             decision = request
@@ -249,6 +255,27 @@ class _Endpoint:
             else:
                 decision = await state.run(handle)
         await _send(decision, scope["method"] == "HEAD", send, state)
+
+    async def _resolve(self, scope: Scope, send: Send) -> None:
+        """A GET or HEAD of a short link: ``handle`` as it would answer, from raw headers."""
+        state = self.state
+        client = scope.get("client")
+        visitor, host = visitor_from_raw(
+            scope["headers"], client[0] if client else None, scope.get("query_string", b"")
+        )
+        head = scope["method"] == "HEAD"
+        handle = functools.partial(
+            state.parts.api.resolve_visit,
+            str(scope["path_params"]["code"]),
+            visitor,
+            _base_url(scope, host, state),
+            head,
+        )
+        if self.on_loop:
+            decision = await self._on_loop(handle)
+        else:
+            decision = await state.run(handle)
+        await _send(decision, head, send, state)
 
     async def _on_loop(self, handle: Callable[[], Decision]) -> Decision:
         """``handle()`` on the event loop, its visit's write awaited before the answer.
@@ -295,13 +322,13 @@ async def _capped_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
             return
 
 
-def _base_url(scope: Scope, headers: tuple[tuple[str, str], ...], state: _State) -> str:
-    """Scheme, host and the mount's ``root_path``, then where short links live in the app.
+def _base_url(scope: Scope, host: str | None, state: _State) -> str:
+    """Scheme, host (the first ``Host`` header) and the mount's ``root_path``, then where
+    short links live in the app.
 
     Worked out by Starlette's ``URL`` (which falls back to the server's address for a
     malformed Host) once per distinct request origin, then remembered.
     """
-    host = next((v for k, v in headers if k == "host"), None)
     root_path = scope.get("root_path", "")
     server = scope.get("server")
     key = (scope.get("scheme"), host, tuple(server) if server else None, root_path)
@@ -349,7 +376,7 @@ async def _http_request(
         remote_addr=client[0] if client else None,
         form=form,
         files=files,
-        base_url=_base_url(scope, headers, state),
+        base_url=_base_url(scope, next((v for k, v in headers if k == "host"), None), state),
     )
 
 

@@ -243,8 +243,14 @@ def _blueprint(parts: Mounted) -> flask.Blueprint:
 
 
 def _view(route: str) -> Any:
+    quick = route == "resolve"
+
     def view(**params: str) -> flask.Response:
         state = Suolink.state()
+        if quick and flask.request.method in _NO_BODY:
+            link_request = _link_request(state)
+            if link_request is not None:
+                return _response(state.api.handle(route, link_request, **params))
         request = _http_request(state, state.api.body_limit(route))
         if isinstance(request, Decision):
             return _response(request)
@@ -281,6 +287,63 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
         files=files,
         base_url=req.host_url.rstrip("/") + state.link_prefix,
     )
+
+
+_NO_BODY: Final = frozenset({"GET", "HEAD"})
+#: WSGI ``HTTP_*`` keys and the header names they stand for (as ``EnvironHeaders`` and
+#: then ``_http_request`` name them), worked out once per key.
+_HEADER_NAMES: dict[str, str] = {}
+_HEADER_NAMES_MAX: Final = 1024
+#: Base URLs by (scheme, Host, server name, port, script root): ``host_url`` is costly.
+_BASE_URLS: dict[tuple[Any, ...], str] = {}
+_BASE_URLS_MAX: Final = 256
+
+
+def _link_request(state: _State) -> HttpRequest | None:
+    """``_http_request`` of a GET or HEAD of a short link, made from the WSGI environ at
+    less cost: the same headers (in environ order, named as Werkzeug names them, lower
+    case) and query, no body read (the route reads none), the base URL remembered per
+    origin. None: a body is announced, so take the usual path (and its limit)."""
+    req = flask.request
+    environ = req.environ
+    if environ.get("CONTENT_LENGTH") or environ.get("CONTENT_TYPE"):
+        return None
+    names = _HEADER_NAMES
+    headers: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key not in _SKIPPED:
+            name = names.get(key)
+            if name is None:
+                name = key[5:].replace("_", "-").title().lower()
+                if len(names) < _HEADER_NAMES_MAX:
+                    names[key] = name
+            headers.append((name, value))
+    origin = (
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+        req.root_path,
+        state.link_prefix,
+        id(flask.current_app),
+    )
+    base_url = _BASE_URLS.get(origin)
+    if base_url is None:
+        base_url = req.host_url.rstrip("/") + state.link_prefix
+        if len(_BASE_URLS) >= _BASE_URLS_MAX:
+            _BASE_URLS.clear()
+        _BASE_URLS[origin] = base_url
+    return HttpRequest(
+        method=req.method,
+        path=req.path,
+        query=tuple(req.args.items(multi=True)) if environ.get("QUERY_STRING") else (),
+        headers=tuple(headers),
+        remote_addr=req.remote_addr,
+        base_url=base_url,
+    )
+
+
+_SKIPPED: Final = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 
 
 def _response(decision: Decision) -> flask.Response:

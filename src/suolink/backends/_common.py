@@ -28,6 +28,7 @@ __all__ = [
     "VISIT_CHUNK",
     "check_limit",
     "check_list_args",
+    "check_read_args",
     "check_tag",
     "check_window",
     "code_ok",
@@ -168,6 +169,15 @@ def check_window(since: object, until: object) -> tuple[int | None, int | None]:
         None if since is None else to_micros(check_aware("since", since)),
         None if until is None else to_micros(check_aware("until", until)),
     )
+
+
+def check_read_args(since: object, until: object, limit: object) -> tuple[int | None, int | None]:
+    """``visits()``/``conversions()`` arguments checked in every backend's order: the
+    window as microseconds (:func:`check_window`), then ``limit`` (None, or 1 or more)."""
+    window = check_window(since, until)
+    if limit is not None:
+        check_limit(limit, maximum=None)
+    return window
 
 
 _OPTIONAL_TEXT = TEXT.optional()

@@ -33,11 +33,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from ..errors import BackendUnavailable, ConfigurationError
 
@@ -169,17 +169,23 @@ class CommitWouldWait(Exception):
     """
 
 
-@contextmanager
-def deferring() -> Iterator[Deferrals]:
+class deferring:
     """Durable writes in this block (on the running event loop) queue their item and add
     its future to ``pending``; await every one before answering (a failed write's future
-    holds its error)."""
-    deferrals = Deferrals(asyncio.get_running_loop())
-    token = _DEFERRED.set(deferrals)
-    try:
-        yield deferrals
-    finally:
-        _DEFERRED.reset(token)
+    holds its error). A class, not ``@contextmanager``: it is on every redirect of the
+    ASGI app, where a generator's set-up costs."""
+
+    __slots__ = ("_deferrals", "_token")
+
+    def __init__(self) -> None:
+        self._deferrals = Deferrals(asyncio.get_running_loop())
+
+    def __enter__(self) -> Deferrals:
+        self._token = _DEFERRED.set(self._deferrals)
+        return self._deferrals
+
+    def __exit__(self, *exc: object) -> None:
+        _DEFERRED.reset(self._token)
 
 
 def deferred_commits() -> Deferrals | None:
@@ -305,8 +311,7 @@ class GroupCommit(Generic[Item, Result]):
         cond = self._cond
         with cond:
             self._check_open()
-            if self._flusher is None:
-                self._start_flusher()
+            self._ensure_flusher()
             while len(self._queued) >= self._max_queued:
                 cond.notify_all()
                 cond.wait()
@@ -331,8 +336,7 @@ class GroupCommit(Generic[Item, Result]):
         cond = self._cond
         with cond:
             self._check_open()
-            if self._flusher is None:
-                self._start_flusher()
+            self._ensure_flusher()
             self._queued.append(item)
             self._futures.append(future)
             self._urgent += 1
@@ -340,7 +344,10 @@ class GroupCommit(Generic[Item, Result]):
                 cond.notify_all()
         return future
 
-    def _start_flusher(self) -> None:
+    def _ensure_flusher(self) -> None:
+        """Start the flusher thread unless it runs (the lock held, the store open)."""
+        if self._flusher is not None:
+            return
         thread = threading.Thread(
             target=self._flush_forever, name=f"{self._name}-flusher", daemon=True
         )
@@ -470,7 +477,7 @@ class GroupCommit(Generic[Item, Result]):
 
     def _check_pid(self) -> None:
         """In a forked child: drop the parent's queue and flusher (the parent writes them)."""
-        if os.getpid() == self._pid:
+        if _PROCESS[0] == self._pid:
             return
         self._pid = os.getpid()
         self._waiting, self._queued, self._futures = [], [], []
@@ -479,6 +486,19 @@ class GroupCommit(Generic[Item, Result]):
         self._flusher = None
         self._cond = threading.Condition(threading.Lock())
         self._full = threading.Event()
+
+
+#: This process's id, kept current across ``fork`` (``os.getpid`` is a system call, and
+#: every queued visit asks).
+_PROCESS: Final = [os.getpid()]
+
+
+def _forked() -> None:
+    _PROCESS[0] = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_forked)
 
 
 #: Every open GroupCommit, flushed when the interpreter exits normally.

@@ -34,9 +34,8 @@ from ..models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ..outbox import MemoryOutbox
 from ..people import PeopleTally
 from ._common import (
-    check_limit,
     check_list_args,
-    check_window,
+    check_read_args,
     encode_cursor,
     link_key,
     normalise_changes,
@@ -316,9 +315,7 @@ class MemoryStorage(MemoryOutbox):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Visit]:
         """Recorded visits of one link, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         with self._lock:
             self._check_open()
             self._fold()
@@ -445,9 +442,7 @@ class MemoryStorage(MemoryOutbox):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Conversion]:
         """A link's conversions, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         with self._lock:
             self._check_open()
             kept = list(self._conversions.get(code, {}).values()) if isinstance(code, str) else []

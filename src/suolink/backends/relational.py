@@ -32,9 +32,8 @@ from ._common import (
     MAX_MICROS,
     MIN_MICROS,
     Position,
-    check_limit,
     check_list_args,
-    check_window,
+    check_read_args,
     code_ok,
     encode_cursor,
     link_key,
@@ -47,7 +46,7 @@ from ._common import (
     visit_pages,
     visitor_key,
 )
-from .base import DEFAULT_PAGE_SIZE, When
+from .base import DEFAULT_PAGE_SIZE, PersonRow, When
 from .batching import BACKGROUND, BatchOptions, CommitWouldWait, GroupCommit, deferred_commits
 
 __all__ = [
@@ -61,6 +60,7 @@ __all__ = [
     "Derived",
     "LinkTable",
     "RelationalConversions",
+    "RelationalPeople",
     "RelationalStorage",
     "Row",
     "conversion_from_row",
@@ -649,9 +649,7 @@ class RelationalStorage(ABC, Generic[Tx]):
 
         Read lazily, a few hundred at a time, so a link with millions of visits streams.
         """
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._check_open()
         if not code_ok(code):
             return iter(())
@@ -767,9 +765,7 @@ class RelationalConversions(RelationalStorage[Tx]):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Conversion]:
         """A link's conversions, oldest first, within ``[since, until)``."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._check_open()
         if not code_ok(code):
             return iter(())
@@ -779,3 +775,26 @@ class RelationalConversions(RelationalStorage[Tx]):
             )
         found = [conversion_from_row(row) for row in rows]
         return iter(found if limit is None else found[:limit])
+
+
+class RelationalPeople(RelationalStorage[Tx]):
+    """The two leaderboards of :class:`~suolink.backends.base.TracksPeople` over one
+    primitive, ``_top``, that reads either people table."""
+
+    @abstractmethod
+    def _top(
+        self, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+    ) -> list[PersonRow]:
+        """Rows of ``kind`` (``"visitor"`` or ``"recipient"``), most clicks first."""
+
+    def top_visitors(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Visitors of the campaign's links, most clicks first: one index range read."""
+        return self._top("visitor", campaign, limit, min_clicks)
+
+    def top_recipients(
+        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
+    ) -> list[PersonRow]:
+        """Recipients of the campaign's links, most clicks first: one index range read."""
+        return self._top("recipient", campaign, limit, min_clicks)

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from ..outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, micros
+from ..outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, message_from_row, micros
 
 __all__ = ["Ran", "Run", "SqlOutbox"]
 
@@ -43,19 +43,6 @@ Run = Callable[[str, Mapping[str, Any]], Ran]
 
 _MESSAGE = "id, endpoint_id, event, body, created_us, attempts, next_us"
 _DELIVERY = "message_id, endpoint_id, event, attempt, at_us, outcome, status, error, duration_ms"
-
-
-def _message(row: Sequence[Any]) -> Message:
-    ident, endpoint_id, event, body, created_us, attempts, next_us = row[:7]
-    return Message(
-        id=ident,
-        endpoint_id=endpoint_id,
-        event=event,
-        body=body,
-        created_at=from_micros(created_us),
-        attempts=int(attempts),
-        next_at=from_micros(next_us),
-    )
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
@@ -156,7 +143,7 @@ class SqlOutbox(ABC):
                     {"worker": worker, "until": until, "seq": row[7], "now": at},
                 ).rowcount
                 if won:
-                    claimed.append(_message(row))
+                    claimed.append(message_from_row(row))
         return claimed
 
     def settle(self, worker: str, delivery: Delivery, *, retry_at: datetime | None = None) -> bool:
@@ -204,23 +191,38 @@ class SqlOutbox(ABC):
 
     def deliveries(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """The delivery log, newest first."""
-        with self._outbox_tx("read the webhook delivery log", write=False) as run:
-            rows = run(
-                f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE 1 = 1"  # noqa: S608
-                f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
-                {"endpoint_id": endpoint_id, "limit": int(limit)},
-            ).rows
-        return [_delivery(row) for row in rows]
+        found = self._newest(
+            "read the webhook delivery log",
+            _DELIVERY,
+            "webhook_deliveries",
+            "1 = 1",
+            endpoint_id,
+            limit,
+        )
+        return [_delivery(row) for row in found]
 
     def dead_letters(self, *, endpoint_id: str | None = None, limit: int = 100) -> list[Message]:
         """Dead-lettered messages, newest first."""
-        with self._outbox_tx("read dead webhook messages", write=False) as run:
-            rows = run(
-                f"SELECT {_MESSAGE} FROM webhook_outbox WHERE state = 1"  # noqa: S608
+        found = self._newest(
+            "read dead webhook messages",
+            _MESSAGE,
+            "webhook_outbox",
+            "state = 1",
+            endpoint_id,
+            limit,
+        )
+        return [message_from_row(row) for row in found]
+
+    def _newest(
+        self, doing: str, columns: str, table: str, where: str, endpoint_id: str | None, limit: int
+    ) -> Sequence[Any]:
+        """The newest ``limit`` rows of ``table`` matching ``where`` (and the endpoint)."""
+        with self._outbox_tx(doing, write=False) as run:
+            return run(
+                f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
                 f"{_where_endpoint(endpoint_id)} ORDER BY seq DESC LIMIT :limit",
                 {"endpoint_id": endpoint_id, "limit": int(limit)},
             ).rows
-        return [_message(row) for row in rows]
 
     def pending(self, endpoint_id: str | None = None) -> int:
         """How many messages wait, in one endpoint's line or in all."""

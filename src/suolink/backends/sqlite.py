@@ -83,6 +83,7 @@ from .relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     visit_from_row,
 )
 from .relational import FIRST_DAY as _FIRST_DAY
@@ -824,7 +825,10 @@ _INSERT_CONVERSION = (
 
 
 class SQLiteStorage(
-    SqlOutbox, DomainRows[sqlite3.Connection], RelationalConversions[sqlite3.Connection]
+    SqlOutbox,
+    DomainRows[sqlite3.Connection],
+    RelationalConversions[sqlite3.Connection],
+    RelationalPeople[sqlite3.Connection],
 ):
     """A ``Storage`` in one SQLite file; ``SQLiteStorage("sqlite:///suolink.db")``.
 
@@ -1045,15 +1049,21 @@ class SQLiteStorage(
 
         See :class:`~suolink.backends.base.HoldsLinksInProcess`. A change made through
         this store is seen by the next call; one made by another process (or plain
-        ``sqlite3``), which moves the link version, within ``LINK_CHECK`` seconds: the
-        version is asked at most that often (each question lets go of the GIL, and a
-        thread writing visits takes it). Visits do not move it, so ``visits`` may be
+        ``sqlite3``), which moves the link version, within ``LINK_CHECK`` seconds (and
+        the time of a check another thread is making): the version is asked at most that
+        often, by one thread at a time (each question lets go of the GIL, and a thread
+        writing visits takes it). Visits do not move it, so ``visits`` may be
         behind (``get`` reads it).
         """
-        if time.monotonic() < self._fresh_until and type(code) is str:
-            entry = self._cache.get(code)
-            if entry is not None:
-                return entry[0]
+        if type(code) is str:
+            fresh = self._fresh_until
+            # Stale by time while another thread asks the version (it holds the watch
+            # lock): the cache as it was, rather than every thread queueing to ask too.
+            # Stale by a change through this store (0.0): always asked.
+            if time.monotonic() < fresh or (fresh and self._watch_lock.locked()):
+                entry = self._cache.get(code)
+                if entry is not None:
+                    return entry[0]
         return self._cached(code, exact=False)
 
     def _cached(self, code: str, *, exact: bool) -> Link | None:
@@ -1503,18 +1513,6 @@ class SQLiteStorage(
                 _count_person(tx, visit, *link)
 
     # -- people across links (TracksPeople) -----------------------------------------
-
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top("visitor", campaign, limit, min_clicks)
-
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top("recipient", campaign, limit, min_clicks)
 
     def _top(
         self, kind: str, campaign: str | None, limit: int | None, min_clicks: int

@@ -127,15 +127,40 @@ class HttpApi:
         With short domains, only they (and hosts ``allowed_hosts`` names, e.g. an admin
         host) may: short URLs are then built from the domains, never from ``Host``.
         """
+        return self._base_allowed(request.base_url)
+
+    def _base_allowed(self, base_url: str | None) -> bool:
         book = self.shortener.domain_book
         if book.all():
-            found = host_of(request.base_url)
+            found = host_of(base_url)
             if found is not None and book.find(*found) is not None:
                 return True
-            return self.allowed_hosts is not None and self.allowed_hosts.allows(request.base_url)
+            return self.allowed_hosts is not None and self.allowed_hosts.allows(base_url)
         if self.shortener.base_url is not None or self.allowed_hosts is None:
             return True
-        return self.allowed_hosts.allows(request.base_url)
+        return self.allowed_hosts.allows(base_url)
+
+    def resolves_quickly(self) -> bool:
+        """Whether :meth:`resolve_visit` answers a GET of a short link as ``handle`` would:
+        the ``resolve`` route is served, public and reads no query of its own."""
+        row = self._by_name.get("resolve")
+        return row is not None and row.access is auth.PUBLIC and row.query is None
+
+    def resolve_visit(
+        self, code: str, visitor: Visitor, base_url: str | None, head: bool
+    ) -> Decision:
+        """``handle("resolve", …)`` of a GET (or, ``head``, a HEAD) whose Visitor the adapter
+        made itself (:func:`~suolink.http.request.visitor_from_raw`): the same checks and
+        answer, without an :class:`HttpRequest`. Never raises."""
+        try:
+            if not self._base_allowed(base_url):
+                if self.shortener.domain_book.all():
+                    return self._unknown_host(None)
+                return host_refused(plain=True)
+            answer = self.shortener.resolve(code, visitor, base_url=base_url, record=not head)
+            return vary_on_host(answer) if base_url else answer
+        except SuolinkError as exc:
+            return self.failure("resolve", exc)
 
     def body_limit(self, route: str) -> int:
         """The most bytes a request body may have on ``route``; adapters enforce it early."""
@@ -178,7 +203,7 @@ class HttpApi:
             return unavailable(exc, status=500, plain=plain)
         return error_response(exc)
 
-    def _unknown_host(self, request: HttpRequest) -> Decision:
+    def _unknown_host(self, request: HttpRequest | None) -> Decision:
         """A host none of the short domains: 404 (or ``unknown_host_redirect``)."""
         if self.shortener.unknown_host_redirect is not None:
             return redirect(self.shortener.unknown_host_redirect, 302)

@@ -41,7 +41,7 @@ from ..render.pages import password_throttled
 from ..render.web import render_index, render_stats, render_stats_login
 from .auth import password_retry_after, password_tried, qr_render_retry_after
 from .openapi import openapi_document
-from .request import HttpRequest, json_body, query_time, visitor_from
+from .request import HttpRequest, json_body, only_fields, query_time, visitor_from
 from .responses import (
     allowed_methods,
     error_response,
@@ -102,12 +102,6 @@ def _link_json(api: HttpApi, link: Link, request: HttpRequest) -> dict[str, Any]
         link, base_url=request.base_url, for_platform=request.arg("for_platform")
     )
     return data
-
-
-def _only(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InvalidOption(unknown[0], "unknown field")
 
 
 def _lang(request: HttpRequest) -> str:
@@ -248,7 +242,7 @@ def _create(api: HttpApi, request: HttpRequest) -> Decision:
 
 def _create_one(api: HttpApi, request: HttpRequest, data: dict[str, Any]) -> Link:
     """One link from a ``NewLink`` body (``POST /api/links`` and each bulk item)."""
-    _only(data, _CREATE_FIELDS)
+    only_fields(data, _CREATE_FIELDS)
     if "url" not in data:
         raise InvalidURL("", "the url field is required")
     code = data.pop("code", None)
@@ -272,7 +266,7 @@ def links_bulk(api: HttpApi, request: HttpRequest) -> Decision:
     body that is not a list of at most ``MAX_BULK`` objects is refused as a whole.
     """
     data = json_body(request, api.max_body_bytes)
-    _only(data, frozenset({"links"}))
+    only_fields(data, frozenset({"links"}))
     items = data.get("links")
     if not isinstance(items, list) or not items:
         raise InvalidOption("links", "expected a non-empty list of links")
@@ -305,7 +299,7 @@ def link(api: HttpApi, request: HttpRequest, code: str) -> Decision:
             raise LinkNotFound(code)
         return Decision(status=204, reason="deleted")
     data = json_body(request, api.max_body_bytes)
-    _only(data, _UPDATE_FIELDS)
+    only_fields(data, _UPDATE_FIELDS)
     changed = api.shortener.update(code, base_url=request.base_url, **data)
     return json_response(200, _link_json(api, changed, request))
 
@@ -333,9 +327,7 @@ CONVERSION_FIELDS: Final = frozenset({"click_id", "kind", "value", "currency"})
 def conversions(api: HttpApi, request: HttpRequest) -> Decision:
     """Record a conversion on a click id: 201 when new, 200 with the first one if repeated."""
     body = json_body(request, api.max_body_bytes)
-    unknown = sorted(str(name) for name in body if name not in CONVERSION_FIELDS)
-    if unknown:
-        raise InvalidOption(unknown[0][:64], "unknown field")
+    only_fields(body, CONVERSION_FIELDS)
     if "click_id" not in body:
         raise InvalidOption("click_id", "required: the sl_click value the landing page got")
     kind = body.get("kind", "lead")
@@ -552,9 +544,7 @@ def campaign_visitors(api: HttpApi, request: HttpRequest, campaign: str) -> Deci
 def people_forget(api: HttpApi, request: HttpRequest) -> Decision:
     """Delete one person's data: ``{"visitor": id}`` or ``{"recipient": id}``."""
     data = json_body(request, api.max_body_bytes)
-    unknown = sorted(set(data) - {"visitor", "recipient"})
-    if unknown:
-        raise InvalidOption(unknown[0], "unknown field")
+    only_fields(data, ("visitor", "recipient"))
     if len(data) != 1:
         raise InvalidOption("body", "give exactly one of visitor or recipient")
     ((kind, who),) = data.items()
@@ -608,7 +598,7 @@ def domains(api: HttpApi, request: HttpRequest) -> Decision:
     """``GET``: every short domain with its state; ``POST``: add one."""
     if request.method == "POST":
         data = json_body(request, api.max_body_bytes)
-        _only(data, _DOMAIN_FIELDS)
+        only_fields(data, _DOMAIN_FIELDS)
         made = api.shortener.add_domain(
             data.get("name"),  # type: ignore[arg-type]  # checked by add_domain
             pool=data.get("pool", "main"),
@@ -628,7 +618,7 @@ def domain(api: HttpApi, request: HttpRequest, name: str) -> Decision:
             raise DomainNotFound(name)
         return Decision(status=204, reason="deleted")
     data = json_body(request, api.max_body_bytes)
-    _only(data, _DOMAIN_FIELDS - {"name"})
+    only_fields(data, _DOMAIN_FIELDS - {"name"})
     changed = api.shortener.change_domain(
         name, pool=data.get("pool"), default=_flag(data, "default"), settings=data.get("settings")
     )
@@ -639,7 +629,7 @@ def domain_mark(api: HttpApi, request: HttpRequest, name: str) -> Decision:
     """``POST {"state": "blocked", "platforms": ["wechat"], "reason": "…"}``: mark a domain
     (``platforms`` null with ``ok``: every platform)."""
     data = json_body(request, api.max_body_bytes)
-    _only(data, frozenset({"state", "platforms", "reason"}))
+    only_fields(data, frozenset({"state", "platforms", "reason"}))
     state = data.get("state")
     if state not in _MARKS:
         raise InvalidOption("state", f"expected one of {', '.join(_MARKS)}")

@@ -7,9 +7,11 @@ handlers read from it (JSON body, query times, the visitor) is parsed here, once
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from ..detect.core import HINT_HEADERS
 from ..errors import BodyTooLarge, InvalidOption
@@ -21,8 +23,10 @@ __all__ = [
     "HttpRequest",
     "check_query",
     "json_body",
+    "only_fields",
     "query_time",
     "visitor_from",
+    "visitor_from_raw",
 ]
 
 #: Request headers a Visitor keeps: the hints detection reads. Pages read nothing else
@@ -109,6 +113,61 @@ def visitor_from(request: HttpRequest) -> Visitor:
         ),
         cookie=(request.header("cookie") or "")[:MAX_COOKIE_HEADER] or None,
     )
+
+
+#: The raw (lower-case, latin-1) names :func:`visitor_from_raw` reads.
+_RAW_HINTS: Final = frozenset(name.encode("latin-1") for name in VISITOR_HEADERS)
+
+
+def visitor_from_raw(
+    headers: Iterable[tuple[bytes, bytes]], remote_addr: str | None, query_string: bytes
+) -> tuple[Visitor, str | None]:
+    """:func:`visitor_from` for a GET or HEAD straight from an ASGI scope's raw headers
+    (names lower-case bytes), and the ``Host`` header: the same Visitor, without the
+    :class:`HttpRequest` (every header decoded) made first. For the redirect route."""
+    agent = language = referer = cookie = host = None
+    hints: list[tuple[str, str]] = []
+    for raw_name, raw_value in headers:
+        if raw_name == b"user-agent":
+            agent = raw_value if agent is None else agent
+        elif raw_name == b"host":
+            host = raw_value if host is None else host
+        elif raw_name == b"accept-language":
+            language = raw_value if language is None else language
+        elif raw_name == b"referer":
+            referer = raw_value if referer is None else referer
+        elif raw_name == b"cookie":
+            cookie = raw_value if cookie is None else cookie
+        if raw_name in _RAW_HINTS:
+            hints.append((raw_name.decode("latin-1"), raw_value.decode("latin-1")))
+    query = (
+        tuple(
+            (k, v)
+            for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)[
+                :_MAX_QUERY_PAIRS
+            ]
+            if len(k) + len(v) < _MAX_QUERY_TEXT
+        )
+        if query_string
+        else ()
+    )
+    visitor = Visitor(
+        user_agent=agent[:_MAX_USER_AGENT].decode("latin-1") if agent else "",
+        ip=remote_addr,
+        headers=tuple(hints),
+        accept_language=language[:_MAX_ACCEPT_LANGUAGE].decode("latin-1") if language else "",
+        referer=None if referer is None else referer.decode("latin-1"),
+        query=query,
+        cookie=cookie[:MAX_COOKIE_HEADER].decode("latin-1") if cookie else None,
+    )
+    return visitor, None if host is None else host.decode("latin-1")
+
+
+def only_fields(data: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """Refuse a JSON object naming a field not in ``allowed`` (the first A-Z, cut short)."""
+    unknown = sorted(str(name) for name in data if name not in allowed)
+    if unknown:
+        raise InvalidOption(unknown[0][:64], "unknown field")
 
 
 def json_body(request: HttpRequest, max_bytes: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import InvalidOption
 from ..events import ANY, EVENT_TYPES
 from ..models import Decision
-from .request import HttpRequest, json_body
+from .request import HttpRequest, json_body, only_fields
 from .responses import json_response
 
 if TYPE_CHECKING:
@@ -27,9 +27,7 @@ def webhooks(api: HttpApi, request: HttpRequest) -> Decision:
     """``GET``: every endpoint (no secrets); ``POST``: add one (its secret shown once)."""
     if request.method == "POST":
         body = json_body(request, api.max_body_bytes)
-        unknown = sorted(str(name) for name in body if name not in _FIELDS)
-        if unknown:
-            raise InvalidOption(unknown[0][:64], "unknown field")
+        only_fields(body, _FIELDS)
         if "url" not in body:
             raise InvalidOption("url", "required: the receiver's http(s) URL")
         events = body.get("events", [ANY])

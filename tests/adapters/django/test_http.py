@@ -21,36 +21,27 @@ from tests.http_scenarios import (
     SCENARIOS,
     TOKEN,
     WECHAT,
+    BrowserClient,
     HttpClient,
     Reply,
 )
 
 
-class DjangoClient:
+class DjangoClient(BrowserClient):
     """:class:`HttpClient` over Django's test client."""
 
     def __init__(self, client: Client | None = None, prefix: str = "") -> None:
         self.client = client or Client()
         self.prefix = prefix
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
     ) -> Reply:
         extra: dict[str, Any] = {}
         if content_type is not None:
             extra["content_type"] = content_type
         response = self.client.generic(
-            method,
-            self.prefix + path,
-            data=body or b"",
-            headers={"User-Agent": BROWSER, **(headers or {})},
-            **extra,
+            method, self.prefix + path, data=body or b"", headers=headers, **extra
         )
         return Reply(response.status_code, dict(response.items()), _body(response))
 
@@ -124,29 +115,19 @@ class AsyncDjangoClient(DjangoClient):
         super().__init__()
         self.async_client = AsyncClient()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
+    def send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None, headers: Any
     ) -> Reply:
         extra: dict[str, Any] = {}
         if content_type is not None:
             extra["content_type"] = content_type
 
-        async def send() -> Any:
+        async def call() -> Any:
             return await self.async_client.generic(
-                method,
-                path,
-                data=body or b"",
-                headers={"User-Agent": BROWSER, **(headers or {})},
-                **extra,
+                method, path, data=body or b"", headers=headers, **extra
             )
 
-        response = async_to_sync(send)()
+        response = async_to_sync(call)()
         return Reply(response.status_code, dict(response.items()), _body(response))
 
 

@@ -49,6 +49,7 @@ from ...backends.relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     Row,
     count_cells,
     day_bounds,
@@ -59,7 +60,15 @@ from ...backends.sql_outbox import Ran, Run, SqlOutbox
 from ...backends.sqlite import MAX_RETENTION_DAYS, RETENTION_BATCH
 from ...errors import BackendError, BackendUnavailable, ConfigurationError
 from ...models import Link, Visit
-from ...people import EVERY, counts_for_people, is_people_link, people_sql, scope_of, scopes
+from ...people import (
+    EVERY,
+    count_click,
+    counts_for_people,
+    is_people_link,
+    people_sql,
+    scope_of,
+    scopes,
+)
 
 __all__ = [
     "DjangoStorage",
@@ -242,7 +251,12 @@ _PEOPLE_TABLES = re.compile(
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
-class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Tables]):
+class DjangoStorage(
+    SqlOutbox,
+    DomainRows[_Tables],
+    RelationalConversions[_Tables],
+    RelationalPeople[_Tables],
+):
     """A ``Storage`` in a Django database: ``DjangoStorage("django://")`` or ``"django://replica"``.
 
     The tables come from the app's migrations (``manage.py migrate suolink``); opening
@@ -654,40 +668,11 @@ class DjangoStorage(SqlOutbox, DomainRows[_Tables], RelationalConversions[_Table
         if row is None:
             return
         campaign, recipient = row
-        who = str(visit.visitor_id)
-        vk, at = digest(who), to_micros(visit.at)
-        for scope in scopes(campaign):
-            sk = digest(scope)
-            keys = {"sk": sk, "vk": vk, "code": visit.code}
-            new_link = self._run_people(tx, "visitor_link", keys)
-            self._run_people(tx, "add_visitor", {"sk": sk, "vk": vk, "scope": scope, "who": who})
-            self._run_people(tx, "visitor_click", {"sk": sk, "vk": vk, "new": new_link, "at": at})
-            if recipient is None:
-                continue
-            rk = digest(recipient)
-            keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
-            new_link = self._run_people(tx, "recipient_link", keys)
-            new_person = self._run_people(tx, "recipient_visitor", keys)
-            add = {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient}
-            self._run_people(tx, "add_recipient", add)
-            self._run_people(
-                tx,
-                "recipient_click",
-                {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
-                 "at": at, "who": who},
-            )  # fmt: skip
 
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top("visitor", campaign, limit, min_clicks)
+        def run(name: str, params: dict[str, Any]) -> int:
+            return self._run_people(tx, name, params)
 
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top("recipient", campaign, limit, min_clicks)
+        count_click(run, digest, visit, campaign, recipient)
 
     def _top(
         self, kind: str, campaign: str | None, limit: int | None, min_clicks: int

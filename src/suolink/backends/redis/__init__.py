@@ -60,9 +60,8 @@ from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
 from .._common import (
-    check_limit,
     check_list_args,
-    check_window,
+    check_read_args,
     code_ok,
     encode_cursor,
     normalise_changes,
@@ -784,9 +783,7 @@ class RedisStorage(RedisOutbox):
 
         Read lazily, a few hundred at a time, so a link with many visits streams.
         """
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._live()
         if not code_ok(code) or not code:
             return iter(())
@@ -836,9 +833,7 @@ class RedisStorage(RedisOutbox):
         self, code: str, *, since: When = None, until: When = None, limit: int | None = None
     ) -> Iterator[Conversion]:
         """A link's conversions, oldest first, within ``[since, until)`` (one HGETALL)."""
-        low, high = check_window(since, until)
-        if limit is not None:
-            check_limit(limit, maximum=None)
+        low, high = check_read_args(since, until, limit)
         self._live()
         if not code_ok(code) or not code:
             return iter(())

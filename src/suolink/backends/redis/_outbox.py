@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from ...outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, micros
+from ...outbox import MAX_ERROR, Delivery, Endpoint, Message, from_micros, message_from_row, micros
 
 __all__ = ["RedisOutbox"]
 
@@ -84,21 +84,7 @@ class RedisOutbox:
         until = micros(now + timedelta(seconds=lease))
         run = self._outbox_script("claim", [worker, micros(now), until, int(limit)])
         rows = self._write("claim webhook messages", run)
-        claimed = []
-        for row in rows:
-            ident, endpoint_id, event, body, created_us, attempts, next_us = map(_text, row)
-            claimed.append(
-                Message(
-                    id=ident,
-                    endpoint_id=endpoint_id,
-                    event=event,
-                    body=body,
-                    created_at=from_micros(created_us),
-                    attempts=int(attempts),
-                    next_at=from_micros(next_us),
-                )
-            )
-        return claimed
+        return [message_from_row([_text(value) for value in row]) for row in rows]
 
     def settle(self, worker: str, delivery: Delivery, *, retry_at: datetime | None = None) -> bool:
         """Log ``delivery`` and settle its message if ``worker`` still holds it."""

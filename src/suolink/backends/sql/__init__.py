@@ -67,7 +67,15 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 
 from ...errors import BackendError, BackendUnavailable, ConfigurationError, InvalidOption
 from ...models import Conversion, Link, Visit, VisitResult
-from ...people import EVERY, counts_for_people, is_people_link, people_sql, scope_of, scopes
+from ...people import (
+    EVERY,
+    count_click,
+    counts_for_people,
+    is_people_link,
+    people_sql,
+    scope_of,
+    scopes,
+)
 from .. import redact_url
 from .._common import (
     Position,
@@ -89,6 +97,7 @@ from ..relational import (
     Derived,
     LinkTable,
     RelationalConversions,
+    RelationalPeople,
     Row,
     day_bounds,
     replayed,
@@ -140,7 +149,12 @@ FOLD_SECONDS = 2.0
 FOLD_BATCH = 2000
 
 
-class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connection]):
+class SQLStorage(
+    SqlOutbox,
+    DomainRows[Connection],
+    RelationalConversions[Connection],
+    RelationalPeople[Connection],
+):
     """What the PostgreSQL and MySQL/MariaDB stores share; each engine's class adds its own.
 
     :class:`~.postgres.PostgreSQLStorage` (``postgresql://``) and
@@ -650,46 +664,18 @@ class SQLStorage(SqlOutbox, DomainRows[Connection], RelationalConversions[Connec
             return
         campaign, recipient = row
         sql = self._people_sql
-        who = str(visit.visitor_id)
-        vk, at = s.key_hash(who), to_micros(visit.at)
-        for scope in scopes(campaign):
-            sk = s.key_hash(scope)
-            keys = {"sk": sk, "vk": vk, "code": visit.code}
-            new_link = tx.execute(sql["visitor_link"], keys).rowcount
-            tx.execute(sql["add_visitor"], {"sk": sk, "vk": vk, "scope": scope, "who": who})
-            tx.execute(sql["visitor_click"], {"sk": sk, "vk": vk, "new": new_link, "at": at})
-            if recipient is None:
-                continue
-            rk = s.key_hash(recipient)
-            keys = {"sk": sk, "rk": rk, "code": visit.code, "vk": vk}
-            new_link = tx.execute(sql["recipient_link"], keys).rowcount
-            new_person = tx.execute(sql["recipient_visitor"], keys).rowcount
-            add = {"sk": sk, "rk": rk, "scope": scope, "recipient": recipient}
-            tx.execute(sql["add_recipient"], add)
-            tx.execute(
-                sql["recipient_click"],
-                {"sk": sk, "rk": rk, "new": new_link, "new_person": int(new_person > 0),
-                 "at": at, "who": who},
-            )  # fmt: skip
 
-    def top_visitors(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Visitors of the campaign's links, most clicks first: one index range read."""
-        return self._top(s.people_visitors, "visitor", campaign, limit, min_clicks)
+        def run(name: str, params: dict[str, Any]) -> int:
+            return int(tx.execute(sql[name], params).rowcount)
 
-    def top_recipients(
-        self, campaign: str | None, *, limit: int | None, min_clicks: int = 0
-    ) -> list[PersonRow]:
-        """Recipients of the campaign's links, most clicks first: one index range read."""
-        return self._top(s.people_recipients, "recipient", campaign, limit, min_clicks)
+        count_click(run, s.key_hash, visit, campaign, recipient)
 
     def _top(
-        self, table: Any, kind: str, campaign: str | None, limit: int | None, min_clicks: int
+        self, kind: str, campaign: str | None, limit: int | None, min_clicks: int
     ) -> list[PersonRow]:
         self._check_open()
-        c = table.c
         recipients = kind == "recipient"
+        c = (s.people_recipients if recipients else s.people_visitors).c
         query = (
             select(
                 c[kind], c.clicks, c.links, c.first_us, c.last_us,
