@@ -8,6 +8,9 @@ on a store of ``--links`` links:
   count, store the raw visit and the day counts: one EVALSHA);
 * ``get + record_visit`` — the same work as two calls (two trips), for comparison;
 * ``record_visit`` alone;
+* ``peek + append_visit`` — the held-link path the Shortener and the ASGI app take for
+  a planned redirect: the link from this process, the visit sent with the version it
+  was planned with (one EVALSHA, nothing of the link sent back);
 * round trips per resolve, counted with MONITOR (commands a script runs inside the
   server are not round trips).
 
@@ -81,11 +84,17 @@ def servers(redis_url: str | None, cluster_url: str | None) -> Iterator[tuple[st
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def rate(calls: int, work: Callable[[int], object]) -> float:
+#: Client CPU µs per call of each path, filled by ``rate`` (the figure that load moves least).
+CPU: dict[str, float] = {}
+
+
+def rate(calls: int, work: Callable[[int], object], name: str = "") -> float:
     """Calls per second of ``work(i)`` for ``i`` in ``range(calls)``."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(calls):
         work(i)
+    if name:
+        CPU[name] = (time.process_time() - cpu) / calls * 1e6
     return calls / (time.perf_counter() - start)
 
 
@@ -113,12 +122,20 @@ def bench(url: str, links: int, calls: int) -> dict[str, float]:
         def record_only(i: int) -> object:
             return store.record_visit(visit(i))
 
+        def held(i: int) -> object:
+            store.peek(picks[i])
+            return store.append_visit(visit(i).to_record())
+
         fast(0)  # load the script
+        for code in codes:  # a worker holds the links it served once
+            store.peek(code)
         out = {
-            "get_and_record/s": rate(calls, fast),
-            "get+record_visit/s": rate(calls, two_calls),
-            "record_visit/s": rate(calls, record_only),
+            "get_and_record/s": rate(calls, fast, "get_and_record"),
+            "get+record_visit/s": rate(calls, two_calls, "get+record_visit"),
+            "record_visit/s": rate(calls, record_only, "record_visit"),
+            "peek+append_visit/s": rate(calls, held, "peek+append_visit"),
         }
+        out |= {f"client CPU µs per {name}": us for name, us in CPU.items()}
         ports = (
             [n.port for n in store._client.get_primaries()]
             if store.cluster
@@ -129,6 +146,8 @@ def bench(url: str, links: int, calls: int) -> dict[str, float]:
         out["round trips per get_and_record"] = trips / sample
         trips = count_round_trips(ports, lambda: [two_calls(i) for i in range(sample)])
         out["round trips per get+record_visit"] = trips / sample
+        trips = count_round_trips(ports, lambda: [held(i) for i in range(sample)])
+        out["round trips per peek+append_visit"] = trips / sample
         return out
     finally:
         store.close()

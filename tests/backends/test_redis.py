@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -540,3 +541,136 @@ def test_shortener_redirect_costs_one_round_trip(any_url: str) -> None:
         assert shortener.resolve(code, Visitor(user_agent=wechat)).status == 200
         assert shortener.get(code).visits == 21
         assert shortener.stats(code).by_outcome == {"redirect": 21, "guide": 1}
+
+
+# ------------------------------------------------------------------ links held in process
+
+
+def _visits_of(store: RedisStorage, code: str) -> list[Visit]:
+    return list(store.visits(code))
+
+
+def test_a_pipeline_of_one_links_visits_records_as_one_by_one(any_url: str) -> None:
+    """One script for a link's visits of a batch: statuses, counts, raw visits and stats
+    as if each had had its own script (``max_visits`` refusing the third counted)."""
+    store = RedisStorage(any_url)
+    try:
+        for code in ("batch", "single"):
+            store.create(Link(code=code, url="https://e.com", max_visits=2))
+        templates = [
+            Visit(code="", at=T0, os="ios", device="mobile", visitor_id="v1", browser="safari"),
+            Visit(code="", at=T0 + timedelta(days=1), referer="example.org", visitor_id="v2"),
+            Visit(code="", at=T0, is_bot=True, outcome="bot", app="slack"),
+            Visit(code="", at=T0 + timedelta(hours=2), visitor_id="v1", country="CN"),
+        ]
+        counted = [True, True, False, True]
+        calls = [
+            (store._keys("batch"), store._visit_args(replace(v, code="batch"), c, "0"), None)
+            for v, c in zip(templates, counted, strict=True)
+        ]
+        batched = store._run_visits(calls)
+        single = [
+            store.record_visit(replace(v, code="single"), count=c)
+            for v, c in zip(templates, counted, strict=True)
+        ]
+        assert [(r[0] == 1, int(r[1])) for r in batched] == [(s.allowed, s.visits) for s in single]
+        assert [replace(v, code="") for v in _visits_of(store, "batch")] == [
+            replace(v, code="") for v in _visits_of(store, "single")
+        ]
+        assert store.counts("batch") == store.counts("single")
+        assert store.day_counts("batch") == store.day_counts("single")
+        assert store.get("batch").visits == store.get("single").visits == 2  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_a_link_changed_elsewhere_records_nothing_and_is_read_again(any_url: str) -> None:
+    """``peek`` may hold a link another process changed: the append's script sees the
+    version moved, records nothing (None), and hands back the new link."""
+    here, there = RedisStorage(any_url), RedisStorage(any_url)
+    try:
+        here.create(Link(code="held", url="https://e.com/one"))
+        first = here.peek("held")
+        assert first is not None
+        assert here.peek("held") is first
+        there.update("held", {"url": "https://e.com/two"})
+        assert here.peek("held") is first  # no network trip: not seen yet
+        record = Visit(code="held", at=T0).to_record()
+        assert here.append_visit(record) is None
+        assert here.get("held").visits == 0  # type: ignore[union-attr]
+        second = here.peek("held")
+        assert second is not None
+        assert second.url == "https://e.com/two"
+        assert here.append_visit(record) is True
+        assert here.get("held").visits == 1  # type: ignore[union-attr]
+        there.delete("held", tombstone=False)
+        assert here.append_visit(record) is None
+    finally:
+        here.close()
+        there.close()
+
+
+def test_a_held_link_costs_no_fields_in_get_and_record(any_url: str) -> None:
+    """Once held, the one-trip script answers without the link's fields; the link comes
+    back with its new count."""
+    store = RedisStorage(any_url)
+    try:
+        store.create(Link(code="lean", url="https://e.com", title="t"))
+        link, _ = store.get_and_record(Visit(code="lean", at=T0))
+        assert link is not None
+        assert link.visits == 1
+        keys = store._keys("lean")
+        reply = store._run_visits(
+            [
+                (
+                    keys,
+                    store._visit_args(
+                        Visit(code="lean", at=T0), True, "o" + store._held["lean"][0]
+                    ),
+                    None,
+                )
+            ]
+        )[0]
+        assert reply[2] == 0
+        again, result = store.get_and_record(Visit(code="lean", at=T0))
+        assert again is not None
+        assert result is not None
+        assert (again.visits, again.title, result.visits) == (3, "t", 3)
+    finally:
+        store.close()
+
+
+def test_the_asgi_app_follows_a_link_changed_by_another_process(
+    redis_url_factory: Callable[..., str],
+) -> None:
+    """A worker resolves a held link on its event loop; a change made elsewhere is caught
+    by the visit's script, and the request is answered from the new link, counted once."""
+    from starlette.testclient import TestClient
+
+    from suolink.adapters.asgi import create_app
+
+    url = redis_url_factory()
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0 Safari/537.36"
+    other = RedisStorage(url)
+    try:
+        other.create(Link(code="moved", url="https://e.com/one"))
+        app = create_app(url, secret="s", allowed_hosts="localhost")
+        with TestClient(app, base_url="http://localhost") as client:
+            for expected in ("https://e.com/one", "https://e.com/one"):
+                answer = client.get(
+                    "/moved", headers={"user-agent": chrome}, follow_redirects=False
+                )
+                assert (answer.status_code, answer.headers["location"]) == (302, expected)
+            other.update("moved", {"url": "https://e.com/two"})
+            for _ in range(2):
+                answer = client.get(
+                    "/moved", headers={"user-agent": chrome}, follow_redirects=False
+                )
+                assert (answer.status_code, answer.headers["location"]) == (
+                    302,
+                    "https://e.com/two",
+                )
+        assert other.get("moved").visits == 4  # type: ignore[union-attr]
+        assert len(list(other.visits("moved"))) == 4
+    finally:
+        other.close()

@@ -9,8 +9,9 @@ Endpoints only translate an ASGI scope into an :class:`~suolink.http.HttpRequest
 the work of a network store (Redis, PostgreSQL, …) runs in a worker thread: the event
 loop never waits for a network round trip (and concurrent visits can share a commit).
 
-A short link on a store that reads links in this process (``memory://``, and SQLite
-with its link cache: :class:`~suolink.backends.base.HoldsLinksInProcess`) is resolved on
+A short link on a store that reads links in this process (``memory://``, SQLite with
+its link cache, and Redis with the links it read and checks by version in the visit's
+script: :class:`~suolink.backends.base.HoldsLinksInProcess`) is resolved on
 the event loop itself: a thread hop and a thread waiting for its commit cost far more
 than the redirect (measured: ``benchmarks/README.md``). Its visit's durable write is
 deferred (:func:`~suolink.backends.batching.deferring`) and awaited before the answer

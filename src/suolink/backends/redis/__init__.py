@@ -85,6 +85,8 @@ _T = TypeVar("_T")
 #: One visit script to run: its keys, its arguments, and what turns its reply into the
 #: caller's result (None: the raw reply), run by the thread that wrote the batch.
 _VisitCall = tuple[tuple[str, ...], builtins.list[str], Callable[[Any], Any] | None]
+#: A visit script's campaign or recipient JSON when the link has none.
+_NO_PERSON = frozenset({b"", b"null", "", "null"})
 #: Links held in this process (``peek``) before the whole cache is dropped.
 _HELD = 65_536
 _OFFSET = 2**63
@@ -155,8 +157,21 @@ def _hash_fields(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> dict[str, str
 
 
 _LINK_SLOTS: tuple[str, ...] = Link.__slots__
-#: A stored visit's JSON keys: every field but the code (the key holds it), in order.
-_VISIT_NAMES = tuple(f.name for f in dataclasses.fields(Visit) if f.name != "code")
+#: A visit's fields after its code and time, in the order of a ``VisitRecord``'s tail.
+_VISIT_REST = tuple(f.name for f in dataclasses.fields(Visit))[2:]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _visit_parts(rest: tuple[Any, ...]) -> tuple[str, builtins.list[str], str, builtins.list[str]]:
+    """What a visit's script arguments hold apart from its time: the stored JSON after
+    ``"at"`` (every other field but the code, text, None or a bool already), the
+    day-count cells, the visitor counted ('' none) and the stats cells."""
+    visit = Visit.from_record(("", _EPOCH, *rest))
+    tail = dumps(dict(zip(_VISIT_REST, rest, strict=True)))[1:]
+    dims = [f"{dim}|{value}" for dim, value in _dims(visit)]
+    who = ("" if visit.is_bot else visitor_key(visit)) or ""
+    cells = [f"{dim}|{value}" for dim, value in visit_dimensions(visit)]
+    return tail, dims, who, cells
 
 
 def _with_visits(link: Link, visits: int) -> Link:
@@ -240,6 +255,9 @@ class RedisStorage(RedisOutbox):
         self._pending: list[tuple[str, str, str, str, str]] = []
         #: Links held in this process (``peek``): code -> (the hash's ``ver``, link).
         self._held: dict[str, tuple[str, Link]] = {}
+        #: A visit's arguments that do not depend on its time, by its other fields.
+        self._parts: dict[tuple[Any, ...], tuple[str, builtins.list[str], str, builtins.list[str]]]
+        self._parts = {}
         self._client: Any = self._connect()
         #: Concurrent visit scripts sent together in one pipeline (one round trip).
         self._visit_batches: GroupCommit[_VisitCall, Any] = GroupCommit(
@@ -577,30 +595,40 @@ class RedisStorage(RedisOutbox):
 
     def _visit_args(self, visit: Visit, count: bool, mode: str) -> builtins.list[str]:
         """The visit script's arguments (``mode``: see ``visit.lua``)."""
-        at_us = to_micros(visit.at)
-        # ``visit.to_dict()`` without its per-field conversions: every field but ``at`` is
-        # text, None or a bool already (``normalise_visit``, or built by suolink).
-        data = {name: getattr(visit, name) for name in _VISIT_NAMES}
-        data["at"] = visit.at.isoformat()
-        day = visit.at.astimezone(UTC).date().isoformat()
+        rest = tuple([getattr(visit, name) for name in _VISIT_REST])
+        return self._args(visit.at, rest, count, mode)
+
+    def _args(
+        self, at: datetime, rest: tuple[Any, ...], count: bool, mode: str
+    ) -> builtins.list[str]:
+        """The arguments of a visit at ``at`` whose other fields (but the code) are
+        ``rest``: all that does not depend on the time is kept per ``rest`` (the same
+        visitor on the same kind of link repeats it)."""
+        parts = self._parts.get(rest)
+        if parts is None:
+            parts = _visit_parts(rest)
+            if len(self._parts) >= _HELD:
+                self._parts.clear()
+            self._parts[rest] = parts
+        tail, dims, who, cells = parts
+        at_us = to_micros(at)
+        day = (at if at.tzinfo is UTC else at.astimezone(UTC)).date().isoformat()
         opts = self.options
         cutoff = ""
         if opts.visit_days:
             cutoff = time_key(at_us - opts.visit_days * 86_400_000_000)
-        extra = [f"{day}|{dim}|{value}" for dim, value in _dims(visit)]
-        who = None if visit.is_bot else visitor_key(visit)
         return [
             "1" if count else "0",
             mode,
             time_key(at_us),
-            dumps(data),
+            f'{{"at":"{at.isoformat()}",{tail}',
             day,
             str(opts.visit_cap),
             cutoff,
-            str(len(extra)),
-            *extra,
-            who or "",
-            *(f"{dim}|{value}" for dim, value in visit_dimensions(visit)),
+            str(len(dims)),
+            *[f"{day}|{dim}" for dim in dims],
+            who,
+            *cells,
         ]
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
@@ -659,7 +687,8 @@ class RedisStorage(RedisOutbox):
         script sent no fields (the version matched), else the fields, now held."""
         if reply[2] == 0 and held is not None:
             return _with_visits(held[1], int(reply[1]))
-        return self._hold(code, reply[2])
+        # The fields are those after the whole batch: the count is this visit's own.
+        return _with_visits(self._hold(code, reply[2]), int(reply[1]))
 
     def _hold(self, code: str, flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Link:
         """The link in a hash's fields, kept for ``peek`` with the hash's version."""
@@ -705,75 +734,91 @@ class RedisStorage(RedisOutbox):
         """
         code = record[0]
         held = self._held.get(code)
-        visit = Visit.from_record(record)
         batches = self._visit_batches
         background = batches.options.mode == BACKGROUND
         if background and (not count or (held is not None and held[1].max_visits is None)):
             self._live()  # answered before it is written: no version to hold it to
-            batches.submit_later((self._keys(code), self._visit_args(visit, count, "0"), None))
+            args = self._args(record[1], record[2:], count, "0")
+            batches.submit_later((self._keys(code), args, None))
             return True
         mode = "0" if held is None else "v" + held[0]
-        args = self._visit_args(visit, count, mode)
+        args = self._args(record[1], record[2:], count, mode)
         deferred = deferred_commits()
         if deferred is not None:
-            finish = functools.partial(self._appended, visit, held)
+            finish = functools.partial(self._appended, record, held)
             self._live()
             future = batches.submit_deferred((self._keys(code), args, finish), deferred.loop)
             deferred.pending.append(future)
             return True
         try:
-            result = self._appended(visit, held, batches.submit((self._keys(code), args, None)))
+            result = self._appended(record, held, batches.submit((self._keys(code), args, None)))
         except LinkNotFound:
             return None
         return result.allowed
 
     def _appended(
-        self, visit: Visit, held: tuple[str, Link] | None, reply: Sequence[Any]
+        self, record: VisitRecord, held: tuple[str, Link] | None, reply: Sequence[Any]
     ) -> VisitResult:
         """An append's reply as a ``VisitResult``; ``LinkNotFound`` if gone or changed."""
-        status = reply[0]
+        status, code = reply[0], record[0]
         if status == -1:
-            self._held.pop(visit.code, None)
-            raise LinkNotFound(visit.code)
+            self._held.pop(code, None)
+            raise LinkNotFound(code)
         if status == 3:
-            self._hold(visit.code, reply[2])
-            raise LinkNotFound(visit.code)
-        if status == 1:
-            self._count_person(visit, reply)
+            self._hold(code, reply[2])
+            raise LinkNotFound(code)
+        if status == 1 and not (reply[3] in _NO_PERSON and reply[4] in _NO_PERSON):
+            self._count_person(Visit.from_record(record), reply)
         return VisitResult(allowed=status == 1, visits=int(reply[1]))
 
     def _run_visits(self, calls: Sequence[_VisitCall]) -> builtins.list[Any]:
-        """Run a batch of visit scripts in one pipeline; each keeps its own atomicity.
+        """Run a batch of visits in one pipeline: one script per link, for all its visits.
 
-        A script the server has not cached (``NOSCRIPT``) is sent again in full on its
-        own; a script that failed gets its error, the others their replies (turned into
-        results by their ``finish``, if they have one).
+        The script records them in order, each as a script of its own would (its own
+        ``max_visits`` check and version check), summing their counters. A script the
+        server has not cached (``NOSCRIPT``) is sent again in full on its own; a script
+        that failed gives its error to its visits, the others get their replies (turned
+        into results by their ``finish``, if they have one).
         """
         client = self._live()
         script = self._scripts["visit"]
-        if len(calls) == 1:
-            keys, args, finish = calls[0]
-            with self._errors("record a visit"):
-                reply = script(client, keys, args)
-            return [reply if finish is None else _finished(finish, reply)]
-        with self._errors("record visits"):
-            pipe = client.pipeline(transaction=False)
-            for keys, args, _ in calls:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            replies = builtins.list(pipe.execute(raise_on_error=False))
-        out: builtins.list[Any] = []
-        for (keys, args, finish), reply in zip(calls, replies, strict=True):
+        groups: dict[tuple[str, ...], builtins.list[int]] = {}
+        for index, call in enumerate(calls):
+            groups.setdefault(call[0], []).append(index)
+        sends: builtins.list[tuple[tuple[str, ...], builtins.list[str]]] = []
+        for keys, indexes in groups.items():
+            args = [str(len(indexes))]
+            for index in indexes:
+                own = calls[index][1]
+                args.append(str(len(own)))
+                args += own
+            sends.append((keys, args))
+        if len(sends) == 1:
+            keys, args = sends[0]
+            with self._errors("record visits"):
+                replies: builtins.list[Any] = [script(client, keys, args)]
+        else:
+            with self._errors("record visits"):
+                pipe = client.pipeline(transaction=False)
+                for keys, args in sends:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                replies = builtins.list(pipe.execute(raise_on_error=False))
+        out: builtins.list[Any] = [None] * len(calls)
+        for (keys, args), indexes, reply in zip(sends, groups.values(), replies, strict=True):
             if isinstance(reply, NoScriptError):
                 try:
-                    with self._errors("record a visit"):
+                    with self._errors("record visits"):
                         reply = script(client, keys, args)
                 except BackendError as exc:
                     reply = exc
             elif isinstance(reply, _DRIVER_ERRORS):
-                reply = self._wrap(reply, "record a visit")
-            if finish is not None and not isinstance(reply, BaseException):
-                reply = _finished(finish, reply)
-            out.append(reply)
+                reply = self._wrap(reply, "record visits")
+            for place, index in enumerate(indexes):
+                one = reply if isinstance(reply, BaseException) else reply[place]
+                finish = calls[index][2]
+                if finish is not None and not isinstance(one, BaseException):
+                    one = _finished(finish, one)
+                out[index] = one
         return out
 
     def visits(
@@ -945,7 +990,9 @@ class RedisStorage(RedisOutbox):
 
     def _count_person(self, visit: Visit, reply: Sequence[Any]) -> None:
         """After a recorded visit: count it for people if it is a click on a people link."""
-        if len(reply) < 5 or not counts_for_people(visit):
+        if len(reply) < 5 or (reply[3] in _NO_PERSON and reply[4] in _NO_PERSON):
+            return  # not a people link: the common case, told without parsing JSON
+        if not counts_for_people(visit):
             return
         campaign = json.loads(reply[3]) if reply[3] else None
         recipient = json.loads(reply[4]) if reply[4] else None
