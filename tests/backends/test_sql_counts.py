@@ -1,6 +1,6 @@
-"""PostgreSQL's counts folded in batches: exact reads, each visit counted once, upgrades.
+"""SQL counts folded in batches: exact reads, each visit counted once, upgrades.
 
-A visit on PostgreSQL queues one ``count_queue`` row; folds add the queued visits to
+A visit on PostgreSQL or MariaDB queues one ``count_queue`` row; folds add the queued visits to
 ``visit_cubes``, the day's ``visitor`` cells and ``visitor_counts`` (see
 ``docs/storage.md``). Here: stats read right after visits are exact with no fold run
 before; folds in several processes at once, while visits keep coming, count every
@@ -26,7 +26,7 @@ from suolink.backends.sql import schema as s
 from suolink.backends.sql._options import parse_url
 from suolink.models import Link, Visit
 
-from .sql_servers import postgres_store_url
+from .sql_servers import mariadb_store_url, postgres_store_url
 
 pytestmark = pytest.mark.slow
 
@@ -72,17 +72,23 @@ def pg_url() -> str:
     return postgres_store_url()
 
 
+@pytest.fixture(params=["postgresql", "mariadb"])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """A fresh store on each engine (MariaDB queues its visits' counts too)."""
+    return postgres_store_url() if request.param == "postgresql" else mariadb_store_url()
+
+
 def queued(store: SQLStorage) -> int:
     with store._read("count the queue") as conn:
         return int(conn.execute(select(func.count()).select_from(s.count_queue)).scalar_one())
 
 
 def test_reads_right_after_visits_are_exact_with_no_fold_before(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("suolink.backends.sql.FOLD_EVERY", 10**9)
     monkeypatch.setattr("suolink.backends.sql.FOLD_SECONDS", 10**9)
-    store = open_storage(pg_url)
+    store = open_storage(sql_url)
     assert isinstance(store, SQLStorage)
     try:
         store.create(Link(code="k", url="https://e.com"))
@@ -116,18 +122,18 @@ def fold_while_visiting(url: str, worker: int, visits: int, go: Any, results: An
 
 
 def test_folds_in_several_processes_at_once_count_each_visit_once(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Workers fold small batches while all of them record: nothing lost or doubled."""
     monkeypatch.setattr("suolink.backends.sql.FOLD_EVERY", 10**9)
-    store = open_storage(pg_url)
+    store = open_storage(sql_url)
     assert isinstance(store, SQLStorage)
     try:
         store.create(Link(code="k", url="https://e.com"))
         workers, each = 4, 30
         go, results = CTX.Barrier(workers), CTX.Queue()
         procs = [
-            CTX.Process(target=fold_while_visiting, args=(pg_url, w, each, go, results))
+            CTX.Process(target=fold_while_visiting, args=(sql_url, w, each, go, results))
             for w in range(workers)
         ]
         for proc in procs:

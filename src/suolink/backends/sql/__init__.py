@@ -325,7 +325,10 @@ class SQLStorage(
             self._drop_old_visits(visit.at)
             return DomainRows.record_visit(self, visit, count=count)
 
-        return self._retrying(record)
+        result = self._retrying(record)
+        if self._queued_counts:
+            self._queued()
+        return result
 
     # -- counts folded from the queue ---------------------------------------------------
 
@@ -352,9 +355,15 @@ class SQLStorage(
             self._since_fold = FOLD_EVERY  # more are queued: fold again after the next visit
 
     def _fold_all(self, code: str | None) -> None:
-        """Count every visit queued (of ``code``) before now, waiting for folds under way."""
-        while self._retrying(lambda: self._fold(code, FOLD_BATCH, wait=True)):
-            pass
+        """Count every visit queued (of ``code``) before now, waiting for folds under way.
+
+        Until a fold finds nothing left (a batch can come back short while more are
+        queued: rows another fold held are gone once it commits); at most 100 batches,
+        so a read under a flood of new visits still returns.
+        """
+        for _ in range(100):
+            if not self._retrying(lambda: self._fold(code, FOLD_BATCH, wait=True)):
+                return
 
     def _fold(self, code: str | None, limit: int, *, wait: bool) -> int:
         """Count up to ``limit`` queued visits (of ``code``) in one transaction; how many.
