@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STORAGE ?= sqlite:///suolink.db
 # loadgroup: each docs page's examples (tests/docs) run on one worker, once.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=40
 # The Django ORM backend also runs on a throwaway PostgreSQL server when its binaries are
 # installed (they are on Debian with the postgresql package); otherwise those tests skip.
 SUOLINK_TEST_POSTGRES ?= start

@@ -101,14 +101,16 @@ class Store:
 
 
 @contextmanager
-def started(name: str, folder: Path, *, durable: bool = False) -> Iterator[Store]:
+def started(
+    name: str, folder: Path, *, durable: bool = False, async_commit: bool = False
+) -> Iterator[Store]:
     """A fresh store of backend ``name``, its server started here (PostgreSQL with its
     default durability if ``durable``, else fsync off as in the tests)."""
     if name == "sqlite":
         yield Store(name, f"sqlite:///{folder / 'bench.db'}")
     elif name == "postgresql":
         pg = Postgres()
-        pg.start(durable=durable)
+        pg.start(durable=durable, async_commit=async_commit)
         try:
             pidfile = pg.folder / "db" / "postmaster.pid"
             postmaster = int(pidfile.read_text().split()[0])
@@ -247,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="PostgreSQL with its default fsync=on (a WAL flush per commit), not fsync=off",
     )
+    parser.add_argument(
+        "--pg-async-commit",
+        action="store_true",
+        help="PostgreSQL with fsync=on and synchronous_commit=off: SQLite's durability "
+        "(WAL, synchronous=normal: no flush per commit, an OS crash loses the last commits)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.links, args.calls = 1_000, 2_000
@@ -264,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(tempfile.mkdtemp(prefix=f"suolink-bench-{name}-"))
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
             try:
-                store = stack.enter_context(started(name, folder, durable=args.pg_durable))
+                store = stack.enter_context(
+                    started(
+                        name, folder, durable=args.pg_durable, async_commit=args.pg_async_commit
+                    )
+                )
                 runs[name] = prepare(store, args.links, min(500, args.calls), args.seed)
             except (RuntimeError, OSError) as exc:
                 print(f"{name:<20} skipped: {exc}")
@@ -318,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         "links": args.links,
         "calls": args.calls,
         "rounds": args.rounds,
-        "postgresql_fsync": "on" if args.pg_durable else "off",
+        "postgresql_fsync": "on" if args.pg_durable or args.pg_async_commit else "off",
+        "postgresql_synchronous_commit": "off" if args.pg_async_commit else "on",
         "results": results,
     }
     output.write_text(json.dumps(document, indent=1))

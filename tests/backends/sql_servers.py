@@ -153,11 +153,15 @@ class Postgres:
             check=True, capture_output=True, timeout=120, env=_ENV,
         )  # fmt: skip
 
-    def start(self, *, durable: bool = False) -> None:
+    def start(self, *, durable: bool = False, async_commit: bool = False) -> None:
         """Start the server: fsync off (every commit still written, so a killed server
-        keeps what it answered), or with ``durable`` PostgreSQL's own defaults."""
+        keeps what it answered), or with ``durable`` PostgreSQL's own defaults; with
+        ``async_commit`` fsync stays on but a commit does not wait for its WAL flush (as
+        SQLite's WAL with ``synchronous=normal``: an OS crash loses the last commits only)."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        if not durable:
+        if async_commit:
+            options += " -c synchronous_commit=off"
+        elif not durable:
             options += " -c fsync=off"
         self._ctl("-o", options, "-w", "-l", str(self.folder / "log"), "start")
 

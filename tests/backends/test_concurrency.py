@@ -104,15 +104,18 @@ def run_everywhere(url: str, target: Any, count: int, storage: Storage) -> list[
     return out
 
 
-def test_ten_thousand_links_from_threads_and_processes(shared_url: str) -> None:
+def test_links_from_threads_and_processes_are_distinct(shared_url: str) -> None:
+    """10,000 links from 4 processes and 4 threads (2,000 through the Django ORM, whose
+    creates cost milliseconds each: the race is the same, the run 5x shorter)."""
+    total = 2_000 if shared_url.startswith("django://") else 10_000
     storage = open_storage(shared_url)
     try:
-        per_worker = 10_000 // (PROCESSES + THREADS)
+        per_worker = total // (PROCESSES + THREADS)
         out = run_everywhere(shared_url, create_links, per_worker, storage)
         made = [pair for _, pairs, _ in out for pair in pairs]
         codes = [code for code, _ in made]
-        assert len(codes) == 10_000
-        assert len(set(codes)) == 10_000
+        assert len(codes) == total
+        assert len(set(codes)) == total
         assert sum(retries for _, _, retries in out) > 0  # the retry path really ran
 
         for code, target in made:
