@@ -23,7 +23,7 @@ PASSWORD = "admin-browser-pass"  # a throwaway account of a throwaway database
 
 def main(folder: str) -> None:
     os.environ["SUOLINK_TEST_DJANGO_DIR"] = folder
-    os.environ.pop("SUOLINK_TEST_DJANGO_DATABASES", None)
+    os.environ.pop("SUOLINK_TEST_DJANGO_DATABASES_FILE", None)
     from tests.adapters.django.project import setup
 
     setup()

@@ -2,8 +2,10 @@
 
 Each fresh store is a new database alias: a SQLite file copied from a template the
 app's migrations built once per process, or, with ``SUOLINK_TEST_POSTGRES_URL``, a new
-schema on that server migrated the same way. Aliases are also written to
-``SUOLINK_TEST_DJANGO_DATABASES`` so processes spawned later find them in settings.
+schema on that server migrated the same way. Aliases are also written to a JSON file
+named by ``SUOLINK_TEST_DJANGO_DATABASES_FILE`` so processes spawned later find them in
+settings (a file, not the variable itself: thousands of aliases outgrow what an
+environment may hold, and every subprocess then fails with E2BIG).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import json
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -52,14 +55,28 @@ def export() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([ROOT, *paths])
 
 
+ALIASES_FILE = "SUOLINK_TEST_DJANGO_DATABASES_FILE"
+
+
+def known_aliases() -> dict[str, Any]:
+    """The aliases this process (or the one that spawned it) has added, by name."""
+    path = os.environ.get(ALIASES_FILE)
+    return json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+
+
 def add_alias(alias: str, config: dict[str, Any]) -> None:
     """Make ``alias`` a database of this process and of the processes it spawns later."""
     from django.conf import settings
     from django.db import connections
 
-    known = json.loads(os.environ.get("SUOLINK_TEST_DJANGO_DATABASES", "{}"))
+    known = known_aliases()
     known[alias] = json.loads(json.dumps(config))
-    os.environ["SUOLINK_TEST_DJANGO_DATABASES"] = json.dumps(known)
+    # One file per process: a spawned child adding aliases never rewrites its parent's.
+    mine = Path(tempfile.gettempdir()) / f"suolink-django-aliases-{os.getpid()}.json"
+    partial = mine.with_suffix(".tmp")
+    partial.write_text(json.dumps(known), encoding="utf-8")
+    partial.replace(mine)
+    os.environ[ALIASES_FILE] = str(mine)
     connections.configure_settings({"default": settings.DATABASES["default"], alias: config})
     settings.DATABASES[alias] = config
     connections.settings[alias] = config

@@ -2,8 +2,8 @@
 
 Databases live in one temporary folder per test process (inherited by the processes it
 spawns through ``SUOLINK_TEST_DJANGO_DIR``). Stores the backend contract suite opens
-are extra aliases listed in ``SUOLINK_TEST_DJANGO_DATABASES`` (JSON), so spawned
-workers see them too. ``SUOLINK_TEST_POSTGRES_URL`` adds the alias ``postgres``.
+are extra aliases listed in the JSON file ``SUOLINK_TEST_DJANGO_DATABASES_FILE`` names,
+so spawned workers see them too. ``SUOLINK_TEST_POSTGRES_URL`` adds the alias ``postgres``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ TEMPLATES = [
     }
 ]
 DATABASES: dict[str, Any] = {"default": sqlite_database(BASE / "default.sqlite3")}
-DATABASES.update(json.loads(os.environ.get("SUOLINK_TEST_DJANGO_DATABASES", "{}")))
+if os.environ.get("SUOLINK_TEST_DJANGO_DATABASES_FILE"):
+    DATABASES.update(json.loads(Path(os.environ["SUOLINK_TEST_DJANGO_DATABASES_FILE"]).read_text()))
 if os.environ.get("SUOLINK_TEST_POSTGRES_URL"):
     DATABASES["postgres"] = postgres_database(os.environ["SUOLINK_TEST_POSTGRES_URL"])
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
