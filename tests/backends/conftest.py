@@ -120,7 +120,7 @@ BACKENDS: list[Backend] = [
     Backend(
         "postgresql",
         lambda request, tmp: postgres_store_url(),
-        capabilities=SQL_CAPABILITIES | {"records_in_one_trip"},
+        capabilities=SQL_CAPABILITIES | {"records_in_one_trip", "holds_links_in_process"},
     ),
     Backend(
         "mariadb",

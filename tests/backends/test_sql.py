@@ -371,3 +371,100 @@ def test_postgresql_link_copy_with_visits_is_replace() -> None:
     assert type(copied) is Link
     assert copied is not link
     assert link.visits == 0
+
+
+# ------------------------------------------------------------------ links held in process
+
+
+def test_postgresql_follows_a_link_changed_by_another_process_and_counts_once() -> None:
+    """A Shortener's store holds the link it planned; a second store on the same URL (as
+    another process would) changes it: the next redirect's statement sees the version
+    moved, records nothing, and the redirect is answered from the new link, counted once."""
+    from suolink import Shortener
+    from suolink.models import Redirect, Visitor
+
+    url = postgres_store_url()
+    here, there = open_storage(url), open_storage(url)
+    assert isinstance(here, PostgreSQLStorage)
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0 Safari/537.36"
+    visitor = Visitor(user_agent=chrome, ip="203.0.113.9")
+    shortener = Shortener(here, secret="s", base_url="https://s.example")
+    try:
+        there.create(Link(code="moved", url="https://e.com/one"))
+        for expected in ("https://e.com/one", "https://e.com/one"):
+            answer = shortener.resolve("moved", visitor)
+            assert isinstance(answer, Redirect)
+            assert answer.location == expected
+        held = here.peek("moved")
+        assert held is not None
+        assert here.peek("moved") is held  # no trip: held
+        there.update("moved", {"url": "https://e.com/two"})
+        assert here.peek("moved") is held  # not seen until a visit is appended
+        for _ in range(2):
+            answer = shortener.resolve("moved", visitor)
+            assert isinstance(answer, Redirect)
+            assert answer.location == "https://e.com/two"
+        assert here.peek("moved") is not held
+        assert there.get("moved").visits == 4  # type: ignore[union-attr]
+        assert len(list(there.visits("moved"))) == 4
+        there.update("moved", {"disabled": True})  # a setting the plan cannot answer
+        assert shortener.resolve("moved", visitor).status == 404
+        assert there.get("moved").visits == 4  # type: ignore[union-attr]
+        there.delete("moved", tombstone=False)
+        there.create(Link(code="moved", url="https://e.com/three"))  # same code, new link
+        answer = shortener.resolve("moved", visitor)
+        assert isinstance(answer, Redirect)
+        assert answer.location == "https://e.com/three"
+        assert there.get("moved").visits == 1  # type: ignore[union-attr]
+        assert here.peek("moved").url == "https://e.com/three"  # type: ignore[union-attr]
+        there.delete("moved", tombstone=False)
+        assert shortener.resolve("moved", visitor).status == 404
+        assert here.append_visit(Visit(code="moved", at=T0).to_record()) is None
+    finally:
+        shortener.close()
+        there.close()
+
+
+def test_postgresql_version_moves_on_changes_not_on_visits() -> None:
+    """The trigger of schema 7: every change of a link but its count is a new version,
+    and a link made again under a deleted code never has the old one."""
+    store = open_storage(postgres_store_url())
+    assert isinstance(store, PostgreSQLStorage)
+
+    def version() -> int:
+        with store._direct_call("read") as conn:
+            row = conn.execute("SELECT version FROM links WHERE code = 'v'").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    try:
+        store.create(Link(code="v", url="https://e.com"))
+        first = version()
+        store.record_visit(Visit(code="v", at=T0))
+        store.record_visit(Visit(code="v", at=T0), count=False)
+        assert version() == first
+        store.update("v", {"title": "t"})
+        second = version()
+        assert second != first
+        store.delete("v", tombstone=False)
+        store.create(Link(code="v", url="https://e.com"))
+        assert version() not in (first, second)
+    finally:
+        store.close()
+
+
+def test_postgresql_append_parameters_from_a_record_equal_those_of_its_visit() -> None:
+    """``append_visit`` binds a record's values without making a ``Visit``: the same
+    parameters as the ``Visit`` path, for every field set."""
+    from suolink.backends.sql.postgres import _record_params
+
+    visit = Visit(
+        code="k", at=T0 + timedelta(microseconds=7), ip="203.0.113.9", user_agent="UA",
+        referer="example.org", app="wechat", os="ios", device="mobile", is_bot=True,
+        language="zh-CN", visitor_id="v1", browser="safari", outcome="bot", country="CN",
+        region="GD", city="Shenzhen", arm="b", domain="s.example",
+    )  # fmt: skip
+    store = object.__new__(PostgreSQLStorage)
+    assert _record_params(visit.to_record(), 7) == store._params(visit, 7)
+    plain = Visit(code="k", at=T0)
+    assert _record_params(plain.to_record(), 3) == store._params(plain, 3)

@@ -147,9 +147,10 @@ class RecordsInOneTrip(Protocol):
 class HoldsLinksInProcess(Protocol):
     """A backend that hands out a link as one object until the link changes, read in this
     process without a network trip: ``memory://`` (its links live here), ``sqlite://``
-    (a cache that only link changes, from any process, empty) and ``redis://`` (links it
-    read, each checked against its version by the script that appends the visit: a link
-    changed elsewhere records nothing, ``append_visit`` says None). The Shortener may keep work
+    (a cache that only link changes, from any process, empty), ``redis://`` and
+    ``postgresql://`` (links it read, each checked against its version by the script or
+    statement that appends the visit: a link changed elsewhere records nothing,
+    ``append_visit`` says None). The Shortener may keep work
     done for a link (rulings, redirects) for as long as :meth:`peek` returns that same
     object, and the ASGI app resolves such links on its event loop.
     """

@@ -20,6 +20,14 @@ kept in autocommit mode (:class:`_Direct`), each statement compiled once and pre
 on the server. Through a ``Connection`` (checkout events, the isolation level set and
 reset, parameter processing) a redirect cost the client more CPU than the server.
 Transactions (create, update, delete, imports, MySQL's visits) stay on SQLAlchemy.
+
+It also claims ``HoldsLinksInProcess``, the Redis way: a link read by :meth:`peek` is
+held in the process with its row's ``version`` (schema 7: a sequence number every
+change of the link but its count replaces), and :meth:`append_visit`'s statement adds
+the visit only while the row still has that version, returning the new row when not.
+So the common redirect reads nothing and parses nothing: one statement that writes; a
+link changed by another process is seen by the next redirect, one changed through this
+store at once (its held copy is dropped).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import fields
 from operator import attrgetter
@@ -41,9 +49,10 @@ from sqlalchemy import exc as sa_exc
 
 from ...errors import BackendError, BackendUnavailable, LinkNotFound
 from ...fields import FIELD_BY_NAME
-from ...models import AntiBlockMode, Link, Visit, VisitResult
-from ...people import counts_for_people
-from .._common import code_ok, normalise_visit
+from ...models import AntiBlockMode, Link, Visit, VisitRecord, VisitResult
+from ...people import counts_for_people, is_people_link
+from .._common import code_ok, normalise_visit, to_micros
+from ..batching import CommitWouldWait, deferred_commits
 from ..domain_rows import DomainRows
 from ..relational import PLAIN_VISIT_FIELDS, visit_row
 from . import SQLStorage
@@ -106,6 +115,20 @@ _NO_PEOPLE = (
 
 #: Parsed links a process keeps by their JSON text (``PostgreSQLStorage._link_from``).
 _LINK_TEXTS = 4096
+#: Links held in this process (``peek``) before they are all dropped.
+_HELD = 65_536
+#: The row of a held link: its JSON text, count and version.
+_HELD_LINK = "SELECT {link}, visits, version FROM links WHERE code = CAST(:code AS text)"
+_VERSION = "version = CAST(:ver AS bigint)"
+#: After an append's gate: True if recorded; else the row's version, count and, only if
+#: the version is not the held one, its JSON text (no row: the link is gone).
+_APPENDED = (
+    "SELECT TRUE, CAST(NULL AS bigint), CAST(NULL AS bigint), CAST(NULL AS text) "  # noqa: S608
+    "FROM gate "
+    "UNION ALL SELECT FALSE, version, visits, "
+    f"CASE WHEN {_VERSION} THEN NULL ELSE {{link}} END FROM links "
+    f"WHERE {_CODE} AND NOT EXISTS (SELECT FROM gate)"
+)
 _SELECT_LINK = "SELECT {link}, visits FROM links WHERE code = CAST(:code AS text)"
 _VISIT_COUNT = "SELECT visits FROM links WHERE code = CAST(:code AS text)"
 _NEXT_ID = "UPDATE counters SET value = value + 1 WHERE name = 'links' RETURNING value"
@@ -138,6 +161,24 @@ def _with_visits(link: Link, visits: int) -> Link:
         _set(new, name, value)
     _set(new, "visits", visits)
     return new
+
+
+#: A ``VisitRecord``'s values after its code and time, by parameter name (its values are
+#: ``Visit``'s fields in order; ``tests/backends/test_sql.py`` checks the two agree).
+_RECORD_PARAMS = tuple(f"v_{f.name}" for f in fields(Visit))[2:]
+
+
+def _record_params(record: VisitRecord, ua_id: int) -> dict[str, Any]:
+    """``_params(Visit.from_record(record), ua_id)`` without making the ``Visit``."""
+    params: dict[str, Any] = dict(zip(_RECORD_PARAMS, record[2:], strict=True))
+    del params["v_user_agent"]
+    at = record[1]
+    params["v_code"] = params["code"] = record[0]
+    params["v_at"] = at.isoformat()
+    params["v_at_us"] = to_micros(at)
+    params["v_ua_id"] = ua_id
+    params["v_is_bot"] = int(record[8])
+    return params
 
 
 class _Direct:
@@ -240,7 +281,8 @@ class _Direct:
 class PostgreSQLStorage(SQLStorage):
     """A ``Storage`` on PostgreSQL: ``PostgreSQLStorage("postgresql://user:pw@host/suolink")``.
 
-    Claims ``RecordsInOneTrip``: a redirect is one round trip.
+    Claims ``RecordsInOneTrip`` (a redirect is one round trip) and
+    ``HoldsLinksInProcess`` (links held with their version; see the module).
     """
 
     family = "postgresql"
@@ -254,11 +296,11 @@ class PostgreSQLStorage(SQLStorage):
         # client more than json.loads), and the same text while the link is unchanged,
         # so the parsed link is reused (``_link_from``). Statements stay under 4 KiB,
         # the longest whose conversion psycopg caches.
-        link_json = "CAST(to_jsonb(links) - 'visits' - 'extra_open' AS text)"
+        link_json = "CAST(to_jsonb(links) - 'visits' - 'extra_open' - 'version' AS text)"
         # The gate passes the link along, so the common answer needs no second read.
         one_trip_final = (
-            "SELECT link, visits, TRUE, TRUE FROM gate UNION ALL "  # noqa: S608 - constant
-            f"SELECT {link_json}, visits, FALSE, ({_OPEN}) FROM links "
+            "SELECT link, visits, TRUE, TRUE, version FROM gate UNION ALL "  # noqa: S608
+            f"SELECT {link_json}, visits, FALSE, ({_OPEN}), version FROM links "
             f"WHERE {_CODE} AND NOT EXISTS (SELECT FROM gate)"
         )
         self._record = {
@@ -270,16 +312,26 @@ class PostgreSQLStorage(SQLStorage):
         self._one_trip = {
             True: _statement(
                 _COUNT.format(only=f"{_UNDER_LIMIT} AND {_OPEN} AND {_NO_PEOPLE}")
-                + f", {link_json} AS link",
+                + f", {link_json} AS link, version",
                 one_trip_final,
             ),
             False: _statement(
                 _LOCK.format(only=f"{_OPEN} AND {_NO_PEOPLE}").replace(
-                    " FROM", f", {link_json} AS link FROM", 1
+                    " FROM", f", {link_json} AS link, version FROM", 1
                 ),
                 one_trip_final,
             ),
         }
+        appended = _APPENDED.format(link=link_json)
+        #: ``append_visit``: the recording statements, held to the link's version.
+        self._append = {
+            True: _statement(
+                _COUNT.format(only=f"{_VERSION} AND {_UNDER_LIMIT} AND {_NO_PEOPLE}"), appended
+            ),
+            False: _statement(_LOCK.format(only=f"{_VERSION} AND {_NO_PEOPLE}"), appended),
+        }
+        #: Links held in this process (``peek``): code -> (its row's version, link).
+        self._held: dict[str, tuple[int, Link]] = {}
         #: Parsed links by their JSON text (a link is immutable: any change, a new text).
         self._links_by_text: dict[str, Link] = {}
         #: Inside a transaction that already holds the link's row (the base's path).
@@ -295,6 +347,9 @@ class PostgreSQLStorage(SQLStorage):
                 ("record", False): self._record[False],
                 ("one_trip", True): self._one_trip[True],
                 ("one_trip", False): self._one_trip[False],
+                ("append", True): self._append[True],
+                ("append", False): self._append[False],
+                ("held", None): text(_HELD_LINK.format(link=link_json)),
                 ("select", None): text(_SELECT_LINK.format(link=link_json)),
                 ("count", None): text(_VISIT_COUNT),
                 ("next_id", None): text(_NEXT_ID),
@@ -416,14 +471,130 @@ class PostgreSQLStorage(SQLStorage):
             row = self._run(conn, ("one_trip", count), params).fetchone()
         if row is None:
             return None, None
-        text, visits, recorded, is_open = row
+        text, visits, recorded, is_open, version = row
         link = self._link_from(text, int(visits))
+        held = self._held.get(visit.code)
+        if held is not None and held[0] != version:  # changed elsewhere: hold the new row
+            self._hold(visit.code, link, int(version))
         if recorded:
             return link, VisitResult(allowed=True, visits=link.visits)
         limit = link.max_visits
         if count and is_open and limit is not None and link.visits >= limit:
             return link, VisitResult(allowed=False, visits=link.visits)  # open, at its limit
         return link, None  # a setting could refuse (or it changed meanwhile): ask the policy
+
+    # -- HoldsLinksInProcess -------------------------------------------------------------
+
+    def peek(self, code: str) -> Link | None:
+        """The link as this process last read it: one object until it changes.
+
+        A change made through this store is seen by the next call; one made elsewhere
+        by :meth:`append_visit`, whose statement records only while the row is at the
+        version the redirect was planned with (and hands back the new row). On an event
+        loop (:func:`~suolink.backends.batching.deferring`) ``CommitWouldWait``: the
+        visit's write is a round trip to wait for, so the request goes to a thread.
+        """
+        if deferred_commits() is not None:
+            raise CommitWouldWait
+        entry = self._held.get(code) if type(code) is str else None
+        if entry is not None:
+            return entry[1]
+        if not code_ok(code):
+            return None
+        with self._direct_call("read a link") as conn:
+            row = self._run(conn, ("held", None), {"code": code}).fetchone()
+        if row is None:
+            return None
+        return self._hold(code, self._link_from(row[0], int(row[1])), int(row[2]))
+
+    def _hold(self, code: str, link: Link, version: int) -> Link:
+        """Keep ``link`` for ``peek`` with its row's version."""
+        held = self._held
+        if len(held) >= _HELD:
+            held.clear()
+        held[code] = (version, link)
+        return link
+
+    def _drop(self, code: object) -> None:
+        """Forget the held copy of ``code`` (changed or deleted through this store)."""
+        if type(code) is str:
+            self._held.pop(code, None)
+
+    def append_visit(self, record: VisitRecord, *, count: bool = True) -> bool | None:
+        """Record a visit suolink built for a redirect planned on :meth:`peek`'s link.
+
+        One statement, held to the version of the held link: True if recorded, False if
+        ``max_visits`` refused it, None if there is no such link or it changed since
+        (nothing recorded; the new row is held, the caller asks the policy again).
+        """
+        if deferred_commits() is not None:
+            raise CommitWouldWait
+        code = record[0]
+        held = self._held.get(code)
+        if held is None:  # not read through peek: the ordinary statement
+            try:
+                return self.record_visit(Visit.from_record(record), count=count).allowed
+            except LinkNotFound:
+                return None
+        held_version, link = held
+        click = record[12] == "redirect" and not record[8] and bool(record[10])
+        row = self._retrying(lambda: self._append_visit(record, count, held_version, click))
+        if row is None:
+            self._drop(code)
+            return None
+        recorded, version, visits, text = row
+        if recorded:
+            self._queued()
+            return True
+        if text is not None:
+            self._hold(code, self._link_from(text, int(visits)), int(version))
+            return None
+        # The version held, nothing recorded: a limit, a person's click on a people link
+        # (the transaction path counts it), or a change committed while the statement ran
+        # (its snapshot shows the old row): then read again, the caller plans afresh.
+        people = click and is_people_link(link.campaign, link.recipient)
+        if not people and not (count and link.max_visits is not None):
+            self._drop(code)
+            return None
+        try:
+            return self.record_visit(Visit.from_record(record), count=count).allowed
+        except LinkNotFound:
+            return None
+
+    def _append_visit(self, record: VisitRecord, count: bool, version: int, click: bool) -> Any:
+        self._drop_old_visits(record[1])
+        with self._direct_call("record a visit") as conn:
+            params = _record_params(record, self._direct_ua_id(conn, record[3]))
+            params["click"] = click  # ``counts_for_people`` of the record's visit
+            params["ver"] = version
+            return self._run(conn, ("append", count), params).fetchone()
+
+    def create(self, link: Link) -> Link:
+        """Insert ``link`` if its code is free (see ``SQLStorage.create``)."""
+        try:
+            return super().create(link)
+        finally:
+            if isinstance(link, Link):
+                self._drop(link.code)
+
+    def update(self, code: str, changes: Mapping[str, Any]) -> Link:
+        """Apply ``changes`` atomically; the held copy is dropped (see ``Storage.update``)."""
+        self._drop(code)
+        try:
+            return super().update(code, changes)
+        finally:
+            self._drop(code)
+
+    def delete(self, code: str, *, tombstone: bool = True) -> bool:
+        """Remove the link (see ``SQLStorage.delete``); the held copy is dropped."""
+        try:
+            return super().delete(code, tombstone=tombstone)
+        finally:
+            self._drop(code)
+
+    def _update_link(self, tx: Connection, link: Link) -> None:
+        super()._update_link(tx, link)
+        self._drop(link.code)
 
     def _insert_visit(self, tx: Connection, visit: Visit) -> None:
         """Record the visit and queue its counts inside the caller's transaction."""

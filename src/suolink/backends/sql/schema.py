@@ -8,7 +8,8 @@ write-time counts ``visit_counts`` and ``visitor_counts``; and (migration 2, SQL
 the webhook outbox ``webhook_endpoints``, ``webhook_outbox``, ``webhook_deliveries``.
 Migration 4 (SQLite's 8) adds the people tables (``people_links`` and the rest, see
 ``docs/people.md``); migration 6 the ``count_queue`` of visits whose counts are folded
-into ``visit_counts`` in batches (see ``docs/storage.md``).
+into ``visit_counts`` in batches (see ``docs/storage.md``); migration 7, on PostgreSQL,
+``links.version`` (moved by every change of a link, so processes may hold links).
 Two differences, both for the engines' index size limits: text that is part of a key
 beyond the code (a tag, a counted value, a visitor) is keyed by a 16-byte BLAKE2 hash of
 it (:func:`key_hash`), the text itself kept beside; and the code, every key and every
@@ -603,6 +604,38 @@ def _v6(conn: Connection) -> None:
         )
 
 
+def _v7(conn: Connection) -> None:
+    """PostgreSQL: ``links.version``, a number from the ``link_versions`` sequence, new
+    on every change of a link but its count (a trigger, skipped while ``visits`` moves).
+
+    A process holding a link (``HoldsLinksInProcess``) appends a visit only while the
+    row still has the version it read; a number is never given twice, so a link deleted
+    and made again is a new version too. MySQL/MariaDB do not hold links: nothing there.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(text("CREATE SEQUENCE link_versions"))
+    conn.execute(
+        text(
+            "ALTER TABLE links ADD COLUMN version bigint NOT NULL DEFAULT nextval('link_versions')"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE FUNCTION suolink_link_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN NEW.version := nextval('link_versions'); RETURN NEW; END $$"
+        )
+    )
+    # ``WHEN`` is tested without calling the function: a redirect's ``visits + 1``
+    # costs a comparison, not a PL/pgSQL call.
+    conn.execute(
+        text(
+            "CREATE TRIGGER links_version BEFORE UPDATE ON links FOR EACH ROW "
+            "WHEN (OLD.visits = NEW.visits) EXECUTE FUNCTION suolink_link_version()"
+        )
+    )
+
+
 #: (version, what it does, step): applied in order, each recorded in ``schema_version``.
 #: Add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -612,6 +645,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "people across links: campaigns and recipients, visitors, reach", _v4),
     (5, "conversions: one per (link, kind, click id)", _v5),
     (6, "counts folded in batches: the queue of visits not yet counted, visit cubes", _v6),
+    (7, "links: a version moved by every change (PostgreSQL: links held in process)", _v7),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
