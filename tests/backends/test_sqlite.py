@@ -826,3 +826,154 @@ def test_two_processes_share_max_visits_and_see_each_others_changes(db: Path) ->
         assert isinstance(again, Redirect)
         assert again.location == "https://example.com/2"  # changed by the other process
         assert shortener.get("hot").visits == 2
+
+
+# ------------------------------------------------------- counts in visit cubes (v13)
+
+#: How a schema-12 suolink counted one visit: ~15 ``visit_counts`` cells, the person's
+#: row, the ``people`` cell when the person is new (what an older process still running
+#: during an upgrade writes).
+_V12_CELL = (
+    "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"
+)
+
+
+def _record_as_v12(conn: sqlite3.Connection, visit: Visit) -> None:
+    from suolink.backends.relational import ALL_TIME, PEOPLE, count_cells, visit_row
+
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE links SET visits = visits + 1 WHERE code = ?", (visit.code,))
+    conn.execute("INSERT OR IGNORE INTO user_agents (text) VALUES (?)", (visit.user_agent,))
+    ua = conn.execute("SELECT id FROM user_agents WHERE text = ?", (visit.user_agent,)).fetchone()
+    row = visit_row(visit, ua[0])
+    conn.execute(
+        f"INSERT INTO visits ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})",
+        row,
+    )
+    cells, who = count_cells(visit)
+    conn.executemany(_V12_CELL, cells)
+    if who is not None:
+        n = conn.execute(
+            "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
+            "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n",
+            (visit.code, who),
+        ).fetchone()[0]
+        if n == 1:
+            conn.execute(_V12_CELL, (visit.code, PEOPLE, ALL_TIME, ""))
+    conn.execute("COMMIT")
+
+
+def _v12_visits(code: str) -> list[Visit]:
+    return [
+        Visit(code=code, at=T0, visitor_id="ann", app="wechat", os="ios", referer="r.example"),
+        Visit(code=code, at=T0 + timedelta(days=1), visitor_id="ann", browser="chrome"),
+        Visit(code=code, at=T0 + timedelta(days=1), visitor_id="bob", country="CN", arm="b"),
+        Visit(code=code, at=T0, is_bot=True, app="googlebot", outcome="bot"),
+        Visit(code=code, at=T0, ip="10.0.0.9", domain="s.example"),  # an old record: no id
+    ]
+
+
+def _assert_counts_exact(storage: SQLiteStorage, code: str) -> None:
+    """Stats from the counts (cells and cubes) equal stats folded from the raw visits."""
+    assert storage.counts(code) is not None
+    assert link_stats(storage, code) == aggregate(code, storage.visits(code))
+    midnight = T0.replace(hour=0)  # whole UTC days: answered from the counts
+    for days in (1, 2):
+        window = {"since": midnight, "until": midnight + timedelta(days=days)}
+        assert link_stats(storage, code, **window) == aggregate(
+            code, storage.visits(code, **window)
+        )
+
+
+def test_counts_of_schema_12_survive_migration_13_and_mix_with_cubes(db: Path) -> None:
+    old = raw(db)
+    assert migrate(old, target=12) == 12
+    old.execute(
+        "INSERT INTO links (code, url, created_at, created_us, anti_block_mode, deny, targets,"
+        " tags, disabled, visits) VALUES ('old', 'https://e.com', ?, 0, 'auto', '[]', '[]',"
+        " '[]', 0, 0)",
+        (T0.isoformat(),),
+    )
+    for visit in _v12_visits("old"):
+        _record_as_v12(old, visit)
+    storage = SQLiteStorage(f"sqlite:///{db}")  # migration 13: link_people backfilled
+    try:
+        assert storage.counts("old").unique_visitors == 3  # ann, bob, 10.0.0.9
+        _assert_counts_exact(storage, "old")
+        for visit in _v12_visits("old"):  # written as cubes now, summed with the old cells
+            renamed = visit.visitor_id and f"new-{visit.visitor_id}"
+            storage.record_visit(replace(visit, visitor_id=renamed))
+        _assert_counts_exact(storage, "old")
+        assert storage.counts("old").unique_visitors == 5
+        for visit in _v12_visits("old"):  # an older process still writing during the upgrade
+            _record_as_v12(old, replace(visit, visitor_id=visit.visitor_id and "late"))
+        _assert_counts_exact(storage, "old")
+        assert storage.counts("old").unique_visitors == 6
+        assert storage.get("old").visits == 15
+    finally:
+        storage.close()
+        old.close()
+
+
+def test_a_batch_of_alike_visits_writes_two_cube_rows_and_one_person(
+    store: SQLiteStorage, db: Path
+) -> None:
+    store.create(Link(code="one", url="https://e.com"))
+    at = datetime.now(UTC)
+    batch = [(Visit(code="one", at=at, visitor_id="ann", os="ios"), True)] * 32
+    store._write_visits(batch)
+    look = raw(db)
+    cubes = look.execute("SELECT day, n FROM visit_cubes WHERE code = 'one'").fetchall()
+    assert sorted(cubes) == [("", 32), (at.date().isoformat(), 32)]
+    cells = look.execute("SELECT dimension, n FROM visit_counts WHERE code = 'one'").fetchall()
+    assert cells == [("visitor", 32)]
+    assert look.execute("SELECT n FROM link_people").fetchall() == [(1,)]
+    assert store.counts("one").dimensions["os"] == {"ios": 32}
+
+
+def test_visits_alike_but_for_their_domain_are_counted_apart(store: SQLiteStorage) -> None:
+    store.create(Link(code="d", url="https://e.com"))
+    store._write_visits(
+        [(Visit(code="d", at=T0, domain=name), True) for name in ("a.example", "b.example")]
+    )
+    assert store.counts("d").dimensions["domain"] == {"a.example": 1, "b.example": 1}
+    assert link_stats(store, "d") == aggregate("d", store.visits("d"))
+
+
+def test_people_counts_follow_forgetting_and_deleting(store: SQLiteStorage, db: Path) -> None:
+    store.create(Link(code="p", url="https://e.com"))
+    for who in ("ann", "bob", "ann"):
+        store.record_visit(Visit(code="p", at=T0, visitor_id=who))
+    assert store.counts("p").unique_visitors == 2
+    assert store.forget_visitor("bob")
+    assert store.counts("p").unique_visitors == 1  # as memory:// counts
+    assert store.delete("p", tombstone=False)
+    look = raw(db)
+    for table in ("visit_cubes", "link_people", "visitor_counts"):
+        assert look.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(store: SQLiteStorage) -> None:
+    # 301 visits: statements of 256, 32, 8, 4 and 1 rows; every person and combination new.
+    for code in ("big", "other"):
+        store.create(Link(code=code, url="https://e.com"))
+    batch = [
+        (
+            Visit(
+                code="big" if i % 7 else "other",
+                at=T0 + timedelta(hours=i),
+                visitor_id=f"v{i}",
+                user_agent=f"agent {i % 5}",
+                referer=f"r{i % 11}.example",
+                is_bot=i % 13 == 0,
+            ),
+            True,
+        )
+        for i in range(301)
+    ]
+    results = store._write_visits(batch)
+    assert all(getattr(r, "allowed", False) for r in results)
+    for code in ("big", "other"):
+        _assert_counts_exact(store, code)
+        assert len(list(store.visits(code))) == store.get(code).visits  # type: ignore[union-attr]

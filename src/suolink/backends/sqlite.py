@@ -48,8 +48,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
+from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -61,7 +63,7 @@ from ..errors import (
     LinkNotFound,
 )
 from ..models import Link, Visit, VisitRecord, VisitResult
-from ..people import counts_for_people, is_people_link, scope_of, scopes
+from ..people import is_people_link, scope_of, scopes
 from . import redact_url
 from ._common import (
     Position,
@@ -70,7 +72,6 @@ from ._common import (
     normalise_visit,
     to_micros,
     visit_dimensions,
-    visitor_key,
 )
 from .base import DIMENSIONS, TOP, PeopleTotals, PersonRow, StatsCounts
 from .batching import OPTION_NAMES as BATCH_OPTION_NAMES
@@ -91,7 +92,6 @@ from .relational import PEOPLE as _PEOPLE
 from .relational import count_cells as _count_cells
 from .relational import day_bounds as _day_bounds
 from .relational import replayed as _replayed
-from .relational import visit_row as _visit_row
 from .sql_outbox import Ran, Run, SqlOutbox
 
 __all__ = [
@@ -488,6 +488,32 @@ def _v12(conn: sqlite3.Connection) -> None:
     _link_version_triggers(conn)
 
 
+_V13 = _statements(
+    # A visit adds 1 to two rows here (its UTC day's and all time's, day ''), keyed by its
+    # combination of counted values (JSON of visit_dimensions), instead of ~15 cells of
+    # visit_counts; reads sum both tables, so cells written before (or by an older
+    # process during an upgrade) still count.
+    """CREATE TABLE visit_cubes (
+        code TEXT NOT NULL,
+        day TEXT NOT NULL,
+        combo TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (code, day, combo)
+    ) WITHOUT ROWID""",
+    # A link's number of people: the rows of visitor_counts, kept by triggers (whoever
+    # writes them, old versions included), so a visit need not ask who is new.
+    "CREATE TABLE link_people (code TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO link_people (code, n) SELECT code, COUNT(*) FROM visitor_counts GROUP BY code",
+    """CREATE TRIGGER link_people_insert AFTER INSERT ON visitor_counts BEGIN
+        INSERT OR IGNORE INTO link_people (code, n) VALUES (new.code, 0);
+        UPDATE link_people SET n = n + 1 WHERE code = new.code;
+    END""",
+    """CREATE TRIGGER link_people_delete AFTER DELETE ON visitor_counts BEGIN
+        UPDATE link_people SET n = n - 1 WHERE code = old.code;
+    END""",
+)
+
+
 #: (version, what it does, step). Steps run in order inside one IMMEDIATE transaction;
 #: add new ones at the end and never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -503,6 +529,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (10, "domains: short domains, their pools and states; visits: the domain", _V10),
     (11, "webhooks: endpoints, the outbox and the delivery log", _V11),
     (12, "link_version: a counter every link change moves, visits not (the link cache)", _v12),
+    (13, "visit cubes: two count rows per visit; link_people kept by triggers", _V13),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -577,23 +604,22 @@ _VISIT_COLUMNS = ("code", "at", "at_us", *PLAIN_VISIT_FIELDS)
 _STORED_VISIT_COLUMNS = tuple(
     "ua_id" if column == "user_agent" else column for column in _VISIT_COLUMNS
 )
-_INSERT_VISIT = (
-    f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
-    f"VALUES ({', '.join(':' + c for c in _STORED_VISIT_COLUMNS)})"
-)
-#: ``_INSERT_VISIT`` with its values by position, for batches: code, at, at_us, then
-#: the plain fields in ``PLAIN_VISIT_FIELDS`` order with ``ua_id`` for the user agent.
+#: A ``visits`` row by position, for batches: code, at, at_us, then the plain fields in
+#: ``PLAIN_VISIT_FIELDS`` order with ``ua_id`` for the user agent. A :data:`VisitRecord`
+#: holds them in the same order (``_insert_visits`` relies on it; checked here).
+_FIELD_NAMES = tuple(f.name for f in dataclass_fields(Visit))
+if _FIELD_NAMES[2:4] != ("ip", "user_agent") or _FIELD_NAMES[2:] != PLAIN_VISIT_FIELDS:
+    raise AssertionError("a VisitRecord no longer matches the visits row")  # pragma: no cover
 _INSERT_VISIT_ROW = (
     f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)}) "  # noqa: S608 - constant text
     f"VALUES ({', '.join('?' * len(_STORED_VISIT_COLUMNS))})"
 )
-_PLAIN_GETTER = attrgetter(*PLAIN_VISIT_FIELDS)
-_UA_AT = PLAIN_VISIT_FIELDS.index("user_agent")
-#: The fields :func:`visit_dimensions` and the visitor count read: visits equal in
-#: these (and link and day) add to the same count cells.
-_COUNTED_GETTER = attrgetter(
-    "outcome", "is_bot", "app", "os", "device", "browser", "referer", "country", "arm"
-)
+#: The fields of a :data:`VisitRecord` that :func:`visit_dimensions` reads (outcome,
+#: is_bot, app, os, device, browser, referer, country, arm, domain): visits equal in
+#: these add to the same ``visit_cubes`` rows (of their link and day).
+_COMBO_OF = itemgetter(12, 8, 5, 6, 7, 11, 4, 13, 16, 17)
+#: Combinations (their JSON) remembered by a store before it starts again.
+_COMBO_CACHE = 4096
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -605,24 +631,42 @@ _SELECT_VISITS = (
     "WHERE v.code = ? AND v.at_us >= ? AND v.at_us < ? AND (v.at_us, v.id) > (?, ?) "
     "ORDER BY v.at_us, v.id LIMIT ?"
 )
-_COUNT_CELL = (
-    "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, 1) "
-    "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + 1"
-)
-_COUNT_VISITOR = (
-    "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, 1) "
-    "ON CONFLICT (code, visitor) DO UPDATE SET n = n + 1 RETURNING n"
-)
 _ADD_CELL = (
     "INSERT INTO visit_counts (code, dimension, day, value, n) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + excluded.n"
 )
+# The batch writer's statements: each handles a whole batch in one SQLite step (see
+# _insert_many), lists and maps passed as one JSON parameter.
+_INSERT_VISITS_HEAD = f"INSERT INTO visits ({', '.join(_STORED_VISIT_COLUMNS)})"
+_VISIT_WIDTH = len(_STORED_VISIT_COLUMNS)
+_ADD_CUBES_HEAD = "INSERT INTO visit_cubes (code, day, combo, n)"
+_ADD_CUBES_TAIL = " ON CONFLICT (code, day, combo) DO UPDATE SET n = n + excluded.n"
+_ADD_CELLS_HEAD = "INSERT INTO visit_counts (code, dimension, day, value, n)"
+_ADD_CELLS_TAIL = " ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + excluded.n"
+_ADD_VISITORS_HEAD = "INSERT INTO visitor_counts (code, visitor, n)"
+_ADD_VISITORS_TAIL = " ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
+_LINK_STATES = (
+    "SELECT json_group_array(json_array(l.code, l.visits, l.max_visits)) "
+    "FROM json_each(?) AS j CROSS JOIN links AS l ON l.code = j.value"
+)
+_ADD_LINK_VISITS = (
+    "UPDATE links SET visits = visits + j.value FROM json_each(?) AS j WHERE links.code = j.key"
+)
+_USER_AGENT_IDS = (
+    "SELECT json_group_object(u.text, u.id) "
+    "FROM json_each(?) AS j CROSS JOIN user_agents AS u ON u.text = j.value"
+)
+_PEOPLE_LINKS = (
+    "SELECT json_group_array(json_array(p.code, p.campaign, p.recipient)) "
+    "FROM json_each(?) AS j CROSS JOIN people_links AS p ON p.code = j.value"
+)
+#: Most rows one multi-row ``VALUES`` statement holds (a power of two).
+_MOST_ROWS = 256
 _ADD_VISITOR = (
     "INSERT INTO visitor_counts (code, visitor, n) VALUES (?, ?, ?) "
     "ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
 )
 # People across links (TracksPeople): a click's rows, updated in the visit's transaction.
-_PEOPLE_LINK = "SELECT campaign, recipient FROM people_links WHERE code = ?"
 _PUT_PEOPLE_LINK = (
     "INSERT INTO people_links (code, campaign, recipient) VALUES (?, ?, ?) "
     "ON CONFLICT (code) DO UPDATE SET campaign = excluded.campaign, "
@@ -884,6 +928,8 @@ class SQLiteStorage(
         self._file_checked = 0.0  # time.monotonic() of peek's last look at the file
         #: Until this time.monotonic(), peek trusts the cache without asking the version.
         self._fresh_until = 0.0
+        #: ``_COMBO_OF`` of a visit -> its ``visit_cubes`` combination (see ``_combo``).
+        self._combos: dict[tuple[Any, ...], str] = {}
         self._batch_visits(options.batch)
 
     def __repr__(self) -> str:
@@ -909,6 +955,7 @@ class SQLiteStorage(
             isolation_level=None,
             check_same_thread=False,
             factory=_Connection,
+            cached_statements=256,  # the batch writer's multi-row statements among them
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
@@ -1215,7 +1262,9 @@ class SQLiteStorage(
         tx.links_changed = True  # type: ignore[attr-defined]
         tx.execute("DELETE FROM visits WHERE code = ?", (code,))
         tx.execute("DELETE FROM visit_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM visit_cubes WHERE code = ?", (code,))
         tx.execute("DELETE FROM visitor_counts WHERE code = ?", (code,))
+        tx.execute("DELETE FROM link_people WHERE code = ?", (code,))  # after its trigger
         tx.execute("DELETE FROM people_links WHERE code = ?", (code,))  # people's rows stay
         tx.execute("DELETE FROM conversions WHERE code = ?", (code,))
         self._delete_tags(tx, code)
@@ -1330,7 +1379,7 @@ class SQLiteStorage(
                 for tag in sorted(set(link.tags))
             ],
         )
-        self._insert_visits(tx, [visit for _, visits in fresh for visit in visits])
+        self._insert_visits(tx, [visit.to_record() for _, visits in fresh for visit in visits])
 
     def _restore_each(
         self, tx: sqlite3.Connection, checked: Sequence[tuple[Link, Sequence[Visit]]]
@@ -1371,44 +1420,64 @@ class SQLiteStorage(
 
     def _insert_visit(self, tx: sqlite3.Connection, visit: Visit) -> None:
         """Insert the raw visit and add it to the counts, in the caller's transaction."""
-        tx.execute(_INSERT_VISIT, _visit_row(visit, _user_agent_id(tx, visit.user_agent)))
-        cells, who = _count_cells(visit)
-        tx.executemany(_COUNT_CELL, cells)
-        if who is not None and tx.execute(_COUNT_VISITOR, (visit.code, who)).fetchone()[0] == 1:
-            tx.execute(_COUNT_CELL, (visit.code, _PEOPLE, _ALL_TIME, ""))
-        if counts_for_people(visit):
-            row = tx.execute(_PEOPLE_LINK, (visit.code,)).fetchone()
-            if row is not None:
-                _count_person(tx, visit, row[0], row[1])
-        if self.retention_days:
-            self._drop_old_visits(tx, to_micros(visit.at) - self.retention_days * _DAY_US)
+        self._insert_visits(tx, [visit.to_record()])
+
+    def _write_visits(
+        self, queued: Sequence[tuple[Visit | VisitRecord, bool]]
+    ) -> Sequence[VisitResult | Exception]:
+        """One batch in one transaction, worked on as records (no ``Visit`` per visit);
+        if SQLite refuses it for a reason other than "not now", each visit alone, so one
+        bad visit cannot fail its neighbours."""
+        items = [
+            (visit.to_record() if isinstance(visit, Visit) else visit, count)
+            for visit, count in queued
+        ]
+        try:
+            with self._write("record visits") as tx:
+                return self._record_records(tx, items)
+        except BackendUnavailable:
+            raise
+        except BackendError:
+            if len(items) == 1:
+                raise
+        out: list[VisitResult | Exception] = []
+        for record, count in items:
+            try:
+                with self._write("record a visit") as tx:
+                    out.append(self._record_one(tx, Visit.from_record(record), count))
+            except (BackendError, LinkNotFound) as exc:
+                out.append(exc)
+        return out
 
     def _record_batch(
         self, tx: sqlite3.Connection, items: Sequence[tuple[Visit, bool]]
     ) -> list[VisitResult | Exception]:
+        """A batch of visits, as one ``record_visit`` each would do (see ``_record_records``)."""
+        return self._record_records(tx, [(visit.to_record(), count) for visit, count in items])
+
+    def _record_records(
+        self, tx: sqlite3.Connection, items: Sequence[tuple[VisitRecord, bool]]
+    ) -> list[VisitResult | Exception]:
         """A batch of visits in set-wise statements, as one ``record_visit`` each would do.
 
-        Per link: one read of the count and limit, one ``UPDATE`` adding the visits the
+        One read of every link's count and limit, one ``UPDATE`` adding the visits each
         limit lets through (first come, first counted). Counts of every visit that is
-        recorded are summed per cell first, so each cell is written once per batch.
+        recorded are summed per row first, so each count row is written once per batch.
+        Each statement handles the whole batch (see :func:`_insert_many`).
         """
-        codes = list(dict.fromkeys(visit.code for visit, _ in items))
-        state: dict[str, list[int | None]] = {}
-        for start in range(0, len(codes), 500):
-            chunk = codes[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for code, visits, limit in tx.execute(
-                f"SELECT code, visits, max_visits FROM links WHERE code IN ({marks})",  # noqa: S608
-                chunk,
-            ):
-                state[code] = [visits, limit]
-        added: Counter[str] = Counter()
+        codes = list(dict.fromkeys(record[0] for record, _ in items))
+        found = tx.execute(_LINK_STATES, (_json(codes),)).fetchone()[0]
+        state: dict[str, list[int | None]] = {
+            code: [visits, limit] for code, visits, limit in json.loads(found)
+        }
+        added: dict[str, int] = {}
         out: list[VisitResult | Exception] = []
-        recorded: list[Visit] = []
-        for visit, count in items:
-            link = state.get(visit.code)
+        recorded: list[VisitRecord] = []
+        for record, count in items:
+            code = record[0]
+            link = state.get(code)
             if link is None:
-                out.append(LinkNotFound(visit.code))
+                out.append(LinkNotFound(code))
                 continue
             visits, limit = link
             assert visits is not None  # a NOT NULL column
@@ -1417,100 +1486,107 @@ class SQLiteStorage(
                     out.append(VisitResult(allowed=False, visits=visits))
                     continue
                 link[0] = visits = visits + 1
-                added[visit.code] += 1
+                added[code] = added.get(code, 0) + 1
             out.append(VisitResult(allowed=True, visits=visits))
-            recorded.append(visit)
-        tx.executemany(
-            "UPDATE links SET visits = visits + ? WHERE code = ?",
-            [(n, code) for code, n in added.items()],
-        )
+            recorded.append(record)
+        if added:
+            tx.execute(_ADD_LINK_VISITS, (_json(added),))
         self._insert_visits(tx, recorded)
         return out
 
-    def _insert_visits(self, tx: sqlite3.Connection, visits: Sequence[Visit]) -> None:
-        """Insert raw visits and add them to the counts, each count cell written once.
+    def _insert_visits(self, tx: sqlite3.Connection, records: Sequence[VisitRecord]) -> None:
+        """Insert raw visits and add them to the counts, each count row written once.
 
-        Visits alike in everything counted (link, day, dimensions) are counted as one
-        group, so the cost per visit is one row and a dictionary step.
+        A visit adds 1 to two ``visit_cubes`` rows (its UTC day's and all time's, for its
+        combination of counted values) and, for a person, to their ``visitor_counts`` row
+        and the day's ``visitor`` cell; ``link_people`` follows ``visitor_counts`` by
+        trigger. Visits of one link, day and combination share their rows, so the work
+        per visit is its raw row and a few dictionary steps.
         """
-        if not visits:
+        if not records:
             return
-        user_agents: dict[str, int] = {}
+        user_agents = _user_agent_ids(tx, {record[3] for record in records})
         days: dict[date, str] = {}
-        rows: list[tuple[Any, ...]] = []
-        groups: dict[tuple[Any, ...], list[Any]] = {}
-        people: Counter[tuple[str, str, str]] = Counter()
-        for visit in visits:
-            at = visit.at
-            text = visit.user_agent
-            ua = user_agents.get(text)
-            if ua is None:
-                ua = user_agents[text] = _user_agent_id(tx, text)
-            plain = _PLAIN_GETTER(visit)
-            rows.append(
-                (
-                    visit.code,
-                    at.isoformat(),
-                    to_micros(at),
-                    *plain[:_UA_AT],
-                    ua,
-                    *plain[_UA_AT + 1 :],
-                )
-            )
+        combos = self._combos
+        flat: list[Any] = []
+        cubes: dict[tuple[str, str, str], int] = {}
+        people: dict[tuple[str, str, str], int] = {}
+        for record in records:
+            code, at, ip, text = record[:4]
+            flat += (code, at.isoformat(), to_micros(at), ip, user_agents[text])
+            flat += record[4:]
             if at.tzinfo is UTC:
-                day = days.get(at.date())
+                on = at.date()
+                day = days.get(on)
                 if day is None:
-                    day = days[at.date()] = at.date().isoformat()
+                    day = days[on] = on.isoformat()
             else:
                 day = at.astimezone(UTC).date().isoformat()
-            key = (visit.code, day, *_COUNTED_GETTER(visit))
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [visit, 1]
-            else:
-                group[1] += 1
-            who = None if visit.is_bot else visitor_key(visit)
-            if who is not None:
-                people[visit.code, day, who] += 1
-        tx.executemany(_INSERT_VISIT_ROW, rows)
-        cells: Counter[tuple[str, str, str, str]] = Counter()
-        for (code, day, *_), (sample, n) in groups.items():
-            cells[code, "total", day, ""] += n
-            for dim, value in visit_dimensions(sample):
-                cells[code, dim, day, value] += n
-                cells[code, dim, _ALL_TIME, value] += n
-        per_person: Counter[tuple[str, str]] = Counter()
-        for (code, day, who), n in people.items():
-            cells[code, "visitor", day, who] += n
-            per_person[code, who] += n
-        for code, _who in _new_people(tx, per_person):
-            cells[code, _PEOPLE, _ALL_TIME, ""] += 1
-        tx.executemany(_ADD_VISITOR, [(*person, n) for person, n in per_person.items()])
-        tx.executemany(_ADD_CELL, [(*cell, n) for cell, n in cells.items()])
-        self._count_people(tx, [visit for visit in visits if counts_for_people(visit)])
+            key = _COMBO_OF(record)
+            combo = combos.get(key)
+            if combo is None:
+                combo = self._combo(record, key)
+            cube = (code, day, combo)
+            cubes[cube] = cubes.get(cube, 0) + 1
+            if not record[8]:  # is_bot
+                who = record[10] or ip  # visitor_key: the visitor id, or the IP of old records
+                if who:
+                    person = (code, day, who)
+                    people[person] = people.get(person, 0) + 1
+        _insert_many(tx, _INSERT_VISITS_HEAD, _VISIT_WIDTH, flat)
+        whole: dict[tuple[str, str, str], int] = {}
+        flat = []
+        for (code, day, combo), n in cubes.items():
+            flat += (code, day, combo, n)
+            cube = (code, _ALL_TIME, combo)
+            whole[cube] = whole.get(cube, 0) + n
+        for cube, n in whole.items():
+            flat += (*cube, n)
+        _insert_many(tx, _ADD_CUBES_HEAD, 4, flat, _ADD_CUBES_TAIL)
+        if people:
+            per_person: dict[tuple[str, str], int] = {}
+            flat = []
+            for (code, day, who), n in people.items():
+                flat += (code, "visitor", day, who, n)
+                key2 = (code, who)
+                per_person[key2] = per_person.get(key2, 0) + n
+            _insert_many(tx, _ADD_CELLS_HEAD, 5, flat, _ADD_CELLS_TAIL)
+            flat = []
+            for (code, who), n in per_person.items():
+                flat += (code, who, n)
+            _insert_many(tx, _ADD_VISITORS_HEAD, 3, flat, _ADD_VISITORS_TAIL)
+        clicks = [
+            record
+            for record in records
+            if record[12] == "redirect" and record[10] and not record[8]
+        ]  # counts_for_people, on records
+        if clicks:
+            self._count_people(tx, clicks)
         if self.retention_days:
-            latest = max(to_micros(visit.at) for visit in visits)
+            latest = max(to_micros(record[1]) for record in records)
             self._drop_old_visits(tx, latest - self.retention_days * _DAY_US)
 
-    def _count_people(self, tx: sqlite3.Connection, clicks: Sequence[Visit]) -> None:
+    def _combo(self, record: VisitRecord, key: tuple[Any, ...]) -> str:
+        """The ``visit_cubes`` combination of a visit (JSON of its dimensions), remembered."""
+        combos = self._combos
+        if len(combos) >= _COMBO_CACHE:
+            combos.clear()
+        combo = combos[key] = json.dumps(
+            visit_dimensions(Visit.from_record(record)), ensure_ascii=False, separators=(",", ":")
+        )
+        return combo
+
+    def _count_people(self, tx: sqlite3.Connection, clicks: Sequence[VisitRecord]) -> None:
         """Count people's clicks on people links (a batch's, in its transaction)."""
-        if not clicks:
+        codes = list(dict.fromkeys(record[0] for record in clicks))
+        rows = json.loads(tx.execute(_PEOPLE_LINKS, (_json(codes),)).fetchone()[0])
+        if not rows:
             return
-        codes = list(dict.fromkeys(visit.code for visit in clicks))
-        found: dict[str, tuple[str | None, str | None]] = {}
-        for start in range(0, len(codes), 500):
-            chunk = codes[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for code, campaign, recipient in tx.execute(
-                "SELECT code, campaign, recipient FROM people_links "  # noqa: S608
-                f"WHERE code IN ({marks})",
-                chunk,
-            ):
-                found[code] = (campaign, recipient)
-        for visit in clicks:
-            link = found.get(visit.code)
+        found = {code: (campaign, recipient) for code, campaign, recipient in rows}
+        for record in clicks:
+            link = found.get(record[0])
             if link is not None:
-                _count_person(tx, visit, *link)
+                _count_person(tx, Visit.from_record(record), *link)
 
     # -- people across links (TracksPeople) -----------------------------------------
 
@@ -1655,19 +1731,30 @@ class SQLiteStorage(
                     (code, low, high),
                 ).fetchall()
             )
+            first, last = (_ALL_TIME, _FIRST_DAY) if whole else (low, high)
             for dim, value, n in tx.execute(
                 "SELECT dimension, value, SUM(n) FROM visit_counts "  # noqa: S608 - constant
                 f"WHERE code = ? AND dimension IN ({marks}) AND day >= ? AND day < ? "
                 "GROUP BY dimension, value",
-                (code, *DIMENSIONS, *((_ALL_TIME, _FIRST_DAY) if whole else (low, high))),
+                (code, *DIMENSIONS, first, last),
             ):
                 dims.setdefault(dim, {})[value] = n
+            for day, n in tx.execute(
+                "SELECT day, SUM(n) FROM visit_cubes WHERE code = ? AND day >= ? AND day < ? "
+                "GROUP BY day",
+                (code, low, high),
+            ):
+                by_day[day] = by_day.get(day, 0) + n
+            for combo, n in tx.execute(
+                "SELECT combo, SUM(n) FROM visit_cubes WHERE code = ? AND day >= ? AND day < ? "
+                "GROUP BY combo",
+                (code, first, last),
+            ):
+                for dim, value in _combo_pairs(combo):
+                    values = dims.setdefault(dim, {})
+                    values[value] = values.get(value, 0) + n
             if whole:
-                row = tx.execute(
-                    "SELECT n FROM visit_counts WHERE code = ? AND dimension = ? "
-                    "AND day = ? AND value = ''",
-                    (code, _PEOPLE, _ALL_TIME),
-                ).fetchone()
+                row = tx.execute("SELECT n FROM link_people WHERE code = ?", (code,)).fetchone()
                 unique = 0 if row is None else row[0]
                 top = tx.execute(
                     "SELECT visitor, n FROM visitor_counts WHERE code = ? "
@@ -1748,28 +1835,6 @@ class SQLiteStorage(
                 conn.close()
 
 
-def _new_people(tx: sqlite3.Connection, people: Counter[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The (link, person) pairs of ``people`` not yet in ``visitor_counts`` (in a write)."""
-    by_code: dict[str, list[str]] = {}
-    for code, who in people:
-        by_code.setdefault(code, []).append(who)
-    new: list[tuple[str, str]] = []
-    for code, everyone in by_code.items():
-        for start in range(0, len(everyone), 500):
-            chunk = everyone[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            known = {
-                row[0]
-                for row in tx.execute(
-                    "SELECT visitor FROM visitor_counts "  # noqa: S608 - placeholders only
-                    f"WHERE code = ? AND visitor IN ({marks})",
-                    (code, *chunk),
-                )
-            }
-            new += [(code, who) for who in chunk if who not in known]
-    return new
-
-
 def _link_people(tx: sqlite3.Connection, links: Sequence[Link]) -> None:
     """New links' campaign and recipient, and their recipients listed with no click yet."""
     people = [link for link in links if is_people_link(link.campaign, link.recipient)]
@@ -1808,8 +1873,67 @@ def _count_person(
         tx.execute(_RECIPIENT_CLICK, values)
 
 
+@lru_cache(maxsize=_COMBO_CACHE)
+def _combo_pairs(combo: str) -> tuple[tuple[str, str], ...]:
+    """The ``(dimension, value)`` pairs of a ``visit_cubes`` combination that stats show."""
+    return tuple((dim, value) for dim, value in json.loads(combo) if dim in DIMENSIONS)
+
+
 def _from_micros(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@cache
+def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
+    one = f"({', '.join('?' * width)})"
+    return f"{head} VALUES {', '.join([one] * rows)}{tail}"
+
+
+@cache
+def _rows_cap(width: int) -> int:
+    """The most rows of ``width`` values one statement may bind: a power of two."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        most = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        probe.close()
+    cap = _MOST_ROWS
+    while cap > 1 and cap * width > most:
+        cap //= 2
+    return cap
+
+
+def _insert_many(
+    tx: sqlite3.Connection, head: str, width: int, flat: list[Any], tail: str = ""
+) -> None:
+    """Insert the rows in ``flat`` (``width`` values each) by multi-row ``VALUES``.
+
+    ``executemany`` takes one SQLite step per row, and each step lets go of the GIL: with
+    a busy thread beside it (the event loop, a resolving thread) the writer waits up to
+    the interpreter's switch interval (5 ms) to get it back, per row. Here a batch is a
+    few statements of a power of two rows each, so they stay in the statement cache.
+    """
+    total = len(flat) // width
+    cap = _rows_cap(width)
+    done = 0
+    while done < total:
+        rows = min(cap, 1 << ((total - done).bit_length() - 1))
+        tx.execute(_values_sql(head, width, rows, tail), flat[done * width : (done + rows) * width])
+        done += rows
+
+
+def _user_agent_ids(tx: sqlite3.Connection, texts: set[str]) -> dict[str, int]:
+    """The ids of ``texts`` in ``user_agents``, the new ones inserted (inside a write)."""
+    ids: dict[str, int] = json.loads(
+        tx.execute(_USER_AGENT_IDS, (_json(list(texts)),)).fetchone()[0]
+    )
+    for text in texts - ids.keys():
+        ids[text] = _user_agent_id(tx, text)
+    return ids
 
 
 def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:
