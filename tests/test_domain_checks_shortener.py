@@ -182,15 +182,20 @@ def test_serve_checks_in_one_worker_and_stops_on_sigterm(
         rounds = (len(healthy.hits) - first) / 2  # a WeChat and a QQ probe per round
         # one process checks every 2 s: at most 3 rounds in 5 s (two workers would make 5-6)
         assert 1 <= rounds <= 3, (rounds, log.read_text())
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            proc.wait(timeout=10)
-            raise AssertionError(log.read_text()) from None
-        assert code == 0, log.read_text()
+        _stops_on_sigterm(proc, log)
     assert "Traceback" not in log.read_text()
+
+
+def _stops_on_sigterm(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM stops the serve process cleanly within 40 s (else it shows its threads)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=10)
+        raise AssertionError(log.read_text()) from None
+    assert code == 0, log.read_text()
 
 
 @pytest.mark.slow
@@ -211,12 +216,5 @@ def test_serve_flask_checks_and_stops_on_sigterm(
                 assert proc.poll() is None, log.read_text()
                 assert time.monotonic() - started < 60, log.read_text()
                 time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            proc.wait(timeout=10)
-            raise AssertionError(log.read_text()) from None
-        assert code == 0, log.read_text()
+        _stops_on_sigterm(proc, log)
     assert "Traceback" not in log.read_text()
