@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -36,6 +36,9 @@ sys.path.insert(0, str(HERE))
 import bench_http  # noqa: E402
 from bench_core import RESULTS_DIR, machine_info  # noqa: E402
 from bench_http import CODE, SECRET, TARGET  # noqa: E402
+
+if TYPE_CHECKING:
+    from suolink import Shortener
 
 UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -185,6 +188,23 @@ def _wsgi(app: Callable[..., Any], calls: int, threads: int) -> tuple[float, flo
 # -- one app ---------------------------------------------------------------------------------
 
 
+def _seeded(
+    create_app: Callable[..., Any], get_shortener: Callable[[Any], Shortener], storage: str
+) -> tuple[Any, Shortener]:
+    """An app on ``storage`` with the benchmark's link in it (made before the app opens a
+    shared store, or through the app's own Shortener for ``memory://``)."""
+    from suolink import Shortener
+
+    if storage != "memory://":
+        with Shortener(storage, secret=SECRET) as shortener:
+            shortener.shorten(TARGET, code=CODE)
+    app = create_app(storage, secret=SECRET, base_url=BASE)
+    stored = get_shortener(app)
+    if storage == "memory://":
+        stored.shorten(TARGET, code=CODE)
+    return app, stored
+
+
 def measure(name: str, calls: int, folder: Path) -> dict[str, Any]:
     """Requests/s (wall) and CPU µs per request of one app, in a fresh store."""
     from suolink import Shortener
@@ -205,25 +225,13 @@ def measure(name: str, calls: int, folder: Path) -> dict[str, Any]:
     elif name.startswith("asgi-"):
         from suolink.adapters.asgi import create_app, get_shortener
 
-        if storage != "memory://":
-            with Shortener(storage, secret=SECRET) as shortener:
-                shortener.shorten(TARGET, code=CODE)
-        app = create_app(storage, secret=SECRET, base_url=BASE)
-        stored = get_shortener(app)
-        if storage == "memory://":
-            stored.shorten(TARGET, code=CODE)
+        app, stored = _seeded(create_app, get_shortener, storage)
         elapsed, cpu, made = asyncio.run(_asgi(app, calls, storage != "memory://"))
     else:
         from suolink.adapters.flask import create_app as flask_app
         from suolink.adapters.flask import get_shortener as flask_shortener
 
-        if storage != "memory://":
-            with Shortener(storage, secret=SECRET) as shortener:
-                shortener.shorten(TARGET, code=CODE)
-        app = flask_app(storage, secret=SECRET, base_url=BASE)
-        stored = flask_shortener(app)
-        if storage == "memory://":
-            stored.shorten(TARGET, code=CODE)
+        app, stored = _seeded(flask_app, flask_shortener, storage)
         elapsed, cpu, made = _wsgi(app, calls, 16)
     visits = None
     warm = 320  # both loops answer 320 redirects before the timing starts
