@@ -256,17 +256,15 @@ def _side_by_side(args: argparse.Namespace, info: dict[str, Any]) -> int:
                     runs.setdefault((side, kind), []).extend(found[kind]["runs"])
     results: dict[str, Any] = {"machine": info, "trees": {k: str(v) for k, v in trees.items()}}
     print(f"before: {trees['before']}\nafter:  {trees['after']}")
-    print(
-        f"{'redirects, best of ' + str(args.repeat):44} {'before':>12} {'after':>12} {'after/before':>13}"
-    )
+    heading = f"redirects, best of {args.repeat}"
+    print(f"{heading:44} {'before':>12} {'after':>12} {'after/before':>13}")
     for kind, ips in kinds:
         label = f"{args.links:,} links, " + (f"{ips:,} addresses" if ips else "four browsers")
         for column, name in ((1, "CPU"), (0, "wall")):
             before = max(r[column] for r in runs[("before", kind)])
             after = max(r[column] for r in runs[("after", kind)])
-            print(
-                f"{label + ', /s of ' + name:44} {before:>12,} {after:>12,} {after / before:>12.2f}×"
-            )
+            row = f"{label}, /s of {name}"
+            print(f"{row:44} {before:>12,} {after:>12,} {after / before:>12.2f}×")
             print(f"{'  µs each':44} {1e6 / before:>12.2f} {1e6 / after:>12.2f}")
         results[kind] = {side: runs[(side, kind)] for side in trees}
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
