@@ -167,7 +167,7 @@ def test_requests_are_remembered_within_bounds() -> None:
     assert hot is not None
     cells = _cells(hot)
     remembered = cells["known"].__self__  # the dict of requests, read through its ``get``
-    languages = _cells(_cells(cells["seen_of"])["learn"])["languages"]
+    languages = _cells(cells["seen_of"])["languages"]
     for n in range(MAX_REMEMBERED + 10):
         visitor = Visitor(user_agent=SAFARI.user_agent, ip=f"10.0.{n // 256}.{n % 256}")
         shortener.resolve(code, visitor)

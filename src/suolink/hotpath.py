@@ -59,7 +59,7 @@ counts carry on)."""
 
 _SeenKey = tuple[str, tuple[tuple[str, str], ...], str | None, str, str | None]
 _Known = Callable[[_SeenKey], "Seen | None"]  # the dict of requests' ``get``
-_SeenOf = Callable[[Visitor], "Seen | None"]  # a miss of that dict
+_SeenOf = Callable[[_SeenKey], "Seen"]  # a miss of that dict
 
 
 def hot_path(
@@ -94,9 +94,10 @@ def hot_path(
 def _visitors(
     detector: Detector, key: KeyedHash, store_ip: bool
 ) -> tuple[_SeenOf, dict[_SeenKey, Seen]]:
-    """``seen_of(visitor)``, the :data:`Seen` of a request worked out on a miss of the
-    hot path's dict of requests (returned with it; ``seen_of`` fills it), or None for a
-    visitor whose fields are not all text (the full path copes with those)."""
+    """``seen_of(key)``, the :data:`Seen` of a request worked out on a miss of
+    the hot path's dict of requests (returned with it; ``seen_of`` fills it under
+    ``key``). A visitor whose fields are not all text makes it raise ``TypeError`` or
+    ``AttributeError``: the hot path then steps aside (the full path copes with those)."""
     detect = detector.detect
     front = detector.front_cache  # detection's own dict, read here as detect() would
     max_agent = detector.max_length
@@ -104,18 +105,8 @@ def _visitors(
     remembered: dict[_SeenKey, Seen] = {}
     languages: dict[str, str] = {}
 
-    def seen_of(visitor: Visitor) -> Seen | None:
-        try:
-            return learn(visitor)
-        except (TypeError, AttributeError):
-            return None  # a field that is not text: the full path copes with it
-
-    def learn(visitor: Visitor) -> Seen:
-        user_agent = visitor.user_agent
-        ip = visitor.ip
-        accept = visitor.accept_language
-        referer = visitor.referer
-        headers = visitor.headers
+    def seen_of(key: _SeenKey) -> Seen:
+        user_agent, headers, ip, accept, referer = key
         client = (
             front.get((user_agent, headers))
             if front is not None and len(user_agent) <= max_agent
@@ -152,7 +143,7 @@ def _visitors(
         ):  # a bounded request (a huge header is answered, not kept)
             if len(remembered) >= MAX_REMEMBERED:
                 remembered.clear()
-            remembered[(user_agent, headers, ip, accept, referer)] = seen
+            remembered[key] = seen
         return seen
 
     return seen_of, remembered
@@ -189,19 +180,19 @@ def _in_memory(
             at = clock()
             if at.tzinfo is not UTC:
                 return None  # a host's clock that is not UTC: the full path normalises it
-        seen = known(
-            (
-                visitor.user_agent,
-                visitor.headers,
-                visitor.ip,
-                visitor.accept_language,
-                visitor.referer,
-            )
+        request = (
+            visitor.user_agent,
+            visitor.headers,
+            visitor.ip,
+            visitor.accept_language,
+            visitor.referer,
         )
+        seen = known(request)
         if seen is None:
-            seen = seen_of(visitor)
-            if seen is None:
-                return None
+            try:
+                seen = seen_of(request)
+            except (TypeError, AttributeError):
+                return None  # a field that is not text: the full path copes with it
         link = links_get(code) if type(code) is str else None
         if link is None:
             return None
@@ -271,19 +262,19 @@ def _elsewhere(
             now = clock()
             if now.tzinfo is not UTC:
                 return None  # a host's clock that is not UTC: the full path normalises it
-        seen = known(
-            (
-                visitor.user_agent,
-                visitor.headers,
-                visitor.ip,
-                visitor.accept_language,
-                visitor.referer,
-            )
+        request = (
+            visitor.user_agent,
+            visitor.headers,
+            visitor.ip,
+            visitor.accept_language,
+            visitor.referer,
         )
+        seen = known(request)
         if seen is None:
-            seen = seen_of(visitor)
-            if seen is None:
-                return None
+            try:
+                seen = seen_of(request)
+            except (TypeError, AttributeError):
+                return None  # a field that is not text: the full path copes with it
         client = seen[0]
         link = peek(code)
         if link is None:
