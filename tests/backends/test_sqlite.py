@@ -1015,3 +1015,22 @@ def test_a_batch_stores_each_visit_s_time_exactly_whatever_its_zone(
         "SELECT day, SUM(n) FROM visit_cubes WHERE code = ? AND day != '' GROUP BY day", (code,)
     ).fetchall()
     assert Counter(dict(cubes)) >= days  # this example's visits, on top of earlier ones
+
+
+def test_user_agent_ids_remembered_by_a_store_follow_its_file_when_replaced(
+    store: SQLiteStorage, db: Path, tmp_path: Path
+) -> None:
+    # The writer remembers user agents' ids per file: a replaced file has its own ids.
+    store.create(Link(code="mine", url="https://e.com"))
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])  # remembered
+    other_path = tmp_path / "other.db"
+    other = SQLiteStorage(f"sqlite:///{other_path}")
+    other.create(Link(code="mine", url="https://e.com"))
+    other._write_visits([(Visit(code="mine", at=T0, user_agent="first agent"), True)])
+    other.close()
+    _remove_database(db, journal=True)
+    other_path.rename(db)
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])
+    agents = [visit.user_agent for visit in store.visits("mine")]
+    assert agents == ["first agent", CHROME]
