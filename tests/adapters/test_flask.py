@@ -212,33 +212,240 @@ _HEADER_NAMES = [
 
 
 def test_a_short_link_get_is_read_as_the_full_request_reads_it() -> None:
-    """The redirect route's cheaper request (``_link_request``) equals ``_http_request``."""
+    """The redirect's Visitor and base URL, read from the WSGI environ, equal what the
+    full request (``_http_request``) gives: headers, query pairs (raw ones too), host."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from suolink.adapters.flask import _http_request, _link_request
+    from suolink.adapters.flask import _base_url, _http_request, _query
+    from suolink.http.request import HttpRequest, visitor_from, visitor_from_environ
 
     app = create_app("memory://", secret="s", base_url="https://s.example")
     state = Suolink.state(app)
     text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+    raw_query = st.text(st.sampled_from("ab=&+%2fzZé;\x00 \u2603"), max_size=20)
 
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(
         headers=st.dictionaries(st.sampled_from(_HEADER_NAMES), text, max_size=6),
-        query=st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4),
+        query=st.one_of(
+            st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4), raw_query
+        ),
         method=st.sampled_from(["GET", "HEAD"]),
-        host=st.sampled_from(["s.example", "127.0.0.1:8000", "other.example"]),
+        host=st.sampled_from(["s.example", "127.0.0.1:8000", "other.example", "[::1]:80"]),
     )
     def check(
-        headers: dict[str, str], query: list[tuple[str, str]], method: str, host: str
+        headers: dict[str, str], query: list[tuple[str, str]] | str, method: str, host: str
     ) -> None:
         with app.test_request_context(
             "/abc", method=method, headers=headers, query_string=query, base_url=f"http://{host}"
         ):
-            quick = _link_request(state)
-            assert quick is not None
-            assert quick == _http_request(state, 1000)
+            full = _http_request(state, 1000)
+            assert isinstance(full, HttpRequest)
+            environ = flask.request.environ
+            assert _query(environ) == full.query
+            assert visitor_from_environ(environ, _query(environ)) == visitor_from(full)
+            assert _base_url(environ, state, flask.request) == full.base_url
+            assert _base_url(environ, state, None) == full.base_url
 
     check()
-    with app.test_request_context("/abc", method="GET", data=b"x" * 10):
-        assert _link_request(state) is None  # a body: the usual path and its limit
+
+
+def _counting_flask(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths that went through Flask's own ``wsgi_app`` (not the short links' shortcut)."""
+    through: list[str] = []
+    plain = flask.Flask.wsgi_app
+
+    def counted(self: flask.Flask, environ: dict[str, object], start_response: object) -> object:
+        through.append(str(environ["PATH_INFO"]))
+        return plain(self, environ, start_response)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flask.Flask, "wsgi_app", counted)
+    return through
+
+
+_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+_WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47"
+)
+
+
+def _answers(app: flask.Flask) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    """Answers to short-link requests of every kind, nonces blanked."""
+    import re
+
+    shortener = get_shortener(app)
+    shortener.shorten("https://example.com/a?b=1&\u00fc=2", code="plain")
+    shortener.shorten("https://example.com/p", code="locked", password="pw")
+    client = app.test_client()
+    found = []
+    for method, path, agent in [
+        ("GET", "/plain", _CHROME),
+        ("HEAD", "/plain", _CHROME),
+        ("GET", "/plain?utm=x&%zz=1", _CHROME),
+        ("GET", "/plain", _WECHAT),
+        ("HEAD", "/plain", _WECHAT),
+        ("GET", "/locked", _CHROME),
+        ("GET", "/missing", _CHROME),
+        ("HEAD", "/missing", ""),
+        ("GET", "/plain", ""),
+    ]:
+        reply = client.open(path, method=method, headers={"User-Agent": agent})
+        headers = [(k, re.sub(r"nonce-[\w-]+", "nonce-N", v)) for k, v in reply.headers]
+        body = re.sub(rb"nonce=\"[\w-]+\"", b"nonce", reply.get_data())
+        found.append((reply.status_code, headers, body))
+    return found
+
+
+def test_short_links_skip_flask_with_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    through = _counting_flask(monkeypatch)
+    quick = create_app("memory://", secret="s")
+    quick_answers = _answers(quick)
+    assert through == []  # every one of them skipped Flask
+    visits = get_shortener(quick).get("plain").visits
+    assert visits == 2  # the two browsers' GETs; no HEAD, guide page or empty agent
+    slow = create_app("memory://", secret="s")
+    slow.before_request(lambda: None)  # a hook: Flask runs for every request
+    assert _answers(slow) == quick_answers
+    assert len(through) == len(quick_answers)
+    assert get_shortener(slow).get("plain").visits == visits
+    for app in (quick, slow):
+        get_shortener(app).close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "before_request",
+        "after_request",
+        "teardown_request",
+        "signal",
+        "host_route",
+        "server_name",
+        "trusted_hosts",
+        "session",
+    ],
+)
+def test_short_links_go_through_flask_when_flask_could_change_the_answer(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    through = _counting_flask(monkeypatch)
+    app = create_app("memory://", secret="s")
+    get_shortener(app).shorten("https://example.com/", code="abc")
+    seen: list[str] = []
+    headers = {"User-Agent": _CHROME}
+    if change == "before_request":
+        app.before_request(lambda: seen.append("before") and None)
+    elif change == "after_request":
+
+        @app.after_request
+        def stamp(response: flask.Response) -> flask.Response:
+            response.headers["X-Host"] = "yes"
+            return response
+
+    elif change == "teardown_request":
+        app.teardown_request(lambda exc: seen.append("teardown"))
+    elif change == "signal":
+
+        def started(sender: object, **extra: object) -> None:
+            seen.append("started")
+
+        flask.request_started.connect(started, app)
+        monkeypatch.setattr(flask.request_started, "_test_receiver", started, raising=False)
+    elif change == "host_route":
+
+        @app.get("/abc")
+        def host_page() -> str:
+            return "host page"
+
+    elif change == "server_name":
+        app.config["SERVER_NAME"] = "localhost"
+    elif change == "trusted_hosts":
+        app.config["TRUSTED_HOSTS"] = ["elsewhere.example"]
+    client = app.test_client()
+    if change == "session":  # a permanent session's cookie is sent again
+        app.secret_key = "k"
+        client.set_cookie("session", "x")
+    try:
+        reply = client.get("/abc", headers=headers)
+    finally:
+        if change == "signal":
+            flask.request_started.disconnect(started, app)
+    assert through == ["/abc"]
+    if change == "host_route":
+        assert reply.get_data(as_text=True) == "host page"
+    elif change == "trusted_hosts":
+        assert reply.status_code == 400
+    else:
+        assert reply.status_code in (302, 404)  # 404: SERVER_NAME matches no other host
+    if change == "after_request":
+        assert reply.headers["X-Host"] == "yes"
+    if change in ("before_request", "teardown_request", "signal"):
+        assert seen
+    get_shortener(app).close()
+
+
+def test_short_links_under_a_prefix_and_paths_other_routes_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    through = _counting_flask(monkeypatch)
+    app = create_app("memory://", secret="s", url_prefix="/admin", link_prefix="/go")
+    get_shortener(app).shorten("https://example.com/", code="abc")
+    client = app.test_client()
+    assert client.get("/go/abc").status_code == 302
+    assert through == []
+    for path in ("/go/abc.png", "/go/abc/", "/go/", "/go", "/abc", "/go/caf\u00e9", "/admin"):
+        client.get(path)
+    assert len(through) == 7
+    # short links among the API's routes: the API's own paths go to Flask's router
+    shared = create_app("memory://", secret="s", url_prefix="", link_prefix="/api")
+    get_shortener(shared).shorten("https://example.com/", code="abc")
+    assert shared.test_client().get("/api/abc").status_code == 302
+    assert len(through) == 7
+    assert shared.test_client().get("/api/health").status_code == 200
+    assert through[-1] == "/api/health"
+    # where Werkzeug routes a short link's path to another route, Flask always answers
+    hidden = create_app("memory://", secret="s", url_prefix="", link_prefix="/stats")
+    get_shortener(hidden).shorten("https://example.com/", code="abc")
+    hidden.test_client().get("/stats/abc")
+    assert through[-1] == "/stats/abc"
+    for each in (app, shared, hidden):
+        get_shortener(each).close()
+
+
+def test_a_bug_in_the_shortcut_is_answered_as_flask_answers_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = create_app("memory://", secret="s")
+    get_shortener(app).shorten("https://example.com/", code="abc")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Suolink.state(app).api, "resolve_visit", broken)
+    assert app.test_client().get("/abc").status_code == 500
+    app.testing = True  # exceptions propagate, as from a view
+    with pytest.raises(RuntimeError, match="a bug"):
+        app.test_client().get("/abc")
+    get_shortener(app).close()
+
+
+def test_proxy_fix_wraps_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    through = _counting_flask(monkeypatch)
+    app = create_app("memory://", secret="s", store_ip=True)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    get_shortener(app).shorten("https://example.com/", code="abc")
+    reply = app.test_client().get(
+        "/abc", headers={"User-Agent": _CHROME, "X-Forwarded-For": "203.0.113.9"}
+    )
+    assert reply.status_code == 302
+    assert through == []
+    [visit] = get_shortener(app).visits("abc")
+    assert visit.ip == "203.0.113.9"
+    get_shortener(app).close()

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suolink.backends import open_storage
+from suolink.backends import batching, open_storage
 from suolink.backends.batching import (
     BatchOptions,
     GroupCommit,
@@ -122,6 +122,56 @@ def test_a_durable_leader_may_gather_for_batch_ms() -> None:
     results = _together(4, group.submit)
     assert results == [0, 2, 4, 6]
     assert [sorted(batch) for batch in write.batches] == [[0, 1, 2, 3]]  # one batch
+
+
+def _rounds(group: GroupCommit[int, int], threads: int, rounds: int) -> None:
+    """``threads`` callers, each submitting ``rounds`` items with some work between."""
+
+    def run(i: int) -> None:
+        for n in range(rounds):
+            sum(range(3000))  # a request's own work, holding the GIL
+            assert group.submit(i * 1000 + n) == 2 * (i * 1000 + n)
+
+    _together(threads, run)
+
+
+def test_callers_back_from_one_batch_share_the_next_instead_of_one_committing_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # gunicorn gthread: 8 threads released by one commit all come back; without waiting
+    # for company the first back commits alone, and batches alternate 1, 7, 1, 7…
+    monkeypatch.setattr(batching, "COMPANY_WAIT", 0.0)
+    alone = Recorder(pause=0.003)
+    _rounds(GroupCommit(alone, BatchOptions()), 8, 20)
+    monkeypatch.setattr(batching, "COMPANY_WAIT", 0.2)  # long: the machine may be busy
+    together = Recorder(pause=0.003)
+    _rounds(GroupCommit(together, BatchOptions()), 8, 20)
+    assert sorted(i for b in together.batches for i in b) == sorted(
+        i for b in alone.batches for i in b
+    )
+    assert len(together.batches) < 0.75 * len(alone.batches)
+    singles = [len(b) for b in together.batches].count(1)
+    assert singles <= 3, [len(b) for b in together.batches]
+
+
+def test_a_lone_caller_waits_for_company_once_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "COMPANY_WAIT", 0.3)
+    write = Recorder(pause=0.02)
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions())
+    _together(6, group.submit)  # batches of several: the next leader expects as many
+    started = time.monotonic()
+    assert group.submit(100) == 200
+    first = time.monotonic() - started
+    started = time.monotonic()
+    assert group.submit(101) == 202
+    second = time.monotonic() - started
+    assert 0.25 < first < 5  # waited for company that did not come, then wrote
+    assert second < 0.25  # its last batch held one: no wait
+    with_ms: GroupCommit[int, int] = GroupCommit(Recorder(), BatchOptions(batch_ms=1))
+    assert with_ms._company == 0.0  # batch_ms given: it alone says how long to gather
+    background = GroupCommit(Recorder(), BatchOptions(mode="background"))
+    assert background._company == 0.0
+    background.close()
 
 
 def test_background_items_return_at_once_and_close_writes_them() -> None:

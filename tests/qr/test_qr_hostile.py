@@ -24,6 +24,7 @@ from hostile_images import REFUSED, Case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from tests.shared_files import shared_directory
 
 from suolink.errors import ImageTooLarge, QRDecodeError
 from suolink.qr import decode, encode
@@ -58,7 +59,8 @@ except SuolinkError as exc:
 
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return hostile_images.generate(tmp_path_factory.mktemp("hostile"))
+    with shared_directory(tmp_path_factory, "hostile-images") as (directory, _):
+        return hostile_images.generate(directory)  # writes only the files not there yet
 
 
 def _decode_in_child(path: Path) -> dict[str, object]:

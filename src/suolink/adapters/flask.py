@@ -15,27 +15,41 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import parse_qsl
 
 from ..errors import ConfigurationError, MissingDependencyError
 
 try:
     import flask
+    from flask import signals as flask_signals
+    from flask.sessions import SecureCookieSessionInterface
     from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
     from werkzeug.routing import Map, MapAdapter
+    from werkzeug.wrappers import Request
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Flask adapter", "flask", module="flask") from exc
 
 from ..api import HttpApi, HttpRequest
 from ..config import OPTIONS, KeyStyle, ServerOptions, from_environ, resolve_options
 from ..http.mounting import Mounted, body_too_large, mount, page_visitor
+from ..http.request import visitor_from_environ
 from ..models import Decision, StreamedDecision
 from ..options import protect_rules
 from ..shortener import Shortener
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
     from ..backends.base import Storage
 
-__all__ = ["Suolink", "create_app", "get_shortener", "protect_request", "shadowed_routes"]
+__all__ = [
+    "Suolink",
+    "SuolinkFlask",
+    "create_app",
+    "get_shortener",
+    "protect_request",
+    "shadowed_routes",
+]
 
 log = logging.getLogger("suolink.flask")
 
@@ -247,10 +261,12 @@ def _view(route: str) -> Any:
 
     def view(**params: str) -> flask.Response:
         state = Suolink.state()
-        if quick and flask.request.method in _NO_BODY:
-            link_request = _link_request(state)
-            if link_request is not None:
-                return _response(state.api.handle(route, link_request, **params))
+        req = flask.request
+        if quick and req.method in _NO_BODY and state.api.resolves_quickly():
+            environ = req.environ
+            if _bodiless(environ):
+                base_url = _base_url(environ, state, req)
+                return _response(_resolve(state, params["code"], environ, base_url))
         request = _http_request(state, state.api.body_limit(route))
         if isinstance(request, Decision):
             return _response(request)
@@ -290,65 +306,197 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
 
 
 _NO_BODY: Final = frozenset({"GET", "HEAD"})
-#: WSGI ``HTTP_*`` keys and the header names they stand for (as ``EnvironHeaders`` and
-#: then ``_http_request`` name them), worked out once per key.
-_HEADER_NAMES: dict[str, str] = {}
-_HEADER_NAMES_MAX: Final = 1024
-#: Base URLs by (scheme, Host, server name, port, script root): ``host_url`` is costly.
+#: Base URLs by (scheme, Host, server name, port, link prefix, app): ``host_url`` is costly.
 _BASE_URLS: dict[tuple[Any, ...], str] = {}
 _BASE_URLS_MAX: Final = 256
 
 
-def _link_request(state: _State) -> HttpRequest | None:
-    """``_http_request`` of a GET or HEAD of a short link, made from the WSGI environ at
-    less cost: the same headers (in environ order, named as Werkzeug names them, lower
-    case) and query, no body read (the route reads none), the base URL remembered per
-    origin. None: a body is announced, so take the usual path (and its limit)."""
-    req = flask.request
-    environ = req.environ
-    if environ.get("CONTENT_LENGTH") or environ.get("CONTENT_TYPE"):
-        return None
-    names = _HEADER_NAMES
-    headers: list[tuple[str, str]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and key not in _SKIPPED:
-            name = names.get(key)
-            if name is None:
-                name = key[5:].replace("_", "-").title().lower()
-                if len(names) < _HEADER_NAMES_MAX:
-                    names[key] = name
-            headers.append((name, value))
+def _bodiless(environ: WSGIEnvironment) -> bool:
+    """No body is announced (else the usual path reads it, within its limit)."""
+    return not (environ.get("CONTENT_LENGTH") or environ.get("CONTENT_TYPE"))
+
+
+def _resolve(state: _State, code: str, environ: WSGIEnvironment, base_url: str) -> Decision:
+    """``handle("resolve", …)`` of a bodiless GET or HEAD, its Visitor read from the WSGI
+    environ (:func:`~suolink.http.request.visitor_from_environ`), no HttpRequest made."""
+    head = environ["REQUEST_METHOD"] == "HEAD"
+    visitor = visitor_from_environ(environ, _query(environ))
+    return state.api.resolve_visit(code, visitor, base_url, head)
+
+
+def _query(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
+    """``request.args.items(multi=True)``, parsed as Werkzeug parses them (invalid bytes
+    stay percent-encoded), without the request."""
+    text: str = environ.get("QUERY_STRING", "")
+    if not text:
+        return ()
+    decoded = text.encode("latin-1").decode()
+    return tuple(parse_qsl(decoded, keep_blank_values=True, errors="werkzeug.url_quote"))
+
+
+def _base_url(environ: WSGIEnvironment, state: _State, req: flask.Request | None) -> str:
+    """``request.host_url`` without its slash, then where short links live: worked out by
+    Werkzeug once per origin (``req``, or a plain Werkzeug request), then remembered."""
     origin = (
         environ.get("wsgi.url_scheme"),
         environ.get("HTTP_HOST"),
         environ.get("SERVER_NAME"),
         environ.get("SERVER_PORT"),
-        req.root_path,
         state.link_prefix,
-        id(flask.current_app),
     )
     base_url = _BASE_URLS.get(origin)
     if base_url is None:
-        base_url = req.host_url.rstrip("/") + state.link_prefix
+        host_url = (req or Request(environ)).host_url
+        base_url = host_url.rstrip("/") + state.link_prefix
         if len(_BASE_URLS) >= _BASE_URLS_MAX:
             _BASE_URLS.clear()
         _BASE_URLS[origin] = base_url
-    return HttpRequest(
-        method=req.method,
-        path=req.path,
-        query=tuple(req.args.items(multi=True)) if environ.get("QUERY_STRING") else (),
-        headers=tuple(headers),
-        remote_addr=req.remote_addr,
-        base_url=base_url,
-    )
-
-
-_SKIPPED: Final = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+    return base_url
 
 
 def _response(decision: Decision) -> flask.Response:
     body = decision.chunks if isinstance(decision, StreamedDecision) else decision.body
     return flask.Response(body, status=decision.status, headers=list(decision.headers))
+
+
+#: Encoded status and headers of the bodiless Decisions answered again and again (a
+#: planned redirect is one object per link and kind of client), by ``id``; the Decision
+#: is kept, so its id is not reused while the entry lives.
+_ENCODED: dict[int, tuple[Decision, str, list[tuple[str, str]]]] = {}
+_ENCODED_MAX: Final = 4096
+
+
+def _send(
+    decision: Decision, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """``_response(decision)(environ, start_response)``; a bodiless answer's status and
+    headers as Werkzeug makes them (``Location`` as a URI, ``Content-Length``…), made
+    once per Decision object."""
+    if decision.body or isinstance(decision, StreamedDecision):
+        return _response(decision)(environ, start_response)
+    known = _ENCODED.get(id(decision))
+    if known is None or known[0] is not decision:
+        response = _response(decision)
+        headers = response.get_wsgi_headers(environ).to_wsgi_list()
+        known = (decision, response.status, headers)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[id(decision)] = known
+    start_response(known[1], list(known[2]))
+    return []
+
+
+#: Flask's per-request signals: a receiver may expect every request to send them.
+_SIGNALS: Final = (
+    flask_signals.request_started,
+    flask_signals.request_finished,
+    flask_signals.request_tearing_down,
+    flask_signals.got_request_exception,
+    flask_signals.appcontext_pushed,
+    flask_signals.appcontext_popped,
+    flask_signals.appcontext_tearing_down,
+)
+
+
+class SuolinkFlask(flask.Flask):
+    """The Flask app :func:`create_app` makes; a visit to a short link skips Flask.
+
+    A bodiless ``GET``/``HEAD`` of ``<link prefix>/<code>`` (one path segment, ASCII, no
+    dot) is answered from the WSGI environ, without a request context, the router and a
+    ``Response`` object: the same answer the ``resolve`` view gives (its Visitor, base URL
+    and headers are worked out as Werkzeug works them out). Only while nothing Flask runs
+    per request could change that answer: no request hooks or signal receivers, no
+    ``SERVER_NAME``/``TRUSTED_HOSTS``, no session cookie to refresh, Flask's own request,
+    response and session classes, and only suolink's routes (and ``static``), the short
+    link's path routed to ``resolve``. Anything else goes through Flask as usual.
+    """
+
+    #: ``(rules key, short links' path prefix, exact paths other routes own)`` or
+    #: ``(rules key, None, …)`` when the routes rule the shortcut out.
+    _short_links: tuple[tuple[int, int, int], str | None, frozenset[str]] | None = None
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        if environ.get("REQUEST_METHOD") in _NO_BODY and _bodiless(environ):
+            state = self.extensions.get(EXTENSION_KEY)
+            if isinstance(state, _State):
+                code = self._short_code(environ, state)
+                if code is not None:
+                    return self._answer(state, code, environ, start_response)
+        return super().wsgi_app(environ, start_response)
+
+    def _short_code(self, environ: WSGIEnvironment, state: _State) -> str | None:
+        """The code a request for a short link names, if Flask may be skipped; else None."""
+        path: str = environ.get("PATH_INFO", "")
+        prefix = self._prefix(state)
+        if prefix is None or not path.startswith(prefix[0]) or path in prefix[1]:
+            return None
+        code = path[len(prefix[0]) :]
+        if not code or "/" in code or "." in code or not code.isascii():
+            return None
+        config = self.config
+        if config["SERVER_NAME"] or config["TRUSTED_HOSTS"] is not None:
+            return None
+        if self.secret_key and config["SESSION_COOKIE_NAME"] in environ.get("HTTP_COOKIE", ""):
+            return None  # a permanent session's cookie may be sent again
+        if (
+            any(self.before_request_funcs.values())
+            or any(self.after_request_funcs.values())
+            or any(self.teardown_request_funcs.values())
+            or any(self.url_value_preprocessors.values())
+            or self.teardown_appcontext_funcs
+            or any(signal.receivers for signal in _SIGNALS)
+            or self.request_class is not flask.Request
+            or self.response_class is not flask.Response
+            or type(self.session_interface) is not SecureCookieSessionInterface
+        ):
+            return None
+        return code
+
+    def _prefix(self, state: _State) -> tuple[str, frozenset[str]] | None:
+        """The short links' path prefix and the exact paths other routes own, worked out
+        again whenever routes are added; None if a route other than ``resolve`` (or not
+        suolink's) could answer a short link's path."""
+        rules = self.url_map._rules  # only its length: grows as routes are added
+        key = (id(state), id(self.url_map), len(rules))
+        known = self._short_links
+        if known is None or known[0] != key:
+            known = (key, *_short_link_routes(self, state))
+            self._short_links = known
+        return None if known[1] is None else (known[1], known[2])
+
+    def _answer(
+        self, state: _State, code: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        try:
+            decision = _resolve(state, code, environ, _base_url(environ, state, None))
+        except Exception as exc:  # a bug: answered as Flask answers a view's exception
+            with self.request_context(environ):
+                response = self.handle_exception(exc)
+            return response(environ, start_response)
+        return _send(decision, environ, start_response)
+
+
+def _short_link_routes(app: flask.Flask, state: _State) -> tuple[str | None, frozenset[str]]:
+    """For :meth:`SuolinkFlask._prefix`: ``(prefix, paths other routes own)``, or
+    ``(None, …)`` when the shortcut could answer for another route."""
+    taken: set[str] = set()
+    if not state.api.resolves_quickly() or app.url_map.host_matching:
+        return None, frozenset()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static" and not rule.endpoint.startswith(EXTENSION_KEY + "."):
+            return None, frozenset()  # a host route: Werkzeug's ordering decides
+        if not rule.arguments:
+            taken.update(path for path in (rule.rule, rule.rule.rstrip("/")) if path)
+    prefix = state.link_prefix.rstrip("/") + "/"
+    router = app.url_map.bind("localhost")
+    for method in _NO_BODY:
+        try:
+            endpoint, args = router.match(prefix + _PROBE_CODE, method=method)
+        except Exception:  # not found, a redirect: not the resolve route
+            return None, frozenset()
+        if endpoint != f"{EXTENSION_KEY}.resolve" or args != {"code": _PROBE_CODE}:
+            return None, frozenset()
+    return prefix, frozenset(taken)
 
 
 def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Flask:
@@ -357,7 +505,7 @@ def create_app(storage: str | Storage | None = None, **options: Any) -> flask.Fl
     Settings come from arguments, then ``SUOLINK_*`` environment variables (checked
     and copied into ``app.config``), then defaults.
     """
-    app = flask.Flask("suolink")
+    app = SuolinkFlask("suolink")
     app.config.update(from_environ(os.environ, adapter=ADAPTER).as_keys(KeyStyle.ENVIRON))
     if storage is not None:
         options["storage"] = storage

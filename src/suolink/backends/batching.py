@@ -6,7 +6,10 @@ A backend hands a :class:`GroupCommit` the function that writes a batch, ``write
 * :meth:`GroupCommit.submit` (the default, *durable* mode): the caller waits until the
   batch holding its item is written and gets its own result or exception. The first
   waiting thread writes (the leader); items that arrive meanwhile form the next batch,
-  so batches grow with the load and a lone caller never waits for a timer.
+  so batches grow with the load and a lone caller never waits for a timer. A leader
+  whose last batch held several items waits a moment (``COMPANY_WAIT`` at most) for
+  as many again: threads that all come back from one batch at once would otherwise
+  alternate a commit of one (the first back) with a commit of all the others.
 * :meth:`GroupCommit.submit_later` (*background* mode): the item is queued and the call
   returns at once; a flusher thread writes every ``batch_ms`` or ``batch_size`` items.
   What a crash loses is what was queued: at most ``QUEUED_BATCHES * batch_size`` items
@@ -68,6 +71,9 @@ MAX_BATCH_MS = 10_000.0
 #: Background batches that may wait in the queue: beyond ``QUEUED_BATCHES * batch_size``
 #: queued items a caller waits for the flusher (back-pressure), which bounds the loss.
 QUEUED_BATCHES = 4
+#: Seconds a durable leader (without ``batch_ms``) waits at most for as many items as its
+#: last batch held; a batch of one never waits. See :meth:`GroupCommit._lead`.
+COMPANY_WAIT: Final = 0.002
 #: Seconds between attempts while a background write keeps failing "not now".
 _RETRY_PAUSES = (0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -219,6 +225,10 @@ class GroupCommit(Generic[Item, Result]):
         self._write = write
         self.options = options
         self._delay = options.leader_delay  # a durable leader's gathering time
+        #: Without ``batch_ms``, in durable mode: how long a leader may wait for company.
+        self._company = COMPANY_WAIT if options.mode == DURABLE and not options.batch_ms else 0.0
+        self._expect = 1  # the items of the last durable batch: the company waited for
+        self._target = options.batch_size  # waiting items that end a leader's gathering
         self._period = options.delay  # the background flusher's
         self._size = options.batch_size
         self._max_queued = QUEUED_BATCHES * options.batch_size
@@ -254,7 +264,7 @@ class GroupCommit(Generic[Item, Result]):
             self._waiting.append(slot)
             follow = self._leading
             self._leading = True
-            if follow and len(self._waiting) >= self._size:
+            if follow and len(self._waiting) >= self._target:
                 self._full.set()
         if follow:
             slot.wake.acquire()  # written, or handed the lead
@@ -265,17 +275,30 @@ class GroupCommit(Generic[Item, Result]):
         return slot.result  # type: ignore[return-value]
 
     def _lead(self, own: _Slot[Item, Result]) -> None:
-        """Write batches until ``own`` is written, then hand the lead to a waiter."""
+        """Write batches until ``own`` is written, then hand the lead to a waiter.
+
+        A batch gathers for ``batch_ms`` (if set) or until full; without ``batch_ms``, a
+        batch that has fewer items than the last one gathers until it has as many, for
+        ``COMPANY_WAIT`` at most: under ``gthread`` the threads a batch releases all come
+        back, each after its own request's work, and the first back would commit alone.
+        Waiting for fewer than came shrinks the next wait, so a lone caller never waits.
+        """
         while True:
-            if self._delay:
-                with self._cond:
-                    gather = len(self._waiting) < self._size
-                    self._full.clear()
-                if gather:
-                    self._full.wait(self._delay)
+            wait, target = self._delay, self._size
             with self._cond:
+                if not wait and self._company and len(self._waiting) < self._expect:
+                    wait, target = self._company, min(self._expect, self._size)
+                gather = wait and len(self._waiting) < target
+                if gather:
+                    self._target = target
+                    self._full.clear()
+            if gather:
+                self._full.wait(wait)
+            with self._cond:
+                self._target = self._size
                 batch = self._waiting[: self._size]
                 del self._waiting[: self._size]
+            self._expect = len(batch)
             self._write_slots(batch, own)
             if own.done:
                 break
@@ -494,6 +517,7 @@ class GroupCommit(Generic[Item, Result]):
         self._pid = os.getpid()
         self._waiting, self._queued, self._futures = [], [], []
         self._urgent = 0
+        self._expect = 1
         self._leading = self._flushing = self._nudged = False
         self._flusher = None
         self._cond = threading.Condition(threading.Lock())

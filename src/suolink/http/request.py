@@ -26,6 +26,7 @@ __all__ = [
     "only_fields",
     "query_time",
     "visitor_from",
+    "visitor_from_environ",
     "visitor_from_raw",
 ]
 
@@ -161,6 +162,53 @@ def visitor_from_raw(
         cookie=cookie[:MAX_COOKIE_HEADER].decode("latin-1") if cookie else None,
     )
     return visitor, None if host is None else host.decode("latin-1")
+
+
+#: WSGI ``HTTP_*`` keys and the header names they stand for (as Werkzeug's
+#: ``EnvironHeaders`` name them, lower-cased), worked out once per key.
+_ENVIRON_NAMES: dict[str, str] = {}
+_ENVIRON_NAMES_MAX: Final = 1024
+#: Body headers some servers also pass as ``HTTP_*`` keys: never a header of the request.
+_ENVIRON_SKIPPED: Final = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+
+
+def visitor_from_environ(environ: Mapping[str, Any], query: tuple[tuple[str, str], ...]) -> Visitor:
+    """:func:`visitor_from` for a bodiless GET or HEAD straight from a WSGI environ and its
+    parsed ``query`` pairs: the same Visitor as from the adapter's :class:`HttpRequest`
+    (headers in environ order, named as Werkzeug names them), without building it first.
+    For the redirect route."""
+    names = _ENVIRON_NAMES
+    agent = language = referer = cookie = None
+    hints: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if key[:5] != "HTTP_" or key in _ENVIRON_SKIPPED:
+            continue
+        name = names.get(key)
+        if name is None:
+            name = key[5:].replace("_", "-").title().lower()
+            if len(names) < _ENVIRON_NAMES_MAX:
+                names[key] = name
+        if name == "user-agent":
+            agent = value if agent is None else agent
+        elif name == "accept-language":
+            language = value if language is None else language
+        elif name == "referer":
+            referer = value if referer is None else referer
+        elif name == "cookie":
+            cookie = value if cookie is None else cookie
+        if name in VISITOR_HEADERS:
+            hints.append((name, value))
+    return Visitor(
+        user_agent=(agent or "")[:_MAX_USER_AGENT],
+        ip=environ.get("REMOTE_ADDR"),
+        headers=tuple(hints),
+        accept_language=(language or "")[:_MAX_ACCEPT_LANGUAGE],
+        referer=referer,
+        query=tuple(
+            (k, v) for k, v in query[:_MAX_QUERY_PAIRS] if len(k) + len(v) < _MAX_QUERY_TEXT
+        ),
+        cookie=(cookie or "")[:MAX_COOKIE_HEADER] or None,
+    )
 
 
 def only_fields(data: Mapping[str, Any], allowed: Collection[str]) -> None:
