@@ -15,6 +15,12 @@
 #
 # PYTHON makes the environments (default python3); BUILD_PYTHON has the `build` package
 # (default .venv/bin/python); JOBS extras run at once (default 2).
+#
+# Installer: the `bare` environment is made with `python -m venv` and pip, as the README
+# says; the others with uv (UV, default: the uv beside BUILD_PYTHON, a dev dependency),
+# which installs the same wheel and resolves the same requirements ten times faster
+# (pip took about 3 minutes of the smoke's 3.5 on 2 cores). SMOKE_INSTALLER=pip uses pip
+# for every extra; without uv, pip is used.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +28,8 @@ out="$root/build/wheel-smoke"
 PYTHON=${PYTHON:-python3}
 BUILD_PYTHON=${BUILD_PYTHON:-$root/.venv/bin/python}
 JOBS=${JOBS:-2}
+UV=${UV:-$(dirname "$BUILD_PYTHON")/uv}
+export UV
 EXTRAS=${EXTRAS:-bare flask django asgi qr redis postgres mysql detect flask,qr all}
 
 if [[ "${1:-}" == "--one" ]]; then
@@ -31,23 +39,38 @@ if [[ "${1:-}" == "--one" ]]; then
     started=$(date +%s%N)
     status=0
     (
+        spec="$wheel"
+        [[ "$extra" == bare ]] || spec="$wheel[$extra]"
+        installer=pip
+        [[ "$extra" != bare && "${SMOKE_INSTALLER:-uv}" == uv && -x "$UV" ]] && installer=uv
         if [[ "${SMOKE_FRESH:-0}" == 1 || ! -e "$venv/.smoke-installed" ]]; then
             rm -rf "$out/venvs/$extra"-*
-            "$PYTHON" -m venv "$venv" || exit 1
-            spec="$wheel"
-            [[ "$extra" == bare ]] || spec="$wheel[$extra]"
-            # --no-compile: byte-compiling every dependency was a third of the install's
-            # CPU; what the smoke imports is compiled when imported.
-            "$venv/bin/python" -m pip install -qq --disable-pip-version-check --no-compile \
-                "$spec" || exit 1
+            if [[ $installer == uv ]]; then
+                "$UV" venv -q --python "$PYTHON" "$venv" || exit 1
+                "$UV" pip install -q --python "$venv/bin/python" "$spec" || exit 1
+            else
+                "$PYTHON" -m venv "$venv" || exit 1
+                # --no-compile: byte-compiling every dependency was a third of the
+                # install's CPU; what the smoke imports is compiled when imported.
+                "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
+                    --no-compile "$spec" || exit 1
+            fi
             touch "$venv/.smoke-installed"
+        elif [[ $installer == uv ]]; then
+            "$UV" pip install -q --python "$venv/bin/python" --reinstall --no-deps "$wheel" \
+                || exit 1
         else
             "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
                 --force-reinstall --no-deps "$wheel" || exit 1
         fi
         # The environment must be consistent; -I and no PYTHONPATH keep the checkout out.
         unset PYTHONPATH
-        "$venv/bin/python" -m pip check --disable-pip-version-check || exit 1
+        if [[ $installer == uv ]]; then
+            "$UV" pip check -q --python "$venv/bin/python" || exit 1
+        else
+            "$venv/bin/python" -m pip check --disable-pip-version-check || exit 1
+        fi
+        echo "installed with $installer"
         rc=0
         "$venv/bin/python" -I "$root/tests/install/smoke.py" "$extra" || rc=1
         # The doc examples this install can run (the dev environment runs them all).

@@ -19,9 +19,10 @@ import pytest
 
 from suolink.backends import Storage, open_storage
 from tests.adapters.django.project import postgres_store_url as django_postgres_store_url
+from tests.adapters.django.project import recycle_postgres_store as django_recycle_postgres
 from tests.adapters.django.project import store_url as django_store_url
 
-from .sql_servers import mariadb_store_url, postgres_store_url
+from .sql_servers import mariadb_store_url, postgres_store_url, recycle_postgres_store
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
@@ -38,6 +39,10 @@ class Backend:
     shared: bool = True
     #: The optional capabilities the backend claims; it must have exactly these.
     capabilities: frozenset[str] = frozenset()
+    #: Called with the URL of each store ``storage_factory`` made, once the test is over
+    #: and its stores are closed, to hand it to the next test emptied (a new one costs
+    #: a schema migrated from scratch on the PostgreSQL rows).
+    recycle: Callable[[str], None] | None = None
 
 
 REDIS_CAPABILITIES = frozenset(
@@ -116,11 +121,13 @@ BACKENDS: list[Backend] = [
         "django-postgres",
         lambda request, tmp: django_postgres_store_url(),
         capabilities=DJANGO_CAPABILITIES,
+        recycle=django_recycle_postgres,
     ),
     Backend(
         "postgresql",
         lambda request, tmp: postgres_store_url(),
         capabilities=SQL_CAPABILITIES | {"records_in_one_trip", "holds_links_in_process"},
+        recycle=recycle_postgres_store,
     ),
     Backend(
         "mariadb",
@@ -148,24 +155,47 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return row
 
 
+class StoreFactory:
+    """Opens fresh, empty stores of one backend; ``release`` closes one early (and
+    recycles it, see ``Backend.recycle``), teardown the rest."""
+
+    def __init__(self, backend: Backend, request: pytest.FixtureRequest, tmp_path: Path):
+        self.backend, self.request, self.tmp_path = backend, request, tmp_path
+        self.opened: dict[int, tuple[Storage, str]] = {}
+        self.counter = itertools.count()
+
+    def __call__(self) -> Storage:
+        folder = self.tmp_path / f"store-{next(self.counter)}"
+        folder.mkdir()
+        url = self.backend.url(self.request, folder)
+        store = open_storage(url)
+        self.opened[id(store)] = (store, url)
+        return store
+
+    def release(self, store: Storage) -> None:
+        """Close ``store`` now; its URL may be handed out again."""
+        _, url = self.opened.pop(id(store))
+        store.close()
+        if self.backend.recycle is not None:
+            self.backend.recycle(url)
+
+    def close_all(self) -> None:
+        for store, _ in list(self.opened.values()):
+            store.close()
+        if self.backend.recycle is not None:
+            for _, url in self.opened.values():
+                self.backend.recycle(url)
+        self.opened.clear()
+
+
 @pytest.fixture
 def storage_factory(
     backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[], Storage]]:
+) -> Iterator[StoreFactory]:
     """Open a fresh, empty store of this backend on each call; all closed at teardown."""
-    opened: list[Storage] = []
-    counter = itertools.count()
-
-    def make() -> Storage:
-        folder = tmp_path / f"store-{next(counter)}"
-        folder.mkdir()
-        store = open_storage(backend.url(request, folder))
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
+    factory = StoreFactory(backend, request, tmp_path)
+    yield factory
+    factory.close_all()
 
 
 @pytest.fixture(params=SHARED_BACKEND_PARAMS)

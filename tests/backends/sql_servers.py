@@ -33,6 +33,7 @@ import pytest
 
 from tests.adapters.django.postgres import _binaries as postgres_binaries
 from tests.adapters.django.postgres import server_url as postgres_server_url
+from tests.backends.pg_recycle import SchemaPool
 
 _ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
 _counter = itertools.count()
@@ -211,9 +212,27 @@ def _unique(prefix: str) -> str:
 
 
 def postgres_store_url() -> str:
-    """A fresh, empty ``postgresql://`` store: a new schema on the test server."""
+    """A fresh, empty ``postgresql://`` store: a new schema on the test server, or one
+    a finished test gave back (see :mod:`tests.backends.pg_recycle`)."""
     base = postgres_server_url()
-    return f"{base}?schema={_unique('s')}"
+    return f"{base}?schema={_pool.take() or _unique('s')}"
+
+
+def _sql_template() -> str:
+    schema = _unique("template")
+    from suolink.backends import open_storage
+
+    open_storage(f"{postgres_server_url()}?schema={schema}").close()  # migrated
+    return schema
+
+
+_pool = SchemaPool(_sql_template, lambda: _unique("s"))
+
+
+def recycle_postgres_store(url: str) -> None:
+    """Give the schema of a closed ``postgresql://`` store back for the next test."""
+    base, _, schema = url.partition("?schema=")
+    _pool.give(base, schema)
 
 
 def mariadb_store_url() -> str:

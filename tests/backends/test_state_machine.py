@@ -64,7 +64,11 @@ class StorageMachine(RuleBasedStateMachine):
         self.converts = isinstance(self.storage, RecordsConversions)
 
     def teardown(self) -> None:
-        self.storage.close()
+        release = getattr(type(self).make_storage, "release", None)
+        if release is not None:  # the store goes back to the factory, to be reused
+            release(self.storage)
+        else:
+            self.storage.close()
 
     @rule(
         code=CODES,

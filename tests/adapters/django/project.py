@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.backends.pg_recycle import SchemaPool
+
 SETTINGS_MODULE = "tests.adapters.django.settings"
 ROOT = str(Path(__file__).resolve().parents[3])
 _lock = threading.Lock()
@@ -133,6 +135,21 @@ def postgres_store_url() -> str:
 
     from .settings import postgres_database
 
+    schema = _pool.take()
+    if schema is None:
+        schema = _new_postgres_schema(server_url)
+    alias = f"pg_{schema}"
+    if alias not in connections.settings:
+        add_alias(alias, postgres_database(server_url, schema))
+    return f"django://{alias}"
+
+
+def _new_postgres_schema(server_url: str) -> str:
+    """A new schema with the app's tables, its name."""
+    from django.db import connections
+
+    from .settings import postgres_database
+
     schema = f"suolink_{os.getpid()}_{next(_counter)}"
     admin_alias = f"pg_admin_{os.getpid()}"
     if admin_alias not in connections.settings:
@@ -142,7 +159,27 @@ def postgres_store_url() -> str:
     alias = f"pg_{schema}"
     add_alias(alias, postgres_database(server_url, schema))
     create_tables(alias)
-    return f"django://{alias}"
+    return schema
+
+
+def _postgres_template() -> str:
+    from .postgres import server_url as find_server
+
+    return _new_postgres_schema(find_server())
+
+
+_pool = SchemaPool(_postgres_template, lambda: f"suolink_{os.getpid()}_{next(_counter)}")
+
+
+def recycle_postgres_store(url: str) -> None:
+    """Give the schema of a closed Django-on-PostgreSQL store back for the next test."""
+    from django.db import connections
+
+    from .postgres import server_url as find_server
+
+    alias = url.removeprefix("django://")
+    connections[alias].close()
+    _pool.give(find_server(), alias.removeprefix("pg_"))
 
 
 def create_tables(alias: str) -> None:
