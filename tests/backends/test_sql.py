@@ -432,8 +432,8 @@ def test_postgresql_version_moves_on_changes_not_on_visits() -> None:
     assert isinstance(store, PostgreSQLStorage)
 
     def version() -> int:
-        with store._direct_call("read") as conn:
-            row = conn.execute("SELECT version FROM links WHERE code = 'v'").fetchone()
+        with store._direct_call("read") as held:
+            row = held.conn.execute("SELECT version FROM links WHERE code = 'v'").fetchone()
         assert row is not None
         return int(row[0])
 
@@ -454,9 +454,9 @@ def test_postgresql_version_moves_on_changes_not_on_visits() -> None:
 
 
 def test_postgresql_append_parameters_from_a_record_equal_those_of_its_visit() -> None:
-    """``append_visit`` binds a record's values without making a ``Visit``: the same
-    parameters as the ``Visit`` path, for every field set."""
-    from suolink.backends.sql.postgres import _record_params
+    """``append_visit`` binds a record's values without making a ``Visit``: by name, the
+    same parameters as the ``Visit`` path, for every field set."""
+    from suolink.backends.sql.postgres import _APPEND_AT, _append_values
 
     visit = Visit(
         code="k", at=T0 + timedelta(microseconds=7), ip="203.0.113.9", user_agent="UA",
@@ -465,6 +465,7 @@ def test_postgresql_append_parameters_from_a_record_equal_those_of_its_visit() -
         region="GD", city="Shenzhen", arm="b", domain="s.example",
     )  # fmt: skip
     store = object.__new__(PostgreSQLStorage)
-    assert _record_params(visit.to_record(), 7) == store._params(visit, 7)
-    plain = Visit(code="k", at=T0)
-    assert _record_params(plain.to_record(), 3) == store._params(plain, 3)
+    for one in (visit, Visit(code="k", at=T0)):
+        values = _append_values(one.to_record(), 7, True, 42)
+        got = {name: values[i] for name, i in _APPEND_AT.items()}
+        assert got == {**store._params(one, 7), "click": True, "ver": 42}

@@ -406,15 +406,9 @@ class SQLStorage(
     ) -> tuple[int, list[Any]]:
         """Lock and delete up to ``limit`` queue rows; how many, and their visits' rows.
 
-        PostgreSQL does it in one statement (``DELETE … RETURNING`` joined to the
-        visits); MySQL locks, deletes, then reads.
+        MySQL locks, deletes, then reads (PostgreSQL has a fold of its own, one
+        ``DELETE … RETURNING`` joined to the visits: ``PostgreSQLStorage._fold``).
         """
-        lock = "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED"
-        if self._postgres:
-            only = "" if code is None else "WHERE code = CAST(:code AS text) "
-            statement = _PG_CLAIM.format(only=only, lock=lock)
-            found = tx.execute(text(statement), {"code": code, "n": limit}).all()
-            return len(found), [row._mapping for row in found if row.code is not None]
         q = s.count_queue.c
         claim = select(q.code, q.visit_id).limit(limit)
         if code is not None:
@@ -443,10 +437,6 @@ class SQLStorage(
         )
         if not rows:
             return
-        if self._postgres:
-            payload = [[c, d, day, k.hex(), value, n] for c, d, day, k, value, n in rows]
-            tx.execute(_PG_ADD_CELLS, {"cells": json.dumps(payload, ensure_ascii=False)})
-            return
         names = ("code", "dimension", "day", "value_key", "value", "n")
         tx.execute(_MYSQL_ADD_CELLS, [dict(zip(names, row, strict=True)) for row in rows])
 
@@ -457,10 +447,6 @@ class SQLStorage(
         )
         if not rows:
             return
-        if self._postgres:
-            payload = [[c, day, k.hex(), combo, n] for c, day, k, combo, n in rows]
-            tx.execute(_PG_ADD_CUBES, {"cubes": json.dumps(payload, ensure_ascii=False)})
-            return
         names = ("code", "day", "combo_key", "combo", "n")
         tx.execute(_MYSQL_ADD_CUBES, [dict(zip(names, row, strict=True)) for row in rows])
 
@@ -469,16 +455,6 @@ class SQLStorage(
         rows = sorted((code, s.key_hash(who), who, n) for (code, who), n in persons.items())
         new: Counter[str] = Counter()
         if not rows:
-            return new
-        if self._postgres:
-            payload = [[c, k.hex(), who, n] for c, k, who, n in rows]
-            added = {(c, k): n for c, k, _, n in rows}
-            result = tx.execute(
-                _PG_ADD_PERSONS, {"persons": json.dumps(payload, ensure_ascii=False)}
-            )
-            for code, key, n in result:
-                if added[str(code), bytes(key)] == int(n):  # inserted now: a new person
-                    new[str(code)] += 1
             return new
         for code, key, who, n in rows:  # affected rows: 1 inserted, 2 updated
             params = {"code": code, "visitor_key": key, "visitor": who, "n": n}
@@ -1141,39 +1117,8 @@ def _retryable(original: BaseException | None) -> bool:
     return bool(args) and args[0] in _RETRY_ERRNOS
 
 
-#: The fold's claim on PostgreSQL: queue rows locked, deleted, and their visits read
-#: (a queue row whose visit is gone gives a row of NULLs: claimed, counted as nothing).
-_PG_CLAIM = (
-    "WITH claimed AS (DELETE FROM count_queue WHERE (code, visit_id) IN "  # noqa: S608
-    "(SELECT code, visit_id FROM count_queue {only}LIMIT :n {lock}) RETURNING visit_id) "
-    "SELECT v.id, v.code, v.at, v.at_us, "
-    + ", ".join(
-        "u.text AS user_agent" if c == "user_agent" else f"v.{c}" for c in PLAIN_VISIT_FIELDS
-    )
-    + " FROM claimed LEFT JOIN visits v ON v.id = claimed.visit_id "
-    "LEFT JOIN user_agents u ON u.id = v.ua_id"
-)
-# The fold's statements: each adds its rows' ``n`` to the cells (inserted if new). On
-# PostgreSQL the rows go as one JSON text (one parameter, one statement, any number).
-_PG_ADD_CELLS = text(
-    "INSERT INTO visit_counts (code, dimension, day, value_key, value, n) "
-    "SELECT c->>0, c->>1, c->>2, decode(c->>3, 'hex'), c->>4, CAST(c->>5 AS bigint) "
-    "FROM json_array_elements(CAST(:cells AS json)) AS c "
-    "ON CONFLICT (code, dimension, day, value_key) DO UPDATE SET n = visit_counts.n + EXCLUDED.n"
-)
-_PG_ADD_PERSONS = text(
-    "INSERT INTO visitor_counts (code, visitor_key, visitor, n) "
-    "SELECT c->>0, decode(c->>1, 'hex'), c->>2, CAST(c->>3 AS bigint) "
-    "FROM json_array_elements(CAST(:persons AS json)) AS c "
-    "ON CONFLICT (code, visitor_key) DO UPDATE SET n = visitor_counts.n + EXCLUDED.n "
-    "RETURNING code, visitor_key, n"
-)
-_PG_ADD_CUBES = text(
-    "INSERT INTO visit_cubes (code, day, combo_key, combo, n) "
-    "SELECT c->>0, c->>1, decode(c->>2, 'hex'), c->>3, CAST(c->>4 AS bigint) "
-    "FROM json_array_elements(CAST(:cubes AS json)) AS c "
-    "ON CONFLICT (code, day, combo_key) DO UPDATE SET n = visit_cubes.n + EXCLUDED.n"
-)
+# The fold's statements on MySQL: each adds its rows' ``n`` to the cells (inserted if
+# new). PostgreSQL's are in ``postgres.py``.
 _cubes = mysql_dialect.insert(s.visit_cubes)
 _MYSQL_ADD_CUBES = _cubes.on_duplicate_key_update(n=s.visit_cubes.c.n + _cubes.inserted.n)
 _cells = mysql_dialect.insert(s.visit_counts)

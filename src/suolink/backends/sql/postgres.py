@@ -34,16 +34,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import fields
-from operator import attrgetter
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter, itemgetter
+from typing import Any, cast
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg import pq
+from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy import exc as sa_exc
 
@@ -51,10 +54,10 @@ from ...errors import BackendError, BackendUnavailable, LinkNotFound
 from ...fields import FIELD_BY_NAME
 from ...models import AntiBlockMode, Link, Visit, VisitRecord, VisitResult
 from ...people import counts_for_people, is_people_link
-from .._common import code_ok, normalise_visit, to_micros
+from .._common import code_ok, normalise_visit, to_micros, visit_dimensions
 from ..batching import CommitWouldWait, deferred_commits
 from ..domain_rows import DomainRows
-from ..relational import PLAIN_VISIT_FIELDS, visit_row
+from ..relational import ALL_TIME, PEOPLE, PLAIN_VISIT_FIELDS, visit_row
 from . import SQLStorage
 from . import schema as s
 
@@ -68,6 +71,10 @@ _VISIT_COLUMNS = (
     *(c for c in PLAIN_VISIT_FIELDS if c != "user_agent"),
 )
 _CASTS = {"at_us": "bigint", "ua_id": "bigint", "is_bot": "integer"}
+#: The columns a visit's counted combination depends on (``visit_dimensions``).
+_COMBO_COLUMNS = (
+    "outcome", "is_bot", "app", "os", "device", "browser", "referer", "country", "arm", "domain",
+)  # fmt: skip
 
 _RECORD = """
 WITH gate AS ({gate}),
@@ -115,6 +122,11 @@ _NO_PEOPLE = (
 
 #: Parsed links a process keeps by their JSON text (``PostgreSQLStorage._link_from``).
 _LINK_TEXTS = 4096
+#: Visits' counted combinations (their JSON) a process keeps by their values.
+_COMBOS = 4096
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400_000_000
+_TIGHT = (",", ":")
 #: Links held in this process (``peek``) before they are all dropped.
 _HELD = 65_536
 #: The row of a held link: its JSON text, count and version.
@@ -137,6 +149,37 @@ _NEW_USER_AGENT = (
     "ON CONFLICT (hash) DO NOTHING RETURNING id"
 )
 _USER_AGENT = "SELECT id FROM user_agents WHERE hash = :hash"
+
+#: The fold's claim: queue rows locked and deleted, and of their visits only what is
+#: counted (a queue row whose visit is gone gives NULLs: claimed, counted as nothing).
+#: No user agent: no count needs it.
+_FOLD_CLAIM = (
+    "WITH claimed AS (DELETE FROM count_queue WHERE (code, visit_id) IN "  # noqa: S608
+    "(SELECT code, visit_id FROM count_queue {only}LIMIT :n {lock}) RETURNING visit_id) "
+    f"SELECT v.code, v.at_us, v.visitor_id, v.ip, {', '.join(f'v.{c}' for c in _COMBO_COLUMNS)} "
+    "FROM claimed LEFT JOIN visits v ON v.id = claimed.visit_id"
+)
+#: The fold's additions: the rows go as one JSON text, parsed once (``jsonb``: each
+#: ``->>`` of a ``json`` value parses the element again, a third of the statement's time).
+_FOLD_CUBES = (
+    "INSERT INTO visit_cubes (code, day, combo_key, combo, n) "
+    "SELECT c->>0, c->>1, decode(c->>2, 'hex'), c->>3, CAST(c->>4 AS bigint) "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
+    "ON CONFLICT (code, day, combo_key) DO UPDATE SET n = visit_cubes.n + EXCLUDED.n"
+)
+_FOLD_CELLS = (
+    "INSERT INTO visit_counts (code, dimension, day, value_key, value, n) "
+    "SELECT c->>0, CAST(:dimension AS text), c->>1, decode(c->>2, 'hex'), c->>3, "
+    "CAST(c->>4 AS bigint) FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
+    "ON CONFLICT (code, dimension, day, value_key) DO UPDATE SET n = visit_counts.n + EXCLUDED.n"
+)
+_FOLD_PERSONS = (
+    "INSERT INTO visitor_counts (code, visitor_key, visitor, n) "
+    "SELECT c->>0, decode(c->>1, 'hex'), c->>2, CAST(c->>3 AS bigint) "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
+    "ON CONFLICT (code, visitor_key) DO UPDATE SET n = visitor_counts.n + EXCLUDED.n "
+    "RETURNING code, visitor_key, n"
+)
 
 
 def _statement(gate: str, final: str) -> TextClause:
@@ -168,28 +211,70 @@ def _with_visits(link: Link, visits: int) -> Link:
 _RECORD_PARAMS = tuple(f"v_{f.name}" for f in fields(Visit))[2:]
 
 
-def _record_params(record: VisitRecord, ua_id: int) -> dict[str, Any]:
-    """``_params(Visit.from_record(record), ua_id)`` without making the ``Visit``."""
-    params: dict[str, Any] = dict(zip(_RECORD_PARAMS, record[2:], strict=True))
-    del params["v_user_agent"]
+#: Where ``append_visit``'s parameters come from, by name: a record's values (its time
+#: and user agent unused, ``is_bot`` bound as a number), then :func:`_append_values`'s.
+_APPEND_SOURCES = (
+    "code", "", *("" if f == "v_user_agent" or f == "v_is_bot" else f for f in _RECORD_PARAMS),
+    "v_at", "v_at_us", "v_ua_id", "v_is_bot", "click", "ver",
+)  # fmt: skip
+_APPEND_AT = {name: i for i, name in enumerate(_APPEND_SOURCES) if name} | {"v_code": 0}
+
+
+def _append_values(record: VisitRecord, ua_id: int, click: bool, version: int) -> tuple[Any, ...]:
+    """The values of ``append_visit``'s statement, in ``_APPEND_SOURCES`` order."""
     at = record[1]
-    params["v_code"] = params["code"] = record[0]
-    params["v_at"] = at.isoformat()
-    params["v_at_us"] = to_micros(at)
-    params["v_ua_id"] = ua_id
-    params["v_is_bot"] = int(record[8])
-    return params
+    return (*record, at.isoformat(), to_micros(at), ua_id, int(record[8]), click, version)
+
+
+#: A ``:name`` parameter in a statement's text (SQLAlchemy's ``text()`` rule).
+_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def _numbered(statement: str) -> tuple[str, tuple[str, ...]]:
+    """``statement`` with ``$1``, ``$2``… for its ``:name`` parameters, and the names."""
+    names: list[str] = []
+
+    def number(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PARAMETER.sub(number, statement), tuple(names)
+
+
+#: A statement :meth:`PostgreSQLStorage._exec` runs: its name on the server, its text,
+#: and what picks its parameters' values from the caller's.
+_Raw = tuple[bytes, str, Callable[[Sequence[Any]], Sequence[Any]]]
+
+
+class _Held:
+    """A direct connection and what is kept with it: one cursor for its statements
+    (``Connection.execute`` makes a cursor per call, which cost the client more than
+    binding a redirect's twenty parameters) and the statements prepared on it by name
+    (:meth:`PostgreSQLStorage._exec`)."""
+
+    __slots__ = ("born", "conn", "cursor", "encoding", "prepared")
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.born = time.monotonic()
+        self.cursor = conn.cursor()
+        self.encoding = conn.info.encoding  # the client encoding, as Python names it
+        self.prepared: set[bytes] = set()
 
 
 class _Direct:
     """psycopg connections in autocommit mode for the statements atomic on their own.
 
     They come from the engine (``raw_connection().detach()``: the same URL, options,
-    TLS and set-up), so only the checkout is suolink's: at most ``limit`` open at once
+    TLS and set-up), so only the checkout is suolink's: at most ``limit`` out at once
     (a call waits up to ``timeout`` seconds for one, then ``BackendUnavailable``), up to
     ``keep`` idle ones kept, none older than ``recycle`` seconds reused. A connection
     the server dropped is closed, and with it every idle one (they likely died too);
-    a forked child starts afresh and never touches its parent's.
+    a forked child starts afresh and never touches its parent's. :meth:`take` and
+    :meth:`give_back` are the redirect's (no generator to enter and leave);
+    :meth:`connection` wraps them.
     """
 
     def __init__(
@@ -204,10 +289,11 @@ class _Direct:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        self._slots = threading.BoundedSemaphore(self._limit)
-        self._idle: list[tuple[psycopg.Connection[Any], float]] = []
+        self._out = 0  # connections taken and not given back
+        self._free = threading.Condition(self._lock)
+        self._idle: list[_Held] = []
 
-    def _open(self) -> psycopg.Connection[Any]:
+    def _open(self) -> _Held:
         fairy = self._engine.raw_connection()
         conn = fairy.driver_connection  # (read before detach() forgets it)
         fairy.detach()
@@ -215,61 +301,85 @@ class _Direct:
         if conn.info.transaction_status != TransactionStatus.IDLE:
             conn.rollback()
         conn.autocommit = True
-        return conn
+        return _Held(conn)
 
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for one or a few statements, given back (or closed) after."""
+    def take(self) -> _Held:
+        """A connection for one or a few statements; :meth:`give_back` it after."""
         if os.getpid() != self._pid:
             with self._lock:
                 if os.getpid() != self._pid:
                     self._start()  # the parent's connections are left alone, unclosed
-        slots = self._slots
-        if not slots.acquire(timeout=self._timeout):
-            raise sa_exc.TimeoutError(f"no free connection after {self._timeout:g} s")
-        try:
-            conn, born = self._take()
-            try:
-                yield conn
-            except BaseException:
-                if conn.broken:
-                    self._close_idle()
-                    self._close(conn)
-                    raise
-                self._give_back(conn, born)
-                raise
-            self._give_back(conn, born)
-        finally:
-            slots.release()
-
-    def _take(self) -> tuple[psycopg.Connection[Any], float]:
         now = time.monotonic()
+        stale: list[_Held] = []
+        held = None
         with self._lock:
-            while self._idle:
-                conn, born = self._idle.pop()
-                if now - born < self._recycle and not conn.closed:
-                    return conn, born
-                self._close(conn)
-        return self._open(), now
+            if self._out >= self._limit and not self._free.wait_for(
+                lambda: self._out < self._limit, timeout=self._timeout
+            ):
+                raise sa_exc.TimeoutError(f"no free connection after {self._timeout:g} s")
+            self._out += 1
+            idle = self._idle
+            while idle:
+                candidate = idle.pop()
+                if now - candidate.born < self._recycle and not candidate.conn.closed:
+                    held = candidate
+                    break
+                stale.append(candidate)
+        for old in stale:
+            self._close(old)
+        if held is not None:
+            return held
+        try:
+            return self._open()
+        except BaseException:
+            self._release()
+            raise
 
-    def _give_back(self, conn: psycopg.Connection[Any], born: float) -> None:
-        usable = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+    def give_back(self, held: _Held, *, failed: bool = False) -> None:
+        """Keep ``held`` for the next call, or close it (and, if the server dropped it,
+        every idle one)."""
+        conn = held.conn
+        if failed and conn.broken:
+            self._close_idle()
+            self._close(held)
+        elif not conn.closed and conn.pgconn.transaction_status == TransactionStatus.IDLE:
+            with self._lock:
+                if not self._closed and len(self._idle) < self._keep:
+                    self._idle.append(held)
+                    self._out -= 1
+                    self._free.notify()
+                    return
+            self._close(held)
+        else:
+            self._close(held)
+        self._release()
+
+    def _release(self) -> None:
         with self._lock:
-            if usable and not self._closed and len(self._idle) < self._keep:
-                self._idle.append((conn, born))
-                return
-        self._close(conn)
+            self._out -= 1
+            self._free.notify()
+
+    @contextmanager
+    def connection(self) -> Iterator[_Held]:
+        """:meth:`take` and :meth:`give_back` around a block."""
+        held = self.take()
+        try:
+            yield held
+        except BaseException:
+            self.give_back(held, failed=True)
+            raise
+        self.give_back(held)
 
     def _close_idle(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for conn, _ in idle:
-            self._close(conn)
+        for held in idle:
+            self._close(held)
 
     @staticmethod
-    def _close(conn: psycopg.Connection[Any]) -> None:
+    def _close(held: _Held) -> None:
         with suppress(psycopg.Error, OSError):
-            conn.close()
+            held.conn.close()
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when given back."""
@@ -340,24 +450,41 @@ class PostgreSQLStorage(SQLStorage):
             "SELECT visits FROM gate",
         )
         # The direct path's statements, compiled once to psycopg's placeholders.
-        self._direct_sql = {
-            name: self._compile(clause)
-            for name, clause in {
-                ("record", True): self._record[True],
-                ("record", False): self._record[False],
-                ("one_trip", True): self._one_trip[True],
-                ("one_trip", False): self._one_trip[False],
-                ("append", True): self._append[True],
-                ("append", False): self._append[False],
-                ("held", None): text(_HELD_LINK.format(link=link_json)),
-                ("select", None): text(_SELECT_LINK.format(link=link_json)),
-                ("count", None): text(_VISIT_COUNT),
-                ("next_id", None): text(_NEXT_ID),
-                ("new_ua", None): text(_NEW_USER_AGENT),
-                ("ua", None): text(_USER_AGENT),
-                ("drop_old", None): self._drop_old,
-            }.items()
+        statements: dict[tuple[str, bool | None], TextClause] = {
+            ("record", True): self._record[True],
+            ("record", False): self._record[False],
+            ("one_trip", True): self._one_trip[True],
+            ("one_trip", False): self._one_trip[False],
+            ("held", None): text(_HELD_LINK.format(link=link_json)),
+            ("select", None): text(_SELECT_LINK.format(link=link_json)),
+            ("count", None): text(_VISIT_COUNT),
+            ("next_id", None): text(_NEXT_ID),
+            ("new_ua", None): text(_NEW_USER_AGENT),
+            ("ua", None): text(_USER_AGENT),
+            ("drop_old", None): self._drop_old,
+            ("fold_cubes", None): text(_FOLD_CUBES),
+            ("fold_cells", None): text(_FOLD_CELLS),
+            ("fold_persons", None): text(_FOLD_PERSONS),
         }
+        for wait in (False, True):  # the fold's claims: waiting or not, of one link or all
+            for one in (False, True):
+                claim = _FOLD_CLAIM.format(
+                    only="WHERE code = CAST(:code AS text) " if one else "",
+                    lock="FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED",
+                )
+                statements[f"claim_{'wait' if wait else 'skip'}", one] = text(claim)
+        self._direct_sql = {name: self._compile(clause) for name, clause in statements.items()}
+        #: The redirect's statements run on libpq itself (:meth:`_exec`): each one's name
+        #: on the server, text with ``$n`` parameters, and what picks its values.
+        self._raw_sql: dict[tuple[str, bool], _Raw] = {}
+        for count, clause in self._append.items():
+            sql, names = _numbered(clause.text)
+            pick = itemgetter(*(_APPEND_AT[name] for name in names))
+            self._raw_sql["append", count] = (f"suolink_append_{count:d}".encode(), sql, pick)
+        #: A visit's counted values (``_COMBO_COLUMNS``) -> its combination's JSON.
+        self._combos: dict[tuple[Any, ...], str] = {}
+        #: Days since the epoch -> the day's ISO text.
+        self._days: dict[int, str] = {}
         opts = self.options
         self._direct = _Direct(
             self._engine,
@@ -371,10 +498,17 @@ class PostgreSQLStorage(SQLStorage):
         return str(clause.compile(dialect=self._engine.dialect))
 
     @contextmanager
-    def _direct_call(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+    def _direct_call(self, doing: str) -> Iterator[_Held]:
         """A direct connection; driver errors become suolink's as everywhere else."""
-        with self._errors(doing), self._direct.connection() as conn:
-            yield conn
+        with self._errors(doing):
+            direct = self._direct
+            held = direct.take()
+            try:
+                yield held
+            except BaseException:
+                direct.give_back(held, failed=True)
+                raise
+            direct.give_back(held)
 
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
@@ -383,11 +517,43 @@ class PostgreSQLStorage(SQLStorage):
             return BackendError
         return super()._classify(exc)
 
-    def _run(
-        self, conn: psycopg.Connection[Any], name: tuple[str, bool | None], params: Any
-    ) -> Any:
-        """Run one of ``_direct_sql``, prepared on the server the first time."""
-        return conn.execute(self._direct_sql[name], params, prepare=True)
+    def _run(self, held: _Held, name: tuple[str, bool | None], params: Any) -> Any:
+        """Run one of ``_direct_sql`` on ``held``'s cursor, prepared on the server the
+        first time; the cursor, to read its rows before the next statement."""
+        return held.cursor.execute(self._direct_sql[name], params, prepare=True)
+
+    def _exec(self, held: _Held, name: tuple[str, bool], values: Sequence[Any]) -> pq.abc.PGresult:
+        """Run one of ``_raw_sql`` on libpq directly, prepared on ``held`` the first time.
+
+        psycopg's ``execute`` (a generator driving non-blocking I/O, each parameter
+        adapted by type) cost a redirect more client CPU than the rest of its storage
+        call; libpq's own blocking call (the GIL released while it waits) with the values
+        as text costs a quarter. For statements whose parameters are text, numbers,
+        booleans or NULL, and whose caller reads the result's text.
+        """
+        key, sql, pick = self._raw_sql[name]
+        pgconn = held.conn.pgconn
+        encoding = held.encoding
+        if key not in held.prepared:
+            self._check(held, pgconn.prepare(key, sql.encode(encoding)), ExecStatus.COMMAND_OK)
+            held.prepared.add(key)
+        params = [
+            None if v is None else v.encode(encoding) if isinstance(v, str) else str(v).encode()
+            for v in pick(values)
+        ]  # (None is NULL, as psycopg itself passes it: the stub's type says bytes only)
+        result = pgconn.exec_prepared(key, cast("list[bytes]", params))
+        return self._check(held, result, ExecStatus.TUPLES_OK)
+
+    @staticmethod
+    def _check(held: _Held, result: pq.abc.PGresult, expected: ExecStatus) -> pq.abc.PGresult:
+        """``result``, or the error psycopg would raise for it (``OperationalError`` if
+        the connection is lost: the caller closes it)."""
+        if result.status == expected:
+            return result
+        if held.conn.pgconn.status == ConnStatus.BAD:
+            message = (result.error_message or b"").decode(held.encoding, "replace").strip()
+            raise psycopg.OperationalError(f"the connection is lost: {message}")
+        raise psycopg.errors.error_from_result(result, encoding=held.encoding)
 
     def get(self, code: str) -> Link | None:
         """The link with this exact code, or None: one prepared statement."""
@@ -408,6 +574,101 @@ class PostgreSQLStorage(SQLStorage):
                 self._links_by_text.clear()
             self._links_by_text[text] = link
         return link if link.visits == visits else _with_visits(link, visits)
+
+    # -- the fold of queued counts, on the direct connections ---------------------------
+
+    def _fold(self, code: str | None, limit: int, *, wait: bool) -> int:
+        """Count up to ``limit`` queued visits (of ``code``) in one transaction; how many.
+
+        What ``SQLStorage._fold`` does (the same rows, locked in the same order), for
+        less: on a direct connection with prepared statements; the claim reads only the
+        counted columns; a combination's JSON is made once per set of values, as
+        SQLite's writer does; the rows go as arrays. It cost the client more CPU than
+        the redirects it folded, and the server a JSON parse per row.
+        """
+        params = {"n": limit, "code": code}
+        claim = (f"claim_{'wait' if wait else 'skip'}", code is not None)
+        with self._direct_call("fold visit counts") as conn, conn.conn.transaction():
+            rows = self._run(conn, claim, params).fetchall()
+            if not rows:
+                return 0
+            cubes: dict[tuple[str, str, str], int] = {}
+            cells: dict[tuple[str, str, str], int] = {}
+            persons: dict[tuple[str, str], int] = {}
+            days, combos = self._days, self._combos
+            for row in rows:
+                link_code = row[0]
+                if link_code is None:  # the visit is gone: claimed, counted as nothing
+                    continue
+                day_number = row[1] // _DAY_US
+                day = days.get(day_number)
+                if day is None:
+                    day = self._day(day_number)
+                values = row[4:]
+                combo = combos.get(values)
+                if combo is None:
+                    combo = self._combo(values)
+                for cube in ((link_code, day, combo), (link_code, ALL_TIME, combo)):
+                    cubes[cube] = cubes.get(cube, 0) + 1
+                who = None if row[5] else (row[2] or row[3])  # visitor_key, people only
+                if who:
+                    person = (link_code, who)
+                    persons[person] = persons.get(person, 0) + 1
+                    cell = (link_code, day, who)
+                    cells[cell] = cells.get(cell, 0) + 1
+            new_people = self._fold_persons(conn, persons)
+            self._fold_rows(conn, ("fold_cells", None), cells, "visitor")
+            self._fold_rows(conn, ("fold_cubes", None), cubes)
+            if new_people:
+                people = {(c, ALL_TIME, ""): n for c, n in new_people.items()}
+                self._fold_rows(conn, ("fold_cells", None), people, PEOPLE)
+        return len(rows)
+
+    def _day(self, number: int) -> str:
+        if len(self._days) >= _COMBOS:
+            self._days.clear()
+        day = self._days[number] = (_EPOCH + timedelta(days=number)).date().isoformat()
+        return day
+
+    def _combo(self, values: tuple[Any, ...]) -> str:
+        """The ``visit_cubes`` combination (JSON of ``visit_dimensions``) of these values."""
+        given = dict(zip(_COMBO_COLUMNS, values, strict=True))
+        given["is_bot"] = bool(given["is_bot"])
+        combo = json.dumps(
+            visit_dimensions(Visit(code="", **given)), ensure_ascii=False, separators=_TIGHT
+        )
+        if len(self._combos) >= _COMBOS:
+            self._combos.clear()
+        self._combos[values] = combo
+        return combo
+
+    def _fold_rows(
+        self,
+        conn: _Held,
+        name: tuple[str, None],
+        rows: Mapping[tuple[str, str, str], int],
+        dimension: str | None = None,
+    ) -> None:
+        """Add ``n`` to each (code, day, text) row of the cubes or of ``dimension``'s
+        cells, in key order (code, day, the text's hash) as ``SQLStorage`` does."""
+        ordered = sorted((c, day, s.key_hash(v), v, n) for (c, day, v), n in rows.items())
+        if ordered:
+            payload = [[c, day, k.hex(), v, n] for c, day, k, v, n in ordered]
+            params = {"rows": json.dumps(payload, ensure_ascii=False), "dimension": dimension}
+            self._run(conn, name, params)
+
+    def _fold_persons(self, conn: _Held, persons: Mapping[tuple[str, str], int]) -> dict[str, int]:
+        """Add each person's visits to ``visitor_counts``; per link, how many are new."""
+        ordered = sorted((c, s.key_hash(who), who, n) for (c, who), n in persons.items())
+        new: dict[str, int] = {}
+        if not ordered:
+            return new
+        payload = json.dumps([[c, k.hex(), who, n] for c, k, who, n in ordered], ensure_ascii=False)
+        added = {(c, k): n for c, k, _, n in ordered}
+        for link_code, key, n in self._run(conn, ("fold_persons", None), {"rows": payload}):
+            if added[link_code, bytes(key)] == n:  # inserted now: a new person
+                new[link_code] = new.get(link_code, 0) + 1
+        return new
 
     def next_id(self) -> int:
         """A number never handed out before: one ``UPDATE … RETURNING`` on the counter row."""
@@ -561,13 +822,23 @@ class PostgreSQLStorage(SQLStorage):
         except LinkNotFound:
             return None
 
-    def _append_visit(self, record: VisitRecord, count: bool, version: int, click: bool) -> Any:
+    def _append_visit(
+        self, record: VisitRecord, count: bool, version: int, click: bool
+    ) -> tuple[bool, int, int, str | None] | None:
+        """The append statement's row: recorded, and if not the row's version, count and
+        (if the version moved) JSON text; None if there is no such link."""
         self._drop_old_visits(record[1])
-        with self._direct_call("record a visit") as conn:
-            params = _record_params(record, self._direct_ua_id(conn, record[3]))
-            params["click"] = click  # ``counts_for_people`` of the record's visit
-            params["ver"] = version
-            return self._run(conn, ("append", count), params).fetchone()
+        with self._direct_call("record a visit") as held:
+            values = _append_values(record, self._direct_ua_id(held, record[3]), click, version)
+            result = self._exec(held, ("append", count), values)
+        if not result.ntuples:
+            return None
+        if result.get_value(0, 0) == b"t":
+            return True, version, 0, None
+        found, visits, text = (result.get_value(0, i) for i in (1, 2, 3))
+        assert found is not None
+        assert visits is not None
+        return False, int(found), int(visits), None if text is None else text.decode(held.encoding)
 
     def create(self, link: Link) -> Link:
         """Insert ``link`` if its code is free (see ``SQLStorage.create``)."""
@@ -602,7 +873,7 @@ class PostgreSQLStorage(SQLStorage):
         tx.execute(self._add_visit, self._params(visit, ua_id))
         self._count_people(tx, visit)
 
-    def _direct_ua_id(self, conn: psycopg.Connection[Any], ua: str) -> int:
+    def _direct_ua_id(self, conn: _Held, ua: str) -> int:
         """The id of ``ua`` in ``user_agents``, inserted if new (autocommitted: remembered)."""
         known = self._ua_ids.get(ua)
         if known is not None:
