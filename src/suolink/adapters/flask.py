@@ -306,7 +306,7 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
 
 
 _NO_BODY: Final = frozenset({"GET", "HEAD"})
-#: Base URLs by (scheme, Host, server name, port, link prefix, app): ``host_url`` is costly.
+#: Base URLs by (scheme, Host, server name, port, link prefix): ``host_url`` is costly.
 _BASE_URLS: dict[tuple[Any, ...], str] = {}
 _BASE_URLS_MAX: Final = 256
 
