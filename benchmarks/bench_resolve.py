@@ -10,9 +10,14 @@ Two figures, each over a tight loop on one thread (calls over wall time):
   Every answer is checked to be the guide page.
 
 ``--profile`` runs the redirect loop under cProfile and prints the top functions.
+``--against SRC`` times the redirects of another source tree (``before``) and of this one
+(``after``) in turns, one fresh process per run, and prints them side by side with the
+ratio: the fair comparison on a shared machine.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py
     PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --profile --calls 200000
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --against ../main/src \
+        --calls 200000 --repeat 5 --ips 100000
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import gc
 import json
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,11 +160,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite", action="store_true", help="redirects on SQLite (a temporary file) too"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="alternate runs of the redirects with this source tree (before) and ours (after)",
+    )
     parser.add_argument("--output", type=Path, help="JSON file (default: results/resolve-…)")
     args = parser.parse_args(argv)
     info = machine_info()
     print(f"{info['date']}  {info['cpu']} ×{info['cores']}  {info['python']}  git {info['git']}")
     print(f"load average at start: {info['load_average_at_start']}")
+    if args.against:
+        return _side_by_side(args, info)
     if args.profile:
         bench_redirects(args.calls, args.links, profile=True)
         return 0
@@ -215,6 +229,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or RESULTS_DIR / f"resolve-{info['date'][:10]}-{info['git']}.json"
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {output}")
+    return 0
+
+
+def _side_by_side(args: argparse.Namespace, info: dict[str, Any]) -> int:
+    """Before (``--against``) and after (the suolink imported here) in turns, a fresh
+    process per run, ``--repeat`` runs each; the best of each, side by side."""
+    import suolink
+
+    trees = {"before": args.against.resolve(), "after": Path(suolink.__file__).parents[1]}
+    kinds = [("memory_redirects", 0)] + (
+        [("memory_redirects_distinct_ips", args.ips)] * bool(args.ips)
+    )
+    runs: dict[tuple[str, str], list[list[int]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for n in range(args.repeat):
+            for side, tree in trees.items():
+                output = Path(folder) / f"{side}{n}.json"
+                command = [sys.executable, __file__, "--calls", str(args.calls)]
+                command += ["--links", str(args.links), "--repeat", "1", "--pages", "0"]
+                command += ["--ips", str(args.ips), "--output", str(output)]
+                env = dict(os.environ, PYTHONPATH=str(tree))
+                subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+                found = json.loads(output.read_text())
+                for kind, _ in kinds:
+                    runs.setdefault((side, kind), []).extend(found[kind]["runs"])
+    results: dict[str, Any] = {"machine": info, "trees": {k: str(v) for k, v in trees.items()}}
+    print(f"before: {trees['before']}\nafter:  {trees['after']}")
+    heading = f"redirects, best of {args.repeat}"
+    print(f"{heading:44} {'before':>12} {'after':>12} {'after/before':>13}")
+    for kind, ips in kinds:
+        label = f"{args.links:,} links, " + (f"{ips:,} addresses" if ips else "four browsers")
+        for column, name in ((1, "CPU"), (0, "wall")):
+            before = max(r[column] for r in runs[("before", kind)])
+            after = max(r[column] for r in runs[("after", kind)])
+            row = f"{label}, /s of {name}"
+            print(f"{row:44} {before:>12,} {after:>12,} {after / before:>12.2f}×")
+            print(f"{'  µs each':44} {1e6 / before:>12.2f} {1e6 / after:>12.2f}")
+        results[kind] = {side: runs[(side, kind)] for side in trees}
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at end: {results['load_average_at_end']}")
+    output = args.output or RESULTS_DIR / f"resolve-ab-{info['date'][:10]}-{info['git']}.json"
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {output}  (runs: [wall, CPU, thread CPU] per second)")
     return 0
 
 

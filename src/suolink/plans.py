@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from .backends.memory import ClientPart
 from .detect import Client
 from .errors import InvalidInput
 from .http.responses import redirect
@@ -45,6 +46,9 @@ class Answer:
     outcome: str
     count: bool
     fields: ClientFields
+    #: ``fields`` and ``outcome``: what a visit keeps of this answer, as ``memory://``'s
+    #: hot path appends it (:data:`~suolink.backends.memory.ClientPart`).
+    kept: ClientPart
 
 
 @dataclass(slots=True)
@@ -132,11 +136,14 @@ class RedirectPlans:
         ruling = decide(link, client, now=now, bot_action=self._bot_action)
         if ruling.verdict is not Verdict.REDIRECT or ruling.location is None:
             return None
+        fields = client_fields(client)
+        outcome = ruling.outcome or "redirect"
         return Answer(
             decision=redirect(ruling.location, self._status),
-            outcome=ruling.outcome or "redirect",
+            outcome=outcome,
             count=ruling.count,
-            fields=client_fields(client),
+            fields=fields,
+            kept=(*fields, outcome),
         )
 
 

@@ -352,3 +352,59 @@ def test_deferring_is_only_in_force_inside_its_block() -> None:
         assert deferred_commits() is None
 
     asyncio.run(main())
+
+
+def _written(write: Recorder, count: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while sum(len(batch) for batch in write.batches) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_a_background_item_after_an_idle_spell_is_written_within_the_period() -> None:
+    # The flusher idle on an empty queue is woken by the first item, not only by a full
+    # batch: a lone visit is written after batch_ms, without a flush.
+    write = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions("background", 1.0, 256))
+    try:
+        for n in range(1, 4):
+            group.submit_later(n)
+            assert _written(write, n)
+            time.sleep(0.05)  # the flusher goes idle again
+        assert write.batches == [[1], [2], [3]]
+    finally:
+        group.close()
+
+
+def test_callers_nudge_the_flusher_once_per_look_at_the_queue() -> None:
+    # Each notify wakes the flusher (and costs the caller a Condition round); items queued
+    # while it has not looked at the queue again (here: it is writing) need none.
+    write = Recorder()
+    write.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions("background", 1000.0, 4))
+    try:
+        for i in range(4):
+            group.submit_later(i)  # a full batch: taken, its write stalls at the gate
+        deadline = time.monotonic() + 10
+        while not group._flushing and time.monotonic() < deadline:
+            time.sleep(0.005)
+        notified = 0
+        real = group._cond.notify_all
+
+        def counting() -> None:
+            nonlocal notified
+            notified += 1
+            real()
+
+        group._cond.notify_all = counting  # type: ignore[method-assign]
+        for i in range(4, 12):
+            group.submit_later(i)
+        assert notified == 1
+        write.gate.set()
+        group.flush()
+        assert sorted(i for batch in write.batches for i in batch) == list(range(12))
+    finally:
+        write.gate.set()
+        group.close()

@@ -8,14 +8,18 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suolink.backends import open_storage
+from suolink.backends._common import to_micros
 from suolink.backends.sqlite import (
     LINK_CHECK,
     MIGRATIONS,
@@ -977,3 +981,56 @@ def test_a_batch_larger_than_one_statement_is_written_whole(store: SQLiteStorage
     for code in ("big", "other"):
         _assert_counts_exact(store, code)
         assert len(list(store.visits(code))) == store.get(code).visits  # type: ignore[union-attr]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(st.integers(min_value=-3 * 86_400_000_000, max_value=3 * 86_400_000_000)),
+    zone_hours=st.lists(st.sampled_from([None, 0, 8, -5]), min_size=1),
+)
+def test_a_batch_stores_each_visit_s_time_exactly_whatever_its_zone(
+    store: SQLiteStorage, db: Path, offsets: list[int], zone_hours: list[int | None]
+) -> None:
+    # The writer builds ``at`` and ``at_us`` from the second a visit falls in (UTC
+    # visits): whole seconds, neighbours in one second, other zones, midnight crossed.
+    code = f"t{len(offsets)}x{len(zone_hours)}"
+    if store.get(code) is None:
+        store.create(Link(code=code, url="https://e.com"))
+    look = raw(db)
+    first = look.execute("SELECT COALESCE(MAX(id), 0) FROM visits").fetchone()[0]
+    ats = []
+    for i, offset in enumerate([0, 1, 999_999, 1_000_000, *offsets]):
+        hours = zone_hours[i % len(zone_hours)]
+        zone = UTC if hours is None else timezone(timedelta(hours=hours))
+        ats.append((T0 + timedelta(microseconds=offset)).astimezone(zone))
+    store._write_visits([(Visit(code=code, at=at, visitor_id="ann"), True) for at in ats])
+    rows = look.execute(
+        "SELECT at, at_us FROM visits WHERE id > ? ORDER BY id", (first,)
+    ).fetchall()
+    assert rows == [(at.isoformat(), to_micros(at)) for at in ats]
+    days = Counter(at.astimezone(UTC).date().isoformat() for at in ats)
+    cubes = look.execute(
+        "SELECT day, SUM(n) FROM visit_cubes WHERE code = ? AND day != '' GROUP BY day", (code,)
+    ).fetchall()
+    assert Counter(dict(cubes)) >= days  # this example's visits, on top of earlier ones
+
+
+def test_user_agent_ids_remembered_by_a_store_follow_its_file_when_replaced(
+    store: SQLiteStorage, db: Path, tmp_path: Path
+) -> None:
+    # The writer remembers user agents' ids per file: a replaced file has its own ids.
+    store.create(Link(code="mine", url="https://e.com"))
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])  # remembered
+    other_path = tmp_path / "other.db"
+    other = SQLiteStorage(f"sqlite:///{other_path}")
+    other.create(Link(code="mine", url="https://e.com"))
+    other._write_visits([(Visit(code="mine", at=T0, user_agent="first agent"), True)])
+    other.close()
+    _remove_database(db, journal=True)
+    other_path.rename(db)
+    store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])
+    agents = [visit.user_agent for visit in store.visits("mine")]
+    assert agents == ["first agent", CHROME]

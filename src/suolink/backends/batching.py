@@ -244,6 +244,10 @@ class GroupCommit(Generic[Item, Result]):
         self._pid = os.getpid()
         self._flusher: threading.Thread | None = None
         self._flushing = False  # the flusher is writing a batch taken from _queued
+        #: The flusher was notified and has not looked at the queue since: callers need
+        #: not notify again (a notify per queued item cost the event loop a Condition
+        #: round and the flusher a wake-up each, while it waited for the GIL).
+        self._nudged = False
         self._hurry = False  # flush() asked: write what is queued without waiting
         #: Background items given up on (a write failed for good); for tests and logs.
         self.lost = 0
@@ -341,7 +345,11 @@ class GroupCommit(Generic[Item, Result]):
                 self._check_open()
             self._queued.append(item)
             self._futures.append(None)
-            if len(self._queued) >= self._size:
+            queued = len(self._queued)
+            # The flusher idle on an empty queue starts its period at the first item;
+            # a full batch cuts the period short.
+            if (queued == 1 or queued >= self._size) and not self._nudged:
+                self._nudged = True
                 cond.notify_all()
 
     def submit_deferred(
@@ -363,7 +371,8 @@ class GroupCommit(Generic[Item, Result]):
             self._queued.append(item)
             self._futures.append(future)
             self._urgent += 1
-            if not self._flushing:
+            if not (self._flushing or self._nudged):
+                self._nudged = True
                 cond.notify_all()
         return future
 
@@ -383,6 +392,7 @@ class GroupCommit(Generic[Item, Result]):
             while True:
                 while not self._queued and not self._closed:
                     cond.wait()
+                    self._nudged = False
                 if not self._queued:
                     return  # closed and drained
                 started = time.monotonic()
@@ -392,6 +402,7 @@ class GroupCommit(Generic[Item, Result]):
                     if left <= 0:
                         break
                     cond.wait(left)
+                    self._nudged = False
                 batch = self._queued[: self._size]
                 futures = self._futures[: self._size]
                 del self._queued[: self._size], self._futures[: self._size]
@@ -400,6 +411,7 @@ class GroupCommit(Generic[Item, Result]):
                 if not self._queued:
                     self._hurry = False
                 self._flushing = True
+                self._nudged = False
                 cond.notify_all()  # callers waiting for room in the queue
                 cond.release()
                 try:
@@ -506,7 +518,7 @@ class GroupCommit(Generic[Item, Result]):
         self._waiting, self._queued, self._futures = [], [], []
         self._urgent = 0
         self._expect = 1
-        self._leading = self._flushing = False
+        self._leading = self._flushing = self._nudged = False
         self._flusher = None
         self._cond = threading.Condition(threading.Lock())
         self._full = threading.Event()

@@ -113,6 +113,9 @@ RETENTION_BATCH = 200
 #: Seconds between retention steps while the previous step found nothing more to drop.
 _RETENTION_PAUSE = 1.0
 _DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICRO = timedelta(microseconds=1)
+_ONE_SECOND = timedelta(seconds=1)
 
 # Primary SQLite result codes that mean "try again later" rather than "broken".
 _UNAVAILABLE_CODES = {
@@ -620,6 +623,8 @@ _INSERT_VISIT_ROW = (
 _COMBO_OF = itemgetter(12, 8, 5, 6, 7, 11, 4, 13, 16, 17)
 #: Combinations (their JSON) remembered by a store before it starts again.
 _COMBO_CACHE = 4096
+#: User agents' ids remembered by a store before it starts again.
+_USER_AGENT_CACHE = 4096
 _SELECTED_VISIT_COLUMNS = ("id", *_VISIT_COLUMNS)
 _SELECT_VISIT_FROM = (
     "SELECT "  # noqa: S608 - constant text
@@ -645,9 +650,13 @@ _ADD_CELLS_HEAD = "INSERT INTO visit_counts (code, dimension, day, value, n)"
 _ADD_CELLS_TAIL = " ON CONFLICT (code, dimension, day, value) DO UPDATE SET n = n + excluded.n"
 _ADD_VISITORS_HEAD = "INSERT INTO visitor_counts (code, visitor, n)"
 _ADD_VISITORS_TAIL = " ON CONFLICT (code, visitor) DO UPDATE SET n = n + excluded.n"
+# A batch's links: count, limit and, for a people link, its campaign and recipient (one
+# statement: each one the writer steps lets go of the GIL and must win it back).
 _LINK_STATES = (
-    "SELECT json_group_array(json_array(l.code, l.visits, l.max_visits)) "
-    "FROM json_each(?) AS j CROSS JOIN links AS l ON l.code = j.value"
+    "SELECT json_group_array(json_array(l.code, l.visits, l.max_visits, "
+    "p.code IS NOT NULL, p.campaign, p.recipient)) "
+    "FROM json_each(?) AS j CROSS JOIN links AS l ON l.code = j.value "
+    "LEFT JOIN people_links AS p ON p.code = l.code"
 )
 _ADD_LINK_VISITS = (
     "UPDATE links SET visits = visits + j.value FROM json_each(?) AS j WHERE links.code = j.key"
@@ -930,6 +939,9 @@ class SQLiteStorage(
         self._fresh_until = 0.0
         #: ``_COMBO_OF`` of a visit -> its ``visit_cubes`` combination (see ``_combo``).
         self._combos: dict[tuple[Any, ...], str] = {}
+        #: ``user_agents`` ids read from the file ``_ua_file`` (see ``_user_agent_ids``).
+        self._ua_ids: dict[str, int] = {}
+        self._ua_file: tuple[int, int] | None = None
         self._batch_visits(options.batch)
 
     def __repr__(self) -> str:
@@ -1467,9 +1479,12 @@ class SQLiteStorage(
         """
         codes = list(dict.fromkeys(record[0] for record, _ in items))
         found = tx.execute(_LINK_STATES, (_json(codes),)).fetchone()[0]
-        state: dict[str, list[int | None]] = {
-            code: [visits, limit] for code, visits, limit in json.loads(found)
-        }
+        state: dict[str, list[int | None]] = {}
+        people: dict[str, tuple[str | None, str | None]] = {}
+        for code, visits, limit, is_people, campaign, recipient in json.loads(found):
+            state[code] = [visits, limit]
+            if is_people:
+                people[code] = (campaign, recipient)
         added: dict[str, int] = {}
         out: list[VisitResult | Exception] = []
         recorded: list[VisitRecord] = []
@@ -1491,11 +1506,19 @@ class SQLiteStorage(
             recorded.append(record)
         if added:
             tx.execute(_ADD_LINK_VISITS, (_json(added),))
-        self._insert_visits(tx, recorded)
+        self._insert_visits(tx, recorded, people)
         return out
 
-    def _insert_visits(self, tx: sqlite3.Connection, records: Sequence[VisitRecord]) -> None:
+    def _insert_visits(
+        self,
+        tx: sqlite3.Connection,
+        records: Sequence[VisitRecord],
+        people: Mapping[str, tuple[str | None, str | None]] | None = None,
+    ) -> None:
         """Insert raw visits and add them to the counts, each count row written once.
+
+        ``people`` is the campaign and recipient of each people link among the visits'
+        links, if the caller read them (read here if None).
 
         A visit adds 1 to two ``visit_cubes`` rows (its UTC day's and all time's, for its
         combination of counted values) and, for a person, to their ``visitor_counts`` row
@@ -1505,51 +1528,68 @@ class SQLiteStorage(
         """
         if not records:
             return
-        user_agents = _user_agent_ids(tx, {record[3] for record in records})
-        days: dict[date, str] = {}
+        user_agents = self._user_agent_ids(tx, {record[3] for record in records})
         combos = self._combos
         flat: list[Any] = []
-        cubes: dict[tuple[str, str, str], int] = {}
-        people: dict[tuple[str, str, str], int] = {}
+        cube_keys: list[tuple[str, str, str]] = []
+        person_keys: list[tuple[str, str, str]] = []
+        # A visit's UTC day from its microseconds: a batch's visits mostly share one day,
+        # so the day's bounds are kept and only a visit outside them computes another.
+        low = high = 0
+        day = ""
+        # ``at`` as text and microseconds, from the second it falls in (isoformat and
+        # datetime arithmetic per visit were a fifth of the writer's Python time).
+        second: datetime | None = None
+        next_second = _EPOCH
+        second_us = 0
+        second_text = ""
         for record in records:
             code, at, ip, text = record[:4]
-            flat += (code, at.isoformat(), to_micros(at), ip, user_agents[text])
-            flat += record[4:]
-            if at.tzinfo is UTC:
-                on = at.date()
-                day = days.get(on)
-                if day is None:
-                    day = days[on] = on.isoformat()
+            if at.tzinfo is UTC and second is not None and second <= at < next_second:
+                micro = at.microsecond
+                micros = second_us + micro
+                stamp = f"{second_text}.{micro:06d}+00:00" if micro else f"{second_text}+00:00"
+            elif at.tzinfo is UTC:
+                second = at.replace(microsecond=0)
+                next_second = second + _ONE_SECOND
+                second_us = (second - _EPOCH) // _ONE_MICRO
+                second_text = second.replace(tzinfo=None).isoformat()
+                micros = second_us + at.microsecond
+                stamp = at.isoformat()
             else:
-                day = at.astimezone(UTC).date().isoformat()
+                micros = (at - _EPOCH) // _ONE_MICRO
+                stamp = at.isoformat()
+            flat += (code, stamp, micros, ip, user_agents[text])
+            flat += record[4:]
+            if not low <= micros < high:
+                low = micros - micros % _DAY_US
+                high = low + _DAY_US
+                day = _from_micros(low).date().isoformat()
             key = _COMBO_OF(record)
             combo = combos.get(key)
             if combo is None:
                 combo = self._combo(record, key)
-            cube = (code, day, combo)
-            cubes[cube] = cubes.get(cube, 0) + 1
+            cube_keys.append((code, day, combo))
             if not record[8]:  # is_bot
                 who = record[10] or ip  # visitor_key: the visitor id, or the IP of old records
                 if who:
-                    person = (code, day, who)
-                    people[person] = people.get(person, 0) + 1
+                    person_keys.append((code, day, who))
         _insert_many(tx, _INSERT_VISITS_HEAD, _VISIT_WIDTH, flat)
-        whole: dict[tuple[str, str, str], int] = {}
+        cubes = Counter(cube_keys)  # counted in C: visits sharing a row add up
+        whole: Counter[tuple[str, str, str]] = Counter()
         flat = []
-        for (code, day, combo), n in cubes.items():
-            flat += (code, day, combo, n)
-            cube = (code, _ALL_TIME, combo)
-            whole[cube] = whole.get(cube, 0) + n
+        for cube, n in cubes.items():
+            flat += (*cube, n)
+            whole[cube[0], _ALL_TIME, cube[2]] += n
         for cube, n in whole.items():
             flat += (*cube, n)
         _insert_many(tx, _ADD_CUBES_HEAD, 4, flat, _ADD_CUBES_TAIL)
-        if people:
-            per_person: dict[tuple[str, str], int] = {}
+        if person_keys:
+            per_person: Counter[tuple[str, str]] = Counter()
             flat = []
-            for (code, day, who), n in people.items():
+            for (code, day, who), n in Counter(person_keys).items():
                 flat += (code, "visitor", day, who, n)
-                key2 = (code, who)
-                per_person[key2] = per_person.get(key2, 0) + n
+                per_person[code, who] += n
             _insert_many(tx, _ADD_CELLS_HEAD, 5, flat, _ADD_CELLS_TAIL)
             flat = []
             for (code, who), n in per_person.items():
@@ -1561,10 +1601,29 @@ class SQLiteStorage(
             if record[12] == "redirect" and record[10] and not record[8]
         ]  # counts_for_people, on records
         if clicks:
-            self._count_people(tx, clicks)
+            self._count_people(tx, clicks, people)
         if self.retention_days:
             latest = max(to_micros(record[1]) for record in records)
             self._drop_old_visits(tx, latest - self.retention_days * _DAY_US)
+
+    def _user_agent_ids(self, tx: sqlite3.Connection, texts: set[str]) -> dict[str, int]:
+        """The ids of ``texts`` in ``user_agents`` (new ones inserted), remembered per file.
+
+        Rows of ``user_agents`` are never deleted or changed, so an id read once stays
+        true for that file; only ids read (committed before this transaction) are kept,
+        never those inserted now (the transaction may yet roll back).
+        """
+        identity = getattr(tx, "identity", None)
+        if identity != self._ua_file or len(self._ua_ids) >= _USER_AGENT_CACHE:
+            self._ua_ids = {}
+            self._ua_file = identity
+        cached = self._ua_ids
+        if texts.issubset(cached.keys()):
+            return cached
+        ids, known = _user_agent_ids(tx, texts - cached.keys())
+        for text, ua_id in list(ids.items())[:known]:
+            cached[text] = ua_id
+        return {**cached, **ids}
 
     def _combo(self, record: VisitRecord, key: tuple[Any, ...]) -> str:
         """The ``visit_cubes`` combination of a visit (JSON of its dimensions), remembered."""
@@ -1576,13 +1635,19 @@ class SQLiteStorage(
         )
         return combo
 
-    def _count_people(self, tx: sqlite3.Connection, clicks: Sequence[VisitRecord]) -> None:
+    def _count_people(
+        self,
+        tx: sqlite3.Connection,
+        clicks: Sequence[VisitRecord],
+        found: Mapping[str, tuple[str | None, str | None]] | None,
+    ) -> None:
         """Count people's clicks on people links (a batch's, in its transaction)."""
-        codes = list(dict.fromkeys(record[0] for record in clicks))
-        rows = json.loads(tx.execute(_PEOPLE_LINKS, (_json(codes),)).fetchone()[0])
-        if not rows:
+        if found is None:
+            codes = list(dict.fromkeys(record[0] for record in clicks))
+            rows = json.loads(tx.execute(_PEOPLE_LINKS, (_json(codes),)).fetchone()[0])
+            found = {code: (campaign, recipient) for code, campaign, recipient in rows}
+        if not found:
             return
-        found = {code: (campaign, recipient) for code, campaign, recipient in rows}
         for record in clicks:
             link = found.get(record[0])
             if link is not None:
@@ -1926,14 +1991,16 @@ def _insert_many(
         done += rows
 
 
-def _user_agent_ids(tx: sqlite3.Connection, texts: set[str]) -> dict[str, int]:
-    """The ids of ``texts`` in ``user_agents``, the new ones inserted (inside a write)."""
+def _user_agent_ids(tx: sqlite3.Connection, texts: set[str]) -> tuple[dict[str, int], int]:
+    """The ids of ``texts`` in ``user_agents``, the new ones inserted (inside a write), and
+    how many of them were there before (the first ones in the dict: committed ids)."""
     ids: dict[str, int] = json.loads(
         tx.execute(_USER_AGENT_IDS, (_json(list(texts)),)).fetchone()[0]
     )
+    known = len(ids)
     for text in texts - ids.keys():
         ids[text] = _user_agent_id(tx, text)
-    return ids
+    return ids, known
 
 
 def _user_agent_id(tx: sqlite3.Connection, text: str) -> int:
