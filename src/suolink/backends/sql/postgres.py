@@ -254,10 +254,11 @@ class _Held:
     binding a redirect's twenty parameters) and the statements prepared on it by name
     (:meth:`PostgreSQLStorage._exec`)."""
 
-    __slots__ = ("born", "conn", "cursor", "encoding", "prepared")
+    __slots__ = ("born", "conn", "cursor", "encoding", "pgconn", "prepared")
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self.pgconn = conn.pgconn
         self.born = time.monotonic()
         self.cursor = conn.cursor()
         self.encoding = conn.info.encoding  # the client encoding, as Python names it
@@ -290,6 +291,7 @@ class _Direct:
     def _start(self) -> None:
         self._pid = os.getpid()
         self._out = 0  # connections taken and not given back
+        self._waiting = 0  # calls waiting for one
         self._free = threading.Condition(self._lock)
         self._idle: list[_Held] = []
 
@@ -313,15 +315,22 @@ class _Direct:
         stale: list[_Held] = []
         held = None
         with self._lock:
-            if self._out >= self._limit and not self._free.wait_for(
-                lambda: self._out < self._limit, timeout=self._timeout
-            ):
-                raise sa_exc.TimeoutError(f"no free connection after {self._timeout:g} s")
+            if self._out >= self._limit:
+                self._waiting += 1
+                try:
+                    free = self._free.wait_for(lambda: self._out < self._limit, self._timeout)
+                finally:
+                    self._waiting -= 1
+                if not free:
+                    raise sa_exc.TimeoutError(f"no free connection after {self._timeout:g} s")
             self._out += 1
             idle = self._idle
             while idle:
                 candidate = idle.pop()
-                if now - candidate.born < self._recycle and not candidate.conn.closed:
+                if (
+                    now - candidate.born < self._recycle
+                    and candidate.pgconn.status == ConnStatus.OK
+                ):
                     held = candidate
                     break
                 stale.append(candidate)
@@ -338,16 +347,16 @@ class _Direct:
     def give_back(self, held: _Held, *, failed: bool = False) -> None:
         """Keep ``held`` for the next call, or close it (and, if the server dropped it,
         every idle one)."""
-        conn = held.conn
-        if failed and conn.broken:
+        if failed and held.conn.broken:
             self._close_idle()
             self._close(held)
-        elif not conn.closed and conn.pgconn.transaction_status == TransactionStatus.IDLE:
+        elif held.pgconn.transaction_status == TransactionStatus.IDLE:  # (not if closed)
             with self._lock:
                 if not self._closed and len(self._idle) < self._keep:
                     self._idle.append(held)
                     self._out -= 1
-                    self._free.notify()
+                    if self._waiting:
+                        self._free.notify()
                     return
             self._close(held)
         else:
@@ -357,7 +366,8 @@ class _Direct:
     def _release(self) -> None:
         with self._lock:
             self._out -= 1
-            self._free.notify()
+            if self._waiting:
+                self._free.notify()
 
     @contextmanager
     def connection(self) -> Iterator[_Held]:
@@ -532,7 +542,7 @@ class PostgreSQLStorage(SQLStorage):
         booleans or NULL, and whose caller reads the result's text.
         """
         key, sql, pick = self._raw_sql[name]
-        pgconn = held.conn.pgconn
+        pgconn = held.pgconn
         encoding = held.encoding
         if key not in held.prepared:
             self._check(held, pgconn.prepare(key, sql.encode(encoding)), ExecStatus.COMMAND_OK)
@@ -828,9 +838,18 @@ class PostgreSQLStorage(SQLStorage):
         """The append statement's row: recorded, and if not the row's version, count and
         (if the version moved) JSON text; None if there is no such link."""
         self._drop_old_visits(record[1])
-        with self._direct_call("record a visit") as held:
-            values = _append_values(record, self._direct_ua_id(held, record[3]), click, version)
-            result = self._exec(held, ("append", count), values)
+        direct = self._direct
+        with self._errors("record a visit"):  # (``_direct_call`` without its generator)
+            held = direct.take()
+            try:
+                ua_id = self._direct_ua_id(held, record[3])
+                result = self._exec(
+                    held, ("append", count), _append_values(record, ua_id, click, version)
+                )
+            except BaseException:
+                direct.give_back(held, failed=True)
+                raise
+            direct.give_back(held)
         if not result.ntuples:
             return None
         if result.get_value(0, 0) == b"t":
