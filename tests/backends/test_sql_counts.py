@@ -10,6 +10,8 @@ visit once; a schema-5 database keeps the counts it had and adds new visits to t
 from __future__ import annotations
 
 import multiprocessing
+import threading
+import time
 import traceback
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -213,3 +215,39 @@ def test_a_schema_5_database_keeps_its_counts_and_adds_new_visits_to_them(pg_url
         assert flags == {"k": True, "warned": False}
     finally:
         store.close()
+
+
+def test_postgresql_folds_in_a_thread_of_its_own_and_close_waits_for_it(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The visit that reaches ``FOLD_EVERY`` wakes the store's folder thread instead of
+    folding itself; the counts come out the same, and ``close`` stops the thread."""
+    monkeypatch.setattr("suolink.backends.sql.FOLD_EVERY", 5)
+    store = open_storage(pg_url)
+    assert isinstance(store, SQLStorage)
+    folded_in: set[str] = set()
+    fold = store._fold
+
+    def spy(code: str | None, limit: int, *, wait: bool) -> int:
+        folded_in.add(threading.current_thread().name)
+        return fold(code, limit, wait=wait)
+
+    monkeypatch.setattr(store, "_fold", spy)
+    try:
+        store.create(Link(code="k", url="https://e.com"))
+        visits = [visit("k", i) for i in range(23)]
+        for v in visits:
+            store.record_visit(v, count=False)
+        deadline = time.monotonic() + 30
+        while queued(store) > 3 and time.monotonic() < deadline:  # (the last 3: no wake yet)
+            time.sleep(0.02)
+        assert queued(store) <= 3
+        assert folded_in == {"suolink-pg-fold"}
+        assert_same_counts(store, expected(visits, "k"), "k")  # the read folds the rest
+        assert queued(store) == 0
+        folder = store._folder  # type: ignore[attr-defined]
+        assert folder is not None
+        assert folder.is_alive()
+    finally:
+        store.close()
+    assert not folder.is_alive()

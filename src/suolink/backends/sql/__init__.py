@@ -346,6 +346,11 @@ class SQLStorage(
             return
         self._since_fold = 0
         self._fold_due = time.monotonic() + FOLD_SECONDS
+        self._fold_queued()
+
+    def _fold_queued(self) -> None:
+        """Fold a batch of queued visits, in the caller's thread (PostgreSQL: in one of
+        its own, :class:`~.postgres.PostgreSQLStorage`)."""
         try:
             folded = self._retrying(lambda: self._fold(None, FOLD_BATCH, wait=False))
         except BackendError as exc:
