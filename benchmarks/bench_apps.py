@@ -205,12 +205,31 @@ def _seeded(
     return app, stored
 
 
+def _count_batches() -> list[int]:
+    """The sizes of the visit batches the store writes from now on (every writer of
+    ``GroupCommit`` wrapped): whether concurrent redirects share commits."""
+    from suolink.backends import batching
+
+    sizes: list[int] = []
+    group: Any = batching.GroupCommit
+    for writer in ("_write_slots", "_write_deferred", "_write_background"):
+        plain = getattr(group, writer)
+
+        def counted(self: Any, batch: Any, *rest: Any, plain: Any = plain) -> Any:
+            sizes.append(len(batch))
+            return plain(self, batch, *rest)
+
+        setattr(group, writer, counted)
+    return sizes
+
+
 def measure(name: str, calls: int, folder: Path) -> dict[str, Any]:
     """Requests/s (wall) and CPU µs per request of one app, in a fresh store."""
     from suolink import Shortener
 
     storage = "memory://" if name.endswith("memory") else f"sqlite:///{folder / name}.db"
     stored: Shortener | None = None
+    batches = _count_batches()
     if name == "starlette-dict":
         elapsed, cpu, made = asyncio.run(_asgi(bench_http.bare_starlette(), calls, False))
     elif name == "flask-sqlite":
@@ -249,6 +268,10 @@ def measure(name: str, calls: int, folder: Path) -> dict[str, Any]:
         "per_second_wall": round(done / elapsed),
         "cpu_us_per_request": round(cpu / done * 1e6, 1),
         "visits_stored_for_answered": None if visits is None else [visits, made + warm],
+        # the store's commits of visits (warm-up included): batches formed, or not
+        "commits": len(batches),
+        "visits_per_commit": round(sum(batches) / len(batches), 1) if batches else None,
+        "lone_commits": batches.count(1),
     }
 
 
@@ -284,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
                 f", visits {best['visits_stored_for_answered'][0]:,} stored / "
                 f"{best['visits_stored_for_answered'][1]:,} answered"
                 if best["visits_stored_for_answered"]
+                else ""
+            )
+            + (
+                f", {best['commits']:,} commits of {best['visits_per_commit']} visits "
+                f"({best['lone_commits']:,} of one)"
+                if best.get("commits")
                 else ""
             )
         )

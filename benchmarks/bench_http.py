@@ -297,10 +297,15 @@ def measure(server: Server, folder: Path, args: argparse.Namespace, script: Path
     url = f"http://127.0.0.1:{port}/{CODE}"
     before = server.visits()
     commands_before = redis_commands(server.storage) if _is_redis(server) else None
-    with running(server, port, folder):
+    with running(server, port, folder) as proc:
         wrk(url, 1, script, args.threads, args.connections)  # warm-up (counted in visits)
         warm = _answered_so_far(server, before)
+        cpu = tree_cpu(proc.pid)
         result = wrk(url, args.duration, script, args.threads, args.connections)
+        cpu_after = tree_cpu(proc.pid)
+    if cpu is not None and cpu_after is not None and result["requests"]:
+        # the server's processes only (wrk's CPU is not in it): far steadier under load
+        result["server_cpu_us_per_request"] = round((cpu_after - cpu) / result["requests"] * 1e6)
     after = server.visits()
     if before is not None and after is not None:
         stored = after - before - warm
@@ -314,6 +319,34 @@ def measure(server: Server, folder: Path, args: argparse.Namespace, script: Path
             name: round(calls / total, 2) for name, calls in delta.items() if calls / total >= 0.01
         }
     return result
+
+
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants
+    (a server's master and its workers); None where ``/proc`` cannot tell (not Linux)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except (OSError, ValueError, AttributeError):
+        return None
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for name in entries:
+        try:
+            text = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = text[text.rindex(")") + 2 :].split()
+        parents[int(name)] = int(fields[1])
+        used[int(name)] = int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+    if pid not in used:
+        return None
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used[each] for each in tree) / ticks
 
 
 def _is_redis(server: Server) -> bool:
@@ -403,6 +436,8 @@ def _line(result: dict[str, Any]) -> str:
     if "missing" in result:
         text += f"  visits stored {result['stored_visits']:,} of {result['redirects']:,}"
         text += f" (missing {result['missing']})"
+    if "server_cpu_us_per_request" in result:
+        text += f"  server CPU {result['server_cpu_us_per_request']} µs/req"
     if "redis_commands_per_redirect" in result:
         text += f"  redis commands/redirect {result['redis_commands_per_redirect']}"
     return text
@@ -412,8 +447,11 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The round with the median req/s (its latencies and counts kept together)."""
     ordered = sorted(runs, key=lambda r: r["rps"])
     middle = ordered[(len(ordered) - 1) // 2]
+    cpu = [r["server_cpu_us_per_request"] for r in runs if "server_cpu_us_per_request" in r]
     return {**middle, "rps_all": [round(r["rps"]) for r in runs],
-            "rps_median": statistics.median(r["rps"] for r in runs)}  # fmt: skip
+            "rps_median": statistics.median(r["rps"] for r in runs),
+            "server_cpu_us_all": cpu,
+            "server_cpu_us_median": statistics.median(cpu) if cpu else None}  # fmt: skip
 
 
 def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -425,11 +463,16 @@ def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
          "suolink-flask-sqlite"),
     ]  # fmt: skip
     rate: Callable[[str], float] = lambda name: float(summary[name]["rps_median"])  # noqa: E731
-    return {
+    found = {
         label: rate(top) / rate(bottom)
         for label, top, bottom in pairs
         if top in summary and bottom in summary
     }
+    for label, top, bottom in pairs:  # the same ratios by the servers' CPU per request
+        mine, bare = (summary.get(n, {}).get("server_cpu_us_median") for n in (top, bottom))
+        if mine and bare:
+            found[f"{label}, by server CPU per request"] = float(bare) / float(mine)
+    return found
 
 
 def _machine() -> str:

@@ -17,7 +17,7 @@ ratio: the fair comparison on a shared machine.
     PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py
     PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --profile --calls 200000
     PYTHONPATH=src .venv/bin/python benchmarks/bench_resolve.py --against ../main/src \
-        --calls 200000 --repeat 5 --ips 100000
+        --calls 200000 --repeat 5 --ips 100000 --first-use 50000
 """
 
 from __future__ import annotations
@@ -124,6 +124,34 @@ def bench_redirects(
     return calls / elapsed, calls / cpu, calls / own
 
 
+def bench_first_use(calls: int) -> tuple[float, float, float]:
+    """Redirects per second when every call opens a link nobody opened before (its plan
+    is made by that call): wall time, process CPU and thread CPU, as bench_redirects."""
+    shortener = Shortener("memory://", secret=SECRET, base_url="https://s.example")
+    codes = _fill(shortener, calls + 2000)
+    resolve = shortener.resolve
+    visitors = BROWSER_VISITORS
+    for i, code in enumerate(codes[:2000]):  # detection, the code paths, visitor ids
+        resolve(code, visitors[i % 4])
+    pairs = [(code, visitors[i % 4]) for i, code in enumerate(codes[2000:])]
+    gc.collect()
+    gc.disable()
+    try:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        own_started = time.thread_time()
+        for code, visitor in pairs:
+            resolve(code, visitor)
+        own = time.thread_time() - own_started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    finally:
+        gc.enable()
+    recorded = sum(shortener.get(code).visits for code in codes)
+    if recorded != calls + 2000:
+        raise SystemExit(f"{recorded} visits counted for {calls + 2000} redirects")
+    shortener.close()
+    return calls / elapsed, calls / cpu, calls / own
+
+
 def bench_guide_first_view(pages: int) -> tuple[float, float]:
     """Guide pages/s and median µs when each link is opened for the first time."""
     shortener = Shortener("memory://", secret=SECRET, base_url="https://s.example")
@@ -158,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also time redirects by this many distinct client addresses (0: skip)",
     )
     parser.add_argument(
+        "--first-use",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N redirects each on a link never opened before (0: skip)",
+    )
+    parser.add_argument(
         "--sqlite", action="store_true", help="redirects on SQLite (a temporary file) too"
     )
     parser.add_argument(
@@ -186,6 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         results["memory_redirects_distinct_ips"] = _rates(
             f"redirects, memory://, {args.ips:,} client addresses", runs
+        )
+    if args.first_use:
+        runs = [bench_first_use(args.first_use) for _ in range(args.repeat)]
+        results["memory_first_use"] = _rates(
+            f"redirects, memory://, each on a link opened for the first time, {args.first_use:,}",
+            runs,
         )
     if args.sqlite:
         with tempfile.TemporaryDirectory() as folder:
@@ -238,9 +279,11 @@ def _side_by_side(args: argparse.Namespace, info: dict[str, Any]) -> int:
     import suolink
 
     trees = {"before": args.against.resolve(), "after": Path(suolink.__file__).parents[1]}
-    kinds = [("memory_redirects", 0)] + (
-        [("memory_redirects_distinct_ips", args.ips)] * bool(args.ips)
-    )
+    kinds = [("memory_redirects", "four browsers")]
+    if args.ips:
+        kinds.append(("memory_redirects_distinct_ips", f"{args.ips:,} addresses"))
+    if args.first_use:
+        kinds.append(("memory_first_use", "each link's first use"))
     runs: dict[tuple[str, str], list[list[int]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for n in range(args.repeat):
@@ -248,7 +291,8 @@ def _side_by_side(args: argparse.Namespace, info: dict[str, Any]) -> int:
                 output = Path(folder) / f"{side}{n}.json"
                 command = [sys.executable, __file__, "--calls", str(args.calls)]
                 command += ["--links", str(args.links), "--repeat", "1", "--pages", "0"]
-                command += ["--ips", str(args.ips), "--output", str(output)]
+                command += ["--ips", str(args.ips), "--first-use", str(args.first_use)]
+                command += ["--output", str(output)]
                 env = dict(os.environ, PYTHONPATH=str(tree))
                 subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
                 found = json.loads(output.read_text())
@@ -258,8 +302,8 @@ def _side_by_side(args: argparse.Namespace, info: dict[str, Any]) -> int:
     print(f"before: {trees['before']}\nafter:  {trees['after']}")
     heading = f"redirects, best of {args.repeat}"
     print(f"{heading:44} {'before':>12} {'after':>12} {'after/before':>13}")
-    for kind, ips in kinds:
-        label = f"{args.links:,} links, " + (f"{ips:,} addresses" if ips else "four browsers")
+    for kind, what in kinds:
+        label = what if kind == "memory_first_use" else f"{args.links:,} links, {what}"
         for column, name in ((1, "CPU"), (0, "wall")):
             before = max(r[column] for r in runs[("before", kind)])
             after = max(r[column] for r in runs[("after", kind)])

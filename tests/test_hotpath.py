@@ -196,8 +196,10 @@ def test_a_visitor_with_fields_that_are_not_text_takes_the_full_path() -> None:
     seen = _calls(shortener)
     odd = Visitor(user_agent=SAFARI.user_agent, accept_language=None)  # type: ignore[arg-type]
     assert isinstance(shortener.resolve(code, odd), Redirect)
-    assert seen == [(code, False)]
-    assert shortener.get(code).visits == 2
+    unhashable = Visitor(user_agent=SAFARI.user_agent, ip=["10.0.0.1"])  # type: ignore[arg-type]
+    assert isinstance(shortener.resolve(code, unhashable), Redirect)
+    assert seen == [(code, False), (code, False)]
+    assert shortener.get(code).visits == 3
 
 
 def test_default_clock_visits_carry_the_time_they_were_made() -> None:

@@ -14,9 +14,11 @@ What a visit keeps of a visitor depends on the request alone: the detected clien
 keyed visitor id of its address and user agent, the storable address and user agent, the
 referer's host and the language. They are kept together per distinct request
 (:data:`Seen`, one dict lookup for a returning visitor, no HMAC), in a bounded dict emptied
-when full. On ``memory://`` the visit is appended inline under the store's lock
-(:meth:`~suolink.backends.memory.MemoryStorage.hot_parts`) with its time as integer
-microseconds (the ``datetime`` is made when visits are read).
+when full. On ``memory://`` the visit is five references (:data:`~suolink.backends.memory.
+HotVisit`: the code, the time as integer nanoseconds, the request's part, the plan
+answer's part, the place) appended inline under the store's lock
+(:meth:`~suolink.backends.memory.MemoryStorage.hot_parts`); the store assembles the
+:class:`~suolink.models.Visit` when visits are read.
 """
 
 from __future__ import annotations
@@ -187,12 +189,12 @@ def _in_memory(
             visitor.accept_language,
             visitor.referer,
         )
-        seen = known(request)
-        if seen is None:
-            try:
+        try:  # free in CPython 3.11 unless it raises
+            seen = known(request)
+            if seen is None:
                 seen = seen_of(request)
-            except (TypeError, AttributeError):
-                return None  # a field that is not text: the full path copes with it
+        except (TypeError, AttributeError):
+            return None  # a field that is not text: the full path copes with it
         link = links_get(code) if type(code) is str else None
         if link is None:
             return None
@@ -269,12 +271,12 @@ def _elsewhere(
             visitor.accept_language,
             visitor.referer,
         )
-        seen = known(request)
-        if seen is None:
-            try:
+        try:  # free in CPython 3.11 unless it raises
+            seen = known(request)
+            if seen is None:
                 seen = seen_of(request)
-            except (TypeError, AttributeError):
-                return None  # a field that is not text: the full path copes with it
+        except (TypeError, AttributeError):
+            return None  # a field that is not text: the full path copes with it
         client = seen[0]
         link = peek(code)
         if link is None:

@@ -325,6 +325,7 @@ def test_short_links_skip_flask_with_the_same_answers(monkeypatch: pytest.Monkey
         "teardown_request",
         "signal",
         "host_route",
+        "url_map_rule",
         "server_name",
         "trusted_hosts",
         "session",
@@ -362,6 +363,14 @@ def test_short_links_go_through_flask_when_flask_could_change_the_answer(
         def host_page() -> str:
             return "host page"
 
+    elif change == "url_map_rule":  # Werkzeug's own way, after a first request
+        from werkzeug.routing import Rule
+
+        assert app.test_client().get("/abc").status_code == 302
+        with pytest.raises(AssertionError, match="first request"):
+            app.add_url_rule("/late", view_func=lambda: "")  # as after Flask's own answer
+        app.url_map.add(Rule("/abc", endpoint="host_page"))
+        app.view_functions["host_page"] = lambda: "host page"
     elif change == "server_name":
         app.config["SERVER_NAME"] = "localhost"
     elif change == "trusted_hosts":
@@ -376,7 +385,7 @@ def test_short_links_go_through_flask_when_flask_could_change_the_answer(
         if change == "signal":
             flask.request_started.disconnect(started, app)
     assert through == ["/abc"]
-    if change == "host_route":
+    if change in ("host_route", "url_map_rule"):
         assert reply.get_data(as_text=True) == "host page"
     elif change == "trusted_hosts":
         assert reply.status_code == 400

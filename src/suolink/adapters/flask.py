@@ -306,7 +306,7 @@ def _http_request(state: _State, limit: int) -> HttpRequest | Decision:
 
 
 _NO_BODY: Final = frozenset({"GET", "HEAD"})
-#: Base URLs by (scheme, Host, server name, port, link prefix, app): ``host_url`` is costly.
+#: Base URLs by (scheme, Host, server name, port, link prefix): ``host_url`` is costly.
 _BASE_URLS: dict[tuple[Any, ...], str] = {}
 _BASE_URLS_MAX: Final = 256
 
@@ -456,17 +456,25 @@ class SuolinkFlask(flask.Flask):
         """The short links' path prefix and the exact paths other routes own, worked out
         again whenever routes are added; None if a route other than ``resolve`` (or not
         suolink's) could answer a short link's path."""
-        rules = self.url_map._rules  # only its length: grows as routes are added
-        key = (id(state), id(self.url_map), len(rules))
+        # Flask adds routes through add_url_rule (which forgets this); a rule added to
+        # url_map directly shows in its endpoints (Map's rule list is rebuilt per read)
+        endpoints = getattr(self.url_map, "_rules_by_endpoint", None)
+        count = len(endpoints) if endpoints is not None else len(list(self.url_map.iter_rules()))
+        key = (id(state), id(self.url_map), count)
         known = self._short_links
         if known is None or known[0] != key:
             known = (key, *_short_link_routes(self, state))
             self._short_links = known
         return None if known[1] is None else (known[1], known[2])
 
+    def add_url_rule(self, *args: Any, **kwargs: Any) -> None:
+        self._short_links = None  # the routes change: work the shortcut out again
+        super().add_url_rule(*args, **kwargs)
+
     def _answer(
         self, state: _State, code: str, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
+        self._got_first_request = True  # as Flask's dispatch sets it: setup is over
         try:
             decision = _resolve(state, code, environ, _base_url(environ, state, None))
         except Exception as exc:  # a bug: answered as Flask answers a view's exception
