@@ -408,3 +408,25 @@ def test_callers_nudge_the_flusher_once_per_look_at_the_queue() -> None:
     finally:
         write.gate.set()
         group.close()
+
+
+def test_a_flusher_behind_on_background_items_writes_its_whole_queue_at_once() -> None:
+    # The queue's bound (QUEUED_BATCHES * batch_size) is the loss window already; one
+    # larger batch shares the store's pages among more visits.
+    write = Recorder()
+    write.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(write, BatchOptions("background", 1000.0, 4))
+    try:
+        for i in range(4):
+            group.submit_later(i)  # a full batch, taken: its write stalls at the gate
+        deadline = time.monotonic() + 10
+        while not group._flushing and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for i in range(4, 20):
+            group.submit_later(i)  # 16 = QUEUED_BATCHES * batch_size wait
+        write.gate.set()
+        group.flush()
+        assert write.batches == [[0, 1, 2, 3], list(range(4, 20))]
+    finally:
+        write.gate.set()
+        group.close()

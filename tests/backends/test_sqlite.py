@@ -24,6 +24,8 @@ from suolink.backends.sqlite import (
     LINK_CHECK,
     MIGRATIONS,
     SCHEMA_VERSION,
+    VISIT_CACHE_KB,
+    VISIT_CHECKPOINT,
     SQLiteStorage,
     migrate,
 )
@@ -1034,3 +1036,14 @@ def test_user_agent_ids_remembered_by_a_store_follow_its_file_when_replaced(
     store._write_visits([(Visit(code="mine", at=T0, user_agent=CHROME), True)])
     agents = [visit.user_agent for visit in store.visits("mine")]
     assert agents == ["first agent", CHROME]
+
+
+def test_a_connection_writing_visits_gets_a_larger_cache_and_rarer_checkpoints(
+    store: SQLiteStorage,
+) -> None:
+    store.create(Link(code="tuned", url="https://e.com"))
+    conn = store._thread_connection()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    store._write_visits([(Visit(code="tuned", at=T0), True)])
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -VISIT_CACHE_KB
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == VISIT_CHECKPOINT

@@ -14,6 +14,8 @@ A backend hands a :class:`GroupCommit` the function that writes a batch, ``write
   returns at once; a flusher thread writes every ``batch_ms`` or ``batch_size`` items.
   What a crash loses is what was queued: at most ``QUEUED_BATCHES * batch_size`` items
   plus the batch being written, since a caller finding the queue full waits for room.
+  A flusher that fell behind writes the whole queue as one batch, so the batch being
+  written holds up to ``QUEUED_BATCHES * batch_size`` items too.
 
 :meth:`GroupCommit.close` writes whatever is queued before it returns; queued items of
 a process that is exiting are written by an ``atexit`` hook.
@@ -403,9 +405,13 @@ class GroupCommit(Generic[Item, Result]):
                         break
                     cond.wait(left)
                     self._nudged = False
-                batch = self._queued[: self._size]
-                futures = self._futures[: self._size]
-                del self._queued[: self._size], self._futures[: self._size]
+                # Behind on background items only, the flusher writes all it holds in
+                # one batch (the queue's bound already bounds the loss): a larger batch
+                # shares more of the store's pages per commit, so the flusher catches up.
+                take = self._size if self._urgent else self._max_queued
+                batch = self._queued[:take]
+                futures = self._futures[:take]
+                del self._queued[:take], self._futures[:take]
                 urgent = len(futures) - futures.count(None)
                 self._urgent -= urgent
                 if not self._queued:
