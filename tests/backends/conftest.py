@@ -22,7 +22,7 @@ from tests.adapters.django.project import postgres_store_url as django_postgres_
 from tests.adapters.django.project import recycle_postgres_store as django_recycle_postgres
 from tests.adapters.django.project import store_url as django_store_url
 
-from .sql_servers import mariadb_store_url, postgres_store_url, recycle_postgres_store
+from .sql_servers import mariadb_store_url, recycle_postgres_store, recycled_postgres_store_url
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
@@ -119,13 +119,13 @@ BACKENDS: list[Backend] = [
     ),
     Backend(
         "django-postgres",
-        lambda request, tmp: django_postgres_store_url(),
+        lambda request, tmp: django_postgres_store_url(recycled=True),
         capabilities=DJANGO_CAPABILITIES,
         recycle=django_recycle_postgres,
     ),
     Backend(
         "postgresql",
-        lambda request, tmp: postgres_store_url(),
+        lambda request, tmp: recycled_postgres_store_url(),
         capabilities=SQL_CAPABILITIES | {"records_in_one_trip", "holds_links_in_process"},
         recycle=recycle_postgres_store,
     ),

@@ -212,10 +212,16 @@ def _unique(prefix: str) -> str:
 
 
 def postgres_store_url() -> str:
-    """A fresh, empty ``postgresql://`` store: a new schema on the test server, or one
-    a finished test gave back (see :mod:`tests.backends.pg_recycle`)."""
-    base = postgres_server_url()
-    return f"{base}?schema={_pool.take() or _unique('s')}"
+    """A fresh, empty ``postgresql://`` store: a new schema on the test server (not
+    there yet: its first open migrates it, which tests of migrations rely on)."""
+    return f"{postgres_server_url()}?schema={_unique('s')}"
+
+
+def recycled_postgres_store_url() -> str:
+    """An empty ``postgresql://`` store, already migrated: a schema a finished test gave
+    back (see :mod:`tests.backends.pg_recycle`), else a new one. For the backends table."""
+    schema = _pool.take()
+    return postgres_store_url() if schema is None else f"{postgres_server_url()}?schema={schema}"
 
 
 def _sql_template() -> str:

@@ -121,8 +121,9 @@ def store_url(folder: Path) -> str:
     return f"django://{alias}"
 
 
-def postgres_store_url() -> str:
-    """The URL of a fresh, empty ``django://`` store in a new schema on PostgreSQL.
+def postgres_store_url(*, recycled: bool = False) -> str:
+    """The URL of a fresh, empty ``django://`` store in a new schema on PostgreSQL, or
+    with ``recycled`` one a finished test gave back (see :mod:`tests.backends.pg_recycle`).
 
     Skips the test when no server can be had (see :mod:`tests.adapters.django.postgres`).
     """
@@ -135,7 +136,7 @@ def postgres_store_url() -> str:
 
     from .settings import postgres_database
 
-    schema = _pool.take()
+    schema = _pool.take() if recycled else None
     if schema is None:
         schema = _new_postgres_schema(server_url)
     alias = f"pg_{schema}"
