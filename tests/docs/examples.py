@@ -581,7 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [Path(p).resolve() for p in args.pages] or pages()
     results: list[Result] = []
     for page in chosen:
-        with tempfile.TemporaryDirectory(prefix="suolink-docs-") as tmp:
+        # A page leaves its stores open, as a script does: a background visit writer may
+        # still flush (and so create the database file again) while the folder goes.
+        with tempfile.TemporaryDirectory(prefix="suolink-docs-", ignore_cleanup_errors=True) as tmp:
             results += run_page(parse_page(page), Path(tmp), extras)
     if args.json:
         print(json.dumps([dataclasses.asdict(r) for r in results]))

@@ -10,18 +10,36 @@ runs each block again in the installed wheel's environment of the extras it name
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import json
+import re
 
 import pytest
 
 from tests.docs import examples
+from tests.shared_files import shared_directory
 
 BLOCKS = [block for page in examples.pages() for block in examples.parse_page(page)]
 
 
-@functools.cache
-def page_results(page: str) -> dict[str, examples.Result]:
-    return {result.id: result for result in examples.run_page_isolated(page)}
+_PAGES: dict[str, dict[str, examples.Result]] = {}
+
+
+def page_results(page: str, factory: pytest.TempPathFactory) -> dict[str, examples.Result]:
+    """The page's results, run once per test run: xdist's ``loadgroup`` does not always
+    keep a page's blocks on one worker, so the first worker to ask runs the page and
+    writes its results where the others read them (see ``tests/shared_files.py``)."""
+    if page not in _PAGES:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", page)
+        with shared_directory(factory, f"docs-{slug}") as (directory, ready):
+            saved = directory / "results.json"
+            if ready:
+                results = [examples.Result(**r) for r in json.loads(saved.read_text())]
+            else:
+                results = examples.run_page_isolated(page)
+                saved.write_text(json.dumps([dataclasses.asdict(r) for r in results]))
+        _PAGES[page] = {result.id: result for result in results}
+    return _PAGES[page]
 
 
 @pytest.mark.parametrize(
@@ -29,8 +47,8 @@ def page_results(page: str) -> dict[str, examples.Result]:
     # One page's blocks on one xdist worker (with --dist loadgroup), so it runs once.
     [pytest.param(b, id=b.id, marks=pytest.mark.xdist_group(b.page)) for b in BLOCKS],
 )
-def test_example(block: examples.Block) -> None:
-    result = page_results(block.page)[block.id]
+def test_example(block: examples.Block, tmp_path_factory: pytest.TempPathFactory) -> None:
+    result = page_results(block.page, tmp_path_factory)[block.id]
     if result.status == "skipped":
         pytest.skip(result.message)
     assert result.status == "ok", f"{block.id} ({block.lang}):\n{result.message}"
