@@ -179,6 +179,21 @@ def test_workers_get_the_flags_as_environment_variables(
     assert "3 workers" in capsys.readouterr().out
 
 
+def test_workers_may_take_30_seconds_to_answer_uvicorns_ping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn kills a worker slow to answer its health ping (5 s by default): on a busy
+    host, workers still importing were killed and restarted in a loop."""
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(cli, "_run_uvicorn", lambda app, environ, **kw: started.append(kw))
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert main(["serve", "--storage", db, "--secret", "s", "--workers", "2"]) == 0
+    assert started[0]["timeout_worker_healthcheck"] == 30
+    import uvicorn
+
+    uvicorn.Config("suolink.cli:_asgi_worker", **started[0])  # an option uvicorn knows
+
+
 def test_a_bad_setting_fails_before_any_worker_starts(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

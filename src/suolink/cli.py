@@ -47,6 +47,8 @@ _SERVE_ADAPTER = "asgi"
 _SERVE_APPS = ("asgi", "flask")
 #: Seconds in-flight requests get to finish after SIGTERM before uvicorn stops waiting.
 _GRACEFUL_SECONDS = 30
+#: Seconds a worker may take to answer uvicorn's health ping, starting up included.
+_WORKER_PING_SECONDS = 30
 _HELP_WIDTH = 88
 #: How the command's users set the secret, for the "no secret" warning.
 _SECRET_SETTING = f"--secret (or ${OPTIONS['secret'].env})"
@@ -721,6 +723,11 @@ def _serve_asgi(args: argparse.Namespace, given: dict[str, Any]) -> int:
         "server_header": False,
         "lifespan": "on",
     }
+    if workers > 1 and _takes_option("timeout_worker_healthcheck"):
+        # uvicorn kills a worker that does not answer its ping within this many seconds
+        # (5 by default), starting it is included: on a busy host a worker still importing
+        # was killed and started again, over and over.
+        options["timeout_worker_healthcheck"] = _WORKER_PING_SECONDS
     if workers > 1:
         get_shortener(app).close()  # the parent only supervises
     plural = "s" if workers > 1 else ""
@@ -745,6 +752,15 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
+
+
+def _takes_option(name: str) -> bool:
+    """Whether this uvicorn's ``Config`` has the option ``name`` (newer ones add some)."""
+    import inspect
+
+    import uvicorn
+
+    return name in inspect.signature(uvicorn.Config).parameters
 
 
 def _run_uvicorn(app: Any, environ: dict[str, str], **options: Any) -> None:
