@@ -520,15 +520,8 @@ class PostgreSQLStorage(SQLStorage):
     @contextmanager
     def _direct_call(self, doing: str) -> Iterator[_Held]:
         """A direct connection; driver errors become suolink's as everywhere else."""
-        with self._errors(doing):
-            direct = self._direct
-            held = direct.take()
-            try:
-                yield held
-            except BaseException:
-                direct.give_back(held, failed=True)
-                raise
-            direct.give_back(held)
+        with self._errors(doing), self._direct.connection() as held:
+            yield held
 
     def _classify(self, exc: Exception) -> type[BackendError] | None:
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
