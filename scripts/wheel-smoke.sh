@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every documented install works: build the sdist and the wheel (from the sdist) once, then
 # for each extra install the wheel into its own virtual environment and run
-# tests/install/smoke.py and the doc examples that extra can run (tests/docs/examples.py)
-# there, two extras at a time.
+# tests/install/smoke.py there, and the doc examples (tests/docs/examples.py) whose
+# smallest environment it is, two extras at a time.
 #
 #   scripts/wheel-smoke.sh                 # bare flask django asgi qr redis postgres mysql detect flask,qr all
 #   EXTRAS="bare flask" scripts/wheel-smoke.sh
@@ -31,6 +31,15 @@ JOBS=${JOBS:-2}
 UV=${UV:-$(dirname "$BUILD_PYTHON")/uv}
 export UV
 EXTRAS=${EXTRAS:-bare flask django asgi qr redis postgres mysql detect flask,qr all}
+
+# The extras of an environment as the doc examples name them (env=... on the pages).
+docs_extras() {
+    case "$1" in
+        bare) echo core ;;
+        all) echo flask,django,asgi,qr,redis,detect ;;
+        *) echo "$1" ;;
+    esac
+}
 
 if [[ "${1:-}" == "--one" ]]; then
     extra=$2 wheel=$3 key=$4
@@ -73,14 +82,13 @@ if [[ "${1:-}" == "--one" ]]; then
         echo "installed with $installer"
         rc=0
         "$venv/bin/python" -I "$root/tests/install/smoke.py" "$extra" || rc=1
-        # The doc examples this install can run (the dev environment runs them all).
-        case "$extra" in
-            bare) docs_extras=core ;;
-            all) docs_extras=flask,django,asgi,qr,redis,detect ;;
-            *) docs_extras=$extra ;;
-        esac
-        echo "doc examples with suolink[$docs_extras]:"
-        "$venv/bin/python" -I "$root/tests/docs/examples.py" --extras "$docs_extras" || rc=1
+        # The doc examples this install is the smallest to run: each block runs in one
+        # environment, the smallest with the extras it names (a core block in [bare]);
+        # the dev environment, which has every extra, runs them all under pytest.
+        docs_extras=$(docs_extras "$extra")
+        echo "doc examples with suolink[$docs_extras], of those smoked in: $DOCS_ENVS"
+        "$venv/bin/python" -I "$root/tests/docs/examples.py" --extras "$docs_extras" \
+            --envs "$DOCS_ENVS" || rc=1
         exit $rc
     ) >"$log" 2>&1 || status=$?
     elapsed=$(( ($(date +%s%N) - started) / 1000000 ))
@@ -97,7 +105,12 @@ fi
 mkdir -p "$out/logs" "$out/venvs"
 rm -rf "$out/dist" "$out"/logs/*
 started=$(date +%s)
-"$BUILD_PYTHON" -m build --outdir "$out/dist" "$root" >"$out/logs/build.log" 2>&1 \
+# build's isolated environments (hatchling, for the sdist and then the wheel) made by
+# uv when there is one: half the CPU of pip's.
+build_installer=()
+[[ "${SMOKE_INSTALLER:-uv}" == uv && -x "$UV" ]] && build_installer=(--installer uv)
+PATH="$(dirname "$UV"):$PATH" "$BUILD_PYTHON" -m build "${build_installer[@]}" \
+    --outdir "$out/dist" "$root" >"$out/logs/build.log" 2>&1 \
     || { cat "$out/logs/build.log"; exit 1; }
 wheel=$(ls "$out"/dist/suolink-*.whl)
 
@@ -142,6 +155,9 @@ trap 'kill "$servers_pid" 2>/dev/null || true; wait "$servers_pid" 2>/dev/null |
 { read -r SUOLINK_SMOKE_POSTGRES_URL; read -r SUOLINK_SMOKE_MYSQL_URL; } <"$out/sql-servers.fifo" || true
 rm -f "$out/sql-servers.fifo"
 export SUOLINK_SMOKE_POSTGRES_URL SUOLINK_SMOKE_MYSQL_URL
+
+DOCS_ENVS=$(for extra in $EXTRAS; do docs_extras "$extra"; done | xargs)
+export DOCS_ENVS
 
 status=0
 printf '%s\n' $EXTRAS | xargs -P "$JOBS" -I{} bash "$0" --one {} "$wheel" "$key" || status=$?

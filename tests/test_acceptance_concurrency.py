@@ -6,7 +6,6 @@ visits from every worker on one link counted exactly; a visit limit never exceed
 
 from __future__ import annotations
 
-import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from suolink import Visitor
 from suolink.shortener import Shortener
+from tests import processes
 
 # A person's browser: a request with no User-Agent is a bot and would not be counted.
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -56,8 +56,8 @@ def _visit(db: str, code: str) -> list[int]:
 def test_ten_thousand_links_from_threads_and_processes(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     Shortener(db, secret=SECRET).close()  # create the schema once, before the race
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(PROCESSES) as pool:
+    # processes forked from a preloaded server (tests/processes.py)
+    with processes.Pool(PROCESSES) as pool:
         results = pool.starmap(_create_links, [(db, w) for w in range(PROCESSES)])
     pairs = [pair for chunk in results for pair in chunk]
     assert len(pairs) == PROCESSES * THREADS * LINKS_PER_THREAD == 10_000
@@ -70,7 +70,7 @@ def test_ten_thousand_links_from_threads_and_processes(tmp_path: Path) -> None:
 
         counted = shortener.shorten("https://example.com/counted").code
         limited = shortener.shorten("https://example.com/limited", max_visits=150).code
-    with ctx.Pool(PROCESSES) as pool:
+    with processes.Pool(PROCESSES) as pool:
         counted_statuses = pool.starmap(_visit, [(db, counted)] * PROCESSES)
         limited_statuses = pool.starmap(_visit, [(db, limited)] * PROCESSES)
     expected = PROCESSES * THREADS * VISITS_PER_THREAD

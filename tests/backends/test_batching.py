@@ -495,7 +495,7 @@ def test_a_flusher_behind_on_background_items_writes_its_whole_queue_at_once() -
         while not group._flushing and time.monotonic() < deadline:
             time.sleep(0.005)
         for i in range(4, 20):
-            group.submit_later(i)  # 16 = QUEUED_BATCHES * batch_size wait
+            group.submit_later(i)  # 16 queued while it writes (room for QUEUED_BATCHES * 4)
         write.gate.set()
         group.flush()
         assert write.batches == [[0, 1, 2, 3], list(range(4, 20))]

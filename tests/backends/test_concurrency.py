@@ -7,7 +7,6 @@ really interleave.
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import threading
 import traceback
@@ -18,11 +17,12 @@ import pytest
 from suolink.backends import Storage, open_storage
 from suolink.errors import CodeTaken
 from suolink.models import Link, Visit
+from tests import processes
 
 pytestmark = pytest.mark.slow
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-CTX = multiprocessing.get_context("spawn")
+CTX = processes.CTX  # forked from a preloaded server (tests/processes.py)
 PROCESSES = 4
 THREADS = 4
 
@@ -83,24 +83,22 @@ def run_everywhere(url: str, target: Any, count: int, storage: Storage) -> list[
     """Run ``target`` in PROCESSES processes and THREADS threads (sharing ``storage``)."""
     go = CTX.Barrier(PROCESSES + THREADS + 1)
     results = CTX.Queue()
-    processes = [
-        CTX.Process(target=target, args=(url, w, count, go, results)) for w in range(PROCESSES)
-    ]
+    workers = [processes.Process(target, (url, w, count, go, results)) for w in range(PROCESSES)]
     threads = [
         threading.Thread(target=target, args=(url, PROCESSES + w, count, go, results, storage))
         for w in range(THREADS)
     ]
-    for worker in [*processes, *threads]:
+    for worker in [*workers, *threads]:
         worker.start()
     go.wait(timeout=120)  # every worker is ready: all start at once
     out = [results.get(timeout=300) for _ in range(PROCESSES + THREADS)]
     for thread in threads:
         thread.join()
-    for process in processes:
+    for process in workers:
         process.join()
     failures = [error for _, value, error in out if value is None]
     assert not failures, failures[0]
-    assert [p.exitcode for p in processes] == [0] * PROCESSES
+    assert [p.exitcode for p in workers] == [0] * PROCESSES
     return out
 
 

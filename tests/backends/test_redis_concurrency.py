@@ -7,7 +7,6 @@ code space, retried on ``CodeTaken``), or tries 1,250 counted visits on one link
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import traceback
 from collections.abc import Callable
@@ -18,10 +17,11 @@ import pytest
 from suolink.backends.redis import RedisStorage
 from suolink.errors import CodeTaken
 from suolink.models import Link, Visit
+from tests import processes
 
 pytestmark = pytest.mark.slow
 
-CTX = multiprocessing.get_context("spawn")
+CTX = processes.CTX  # forked from a preloaded server (tests/processes.py)
 PROCESSES = 8
 LINKS_EACH = 5_000
 VISITS = 10_000
@@ -75,14 +75,14 @@ def _visit(url: str, worker: int, go: Any, results: Any) -> None:
 def _run(url: str, target: Callable[[str, int, Any, Any], None]) -> list[Any]:
     go = CTX.Barrier(PROCESSES + 1)
     results = CTX.Queue()
-    processes = [CTX.Process(target=target, args=(url, w, go, results)) for w in range(PROCESSES)]
-    for process in processes:
+    workers = [processes.Process(target, (url, w, go, results)) for w in range(PROCESSES)]
+    for process in workers:
         process.start()
     try:
         go.wait(timeout=60)
-        out = [results.get(timeout=120) for _ in processes]
+        out = [results.get(timeout=120) for _ in workers]
     finally:
-        for process in processes:
+        for process in workers:
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()

@@ -9,7 +9,6 @@ visit once; a schema-5 database keeps the counts it had and adds new visits to t
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 import traceback
@@ -27,13 +26,14 @@ from suolink.backends.sql import EMPTY_KEY, SQLStorage
 from suolink.backends.sql import schema as s
 from suolink.backends.sql._options import parse_url
 from suolink.models import Link, Visit
+from tests import processes
 
 from .sql_servers import mariadb_store_url, postgres_store_url
 
 pytestmark = pytest.mark.slow
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
-CTX = multiprocessing.get_context("spawn")
+CTX = processes.CTX  # forked from a preloaded server (tests/processes.py)
 APPS = ("wechat", "qq", None)
 
 
@@ -135,7 +135,7 @@ def test_folds_in_several_processes_at_once_count_each_visit_once(
         workers, each = 4, 30
         go, results = CTX.Barrier(workers), CTX.Queue()
         procs = [
-            CTX.Process(target=fold_while_visiting, args=(sql_url, w, each, go, results))
+            processes.Process(fold_while_visiting, (sql_url, w, each, go, results))
             for w in range(workers)
         ]
         for proc in procs:

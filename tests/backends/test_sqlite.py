@@ -1047,3 +1047,43 @@ def test_a_connection_writing_visits_gets_a_larger_cache_and_rarer_checkpoints(
     store._write_visits([(Visit(code="tuned", at=T0), True)])
     assert conn.execute("PRAGMA cache_size").fetchone()[0] == -VISIT_CACHE_KB
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == VISIT_CHECKPOINT
+
+
+def test_a_large_batch_skips_sqlite_s_key_checks_yet_stores_no_orphan_and_restores_them(
+    store: SQLiteStorage, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 16 or more visits is written with foreign_keys off (every visit's link
+    # is read in its transaction first): a visit of no link still fails alone, and the
+    # connection checks keys again afterwards, also after a batch that failed.
+    store.create(Link(code="here", url="https://e.com"))
+    batch = [(Visit(code="here" if i % 5 else "gone", at=T0), True) for i in range(40)]
+    results = store._write_visits(batch)
+    assert [type(r).__name__ for r in results].count("LinkNotFound") == 8
+    look = raw(db)
+    assert look.execute("SELECT code, COUNT(*) FROM visits GROUP BY code").fetchall() == [
+        ("here", 32)
+    ]
+    conn = store._thread_connection()
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+    def fail(*args: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_record_records", fail)
+    with pytest.raises(BackendUnavailable):
+        store._write_visits(batch)
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert not conn.in_transaction
+
+
+def test_a_batch_keeps_each_link_s_visits_in_arrival_order(store: SQLiteStorage) -> None:
+    # The writer sorts a batch by link (each B-tree walked left to right); a link's own
+    # visits keep the order they came in, the tie-break of visits at the same time.
+    codes = ("zeta", "alpha", "mid")
+    for code in codes:
+        store.create(Link(code=code, url="https://e.com"))
+    batch = [(Visit(code=codes[i % 3], at=T0, visitor_id=f"v{i}"), True) for i in range(60)]
+    store._write_visits(batch)
+    for n, code in enumerate(codes):
+        assert [v.visitor_id for v in store.visits(code)] == [f"v{i}" for i in range(n, 60, 3)]
+        _assert_counts_exact(store, code)

@@ -2,7 +2,9 @@
 
 Standard library only: ``tests/docs/test_examples.py`` drives it under pytest, and
 ``scripts/wheel-smoke.sh`` runs it in the per-extra environments of the built wheel
-(``python examples.py --extras flask,qr PAGE...``, where pytest is not installed).
+(``python examples.py --extras flask,qr PAGE...``, where pytest is not installed), each
+block in the smallest of those environments that can run it (``--envs``, the list of
+them all: a core block is proven in the bare install, not again in the ten others).
 
 Which blocks run: fenced ``python``, ``sh``, ``bash`` and ``console`` blocks; ``text``,
 ``json`` and the rest are shown, not run. An HTML comment, invisible on the site, sets
@@ -518,19 +520,56 @@ def _quiet() -> Iterator[io.StringIO]:
         yield buffer
 
 
+def _extras_name(extras: frozenset[str]) -> str:
+    return ",".join(sorted(extras)) or "core"
+
+
+def home(needs: frozenset[str], envs: list[frozenset[str]]) -> frozenset[str] | None:
+    """The smallest of ``envs`` (the first of equal size) with every extra ``needs``."""
+    fits = [env for env in envs if needs <= env]
+    return min(fits, key=len) if fits else None
+
+
+def _homed_end(
+    blocks: list[Block], extras: frozenset[str], envs: list[frozenset[str]] | None
+) -> int:
+    """How many of the page's blocks to run in the environment of ``extras``.
+
+    Without ``envs``: all of them. With the list of every environment being tested
+    (``scripts/wheel-smoke.sh``), a block is proven once, in its home: the smallest
+    environment that can run it, as it needs no more. The page runs here up to its last
+    block whose home this is (the blocks before it set up its state, as on the page),
+    and not at all if it has none.
+    """
+    if envs is None:
+        return len(blocks)
+    homed = [
+        n
+        for n, block in enumerate(blocks)
+        if block.skip_reason is None and home(block.extras, envs) == extras
+    ]
+    return homed[-1] + 1 if homed else 0
+
+
 def run_page(
     blocks: list[Block],
     workdir: Path,
     extras: frozenset[str] | None = None,
     root: Path = ROOT,
+    envs: list[frozenset[str]] | None = None,
 ) -> list[Result]:
-    """Run one page's blocks in order in ``workdir``; ``extras`` (None: all) filters them."""
+    """Run one page's blocks in order in ``workdir``; ``extras`` (None: all) filters them,
+    and ``envs`` (the environments that share the work, see ``_homed_end``)."""
     results: list[Result] = []
     session: PythonSession | None = None
-    for block in blocks:
+    end = len(blocks) if extras is None else _homed_end(blocks, extras, envs)
+    for n, block in enumerate(blocks):
         reason = block.skip_reason
         if reason is None and extras is not None and not block.extras <= extras:
-            reason = f"needs suolink[{','.join(sorted(block.extras))}]"
+            reason = f"needs suolink[{_extras_name(block.extras)}]"
+        if reason is None and n >= end and envs is not None:
+            where = home(block.extras, envs)
+            reason = f"runs in the suolink[{_extras_name(where or frozenset())}] environment"
         serves = block.lang != "python" and _needs_free_ports(block)
         if reason is None and serves and network_namespace() is None:
             reason = "starts a server on its documented port: needs `unshare -rn`"
@@ -569,22 +608,38 @@ def run_page_isolated(page: str, extras: frozenset[str] | None = None) -> list[R
     return [Result(**r) for r in payload]
 
 
+def _parse_extras(text: str) -> frozenset[str]:
+    return frozenset(e for e in text.split(",") if e and e != "core")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", help="Markdown files (default: README.md, docs/*.md)")
     parser.add_argument("--extras", help="run only blocks whose extras are among these (a,b)")
+    parser.add_argument(
+        "--envs",
+        help="with --extras: the extras of every environment being tested ('core flask "
+        "flask,qr ...'); run only the pages with a block that this one is the smallest to run",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     extras = None
     if args.extras is not None:
-        extras = frozenset(e for e in args.extras.split(",") if e and e != "core")
+        extras = _parse_extras(args.extras)
+    envs = None
+    if args.envs is not None:
+        if extras is None:
+            parser.error("--envs needs --extras")
+        envs = [_parse_extras(env) for env in args.envs.split()]
+        if extras not in envs:
+            parser.error(f"--extras {args.extras} is not one of --envs")
     chosen = [Path(p).resolve() for p in args.pages] or pages()
     results: list[Result] = []
     for page in chosen:
         # A page leaves its stores open, as a script does: a background visit writer may
         # still flush (and so create the database file again) while the folder goes.
         with tempfile.TemporaryDirectory(prefix="suolink-docs-", ignore_cleanup_errors=True) as tmp:
-            results += run_page(parse_page(page), Path(tmp), extras)
+            results += run_page(parse_page(page), Path(tmp), extras, envs=envs)
     if args.json:
         print(json.dumps([dataclasses.asdict(r) for r in results]))
     else:

@@ -195,3 +195,73 @@ def test_blocks_that_need_a_missing_extra_are_skipped(tmp_path) -> None:
     )
     assert [r.status for r in results] == ["skipped", "skipped", "skipped", "failed", "skipped"]
     assert results[0].message == "needs suolink[qr]"
+
+
+HOMES = """# Homes
+
+```python
+made = 1
+```
+
+<!-- example: env=qr -->
+```python
+print(made)  # 1
+```
+
+```python
+print(made + 1)  # 2
+```
+"""
+
+
+def test_each_block_runs_in_the_smallest_environment_that_can(tmp_path) -> None:
+    """wheel-smoke.sh: a block runs once, in its home; a page runs in an environment up to
+    its last block homed there (the blocks before it make its state), else not at all."""
+    page = tmp_path / "page.md"
+    page.write_text(HOMES)
+    blocks = examples.parse_page(page, root=tmp_path)
+    core, qr, flask, flask_qr = (frozenset(e) for e in ((), ("qr",), ("flask",), ("flask", "qr")))
+    envs = [flask_qr, core, flask, qr]
+    assert examples.home(frozenset(), envs) == core
+    assert examples.home(qr, envs) == qr
+    assert examples.home(flask_qr, envs) == flask_qr
+    assert examples.home(frozenset({"django"}), envs) is None
+
+    def run(extras: frozenset[str]) -> list[tuple[str, str]]:
+        work = tmp_path / f"work-{'-'.join(sorted(extras))}"
+        work.mkdir()
+        results = examples.run_page(blocks, work, extras, root=tmp_path, envs=envs)
+        return [(r.status, r.message) for r in results]
+
+    assert run(core) == [("ok", ""), ("skipped", "needs suolink[qr]"), ("ok", "")]
+    assert run(qr) == [
+        ("ok", ""),
+        ("ok", ""),
+        ("skipped", "runs in the suolink[core] environment"),
+    ]
+    assert [status for status, _ in run(flask)] == ["skipped"] * 3
+    assert [status for status, _ in run(flask_qr)] == ["skipped"] * 3
+    # Without envs, every block an environment can run runs there (the old way).
+    work = tmp_path / "work-all"
+    work.mkdir()
+    assert [r.status for r in examples.run_page(blocks, work, flask_qr, root=tmp_path)] == [
+        "ok"
+    ] * 3
+
+
+def test_the_wheel_smoke_runs_every_block_its_environments_can(tmp_path) -> None:
+    """Each block that some environment of scripts/wheel-smoke.sh can run has a home there."""
+    script = (examples.ROOT / "scripts" / "wheel-smoke.sh").read_text()
+    default = re.search(r"EXTRAS=\$\{EXTRAS:-([^}]*)\}", script)
+    assert default is not None
+    everything = re.search(r"all\) echo ([\w,]+) ;;", script)
+    assert everything is not None
+    names = {"bare": "core", "all": everything[1]}
+    envs = [examples._parse_extras(names.get(e, e)) for e in default[1].split()]
+    assert frozenset() in envs
+    for block in BLOCKS:
+        if block.skip_reason is None and block.extras <= frozenset().union(*envs):
+            where = examples.home(block.extras, envs)
+            assert where is not None, block.id
+            blocks = examples.parse_page(examples.ROOT / block.page)
+            assert blocks.index(block) < examples._homed_end(blocks, where, envs), block.id

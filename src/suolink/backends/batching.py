@@ -76,7 +76,9 @@ MAX_BATCH_SIZE = 10_000
 MAX_BATCH_MS = 10_000.0
 #: Background batches that may wait in the queue: beyond ``QUEUED_BATCHES * batch_size``
 #: queued items a caller waits for the flusher (back-pressure), which bounds the loss.
-QUEUED_BATCHES = 4
+#: 16: a flusher behind writes up to 4,096 visits at once (default ``batch_size``), which
+#: SQLite writes for about two thirds of the CPU per visit of 1,024 (docs/storage.md).
+QUEUED_BATCHES = 16
 #: Seconds a durable leader (without ``batch_ms``) waits at most for as many items as its
 #: last batch held; a batch of one never waits. See :meth:`GroupCommit._lead`.
 COMPANY_WAIT: Final = 0.002
