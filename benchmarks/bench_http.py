@@ -22,6 +22,12 @@ saw answered: ``missing`` must be 0. For Redis, the commands the server ran per
 redirect come from ``INFO commandstats``. Prints req/s, p50 and p99 per server (the
 median round) and the ratios the issue asks for; writes JSON to ``benchmarks/results/``.
 
+``--against OTHER/src`` also runs each suolink server from another source tree (``before``,
+e.g. ``main``'s), with its own store, right after the same server of this tree, so a
+change is measured before and after in the same minutes; the ratios are printed for
+both. The bare Starlette server gets the uvicorn options ``suolink serve`` sets (no
+``Server`` header, no proxy headers), so the ratio compares the apps, not the options.
+
 Run ``python benchmarks/bench_http.py`` (about 2 minutes) or ``--quick``. Needs ``wrk``
 (``apt-get install wrk``, see ``scripts/system-deps.sh``) and gunicorn (dev extra).
 """
@@ -136,12 +142,26 @@ class Server:
     storage: str | None = None  # suolink's store: visits are counted there
 
     def visits(self) -> int | None:
+        """The link's stored visits, read by the source tree the server runs (another
+        tree's migrations may not be this one's)."""
         if self.storage is None:
             return None
-        from suolink import Shortener
+        return int(self.suolink("print(s.get(CODE).visits)"))
 
-        with Shortener(self.storage, secret=SECRET) as shortener:
-            return shortener.get(CODE).visits
+    def suolink(self, code: str) -> str:
+        """Run ``code`` with ``s``, a Shortener on this server's store, in a child Python
+        importing suolink from the server's own source tree; its output."""
+        script = (
+            f"from suolink import Shortener\nCODE, TARGET = {CODE!r}, {TARGET!r}\n"
+            f"with Shortener({self.storage!r}, secret={SECRET!r}) as s:\n    {code}"
+        )
+        env = {**os.environ, "PYTHONPATH": self.env.get("PYTHONPATH", str(ROOT / "src"))}
+        done = subprocess.run(
+            [python(), "-c", script], env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise SystemExit(f"{self.name}: {done.stderr.strip()}")
+        return done.stdout.strip()
 
 
 def free_port() -> int:
@@ -155,8 +175,15 @@ def python() -> str:
 
 
 def servers(
-    names: list[str], folder: Path, redis_url: str | None, workers: int, flask_threads: int = 16
+    names: list[str],
+    folder: Path,
+    redis_url: str | None,
+    workers: int,
+    flask_threads: int = 16,
+    against: Path | None = None,
 ) -> list[Server]:
+    """The servers named, in that order; with ``against``, each suolink server is
+    followed by its twin ``<name>@before`` running that source tree on a store of its own."""
     py = python()
     bin_dir = Path(py).parent
     flask_worker = (
@@ -167,7 +194,8 @@ def servers(
         "starlette-dict": Server(
             "starlette-dict",
             [py, "-m", "uvicorn", "--factory", "bench_http:bare_starlette", "--workers",
-             str(workers), "--no-access-log", "--log-level", "warning"],
+             str(workers), "--no-access-log", "--log-level", "warning",
+             "--no-server-header", "--no-proxy-headers"],  # as suolink serve runs uvicorn
             {"PYTHONPATH": str(HERE)},
         ),
         "flask-sqlite": Server(
@@ -197,13 +225,32 @@ def servers(
             {**suolink_env, "SUOLINK_STORAGE": redis_url},
             storage=redis_url,
         )
-    return [made[name] for name in names if name in made]
+    chosen = [made[name] for name in names if name in made]
+    if against is None:
+        return chosen
+    with_before: list[Server] = []
+    for server in chosen:
+        with_before.append(server)
+        if server.storage is not None:
+            with_before.append(_before(server, against))
+    return with_before
+
+
+def _before(server: Server, src: Path) -> Server:
+    """``server`` running the source tree ``src``, on a store of its own."""
+    storage = server.storage
+    assert storage is not None
+    if storage.startswith("sqlite:///"):
+        storage = storage.removesuffix(".db") + "-before.db"
+    else:  # redis://host:port/0: the next database
+        head, _, db = storage.rpartition("/")
+        storage = f"{head}/{int(db or 0) + 1}"
+    env = {**server.env, "PYTHONPATH": str(src.resolve()), "SUOLINK_STORAGE": storage}
+    return Server(f"{server.name}@before", server.command, env, storage=storage)
 
 
 def prepare(server_list: list[Server], folder: Path) -> None:
     """The one short link, in every store (and the bare Flask app's table)."""
-    from suolink import Shortener
-
     bare = sqlite3.connect(folder / "bare.db")
     bare.execute("CREATE TABLE IF NOT EXISTS links (code TEXT PRIMARY KEY, url TEXT)")
     bare.execute("INSERT OR REPLACE INTO links VALUES (?, ?)", (CODE, TARGET))
@@ -211,8 +258,7 @@ def prepare(server_list: list[Server], folder: Path) -> None:
     bare.close()
     for server in server_list:
         if server.storage is not None:
-            with Shortener(server.storage, secret=SECRET) as shortener:
-                shortener.shorten(TARGET, code=CODE)
+            server.suolink("s.shorten(TARGET, code=CODE)")
 
 
 @contextmanager
@@ -379,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flask-threads", type=int, default=16, help="gthread threads per Flask worker (0: sync)"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another source tree (its src/): each suolink server runs it too, as <name>@before",
+    )
     parser.add_argument("--quick", action="store_true", help="one round of 2 seconds")
     parser.add_argument("--output", type=Path, help="JSON file (default: benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -393,13 +444,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     try:
         with redis_server(folder) as redis_url:
-            server_list = servers(chosen, folder, redis_url, args.workers, args.flask_threads)
+            server_list = servers(
+                chosen, folder, redis_url, args.workers, args.flask_threads, args.against
+            )
             prepare(server_list, folder)
             for round_no in range(1, args.rounds + 1):
                 for server in server_list:  # the servers take turns, round after round
                     result = measure(server, folder, args, script)
                     results.setdefault(server.name, []).append(result)
-                    print(f"round {round_no} {server.name:22} {_line(result)}", flush=True)
+                    print(f"round {round_no} {server.name:29} {_line(result)}", flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     summary = {name: _median(runs) for name, runs in results.items()}
@@ -407,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.rounds} round(s), wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s, {args.workers} workers each, on {_machine()}")  # fmt: skip
     for name, result in summary.items():
-        print(f"  {name:22} {_line(result)}")
+        print(f"  {name:29} {_line(result)}")
     ratios = _ratios(summary)
     for label, value in ratios.items():
         print(f"  {label}: {value:.2f}x")
@@ -415,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
         "versions": _versions(),
-        "settings": {k: v for k, v in vars(args).items() if k != "output"},
+        "settings": {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "output"
+        },
         "rounds": results,
         "median": summary,
         "ratios": ratios,
@@ -462,6 +517,9 @@ def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
         ("suolink ASGI on SQLite / suolink Flask on SQLite", "suolink-asgi-sqlite",
          "suolink-flask-sqlite"),
     ]  # fmt: skip
+    pairs += [  # the same of the other source tree (--against), where it ran
+        (f"{label} [before]", f"{top}@before", _twin(bottom)) for label, top, bottom in pairs
+    ]
     rate: Callable[[str], float] = lambda name: float(summary[name]["rps_median"])  # noqa: E731
     found = {
         label: rate(top) / rate(bottom)
@@ -473,6 +531,11 @@ def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
         if mine and bare:
             found[f"{label}, by server CPU per request"] = float(bare) / float(mine)
     return found
+
+
+def _twin(name: str) -> str:
+    """The ``--against`` twin of a suolink server; a bare server is its own."""
+    return f"{name}@before" if name.startswith("suolink") else name
 
 
 def _machine() -> str:

@@ -344,6 +344,78 @@ def test_a_failed_deferred_write_is_every_future_s_error_and_close_writes_the_re
         loop.close()
 
 
+def test_the_deferred_items_of_one_turn_of_the_loop_reach_the_flusher_together() -> None:
+    # Staged on the loop and handed over once at the end of the turn: one batch, one
+    # wake-up of the flusher, not a lock round (and maybe a wake-up) per item.
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder, BatchOptions())
+    notified = 0
+    real = group._cond.notify_all
+
+    def counting() -> None:
+        nonlocal notified
+        if threading.current_thread() is threading.main_thread():  # not the flusher's own
+            notified += 1
+        real()
+
+    group._cond.notify_all = counting  # type: ignore[method-assign]
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        futures = [group.submit_deferred(item, loop) for item in range(1, 6)]
+        assert group.pending == 5  # staged: counted, not yet queued
+        return list(await asyncio.gather(*futures))
+
+    try:
+        assert asyncio.run(main()) == [2, 4, 6, 8, 10]
+        assert recorder.batches == [[1, 2, 3, 4, 5]]
+        assert notified == 1
+    finally:
+        group.close()
+
+
+def test_a_deferred_batch_waits_for_as_many_as_the_last_one_answered() -> None:
+    # Four answered together come back a few per turn: the flusher waits (COMPANY_WAIT at
+    # most, here made long) for the four rather than commit the first two alone.
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder, BatchOptions())
+    group._company = 30.0
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        await group.submit_deferred(0, loop)  # the first expects one: written at once
+        assert time.monotonic() - started < 10
+        await asyncio.gather(*[group.submit_deferred(item, loop) for item in range(1, 5)])
+        first = [group.submit_deferred(item, loop) for item in (10, 11)]
+        for _ in range(3):
+            await asyncio.sleep(0)  # later turns: the flusher has the first two
+        second = [group.submit_deferred(item, loop) for item in (12, 13)]
+        await asyncio.gather(*first, *second)
+
+    try:
+        asyncio.run(main())
+        assert recorder.batches == [[0], [1, 2, 3, 4], [10, 11, 12, 13]]
+    finally:
+        group.close()
+
+
+def test_deferred_items_staged_when_the_store_closes_get_its_error() -> None:
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder, BatchOptions())
+
+    async def main() -> object:
+        future = group.submit_deferred(1, asyncio.get_running_loop())
+        group.close()  # before the turn ends: nothing of it was written
+        try:
+            return await future
+        except BackendUnavailable as exc:
+            return exc
+
+    assert isinstance(asyncio.run(main()), BackendUnavailable)
+    assert recorder.batches == []
+
+
 def test_deferring_is_only_in_force_inside_its_block() -> None:
     async def main() -> None:
         assert deferred_commits() is None

@@ -21,10 +21,14 @@ A backend hands a :class:`GroupCommit` the function that writes a batch, ``write
 a process that is exiting are written by an ``atexit`` hook.
 
 A caller that must not block (an event loop) asks for durable writes without waiting
-inside :func:`deferring`: :meth:`GroupCommit.submit_deferred` queues the item for the
-flusher, which writes at once (no period), and hands back an asyncio future the caller
-awaits before it answers, so what is acknowledged is still written. A written batch
-wakes each loop once, whatever number of its futures the batch settles. A write whose result
+inside :func:`deferring`: :meth:`GroupCommit.submit_deferred` stages the item on the
+loop and hands back an asyncio future the caller awaits before it answers, so what is
+acknowledged is still written. The items of one turn of the loop reach the flusher
+together (one lock, at most one wake-up); the flusher writes without its period, but
+waits up to ``COMPANY_WAIT`` for as many items as its last deferred batch answered and
+saw queued (those answered come back together, a few per turn: each commit costs a
+store far more than a visit). A written batch wakes each loop once, whatever number of
+its futures the batch settles. A write whose result
 cannot be known before it is written (a ``max_visits`` count) raises
 :class:`CommitWouldWait` there instead, before anything is written.
 """
@@ -243,6 +247,16 @@ class GroupCommit(Generic[Item, Result]):
         self._queued: list[Item] = []  # background, and deferred durable items
         self._futures: list[asyncio.Future[Result] | None] = []  # one per queued item
         self._urgent = 0  # deferred durable items queued: the flusher writes at once
+        #: Deferred items staged per event loop this turn (items, futures): handed over
+        #: to the queue together by ``_hand_over`` at the end of the turn.
+        self._staged: dict[
+            asyncio.AbstractEventLoop, tuple[list[Item], list[asyncio.Future[Result]]]
+        ] = {}
+        #: Deferred items the flusher waits for (0: it waits for none): see ``_flush_forever``.
+        self._company_target = 0
+        #: Deferred items expected for the next batch: the last one's and those queued
+        #: while it was written.
+        self._expect_deferred = 1
         self._leading = False
         self._closed = False
         self._pid = os.getpid()
@@ -359,26 +373,51 @@ class GroupCommit(Generic[Item, Result]):
     def submit_deferred(
         self, item: Item, loop: asyncio.AbstractEventLoop
     ) -> asyncio.Future[Result]:
-        """Queue ``item`` for a durable write by the flusher, now; its future on ``loop``
-        (the running one), at once.
+        """Queue ``item`` for a durable write by the flusher; its future on ``loop`` (the
+        running one), at once.
 
-        The flusher writes without waiting out its period (only ``batch_ms``, if given,
-        as a durable leader would), so items arriving meanwhile share the next batch.
-        The future gets the item's result, or its exception; never waits for room.
+        Items are staged on the loop and handed to the flusher together once per turn of
+        the loop (one lock and at most one wake-up for all the visits of that turn, not
+        one each). The flusher writes without waiting out its period: only ``batch_ms``,
+        if given, as a durable leader would; without it, for up to ``COMPANY_WAIT``
+        until as many deferred items as its last such batch held are queued (the
+        requests that batch answered come back together). Items arriving meanwhile
+        share the next batch. The future gets the item's result, or its exception;
+        never waits for room.
         """
         future: asyncio.Future[Result] = loop.create_future()
-        self._check_pid()
+        if _PROCESS[0] != self._pid:
+            self._check_pid()
+        self._check_open()
+        staged = self._staged.get(loop)
+        if staged is None:  # the turn's first: hand the turn's items over after it
+            staged = self._staged[loop] = ([], [])
+            loop.call_soon(self._hand_over, loop)
+        staged[0].append(item)
+        staged[1].append(future)
+        return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: queue the items it staged this turn for the flusher, in one go."""
+        staged = self._staged.pop(loop, None)
+        if staged is None:  # forked, or already handed over
+            return
+        items, futures = staged
         cond = self._cond
         with cond:
-            self._check_open()
-            self._ensure_flusher()
-            self._queued.append(item)
-            self._futures.append(future)
-            self._urgent += 1
-            if not (self._flushing or self._nudged):
-                self._nudged = True
-                cond.notify_all()
-        return future
+            closed = self._closed
+            if not closed:
+                self._ensure_flusher()
+                self._queued += items
+                self._futures += futures
+                self._urgent += len(items)
+                target = self._company_target
+                if not self._nudged and (self._urgent >= target if target else not self._flushing):
+                    self._nudged = True
+                    cond.notify_all()
+        if closed:  # closed since they were staged: nothing of theirs was written
+            error = BackendUnavailable(f"{self._name}: the storage is closed")
+            _settle([(future, error) for future in futures])
 
     def _ensure_flusher(self) -> None:
         """Start the flusher thread unless it runs (the lock held, the store open)."""
@@ -400,6 +439,8 @@ class GroupCommit(Generic[Item, Result]):
                 if not self._queued:
                     return  # closed and drained
                 started = time.monotonic()
+                if self._urgent and not self._delay and self._company:
+                    self._gather_company(started)
                 while len(self._queued) < self._size and not (self._closed or self._hurry):
                     period = self._delay if self._urgent else self._period
                     left = started + period - time.monotonic()
@@ -432,6 +473,27 @@ class GroupCommit(Generic[Item, Result]):
                     self._flushing = False
                     cond.notify_all()
 
+    def _gather_company(self, started: float) -> None:
+        """Wait (the lock held) up to ``COMPANY_WAIT`` from ``started`` until as many
+        deferred items are queued as the flusher's last deferred batch held.
+
+        The redirects a batch answered come back together (their clients send the next
+        request at once), a few per turn of the loop: written as they come, they would
+        commit a few at a time, and each commit costs the store far more than a visit.
+        A batch of one never waits; one that waited in vain shrinks the next wait.
+        """
+        want = min(self._expect_deferred, self._size)
+        try:
+            while self._urgent < want and not (self._closed or self._hurry):
+                left = started + self._company - time.monotonic()
+                if left <= 0:
+                    break
+                self._company_target = want
+                self._cond.wait(left)
+                self._nudged = False
+        finally:
+            self._company_target = 0
+
     def _write_deferred(
         self, batch: list[Item], futures: list[asyncio.Future[Result] | None]
     ) -> None:
@@ -450,6 +512,9 @@ class GroupCommit(Generic[Item, Result]):
             background = futures.count(None)
             if background:
                 self._give_up(background, exc)
+        # Those answered now come back, to join those queued while they were written (read
+        # before anyone is answered, so no answered one is counted twice).
+        self._expect_deferred = len(futures) - futures.count(None) + self._urgent
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
         for future, result in zip(futures, results, strict=True):
             if future is not None:
@@ -488,8 +553,9 @@ class GroupCommit(Generic[Item, Result]):
     @property
     def pending(self) -> int:
         """Items submitted and not yet written."""
+        staged = sum(len(items) for items, _ in list(self._staged.values()))
         with self._cond:
-            return len(self._waiting) + len(self._queued)
+            return len(self._waiting) + len(self._queued) + staged
 
     def flush(self) -> None:
         """Return once every item queued before this call is written (or given up)."""
@@ -525,6 +591,9 @@ class GroupCommit(Generic[Item, Result]):
         self._pid = os.getpid()
         self._waiting, self._queued, self._futures = [], [], []
         self._urgent = 0
+        self._staged = {}
+        self._company_target = 0
+        self._expect_deferred = 1
         self._expect = 1
         self._leading = self._flushing = self._nudged = False
         self._flusher = None
