@@ -1563,31 +1563,33 @@ class SQLiteStorage(
         user_agents = self._user_agent_ids(tx, {record[3] for record in records})
         combos = self._combos
         flat: list[Any] = []
+        # Each visit's count rows as keys, counted in C below (visits sharing a row add
+        # up). In the records' order (by link), a link's all-time and day keys alternate:
+        # its rows are neighbours in their B-trees, so no sort is needed.
         cube_keys: list[tuple[str, str, str]] = []
         person_keys: list[tuple[str, str, str]] = []
+        people_keys: list[tuple[str, str]] = []
+        add_cube, add_person, add_people = cube_keys.append, person_keys.append, people_keys.append
         # A visit's UTC day from its microseconds: a batch's visits mostly share one day,
         # so the day's bounds are kept and only a visit outside them computes another.
         low = high = 0
         day = ""
         # ``at`` as text and microseconds, from the second it falls in (isoformat and
         # datetime arithmetic per visit were a fifth of the writer's Python time).
-        second: datetime | None = None
-        next_second = _EPOCH
+        second = next_second = _EPOCH  # no visit is in this empty second
         second_us = 0
         second_text = ""
         for record in records:
             code, at, ip, text = record[:4]
-            if at.tzinfo is UTC and second is not None and second <= at < next_second:
+            if at.tzinfo is UTC:
+                if not second <= at < next_second:
+                    second = at.replace(microsecond=0)
+                    next_second = second + _ONE_SECOND
+                    second_us = (second - _EPOCH) // _ONE_MICRO
+                    second_text = second.replace(tzinfo=None).isoformat()
                 micro = at.microsecond
                 micros = second_us + micro
                 stamp = f"{second_text}.{micro:06d}+00:00" if micro else f"{second_text}+00:00"
-            elif at.tzinfo is UTC:
-                second = at.replace(microsecond=0)
-                next_second = second + _ONE_SECOND
-                second_us = (second - _EPOCH) // _ONE_MICRO
-                second_text = second.replace(tzinfo=None).isoformat()
-                micros = second_us + at.microsecond
-                stamp = at.isoformat()
             else:
                 micros = (at - _EPOCH) // _ONE_MICRO
                 stamp = at.isoformat()
@@ -1601,37 +1603,35 @@ class SQLiteStorage(
             combo = combos.get(key)
             if combo is None:
                 combo = self._combo(record, key)
-            cube_keys.append((code, day, combo))
+            add_cube((code, _ALL_TIME, combo))
+            add_cube((code, day, combo))
             if not record[8]:  # is_bot
                 who = record[10] or ip  # visitor_key: the visitor id, or the IP of old records
                 if who:
-                    person_keys.append((code, day, who))
+                    add_person((code, day, who))
+                    add_people((code, who))
         _insert_many(tx, _INSERT_VISITS_HEAD, _VISIT_WIDTH, flat)
-        cubes = Counter(cube_keys)  # counted in C: visits sharing a row add up
-        for (code, _, combo), n in list(cubes.items()):
-            cubes[code, _ALL_TIME, combo] += n
         flat = []
-        for cube, n in sorted(cubes.items()):  # a link's all-time rows, then its days'
+        for cube, n in Counter(cube_keys).items():
             flat += (*cube, n)
         _insert_many(tx, _ADD_CUBES_HEAD, 4, flat, _ADD_CUBES_TAIL)
         if person_keys:
-            per_person: Counter[tuple[str, str]] = Counter()
             flat = []
             for (code, day, who), n in Counter(person_keys).items():
                 flat += (code, "visitor", day, who, n)
-                per_person[code, who] += n
             _insert_many(tx, _ADD_CELLS_HEAD, 5, flat, _ADD_CELLS_TAIL)
             flat = []
-            for (code, who), n in per_person.items():
-                flat += (code, who, n)
+            for person, n in Counter(people_keys).items():
+                flat += (*person, n)
             _insert_many(tx, _ADD_VISITORS_HEAD, 3, flat, _ADD_VISITORS_TAIL)
-        clicks = [
-            record
-            for record in records
-            if record[12] == "redirect" and record[10] and not record[8]
-        ]  # counts_for_people, on records
-        if clicks:
-            self._count_people(tx, clicks, people)
+        if people is None or people:  # a caller that read the links' people rows: none
+            clicks = [
+                record
+                for record in records
+                if record[12] == "redirect" and record[10] and not record[8]
+            ]  # counts_for_people, on records
+            if clicks:
+                self._count_people(tx, clicks, people)
         if self.retention_days:
             latest = max(to_micros(record[1]) for record in records)
             self._drop_old_visits(tx, latest - self.retention_days * _DAY_US)
