@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ APPS = (
     "starlette-dict",
     "asgi-memory",
     "asgi-sqlite",
+    "asgi-redis",
     "flask-sqlite",
     "flask-memory",
     "suolink-flask-sqlite",
@@ -228,6 +230,11 @@ def measure(name: str, calls: int, folder: Path) -> dict[str, Any]:
     from suolink import Shortener
 
     storage = "memory://" if name.endswith("memory") else f"sqlite:///{folder / name}.db"
+    if name.endswith("redis"):  # the server main() started, emptied for this measure
+        import redis
+
+        storage = os.environ["BENCH_REDIS_URL"]
+        redis.Redis.from_url(storage).flushdb()
     stored: Shortener | None = None
     batches = _count_batches()
     if name == "starlette-dict":
@@ -290,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{info['date']}  {info['cpu']} ×{info['cores']}  {info['python']}  git {info['git']}")
     print(f"load average at start: {info['load_average_at_start']}")
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, _redis(names, Path(folder)):
         for round_ in range(args.rounds):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                 # a fresh process per measure: no app's caches or threads help another
@@ -319,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {}
     for label, mine, bare in (
         ("suolink ASGI on SQLite / bare Starlette+dict", "asgi-sqlite", "starlette-dict"),
+        ("suolink ASGI on Redis / bare Starlette+dict", "asgi-redis", "starlette-dict"),
         ("suolink ASGI on memory / bare Starlette+dict", "asgi-memory", "starlette-dict"),
         ("suolink Flask on SQLite / bare Flask+SQLite", "suolink-flask-sqlite", "flask-sqlite"),
         ("suolink Flask on memory / bare Flask+SQLite", "flask-memory", "flask-sqlite"),
@@ -340,6 +348,20 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     print(f"wrote {output}")
     return 0
+
+
+@contextlib.contextmanager
+def _redis(names: list[str], folder: Path) -> Iterator[None]:
+    """A Redis server for ``asgi-redis`` (its URL in ``BENCH_REDIS_URL`` for the children);
+    its CPU is not the app's, as in ``bench_http.py``."""
+    if "asgi-redis" not in names:
+        yield
+        return
+    with bench_http.redis_server(folder) as url:
+        if url is None:
+            raise SystemExit("asgi-redis needs valkey-server or redis-server")
+        os.environ["BENCH_REDIS_URL"] = url
+        yield
 
 
 def _in_child(name: str, calls: int, folder: Path) -> dict[str, Any]:

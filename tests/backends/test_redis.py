@@ -335,6 +335,27 @@ def test_raw_visits_are_capped_and_day_counts_kept(redis_url_factory: Callable[.
         store.close()
 
 
+def test_day_counts_follow_each_visit_s_own_day_whatever_the_order(
+    redis_url_factory: Callable[..., str],
+) -> None:
+    # The day (and a visitor's day cells) are kept from the last visit: a visit a
+    # microsecond either side of midnight, or back on an earlier day, still counts on its own.
+    store = RedisStorage(redis_url_factory())
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    tick = timedelta(microseconds=1)
+    try:
+        store.create(Link(code="d", url="https://e.com"))
+        for at in (midnight - tick, midnight, midnight - tick, midnight + timedelta(days=1) - tick):
+            store.record_visit(Visit(code="d", at=at, app="wechat"))
+        days = store.day_counts("d")
+        assert {day: counts["app:wechat"] for day, counts in days.items()} == {
+            midnight.date() - timedelta(days=1): 2,
+            midnight.date(): 2,
+        }
+    finally:
+        store.close()
+
+
 def test_raw_visits_older_than_the_retention_are_dropped(
     redis_url_factory: Callable[..., str],
 ) -> None:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -174,6 +174,26 @@ def _visit_parts(rest: tuple[Any, ...]) -> tuple[str, builtins.list[str], str, b
     return tail, dims, who, cells
 
 
+_DAY_US: Final = 86_400_000_000
+
+
+class _Parts:
+    """What a visit's script arguments hold apart from its time (see ``_visit_parts``),
+    and its day-count cells for the last day asked (``(day, cells)``)."""
+
+    __slots__ = ("cells", "day_cells", "dim_count", "dims", "tail", "who")
+
+    def __init__(
+        self, tail: str, dims: builtins.list[str], who: str, cells: builtins.list[str]
+    ) -> None:
+        self.tail = tail
+        self.dims = dims
+        self.dim_count = str(len(dims))
+        self.who = who
+        self.cells = cells
+        self.day_cells: tuple[str, builtins.list[str]] = ("", [])
+
+
 def _with_visits(link: Link, visits: int) -> Link:
     """``link`` with another count: a plain copy of its slots (``replace`` runs every
     field's default machinery and costs several times more)."""
@@ -255,9 +275,13 @@ class RedisStorage(RedisOutbox):
         self._pending: list[tuple[str, str, str, str, str]] = []
         #: Links held in this process (``peek``): code -> (the hash's ``ver``, link).
         self._held: dict[str, tuple[str, Link]] = {}
-        #: A visit's arguments that do not depend on its time, by its other fields.
-        self._parts: dict[tuple[Any, ...], tuple[str, builtins.list[str], str, builtins.list[str]]]
-        self._parts = {}
+        #: A visit's arguments that do not depend on its time, by its other fields, and
+        #: the last day's count cells of them (see ``_args``).
+        self._parts: dict[tuple[Any, ...], _Parts] = {}
+        #: A link's keys, by code (``_keys``: eight f-strings per visit otherwise).
+        self._key_cache: dict[str, tuple[str, ...]] = {}
+        #: The UTC day of the last visit: its first and last microsecond, and its date.
+        self._day: tuple[int, int, str] = (0, 0, "")
         self._client: Any = self._connect()
         #: Concurrent visit scripts sent together in one pipeline (one round trip).
         self._visit_batches: GroupCommit[_VisitCall, Any] = GroupCommit(
@@ -374,10 +398,16 @@ class RedisStorage(RedisOutbox):
         conversions (a hash: kind and click id -> order and JSON).
 
         One hash tag, so a script may touch them all on a cluster; create, delete and
-        expiry treat every one alike.
+        expiry treat every one alike. Kept per code (a redirect asks each time).
         """
-        base = f"{self.prefix}{{{_hash_tag(code)}}}"
-        return tuple(f"{base}:{suffix}" for suffix in ("l", "v", "d", "a", "s", "p", "q", "c"))
+        keys = self._key_cache.get(code)
+        if keys is None:
+            base = f"{self.prefix}{{{_hash_tag(code)}}}"
+            keys = tuple(f"{base}:{suffix}" for suffix in ("l", "v", "d", "a", "s", "p", "q", "c"))
+            if len(self._key_cache) >= _HELD:
+                self._key_cache.clear()
+            self._key_cache[code] = keys
+        return keys
 
     def _tombstone_key(self, code: str) -> str:
         """The key that retires a deleted code, in the slot of the link's own keys."""
@@ -603,16 +633,22 @@ class RedisStorage(RedisOutbox):
     ) -> builtins.list[str]:
         """The arguments of a visit at ``at`` whose other fields (but the code) are
         ``rest``: all that does not depend on the time is kept per ``rest`` (the same
-        visitor on the same kind of link repeats it)."""
+        visitor on the same kind of link repeats it), its count cells per day too."""
         parts = self._parts.get(rest)
         if parts is None:
-            parts = _visit_parts(rest)
+            parts = _Parts(*_visit_parts(rest))
             if len(self._parts) >= _HELD:
                 self._parts.clear()
             self._parts[rest] = parts
-        tail, dims, who, cells = parts
         at_us = to_micros(at)
-        day = (at if at.tzinfo is UTC else at.astimezone(UTC)).date().isoformat()
+        low, high, day = self._day
+        if not low <= at_us < high:  # another day than the last visit's
+            day = (at if at.tzinfo is UTC else at.astimezone(UTC)).date().isoformat()
+            low = at_us - at_us % _DAY_US
+            self._day = (low, low + _DAY_US, day)
+        cells = parts.day_cells
+        if cells[0] != day:  # one tuple, replaced whole: threads may share ``parts``
+            cells = parts.day_cells = (day, [f"{day}|{dim}" for dim in parts.dims])
         opts = self.options
         cutoff = ""
         if opts.visit_days:
@@ -621,14 +657,14 @@ class RedisStorage(RedisOutbox):
             "1" if count else "0",
             mode,
             time_key(at_us),
-            f'{{"at":"{at.isoformat()}",{tail}',
+            f'{{"at":"{at.isoformat()}",{parts.tail}',
             day,
             str(opts.visit_cap),
             cutoff,
-            str(len(dims)),
-            *[f"{day}|{dim}" for dim in dims],
-            who,
-            *cells,
+            parts.dim_count,
+            *cells[1],
+            parts.who,
+            *parts.cells,
         ]
 
     def record_visit(self, visit: Visit, *, count: bool = True) -> VisitResult:
