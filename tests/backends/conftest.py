@@ -22,7 +22,12 @@ from tests.adapters.django.project import postgres_store_url as django_postgres_
 from tests.adapters.django.project import recycle_postgres_store as django_recycle_postgres
 from tests.adapters.django.project import store_url as django_store_url
 
-from .sql_servers import mariadb_store_url, recycle_postgres_store, recycled_postgres_store_url
+from .sql_servers import (
+    recycle_mariadb_store,
+    recycle_postgres_store,
+    recycled_mariadb_store_url,
+    recycled_postgres_store_url,
+)
 
 # The Redis server fixtures the redis rows ask for are registered in tests/conftest.py.
 
@@ -41,7 +46,7 @@ class Backend:
     capabilities: frozenset[str] = frozenset()
     #: Called with the URL of each store ``storage_factory`` made, once the test is over
     #: and its stores are closed, to hand it to the next test emptied (a new one costs
-    #: a schema migrated from scratch on the PostgreSQL rows).
+    #: a schema or database migrated from scratch on the PostgreSQL and MariaDB rows).
     recycle: Callable[[str], None] | None = None
 
 
@@ -131,8 +136,9 @@ BACKENDS: list[Backend] = [
     ),
     Backend(
         "mariadb",
-        lambda request, tmp: mariadb_store_url(),
+        lambda request, tmp: recycled_mariadb_store_url(),
         capabilities=SQL_CAPABILITIES,
+        recycle=recycle_mariadb_store,
     ),
 ]
 

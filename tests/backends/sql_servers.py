@@ -33,6 +33,7 @@ import pytest
 
 from tests.adapters.django.postgres import _binaries as postgres_binaries
 from tests.adapters.django.postgres import server_url as postgres_server_url
+from tests.backends.mariadb_recycle import DatabasePool
 from tests.backends.pg_recycle import SchemaPool
 
 _ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
@@ -242,8 +243,35 @@ def recycle_postgres_store(url: str) -> None:
 
 
 def mariadb_store_url() -> str:
-    """A fresh, empty ``mysql://`` store: a new database on the test server."""
+    """A fresh, empty ``mysql://`` store: a new database on the test server (not
+    migrated yet: its first open migrates it, which tests of migrations rely on)."""
     return create_database(mariadb_server_url(), _unique("suolink"))
+
+
+def _mariadb_template() -> str:
+    from suolink.backends import open_storage
+
+    url = mariadb_store_url()
+    open_storage(url).close()  # migrated
+    return urlsplit(url).path.lstrip("/")
+
+
+_mariadb_pool = DatabasePool(_mariadb_template, lambda: _unique("suolink"))
+
+
+def recycled_mariadb_store_url() -> str:
+    """An empty ``mysql://`` store, already migrated: a database a finished test gave
+    back (see :mod:`tests.backends.mariadb_recycle`), else a new one. For the backends
+    table."""
+    database = _mariadb_pool.take()
+    if database is None:
+        return mariadb_store_url()
+    return urlsplit(mariadb_server_url())._replace(path=f"/{database}").geturl()
+
+
+def recycle_mariadb_store(url: str) -> None:
+    """Give the database of a closed ``mysql://`` store back for the next test."""
+    _mariadb_pool.give(mariadb_server_url(), urlsplit(url).path.lstrip("/"))
 
 
 def create_database(server_url: str, name: str) -> str:

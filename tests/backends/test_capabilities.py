@@ -29,7 +29,7 @@ from suolink.errors import InvalidOption
 from suolink.models import AntiBlockMode, Link, Visit
 from suolink.stats import aggregate, from_counts, link_stats
 
-from .conftest import BACKENDS, Backend, claiming
+from .conftest import BACKENDS, Backend, StoreFactory, claiming
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -337,25 +337,30 @@ def _windows(since: datetime | None, until: datetime | None) -> dict[str, Any]:
 @_FEW
 @given(visits=VISITS, since=_DAYS, until=_DAYS)
 def test_stats_from_counts_equal_stats_from_raw_visits(
-    storage_factory: Callable[[], Storage],
+    storage_factory: StoreFactory,
     visits: list[Visit],
     since: datetime | None,
     until: datetime | None,
 ) -> None:
     """Generated visit sets: the kept counts fold to exactly what the raw visits do."""
     storage = storage_factory()
-    for code in ("a", "b"):
-        storage.create(_link(code))
-    for visit in visits:
-        storage.record_visit(visit, count=not visit.is_bot)
-    window = _windows(since, until)
-    for code in ("a", "b"):
-        raw = aggregate(code, storage.visits(code, **window))
-        assert link_stats(storage, code, **window) == raw
-        days = {k: None if v is None else v.date() for k, v in window.items()}
-        counts = _counts(storage).counts(code, **days)
-        assert counts is not None  # every visit of these links was counted
-        assert from_counts(code, counts) == raw
+    try:
+        for code in ("a", "b"):
+            storage.create(_link(code))
+        for visit in visits:
+            storage.record_visit(visit, count=not visit.is_bot)
+        window = _windows(since, until)
+        for code in ("a", "b"):
+            raw = aggregate(code, storage.visits(code, **window))
+            assert link_stats(storage, code, **window) == raw
+            days = {k: None if v is None else v.date() for k, v in window.items()}
+            counts = _counts(storage).counts(code, **days)
+            assert counts is not None  # every visit of these links was counted
+            assert from_counts(code, counts) == raw
+    finally:
+        # The store goes back to the factory: the next example's is this one, emptied,
+        # not a new one migrated from scratch (0.3 s on the SQL rows).
+        storage_factory.release(storage)
 
 
 @claiming("keeps_aggregates")

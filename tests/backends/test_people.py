@@ -139,12 +139,15 @@ def _check(store: Storage, visits: list[Visit]) -> None:
 @given(raw=st.lists(visit_strategy, max_size=40))
 def test_kept_rows_equal_the_fold_by_hand(storage_factory: Any, raw: list[Any]) -> None:
     store = storage_factory()
-    _make_links(store)
-    visits = [_visit(*item) for item in raw]
-    for visit in visits:
-        store.record_visit(visit, count=visit.outcome == "redirect")
-    # visits in time order define "first visitor": record them in that order
-    _check(store, visits)
+    try:
+        _make_links(store)
+        visits = [_visit(*item) for item in raw]
+        for visit in visits:
+            store.record_visit(visit, count=visit.outcome == "redirect")
+        # visits in time order define "first visitor": record them in that order
+        _check(store, visits)
+    finally:
+        storage_factory.release(store)  # emptied for the next example, not a new store
 
 
 @claiming("tracks_people")
