@@ -52,7 +52,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import (
@@ -668,6 +668,12 @@ _LINK_STATES = (
 _ADD_LINK_VISITS = (
     "UPDATE links SET visits = visits + j.value FROM json_each(?) AS j WHERE links.code = j.key"
 )
+# The same for a batch of one link (a lone durable redirect): no JSON to make and parse.
+_LINK_STATE = (
+    "SELECT l.code, l.visits, l.max_visits, p.code IS NOT NULL, p.campaign, p.recipient "
+    "FROM links AS l LEFT JOIN people_links AS p ON p.code = l.code WHERE l.code = ?"
+)
+_ADD_ONE_LINK_VISITS = "UPDATE links SET visits = visits + ? WHERE code = ?"
 _USER_AGENT_IDS = (
     "SELECT json_group_object(u.text, u.id) "
     "FROM json_each(?) AS j CROSS JOIN user_agents AS u ON u.text = j.value"
@@ -1503,10 +1509,13 @@ class SQLiteStorage(
         Each statement handles the whole batch (see :func:`_insert_many`).
         """
         codes = sorted({record[0] for record, _ in items})
-        found = tx.execute(_LINK_STATES, (_json(codes),)).fetchone()[0]
+        if len(codes) == 1:
+            found = tx.execute(_LINK_STATE, codes).fetchall()
+        else:
+            found = json.loads(tx.execute(_LINK_STATES, (_json(codes),)).fetchone()[0])
         state: dict[str, list[int | None]] = {}
         people: dict[str, tuple[str | None, str | None]] = {}
-        for code, visits, limit, is_people, campaign, recipient in json.loads(found):
+        for code, visits, limit, is_people, campaign, recipient in found:
             state[code] = [visits, limit]
             if is_people:
                 people[code] = (campaign, recipient)
@@ -1529,7 +1538,9 @@ class SQLiteStorage(
                 added[code] = added.get(code, 0) + 1
             out.append(VisitResult(allowed=True, visits=visits))
             recorded.append(record)
-        if added:
+        if len(added) == 1:
+            tx.execute(_ADD_ONE_LINK_VISITS, next(iter(added.items()))[::-1])
+        elif added:
             tx.execute(_ADD_LINK_VISITS, (_json({code: added[code] for code in sorted(added)}),))
         self._insert_visits(tx, recorded, people)
         return out
@@ -1978,8 +1989,12 @@ def _from_micros(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
+#: ``json.dumps`` with these arguments makes an encoder per call; this one is made once.
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(value)
 
 
 @cache
