@@ -10,10 +10,11 @@ Two figures, each over a tight loop on one thread (calls over wall time):
   Every answer is checked to be the guide page.
 
 ``--sqlite`` adds the redirects on SQLite (a temporary file): durable (one commit each,
-``--calls / 10``), ``visits=background`` (``--calls / 4``; the warm-up's visits are written
-before the clock starts, and it stops when every timed visit is written) and, labelled apart, background on *hot links*: codes drawn Zipf-like (the
-n-th most visited link ∝ 1/n) instead of round robin, so a batch holds several visits of
-a link, as real traffic does. The SQLite lines also give the writer's share: process CPU
+``--calls / 10``), ``visits=background`` (``--calls / 4``; the warm-up's visits are
+written before the clock starts, and it stops when every timed visit is written) and,
+labelled apart, background on *hot links*: codes drawn Zipf-like (the n-th most visited
+link ∝ 1/n) instead of round robin, so a batch holds several visits of a link, as real
+traffic does. The SQLite lines also give the writer's share: process CPU
 minus the resolving thread's, per visit.
 
 ``--profile`` runs the redirect loop under cProfile and prints the top functions.
