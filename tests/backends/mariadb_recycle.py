@@ -17,12 +17,10 @@ alone, never recycled.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.backends.pg_recycle import _NAME
+from tests.backends.pg_recycle import _NAME, NamePool
 
 #: What a database's tables, columns and indexes are, as one text each.
 _COLUMNS = """
@@ -57,22 +55,11 @@ def _q(name: str) -> str:
     return f"`{name}`"
 
 
-class DatabasePool:
-    """Closed stores' databases, emptied and renamed, to hand out again."""
+class DatabasePool(NamePool):
+    """Closed stores' MariaDB databases, emptied and renamed, to hand out again."""
 
-    def __init__(self, make_template: Callable[[], str], unique: Callable[[], str]) -> None:
-        self._make_template = make_template  # creates and migrates one; its name
-        self._unique = unique
-        #: name, fingerprint, tables, and per table (has rows, next auto-increment)
-        self._template: tuple[str, object, list[tuple[str, bool, int | None]]] | None = None
-        self._free: list[str] = []
-        self._lock = threading.Lock()
-        self._conn: Any = None
-
-    def take(self) -> str | None:
-        """An emptied database's name, or None (make a new one)."""
-        with self._lock:
-            return self._free.pop() if self._free else None
+    #: name, fingerprint, tables, and per table (has rows, next auto-increment)
+    _template: tuple[str, object, list[tuple[str, bool, int | None]]] | None = None
 
     def give(self, server_url: str, database: str) -> None:
         """Recycle ``database``, whose stores are all closed; leave it be if it cannot be."""
@@ -82,7 +69,7 @@ class DatabasePool:
         with self._lock:
             try:
                 if self._conn is None or not self._conn.open:
-                    self._conn = _connect(server_url)
+                    self._conn = connect(server_url)
                 if self._template is None:
                     self._template = self._describe(self._make_template())
                 template, expected, tables = self._template
@@ -138,7 +125,8 @@ class DatabasePool:
         return template, self._fingerprint(template), tables
 
 
-def _connect(server_url: str) -> Any:
+def connect(server_url: str, *, autocommit: bool = True) -> Any:
+    """A PyMySQL connection to the server of ``server_url`` (its database left out)."""
     import pymysql
 
     parts = urlsplit(server_url)
@@ -148,7 +136,7 @@ def _connect(server_url: str) -> Any:
         user=parts.username or "root",
         password=parts.password or "",
         ssl_disabled=True,
-        autocommit=True,
+        autocommit=autocommit,
     )
     with conn.cursor() as cursor:
         cursor.execute("SET SESSION group_concat_max_len = 1048576")

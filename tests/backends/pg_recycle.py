@@ -48,21 +48,27 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
-class SchemaPool:
-    """Closed stores' schemas of one kind, emptied and renamed, to hand out again."""
+class NamePool:
+    """Closed stores' schemas (or databases) of one kind, to hand out again: a subclass's
+    ``give`` empties one like its template and renames it before it is free."""
 
     def __init__(self, make_template: Callable[[], str], unique: Callable[[], str]) -> None:
-        self._make_template = make_template
+        self._make_template = make_template  # creates and migrates one; its name
         self._unique = unique
-        self._template: tuple[str, object, str] | None = None  # name, fingerprint, SQL
         self._free: list[str] = []
         self._lock = threading.Lock()
         self._conn: Any = None
 
     def take(self) -> str | None:
-        """An emptied schema's name, or None (make a new one)."""
+        """An emptied one's name, or None (make a new one)."""
         with self._lock:
             return self._free.pop() if self._free else None
+
+
+class SchemaPool(NamePool):
+    """Closed stores' PostgreSQL schemas of one kind, emptied and renamed."""
+
+    _template: tuple[str, object, str] | None = None  # name, fingerprint, SQL
 
     def give(self, server_url: str, schema: str) -> None:
         """Recycle ``schema``, whose stores are all closed; leave it be if it cannot be."""

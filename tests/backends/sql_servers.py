@@ -33,6 +33,7 @@ import pytest
 
 from tests.adapters.django.postgres import _binaries as postgres_binaries
 from tests.adapters.django.postgres import server_url as postgres_server_url
+from tests.backends import mariadb_recycle
 from tests.backends.mariadb_recycle import DatabasePool
 from tests.backends.pg_recycle import SchemaPool
 
@@ -276,16 +277,8 @@ def recycle_mariadb_store(url: str) -> None:
 
 def create_database(server_url: str, name: str) -> str:
     """Create the database ``name`` on the MySQL server of ``server_url``; its URL."""
-    import pymysql
-
     parts = urlsplit(server_url)
-    conn = pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        ssl_disabled=True,
-    )
+    conn = mariadb_recycle.connect(server_url, autocommit=False)
     try:
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
