@@ -22,6 +22,7 @@ from ..models import Conversion, Link, Visit
 from .base import MAX_PAGE_SIZE
 
 __all__ = [
+    "DAY_US",
     "MAX_CURSOR_LENGTH",
     "MAX_MICROS",
     "MIN_MICROS",
@@ -44,6 +45,9 @@ __all__ = [
     "visit_pages",
     "visitor_key",
 ]
+
+#: Microseconds in a day: a UTC day's bounds from a visit's ``at_us``.
+DAY_US = 86_400_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)

@@ -65,6 +65,7 @@ from ..errors import (
 from ..models import Link, Visit, VisitRecord, VisitResult
 from ..people import is_people_link, scope_of, scopes
 from . import redact_url
+from ._common import DAY_US as _DAY_US
 from ._common import (
     Position,
     code_ok,
@@ -112,7 +113,6 @@ MAX_RETENTION_DAYS = 36_500
 RETENTION_BATCH = 200
 #: Seconds between retention steps while the previous step found nothing more to drop.
 _RETENTION_PAUSE = 1.0
-_DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)
 _ONE_SECOND = timedelta(seconds=1)
@@ -1671,9 +1671,7 @@ class SQLiteStorage(
         combos = self._combos
         if len(combos) >= _COMBO_CACHE:
             combos.clear()
-        combo = combos[key] = json.dumps(
-            visit_dimensions(Visit.from_record(record)), ensure_ascii=False, separators=(",", ":")
-        )
+        combo = combos[key] = _json(visit_dimensions(Visit.from_record(record)))
         return combo
 
     def _count_people(

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -59,6 +59,7 @@ from ...errors import (
 from ...fields import LINK_FIELDS, dumps, link_from_json
 from ...models import Conversion, Link, LinkPage, Visit, VisitRecord, VisitResult
 from ...people import EVERY, counts_for_people, is_people_link, scope_of, scopes
+from .._common import DAY_US as _DAY_US
 from .._common import (
     check_list_args,
     check_read_args,
@@ -172,9 +173,6 @@ def _visit_parts(rest: tuple[Any, ...]) -> tuple[str, builtins.list[str], str, b
     who = ("" if visit.is_bot else visitor_key(visit)) or ""
     cells = [f"{dim}|{value}" for dim, value in visit_dimensions(visit)]
     return tail, dims, who, cells
-
-
-_DAY_US: Final = 86_400_000_000
 
 
 class _Parts:
