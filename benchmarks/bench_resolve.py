@@ -51,6 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bare_visits import BareVisitLog
 from bench_core import (
     BROWSER_VISITORS,
     BULK_ID_OFFSET,
@@ -148,6 +149,37 @@ def bench_redirects(
     if profile:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     shortener.close()
+    return calls / elapsed, calls / cpu, calls / own
+
+
+def bench_bare_sqlite(calls: int, links: int, path: str) -> tuple[float, float, float]:
+    """The same redirects on :class:`bare_visits.BareVisitLog` (a dict lookup, the visit
+    queued for a writer thread), timed as ``bench_redirects`` times background mode."""
+    codes = [f"b{n:07d}" for n in range(links)]
+    log = BareVisitLog(path, {code: f"https://shop.example.com/item/{code}" for code in codes})
+    visitors = BROWSER_VISITORS
+    pairs = [(codes[i % links], visitors[i % len(visitors)]) for i in range(calls)]
+    redirect = log.redirect
+    for code, visitor in pairs[: max(2000, links)]:
+        redirect(code, visitor.ip, visitor.user_agent)
+    log.flush()
+    warm = log.visits()
+    gc.collect()
+    gc.disable()
+    try:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        own_started = time.thread_time()
+        for code, visitor in pairs:
+            if redirect(code, visitor.ip, visitor.user_agent) is None:
+                raise SystemExit(f"no link {code}")
+        own = time.thread_time() - own_started
+        log.flush()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    finally:
+        gc.enable()
+    if log.visits() - warm != calls:
+        raise SystemExit(f"{log.visits() - warm} visits counted for {calls} redirects")
+    log.close()
     return calls / elapsed, calls / cpu, calls / own
 
 
@@ -280,6 +312,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["sqlite_background_redirects"] = _rates(
                 f"redirects, sqlite (visits=background), {calls:,} calls", runs, writer=True
             )
+            runs = [
+                bench_bare_sqlite(calls, args.links, f"{folder}/bare{n}.db")
+                for n in range(args.repeat)
+            ]
+            results["bare_sqlite_redirects"] = _rates(
+                f"bare SQLite visit log (dict lookup, queued visit row and count), {calls:,} calls",
+                runs,
+                writer=True,
+            )
+            ratio = (
+                results["sqlite_background_redirects"]["per_second_wall"]
+                / results["bare_sqlite_redirects"]["per_second_wall"]
+            )
+            results["sqlite_background_over_bare"] = round(ratio, 3)
+            print(f"  sqlite background / bare SQLite visit log, over wall time: {ratio:.2f}×")
             runs = [
                 bench_redirects(
                     calls,
