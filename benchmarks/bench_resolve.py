@@ -15,7 +15,9 @@ written before the clock starts, and it stops when every timed visit is written)
 labelled apart, background on *hot links*: codes drawn Zipf-like (the n-th most visited
 link ∝ 1/n) instead of round robin, so a batch holds several visits of a link, as real
 traffic does. The SQLite lines also give the writer's share: process CPU
-minus the resolving thread's, per visit.
+minus the resolving thread's, per visit. Beside background mode, in the same run, a
+bare SQLite visit log (``bare_visits.py``: a dict lookup, the visit's row and its link's
+count written by a thread in batches) and the ratio of the two.
 
 ``--profile`` runs the redirect loop under cProfile and prints the top functions.
 ``--against SRC`` times the redirects of another source tree (``before``) and of this one
