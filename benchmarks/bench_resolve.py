@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -154,6 +154,26 @@ def bench_redirects(
     return calls / elapsed, calls / cpu, calls / own
 
 
+def _timed(
+    run: Callable[[], None], *, settle: Callable[[], None] | None = None
+) -> tuple[float, float, float]:
+    """Seconds of wall, process CPU and this thread's CPU that ``run()`` takes, the
+    garbage collector off; ``settle()`` after it (a flush of queued visits) counts in the
+    first two only."""
+    gc.collect()
+    gc.disable()
+    try:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        own_started = time.thread_time()
+        run()
+        own = time.thread_time() - own_started
+        if settle is not None:
+            settle()
+        return time.perf_counter() - started, time.process_time() - cpu_started, own
+    finally:
+        gc.enable()
+
+
 def bench_bare_sqlite(calls: int, links: int, path: str) -> tuple[float, float, float]:
     """The same redirects on :class:`bare_visits.BareVisitLog` (a dict lookup, the visit
     queued for a writer thread), timed as ``bench_redirects`` times background mode."""
@@ -166,19 +186,13 @@ def bench_bare_sqlite(calls: int, links: int, path: str) -> tuple[float, float, 
         redirect(code, visitor.ip, visitor.user_agent)
     log.flush()
     warm = log.visits()
-    gc.collect()
-    gc.disable()
-    try:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        own_started = time.thread_time()
+
+    def run() -> None:
         for code, visitor in pairs:
             if redirect(code, visitor.ip, visitor.user_agent) is None:
                 raise SystemExit(f"no link {code}")
-        own = time.thread_time() - own_started
-        log.flush()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    finally:
-        gc.enable()
+
+    elapsed, cpu, own = _timed(run, settle=log.flush)
     if log.visits() - warm != calls:
         raise SystemExit(f"{log.visits() - warm} visits counted for {calls} redirects")
     log.close()
@@ -195,17 +209,12 @@ def bench_first_use(calls: int) -> tuple[float, float, float]:
     for i, code in enumerate(codes[:2000]):  # detection, the code paths, visitor ids
         resolve(code, visitors[i % 4])
     pairs = [(code, visitors[i % 4]) for i, code in enumerate(codes[2000:])]
-    gc.collect()
-    gc.disable()
-    try:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        own_started = time.thread_time()
+
+    def run() -> None:
         for code, visitor in pairs:
             resolve(code, visitor)
-        own = time.thread_time() - own_started
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    finally:
-        gc.enable()
+
+    elapsed, cpu, own = _timed(run)
     recorded = sum(shortener.get(code).visits for code in codes)
     if recorded != calls + 2000:
         raise SystemExit(f"{recorded} visits counted for {calls + 2000} redirects")
