@@ -31,7 +31,7 @@ change is measured before and after in the same minutes; the ratios are printed 
 both. The bare Starlette server gets the uvicorn options ``suolink serve`` sets (no
 ``Server`` header, no proxy headers), so the ratio compares the apps, not the options.
 
-Run ``python benchmarks/bench_http.py`` (about 2 minutes) or ``--quick``. Needs ``wrk``
+Run ``python benchmarks/bench_http.py`` (about 3 minutes) or ``--quick``. Needs ``wrk``
 (``apt-get install wrk``, see ``scripts/system-deps.sh``) and gunicorn (dev extra).
 """
 
