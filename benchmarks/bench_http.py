@@ -195,6 +195,7 @@ def servers(
         ["-k", "gthread", "--threads", str(flask_threads)] if flask_threads else ["-k", "sync"]
     )
     suolink_env = {"SUOLINK_SECRET": SECRET, "PYTHONPATH": str(ROOT / "src")}
+    background = f"sqlite:///{folder / 'asgi-bg.db'}?{BACKGROUND}"
     made: dict[str, Server] = {
         "starlette-dict": Server(
             "starlette-dict",
@@ -218,8 +219,8 @@ def servers(
         "suolink-asgi-sqlite-background": Server(
             "suolink-asgi-sqlite-background",
             [py, "-m", "suolink", "serve", "--workers", str(workers)],
-            {**suolink_env, "SUOLINK_STORAGE": f"sqlite:///{folder / 'asgi-bg.db'}?{BACKGROUND}"},
-            storage=f"sqlite:///{folder / 'asgi-bg.db'}?{BACKGROUND}",
+            {**suolink_env, "SUOLINK_STORAGE": background},
+            storage=background,
         ),
         "suolink-flask-sqlite": Server(
             "suolink-flask-sqlite",

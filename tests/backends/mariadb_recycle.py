@@ -61,48 +61,41 @@ class DatabasePool(NamePool):
     #: name, fingerprint, tables, and per table (has rows, next auto-increment)
     _template: tuple[str, object, list[tuple[str, bool, int | None]]] | None = None
 
-    def give(self, server_url: str, database: str) -> None:
-        """Recycle ``database``, whose stores are all closed; leave it be if it cannot be."""
+    def _connect(self, server_url: str) -> Any:
+        return connect(server_url)
+
+    def _is_open(self, conn: Any) -> bool:
+        return bool(conn.open)
+
+    def _driver_errors(self) -> type[Exception]:
         import pymysql
 
-        new = self._unique()
-        with self._lock:
-            try:
-                if self._conn is None or not self._conn.open:
-                    self._conn = connect(server_url)
-                if self._template is None:
-                    self._template = self._describe(self._make_template())
-                template, expected, tables = self._template
-                if self._fingerprint(database) != expected or self._query(_IN_USE, database):
-                    return
-                statements = [f"DELETE FROM {_q(database)}.`{table}`" for table, _, _ in tables]
-                for table, has_rows, next_id in tables:
-                    if has_rows:
-                        statements.append(
-                            f"INSERT INTO {_q(database)}.`{table}` "
-                            f"SELECT * FROM {_q(template)}.`{table}`"
-                        )
-                    if next_id is not None:
-                        statements.append(
-                            f"ALTER TABLE {_q(database)}.`{table}` AUTO_INCREMENT = {int(next_id)}"
-                        )
-                statements += [
-                    f"CREATE DATABASE {_q(new)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                    "RENAME TABLE "
-                    + ", ".join(
-                        f"{_q(database)}.`{table}` TO {_q(new)}.`{table}`" for table, _, _ in tables
-                    ),
-                    f"DROP DATABASE {_q(database)}",
-                ]
-                with self._conn.cursor() as cursor:
-                    for statement in statements:
-                        cursor.execute(statement)
-            except pymysql.MySQLError:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                return
-            self._free.append(new)
+        return pymysql.MySQLError
+
+    def _recycle(self, old: str, new: str) -> bool:
+        template, expected, tables = self._template
+        if self._fingerprint(old) != expected or self._query(_IN_USE, old):
+            return False
+        statements = [f"DELETE FROM {_q(old)}.`{table}`" for table, _, _ in tables]
+        for table, has_rows, next_id in tables:
+            if has_rows:
+                statements.append(
+                    f"INSERT INTO {_q(old)}.`{table}` SELECT * FROM {_q(template)}.`{table}`"
+                )
+            if next_id is not None:
+                statements.append(
+                    f"ALTER TABLE {_q(old)}.`{table}` AUTO_INCREMENT = {int(next_id)}"
+                )
+        statements += [
+            f"CREATE DATABASE {_q(new)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            "RENAME TABLE "
+            + ", ".join(f"{_q(old)}.`{table}` TO {_q(new)}.`{table}`" for table, _, _ in tables),
+            f"DROP DATABASE {_q(old)}",
+        ]
+        with self._conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        return True
 
     def _query(self, sql: str, *args: object) -> Any:
         with self._conn.cursor() as cursor:

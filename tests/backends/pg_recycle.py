@@ -49,8 +49,11 @@ def _q(name: str) -> str:
 
 
 class NamePool:
-    """Closed stores' schemas (or databases) of one kind, to hand out again: a subclass's
-    ``give`` empties one like its template and renames it before it is free."""
+    """Closed stores' schemas (or databases) of one kind, to hand out again: ``give``
+    has a subclass empty one like its template and rename it before it is free."""
+
+    #: What the subclass's ``_recycle`` needs of the template (made once, by ``_describe``).
+    _template: Any = None
 
     def __init__(self, make_template: Callable[[], str], unique: Callable[[], str]) -> None:
         self._make_template = make_template  # creates and migrates one; its name
@@ -64,38 +67,73 @@ class NamePool:
         with self._lock:
             return self._free.pop() if self._free else None
 
+    def give(self, server_url: str, name: str) -> None:
+        """Recycle ``name``, whose stores are all closed; leave it be if it cannot be (a
+        driver error also drops the pool's connection: the next ``give`` opens another)."""
+        new = self._unique()
+        with self._lock:
+            try:
+                if self._conn is None or not self._is_open(self._conn):
+                    self._conn = self._connect(server_url)
+                if self._template is None:
+                    self._template = self._describe(self._make_template())
+                if not self._recycle(name, new):
+                    return
+            except self._driver_errors():
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                return
+            self._free.append(new)
+
+    # -- what a subclass provides ---------------------------------------------------------
+
+    def _connect(self, server_url: str) -> Any:
+        raise NotImplementedError
+
+    def _is_open(self, conn: Any) -> bool:
+        raise NotImplementedError
+
+    def _driver_errors(self) -> type[Exception]:
+        raise NotImplementedError
+
+    def _describe(self, template: str) -> Any:
+        raise NotImplementedError
+
+    def _recycle(self, old: str, new: str) -> bool:
+        """Empty ``old`` like the template and rename it ``new``; False if it may not be."""
+        raise NotImplementedError
+
 
 class SchemaPool(NamePool):
     """Closed stores' PostgreSQL schemas of one kind, emptied and renamed."""
 
     _template: tuple[str, object, str] | None = None  # name, fingerprint, SQL
 
-    def give(self, server_url: str, schema: str) -> None:
-        """Recycle ``schema``, whose stores are all closed; leave it be if it cannot be."""
+    def _connect(self, server_url: str) -> Any:
         import psycopg
 
-        new = self._unique()
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    conninfo = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
-                    self._conn = psycopg.connect(conninfo, autocommit=True)
-                if self._template is None:
-                    self._template = self._describe(self._make_template())
-                _, expected, empty_sql = self._template
-                found = self._conn.execute(_FINGERPRINT, {"schema": schema}).fetchone()
-                if found != expected:
-                    return
-                sql = empty_sql.replace("{schema}", _q(schema)) + (
-                    f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(new)};\nCOMMIT;"
-                )
-                self._conn.execute(sql.encode())
-            except psycopg.Error:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                return
-            self._free.append(new)
+        conninfo = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return psycopg.connect(conninfo, autocommit=True)
+
+    def _is_open(self, conn: Any) -> bool:
+        return not conn.closed
+
+    def _driver_errors(self) -> type[Exception]:
+        import psycopg
+
+        return psycopg.Error
+
+    def _recycle(self, old: str, new: str) -> bool:
+        _, expected, empty_sql = self._template
+        found = self._conn.execute(_FINGERPRINT, {"schema": old}).fetchone()
+        if found != expected:
+            return False
+        sql = empty_sql.replace("{schema}", _q(old)) + (
+            f"ALTER SCHEMA {_q(old)} RENAME TO {_q(new)};\nCOMMIT;"
+        )
+        self._conn.execute(sql.encode())
+        return True
 
     def _describe(self, template: str) -> tuple[str, object, str]:
         """The template's fingerprint, and the SQL that makes a schema as it is: every
