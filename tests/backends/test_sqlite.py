@@ -1038,33 +1038,41 @@ def test_user_agent_ids_remembered_by_a_store_follow_its_file_when_replaced(
     assert agents == ["first agent", CHROME]
 
 
-def test_a_connection_writing_visits_gets_a_larger_cache_and_rarer_checkpoints(
+def test_visits_are_written_on_a_connection_of_their_own_tuned_for_them(
     store: SQLiteStorage,
 ) -> None:
+    # A thread's visit connection gets the larger cache and rarer checkpoints; the
+    # thread's own connection (links, reads) keeps SQLite's defaults and its key checks.
     store.create(Link(code="tuned", url="https://e.com"))
     conn = store._thread_connection()
-    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     store._write_visits([(Visit(code="tuned", at=T0), True)])
-    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -VISIT_CACHE_KB
-    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == VISIT_CHECKPOINT
+    visits = store._thread_connection(for_visits=True)
+    assert visits is not conn
+    assert visits.execute("PRAGMA cache_size").fetchone()[0] == -VISIT_CACHE_KB
+    assert visits.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == VISIT_CHECKPOINT
+    assert visits.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.visits("tuned")
 
 
-def test_a_large_batch_skips_sqlite_s_key_checks_yet_stores_no_orphan_and_restores_them(
-    store: SQLiteStorage, db: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("size", [1, 2, 15, 16, 40])
+def test_a_batch_skips_sqlite_s_key_checks_yet_stores_no_orphan(
+    store: SQLiteStorage, db: Path, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    # A batch of 16 or more visits is written with foreign_keys off (every visit's link
-    # is read in its transaction first): a visit of no link still fails alone, and the
-    # connection checks keys again afterwards, also after a batch that failed.
+    # Every visit's link is read in the batch's transaction first, so the visit
+    # connection checks no keys: a visit of no link still fails alone (whatever the
+    # batch's size), and a batch that failed leaves no transaction open.
     store.create(Link(code="here", url="https://e.com"))
-    batch = [(Visit(code="here" if i % 5 else "gone", at=T0), True) for i in range(40)]
+    batch = [(Visit(code="gone" if i % 5 == 4 else "here", at=T0), True) for i in range(size)]
     results = store._write_visits(batch)
-    assert [type(r).__name__ for r in results].count("LinkNotFound") == 8
+    missing = sum(1 for i in range(size) if i % 5 == 4)
+    assert [type(r).__name__ for r in results].count("LinkNotFound") == missing
     look = raw(db)
     assert look.execute("SELECT code, COUNT(*) FROM visits GROUP BY code").fetchall() == [
-        ("here", 32)
+        ("here", size - missing)
     ]
-    conn = store._thread_connection()
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert look.execute("PRAGMA foreign_key_check").fetchall() == []
 
     def fail(*args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")
@@ -1072,8 +1080,17 @@ def test_a_large_batch_skips_sqlite_s_key_checks_yet_stores_no_orphan_and_restor
     monkeypatch.setattr(store, "_record_records", fail)
     with pytest.raises(BackendUnavailable):
         store._write_visits(batch)
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert not conn.in_transaction
+    assert not store._thread_connection(for_visits=True).in_transaction
+    assert not store._thread_connection().in_transaction
+
+
+def test_deleting_a_link_still_deletes_its_visits(store: SQLiteStorage, db: Path) -> None:
+    # Visits are written with key checks off, but deletes cascade on the thread's own
+    # connection, which keeps them on.
+    store.create(Link(code="doomed", url="https://e.com"))
+    store._write_visits([(Visit(code="doomed", at=T0), True) for _ in range(20)])
+    assert store.delete("doomed")
+    assert raw(db).execute("SELECT COUNT(*) FROM visits").fetchone()[0] == 0
 
 
 def test_a_batch_keeps_each_link_s_visits_in_arrival_order(store: SQLiteStorage) -> None:
