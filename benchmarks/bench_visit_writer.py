@@ -8,6 +8,9 @@ builds them (:data:`~suolink.models.VisitRecord` tuples, ordinary browsers).
 Scenarios (each ``--visits`` visits):
 
 * ``one-link``: batches of 32 visits of one link by one person (the best case).
+* ``small-batches``: batches of 16 visits of one link, four browsers: what each of the
+  two workers of ``bench_http.py``'s durable ASGI server hands its writer at
+  ``wrk -c32`` (each redirect waits for its batch, so a batch is what is in flight).
 * ``round-robin``: batches of 256 over ``--links`` links in turn, four browsers
   (what ``bench_resolve.py --sqlite`` feeds the writer).
 * ``hot-and-many``: batches of 256, 80% to the 20 hottest links, a new person on every
@@ -47,18 +50,21 @@ UAS = (
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0", "windows", "desktop", "chrome"),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Safari/605.1.15", "macos", "desktop", "safari"),
 )  # fmt: skip
-SCENARIOS = ("one-link", "round-robin", "hot-and-many")
+SCENARIOS = ("one-link", "small-batches", "round-robin", "hot-and-many")
 
 
 def _batches(scenario: str, visits: int, links: int, seed: int) -> list[list[Any]]:
     """The batches of one scenario: lists of (VisitRecord, count) pairs."""
     rng = random.Random(seed)
     at = datetime.now(UTC)
-    size = 32 if scenario == "one-link" else 256
+    size = {"one-link": 32, "small-batches": 16}.get(scenario, 256)
     items: list[Any] = []
     for n in range(visits):
         if scenario == "one-link":
             code, person, kind = "c0", "p0", 0
+        elif scenario == "small-batches":
+            code, kind = "c0", n % 4
+            person = f"p{kind}"
         elif scenario == "round-robin":
             code, kind = f"c{n % links}", n % 4
             person = f"p{kind}"
