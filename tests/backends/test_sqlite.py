@@ -1104,3 +1104,24 @@ def test_a_batch_keeps_each_link_s_visits_in_arrival_order(store: SQLiteStorage)
     for n, code in enumerate(codes):
         assert [v.visitor_id for v in store.visits(code)] == [f"v{i}" for i in range(n, 60, 3)]
         _assert_counts_exact(store, code)
+
+
+def test_none_and_bools_bind_as_before_through_the_adapters_suolink_registers() -> None:
+    # suolink registers adapters for None and bool (cheaper binding); what SQLite stores
+    # is what it stored without them: NULL, and the integers 0 and 1.
+    from suolink.backends import sqlite as module
+
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+    assert (bool, sqlite3.PrepareProtocol) in sqlite3.adapters
+    conn = sqlite3.connect(":memory:")
+    row = conn.execute("SELECT ?, typeof(?), ?, typeof(?), ?", (None, None, True, True, False))
+    assert row.fetchone() == (None, "null", 1, "integer", 0)
+    # A program's own adapter, registered before, is the one that stays.
+    mine = sqlite3.adapters.pop((bool, sqlite3.PrepareProtocol))
+    try:
+        sqlite3.register_adapter(bool, lambda value: "yes" if value else "no")
+        module._adapt_none_and_bool_in_one_step()
+        assert conn.execute("SELECT ?", (True,)).fetchone() == ("yes",)
+    finally:
+        sqlite3.adapters[(bool, sqlite3.PrepareProtocol)] = mine
+    conn.close()
