@@ -252,8 +252,9 @@ def _before(server: Server, src: Path) -> Server:
     """``server`` running the source tree ``src``, on a store of its own."""
     storage = server.storage
     assert storage is not None
-    if storage.startswith("sqlite:///"):
-        storage = storage.removesuffix(".db") + "-before.db"
+    if storage.startswith("sqlite:///"):  # the file's own name; options stay as they are
+        path, mark, options = storage.partition("?")
+        storage = path.removesuffix(".db") + "-before.db" + mark + options
     else:  # redis://host:port/0: the next database
         head, _, db = storage.rpartition("/")
         storage = f"{head}/{int(db or 0) + 1}"
