@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -1082,6 +1083,36 @@ def test_a_batch_skips_sqlite_s_key_checks_yet_stores_no_orphan(
         store._write_visits(batch)
     assert not store._thread_connection(for_visits=True).in_transaction
     assert not store._thread_connection().in_transaction
+
+
+@pytest.mark.parametrize("visits", [True, False])
+def test_a_commit_that_fails_leaves_no_transaction_open(
+    store: SQLiteStorage, monkeypatch: pytest.MonkeyPatch, visits: bool
+) -> None:
+    # SQLite may keep a transaction open after a failed COMMIT (busy): rolled back, so
+    # the connection's next write can begin. Both connections of a thread.
+    store.create(Link(code="full", url="https://e.com"))
+    conn = store._thread_connection(for_visits=visits)
+    real = conn.execute
+
+    def execute(sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database is locked")
+        return real(sql, *args)
+
+    monkeypatch.setattr(conn, "execute", execute)
+    write: Callable[[], object] = (
+        (lambda: store._write_visits([(Visit(code="full", at=T0), True)]))
+        if visits
+        else (lambda: store.create(Link(code="other", url="https://e.com")))
+    )
+    with pytest.raises(BackendUnavailable):
+        write()
+    assert not conn.in_transaction
+    monkeypatch.undo()
+    store._write_visits([(Visit(code="full", at=T0), True)])
+    store.create(Link(code="other", url="https://e.com"))
+    assert store.get("full").visits == 1  # type: ignore[union-attr]
 
 
 def test_deleting_a_link_still_deletes_its_visits(store: SQLiteStorage, db: Path) -> None:

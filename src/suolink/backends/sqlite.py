@@ -1126,7 +1126,13 @@ class SQLiteStorage(
                 links_changed = getattr(conn, "links_changed", False)
                 if links_changed:
                     conn.links_changed = False  # type: ignore[attr-defined]
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that failed (busy, a full disk) may leave the transaction
+                # open, and every later BEGIN on this connection would then fail.
+                _rollback(conn)
+                raise
             if links_changed:
                 self._fresh_until = 0.0  # peek asks the link version again
 
