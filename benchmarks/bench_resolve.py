@@ -122,24 +122,18 @@ def bench_redirects(
     batches = getattr(shortener.storage, "_visit_batches", None)
     if batches is not None:
         batches.flush()  # the warm-up's queued visits are not the timed calls' to write
-    gc.collect()
-    gc.disable()
-    try:
-        if profile:
-            profiler = cProfile.Profile()
-            profiler.enable()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        own_started = time.thread_time()
+
+    def run() -> None:
         for code, visitor in pairs:
             resolve(code, visitor)
-        own = time.thread_time() - own_started
-        if batches is not None:
-            batches.flush()  # background mode: the queue written, inside the timing
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        if profile:
-            profiler.disable()
-    finally:
-        gc.enable()
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    # Background mode: the queue is written (``flush``) inside the wall and CPU timing.
+    elapsed, cpu, own = _timed(run, settle=None if batches is None else batches.flush)
+    if profiler is not None:
+        profiler.disable()
     last = resolve(pairs[-1][0], pairs[-1][1])
     if not isinstance(last, Redirect):
         raise SystemExit(f"expected a redirect, got {last!r}")
@@ -148,7 +142,7 @@ def bench_redirects(
     recorded = sum(shortener.get(code).visits for code in codes)
     if recorded != calls + len(warm) + 1:
         raise SystemExit(f"{recorded} visits counted for {calls + len(warm) + 1} redirects")
-    if profile:
+    if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     shortener.close()
     return calls / elapsed, calls / cpu, calls / own

@@ -46,7 +46,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime, timedelta
@@ -1096,13 +1096,15 @@ class SQLiteStorage(
         return conn
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self, *, for_visits: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection to use: the one of a ``:memory:`` database (under its lock), or
+        this thread's (its visit connection if ``for_visits``)."""
         if self._shared is not None:
             with self._shared_lock:
                 self._check_open()  # close() may have won the race for the lock
                 yield self._shared
         else:
-            yield self._thread_connection()
+            yield self._thread_connection(for_visits=for_visits)
 
     @contextmanager
     def _writing(self, *, visits: bool = False) -> Iterator[sqlite3.Connection]:
@@ -1111,11 +1113,7 @@ class SQLiteStorage(
         ``visits``: a batch of visits whose links the caller reads in it, on this
         thread's visit connection (a file's; see :func:`_open_for_visits`).
         """
-        with (
-            self._reading()
-            if not visits or self._shared is not None
-            else nullcontext(self._thread_connection(for_visits=True))
-        ) as conn:
+        with self._reading(for_visits=visits) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
