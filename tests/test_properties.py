@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,7 @@ def test_link_json_round_trip(link: Link) -> None:
 
 
 @given(st.text(max_size=200), st.text(max_size=200))
+@settings(deadline=None)  # the process's first resolve loads detection and templates
 def test_resolve_never_raises_for_any_code_or_agent(code: str, agent: str) -> None:
     decision = SHORTENER.resolve(code, Visitor(user_agent=agent, accept_language=agent))
     assert decision.status in (200, 302, 401, 403, 404, 410)
@@ -114,3 +116,23 @@ def test_any_visitor_text_is_recorded_on_a_real_link(agent: str, referer: str, i
         visitor = Visitor(user_agent=agent + "\x00\ud800", referer=referer + "\x00", ip=ip)
         assert s.resolve(code, visitor).status in (200, 302, 403)
         assert len(list(s.storage.visits(code))) == 1
+
+
+_pairs = st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=4)
+
+
+@given(
+    headers=st.one_of(st.none(), _pairs, _pairs.map(tuple), _pairs.map(dict)),
+    query=st.one_of(st.none(), _pairs, _pairs.map(tuple), _pairs.map(dict)),
+)
+def test_a_visitor_holds_its_pairs_frozen_whatever_it_was_given(headers: Any, query: Any) -> None:
+    """Empty tuples skip the freezing (the common request); every other shape is frozen
+    as before: tuples of text pairs, header names lower-cased."""
+    visitor = Visitor(headers=headers, query=query)
+    given_headers = list((headers or {}).items()) if isinstance(headers, dict) else headers or []
+    given_query = list((query or {}).items()) if isinstance(query, dict) else query or []
+    assert visitor.headers == tuple((k.lower(), v) for k, v in given_headers)
+    assert visitor.query == tuple((k, v) for k, v in given_query)
+    assert type(visitor.headers) is tuple
+    assert type(visitor.query) is tuple
+    assert all(type(pair) is tuple for pair in visitor.headers + visitor.query)
