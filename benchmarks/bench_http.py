@@ -23,7 +23,10 @@ a 302 is reported. After each suolink run the server is stopped (SIGTERM, so pen
 visits are written) and the link's stored visits are compared with the redirects wrk
 saw answered: ``missing`` must be 0. For Redis, the commands the server ran per
 redirect come from ``INFO commandstats``. Prints req/s, p50 and p99 per server (the
-median round) and the ratios the issue asks for; writes JSON to ``benchmarks/results/``.
+median round) and the ratios the issue asks for, three ways: of the median req/s, of the
+median server CPU per request, and the median of each round's own ratio (the two servers
+ran within a minute of each other: on a VM whose speed drifts from minute to minute, the
+paired figure moves least). Writes JSON to ``benchmarks/results/``.
 
 ``--against OTHER/src`` also runs each suolink server from another source tree (``before``,
 e.g. ``main``'s), with its own store, right after the same server of this tree, so a
@@ -474,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
           f"-d{args.duration:g}s, {args.workers} workers each, on {_machine()}")  # fmt: skip
     for name, result in summary.items():
         print(f"  {name:29} {_line(result)}")
-    ratios = _ratios(summary)
+    ratios = _ratios(summary, results)
     for label, value in ratios.items():
         print(f"  {label}: {value:.2f}x")
     record = {
@@ -522,7 +525,12 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "server_cpu_us_median": statistics.median(cpu) if cpu else None}  # fmt: skip
 
 
-def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
+def _ratios(
+    summary: dict[str, dict[str, Any]], rounds: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, float]:
+    """Each pair's ratio of median req/s, and of median server CPU per request; with
+    ``rounds``, also the median of the ratios within each round (the two servers ran a
+    minute apart at most: a paired figure, steadier when the machine's speed drifts)."""
     pairs: list[tuple[str, str, str]] = [
         ("suolink ASGI on SQLite / bare Starlette+dict", "suolink-asgi-sqlite", "starlette-dict"),
         ("suolink ASGI on Redis / bare Starlette+dict", "suolink-asgi-redis", "starlette-dict"),
@@ -545,6 +553,11 @@ def _ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
         mine, bare = (summary.get(n, {}).get("server_cpu_us_median") for n in (top, bottom))
         if mine and bare:
             found[f"{label}, by server CPU per request"] = float(bare) / float(mine)
+    for label, top, bottom in pairs:
+        if rounds and top in rounds and bottom in rounds:
+            paired = [t["rps"] / b["rps"] for t, b in zip(rounds[top], rounds[bottom], strict=True)]
+            if paired:
+                found[f"{label}, median of each round's ratio"] = statistics.median(paired)
     return found
 
 
