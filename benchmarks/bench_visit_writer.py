@@ -15,10 +15,17 @@ Scenarios (each ``--visits`` visits):
   (what ``bench_resolve.py --sqlite`` feeds the writer).
 * ``hot-and-many``: batches of 256, 80% to the 20 hottest links, a new person on every
   visit (many ``visitor_counts`` rows).
+* ``large-batches``: batches of 4,096 over ``--links`` links in turn, four browsers: what
+  the writer of ``bench_resolve.py --sqlite`` gets once the resolving thread outruns it
+  (run it with ``--links 10000`` for that benchmark's links).
 
 ``--before PATH`` runs the same scenarios with another checkout's ``src`` (for example
 ``/work/main/src``) in a child process, rounds alternated, and prints both side by side
 with the ratio. ``--profile`` prints the writer's top functions (this checkout only).
+``--statements`` prints the thread CPU each SQL statement took per visit, and the
+writer's Python around them. ``--without-count-rows`` leaves out every statement but the
+raw visits' ``INSERT`` (the count rows' SQL; their Python stays), to show the floor of a
+writer that writes a row per visit: a measurement, not a mode of the store.
 
     PYTHONPATH=src python benchmarks/bench_visit_writer.py --before /work/main/src
 """
@@ -26,6 +33,7 @@ with the ratio. ``--profile`` prints the writer's top functions (this checkout o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import json
@@ -36,11 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import suolink.backends.sqlite as sqlite_backend
 from suolink.backends.sqlite import SQLiteStorage
 from suolink.models import Link, Visit
 
@@ -50,14 +60,14 @@ UAS = (
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0", "windows", "desktop", "chrome"),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Safari/605.1.15", "macos", "desktop", "safari"),
 )  # fmt: skip
-SCENARIOS = ("one-link", "small-batches", "round-robin", "hot-and-many")
+SCENARIOS = ("one-link", "small-batches", "round-robin", "hot-and-many", "large-batches")
 
 
 def _batches(scenario: str, visits: int, links: int, seed: int) -> list[list[Any]]:
     """The batches of one scenario: lists of (VisitRecord, count) pairs."""
     rng = random.Random(seed)
     at = datetime.now(UTC)
-    size = {"one-link": 32, "small-batches": 16}.get(scenario, 256)
+    size = {"one-link": 32, "small-batches": 16, "large-batches": 4096}.get(scenario, 256)
     items: list[Any] = []
     for n in range(visits):
         if scenario == "one-link":
@@ -65,7 +75,7 @@ def _batches(scenario: str, visits: int, links: int, seed: int) -> list[list[Any
         elif scenario == "small-batches":
             code, kind = "c0", n % 4
             person = f"p{kind}"
-        elif scenario == "round-robin":
+        elif scenario in ("round-robin", "large-batches"):
             code, kind = f"c{n % links}", n % 4
             person = f"p{kind}"
         else:
@@ -87,15 +97,90 @@ def _batches(scenario: str, visits: int, links: int, seed: int) -> list[list[Any
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def run(scenario: str, visits: int, links: int, *, profile: bool = False) -> dict[str, float]:
+class _StatementClock:
+    """Thread CPU per SQL statement of the visit writer (by its first 40 characters)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.calls: Counter[str] = Counter()
+        self.on = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        original = sqlite_backend._Connection.execute
+
+        def timed(conn: Any, sql: str, *args: Any) -> Any:
+            if not self.on:
+                return original(conn, sql, *args)
+            started = time.thread_time()
+            try:
+                return original(conn, sql, *args)
+            finally:
+                key = sql[:40]
+                self.cpu[key] = self.cpu.get(key, 0.0) + time.thread_time() - started
+                self.calls[sql[:40]] += 1
+
+        sqlite_backend._Connection.execute = timed  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            sqlite_backend._Connection.execute = original  # type: ignore[method-assign]
+
+    def report(self, visits: int, writer_cpu: float) -> None:
+        for sql, cpu in sorted(self.cpu.items(), key=lambda item: -item[1]):
+            print(f"  {cpu / visits * 1e6:6.2f} µs/visit  {self.calls[sql]:6,} runs  {sql}")
+        rest = writer_cpu - sum(self.cpu.values())
+        print(f"  {rest / visits * 1e6:6.2f} µs/visit  the writer's Python around them")
+
+
+@contextlib.contextmanager
+def _without_count_rows() -> Iterator[None]:
+    """Only the raw visits' ``INSERT`` of each batch is run (the floor; see the module doc)."""
+    original = sqlite_backend._insert_many
+
+    def raw_rows_only(tx: Any, head: str, width: int, flat: list[Any], tail: str = "") -> None:
+        if head == sqlite_backend._INSERT_VISITS_HEAD:
+            original(tx, head, width, flat, tail)
+
+    sqlite_backend._insert_many = raw_rows_only
+    try:
+        yield
+    finally:
+        sqlite_backend._insert_many = original
+
+
+def run(
+    scenario: str,
+    visits: int,
+    links: int,
+    *,
+    profile: bool = False,
+    statements: bool = False,
+    count_rows: bool = True,
+) -> dict[str, float]:
     """One scenario on a fresh file: microseconds per visit (thread CPU and wall)."""
+    clock = _StatementClock()
+    with contextlib.ExitStack() as patches:
+        if statements:
+            patches.enter_context(clock.installed())
+        if not count_rows:
+            patches.enter_context(_without_count_rows())
+        result = _run(scenario, visits, links, profile=profile, clock=clock)
+    if statements:
+        clock.report(visits, result["cpu_us"] * visits / 1e6)
+    return result
+
+
+def _run(
+    scenario: str, visits: int, links: int, *, profile: bool, clock: _StatementClock
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteStorage(f"sqlite:///{folder}/w.db")
         try:
             base = datetime.now(UTC)
             for n in range(links):
                 store.create(Link(code=f"c{n}", url=f"https://shop.example/{n}", created_at=base))
-            warm = _batches(scenario, min(2048, visits), links, seed=1)
+            warm = _batches(scenario, min(max(2048, links), visits), links, seed=1)
             for batch in warm:
                 store._write_visits(batch)
             batches = _batches(scenario, visits, links, seed=2)
@@ -104,10 +189,12 @@ def run(scenario: str, visits: int, links: int, *, profile: bool = False) -> dic
             profiler = cProfile.Profile() if profile else None
             if profiler is not None:
                 profiler.enable()
+            clock.on = True
             wall, cpu = time.perf_counter(), time.thread_time()
             for batch in batches:
                 store._write_visits(batch)
             cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            clock.on = False
             if profiler is not None:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
@@ -141,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--before", default=None, help="another checkout's src, to compare")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--statements", action="store_true", help="CPU per SQL statement")
+    parser.add_argument(
+        "--without-count-rows", action="store_true", help="only the raw rows' INSERT (a floor)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -152,8 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         after: list[dict[str, float]] = []
         before: list[dict[str, float]] = []
         for _ in range(args.rounds):
-            if args.profile:
-                after.append(run(scenario, args.visits, args.links, profile=True))
+            if args.profile or args.statements or args.without_count_rows:  # in this process
+                after.append(
+                    run(
+                        scenario,
+                        args.visits,
+                        args.links,
+                        profile=args.profile,
+                        statements=args.statements,
+                        count_rows=not args.without_count_rows,
+                    )
+                )
             else:
                 after.append(_child(here, scenario, args.visits, args.links))
             if args.before:
