@@ -118,7 +118,7 @@ class _StatementClock:
             finally:
                 key = sql[:40]
                 self.cpu[key] = self.cpu.get(key, 0.0) + time.thread_time() - started
-                self.calls[sql[:40]] += 1
+                self.calls[key] += 1
 
         sqlite_backend._Connection.execute = timed  # type: ignore[method-assign]
         try:
