@@ -549,15 +549,13 @@ def _ratios(
         for label, top, bottom in pairs
         if top in summary and bottom in summary
     }
-    for label, top, bottom in pairs:  # the same ratios by the servers' CPU per request
+    for label, top, bottom in pairs:  # by the servers' CPU per request, and round by round
         mine, bare = (summary.get(n, {}).get("server_cpu_us_median") for n in (top, bottom))
         if mine and bare:
             found[f"{label}, by server CPU per request"] = float(bare) / float(mine)
-    for label, top, bottom in pairs:
-        if rounds and top in rounds and bottom in rounds:
+        if rounds and rounds.get(top) and rounds.get(bottom):
             paired = [t["rps"] / b["rps"] for t, b in zip(rounds[top], rounds[bottom], strict=True)]
-            if paired:
-                found[f"{label}, median of each round's ratio"] = statistics.median(paired)
+            found[f"{label}, median of each round's ratio"] = statistics.median(paired)
     return found
 
 

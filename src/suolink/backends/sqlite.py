@@ -2074,14 +2074,14 @@ def _tune_for_visits(conn: _Connection) -> None:
 
 def _open_for_visits(conn: _Connection) -> None:
     """Make ``conn`` a thread's visit connection: it writes batches whose links were read
-    in the same transaction, so SQLite's foreign key checks are off on it for good.
+    in the same transaction, so SQLite's foreign key checks are off on it for good (its
+    first batch tunes it, as ``_insert_visits`` tunes any connection that writes visits).
 
     Its own connection, rather than the pragma switched around each batch: switching it
     expires every prepared statement of the connection, and a small batch's statements
     were then parsed again (a sixth of the writer's time at 16 visits a batch).
     """
     conn.execute("PRAGMA foreign_keys = OFF")
-    _tune_for_visits(conn)
 
 
 def _user_agent_ids(tx: sqlite3.Connection, texts: set[str]) -> tuple[dict[str, int], int]:
